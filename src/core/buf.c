@@ -1,0 +1,96 @@
+/* buf.c - capped growable buffers. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/core.h"
+
+void pl_buf_init(pl_buf_t *b, size_t max)
+{
+    b->ptr = NULL;
+    b->len = 0;
+    b->cap = 0;
+    b->max = max;
+}
+
+static int reserve(pl_buf_t *b, size_t extra)
+{
+    if (extra > b->max || b->len > b->max - extra)
+        return PL_ELIMIT;
+    size_t need = b->len + extra + 1;
+    if (need <= b->cap)
+        return PL_OK;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < need)
+        cap *= 2;
+    b->ptr = pl_xrealloc(b->ptr, cap);
+    b->cap = cap;
+    return PL_OK;
+}
+
+int pl_buf_append(pl_buf_t *b, const void *data, size_t n)
+{
+    if (reserve(b, n))
+        return PL_ELIMIT;
+    if (n)
+        memcpy(b->ptr + b->len, data, n);
+    b->len += n;
+    b->ptr[b->len] = '\0';
+    return PL_OK;
+}
+
+int pl_buf_appendf(pl_buf_t *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return PL_EINTERNAL;
+    if (reserve(b, (size_t)n))
+        return PL_ELIMIT;
+    va_start(ap, fmt);
+    vsnprintf(b->ptr + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+    return PL_OK;
+}
+
+int pl_buf_append_json_escaped(pl_buf_t *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        char esc[6];
+        size_t k = 0;
+        if (c == '"' || c == '\\') {
+            esc[k++] = '\\';
+            esc[k++] = (char)c;
+        } else if (c == '\n') {
+            esc[k++] = '\\';
+            esc[k++] = 'n';
+        } else if (c == '\r') {
+            esc[k++] = '\\';
+            esc[k++] = 'r';
+        } else if (c == '\t') {
+            esc[k++] = '\\';
+            esc[k++] = 't';
+        } else if (c < 0x20 || c == 0x7f) {
+            memcpy(esc, "\\u00", 4);
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
+            k = 6;
+        } else {
+            esc[k++] = (char)c;
+        }
+        if (pl_buf_append(b, esc, k))
+            return PL_ELIMIT;
+    }
+    return PL_OK;
+}
+
+void pl_buf_free(pl_buf_t *b)
+{
+    free(b->ptr);
+    pl_buf_init(b, b->max);
+}

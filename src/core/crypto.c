@@ -1,0 +1,86 @@
+/* crypto.c - libsodium wrappers. */
+#include <string.h>
+
+#include <sodium.h>
+
+#include "core/crypto.h"
+
+int pl_crypto_init(void)
+{
+    return sodium_init() < 0 ? PL_EINTERNAL : PL_OK;
+}
+
+void pl_random_bytes(void *out, size_t n)
+{
+    randombytes_buf(out, n);
+}
+
+void pl_sha256(const void *in, size_t n, unsigned char out[32])
+{
+    crypto_hash_sha256(out, in, n);
+}
+
+void pl_sha256_hex(const void *in, size_t n, char out[65])
+{
+    unsigned char h[32];
+    crypto_hash_sha256(h, in, n);
+    pl_hex(h, 32, out);
+}
+
+void pl_hmac_sha256(const void *key, size_t keylen, const void *msg, size_t n,
+                    unsigned char out[32])
+{
+    crypto_auth_hmacsha256_state st;
+    crypto_auth_hmacsha256_init(&st, key, keylen);
+    crypto_auth_hmacsha256_update(&st, msg, n);
+    crypto_auth_hmacsha256_final(&st, out);
+    sodium_memzero(&st, sizeof(st));
+}
+
+bool pl_ct_equal(const void *a, const void *b, size_t n)
+{
+    return sodium_memcmp(a, b, n) == 0;
+}
+
+size_t pl_b64url_len(size_t n)
+{
+    return sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_URLSAFE_NO_PADDING) - 1;
+}
+
+size_t pl_b64url_encode(const void *in, size_t n, char *out, size_t out_size)
+{
+    if (out_size < pl_b64url_len(n) + 1) {
+        if (out_size)
+            out[0] = '\0';
+        return 0;
+    }
+    sodium_bin2base64(out, out_size, in, n, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    return strlen(out);
+}
+
+long pl_b64url_decode(const char *in, size_t n, unsigned char *out, size_t out_size)
+{
+    size_t bin_len = 0;
+    const char *end = NULL;
+    if (sodium_base642bin(out, out_size, in, n, NULL, &bin_len, &end,
+                          sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0)
+        return -1;
+    if (end != in + n)
+        return -1;
+    return (long)bin_len;
+}
+
+void pl_token_new(size_t nbytes, char *out, size_t out_size)
+{
+    unsigned char buf[128];
+    if (nbytes > sizeof(buf))
+        nbytes = sizeof(buf);
+    randombytes_buf(buf, nbytes);
+    pl_b64url_encode(buf, nbytes, out, out_size);
+    sodium_memzero(buf, sizeof(buf));
+}
+
+void pl_memzero(void *p, size_t n)
+{
+    sodium_memzero(p, n);
+}
