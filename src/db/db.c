@@ -1,0 +1,418 @@
+/* db.c - the engine-independent half of the database layer: configuration,
+ * one connection per thread, the per-connection statement cache, transactions
+ * and error bookkeeping. Engines plug in through pl_db_ops_t (db.h). */
+#define PL_DB_ENGINE
+#include "db/db.h"
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Statements are keyed by static SQL text, so the cache only grows to the
+ * number of distinct statements in the program; the cap catches SQL built at
+ * run time, which would otherwise grow it without bound. */
+#define CACHE_BUCKETS 256
+#define CACHE_MAX     2048
+
+static pl_db_config_t config;
+static bool configured;
+
+static __thread pl_db_t *thread_db;
+static pthread_key_t thread_key;
+static pthread_once_t thread_key_once = PTHREAD_ONCE_INIT;
+
+void pl_db_configure(const pl_db_config_t *cfg)
+{
+    config = *cfg;
+    if (config.busy_timeout_ms <= 0)
+        config.busy_timeout_ms = 5000;
+    configured = true;
+}
+
+pl_db_engine_t pl_db_engine(void)
+{
+    return config.engine;
+}
+
+int pl_db_fail(pl_db_t *db, int code, const char *msg, const char *detail, const char *sql)
+{
+    snprintf(db->errmsg, sizeof(db->errmsg), "%s", msg ? msg : "unknown error");
+    snprintf(db->conflict, sizeof(db->conflict), "%s",
+             code == PL_ECONFLICT && detail ? detail : "");
+    /* Constraint violations are the client's doing (409/422), not ours. */
+    if (code == PL_ECONFLICT || code == PL_EFKEY)
+        return code;
+    if (sql)
+        pl_log(code == PL_EBUSY ? "warn" : "error", "%s: %s (sql: %.120s)", db->ops->name,
+               db->errmsg, sql);
+    else
+        pl_log(code == PL_EBUSY ? "warn" : "error", "%s: %s", db->ops->name, db->errmsg);
+    return code;
+}
+
+/* ---- Connections ---- */
+
+static const pl_db_ops_t *engine_ops(pl_db_engine_t engine)
+{
+    switch (engine) {
+    case PL_DB_SQLITE:
+        return &pl_db_sqlite_ops;
+    case PL_DB_POSTGRES:
+        return &pl_db_pg_ops;
+    }
+    return NULL;
+}
+
+/* Frees every engine statement; the pl_stmt_t objects stay when keep is set,
+ * so pointers callers hold remain valid across a reconnect. */
+static void cache_drop(pl_db_t *db, bool keep)
+{
+    for (unsigned i = 0; i < CACHE_BUCKETS; i++) {
+        pl_stmt_t *st = db->buckets[i];
+        while (st) {
+            pl_stmt_t *next = st->next;
+            if (st->impl)
+                db->ops->finalize(st);
+            st->impl = NULL;
+            st->has_row = false;
+            st->done = false;
+            if (!keep)
+                free(st);
+            st = next;
+        }
+        if (!keep)
+            db->buckets[i] = NULL;
+    }
+    if (!keep)
+        db->nstmts = 0;
+}
+
+int pl_db_open(pl_db_t **out)
+{
+    pl_db_t *db = NULL;
+    int rc = PL_EINTERNAL;
+
+    *out = NULL;
+    if (!configured || !engine_ops(config.engine)) {
+        pl_log("error", "database: pl_db_open before pl_db_configure");
+        goto out;
+    }
+    db = pl_xcalloc(1, sizeof(*db));
+    db->ops = engine_ops(config.engine);
+    db->buckets = pl_xcalloc(CACHE_BUCKETS, sizeof(*db->buckets));
+    rc = db->ops->open(db, &config);
+    if (rc)
+        goto out;
+    *out = db;
+    db = NULL;
+out:
+    if (db) {
+        free(db->buckets);
+        free(db);
+    }
+    return rc;
+}
+
+void pl_db_close(pl_db_t *db)
+{
+    if (!db)
+        return;
+    cache_drop(db, false);
+    if (db->conn)
+        db->ops->close(db);
+    free(db->buckets);
+    free(db);
+}
+
+/* Replaces a broken connection in place: the pl_db_t and its pl_stmt_t
+ * objects survive (callers may hold them), the engine statements are
+ * re-prepared lazily on the new connection. */
+static int reconnect(pl_db_t *db)
+{
+    cache_drop(db, true);
+    if (db->conn)
+        db->ops->close(db);
+    db->conn = NULL;
+    db->broken = false;
+    int rc = db->ops->open(db, &config);
+    if (rc)
+        db->broken = true;
+    else
+        pl_log("info", "%s: reconnected", db->ops->name);
+    return rc;
+}
+
+static void thread_db_destroy(void *p)
+{
+    pl_db_close(p);
+    thread_db = NULL;
+}
+
+static void thread_key_create(void)
+{
+    if (pthread_key_create(&thread_key, thread_db_destroy) != 0)
+        abort();
+}
+
+pl_db_t *pl_db_thread(void)
+{
+    if (thread_db) {
+        if (thread_db->broken && reconnect(thread_db))
+            return NULL;
+        return thread_db;
+    }
+    pthread_once(&thread_key_once, thread_key_create);
+    pl_db_t *db;
+    if (pl_db_open(&db))
+        return NULL;
+    /* The key's destructor closes the connection when an MHD worker exits;
+     * the __thread pointer is the fast path. */
+    pthread_setspecific(thread_key, db);
+    thread_db = db;
+    return db;
+}
+
+void pl_db_thread_close(void)
+{
+    if (!thread_db)
+        return;
+    pl_db_close(thread_db);
+    thread_db = NULL;
+    pthread_setspecific(thread_key, NULL);
+}
+
+int pl_db_exec(pl_db_t *db, const char *sql)
+{
+    return db->ops->exec(db, sql);
+}
+
+const char *pl_db_errmsg(pl_db_t *db)
+{
+    return db->errmsg;
+}
+
+const char *pl_db_conflict_detail(pl_db_t *db)
+{
+    return db->conflict;
+}
+
+bool pl_db_ping(pl_db_t *db)
+{
+    return db && !db->broken && db->conn && db->ops->exec(db, "SELECT 1") == PL_OK;
+}
+
+/* ---- Transactions ---- */
+
+static int begin(pl_db_t *db, const char *sql)
+{
+    /* PostgreSQL only warns on a nested BEGIN; make it an error on both. */
+    if (db->ops->tx_status(db) != PL_TX_NONE)
+        return pl_db_fail(db, PL_EINTERNAL, "transaction already open", NULL, NULL);
+    return db->ops->exec(db, sql);
+}
+
+int pl_db_begin(pl_db_t *db)
+{
+    return begin(db, db->ops->begin_sql);
+}
+
+int pl_db_begin_read(pl_db_t *db)
+{
+    return begin(db, "BEGIN");
+}
+
+int pl_db_commit(pl_db_t *db)
+{
+    switch (db->ops->tx_status(db)) {
+    case PL_TX_NONE:
+        return pl_db_fail(db, PL_EINTERNAL, "commit without a transaction", NULL, NULL);
+    case PL_TX_FAILED:
+        /* PostgreSQL answers COMMIT of an aborted transaction with a silent
+         * ROLLBACK; a caller that ignored an error must not think it wrote. */
+        db->ops->exec(db, "ROLLBACK");
+        return pl_db_fail(db, PL_EDB, "commit of a failed transaction", NULL, NULL);
+    }
+    return db->ops->exec(db, "COMMIT");
+}
+
+int pl_db_finish(pl_db_t *db, int rc)
+{
+    if (rc == PL_OK)
+        return pl_db_commit(db);
+    pl_db_rollback(db);
+    return rc;
+}
+
+int pl_db_rollback(pl_db_t *db)
+{
+    if (db->ops->tx_status(db) == PL_TX_NONE)
+        return PL_OK;
+    return db->ops->exec(db, "ROLLBACK");
+}
+
+bool pl_db_in_tx(pl_db_t *db)
+{
+    return db->ops->tx_status(db) != PL_TX_NONE;
+}
+
+/* ---- Statement cache ---- */
+
+static uint32_t sql_hash(const char *s)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+pl_stmt_t *pl_db_prepare(pl_db_t *db, const char *sql)
+{
+    uint32_t h = sql_hash(sql);
+    pl_stmt_t **bucket = &db->buckets[h % CACHE_BUCKETS];
+    pl_stmt_t *st;
+
+    for (st = *bucket; st; st = st->next)
+        if (st->sql == sql || (st->hash == h && strcmp(st->sql, sql) == 0))
+            break;
+    if (st) {
+        if (!st->impl) /* after a reconnect */
+            return db->ops->prepare(st) ? NULL : st;
+        if (st->has_row)
+            pl_log("warn", "%s: statement reused without pl_stmt_reset (sql: %.120s)",
+                   db->ops->name, sql);
+        pl_stmt_reset(st);
+        return st;
+    }
+    if (db->nstmts >= CACHE_MAX) {
+        pl_db_fail(db, PL_EINTERNAL, "statement cache full (SQL built at run time?)", NULL, sql);
+        return NULL;
+    }
+    st = pl_xcalloc(1, sizeof(*st));
+    st->db = db;
+    st->sql = sql;
+    st->hash = h;
+    if (db->ops->prepare(st)) {
+        free(st);
+        return NULL;
+    }
+    st->next = *bucket;
+    *bucket = st;
+    db->nstmts++;
+    return st;
+}
+
+/* A statement whose engine half died with its connection is re-prepared on
+ * first use; binds made before that are lost, which only happens when a
+ * caller keeps a statement across pl_db_thread calls. */
+static int stmt_ready(pl_stmt_t *st)
+{
+    if (st->impl)
+        return PL_OK;
+    if (!st->db->conn)
+        return pl_db_fail(st->db, PL_EDB, "no connection", NULL, st->sql);
+    return st->db->ops->prepare(st);
+}
+
+static int bind_check(pl_stmt_t *st, int pos)
+{
+    if (pos < 1)
+        return pl_db_fail(st->db, PL_EINTERNAL, "bind position < 1", NULL, st->sql);
+    return stmt_ready(st);
+}
+
+int pl_stmt_bind_text(pl_stmt_t *st, int pos, const char *s)
+{
+    if (!s)
+        return pl_stmt_bind_null(st, pos);
+    return pl_stmt_bind_textn(st, pos, s, strlen(s));
+}
+
+int pl_stmt_bind_textn(pl_stmt_t *st, int pos, const char *s, size_t n)
+{
+    int rc = bind_check(st, pos);
+    if (rc)
+        return rc;
+    if (!s)
+        return st->db->ops->bind_null(st, pos);
+    if (n > INT_MAX)
+        return pl_db_fail(st->db, PL_EINTERNAL, "bound text too long", NULL, st->sql);
+    return st->db->ops->bind_text(st, pos, s, n);
+}
+
+int pl_stmt_bind_int64(pl_stmt_t *st, int pos, int64_t v)
+{
+    int rc = bind_check(st, pos);
+    return rc ? rc : st->db->ops->bind_int64(st, pos, v);
+}
+
+int pl_stmt_bind_bool(pl_stmt_t *st, int pos, bool v)
+{
+    int rc = bind_check(st, pos);
+    return rc ? rc : st->db->ops->bind_bool(st, pos, v);
+}
+
+int pl_stmt_bind_null(pl_stmt_t *st, int pos)
+{
+    int rc = bind_check(st, pos);
+    return rc ? rc : st->db->ops->bind_null(st, pos);
+}
+
+int pl_stmt_step(pl_stmt_t *st)
+{
+    /* SQLite would silently start the statement over after SQLITE_DONE. */
+    if (st->done)
+        return 0;
+    int rc = stmt_ready(st);
+    if (rc)
+        return rc;
+    rc = st->db->ops->step(st);
+    st->has_row = rc == 1;
+    st->done = rc == 0;
+    return rc;
+}
+
+const char *pl_stmt_col_text(pl_stmt_t *st, int col)
+{
+    return st->has_row && col >= 0 ? st->db->ops->col_text(st, col) : NULL;
+}
+
+int64_t pl_stmt_col_int64(pl_stmt_t *st, int col)
+{
+    return st->has_row && col >= 0 ? st->db->ops->col_int64(st, col) : 0;
+}
+
+bool pl_stmt_col_bool(pl_stmt_t *st, int col)
+{
+    return st->has_row && col >= 0 ? st->db->ops->col_bool(st, col) : false;
+}
+
+bool pl_stmt_col_is_null(pl_stmt_t *st, int col)
+{
+    return st->has_row && col >= 0 ? st->db->ops->col_is_null(st, col) : true;
+}
+
+void pl_stmt_reset(pl_stmt_t *st)
+{
+    if (!st)
+        return;
+    st->has_row = false;
+    st->done = false;
+    if (st->impl)
+        st->db->ops->reset(st);
+}
+
+int pl_stmt_exec(pl_stmt_t *st)
+{
+    int rc;
+    /* Drain rows so INSERT ... RETURNING counts like a plain INSERT. */
+    while ((rc = pl_stmt_step(st)) == 1)
+        ;
+    if (rc == 0) {
+        int64_t n = st->db->ops->changes(st);
+        rc = n > INT_MAX ? INT_MAX : (int)n;
+    }
+    pl_stmt_reset(st);
+    return rc;
+}

@@ -1,0 +1,184 @@
+/* db.h - one small database API over SQLite and PostgreSQL.
+ *
+ * SQL uses $1, $2, ... placeholders on both engines. Values are bound by
+ * position (1-based, the number after '$'); columns are read by 0-based index.
+ * Booleans are bound with pl_stmt_bind_bool and read with pl_stmt_col_bool so
+ * that SQLite's 0/1 and PostgreSQL's boolean read the same. Timestamps are
+ * BIGINT UTC milliseconds on both engines.
+ *
+ * Connections: each thread uses its own connection (pl_db_thread), opened
+ * lazily and closed when the thread exits. A connection is never shared
+ * between threads.
+ *
+ * Statements: pl_db_prepare caches prepared statements per connection by SQL
+ * text; the returned statement is owned by the connection. After use (all
+ * rows read, or an early stop) call pl_stmt_reset before preparing the same SQL
+ * again on that connection. Only one use of a given SQL text may be in flight
+ * per connection at a time.
+ */
+#ifndef PL_DB_H
+#define PL_DB_H
+
+#include "core/core.h"
+
+typedef enum { PL_DB_SQLITE = 1, PL_DB_POSTGRES = 2 } pl_db_engine_t;
+
+typedef struct pl_db pl_db_t;
+typedef struct pl_stmt pl_stmt_t;
+
+typedef struct {
+    pl_db_engine_t engine;
+    const char *sqlite_path; /* file path, for PL_DB_SQLITE */
+    const char *pg_url;      /* libpq connection URI, for PL_DB_POSTGRES */
+    bool sqlite_sync_full;   /* synchronous=FULL (true) or NORMAL */
+    int busy_timeout_ms;     /* SQLite busy_timeout; 5000 by default */
+} pl_db_config_t;
+
+/* Stores the configuration for every later connection. Call once at start,
+ * before any thread opens a connection. The strings must outlive the process. */
+void pl_db_configure(const pl_db_config_t *cfg);
+pl_db_engine_t pl_db_engine(void);
+
+/* The calling thread's connection, opened on first use; NULL when the database
+ * cannot be reached (the reason is logged). A broken PostgreSQL connection is
+ * reset and reopened on the next call. */
+pl_db_t *pl_db_thread(void);
+/* Closes the calling thread's connection, if any. */
+void pl_db_thread_close(void);
+
+/* Opens a standalone connection (CLI commands); close with pl_db_close. */
+int pl_db_open(pl_db_t **out);
+void pl_db_close(pl_db_t *db);
+
+/* Runs one or more statements without parameters (DDL, migrations). */
+int pl_db_exec(pl_db_t *db, const char *sql);
+
+/* Transactions. pl_db_begin starts a write transaction (BEGIN IMMEDIATE on
+ * SQLite); pl_db_begin_read a read one (BEGIN on both). Nested begins are a bug. */
+int pl_db_begin(pl_db_t *db);
+int pl_db_begin_read(pl_db_t *db);
+int pl_db_commit(pl_db_t *db);
+int pl_db_rollback(pl_db_t *db); /* safe to call when no transaction is open */
+bool pl_db_in_tx(pl_db_t *db);
+/* Ends a write transaction by outcome: commits when rc is PL_OK (returning
+ * the commit's error, if any), else rolls back and returns rc. */
+int pl_db_finish(pl_db_t *db, int rc);
+
+/* Prepares (or fetches from the cache) a statement for sql. sql must be a
+ * string with static storage: the cache keys on its text. NULL on error. */
+pl_stmt_t *pl_db_prepare(pl_db_t *db, const char *sql);
+
+/* Binding by 1-based position. Text is copied. */
+int pl_stmt_bind_text(pl_stmt_t *st, int pos, const char *s); /* NULL binds SQL NULL */
+int pl_stmt_bind_textn(pl_stmt_t *st, int pos, const char *s, size_t n);
+int pl_stmt_bind_int64(pl_stmt_t *st, int pos, int64_t v);
+int pl_stmt_bind_bool(pl_stmt_t *st, int pos, bool v);
+int pl_stmt_bind_null(pl_stmt_t *st, int pos);
+
+/* Executes (on the first call) and advances. Returns 1 when a row is available,
+ * 0 when done, or a negative PL_E* error: PL_ECONFLICT for a unique violation,
+ * PL_EFKEY for a foreign-key violation, PL_EBUSY for a lock timeout or
+ * serialization failure, PL_EDB otherwise (the message is logged). */
+int pl_stmt_step(pl_stmt_t *st);
+
+/* Column getters for the current row (0-based). Text is owned by the statement
+ * and valid until the next step or reset; NULL for SQL NULL. */
+const char *pl_stmt_col_text(pl_stmt_t *st, int col);
+int64_t pl_stmt_col_int64(pl_stmt_t *st, int col);
+bool pl_stmt_col_bool(pl_stmt_t *st, int col);
+bool pl_stmt_col_is_null(pl_stmt_t *st, int col);
+
+/* Clears bindings and results so the statement can be used again. */
+void pl_stmt_reset(pl_stmt_t *st);
+
+/* Convenience: step once, expect no row (INSERT/UPDATE/DELETE); resets the
+ * statement. Returns the number of affected rows (>= 0) or a negative error. */
+int pl_stmt_exec(pl_stmt_t *st);
+
+/* For diagnostics only: the last error message on this connection. */
+const char *pl_db_errmsg(pl_db_t *db);
+/* The name of the constraint behind the last unique violation, when known
+ * (PostgreSQL: constraint name; SQLite: "table.column" list); else "". */
+const char *pl_db_conflict_detail(pl_db_t *db);
+
+/* True when a simple query succeeds on this connection. */
+bool pl_db_ping(pl_db_t *db);
+
+/* Migrations (migrate.c). Applies every embedded migration newer than the
+ * database's, each in its own transaction, serialised across processes.
+ * Returns PL_OK or an error (the database is left at the last good version);
+ * PL_EINVAL when the database is newer than the binary. Call outside a
+ * transaction. Migration files must not contain BEGIN/COMMIT. */
+int pl_db_migrate(pl_db_t *db);
+/* PL_OK when the database is at the binary's latest migration version;
+ * PL_EINVAL when it is newer, PL_EDB when older, unmigrated or unreadable. */
+int pl_db_migrations_current(pl_db_t *db);
+/* Latest migration version embedded in the binary. */
+int pl_db_schema_version(void);
+
+/* ---- Engine interface: for the files in src/db, which define PL_DB_ENGINE. ----
+ * db.c owns the connection, the statement cache and error bookkeeping; an
+ * engine (sqlite.c, pg.c) fills in one table of these functions, like curl's
+ * connection filters. Feature code never sees this. */
+#ifdef PL_DB_ENGINE
+
+enum { PL_TX_NONE = 0, PL_TX_ACTIVE = 1, PL_TX_FAILED = 2 };
+
+typedef struct pl_db_ops {
+    const char *name;
+    const char *begin_sql; /* write transaction */
+    /* Opens db->conn per the configuration; logs and returns an error. */
+    int (*open)(pl_db_t *db, const pl_db_config_t *cfg);
+    /* Closes db->conn; every statement has been finalized already. */
+    void (*close)(pl_db_t *db);
+    int (*tx_status)(pl_db_t *db); /* PL_TX_* */
+    int (*exec)(pl_db_t *db, const char *sql);
+    /* Creates st->impl for st->sql; returns an error with st->impl NULL. */
+    int (*prepare)(pl_stmt_t *st);
+    void (*finalize)(pl_stmt_t *st); /* frees st->impl */
+    int (*bind_text)(pl_stmt_t *st, int pos, const char *s, size_t n);
+    int (*bind_int64)(pl_stmt_t *st, int pos, int64_t v);
+    int (*bind_bool)(pl_stmt_t *st, int pos, bool v);
+    int (*bind_null)(pl_stmt_t *st, int pos);
+    int (*step)(pl_stmt_t *st);
+    /* Column getters; the caller has checked that a row is current. */
+    const char *(*col_text)(pl_stmt_t *st, int col);
+    int64_t (*col_int64)(pl_stmt_t *st, int col);
+    bool (*col_bool)(pl_stmt_t *st, int col);
+    bool (*col_is_null)(pl_stmt_t *st, int col);
+    void (*reset)(pl_stmt_t *st);
+    int64_t (*changes)(pl_stmt_t *st); /* rows affected by the last completed run */
+} pl_db_ops_t;
+
+struct pl_db {
+    const pl_db_ops_t *ops;
+    void *conn;          /* sqlite3 * or PGconn * */
+    bool broken;         /* set by the engine; pl_db_thread reconnects */
+    unsigned stmt_seq;   /* PostgreSQL prepared statement names */
+    pl_stmt_t **buckets; /* statement cache, chained by SQL text hash */
+    unsigned nstmts;
+    char errmsg[256];
+    char conflict[128];
+};
+
+struct pl_stmt {
+    pl_db_t *db;
+    const char *sql; /* the caller's static string: the cache key */
+    uint32_t hash;
+    pl_stmt_t *next; /* hash chain */
+    void *impl;      /* engine statement; NULL until (re)prepared */
+    bool has_row;    /* the last step returned a row */
+    bool done;       /* the last step returned 0; stays so until a reset */
+};
+
+extern const pl_db_ops_t pl_db_sqlite_ops;
+extern const pl_db_ops_t pl_db_pg_ops;
+
+/* Records an error on db (message, conflict detail), logs it unless it is an
+ * expected constraint violation, and returns code. msg must hold no bound
+ * values; sql (may be NULL) is logged truncated. */
+int pl_db_fail(pl_db_t *db, int code, const char *msg, const char *detail, const char *sql);
+
+#endif /* PL_DB_ENGINE */
+
+#endif

@@ -1,0 +1,66 @@
+-- Accounts, personal organizations, sessions, refresh tokens, sign-in attempts.
+CREATE TABLE users (
+    id TEXT PRIMARY KEY,
+    email TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    email_verified BOOLEAN NOT NULL DEFAULT false,
+    mfa_enabled BOOLEAN NOT NULL DEFAULT false,
+    is_admin BOOLEAN NOT NULL DEFAULT false,
+    disabled_at BIGINT,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+
+CREATE TABLE organizations (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    slug TEXT NOT NULL UNIQUE,
+    personal BOOLEAN NOT NULL DEFAULT false,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+
+CREATE TABLE memberships (
+    org_id TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    role TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (org_id, user_id)
+);
+CREATE INDEX memberships_user ON memberships(user_id);
+
+CREATE TABLE sessions (
+    id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    created_at BIGINT NOT NULL,
+    last_used_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    revoked_at BIGINT,
+    revoke_reason TEXT,
+    ip TEXT NOT NULL,
+    user_agent TEXT NOT NULL
+);
+CREATE INDEX sessions_user ON sessions(user_id, last_used_at);
+CREATE INDEX sessions_expires ON sessions(expires_at);
+
+-- Every refresh token a session was given; spent ones stay until the session
+-- expires so that presenting one again is recognised as reuse.
+CREATE TABLE refresh_tokens (
+    token_hash TEXT PRIMARY KEY,
+    session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    created_at BIGINT NOT NULL,
+    spent_at BIGINT
+);
+CREATE INDEX refresh_tokens_session ON refresh_tokens(session_id);
+
+CREATE TABLE login_attempts (
+    id BIGSERIAL PRIMARY KEY,
+    email TEXT NOT NULL,
+    ip TEXT NOT NULL,
+    success BOOLEAN NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX login_attempts_email_ip ON login_attempts(email, ip, created_at);
+CREATE INDEX login_attempts_ip ON login_attempts(ip, created_at);
+CREATE INDEX login_attempts_created ON login_attempts(created_at);

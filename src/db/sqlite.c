@@ -1,0 +1,228 @@
+/* sqlite.c - the SQLite engine: db->conn is a sqlite3 *, st->impl a
+ * sqlite3_stmt *. One connection per thread, so the library's own mutexes are
+ * switched off (SQLITE_OPEN_NOMUTEX). */
+#define PL_DB_ENGINE
+#include "db/db.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+
+static int map_error(pl_db_t *db, int rc, const char *msg, const char *sql)
+{
+    const char *detail = NULL;
+    int code = PL_EDB;
+
+    switch (rc) {
+    case SQLITE_CONSTRAINT_UNIQUE:
+    case SQLITE_CONSTRAINT_PRIMARYKEY:
+        code = PL_ECONFLICT;
+        /* "UNIQUE constraint failed: users.org_id, users.email" */
+        detail = msg ? strstr(msg, "failed: ") : NULL;
+        detail = detail ? detail + 8 : "";
+        break;
+    case SQLITE_CONSTRAINT_FOREIGNKEY:
+        code = PL_EFKEY;
+        break;
+    default:
+        if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
+            code = PL_EBUSY;
+    }
+    char buf[200];
+    snprintf(buf, sizeof(buf), "%s (%s)", msg ? msg : sqlite3_errstr(rc), sqlite3_errstr(rc));
+    return pl_db_fail(db, code, buf, detail, sql);
+}
+
+static int lite_exec(pl_db_t *db, const char *sql)
+{
+    char *msg = NULL;
+    int rc = sqlite3_exec(db->conn, sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK)
+        rc = map_error(db, rc, msg, sql);
+    sqlite3_free(msg);
+    return rc;
+}
+
+static int lite_open(pl_db_t *db, const pl_db_config_t *cfg)
+{
+    sqlite3 *conn = NULL;
+    int rc = PL_EDB;
+    char pragmas[160];
+
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    int err = sqlite3_open_v2(cfg->sqlite_path ? cfg->sqlite_path : "", &conn, flags, NULL);
+    if (err != SQLITE_OK) {
+        pl_log("error", "sqlite: cannot open %s: %s", cfg->sqlite_path ? cfg->sqlite_path : "",
+               conn ? sqlite3_errmsg(conn) : sqlite3_errstr(err));
+        goto out;
+    }
+    sqlite3_extended_result_codes(conn, 1);
+    sqlite3_busy_timeout(conn, cfg->busy_timeout_ms);
+    db->conn = conn;
+    /* busy_timeout first: switching to WAL takes a lock another process may
+     * hold for a moment. */
+    snprintf(pragmas, sizeof(pragmas),
+             "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA foreign_keys=ON;",
+             cfg->sqlite_sync_full ? "FULL" : "NORMAL");
+    rc = lite_exec(db, pragmas);
+    if (rc) {
+        db->conn = NULL;
+        goto out;
+    }
+    conn = NULL;
+out:
+    sqlite3_close(conn);
+    return rc;
+}
+
+static void lite_close(pl_db_t *db)
+{
+    /* Every statement is finalized by now, so this cannot return BUSY. */
+    sqlite3_close(db->conn);
+    db->conn = NULL;
+}
+
+static int lite_tx_status(pl_db_t *db)
+{
+    return db->conn && !sqlite3_get_autocommit(db->conn) ? PL_TX_ACTIVE : PL_TX_NONE;
+}
+
+static int lite_prepare(pl_stmt_t *st)
+{
+    sqlite3_stmt *stmt = NULL;
+    const char *tail = NULL;
+    int rc = sqlite3_prepare_v3(st->db->conn, st->sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, &tail);
+    if (rc != SQLITE_OK)
+        return map_error(st->db, rc, sqlite3_errmsg(st->db->conn), st->sql);
+    /* prepare compiles only the first statement; the rest would be ignored. */
+    if (tail)
+        tail += strspn(tail, " \t\r\n;");
+    if (!stmt || (tail && *tail)) {
+        sqlite3_finalize(stmt);
+        return pl_db_fail(st->db, PL_EINTERNAL, "expected exactly one statement", NULL, st->sql);
+    }
+    st->impl = stmt;
+    return PL_OK;
+}
+
+static void lite_finalize(pl_stmt_t *st)
+{
+    sqlite3_finalize(st->impl);
+    st->impl = NULL;
+}
+
+/* SQLite reads "$1" as a named parameter; looking the name up maps our
+ * positions and makes repeated or out-of-order placeholders work. */
+static int param_index(pl_stmt_t *st, int pos)
+{
+    char name[16];
+    snprintf(name, sizeof(name), "$%d", pos);
+    int idx = sqlite3_bind_parameter_index(st->impl, name);
+    if (idx == 0)
+        pl_db_fail(st->db, PL_EINTERNAL, "bind position not in statement", NULL, st->sql);
+    return idx;
+}
+
+static int bind_result(pl_stmt_t *st, int rc)
+{
+    if (rc == SQLITE_OK)
+        return PL_OK;
+    return map_error(st->db, rc, sqlite3_errmsg(st->db->conn), st->sql);
+}
+
+static int lite_bind_text(pl_stmt_t *st, int pos, const char *s, size_t n)
+{
+    int idx = param_index(st, pos);
+    if (!idx)
+        return PL_EINTERNAL;
+    return bind_result(st, sqlite3_bind_text(st->impl, idx, s, (int)n, SQLITE_TRANSIENT));
+}
+
+static int lite_bind_int64(pl_stmt_t *st, int pos, int64_t v)
+{
+    int idx = param_index(st, pos);
+    if (!idx)
+        return PL_EINTERNAL;
+    return bind_result(st, sqlite3_bind_int64(st->impl, idx, v));
+}
+
+static int lite_bind_bool(pl_stmt_t *st, int pos, bool v)
+{
+    return lite_bind_int64(st, pos, v ? 1 : 0);
+}
+
+static int lite_bind_null(pl_stmt_t *st, int pos)
+{
+    int idx = param_index(st, pos);
+    if (!idx)
+        return PL_EINTERNAL;
+    return bind_result(st, sqlite3_bind_null(st->impl, idx));
+}
+
+static int lite_step(pl_stmt_t *st)
+{
+    int rc = sqlite3_step(st->impl);
+    if (rc == SQLITE_ROW)
+        return 1;
+    if (rc == SQLITE_DONE)
+        return 0;
+    return map_error(st->db, rc, sqlite3_errmsg(st->db->conn), st->sql);
+}
+
+static bool col_valid(pl_stmt_t *st, int col)
+{
+    return col < sqlite3_data_count(st->impl);
+}
+
+static const char *lite_col_text(pl_stmt_t *st, int col)
+{
+    return col_valid(st, col) ? (const char *)sqlite3_column_text(st->impl, col) : NULL;
+}
+
+static int64_t lite_col_int64(pl_stmt_t *st, int col)
+{
+    return col_valid(st, col) ? sqlite3_column_int64(st->impl, col) : 0;
+}
+
+static bool lite_col_bool(pl_stmt_t *st, int col)
+{
+    return lite_col_int64(st, col) != 0;
+}
+
+static bool lite_col_is_null(pl_stmt_t *st, int col)
+{
+    return !col_valid(st, col) || sqlite3_column_type(st->impl, col) == SQLITE_NULL;
+}
+
+static void lite_reset(pl_stmt_t *st)
+{
+    sqlite3_reset(st->impl);
+    sqlite3_clear_bindings(st->impl);
+}
+
+static int64_t lite_changes(pl_stmt_t *st)
+{
+    return sqlite3_changes64(st->db->conn);
+}
+
+const pl_db_ops_t pl_db_sqlite_ops = {
+    .name = "sqlite",
+    .begin_sql = "BEGIN IMMEDIATE",
+    .open = lite_open,
+    .close = lite_close,
+    .tx_status = lite_tx_status,
+    .exec = lite_exec,
+    .prepare = lite_prepare,
+    .finalize = lite_finalize,
+    .bind_text = lite_bind_text,
+    .bind_int64 = lite_bind_int64,
+    .bind_bool = lite_bind_bool,
+    .bind_null = lite_bind_null,
+    .step = lite_step,
+    .col_text = lite_col_text,
+    .col_int64 = lite_col_int64,
+    .col_bool = lite_col_bool,
+    .col_is_null = lite_col_is_null,
+    .reset = lite_reset,
+    .changes = lite_changes,
+};
