@@ -1,0 +1,143 @@
+/* http.h - the request context, responses, and the route table's types.
+ *
+ * A handler receives a pl_req_t whose route params, query, headers, JSON body
+ * and principal are ready; it returns PL_OK after setting a response
+ * (pl_resp_json / pl_resp_status / pl_resp_body) or a negative PL_E* error,
+ * after recording the public detail with pl_req_fail* (else a default for the
+ * code is used). Only http/ turns errors into status codes and problem+json.
+ *
+ * Memory: everything hanging off the request lives in req->arena and is freed
+ * when the request completes. A request is handled by one thread. */
+#ifndef PL_HTTP_H
+#define PL_HTTP_H
+
+#include <jansson.h>
+
+#include "core/core.h"
+
+#define PL_MAX_PARAMS 4
+#define PL_MAX_FIELD_ERRORS 16
+
+typedef enum {
+    PL_M_GET = 1,
+    PL_M_POST = 2,
+    PL_M_PUT = 4,
+    PL_M_PATCH = 8,
+    PL_M_DELETE = 16,
+    PL_M_OPTIONS = 32,
+    PL_M_HEAD = 64,
+} pl_method_t;
+
+/* Who may call a route (checked before the handler runs). */
+typedef enum {
+    PL_AUTH_NONE = 0,   /* public */
+    PL_AUTH_USER,       /* a signed-in user (access token); API keys get 401 */
+    PL_AUTH_ADMIN,      /* an instance admin (401 without token, 403 otherwise) */
+    PL_AUTH_ORG,        /* a member of {org} holding route->perm, or an API key of {org} */
+} pl_auth_t;
+
+typedef struct {
+    const char *field;
+    const char *code;
+    const char *message;
+} pl_field_error_t;
+
+/* The authenticated caller. */
+typedef struct {
+    bool authenticated;
+    char user_id[37];
+    char session_id[37];
+    bool is_admin;
+} pl_principal_t;
+
+typedef struct pl_req pl_req_t;
+typedef struct pl_route pl_route_t;
+typedef int (*pl_handler_t)(pl_req_t *req);
+
+struct pl_route {
+    pl_method_t method;
+    const char *path;  /* template: "/v1/orgs/{org}/members/{user}" */
+    pl_handler_t handler;
+    pl_auth_t auth;
+    const char *perm;  /* permission key for PL_AUTH_ORG routes */
+    unsigned flags;    /* PL_ROUTE_* */
+    int index;         /* position in the table (metrics), filled at start */
+};
+
+#define PL_ROUTE_JSON 1u     /* the body, when present, must be a JSON object */
+#define PL_ROUTE_NO_CACHE_HDR 2u
+
+struct pl_req {
+    pl_arena_t *arena;
+    /* input */
+    pl_method_t method;
+    const char *method_name;
+    const char *path;            /* without the query string */
+    const pl_route_t *route;     /* NULL when unmatched */
+    int nparams;
+    const char *param_names[PL_MAX_PARAMS];
+    const char *param_values[PL_MAX_PARAMS];
+    const char *body;            /* NUL-terminated copy, NULL when empty */
+    size_t body_len;
+    json_t *json;                /* parsed body object (PL_ROUTE_JSON), else NULL */
+    char client_ip[64];
+    char request_id[64];
+    int64_t start_us;
+    void *conn;                  /* struct MHD_Connection * */
+    pl_principal_t principal;
+    /* output */
+    int status;
+    const char *content_type;
+    char *resp_body;             /* owned by the arena (or static when resp_static) */
+    size_t resp_len;
+    int nheaders;
+    const char *hdr_names[8];
+    const char *hdr_values[8];
+    /* error detail, rendered by http/ */
+    int err_status;
+    const char *err_code;
+    const char *err_detail;
+    int nfield_errors;
+    pl_field_error_t field_errors[PL_MAX_FIELD_ERRORS];
+    int retry_after;             /* seconds, for 429 */
+};
+
+/* Request input accessors. Returned strings are owned by the request. */
+const char *pl_req_param(pl_req_t *req, const char *name);
+const char *pl_req_query(pl_req_t *req, const char *name);
+const char *pl_req_header(pl_req_t *req, const char *name);
+
+/* Responses. The JSON value is serialized at once and released (steals ref). */
+int pl_resp_json(pl_req_t *req, int status, json_t *body);
+int pl_resp_status(pl_req_t *req, int status); /* empty body, e.g. 204 */
+/* body is copied into the arena unless is_static. */
+int pl_resp_body(pl_req_t *req, int status, const char *content_type, const char *body,
+                 size_t len, bool is_static);
+void pl_resp_header(pl_req_t *req, const char *name, const char *value);
+
+/* Errors: record the public detail and return the given PL_E* code, so a
+ * handler writes `return pl_req_fail(req, 409, "email_taken", "...");`. */
+int pl_req_fail(pl_req_t *req, int status, const char *code, const char *detail);
+/* Adds a field error (422 validation_failed unless another code is set). */
+void pl_req_field_error(pl_req_t *req, const char *field, const char *code,
+                        const char *message);
+/* Maps a status to the PL_E* code handlers return. */
+int pl_err_for_status(int status);
+
+/* JSON body helpers: each records a 422 field error on failure and returns
+ * PL_EINVAL. Strings are trimmed of nothing; lengths are in bytes. */
+int pl_json_get_string(pl_req_t *req, const char *field, bool required, size_t min_len,
+                       size_t max_len, const char **out);
+int pl_json_get_bool(pl_req_t *req, const char *field, bool required, bool *out);
+int pl_json_get_int(pl_req_t *req, const char *field, bool required, int64_t min, int64_t max,
+                    int64_t *out);
+/* Ends validation: PL_EINVAL when any field error was recorded. */
+int pl_req_validated(pl_req_t *req);
+
+/* Pagination: parses ?limit= (default 50, 1..200) and ?cursor=; 400 on bad input. */
+int pl_req_page(pl_req_t *req, int *limit, const char **cursor);
+
+/* Renders a list page {"data": [...], "next_cursor": ...}. Steals data. */
+int pl_resp_list(pl_req_t *req, json_t *data, const char *next_cursor);
+
+#endif

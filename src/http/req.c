@@ -1,0 +1,222 @@
+/* req.c - request accessors, responses, error recording and JSON input helpers. */
+#include <microhttpd.h>
+#include <string.h>
+
+#include "http/http.h"
+
+const char *pl_req_param(pl_req_t *req, const char *name)
+{
+    for (int i = 0; i < req->nparams; i++)
+        if (!strcmp(req->param_names[i], name))
+            return req->param_values[i];
+    return NULL;
+}
+
+const char *pl_req_query(pl_req_t *req, const char *name)
+{
+    if (!req->conn)
+        return NULL;
+    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *pl_req_header(pl_req_t *req, const char *name)
+{
+    if (!req->conn)
+        return NULL;
+    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+int pl_resp_body(pl_req_t *req, int status, const char *content_type, const char *body,
+                 size_t len, bool is_static)
+{
+    req->status = status;
+    req->content_type = content_type;
+    req->resp_body = is_static ? (char *)body : pl_arena_strndup(req->arena, body, len);
+    req->resp_len = len;
+    return PL_OK;
+}
+
+int pl_resp_json(pl_req_t *req, int status, json_t *body)
+{
+    char *s = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    if (!s)
+        return PL_EINTERNAL;
+    pl_arena_cleanup_add(req->arena, free, s);
+    req->status = status;
+    req->content_type = "application/json";
+    req->resp_body = s;
+    req->resp_len = strlen(s);
+    return PL_OK;
+}
+
+int pl_resp_status(pl_req_t *req, int status)
+{
+    req->status = status;
+    req->content_type = NULL;
+    req->resp_body = NULL;
+    req->resp_len = 0;
+    return PL_OK;
+}
+
+void pl_resp_header(pl_req_t *req, const char *name, const char *value)
+{
+    if (req->nheaders < (int)PL_ARRAY_LEN(req->hdr_names)) {
+        req->hdr_names[req->nheaders] = name;
+        req->hdr_values[req->nheaders] = pl_arena_strdup(req->arena, value);
+        req->nheaders++;
+    }
+}
+
+int pl_err_for_status(int status)
+{
+    switch (status) {
+    case 400:
+    case 413:
+    case 415:
+    case 422:
+        return PL_EINVAL;
+    case 401:
+        return PL_EUNAUTH;
+    case 403:
+        return PL_EFORBIDDEN;
+    case 404:
+        return PL_ENOTFOUND;
+    case 409:
+        return PL_ECONFLICT;
+    case 429:
+        return PL_ELIMIT;
+    case 503:
+        return PL_EDB;
+    default:
+        return PL_EINTERNAL;
+    }
+}
+
+int pl_req_fail(pl_req_t *req, int status, const char *code, const char *detail)
+{
+    req->err_status = status;
+    req->err_code = code;
+    req->err_detail = detail;
+    return pl_err_for_status(status);
+}
+
+void pl_req_field_error(pl_req_t *req, const char *field, const char *code, const char *message)
+{
+    if (req->nfield_errors < PL_MAX_FIELD_ERRORS) {
+        pl_field_error_t *e = &req->field_errors[req->nfield_errors++];
+        e->field = field;
+        e->code = code;
+        e->message = message;
+    }
+    if (!req->err_status) {
+        req->err_status = 422;
+        req->err_code = "validation_failed";
+        req->err_detail = "The request has invalid fields.";
+    }
+}
+
+int pl_req_validated(pl_req_t *req)
+{
+    return req->nfield_errors ? PL_EINVAL : PL_OK;
+}
+
+static json_t *body_field(pl_req_t *req, const char *field)
+{
+    return req->json ? json_object_get(req->json, field) : NULL;
+}
+
+int pl_json_get_string(pl_req_t *req, const char *field, bool required, size_t min_len,
+                       size_t max_len, const char **out)
+{
+    json_t *v = body_field(req, field);
+    *out = NULL;
+    if (!v || json_is_null(v)) {
+        if (!required)
+            return PL_OK;
+        pl_req_field_error(req, field, "required", "This field is required.");
+        return PL_EINVAL;
+    }
+    if (!json_is_string(v)) {
+        pl_req_field_error(req, field, "invalid", "Must be a string.");
+        return PL_EINVAL;
+    }
+    size_t len = json_string_length(v);
+    const char *s = json_string_value(v);
+    if (memchr(s, '\0', len)) {
+        pl_req_field_error(req, field, "invalid", "Must not contain NUL characters.");
+        return PL_EINVAL;
+    }
+    if (len < min_len) {
+        pl_req_field_error(req, field, len ? "too_short" : "required",
+                           pl_arena_printf(req->arena, "Must be at least %zu bytes.", min_len));
+        return PL_EINVAL;
+    }
+    if (len > max_len) {
+        pl_req_field_error(req, field, "too_long",
+                           pl_arena_printf(req->arena, "Must be at most %zu bytes.", max_len));
+        return PL_EINVAL;
+    }
+    *out = s;
+    return PL_OK;
+}
+
+int pl_json_get_bool(pl_req_t *req, const char *field, bool required, bool *out)
+{
+    json_t *v = body_field(req, field);
+    if (!v || json_is_null(v)) {
+        if (!required)
+            return PL_OK;
+        pl_req_field_error(req, field, "required", "This field is required.");
+        return PL_EINVAL;
+    }
+    if (!json_is_boolean(v)) {
+        pl_req_field_error(req, field, "invalid", "Must be true or false.");
+        return PL_EINVAL;
+    }
+    *out = json_is_true(v);
+    return PL_OK;
+}
+
+int pl_json_get_int(pl_req_t *req, const char *field, bool required, int64_t min, int64_t max,
+                    int64_t *out)
+{
+    json_t *v = body_field(req, field);
+    if (!v || json_is_null(v)) {
+        if (!required)
+            return PL_OK;
+        pl_req_field_error(req, field, "required", "This field is required.");
+        return PL_EINVAL;
+    }
+    if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max) {
+        pl_req_field_error(
+            req, field, "invalid",
+            pl_arena_printf(req->arena, "Must be an integer from %lld to %lld.", (long long)min,
+                            (long long)max));
+        return PL_EINVAL;
+    }
+    *out = json_integer_value(v);
+    return PL_OK;
+}
+
+int pl_req_page(pl_req_t *req, int *limit, const char **cursor)
+{
+    const char *l = pl_req_query(req, "limit");
+    int64_t v = 50;
+    if (l && pl_parse_int64(l, 1, 200, &v))
+        return pl_req_fail(req, 400, "bad_request", "limit must be an integer from 1 to 200.");
+    *limit = (int)v;
+    const char *c = pl_req_query(req, "cursor");
+    if (c && (strlen(c) == 0 || strlen(c) > 512))
+        return pl_req_fail(req, 400, "bad_request", "cursor is malformed.");
+    *cursor = (c && *c) ? c : NULL;
+    return PL_OK;
+}
+
+int pl_resp_list(pl_req_t *req, json_t *data, const char *next_cursor)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "data", data);
+    json_object_set_new(o, "next_cursor", next_cursor ? json_string(next_cursor) : json_null());
+    return pl_resp_json(req, 200, o);
+}

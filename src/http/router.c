@@ -1,0 +1,98 @@
+/* router.c - segment-wise matching of paths against route templates. */
+#include <string.h>
+
+#include "http/router.h"
+
+static const struct {
+    pl_method_t m;
+    const char *name;
+} methods[] = {
+    {PL_M_GET, "GET"},     {PL_M_POST, "POST"},       {PL_M_PUT, "PUT"},   {PL_M_PATCH, "PATCH"},
+    {PL_M_DELETE, "DELETE"}, {PL_M_OPTIONS, "OPTIONS"}, {PL_M_HEAD, "HEAD"},
+};
+
+pl_method_t pl_method_parse(const char *name)
+{
+    for (size_t i = 0; i < PL_ARRAY_LEN(methods); i++)
+        if (!strcmp(methods[i].name, name))
+            return methods[i].m;
+    return 0;
+}
+
+void pl_methods_format(unsigned mask, char *out, size_t size)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < PL_ARRAY_LEN(methods); i++) {
+        if (!(mask & methods[i].m))
+            continue;
+        size_t need = strlen(methods[i].name) + (used ? 2 : 0);
+        if (used + need + 1 > size)
+            break;
+        if (used) {
+            memcpy(out + used, ", ", 2);
+            used += 2;
+        }
+        memcpy(out + used, methods[i].name, strlen(methods[i].name));
+        used += strlen(methods[i].name);
+        out[used] = '\0';
+    }
+}
+
+/* Matches one template against path; returns the number of literal segments
+ * matched (>= 0), or -1 when it does not match. */
+static int match_template(const char *tpl, const char *path, pl_match_t *m)
+{
+    int literals = 0;
+    m->nparams = 0;
+    const char *t = tpl, *p = path;
+    while (*t && *p) {
+        if (*t != '/' || *p != '/')
+            return -1;
+        t++;
+        p++;
+        const char *te = strchr(t, '/');
+        const char *pe = strchr(p, '/');
+        size_t tl = te ? (size_t)(te - t) : strlen(t);
+        size_t pl = pe ? (size_t)(pe - p) : strlen(p);
+        if (pl == 0 || pl > PL_MAX_SEGMENT)
+            return -1;
+        if (tl >= 2 && t[0] == '{' && t[tl - 1] == '}') {
+            if (m->nparams == PL_MAX_PARAMS)
+                return -1;
+            m->names[m->nparams] = (pl_str_t){t + 1, tl - 2};
+            m->values[m->nparams] = (pl_str_t){p, pl};
+            m->nparams++;
+        } else {
+            if (tl != pl || memcmp(t, p, tl) != 0)
+                return -1;
+            literals++;
+        }
+        t += tl;
+        p += pl;
+    }
+    return (*t || *p) ? -1 : literals;
+}
+
+int pl_router_match(const pl_route_t *routes, size_t n, pl_method_t method, const char *path,
+                    pl_match_t *m, unsigned *allowed)
+{
+    int best = -1, best_literals = -1;
+    pl_match_t tmp;
+    *allowed = 0;
+    for (size_t i = 0; i < n; i++) {
+        int lit = match_template(routes[i].path, path, &tmp);
+        if (lit < 0)
+            continue;
+        if (routes[i].method != method) {
+            *allowed |= routes[i].method;
+            continue;
+        }
+        if (lit > best_literals) {
+            best = (int)i;
+            best_literals = lit;
+            *m = tmp;
+        }
+    }
+    return best;
+}

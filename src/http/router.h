@@ -1,0 +1,32 @@
+/* router.h - matching a method and path against the route table.
+ * Pure functions, thread-safe; the table is read-only after start. */
+#ifndef PL_ROUTER_H
+#define PL_ROUTER_H
+
+#include "http/http.h"
+
+typedef struct {
+    int nparams;
+    pl_str_t names[PL_MAX_PARAMS];  /* without braces, pointing into the template */
+    pl_str_t values[PL_MAX_PARAMS]; /* pointing into the path */
+} pl_match_t;
+
+#define PL_MAX_SEGMENT 256
+
+/* Finds the route for method and path. Returns its index, or -1 when no route
+ * matches; then *allowed holds the methods of routes whose template matches
+ * the path (0: unknown path -> 404; else 405). A template with more literal
+ * segments wins over one with parameters. */
+int pl_router_match(const pl_route_t *routes, size_t n, pl_method_t method, const char *path,
+                    pl_match_t *m, unsigned *allowed);
+
+/* Method name to bit; 0 when unknown. */
+pl_method_t pl_method_parse(const char *name);
+/* Writes "GET, POST" style list of the methods in mask into out. */
+void pl_methods_format(unsigned mask, char *out, size_t size);
+
+/* The route table (routes.c) and its size. */
+extern pl_route_t pl_routes[];
+extern const size_t pl_routes_count;
+
+#endif

@@ -1,0 +1,35 @@
+/* routes.c - the whole API surface in one table: method, path template,
+ * handler, who may call it, the permission it needs, and flags. */
+#include "admin/admin.h"
+#include "auth/auth_routes.h"
+#include "http/ops.h"
+#include "http/router.h"
+
+#define J PL_ROUTE_JSON
+
+pl_route_t pl_routes[] = {
+    /* operations */
+    {PL_M_GET, "/healthz", pl_ops_healthz, PL_AUTH_NONE, NULL, 0, 0},
+    {PL_M_GET, "/readyz", pl_ops_readyz, PL_AUTH_NONE, NULL, 0, 0},
+    {PL_M_GET, "/metrics", pl_ops_metrics, PL_AUTH_NONE, NULL, 0, 0},
+    {PL_M_GET, "/v1/openapi.yaml", pl_ops_openapi, PL_AUTH_NONE, NULL, 0, 0},
+
+    /* accounts and sessions */
+    {PL_M_POST, "/v1/auth/register", pl_auth_register, PL_AUTH_NONE, NULL, J, 0},
+    {PL_M_POST, "/v1/auth/login", pl_auth_login, PL_AUTH_NONE, NULL, J, 0},
+    {PL_M_POST, "/v1/auth/refresh", pl_auth_refresh, PL_AUTH_NONE, NULL, J, 0},
+    {PL_M_POST, "/v1/auth/logout", pl_auth_logout, PL_AUTH_USER, NULL, J, 0},
+    {PL_M_POST, "/v1/auth/logout-all", pl_auth_logout_all, PL_AUTH_USER, NULL, J, 0},
+    {PL_M_GET, "/v1/auth/sessions", pl_auth_sessions_list, PL_AUTH_USER, NULL, 0, 0},
+    {PL_M_DELETE, "/v1/auth/sessions/{id}", pl_auth_sessions_revoke, PL_AUTH_USER, NULL, 0, 0},
+    {PL_M_GET, "/v1/me", pl_auth_me_get, PL_AUTH_USER, NULL, 0, 0},
+    {PL_M_PATCH, "/v1/me", pl_auth_me_update, PL_AUTH_USER, NULL, J, 0},
+    {PL_M_POST, "/v1/me/password", pl_auth_me_password, PL_AUTH_USER, NULL, J, 0},
+
+    /* instance administration */
+    {PL_M_GET, "/v1/admin/users", pl_admin_users_list, PL_AUTH_ADMIN, NULL, 0, 0},
+    {PL_M_POST, "/v1/admin/users/{id}/disable", pl_admin_user_disable, PL_AUTH_ADMIN, NULL, J, 0},
+    {PL_M_POST, "/v1/admin/users/{id}/enable", pl_admin_user_enable, PL_AUTH_ADMIN, NULL, J, 0},
+};
+
+const size_t pl_routes_count = PL_ARRAY_LEN(pl_routes);

@@ -1,0 +1,662 @@
+/* server.c - libmicrohttpd glue: body accumulation with a cap, the middleware
+ * chain (request id, security headers, CORS, body checks, authentication),
+ * dispatch through the route table, problem+json errors, access log, metrics,
+ * and graceful shutdown. */
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "auth/auth.h"
+#include "core/config.h"
+#include "core/crypto.h"
+#include "db/db.h"
+#include "http/metrics.h"
+#include "http/router.h"
+#include "http/server.h"
+
+static struct MHD_Daemon *daemon_;
+static atomic_int in_flight;
+
+/* CORS: allowed origins, or allow_any for "*". */
+static char **cors_origins;
+static size_t cors_count;
+static bool cors_any;
+
+/* Trusted proxies as address/prefix pairs. */
+typedef struct {
+    int family;
+    unsigned char addr[16];
+    int prefix;
+} cidr_t;
+static cidr_t *proxies;
+static size_t proxy_count;
+
+/* Body bytes read and thrown away after the cap before answering 413, so the
+ * client reads the answer instead of a reset connection. */
+#define DRAIN_EXTRA (16u * 1024 * 1024)
+
+typedef struct {
+    pl_req_t req;
+    pl_buf_t body;
+    bool too_large;
+    size_t received;
+} conn_state_t;
+
+static const struct {
+    const char *code;
+    const char *title;
+} titles[] = {
+    {"invalid_json", "Invalid JSON"},
+    {"bad_request", "Bad request"},
+    {"unauthenticated", "Authentication required"},
+    {"invalid_credentials", "Invalid credentials"},
+    {"token_expired", "Token expired"},
+    {"invalid_token", "Invalid token"},
+    {"session_revoked", "Session revoked"},
+    {"refresh_token_reused", "Refresh token reused"},
+    {"invalid_mfa_code", "Invalid two-factor code"},
+    {"forbidden", "Forbidden"},
+    {"email_not_verified", "Email not verified"},
+    {"account_disabled", "Account disabled"},
+    {"not_found", "Not found"},
+    {"method_not_allowed", "Method not allowed"},
+    {"email_taken", "Email already registered"},
+    {"slug_taken", "Slug already taken"},
+    {"last_owner", "Last owner"},
+    {"invitation_pending", "Invitation pending"},
+    {"already_member", "Already a member"},
+    {"role_in_use", "Role in use"},
+    {"builtin_role", "Built-in role"},
+    {"personal_org", "Personal organization"},
+    {"mfa_already_enabled", "Two-factor already enabled"},
+    {"conflict", "Conflict"},
+    {"payload_too_large", "Payload too large"},
+    {"unsupported_media_type", "Unsupported media type"},
+    {"validation_failed", "Validation failed"},
+    {"weak_password", "Weak password"},
+    {"rate_limited", "Too many requests"},
+    {"account_locked", "Account locked"},
+    {"internal", "Internal error"},
+    {"unavailable", "Service unavailable"},
+};
+
+static const char *title_for(const char *code)
+{
+    for (size_t i = 0; i < PL_ARRAY_LEN(titles); i++)
+        if (!strcmp(titles[i].code, code))
+            return titles[i].title;
+    return "Error";
+}
+
+/* ---- request ids ---- */
+
+static bool request_id_ok(const char *s)
+{
+    size_t n = 0;
+    for (; s[n]; n++) {
+        char c = s[n];
+        if (n >= 128 || !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                          (c >= '0' && c <= '9') || c == '.' || c == '_' || c == ':' || c == '-'))
+            return false;
+    }
+    return n > 0;
+}
+
+/* Request ids need to be unique, not secret: a per-thread xorshift generator
+ * seeded from the CSPRNG avoids a syscall per request. */
+static void new_request_id(char out[37])
+{
+    static __thread uint64_t s0, s1;
+    if (!s0 && !s1) {
+        pl_random_bytes(&s0, sizeof(s0));
+        pl_random_bytes(&s1, sizeof(s1));
+        s0 |= 1;
+    }
+    unsigned char b[16];
+    uint64_t ms = (uint64_t)pl_now_ms();
+    for (int k = 0; k < 2; k++) {
+        uint64_t x = s0, y = s1;
+        s0 = y;
+        x ^= x << 23;
+        s1 = x ^ y ^ (x >> 17) ^ (y >> 26);
+        uint64_t r = s1 + y;
+        memcpy(b + 6 + 5 * k, &r, k ? 5 : 5);
+    }
+    for (int i = 0; i < 6; i++)
+        b[i] = (unsigned char)(ms >> (40 - 8 * i));
+    b[6] = (unsigned char)(0x70 | (b[6] & 0x0f));
+    b[8] = (unsigned char)(0x80 | (b[8] & 0x3f));
+    char hex[33];
+    pl_hex(b, 16, hex);
+    snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
+}
+
+/* ---- client address ---- */
+
+static int parse_cidr(const char *s, cidr_t *out)
+{
+    char host[64];
+    const char *slash = strchr(s, '/');
+    size_t hl = slash ? (size_t)(slash - s) : strlen(s);
+    if (hl == 0 || hl >= sizeof(host))
+        return PL_EINVAL;
+    memcpy(host, s, hl);
+    host[hl] = '\0';
+    int max;
+    if (inet_pton(AF_INET, host, out->addr) == 1) {
+        out->family = AF_INET;
+        max = 32;
+    } else if (inet_pton(AF_INET6, host, out->addr) == 1) {
+        out->family = AF_INET6;
+        max = 128;
+    } else {
+        return PL_EINVAL;
+    }
+    int64_t p = max;
+    if (slash && pl_parse_int64(slash + 1, 0, max, &p))
+        return PL_EINVAL;
+    out->prefix = (int)p;
+    return PL_OK;
+}
+
+static bool addr_in(const cidr_t *c, int family, const unsigned char *a)
+{
+    if (c->family != family)
+        return false;
+    int full = c->prefix / 8, rest = c->prefix % 8;
+    if (memcmp(c->addr, a, (size_t)full) != 0)
+        return false;
+    if (rest == 0)
+        return true;
+    unsigned char mask = (unsigned char)(0xff << (8 - rest));
+    return (c->addr[full] & mask) == (a[full] & mask);
+}
+
+static bool is_trusted(const char *ip)
+{
+    unsigned char a[16];
+    int family = AF_INET;
+    if (inet_pton(AF_INET, ip, a) != 1) {
+        family = AF_INET6;
+        if (inet_pton(AF_INET6, ip, a) != 1)
+            return false;
+    }
+    for (size_t i = 0; i < proxy_count; i++)
+        if (addr_in(&proxies[i], family, a))
+            return true;
+    return false;
+}
+
+static void client_ip(struct MHD_Connection *c, char *out, size_t size)
+{
+    out[0] = '\0';
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci && ci->client_addr) {
+        const struct sockaddr *sa = ci->client_addr;
+        if (sa->sa_family == AF_INET)
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)size);
+        else if (sa->sa_family == AF_INET6)
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out,
+                      (socklen_t)size);
+    }
+    if (!proxy_count || !is_trusted(out))
+        return;
+    /* Walk X-Forwarded-For from the right, skipping trusted proxies. */
+    const char *xff = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Forwarded-For");
+    if (!xff || strlen(xff) > 4096)
+        return;
+    const char *end = xff + strlen(xff);
+    while (end > xff) {
+        const char *start = end;
+        while (start > xff && start[-1] != ',')
+            start--;
+        const char *a = start, *b = end;
+        while (a < b && (*a == ' ' || *a == '\t'))
+            a++;
+        while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
+            b--;
+        char cand[64];
+        size_t n = (size_t)(b - a);
+        unsigned char tmp[16];
+        if (n > 0 && n < sizeof(cand)) {
+            memcpy(cand, a, n);
+            cand[n] = '\0';
+            if (inet_pton(AF_INET, cand, tmp) != 1 && inet_pton(AF_INET6, cand, tmp) != 1)
+                return; /* garbage: keep the last trusted hop's view */
+            snprintf(out, size, "%s", cand);
+            if (!is_trusted(cand))
+                return;
+        } else {
+            return;
+        }
+        end = start > xff ? start - 1 : xff;
+    }
+}
+
+/* ---- CORS ---- */
+
+static const char *cors_allowed(pl_req_t *req)
+{
+    if (!cors_count && !cors_any)
+        return NULL;
+    const char *origin = pl_req_header(req, "Origin");
+    if (!origin || !*origin)
+        return NULL;
+    if (cors_any)
+        return origin;
+    for (size_t i = 0; i < cors_count; i++)
+        if (!strcmp(cors_origins[i], origin))
+            return origin;
+    return NULL;
+}
+
+/* ---- responses ---- */
+
+static void render_problem(pl_req_t *req, int rc)
+{
+    int status = req->err_status;
+    const char *code = req->err_code;
+    const char *detail = req->err_detail;
+    if (!status) {
+        switch (rc) {
+        case PL_ENOTFOUND:
+            status = 404, code = "not_found", detail = "The resource does not exist.";
+            break;
+        case PL_EUNAUTH:
+            status = 401, code = "unauthenticated", detail = "Authentication is required.";
+            break;
+        case PL_EFORBIDDEN:
+            status = 403, code = "forbidden", detail = "You are not allowed to do this.";
+            break;
+        case PL_ECONFLICT:
+            status = 409, code = "conflict", detail = "The request conflicts with current state.";
+            break;
+        case PL_EINVAL:
+            status = 400, code = "bad_request", detail = "The request is malformed.";
+            break;
+        case PL_EBUSY:
+            status = 503, code = "unavailable", detail = "The service is busy; try again.";
+            req->retry_after = 1;
+            break;
+        default:
+            status = 500, code = "internal", detail = "An internal error occurred.";
+            break;
+        }
+    }
+    if (status >= 500 && rc != PL_EBUSY)
+        pl_log("error", "request %s %s failed with %d (request_id %s)", req->method_name,
+               req->route ? req->route->path : req->path, rc, req->request_id);
+    json_t *o = json_object();
+    json_object_set_new(o, "type", json_sprintf("urn:plinth:error:%s", code));
+    json_object_set_new(o, "title", json_string(title_for(code)));
+    json_object_set_new(o, "status", json_integer(status));
+    json_object_set_new(o, "code", json_string(code));
+    if (detail)
+        json_object_set_new(o, "detail", json_string(detail));
+    if (req->nfield_errors) {
+        json_t *errs = json_array();
+        for (int i = 0; i < req->nfield_errors; i++) {
+            const pl_field_error_t *e = &req->field_errors[i];
+            json_t *fe = json_object();
+            json_object_set_new(fe, "field", json_string(e->field));
+            json_object_set_new(fe, "code", json_string(e->code));
+            json_object_set_new(fe, "message", json_string(e->message ? e->message : ""));
+            json_array_append_new(errs, fe);
+        }
+        json_object_set_new(o, "errors", errs);
+    }
+    json_object_set_new(o, "request_id", json_string(req->request_id));
+    pl_resp_json(req, status, o);
+    req->content_type = "application/problem+json";
+    if (status == 429 || status == 503) {
+        char ra[16];
+        snprintf(ra, sizeof(ra), "%d", req->retry_after > 0 ? req->retry_after : 1);
+        pl_resp_header(req, "Retry-After", ra);
+    }
+}
+
+static void access_log(pl_req_t *req)
+{
+    char ts[32];
+    pl_time_format(pl_now_ms(), ts);
+    double ms = (double)(pl_monotonic_us() - req->start_us) / 1000.0;
+    char line[1024];
+    pl_buf_t b = {line, 0, sizeof(line), sizeof(line) - 1};
+    /* a stack buffer: pl_buf never grows past max, so no realloc happens */
+    pl_buf_appendf(&b, "{\"ts\":\"%s\",\"level\":\"info\",\"msg\":\"request\",\"method\":\"%s\","
+                       "\"path\":\"",
+                   ts, req->method_name);
+    size_t plen = strlen(req->path);
+    pl_buf_append_json_escaped(&b, req->path, plen > 256 ? 256 : plen);
+    pl_buf_appendf(&b,
+                   "\",\"route\":\"%s\",\"status\":%d,\"duration_ms\":%.3f,\"request_id\":\"%s\","
+                   "\"ip\":\"%s\",\"bytes\":%zu",
+                   req->route ? req->route->path : "", req->status, ms, req->request_id,
+                   req->client_ip, req->resp_len);
+    if (req->principal.user_id[0])
+        pl_buf_appendf(&b, ",\"user_id\":\"%s\"", req->principal.user_id);
+    if (req->err_code)
+        pl_buf_appendf(&b, ",\"error\":\"%s\"", req->err_code);
+    if (pl_buf_append(&b, "}\n", 2) == PL_OK)
+        pl_log_raw(b.ptr, b.len);
+}
+
+static enum MHD_Result send_response(struct MHD_Connection *c, pl_req_t *req)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(req->resp_len, req->resp_body,
+                                                             MHD_RESPMEM_PERSISTENT);
+    if (!r)
+        return MHD_NO;
+    if (req->content_type)
+        MHD_add_response_header(r, "Content-Type", req->content_type);
+    MHD_add_response_header(r, "X-Request-Id", req->request_id);
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(r, "X-Frame-Options", "DENY");
+    MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    MHD_add_response_header(r, "Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
+    const char *origin = cors_allowed(req);
+    if (origin) {
+        MHD_add_response_header(r, "Access-Control-Allow-Origin", origin);
+        MHD_add_response_header(r, "Vary", "Origin");
+        MHD_add_response_header(r, "Access-Control-Expose-Headers", "X-Request-Id, Retry-After");
+    }
+    for (int i = 0; i < req->nheaders; i++)
+        MHD_add_response_header(r, req->hdr_names[i], req->hdr_values[i]);
+    enum MHD_Result ret = MHD_queue_response(c, (unsigned)req->status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static bool is_json_content_type(const char *ct)
+{
+    if (!ct)
+        return false;
+    while (*ct == ' ')
+        ct++;
+    if (strncasecmp(ct, "application/json", 16) != 0)
+        return false;
+    const char *rest = ct + 16;
+    while (*rest == ' ')
+        rest++;
+    return *rest == '\0' || *rest == ';';
+}
+
+/* Body and JSON checks for routes that take a JSON object. */
+static int parse_json_body(pl_req_t *req)
+{
+    if (!req->body_len)
+        return PL_OK;
+    if (!is_json_content_type(pl_req_header(req, "Content-Type")))
+        return pl_req_fail(req, 415, "unsupported_media_type",
+                           "Send the body as application/json.");
+    json_error_t jerr;
+    json_t *v = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!v)
+        return pl_req_fail(req, 400, "invalid_json",
+                           pl_arena_printf(req->arena, "The body is not valid JSON: %s at position %d.",
+                                           jerr.text, jerr.position));
+    pl_arena_cleanup_add(req->arena, (void (*)(void *))json_decref, v);
+    if (!json_is_object(v))
+        return pl_req_fail(req, 400, "bad_request", "The body must be a JSON object.");
+    req->json = v;
+    return PL_OK;
+}
+
+static int preflight(pl_req_t *req, unsigned allowed)
+{
+    char methods[128];
+    pl_methods_format(allowed | PL_M_OPTIONS, methods, sizeof(methods));
+    pl_resp_header(req, "Access-Control-Allow-Methods", methods);
+    pl_resp_header(req, "Access-Control-Allow-Headers",
+                   "Authorization, Content-Type, X-Request-Id");
+    pl_resp_header(req, "Access-Control-Max-Age", "600");
+    return pl_resp_status(req, 204);
+}
+
+static void dispatch(pl_req_t *req, conn_state_t *cs)
+{
+    int rc = PL_OK;
+    pl_match_t m;
+    unsigned allowed = 0;
+    /* an unknown method (0) matches no route but still collects Allow */
+    int idx = pl_router_match(pl_routes, pl_routes_count, req->method, req->path, &m, &allowed);
+
+    if (idx < 0) {
+        if (req->method == PL_M_OPTIONS && allowed && cors_allowed(req) &&
+            pl_req_header(req, "Access-Control-Request-Method")) {
+            rc = preflight(req, allowed);
+        } else if (allowed) {
+            char list[128];
+            pl_methods_format(allowed, list, sizeof(list));
+            pl_resp_header(req, "Allow", list);
+            rc = pl_req_fail(req, 405, "method_not_allowed",
+                             pl_arena_printf(req->arena, "Use one of: %s.", list));
+        } else {
+            rc = pl_req_fail(req, 404, "not_found", "No such resource.");
+        }
+        goto done;
+    }
+    req->route = &pl_routes[idx];
+    req->nparams = m.nparams;
+    for (int i = 0; i < m.nparams; i++) {
+        req->param_names[i] = pl_arena_strndup(req->arena, m.names[i].ptr, m.names[i].len);
+        req->param_values[i] = pl_arena_strndup(req->arena, m.values[i].ptr, m.values[i].len);
+    }
+    if (cs->too_large) {
+        rc = pl_req_fail(req, 413, "payload_too_large",
+                         pl_arena_printf(req->arena, "The body exceeds %lld bytes.",
+                                         (long long)pl_cfg.max_body));
+        goto done;
+    }
+    if ((req->route->flags & PL_ROUTE_JSON) && (rc = parse_json_body(req)))
+        goto done;
+    if (req->route->auth != PL_AUTH_NONE && (rc = pl_auth_check(req)))
+        goto done;
+    rc = req->route->handler(req);
+done:
+    if (rc || req->err_status)
+        render_problem(req, rc);
+    else if (!req->status)
+        pl_resp_status(req, 204);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    PL_UNUSED(cls);
+    PL_UNUSED(version);
+    conn_state_t *cs = *con_cls;
+    if (!cs) {
+        pl_arena_t *a = pl_arena_create();
+        cs = pl_arena_alloc(a, sizeof(*cs));
+        cs->req.arena = a;
+        cs->req.start_us = pl_monotonic_us();
+        cs->req.conn = c;
+        pl_buf_init(&cs->body, (size_t)pl_cfg.max_body);
+        *con_cls = cs;
+        atomic_fetch_add(&in_flight, 1);
+        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+        int64_t n;
+        if (cl && pl_parse_int64(cl, 0, INT64_MAX, &n) == PL_OK && n > pl_cfg.max_body) {
+            cs->too_large = true;
+            /* Too big even to drain: answer now; libmicrohttpd closes the
+             * connection afterwards since the body was not read. */
+            if ((uint64_t)n > (uint64_t)pl_cfg.max_body + DRAIN_EXTRA)
+                goto respond;
+        }
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        size_t n = *upload_data_size;
+        cs->received += n;
+        if (!cs->too_large && pl_buf_append(&cs->body, upload_data, n) != PL_OK) {
+            cs->too_large = true;
+            pl_buf_free(&cs->body);
+        }
+        *upload_data_size = 0;
+        if (cs->too_large && cs->received > (size_t)pl_cfg.max_body + DRAIN_EXTRA)
+            return MHD_NO; /* a stream without end: drop the connection */
+        return MHD_YES;
+    }
+respond:;
+    pl_req_t *req = &cs->req;
+    req->path = url;
+    req->method_name = method;
+    req->method = pl_method_parse(method);
+    client_ip(c, req->client_ip, sizeof(req->client_ip));
+    const char *rid = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Request-Id");
+    if (rid && request_id_ok(rid))
+        snprintf(req->request_id, sizeof(req->request_id), "%s", rid);
+    else
+        new_request_id(req->request_id);
+    if (cs->body.len) {
+        req->body = cs->body.ptr;
+        req->body_len = cs->body.len;
+    }
+    dispatch(req, cs);
+    return send_response(c, req);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    PL_UNUSED(cls);
+    PL_UNUSED(c);
+    PL_UNUSED(toe);
+    conn_state_t *cs = *con_cls;
+    if (!cs)
+        return;
+    pl_req_t *req = &cs->req;
+    if (req->status) {
+        pl_metrics_observe(req->route ? req->route->index : -1, req->method_name, req->status,
+                           pl_monotonic_us() - req->start_us);
+        if (pl_cfg.access_log)
+            access_log(req);
+    }
+    pl_buf_free(&cs->body);
+    pl_arena_destroy(req->arena);
+    *con_cls = NULL;
+    atomic_fetch_sub(&in_flight, 1);
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    PL_UNUSED(cls);
+    char msg[512];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    pl_log("warn", "http: %s", msg);
+}
+
+static int parse_lists(void)
+{
+    const char *s = pl_cfg.cors_origins;
+    while (*s) {
+        const char *e = strchr(s, ',');
+        size_t n = e ? (size_t)(e - s) : strlen(s);
+        while (n && s[0] == ' ')
+            s++, n--;
+        while (n && s[n - 1] == ' ')
+            n--;
+        if (n == 1 && s[0] == '*') {
+            cors_any = true;
+        } else if (n) {
+            cors_origins = pl_xrealloc(cors_origins, (cors_count + 1) * sizeof(char *));
+            cors_origins[cors_count++] = pl_xstrndup(s, n);
+        }
+        s = e ? e + 1 : s + strlen(s);
+    }
+    s = pl_cfg.trusted_proxies;
+    while (*s) {
+        const char *e = strchr(s, ',');
+        size_t n = e ? (size_t)(e - s) : strlen(s);
+        char item[80];
+        while (n && s[0] == ' ')
+            s++, n--;
+        while (n && s[n - 1] == ' ')
+            n--;
+        if (n) {
+            if (n >= sizeof(item)) {
+                fprintf(stderr, "plinth: PLINTH_TRUSTED_PROXIES: entry too long\n");
+                return PL_EINVAL;
+            }
+            memcpy(item, s, n);
+            item[n] = '\0';
+            cidr_t c;
+            if (parse_cidr(item, &c)) {
+                fprintf(stderr, "plinth: PLINTH_TRUSTED_PROXIES: \"%s\" is not an address or CIDR\n",
+                        item);
+                return PL_EINVAL;
+            }
+            proxies = pl_xrealloc(proxies, (proxy_count + 1) * sizeof(cidr_t));
+            proxies[proxy_count++] = c;
+        }
+        s = e ? e + 1 : s + strlen(s);
+    }
+    return PL_OK;
+}
+
+int pl_server_start(void)
+{
+    if (parse_lists())
+        return PL_EINVAL;
+    for (size_t i = 0; i < pl_routes_count; i++)
+        pl_routes[i].index = (int)i;
+    pl_metrics_init(pl_routes_count);
+
+    struct addrinfo hints = {0}, *ai = NULL;
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE;
+    char port[16];
+    snprintf(port, sizeof(port), "%d", pl_cfg.http_port);
+    if (getaddrinfo(pl_cfg.http_host, port, &hints, &ai) != 0 || !ai) {
+        fprintf(stderr, "plinth: cannot resolve listen address %s\n", pl_cfg.http_addr);
+        return PL_EINVAL;
+    }
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
+                     MHD_USE_ERROR_LOG;
+    if (ai->ai_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    daemon_ = MHD_start_daemon(
+        flags, (uint16_t)pl_cfg.http_port, NULL, NULL, &on_request, NULL, MHD_OPTION_SOCK_ADDR,
+        ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)pl_cfg.threads,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)pl_cfg.conn_timeout,
+        MHD_OPTION_NOTIFY_COMPLETED, &on_completed, NULL, MHD_OPTION_LISTENING_ADDRESS_REUSE,
+        (unsigned)1, MHD_OPTION_EXTERNAL_LOGGER, &on_mhd_log, NULL, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)10000, MHD_OPTION_END);
+    freeaddrinfo(ai);
+    if (!daemon_) {
+        fprintf(stderr, "plinth: cannot listen on %s (in use or not allowed)\n", pl_cfg.http_addr);
+        return PL_EINVAL;
+    }
+    return PL_OK;
+}
+
+void pl_server_stop(int grace_ms)
+{
+    if (!daemon_)
+        return;
+    MHD_socket fd = MHD_quiesce_daemon(daemon_);
+    if (fd != MHD_INVALID_SOCKET)
+        close(fd);
+    int64_t deadline = pl_monotonic_us() + (int64_t)grace_ms * 1000;
+    while (atomic_load(&in_flight) > 0 && pl_monotonic_us() < deadline) {
+        struct timespec ts = {0, 5 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    MHD_stop_daemon(daemon_);
+    daemon_ = NULL;
+}

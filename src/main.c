@@ -1,0 +1,189 @@
+/* main.c - the command line: serve, migrate, admin, version. */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "admin/admin.h"
+#include "auth/auth.h"
+#include "core/config.h"
+#include "core/crypto.h"
+#include "db/db.h"
+#include "http/server.h"
+
+#define EXIT_USAGE 2
+
+static const char usage_main[] =
+    "plinth - a multi-tenant SaaS backend in one binary\n"
+    "\n"
+    "Usage: plinth <command> [options]\n"
+    "\n"
+    "Commands:\n"
+    "  serve                 run the HTTP API (and the job workers)\n"
+    "  migrate               apply database migrations and exit\n"
+    "  admin create --email E  create or promote an instance admin (password on stdin)\n"
+    "  version               print the version\n"
+    "\n"
+    "Run 'plinth <command> --help' for a command's options.";
+
+static const char usage_serve[] = "Usage: plinth serve [options]";
+static const char usage_migrate[] = "Usage: plinth migrate [options]";
+static const char usage_admin[] = "Usage: plinth admin create --email EMAIL [options]\n"
+                                  "The password is read from standard input.";
+
+/* Loads the configuration for cmd; returns -1 to go on, else an exit code. */
+static int load(pl_cmd_t cmd, int argc, char **argv, const char *usage)
+{
+    int rc = pl_config_load(cmd, argc, argv, usage);
+    if (rc == PL_EEXISTS)
+        return 0;
+    if (rc)
+        return EXIT_USAGE;
+    return -1;
+}
+
+/* Opens storage: data directory, crypto, database, migrations, keys. */
+static int open_storage(pl_db_t **out)
+{
+    if (pl_config_ensure_data_dir())
+        return 1;
+    if (pl_crypto_init()) {
+        fprintf(stderr, "plinth: cannot initialise libsodium\n");
+        return 1;
+    }
+    pl_db_config_t dbc = {
+        .engine = pl_cfg.database_url[0] ? PL_DB_POSTGRES : PL_DB_SQLITE,
+        .sqlite_path = pl_cfg.sqlite_path,
+        .pg_url = pl_cfg.database_url,
+        .sqlite_sync_full = pl_cfg.sqlite_sync_full,
+        .busy_timeout_ms = 5000,
+    };
+    pl_db_configure(&dbc);
+    pl_db_t *db = NULL;
+    if (pl_db_open(&db)) {
+        fprintf(stderr, "plinth: cannot open the database\n");
+        return 1;
+    }
+    if (pl_db_migrate(db)) {
+        fprintf(stderr, "plinth: database migration failed\n");
+        pl_db_close(db);
+        return 1;
+    }
+    *out = db;
+    return 0;
+}
+
+static int cmd_migrate(int argc, char **argv)
+{
+    int rc = load(PL_CMD_MIGRATE, argc, argv, usage_migrate);
+    if (rc >= 0)
+        return rc;
+    pl_db_t *db = NULL;
+    if ((rc = open_storage(&db)))
+        return rc;
+    printf("database at schema version %d\n", pl_db_schema_version());
+    pl_db_close(db);
+    return 0;
+}
+
+static int cmd_serve(int argc, char **argv)
+{
+    int rc = load(PL_CMD_SERVE, argc, argv, usage_serve);
+    if (rc >= 0)
+        return rc;
+    /* Signals are taken by sigwait in this thread only: block them before
+     * any thread starts so every thread inherits the mask. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    pl_db_t *db = NULL;
+    if ((rc = open_storage(&db)))
+        return rc;
+    pl_db_close(db);
+    if (pl_auth_init())
+        return 1;
+    if (pl_server_start())
+        return 1;
+    pl_auth_start_maintenance();
+    pl_log("info", "plinth %s listening on http://%s (%s, %d threads)", PL_VERSION,
+           pl_cfg.http_addr, pl_db_engine() == PL_DB_POSTGRES ? "postgres" : "sqlite",
+           pl_cfg.threads);
+
+    int sig = 0;
+    sigwait(&set, &sig);
+    pl_log("info", "received %s, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    pl_server_stop(1500);
+    pl_auth_stop_maintenance();
+    pl_db_thread_close();
+    pl_log("info", "stopped");
+    return 0;
+}
+
+static int cmd_admin(int argc, char **argv)
+{
+    if (argc < 1 || strcmp(argv[0], "create") != 0) {
+        if (argc >= 1 && (!strcmp(argv[0], "--help") || !strcmp(argv[0], "-h"))) {
+            puts(usage_admin);
+            return 0;
+        }
+        fprintf(stderr, "plinth: expected 'admin create --email EMAIL'\n");
+        return EXIT_USAGE;
+    }
+    /* --email is this command's own flag; the rest are storage options */
+    const char *email = NULL;
+    char **rest = calloc((size_t)argc, sizeof(char *));
+    int nrest = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--email") && i + 1 < argc)
+            email = argv[++i];
+        else if (!strncmp(argv[i], "--email=", 8))
+            email = argv[i] + 8;
+        else
+            rest[nrest++] = argv[i];
+    }
+    int rc = load(PL_CMD_ADMIN, nrest, rest, usage_admin);
+    free(rest);
+    if (rc >= 0)
+        return rc;
+    if (!email) {
+        fprintf(stderr, "plinth: admin create needs --email EMAIL\n");
+        return EXIT_USAGE;
+    }
+    pl_db_t *db = NULL;
+    if ((rc = open_storage(&db)))
+        return rc;
+    rc = pl_admin_create_cli(db, email);
+    pl_db_close(db);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "%s\n", usage_main);
+        return EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "serve"))
+        return cmd_serve(argc - 2, argv + 2);
+    if (!strcmp(cmd, "migrate"))
+        return cmd_migrate(argc - 2, argv + 2);
+    if (!strcmp(cmd, "admin"))
+        return cmd_admin(argc - 2, argv + 2);
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+        printf("plinth %s\n", PL_VERSION);
+        return 0;
+    }
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+        puts(usage_main);
+        return 0;
+    }
+    fprintf(stderr, "plinth: unknown command \"%s\"\n\n%s\n", cmd, usage_main);
+    return EXIT_USAGE;
+}
