@@ -1,0 +1,327 @@
+/* auth.c - signing keys, the per-request token check, session issuing and
+ * maintenance. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "auth/auth.h"
+#include "auth/jwt.h"
+#include "auth/password.h"
+#include "core/config.h"
+#include "core/crypto.h"
+#include "db/db.h"
+#include "http/metrics.h"
+
+#define ISSUER "plinth"
+#define TOUCH_INTERVAL_MS (60 * 1000)
+
+static unsigned char jwt_key[64];
+static size_t jwt_key_len;
+
+static pl_counter_t auth_counters[] = {
+    {"plinth_auth_attempts_total", "Sign-in attempts by outcome.", "outcome=\"success\"", 0, 0},
+    {"plinth_auth_attempts_total", "Sign-in attempts by outcome.", "outcome=\"failure\"", 0, 0},
+    {"plinth_auth_attempts_total", "Sign-in attempts by outcome.", "outcome=\"throttled\"", 0, 0},
+    {"plinth_auth_attempts_total", "Sign-in attempts by outcome.", "outcome=\"locked\"", 0, 0},
+    {"plinth_auth_attempts_total", "Sign-in attempts by outcome.", "outcome=\"disabled\"", 0, 0},
+};
+
+void pl_auth_count(const char *outcome)
+{
+    for (size_t i = 0; i < PL_ARRAY_LEN(auth_counters); i++)
+        if (strstr(auth_counters[i].labels, outcome))
+            pl_counter_inc(&auth_counters[i]);
+}
+
+/* Reads or creates a 0600 key file holding hex of n random bytes. */
+static int load_key_file(const char *name, unsigned char *key, size_t n)
+{
+    char path[1200];
+    snprintf(path, sizeof(path), "%s/%s", pl_cfg.data_dir, name);
+    char hex[2 * 64 + 2];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) {
+        unsigned char fresh[64];
+        pl_random_bytes(fresh, n);
+        pl_hex(fresh, n, hex);
+        pl_memzero(fresh, sizeof(fresh));
+        int w = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (w >= 0) {
+            bool ok = write(w, hex, 2 * n) == (ssize_t)(2 * n) && fsync(w) == 0;
+            close(w);
+            if (!ok) {
+                unlink(path);
+                fprintf(stderr, "plinth: cannot write %s\n", path);
+                return PL_EINTERNAL;
+            }
+            if (pl_cfg.database_url[0])
+                pl_log("warn", "generated %s in the data directory; every instance on this "
+                               "database must share it (set the environment variable instead)",
+                       name);
+        } else if (errno != EEXIST) {
+            fprintf(stderr, "plinth: cannot create %s: %s\n", path, strerror(errno));
+            return PL_EINTERNAL;
+        }
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+    }
+    if (fd < 0) {
+        fprintf(stderr, "plinth: cannot read %s: %s\n", path, strerror(errno));
+        return PL_EINTERNAL;
+    }
+    ssize_t r = read(fd, hex, sizeof(hex) - 1);
+    close(fd);
+    if (r < (ssize_t)(2 * n)) {
+        fprintf(stderr, "plinth: %s is damaged (expected %zu hex characters)\n", path, 2 * n);
+        return PL_EINTERNAL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned v;
+        if (sscanf(hex + 2 * i, "%2x", &v) != 1) {
+            fprintf(stderr, "plinth: %s is damaged\n", path);
+            return PL_EINTERNAL;
+        }
+        key[i] = (unsigned char)v;
+    }
+    pl_memzero(hex, sizeof(hex));
+    return PL_OK;
+}
+
+int pl_auth_init(void)
+{
+    for (size_t i = 0; i < PL_ARRAY_LEN(auth_counters); i++)
+        pl_metrics_register_counter(&auth_counters[i]);
+    if (pl_cfg.jwt_secret[0]) {
+        size_t n = strlen(pl_cfg.jwt_secret);
+        if (n < 32) {
+            fprintf(stderr, "plinth: PLINTH_JWT_SECRET must be at least 32 bytes\n");
+            return PL_EINVAL;
+        }
+        /* any length: hash it down to a 32-byte key */
+        pl_sha256(pl_cfg.jwt_secret, n, jwt_key);
+        jwt_key_len = 32;
+    } else {
+        if (load_key_file("jwt.key", jwt_key, 32))
+            return PL_EINTERNAL;
+        jwt_key_len = 32;
+    }
+    if (pl_password_init(pl_cfg.argon2_memory, pl_cfg.argon2_ops)) {
+        fprintf(stderr, "plinth: cannot hash passwords with --argon2-memory %lld\n",
+                (long long)pl_cfg.argon2_memory);
+        return PL_EINVAL;
+    }
+    return PL_OK;
+}
+
+int pl_auth_access_token(const char *user_id, const char *session_id, char *out, size_t size)
+{
+    pl_jwt_claims_t c = {0};
+    snprintf(c.sub, sizeof(c.sub), "%s", user_id);
+    snprintf(c.sid, sizeof(c.sid), "%s", session_id);
+    pl_uuid7(c.jti);
+    c.iat = pl_now_ms() / 1000;
+    c.exp = c.iat + pl_cfg.access_ttl;
+    return pl_jwt_sign(jwt_key, jwt_key_len, ISSUER, &c, out, size);
+}
+
+json_t *pl_auth_user_json(const pl_user_t *u)
+{
+    char created[32];
+    pl_time_format(u->created_at, created);
+    return json_pack("{s:s, s:s, s:s, s:b, s:b, s:s}", "id", u->id, "email", u->email, "name",
+                     u->name, "email_verified", u->email_verified, "mfa_enabled", u->mfa_enabled,
+                     "created_at", created);
+}
+
+int pl_auth_email(pl_req_t *req, const char *field, const char *in, const char **out)
+{
+    size_t n = strlen(in);
+    while (n && (in[n - 1] == ' ' || in[n - 1] == '\t' || in[n - 1] == '\n' || in[n - 1] == '\r'))
+        n--;
+    while (n && (*in == ' ' || *in == '\t' || *in == '\n' || *in == '\r'))
+        in++, n--;
+    char *e = pl_arena_strndup(req->arena, in, n);
+    const char *at = strchr(e, '@');
+    bool ok = n >= 3 && n <= 254 && at && at != e && at[1] && !strchr(at + 1, '@') &&
+              (size_t)(at - e) <= 64 && strchr(at + 1, '.') && at[strlen(at) - 1] != '.' &&
+              at[1] != '.';
+    for (size_t i = 0; ok && i < n; i++) {
+        unsigned char c = (unsigned char)e[i];
+        if (c <= 0x20 || c == 0x7f || c == '<' || c == '>' || c == '(' || c == ')' || c == ',' ||
+            c == ';' || c == ':' || c == '\\' || c == '"' || c == '[' || c == ']')
+            ok = false;
+        else if (c >= 'A' && c <= 'Z')
+            e[i] = (char)(c - 'A' + 'a');
+    }
+    if (!ok) {
+        pl_req_field_error(req, field, "invalid", "Must be a valid email address.");
+        return PL_EINVAL;
+    }
+    *out = e;
+    return PL_OK;
+}
+
+int pl_auth_issue_session(pl_req_t *req, pl_db_t *db, const pl_user_t *user, json_t **pair)
+{
+    int64_t now = pl_now_ms();
+    int rc = pl_store_sessions_trim(db, user->id, PL_MAX_SESSIONS - 1, now);
+    if (rc)
+        return rc;
+    char sid[37];
+    pl_uuid7(sid);
+    const char *ua = pl_req_header(req, "User-Agent");
+    char *ua_copy = pl_arena_strndup(req->arena, ua ? ua : "", ua ? strnlen(ua, 512) : 0);
+    pl_session_t s = {
+        .id = sid,
+        .user_id = user->id,
+        .created_at = now,
+        .expires_at = now + PL_SESSION_TTL_MS,
+        .ip = req->client_ip,
+        .user_agent = ua_copy,
+    };
+    if ((rc = pl_store_session_insert(db, &s)))
+        return rc;
+    char refresh[64], hash[65];
+    pl_token_new(32, refresh, sizeof(refresh));
+    pl_sha256_hex(refresh, strlen(refresh), hash);
+    if ((rc = pl_store_refresh_insert(db, hash, sid, now)))
+        return rc;
+    char access[PL_JWT_MAX];
+    if ((rc = pl_auth_access_token(user->id, sid, access, sizeof(access))))
+        return rc;
+    *pair = json_pack("{s:s, s:s, s:i, s:s, s:o}", "token_type", "Bearer", "access_token", access,
+                      "expires_in", pl_cfg.access_ttl, "refresh_token", refresh, "user",
+                      pl_auth_user_json(user));
+    pl_memzero(refresh, sizeof(refresh));
+    snprintf(req->principal.user_id, sizeof(req->principal.user_id), "%s", user->id);
+    return PL_OK;
+}
+
+/* ---- the per-request check ---- */
+
+static int unauthenticated(pl_req_t *req, const char *code, const char *detail)
+{
+    pl_resp_header(req, "WWW-Authenticate", "Bearer");
+    return pl_req_fail(req, 401, code, detail);
+}
+
+int pl_auth_check(pl_req_t *req)
+{
+    const char *h = pl_req_header(req, "Authorization");
+    if (!h || !*h)
+        return unauthenticated(req, "unauthenticated", "Send an access token as Bearer.");
+    if (strncasecmp(h, "Bearer ", 7) != 0)
+        return unauthenticated(req, "invalid_token", "Use the Bearer scheme.");
+    const char *tok = h + 7;
+    while (*tok == ' ')
+        tok++;
+    size_t len = strlen(tok);
+    while (len && tok[len - 1] == ' ')
+        len--;
+    if (len > 4 && !strncmp(tok, "plk_", 4))
+        return unauthenticated(req, "unauthenticated", "API keys cannot call this route.");
+
+    pl_jwt_claims_t c;
+    switch (pl_jwt_verify(jwt_key, jwt_key_len, ISSUER, tok, len, pl_now_ms() / 1000, &c)) {
+    case PL_JWT_OK:
+        break;
+    case PL_JWT_EXPIRED:
+        return unauthenticated(req, "token_expired", "The access token has expired.");
+    default:
+        return unauthenticated(req, "invalid_token", "The access token is not valid.");
+    }
+
+    pl_db_t *db = pl_db_thread();
+    if (!db)
+        return PL_EDB;
+    pl_session_state_t s;
+    int rc = pl_store_session_state(db, c.sid, c.sub, &s);
+    if (rc == PL_ENOTFOUND)
+        return unauthenticated(req, "session_revoked", "The session has ended.");
+    if (rc)
+        return rc;
+    if (s.user_disabled)
+        return pl_req_fail(req, 403, "account_disabled", "This account is disabled.");
+    int64_t now = pl_now_ms();
+    if (s.revoked_at || s.expires_at <= now)
+        return unauthenticated(req, "session_revoked", "The session has ended.");
+    /* last_used_at: written on the first use after sign-in, then at most once
+     * a minute, so reads stay reads */
+    if (s.last_used_at == s.created_at || now - s.last_used_at >= TOUCH_INTERVAL_MS)
+        pl_store_session_touch(db, c.sid, now);
+
+    req->principal.authenticated = true;
+    memcpy(req->principal.user_id, c.sub, sizeof(c.sub));
+    memcpy(req->principal.session_id, c.sid, sizeof(c.sid));
+    req->principal.is_admin = s.is_admin;
+    if (req->route->auth == PL_AUTH_ADMIN && !s.is_admin)
+        return pl_req_fail(req, 403, "forbidden", "Only instance admins may do this.");
+    return PL_OK;
+}
+
+/* ---- maintenance ---- */
+
+static pthread_t maint_thread;
+static bool maint_running;
+static pthread_mutex_t maint_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t maint_cv;
+static bool maint_stop;
+
+static void *maintenance(void *arg)
+{
+    PL_UNUSED(arg);
+    pthread_mutex_lock(&maint_mu);
+    while (!maint_stop) {
+        pthread_mutex_unlock(&maint_mu);
+        pl_db_t *db = pl_db_thread();
+        if (db) {
+            int64_t now = pl_now_ms();
+            /* keep expired sessions (and their spent refresh tokens) a day
+             * longer so late replays still read as reuse, then drop them */
+            if (pl_db_begin(db) == PL_OK) {
+                if (pl_store_purge(db, now - 24LL * 3600 * 1000, now - 90LL * 24 * 3600 * 1000) ==
+                    PL_OK)
+                    pl_db_commit(db);
+                else
+                    pl_db_rollback(db);
+            }
+        }
+        pthread_mutex_lock(&maint_mu);
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_sec += 600;
+        while (!maint_stop && pthread_cond_timedwait(&maint_cv, &maint_mu, &until) == 0)
+            ;
+    }
+    pthread_mutex_unlock(&maint_mu);
+    pl_db_thread_close();
+    return NULL;
+}
+
+void pl_auth_start_maintenance(void)
+{
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&maint_cv, &attr);
+    pthread_condattr_destroy(&attr);
+    maint_stop = false;
+    maint_running = pthread_create(&maint_thread, NULL, maintenance, NULL) == 0;
+}
+
+void pl_auth_stop_maintenance(void)
+{
+    if (!maint_running)
+        return;
+    pthread_mutex_lock(&maint_mu);
+    maint_stop = true;
+    pthread_cond_signal(&maint_cv);
+    pthread_mutex_unlock(&maint_mu);
+    pthread_join(maint_thread, NULL);
+    maint_running = false;
+}

@@ -1,0 +1,48 @@
+/* auth.h - authentication and authorization of requests, and account setup.
+ * Thread-safe. */
+#ifndef PL_AUTH_H
+#define PL_AUTH_H
+
+#include "http/http.h"
+
+/* Loads or generates the token signing key (PLINTH_JWT_SECRET, else a 0600
+ * file in the data directory). Call once at start, after the config. */
+int pl_auth_init(void);
+
+/* Authenticates the bearer token of req and checks route->auth against it,
+ * filling req->principal. Records 401/403/404 on req and returns an error when
+ * the request must not reach the handler. */
+int pl_auth_check(pl_req_t *req);
+
+#endif
+
+#ifndef PL_AUTH_INTERNAL_DONE
+#define PL_AUTH_INTERNAL_DONE
+#include "auth/auth_store.h"
+
+#define PL_SESSION_TTL_MS (30LL * 24 * 3600 * 1000) /* refresh tokens live 30 days */
+#define PL_MAX_SESSIONS 5
+
+/* Starts and stops the thread that purges expired sessions and old attempts. */
+void pl_auth_start_maintenance(void);
+void pl_auth_stop_maintenance(void);
+
+/* Normalises an email (trim, lower-case) into the arena and validates it;
+ * records a 422 field error on `field` and returns PL_EINVAL when malformed. */
+int pl_auth_email(pl_req_t *req, const char *field, const char *in, const char **out);
+
+/* Creates a session for user inside the caller's write transaction and
+ * renders nothing: fills the TokenPair object (access + refresh token). The
+ * least recently used sessions beyond the cap are revoked. */
+int pl_auth_issue_session(pl_req_t *req, pl_db_t *db, const pl_user_t *user, json_t **pair);
+
+/* Mints an access token for (user, session). */
+int pl_auth_access_token(const char *user_id, const char *session_id, char *out, size_t size);
+
+/* The public User object. */
+json_t *pl_auth_user_json(const pl_user_t *u);
+
+/* Counts an authentication outcome in /metrics ("success", "failure",
+ * "throttled", "locked"). */
+void pl_auth_count(const char *outcome);
+#endif

@@ -1,0 +1,450 @@
+/* auth_routes.c - registration, sign-in, refresh, sessions and /v1/me. */
+#include <string.h>
+
+#include "auth/auth.h"
+#include "auth/auth_routes.h"
+#include "auth/password.h"
+#include "auth/throttle.h"
+#include "core/config.h"
+#include "core/crypto.h"
+#include "db/db.h"
+
+#define NAME_MAX_BYTES 200
+#define PASSWORD_INPUT_MAX 4096 /* longer inputs are refused before hashing */
+
+static const char *fmt_time(pl_req_t *req, int64_t ms)
+{
+    char *out = pl_arena_alloc(req->arena, 32);
+    pl_time_format(ms, out);
+    return out;
+}
+
+static json_t *org_json(const char *id, const char *name, const char *slug, bool personal,
+                        const char *role, int64_t created_at)
+{
+    char created[32];
+    pl_time_format(created_at, created);
+    return json_pack("{s:s, s:s, s:s, s:b, s:s, s:s}", "id", id, "name", name, "slug", slug,
+                     "personal", personal, "created_at", created, "role", role);
+}
+
+/* A personal organization's slug: the name made URL-safe, and a random suffix. */
+static void personal_slug(const char *name, char out[49])
+{
+    size_t k = 0;
+    bool hyphen = false;
+    for (const char *p = name; *p && k < 30; p++) {
+        char c = *p;
+        if (c >= 'A' && c <= 'Z')
+            c = (char)(c - 'A' + 'a');
+        if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
+            out[k++] = c;
+            hyphen = false;
+        } else if (k && !hyphen) {
+            out[k++] = '-';
+            hyphen = true;
+        }
+    }
+    while (k && out[k - 1] == '-')
+        k--;
+    if (k < 2) {
+        memcpy(out, "user", 4);
+        k = 4;
+    }
+    static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+    unsigned char rnd[8];
+    pl_random_bytes(rnd, sizeof(rnd));
+    out[k++] = '-';
+    for (size_t i = 0; i < sizeof(rnd); i++)
+        out[k++] = alphabet[rnd[i] % 36];
+    out[k] = '\0';
+}
+
+int pl_auth_create_user(pl_db_t *db, pl_user_t *u, json_t **org_out)
+{
+    int64_t now = pl_now_ms();
+    int rc = pl_store_user_insert(db, u, now);
+    if (rc)
+        return rc;
+    char org_id[37], slug[49];
+    pl_uuid7(org_id);
+    personal_slug(u->name, slug);
+    if ((rc = pl_store_org_insert(db, org_id, u->name, slug, true, now)))
+        return rc == PL_ECONFLICT ? PL_EBUSY : rc;
+    if ((rc = pl_store_membership_insert(db, org_id, u->id, "owner", now)))
+        return rc;
+    if (org_out)
+        *org_out = org_json(org_id, u->name, slug, true, "owner", now);
+    return PL_OK;
+}
+
+/* Checks the password policy; records 422 weak_password on field. */
+static int check_new_password(pl_req_t *req, const char *field, const char *password,
+                              const char *email)
+{
+    const char *reason = NULL;
+    if (pl_password_check(password, strlen(password), email, &reason) == PL_OK)
+        return PL_OK;
+    pl_req_field_error(req, field, "weak_password", reason);
+    return pl_req_fail(req, 422, "weak_password", reason);
+}
+
+int pl_auth_register(pl_req_t *req)
+{
+    const char *email_in = NULL, *password = NULL, *name = NULL, *invitation = NULL, *email = NULL;
+    pl_json_get_string(req, "email", true, 1, 320, &email_in);
+    pl_json_get_string(req, "password", true, 1, PASSWORD_INPUT_MAX, &password);
+    pl_json_get_string(req, "name", true, 1, NAME_MAX_BYTES, &name);
+    pl_json_get_string(req, "invitation_token", false, 1, 256, &invitation);
+    if (email_in)
+        pl_auth_email(req, "email", email_in, &email);
+    if (pl_req_validated(req))
+        return PL_EINVAL;
+    if (check_new_password(req, "password", password, email))
+        return PL_EINVAL;
+    if (invitation) {
+        /* no pending invitation matches (invitations come with organizations) */
+        pl_req_field_error(req, "invitation_token", "invalid", "The invitation is not valid.");
+        return pl_req_fail(req, 422, "invalid_token", "The invitation token is not valid.");
+    }
+
+    char hash[PL_PASSWORD_HASH_MAX];
+    if (pl_password_hash(password, strlen(password), hash))
+        return PL_EINTERNAL;
+    char id[37];
+    pl_uuid7(id);
+    pl_user_t u = {.id = id, .email = email, .name = name, .password_hash = hash,
+                   .created_at = pl_now_ms()};
+    pl_db_t *db = pl_db_thread();
+    if (!db)
+        return PL_EDB;
+    int rc = pl_db_begin(db);
+    if (rc)
+        return rc;
+    json_t *org = NULL, *pair = NULL;
+    rc = pl_auth_create_user(db, &u, &org);
+    if (rc == PL_ECONFLICT)
+        rc = pl_req_fail(req, 409, "email_taken", "An account with this email already exists.");
+    if (!rc)
+        rc = pl_auth_issue_session(req, db, &u, &pair);
+    rc = pl_db_finish(db, rc);
+    if (rc) {
+        json_decref(org);
+        json_decref(pair);
+        return rc;
+    }
+    json_object_set_new(pair, "organization", org);
+    return pl_resp_json(req, 201, pair);
+}
+
+/* Reads the counters the throttle rules need and decides. */
+static int throttle(pl_req_t *req, pl_db_t *db, const char *email)
+{
+    int64_t now = pl_now_ms();
+    pl_throttle_input_t in = {0};
+    int rc = pl_store_attempts_recent(db, email, req->client_ip, PL_THROTTLE_LOCK_FAILS,
+                                      in.recent_success, in.recent_at, &in.nrecent);
+    if (!rc)
+        rc = pl_store_attempts_failed_email_ip(db, email, req->client_ip, now - 60 * 1000,
+                                               &in.minute_fails, &in.minute_oldest);
+    if (!rc)
+        rc = pl_store_attempts_failed_ip(db, req->client_ip, now - PL_THROTTLE_IP_WINDOW_MS,
+                                         &in.ip_fails, &in.ip_oldest);
+    if (rc)
+        return rc;
+    int retry = 0;
+    switch (pl_throttle_decide(&in, now, &retry)) {
+    case PL_THROTTLE_ALLOW:
+        return PL_OK;
+    case PL_THROTTLE_LOCKED:
+        pl_auth_count("locked");
+        req->retry_after = retry;
+        return pl_req_fail(req, 429, "account_locked",
+                           "Too many failed sign-ins; this account is locked for a while.");
+    case PL_THROTTLE_RATE_LIMITED:
+        break;
+    }
+    pl_auth_count("throttled");
+    req->retry_after = retry;
+    return pl_req_fail(req, 429, "rate_limited", "Too many sign-in attempts; try again later.");
+}
+
+int pl_auth_login(pl_req_t *req)
+{
+    const char *email_in = NULL, *password = NULL, *email = NULL;
+    pl_json_get_string(req, "email", true, 1, 320, &email_in);
+    pl_json_get_string(req, "password", true, 1, PASSWORD_INPUT_MAX, &password);
+    if (email_in)
+        pl_auth_email(req, "email", email_in, &email);
+    if (pl_req_validated(req))
+        return PL_EINVAL;
+    pl_db_t *db = pl_db_thread();
+    if (!db)
+        return PL_EDB;
+    int rc = throttle(req, db, email);
+    if (rc)
+        return rc;
+
+    pl_user_t u;
+    rc = pl_store_user_by_email(db, req->arena, email, &u);
+    if (rc && rc != PL_ENOTFOUND)
+        return rc;
+    bool found = rc == PL_OK;
+    bool ok = pl_password_verify(found ? u.password_hash : NULL, password, strlen(password));
+    if (!ok) {
+        rc = pl_store_attempt_insert(db, email, req->client_ip, false, pl_now_ms());
+        if (rc)
+            return rc;
+        pl_auth_count("failure");
+        return pl_req_fail(req, 401, "invalid_credentials", "The email or password is wrong.");
+    }
+    if (u.disabled) {
+        pl_auth_count("disabled");
+        return pl_req_fail(req, 403, "account_disabled", "This account is disabled.");
+    }
+    if (pl_password_needs_rehash(u.password_hash)) {
+        char hash[PL_PASSWORD_HASH_MAX];
+        if (pl_password_hash(password, strlen(password), hash) == PL_OK)
+            pl_store_user_set_password(db, u.id, hash, pl_now_ms());
+    }
+    if ((rc = pl_db_begin(db)))
+        return rc;
+    json_t *pair = NULL;
+    rc = pl_store_attempt_insert(db, email, req->client_ip, true, pl_now_ms());
+    if (!rc)
+        rc = pl_auth_issue_session(req, db, &u, &pair);
+    if ((rc = pl_db_finish(db, rc))) {
+        json_decref(pair);
+        return rc;
+    }
+    pl_auth_count("success");
+    return pl_resp_json(req, 200, pair);
+}
+
+/* Revokes a session after its refresh token was presented twice. */
+static int refresh_reused(pl_req_t *req, pl_db_t *db, const pl_refresh_state_t *st)
+{
+    int rc = pl_store_session_revoke(db, st->session_id, st->user_id, "refresh_token_reused",
+                                     pl_now_ms());
+    if (rc && rc != PL_ENOTFOUND) {
+        pl_db_rollback(db);
+        return rc;
+    }
+    if ((rc = pl_db_commit(db)))
+        return rc;
+    pl_log("warn", "refresh token reused; session %s revoked (request_id %s)", st->session_id,
+           req->request_id);
+    return pl_req_fail(req, 401, "refresh_token_reused",
+                       "This refresh token was already used; the session is revoked.");
+}
+
+int pl_auth_refresh(pl_req_t *req)
+{
+    const char *token = NULL;
+    if (pl_json_get_string(req, "refresh_token", true, 1, 256, &token))
+        return PL_EINVAL;
+    char hash[65];
+    pl_sha256_hex(token, strlen(token), hash);
+    pl_db_t *db = pl_db_thread();
+    if (!db)
+        return PL_EDB;
+    int rc = pl_db_begin(db);
+    if (rc)
+        return rc;
+    pl_refresh_state_t st;
+    int64_t now = pl_now_ms();
+    rc = pl_store_refresh_lookup(db, req->arena, hash, &st);
+    if (rc) {
+        pl_db_rollback(db);
+        if (rc == PL_ENOTFOUND)
+            return pl_req_fail(req, 401, "invalid_token", "The refresh token is not valid.");
+        return rc;
+    }
+    if (st.spent_at)
+        return refresh_reused(req, db, &st);
+    if (st.user_disabled) {
+        pl_db_rollback(db);
+        return pl_req_fail(req, 403, "account_disabled", "This account is disabled.");
+    }
+    if (st.session_revoked_at || st.session_expires_at <= now) {
+        pl_db_rollback(db);
+        return pl_req_fail(req, 401, "session_revoked", "The session has ended.");
+    }
+    rc = pl_store_refresh_spend(db, hash, now);
+    if (rc == 0) /* a concurrent refresh spent it first */
+        return refresh_reused(req, db, &st);
+    if (rc < 0) {
+        pl_db_rollback(db);
+        return rc;
+    }
+    pl_user_t u;
+    char fresh[64], fresh_hash[65], access[1024];
+    pl_token_new(32, fresh, sizeof(fresh));
+    pl_sha256_hex(fresh, strlen(fresh), fresh_hash);
+    rc = pl_store_refresh_insert(db, fresh_hash, st.session_id, now);
+    if (!rc)
+        rc = pl_store_session_extend(db, st.session_id, now, now + PL_SESSION_TTL_MS);
+    if (!rc)
+        rc = pl_store_user_by_id(db, req->arena, st.user_id, &u);
+    if (!rc)
+        rc = pl_auth_access_token(st.user_id, st.session_id, access, sizeof(access));
+    if ((rc = pl_db_finish(db, rc))) {
+        pl_memzero(fresh, sizeof(fresh));
+        return rc;
+    }
+    json_t *pair = json_pack("{s:s, s:s, s:i, s:s, s:o}", "token_type", "Bearer", "access_token",
+                             access, "expires_in", pl_cfg.access_ttl, "refresh_token", fresh,
+                             "user", pl_auth_user_json(&u));
+    pl_memzero(fresh, sizeof(fresh));
+    snprintf(req->principal.user_id, sizeof(req->principal.user_id), "%s", st.user_id);
+    return pl_resp_json(req, 200, pair);
+}
+
+int pl_auth_logout(pl_req_t *req)
+{
+    pl_db_t *db = pl_db_thread();
+    if (!db)
+        return PL_EDB;
+    int rc = pl_store_session_revoke(db, req->principal.session_id, req->principal.user_id,
+                                     "logout", pl_now_ms());
+    if (rc && rc != PL_ENOTFOUND)
+        return rc;
+    return pl_resp_status(req, 204);
+}
+
+int pl_auth_logout_all(pl_req_t *req)
+{
+    pl_db_t *db = pl_db_thread();
+    if (!db)
+        return PL_EDB;
+    int rc = pl_store_sessions_revoke_all(db, req->principal.user_id, NULL, "logout_all",
+                                          pl_now_ms());
+    return rc ? rc : pl_resp_status(req, 204);
+}
+
+typedef struct {
+    pl_req_t *req;
+    json_t *list;
+} list_ctx_t;
+
+static void add_session(void *ctx, const pl_session_t *s)
+{
+    list_ctx_t *c = ctx;
+    json_array_append_new(
+        c->list,
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b}", "id", s->id, "created_at",
+                  fmt_time(c->req, s->created_at), "last_used_at", fmt_time(c->req, s->last_used_at),
+                  "expires_at", fmt_time(c->req, s->expires_at), "ip", s->ip ? s->ip : "",
+                  "user_agent", s->user_agent ? s->user_agent : "", "current",
+                  !strcmp(s->id, c->req->principal.session_id)));
+}
+
+int pl_auth_sessions_list(pl_req_t *req)
+{
+    pl_db_t *db = pl_db_thread();
+    if (!db)
+        return PL_EDB;
+    list_ctx_t ctx = {req, json_array()};
+    int rc = pl_store_sessions_live(db, req->arena, req->principal.user_id, pl_now_ms(),
+                                    add_session, &ctx);
+    if (rc) {
+        json_decref(ctx.list);
+        return rc;
+    }
+    return pl_resp_list(req, ctx.list, NULL);
+}
+
+int pl_auth_sessions_revoke(pl_req_t *req)
+{
+    const char *id = pl_req_param(req, "id");
+    if (!pl_uuid_valid(id))
+        return pl_req_fail(req, 404, "not_found", "No such session.");
+    pl_db_t *db = pl_db_thread();
+    if (!db)
+        return PL_EDB;
+    int rc = pl_store_session_revoke(db, id, req->principal.user_id, "revoked", pl_now_ms());
+    if (rc == PL_ENOTFOUND)
+        return pl_req_fail(req, 404, "not_found", "No such session.");
+    return rc ? rc : pl_resp_status(req, 204);
+}
+
+static void add_org(void *ctx, const char *id, const char *name, const char *slug, bool personal,
+                    const char *role, int64_t created_at)
+{
+    PL_UNUSED(created_at);
+    json_array_append_new((json_t *)ctx, json_pack("{s:s, s:s, s:s, s:b, s:s}", "id", id, "name",
+                                                   name, "slug", slug, "personal", personal,
+                                                   "role", role));
+}
+
+int pl_auth_me_get(pl_req_t *req)
+{
+    pl_db_t *db = pl_db_thread();
+    if (!db)
+        return PL_EDB;
+    pl_user_t u;
+    int rc = pl_store_user_by_id(db, req->arena, req->principal.user_id, &u);
+    if (rc)
+        return rc;
+    json_t *orgs = json_array();
+    if ((rc = pl_store_user_orgs(db, req->arena, u.id, add_org, orgs))) {
+        json_decref(orgs);
+        return rc;
+    }
+    json_t *o = pl_auth_user_json(&u);
+    json_object_set_new(o, "organizations", orgs);
+    return pl_resp_json(req, 200, o);
+}
+
+int pl_auth_me_update(pl_req_t *req)
+{
+    const char *name = NULL;
+    if (pl_json_get_string(req, "name", false, 1, NAME_MAX_BYTES, &name))
+        return PL_EINVAL;
+    pl_db_t *db = pl_db_thread();
+    if (!db)
+        return PL_EDB;
+    int rc;
+    if (name && (rc = pl_store_user_set_name(db, req->principal.user_id, name, pl_now_ms())))
+        return rc;
+    pl_user_t u;
+    if ((rc = pl_store_user_by_id(db, req->arena, req->principal.user_id, &u)))
+        return rc;
+    return pl_resp_json(req, 200, pl_auth_user_json(&u));
+}
+
+int pl_auth_me_password(pl_req_t *req)
+{
+    const char *current = NULL, *fresh = NULL;
+    pl_json_get_string(req, "current_password", true, 1, PASSWORD_INPUT_MAX, &current);
+    pl_json_get_string(req, "new_password", true, 1, PASSWORD_INPUT_MAX, &fresh);
+    if (pl_req_validated(req))
+        return PL_EINVAL;
+    pl_db_t *db = pl_db_thread();
+    if (!db)
+        return PL_EDB;
+    pl_user_t u;
+    int rc = pl_store_user_by_id(db, req->arena, req->principal.user_id, &u);
+    if (rc)
+        return rc;
+    if (!pl_password_verify(u.password_hash, current, strlen(current))) {
+        pl_req_field_error(req, "current_password", "incorrect",
+                           "The current password is wrong.");
+        return PL_EINVAL;
+    }
+    if (check_new_password(req, "new_password", fresh, u.email))
+        return PL_EINVAL;
+    char hash[PL_PASSWORD_HASH_MAX];
+    if (pl_password_hash(fresh, strlen(fresh), hash))
+        return PL_EINTERNAL;
+    if ((rc = pl_db_begin(db)))
+        return rc;
+    int64_t now = pl_now_ms();
+    rc = pl_store_user_set_password(db, u.id, hash, now);
+    if (!rc)
+        rc = pl_store_sessions_revoke_all(db, u.id, req->principal.session_id, "password_changed",
+                                          now);
+    if ((rc = pl_db_finish(db, rc)))
+        return rc;
+    return pl_resp_status(req, 204);
+}

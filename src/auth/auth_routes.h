@@ -1,0 +1,25 @@
+/* auth_routes.h - HTTP handlers for accounts and sessions (API.md "Accounts
+ * and sessions"). Each parses and validates input, runs the change in one
+ * transaction, and renders JSON. */
+#ifndef PL_AUTH_ROUTES_H
+#define PL_AUTH_ROUTES_H
+
+#include "auth/auth_store.h"
+#include "http/http.h"
+
+int pl_auth_register(pl_req_t *req);
+int pl_auth_login(pl_req_t *req);
+int pl_auth_refresh(pl_req_t *req);
+int pl_auth_logout(pl_req_t *req);
+int pl_auth_logout_all(pl_req_t *req);
+int pl_auth_sessions_list(pl_req_t *req);
+int pl_auth_sessions_revoke(pl_req_t *req);
+int pl_auth_me_get(pl_req_t *req);
+int pl_auth_me_update(pl_req_t *req);
+int pl_auth_me_password(pl_req_t *req);
+
+/* Creates a user with a personal organization inside the caller's write
+ * transaction (used by registration and `plinth admin create`). */
+int pl_auth_create_user(pl_db_t *db, pl_user_t *u, json_t **org_out);
+
+#endif

@@ -1,0 +1,530 @@
+/* auth_store.c - SQL for accounts and sessions. */
+#include <stdio.h>
+#include <string.h>
+
+#include "auth/auth_store.h"
+
+/* Prepares sql or returns PL_EDB from the enclosing function. */
+#define PREPARE(st, db, sql)                                                                       \
+    pl_stmt_t *st = pl_db_prepare((db), (sql));                                                   \
+    if (!st)                                                                                       \
+        return PL_EDB;
+
+static const char *dup(pl_arena_t *a, pl_stmt_t *st, int col)
+{
+    const char *s = pl_stmt_col_text(st, col);
+    return s ? pl_arena_strdup(a, s) : NULL;
+}
+
+/* ---- users ---- */
+
+#define USER_COLS                                                                                  \
+    "id, email, name, password_hash, email_verified, mfa_enabled, is_admin, "                     \
+    "disabled_at IS NOT NULL, created_at"
+
+static void read_user(pl_arena_t *a, pl_stmt_t *st, pl_user_t *u)
+{
+    u->id = dup(a, st, 0);
+    u->email = dup(a, st, 1);
+    u->name = dup(a, st, 2);
+    u->password_hash = dup(a, st, 3);
+    u->email_verified = pl_stmt_col_bool(st, 4);
+    u->mfa_enabled = pl_stmt_col_bool(st, 5);
+    u->is_admin = pl_stmt_col_bool(st, 6);
+    u->disabled = pl_stmt_col_bool(st, 7);
+    u->created_at = pl_stmt_col_int64(st, 8);
+}
+
+static int one_user(pl_stmt_t *st, pl_arena_t *a, pl_user_t *out)
+{
+    int rc = pl_stmt_step(st);
+    if (rc == 1)
+        read_user(a, st, out);
+    pl_stmt_reset(st);
+    return rc == 1 ? PL_OK : rc == 0 ? PL_ENOTFOUND : rc;
+}
+
+static const char sql_user_insert[] =
+    "INSERT INTO users (id, email, name, password_hash, email_verified, mfa_enabled, is_admin, "
+    "created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)";
+
+int pl_store_user_insert(pl_db_t *db, const pl_user_t *u, int64_t now)
+{
+    PREPARE(st, db, sql_user_insert);
+    pl_stmt_bind_text(st, 1, u->id);
+    pl_stmt_bind_text(st, 2, u->email);
+    pl_stmt_bind_text(st, 3, u->name);
+    pl_stmt_bind_text(st, 4, u->password_hash);
+    pl_stmt_bind_bool(st, 5, u->email_verified);
+    pl_stmt_bind_bool(st, 6, u->mfa_enabled);
+    pl_stmt_bind_bool(st, 7, u->is_admin);
+    pl_stmt_bind_int64(st, 8, now);
+    int rc = pl_stmt_exec(st);
+    return rc < 0 ? rc : PL_OK;
+}
+
+static const char sql_user_by_email[] = "SELECT " USER_COLS " FROM users WHERE email = $1";
+static const char sql_user_by_id[] = "SELECT " USER_COLS " FROM users WHERE id = $1";
+
+int pl_store_user_by_email(pl_db_t *db, pl_arena_t *a, const char *email, pl_user_t *out)
+{
+    PREPARE(st, db, sql_user_by_email);
+    pl_stmt_bind_text(st, 1, email);
+    return one_user(st, a, out);
+}
+
+int pl_store_user_by_id(pl_db_t *db, pl_arena_t *a, const char *id, pl_user_t *out)
+{
+    PREPARE(st, db, sql_user_by_id);
+    pl_stmt_bind_text(st, 1, id);
+    return one_user(st, a, out);
+}
+
+static int exec_found(pl_stmt_t *st)
+{
+    int rc = pl_stmt_exec(st);
+    return rc < 0 ? rc : rc == 0 ? PL_ENOTFOUND : PL_OK;
+}
+
+static const char sql_user_set_name[] = "UPDATE users SET name = $2, updated_at = $3 WHERE id = $1";
+static const char sql_user_set_password[] =
+    "UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1";
+static const char sql_user_set_admin[] =
+    "UPDATE users SET is_admin = $2, updated_at = $3 WHERE id = $1";
+static const char sql_user_set_disabled[] =
+    "UPDATE users SET disabled_at = $2, updated_at = $3 WHERE id = $1";
+
+int pl_store_user_set_name(pl_db_t *db, const char *id, const char *name, int64_t now)
+{
+    PREPARE(st, db, sql_user_set_name);
+    pl_stmt_bind_text(st, 1, id);
+    pl_stmt_bind_text(st, 2, name);
+    pl_stmt_bind_int64(st, 3, now);
+    return exec_found(st);
+}
+
+int pl_store_user_set_password(pl_db_t *db, const char *id, const char *hash, int64_t now)
+{
+    PREPARE(st, db, sql_user_set_password);
+    pl_stmt_bind_text(st, 1, id);
+    pl_stmt_bind_text(st, 2, hash);
+    pl_stmt_bind_int64(st, 3, now);
+    return exec_found(st);
+}
+
+int pl_store_user_set_admin(pl_db_t *db, const char *id, bool admin, int64_t now)
+{
+    PREPARE(st, db, sql_user_set_admin);
+    pl_stmt_bind_text(st, 1, id);
+    pl_stmt_bind_bool(st, 2, admin);
+    pl_stmt_bind_int64(st, 3, now);
+    return exec_found(st);
+}
+
+int pl_store_user_set_disabled(pl_db_t *db, const char *id, int64_t disabled_at, int64_t now)
+{
+    PREPARE(st, db, sql_user_set_disabled);
+    pl_stmt_bind_text(st, 1, id);
+    if (disabled_at)
+        pl_stmt_bind_int64(st, 2, disabled_at);
+    else
+        pl_stmt_bind_null(st, 2);
+    pl_stmt_bind_int64(st, 3, now);
+    return exec_found(st);
+}
+
+/* LIKE patterns escape their wildcards with '\'. */
+static const char sql_users_list[] =
+    "SELECT " USER_COLS " FROM users WHERE ($1 = '' OR id > $1) AND ($2 = '' OR "
+    "lower(email) LIKE $3 ESCAPE '\\' OR lower(name) LIKE $3 ESCAPE '\\') ORDER BY id LIMIT $4";
+
+int pl_store_users_list(pl_db_t *db, pl_arena_t *a, const char *query, const char *after, int limit,
+                        void (*fn)(void *ctx, const pl_user_t *u), void *ctx)
+{
+    PREPARE(st, db, sql_users_list);
+    const char *q = query ? query : "";
+    size_t n = strlen(q);
+    char *pattern = pl_arena_alloc(a, 2 * n + 3);
+    size_t k = 0;
+    pattern[k++] = '%';
+    for (size_t i = 0; i < n; i++) {
+        char c = q[i];
+        if (c >= 'A' && c <= 'Z')
+            c = (char)(c - 'A' + 'a');
+        if (c == '%' || c == '_' || c == '\\')
+            pattern[k++] = '\\';
+        pattern[k++] = c;
+    }
+    pattern[k++] = '%';
+    pattern[k] = '\0';
+    pl_stmt_bind_text(st, 1, after ? after : "");
+    pl_stmt_bind_text(st, 2, q);
+    pl_stmt_bind_text(st, 3, pattern);
+    pl_stmt_bind_int64(st, 4, limit);
+    int rc;
+    while ((rc = pl_stmt_step(st)) == 1) {
+        pl_user_t u;
+        read_user(a, st, &u);
+        fn(ctx, &u);
+    }
+    pl_stmt_reset(st);
+    return rc < 0 ? rc : PL_OK;
+}
+
+/* ---- organizations and memberships ---- */
+
+static const char sql_org_insert[] =
+    "INSERT INTO organizations (id, name, slug, personal, created_at, updated_at) "
+    "VALUES ($1, $2, $3, $4, $5, $5)";
+static const char sql_membership_insert[] =
+    "INSERT INTO memberships (org_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)";
+static const char sql_user_orgs[] =
+    "SELECT o.id, o.name, o.slug, o.personal, m.role, o.created_at FROM memberships m "
+    "JOIN organizations o ON o.id = m.org_id WHERE m.user_id = $1 ORDER BY m.created_at, o.id";
+
+int pl_store_org_insert(pl_db_t *db, const char *id, const char *name, const char *slug,
+                        bool personal, int64_t now)
+{
+    PREPARE(st, db, sql_org_insert);
+    pl_stmt_bind_text(st, 1, id);
+    pl_stmt_bind_text(st, 2, name);
+    pl_stmt_bind_text(st, 3, slug);
+    pl_stmt_bind_bool(st, 4, personal);
+    pl_stmt_bind_int64(st, 5, now);
+    int rc = pl_stmt_exec(st);
+    return rc < 0 ? rc : PL_OK;
+}
+
+int pl_store_membership_insert(pl_db_t *db, const char *org_id, const char *user_id,
+                               const char *role, int64_t now)
+{
+    PREPARE(st, db, sql_membership_insert);
+    pl_stmt_bind_text(st, 1, org_id);
+    pl_stmt_bind_text(st, 2, user_id);
+    pl_stmt_bind_text(st, 3, role);
+    pl_stmt_bind_int64(st, 4, now);
+    int rc = pl_stmt_exec(st);
+    return rc < 0 ? rc : PL_OK;
+}
+
+int pl_store_user_orgs(pl_db_t *db, pl_arena_t *a, const char *user_id,
+                       void (*fn)(void *ctx, const char *id, const char *name, const char *slug,
+                                  bool personal, const char *role, int64_t created_at),
+                       void *ctx)
+{
+    PL_UNUSED(a);
+    PREPARE(st, db, sql_user_orgs);
+    pl_stmt_bind_text(st, 1, user_id);
+    int rc;
+    while ((rc = pl_stmt_step(st)) == 1)
+        fn(ctx, pl_stmt_col_text(st, 0), pl_stmt_col_text(st, 1), pl_stmt_col_text(st, 2),
+           pl_stmt_col_bool(st, 3), pl_stmt_col_text(st, 4), pl_stmt_col_int64(st, 5));
+    pl_stmt_reset(st);
+    return rc < 0 ? rc : PL_OK;
+}
+
+/* ---- sessions ---- */
+
+static const char sql_session_insert[] =
+    "INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, ip, user_agent) "
+    "VALUES ($1, $2, $3, $3, $4, $5, $6)";
+static const char sql_session_state[] =
+    "SELECT s.revoked_at, s.expires_at, s.last_used_at, s.created_at, u.disabled_at IS NOT NULL, "
+    "u.is_admin FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1 AND "
+    "s.user_id = $2";
+static const char sql_session_touch[] = "UPDATE sessions SET last_used_at = $2 WHERE id = $1";
+static const char sql_session_extend[] =
+    "UPDATE sessions SET last_used_at = $2, expires_at = $3 WHERE id = $1";
+static const char sql_session_revoke[] =
+    "UPDATE sessions SET revoked_at = $4, revoke_reason = $3 WHERE id = $1 AND user_id = $2 AND "
+    "revoked_at IS NULL AND expires_at > $4";
+static const char sql_sessions_revoke_all[] =
+    "UPDATE sessions SET revoked_at = $4, revoke_reason = $3 WHERE user_id = $1 AND id <> $2 AND "
+    "revoked_at IS NULL";
+static const char sql_sessions_live_ids[] =
+    "SELECT id FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 "
+    "ORDER BY last_used_at DESC, id DESC";
+static const char sql_session_evict[] =
+    "UPDATE sessions SET revoked_at = $2, revoke_reason = 'evicted' WHERE id = $1";
+static const char sql_sessions_live[] =
+    "SELECT id, created_at, last_used_at, expires_at, ip, user_agent FROM sessions WHERE "
+    "user_id = $1 AND revoked_at IS NULL AND expires_at > $2 ORDER BY last_used_at DESC, id DESC";
+
+int pl_store_session_insert(pl_db_t *db, const pl_session_t *s)
+{
+    PREPARE(st, db, sql_session_insert);
+    pl_stmt_bind_text(st, 1, s->id);
+    pl_stmt_bind_text(st, 2, s->user_id);
+    pl_stmt_bind_int64(st, 3, s->created_at);
+    pl_stmt_bind_int64(st, 4, s->expires_at);
+    pl_stmt_bind_text(st, 5, s->ip);
+    pl_stmt_bind_text(st, 6, s->user_agent);
+    int rc = pl_stmt_exec(st);
+    return rc < 0 ? rc : PL_OK;
+}
+
+int pl_store_session_state(pl_db_t *db, const char *session_id, const char *user_id,
+                           pl_session_state_t *out)
+{
+    PREPARE(st, db, sql_session_state);
+    pl_stmt_bind_text(st, 1, session_id);
+    pl_stmt_bind_text(st, 2, user_id);
+    int rc = pl_stmt_step(st);
+    if (rc == 1) {
+        out->revoked_at = pl_stmt_col_is_null(st, 0) ? 0 : pl_stmt_col_int64(st, 0);
+        out->expires_at = pl_stmt_col_int64(st, 1);
+        out->last_used_at = pl_stmt_col_int64(st, 2);
+        out->created_at = pl_stmt_col_int64(st, 3);
+        out->user_disabled = pl_stmt_col_bool(st, 4);
+        out->is_admin = pl_stmt_col_bool(st, 5);
+    }
+    pl_stmt_reset(st);
+    return rc == 1 ? PL_OK : rc == 0 ? PL_ENOTFOUND : rc;
+}
+
+int pl_store_session_touch(pl_db_t *db, const char *session_id, int64_t now)
+{
+    PREPARE(st, db, sql_session_touch);
+    pl_stmt_bind_text(st, 1, session_id);
+    pl_stmt_bind_int64(st, 2, now);
+    int rc = pl_stmt_exec(st);
+    return rc < 0 ? rc : PL_OK;
+}
+
+int pl_store_session_extend(pl_db_t *db, const char *session_id, int64_t now, int64_t expires_at)
+{
+    PREPARE(st, db, sql_session_extend);
+    pl_stmt_bind_text(st, 1, session_id);
+    pl_stmt_bind_int64(st, 2, now);
+    pl_stmt_bind_int64(st, 3, expires_at);
+    int rc = pl_stmt_exec(st);
+    return rc < 0 ? rc : PL_OK;
+}
+
+int pl_store_session_revoke(pl_db_t *db, const char *session_id, const char *user_id,
+                            const char *reason, int64_t now)
+{
+    PREPARE(st, db, sql_session_revoke);
+    pl_stmt_bind_text(st, 1, session_id);
+    pl_stmt_bind_text(st, 2, user_id);
+    pl_stmt_bind_text(st, 3, reason);
+    pl_stmt_bind_int64(st, 4, now);
+    return exec_found(st);
+}
+
+int pl_store_sessions_revoke_all(pl_db_t *db, const char *user_id, const char *keep,
+                                 const char *reason, int64_t now)
+{
+    PREPARE(st, db, sql_sessions_revoke_all);
+    pl_stmt_bind_text(st, 1, user_id);
+    pl_stmt_bind_text(st, 2, keep ? keep : "");
+    pl_stmt_bind_text(st, 3, reason);
+    pl_stmt_bind_int64(st, 4, now);
+    int rc = pl_stmt_exec(st);
+    return rc < 0 ? rc : PL_OK;
+}
+
+int pl_store_sessions_trim(pl_db_t *db, const char *user_id, int keep, int64_t now)
+{
+    char evict[64][37];
+    int nevict = 0, seen = 0, rc;
+    {
+        PREPARE(st, db, sql_sessions_live_ids);
+        pl_stmt_bind_text(st, 1, user_id);
+        pl_stmt_bind_int64(st, 2, now);
+        while ((rc = pl_stmt_step(st)) == 1) {
+            if (++seen > keep && nevict < 64) {
+                const char *id = pl_stmt_col_text(st, 0);
+                snprintf(evict[nevict++], 37, "%s", id ? id : "");
+            }
+        }
+        pl_stmt_reset(st);
+        if (rc < 0)
+            return rc;
+    }
+    for (int i = 0; i < nevict; i++) {
+        PREPARE(st, db, sql_session_evict);
+        pl_stmt_bind_text(st, 1, evict[i]);
+        pl_stmt_bind_int64(st, 2, now);
+        if ((rc = pl_stmt_exec(st)) < 0)
+            return rc;
+    }
+    return PL_OK;
+}
+
+int pl_store_sessions_live(pl_db_t *db, pl_arena_t *a, const char *user_id, int64_t now,
+                           void (*fn)(void *ctx, const pl_session_t *s), void *ctx)
+{
+    PREPARE(st, db, sql_sessions_live);
+    pl_stmt_bind_text(st, 1, user_id);
+    pl_stmt_bind_int64(st, 2, now);
+    int rc;
+    while ((rc = pl_stmt_step(st)) == 1) {
+        pl_session_t s = {0};
+        s.id = dup(a, st, 0);
+        s.user_id = user_id;
+        s.created_at = pl_stmt_col_int64(st, 1);
+        s.last_used_at = pl_stmt_col_int64(st, 2);
+        s.expires_at = pl_stmt_col_int64(st, 3);
+        s.ip = dup(a, st, 4);
+        s.user_agent = dup(a, st, 5);
+        fn(ctx, &s);
+    }
+    pl_stmt_reset(st);
+    return rc < 0 ? rc : PL_OK;
+}
+
+/* ---- refresh tokens ---- */
+
+static const char sql_refresh_insert[] =
+    "INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES ($1, $2, $3)";
+static const char sql_refresh_lookup[] =
+    "SELECT r.session_id, s.user_id, r.spent_at, s.revoked_at, s.expires_at, "
+    "u.disabled_at IS NOT NULL FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id "
+    "JOIN users u ON u.id = s.user_id WHERE r.token_hash = $1";
+static const char sql_refresh_spend[] =
+    "UPDATE refresh_tokens SET spent_at = $2 WHERE token_hash = $1 AND spent_at IS NULL";
+
+int pl_store_refresh_insert(pl_db_t *db, const char *token_hash, const char *session_id,
+                            int64_t now)
+{
+    PREPARE(st, db, sql_refresh_insert);
+    pl_stmt_bind_text(st, 1, token_hash);
+    pl_stmt_bind_text(st, 2, session_id);
+    pl_stmt_bind_int64(st, 3, now);
+    int rc = pl_stmt_exec(st);
+    return rc < 0 ? rc : PL_OK;
+}
+
+int pl_store_refresh_lookup(pl_db_t *db, pl_arena_t *a, const char *token_hash,
+                            pl_refresh_state_t *out)
+{
+    PREPARE(st, db, sql_refresh_lookup);
+    pl_stmt_bind_text(st, 1, token_hash);
+    int rc = pl_stmt_step(st);
+    if (rc == 1) {
+        out->session_id = dup(a, st, 0);
+        out->user_id = dup(a, st, 1);
+        out->spent_at = pl_stmt_col_is_null(st, 2) ? 0 : pl_stmt_col_int64(st, 2);
+        out->session_revoked_at = pl_stmt_col_is_null(st, 3) ? 0 : pl_stmt_col_int64(st, 3);
+        out->session_expires_at = pl_stmt_col_int64(st, 4);
+        out->user_disabled = pl_stmt_col_bool(st, 5);
+    }
+    pl_stmt_reset(st);
+    return rc == 1 ? PL_OK : rc == 0 ? PL_ENOTFOUND : rc;
+}
+
+int pl_store_refresh_spend(pl_db_t *db, const char *token_hash, int64_t now)
+{
+    PREPARE(st, db, sql_refresh_spend);
+    pl_stmt_bind_text(st, 1, token_hash);
+    pl_stmt_bind_int64(st, 2, now);
+    return pl_stmt_exec(st);
+}
+
+/* ---- sign-in attempts ---- */
+
+static const char sql_attempt_insert[] =
+    "INSERT INTO login_attempts (email, ip, success, created_at) VALUES ($1, $2, $3, $4)";
+static const char sql_attempts_failed_email_ip[] =
+    "SELECT count(*), min(created_at) FROM login_attempts WHERE email = $1 AND ip = $2 AND "
+    "success = $4 AND created_at > $3";
+static const char sql_attempts_failed_ip[] =
+    "SELECT count(*), min(created_at) FROM login_attempts WHERE ip = $1 AND success = $3 AND "
+    "created_at > $2";
+static const char sql_attempts_recent[] =
+    "SELECT success, created_at FROM login_attempts WHERE email = $1 AND ip = $2 "
+    "ORDER BY created_at DESC, id DESC LIMIT $3";
+static const char sql_attempts_clear_email[] = "DELETE FROM login_attempts WHERE email = $1";
+
+int pl_store_attempt_insert(pl_db_t *db, const char *email, const char *ip, bool success,
+                            int64_t now)
+{
+    PREPARE(st, db, sql_attempt_insert);
+    pl_stmt_bind_text(st, 1, email);
+    pl_stmt_bind_text(st, 2, ip);
+    pl_stmt_bind_bool(st, 3, success);
+    pl_stmt_bind_int64(st, 4, now);
+    int rc = pl_stmt_exec(st);
+    return rc < 0 ? rc : PL_OK;
+}
+
+static int count_oldest(pl_stmt_t *st, int *count, int64_t *oldest)
+{
+    int rc = pl_stmt_step(st);
+    *count = 0;
+    *oldest = 0;
+    if (rc == 1) {
+        *count = (int)pl_stmt_col_int64(st, 0);
+        *oldest = pl_stmt_col_is_null(st, 1) ? 0 : pl_stmt_col_int64(st, 1);
+    }
+    pl_stmt_reset(st);
+    return rc < 0 ? rc : PL_OK;
+}
+
+int pl_store_attempts_failed_email_ip(pl_db_t *db, const char *email, const char *ip,
+                                      int64_t since, int *count, int64_t *oldest)
+{
+    PREPARE(st, db, sql_attempts_failed_email_ip);
+    pl_stmt_bind_text(st, 1, email);
+    pl_stmt_bind_text(st, 2, ip);
+    pl_stmt_bind_int64(st, 3, since);
+    pl_stmt_bind_bool(st, 4, false);
+    return count_oldest(st, count, oldest);
+}
+
+int pl_store_attempts_failed_ip(pl_db_t *db, const char *ip, int64_t since, int *count,
+                                int64_t *oldest)
+{
+    PREPARE(st, db, sql_attempts_failed_ip);
+    pl_stmt_bind_text(st, 1, ip);
+    pl_stmt_bind_int64(st, 2, since);
+    pl_stmt_bind_bool(st, 3, false);
+    return count_oldest(st, count, oldest);
+}
+
+int pl_store_attempts_recent(pl_db_t *db, const char *email, const char *ip, int n,
+                             bool *success, int64_t *at, int *found)
+{
+    PREPARE(st, db, sql_attempts_recent);
+    pl_stmt_bind_text(st, 1, email);
+    pl_stmt_bind_text(st, 2, ip);
+    pl_stmt_bind_int64(st, 3, n);
+    int rc, k = 0;
+    while ((rc = pl_stmt_step(st)) == 1 && k < n) {
+        success[k] = pl_stmt_col_bool(st, 0);
+        at[k] = pl_stmt_col_int64(st, 1);
+        k++;
+    }
+    pl_stmt_reset(st);
+    *found = k;
+    return rc < 0 ? rc : PL_OK;
+}
+
+int pl_store_attempts_clear_email(pl_db_t *db, const char *email)
+{
+    PREPARE(st, db, sql_attempts_clear_email);
+    pl_stmt_bind_text(st, 1, email);
+    int rc = pl_stmt_exec(st);
+    return rc < 0 ? rc : PL_OK;
+}
+
+/* ---- maintenance ---- */
+
+static const char sql_purge_sessions[] = "DELETE FROM sessions WHERE expires_at < $1";
+static const char sql_purge_attempts[] = "DELETE FROM login_attempts WHERE created_at < $1";
+
+int pl_store_purge(pl_db_t *db, int64_t sessions_before, int64_t attempts_before)
+{
+    int rc;
+    {
+        PREPARE(st, db, sql_purge_sessions);
+        pl_stmt_bind_int64(st, 1, sessions_before);
+        if ((rc = pl_stmt_exec(st)) < 0)
+            return rc;
+    }
+    PREPARE(st, db, sql_purge_attempts);
+    pl_stmt_bind_int64(st, 1, attempts_before);
+    rc = pl_stmt_exec(st);
+    return rc < 0 ? rc : PL_OK;
+}

@@ -1,0 +1,107 @@
+/* auth_store.h - SQL for users, personal organizations, sessions, refresh
+ * tokens and sign-in attempts. Functions take the calling thread's connection;
+ * strings they return are copied into the given arena. Errors are PL_E* codes
+ * from db.h (PL_ENOTFOUND when a lookup finds nothing). */
+#ifndef PL_AUTH_STORE_H
+#define PL_AUTH_STORE_H
+
+#include "db/db.h"
+
+typedef struct {
+    const char *id;
+    const char *email;
+    const char *name;
+    const char *password_hash;
+    bool email_verified;
+    bool mfa_enabled;
+    bool is_admin;
+    bool disabled;
+    int64_t created_at;
+} pl_user_t;
+
+typedef struct {
+    const char *id;
+    const char *user_id;
+    int64_t created_at, last_used_at, expires_at, revoked_at; /* revoked_at 0: live */
+    const char *ip;
+    const char *user_agent;
+} pl_session_t;
+
+/* What an authenticated request needs to know about its session. */
+typedef struct {
+    int64_t revoked_at, expires_at, last_used_at, created_at;
+    bool user_disabled;
+    bool is_admin;
+} pl_session_state_t;
+
+typedef struct {
+    const char *session_id;
+    const char *user_id;
+    int64_t spent_at; /* 0: unspent */
+    int64_t session_revoked_at, session_expires_at;
+    bool user_disabled;
+} pl_refresh_state_t;
+
+int pl_store_user_insert(pl_db_t *db, const pl_user_t *u, int64_t now);
+int pl_store_user_by_email(pl_db_t *db, pl_arena_t *a, const char *email, pl_user_t *out);
+int pl_store_user_by_id(pl_db_t *db, pl_arena_t *a, const char *id, pl_user_t *out);
+int pl_store_user_set_name(pl_db_t *db, const char *id, const char *name, int64_t now);
+int pl_store_user_set_password(pl_db_t *db, const char *id, const char *hash, int64_t now);
+int pl_store_user_set_admin(pl_db_t *db, const char *id, bool admin, int64_t now);
+/* disabled_at 0 enables. PL_ENOTFOUND for an unknown user. */
+int pl_store_user_set_disabled(pl_db_t *db, const char *id, int64_t disabled_at, int64_t now);
+/* Users ordered by id, after cursor (an id) when given, matching query (a
+ * substring of email or name, case-insensitive) when given; calls fn per row. */
+int pl_store_users_list(pl_db_t *db, pl_arena_t *a, const char *query, const char *after, int limit,
+                        void (*fn)(void *ctx, const pl_user_t *u), void *ctx);
+
+int pl_store_org_insert(pl_db_t *db, const char *id, const char *name, const char *slug,
+                        bool personal, int64_t now);
+int pl_store_membership_insert(pl_db_t *db, const char *org_id, const char *user_id,
+                               const char *role, int64_t now);
+/* The user's organizations with the user's role, oldest membership first. */
+int pl_store_user_orgs(pl_db_t *db, pl_arena_t *a, const char *user_id,
+                       void (*fn)(void *ctx, const char *id, const char *name, const char *slug,
+                                  bool personal, const char *role, int64_t created_at),
+                       void *ctx);
+
+int pl_store_session_insert(pl_db_t *db, const pl_session_t *s);
+int pl_store_session_state(pl_db_t *db, const char *session_id, const char *user_id,
+                           pl_session_state_t *out);
+int pl_store_session_touch(pl_db_t *db, const char *session_id, int64_t now);
+int pl_store_session_extend(pl_db_t *db, const char *session_id, int64_t now, int64_t expires_at);
+/* Revokes one live session of user; PL_ENOTFOUND when there is none. */
+int pl_store_session_revoke(pl_db_t *db, const char *session_id, const char *user_id,
+                            const char *reason, int64_t now);
+/* Revokes every live session of user except keep (may be NULL). */
+int pl_store_sessions_revoke_all(pl_db_t *db, const char *user_id, const char *keep,
+                                 const char *reason, int64_t now);
+/* Revokes the least recently used live sessions so that at most keep remain. */
+int pl_store_sessions_trim(pl_db_t *db, const char *user_id, int keep, int64_t now);
+int pl_store_sessions_live(pl_db_t *db, pl_arena_t *a, const char *user_id, int64_t now,
+                           void (*fn)(void *ctx, const pl_session_t *s), void *ctx);
+
+int pl_store_refresh_insert(pl_db_t *db, const char *token_hash, const char *session_id,
+                            int64_t now);
+int pl_store_refresh_lookup(pl_db_t *db, pl_arena_t *a, const char *token_hash,
+                            pl_refresh_state_t *out);
+/* Marks the token spent; returns 1 when this call spent it, 0 when it was
+ * already spent (a concurrent refresh won). */
+int pl_store_refresh_spend(pl_db_t *db, const char *token_hash, int64_t now);
+
+int pl_store_attempt_insert(pl_db_t *db, const char *email, const char *ip, bool success,
+                            int64_t now);
+/* Failed attempts for (email, ip) since `since`, and the oldest one's time. */
+int pl_store_attempts_failed_email_ip(pl_db_t *db, const char *email, const char *ip,
+                                      int64_t since, int *count, int64_t *oldest);
+int pl_store_attempts_failed_ip(pl_db_t *db, const char *ip, int64_t since, int *count,
+                                int64_t *oldest);
+/* The latest n attempts for (email, ip), newest first: success flags and times. */
+int pl_store_attempts_recent(pl_db_t *db, const char *email, const char *ip, int n,
+                             bool *success, int64_t *at, int *found);
+int pl_store_attempts_clear_email(pl_db_t *db, const char *email);
+
+/* Maintenance: deletes sessions expired before `before` and attempts older. */
+int pl_store_purge(pl_db_t *db, int64_t sessions_before, int64_t attempts_before);
+
+#endif
