@@ -108,8 +108,11 @@ static int cmd_serve(int argc, char **argv)
     pl_db_close(db);
     if (pl_auth_init())
         return 1;
-    if (pl_server_start())
+    pl_log_flush_start();
+    if (pl_server_start()) {
+        pl_log_flush_stop();
         return 1;
+    }
     pl_auth_start_maintenance();
     pl_log("info", "plinth %s listening on http://%s (%s, %d threads)", PL_VERSION,
            pl_cfg.http_addr, pl_db_engine() == PL_DB_POSTGRES ? "postgres" : "sqlite",
@@ -121,6 +124,7 @@ static int cmd_serve(int argc, char **argv)
     pl_server_stop(1500);
     pl_auth_stop_maintenance();
     pl_db_thread_close();
+    pl_log_flush_stop();
     pl_log("info", "stopped");
     return 0;
 }

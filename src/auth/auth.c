@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
@@ -204,10 +205,81 @@ int pl_auth_issue_session(pl_req_t *req, pl_db_t *db, const pl_user_t *user, jso
 
 /* ---- the per-request check ---- */
 
+/* Verified-token cache: a per-thread direct-mapped table of tokens whose
+ * signature was already checked, so a client reusing its token skips the
+ * base64, JSON and HMAC work. Entries hold only tokens signed with our key;
+ * expiry is checked on every hit, and the session check below still runs on
+ * every request, so revocation is unaffected. Losing the cache is harmless. */
+#define TOKEN_CACHE_SLOTS 64
+#define TOKEN_CACHE_MAX 512
+
+typedef struct {
+    uint16_t len;
+    char token[TOKEN_CACHE_MAX];
+    pl_jwt_claims_t claims;
+} token_slot_t;
+
+static __thread token_slot_t *token_cache;
+
+static uint64_t fnv1a(const char *s, size_t n)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+static void free_token_cache(void *p)
+{
+    free(p);
+}
+
+static pthread_key_t token_cache_key;
+static pthread_once_t token_cache_once = PTHREAD_ONCE_INIT;
+
+static void token_cache_key_init(void)
+{
+    pthread_key_create(&token_cache_key, free_token_cache);
+}
+
+static pl_jwt_result_t verify_cached(const char *tok, size_t len, int64_t now, pl_jwt_claims_t *c)
+{
+    token_slot_t *slot = NULL;
+    if (len <= TOKEN_CACHE_MAX) {
+        if (!token_cache) {
+            pthread_once(&token_cache_once, token_cache_key_init);
+            token_cache = pl_xcalloc(TOKEN_CACHE_SLOTS, sizeof(token_slot_t));
+            pthread_setspecific(token_cache_key, token_cache);
+        }
+        slot = &token_cache[fnv1a(tok, len) % TOKEN_CACHE_SLOTS];
+        if (slot->len == len && pl_ct_equal(slot->token, tok, len)) {
+            *c = slot->claims;
+            return c->exp <= now ? PL_JWT_EXPIRED : PL_JWT_OK;
+        }
+    }
+    pl_jwt_result_t rc = pl_jwt_verify(jwt_key, jwt_key_len, ISSUER, tok, len, now, c);
+    if (rc == PL_JWT_OK && slot) {
+        memcpy(slot->token, tok, len);
+        slot->len = (uint16_t)len;
+        slot->claims = *c;
+    }
+    return rc;
+}
+
 static int unauthenticated(pl_req_t *req, const char *code, const char *detail)
 {
     pl_resp_header(req, "WWW-Authenticate", "Bearer");
     return pl_req_fail(req, 401, code, detail);
+}
+
+static void touch_session(pl_req_t *req, void *arg)
+{
+    PL_UNUSED(arg);
+    pl_db_t *db = pl_db_thread();
+    if (db)
+        pl_store_session_touch(db, req->principal.session_id, pl_now_ms());
 }
 
 int pl_auth_check(pl_req_t *req)
@@ -227,7 +299,7 @@ int pl_auth_check(pl_req_t *req)
         return unauthenticated(req, "unauthenticated", "API keys cannot call this route.");
 
     pl_jwt_claims_t c;
-    switch (pl_jwt_verify(jwt_key, jwt_key_len, ISSUER, tok, len, pl_now_ms() / 1000, &c)) {
+    switch (verify_cached(tok, len, pl_now_ms() / 1000, &c)) {
     case PL_JWT_OK:
         break;
     case PL_JWT_EXPIRED:
@@ -240,7 +312,7 @@ int pl_auth_check(pl_req_t *req)
     if (!db)
         return PL_EDB;
     pl_session_state_t s;
-    int rc = pl_store_session_state(db, c.sid, c.sub, &s);
+    int rc = pl_store_session_state(db, req->arena, c.sid, c.sub, &s);
     if (rc == PL_ENOTFOUND)
         return unauthenticated(req, "session_revoked", "The session has ended.");
     if (rc)
@@ -253,12 +325,17 @@ int pl_auth_check(pl_req_t *req)
     /* last_used_at: written on the first use after sign-in, then at most once
      * a minute, so reads stay reads */
     if (s.last_used_at == s.created_at || now - s.last_used_at >= TOUCH_INTERVAL_MS)
-        pl_store_session_touch(db, c.sid, now);
+        pl_req_defer(req, touch_session, NULL);
 
     req->principal.authenticated = true;
     memcpy(req->principal.user_id, c.sub, sizeof(c.sub));
     memcpy(req->principal.session_id, c.sid, sizeof(c.sid));
     req->principal.is_admin = s.is_admin;
+    req->principal.email = s.user.email;
+    req->principal.name = s.user.name;
+    req->principal.email_verified = s.user.email_verified;
+    req->principal.mfa_enabled = s.user.mfa_enabled;
+    req->principal.user_created_at = s.user.created_at;
     if (req->route->auth == PL_AUTH_ADMIN && !s.is_admin)
         return pl_req_fail(req, 403, "forbidden", "Only instance admins may do this.");
     return PL_OK;

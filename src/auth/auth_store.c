@@ -230,8 +230,8 @@ static const char sql_session_insert[] =
     "VALUES ($1, $2, $3, $3, $4, $5, $6)";
 static const char sql_session_state[] =
     "SELECT s.revoked_at, s.expires_at, s.last_used_at, s.created_at, u.disabled_at IS NOT NULL, "
-    "u.is_admin FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1 AND "
-    "s.user_id = $2";
+    "u.is_admin, u.email, u.name, u.email_verified, u.mfa_enabled, u.created_at FROM sessions s "
+    "JOIN users u ON u.id = s.user_id WHERE s.id = $1 AND s.user_id = $2";
 static const char sql_session_touch[] = "UPDATE sessions SET last_used_at = $2 WHERE id = $1";
 static const char sql_session_extend[] =
     "UPDATE sessions SET last_used_at = $2, expires_at = $3 WHERE id = $1";
@@ -263,8 +263,8 @@ int pl_store_session_insert(pl_db_t *db, const pl_session_t *s)
     return rc < 0 ? rc : PL_OK;
 }
 
-int pl_store_session_state(pl_db_t *db, const char *session_id, const char *user_id,
-                           pl_session_state_t *out)
+int pl_store_session_state(pl_db_t *db, pl_arena_t *a, const char *session_id,
+                           const char *user_id, pl_session_state_t *out)
 {
     PREPARE(st, db, sql_session_state);
     pl_stmt_bind_text(st, 1, session_id);
@@ -277,6 +277,14 @@ int pl_store_session_state(pl_db_t *db, const char *session_id, const char *user
         out->created_at = pl_stmt_col_int64(st, 3);
         out->user_disabled = pl_stmt_col_bool(st, 4);
         out->is_admin = pl_stmt_col_bool(st, 5);
+        out->user.id = user_id;
+        out->user.email = dup(a, st, 6);
+        out->user.name = dup(a, st, 7);
+        out->user.email_verified = pl_stmt_col_bool(st, 8);
+        out->user.mfa_enabled = pl_stmt_col_bool(st, 9);
+        out->user.created_at = pl_stmt_col_int64(st, 10);
+        out->user.is_admin = out->is_admin;
+        out->user.disabled = out->user_disabled;
     }
     pl_stmt_reset(st);
     return rc == 1 ? PL_OK : rc == 0 ? PL_ENOTFOUND : rc;

@@ -32,6 +32,7 @@ typedef struct {
     int64_t revoked_at, expires_at, last_used_at, created_at;
     bool user_disabled;
     bool is_admin;
+    pl_user_t user; /* without password_hash */
 } pl_session_state_t;
 
 typedef struct {
@@ -66,8 +67,8 @@ int pl_store_user_orgs(pl_db_t *db, pl_arena_t *a, const char *user_id,
                        void *ctx);
 
 int pl_store_session_insert(pl_db_t *db, const pl_session_t *s);
-int pl_store_session_state(pl_db_t *db, const char *session_id, const char *user_id,
-                           pl_session_state_t *out);
+int pl_store_session_state(pl_db_t *db, pl_arena_t *a, const char *session_id,
+                           const char *user_id, pl_session_state_t *out);
 int pl_store_session_touch(pl_db_t *db, const char *session_id, int64_t now);
 int pl_store_session_extend(pl_db_t *db, const char *session_id, int64_t now, int64_t expires_at);
 /* Revokes one live session of user; PL_ENOTFOUND when there is none. */

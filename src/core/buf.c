@@ -41,12 +41,20 @@ int pl_buf_append(pl_buf_t *b, const void *data, size_t n)
 
 int pl_buf_appendf(pl_buf_t *b, const char *fmt, ...)
 {
+    /* one pass when the text fits in the free space, two otherwise */
+    size_t room = b->cap > b->len ? b->cap - b->len : 0;
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    int n = vsnprintf(room ? b->ptr + b->len : NULL, room, fmt, ap);
     va_end(ap);
     if (n < 0)
         return PL_EINTERNAL;
+    if ((size_t)n < room && b->len + (size_t)n <= b->max) {
+        b->len += (size_t)n;
+        return PL_OK;
+    }
+    if (room)
+        b->ptr[b->len] = '\0'; /* undo the partial write */
     if (reserve(b, (size_t)n))
         return PL_ELIMIT;
     va_start(ap, fmt);
@@ -59,34 +67,32 @@ int pl_buf_appendf(pl_buf_t *b, const char *fmt, ...)
 int pl_buf_append_json_escaped(pl_buf_t *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
+    size_t run = 0; /* start of the pending run of bytes that need no escape */
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        char esc[6];
-        size_t k = 0;
-        if (c == '"' || c == '\\') {
-            esc[k++] = '\\';
-            esc[k++] = (char)c;
-        } else if (c == '\n') {
-            esc[k++] = '\\';
-            esc[k++] = 'n';
-        } else if (c == '\r') {
-            esc[k++] = '\\';
-            esc[k++] = 'r';
-        } else if (c == '\t') {
-            esc[k++] = '\\';
-            esc[k++] = 't';
-        } else if (c < 0x20 || c == 0x7f) {
+        if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f)
+            continue;
+        if (pl_buf_append(b, s + run, i - run))
+            return PL_ELIMIT;
+        run = i + 1;
+        char esc[6] = {'\\', (char)c, 0, 0, 0, 0};
+        size_t k = 2;
+        if (c == '\n')
+            esc[1] = 'n';
+        else if (c == '\r')
+            esc[1] = 'r';
+        else if (c == '\t')
+            esc[1] = 't';
+        else if (c != '"' && c != '\\') {
             memcpy(esc, "\\u00", 4);
             esc[4] = hex[c >> 4];
             esc[5] = hex[c & 15];
             k = 6;
-        } else {
-            esc[k++] = (char)c;
         }
         if (pl_buf_append(b, esc, k))
             return PL_ELIMIT;
     }
-    return PL_OK;
+    return pl_buf_append(b, s + run, n - run);
 }
 
 void pl_buf_free(pl_buf_t *b)

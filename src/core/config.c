@@ -53,7 +53,7 @@ static const opt_t opts[] = {
      "full|normal", "SQLite durability: full survives power loss (default full)"},
     {"access-log", "PLINTH_ACCESS_LOG", T_BOOL, OFF(access_log), 0, 0, C_SERVE, "on|off",
      "one JSON line per request on stderr (default on)"},
-    {"access-ttl", "PLINTH_ACCESS_TTL", T_INT, OFF(access_ttl), 30, 86400, C_SERVE, "SECONDS",
+    {"access-ttl", "PLINTH_ACCESS_TTL", T_INT, OFF(access_ttl), 1, 86400, C_SERVE, "SECONDS",
      "access token lifetime (default 900)"},
     {"argon2-memory", "PLINTH_ARGON2_MEMORY", T_INT64, OFF(argon2_memory), 8192,
      4LL * 1024 * 1024 * 1024, C_STORAGE, "BYTES", "Argon2id memory cost (default 19922944)"},

@@ -94,5 +94,13 @@ int pl_parse_int64(const char *s, int64_t min, int64_t max, int64_t *out);
 void pl_log(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Writes an already formatted line (must end in '\n') with a single write(2). */
 void pl_log_raw(const char *line, size_t n);
+/* Buffers a formatted line (must end in '\n') in the calling thread's buffer;
+ * buffers are written out when full and by a flusher thread every 100 ms, so
+ * the request path makes no system call for its access-log line. */
+void pl_log_buffered(const char *line, size_t n);
+/* Starts the flusher thread; pl_log_flush_stop writes out everything buffered
+ * and stops it. */
+void pl_log_flush_start(void);
+void pl_log_flush_stop(void);
 
 #endif

@@ -33,10 +33,28 @@ void pl_time_format(int64_t ms, char out[32])
     }
     struct tm tm;
     gmtime_r(&secs, &tm);
-    char tmp[96];
-    snprintf(tmp, sizeof(tmp), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
-    snprintf(out, 32, "%.31s", tmp);
+    int year = tm.tm_year + 1900;
+    if (year < 0 || year > 9999) {
+        snprintf(out, 32, "%s", year < 0 ? "0000-01-01T00:00:00.000Z" : "9999-12-31T23:59:59.999Z");
+        return;
+    }
+    /* digits by hand: this runs for every timestamp in every list */
+    const int parts[] = {year / 100, year % 100, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                         tm.tm_sec};
+    const char seps[] = {0, 0, '-', '-', 'T', ':', ':'};
+    char *p = out;
+    for (int i = 0; i < 7; i++) {
+        if (seps[i])
+            *p++ = seps[i];
+        *p++ = (char)('0' + parts[i] / 10);
+        *p++ = (char)('0' + parts[i] % 10);
+    }
+    *p++ = '.';
+    *p++ = (char)('0' + frac / 100);
+    *p++ = (char)('0' + frac / 10 % 10);
+    *p++ = (char)('0' + frac % 10);
+    *p++ = 'Z';
+    *p = '\0';
 }
 
 void pl_hex(const unsigned char *in, size_t n, char *out)

@@ -205,12 +205,26 @@ bool pl_db_ping(pl_db_t *db)
 
 /* ---- Transactions ---- */
 
+/* Transaction control. On SQLite these go through the statement cache:
+ * sqlite3_exec would parse the text again on every request. */
+static int tx_exec(pl_db_t *db, const char *sql)
+{
+    if (db->ops != &pl_db_sqlite_ops)
+        return db->ops->exec(db, sql);
+    pl_stmt_t *st = pl_db_prepare(db, sql);
+    if (!st)
+        return PL_EDB;
+    int rc = pl_stmt_step(st);
+    pl_stmt_reset(st);
+    return rc < 0 ? rc : PL_OK;
+}
+
 static int begin(pl_db_t *db, const char *sql)
 {
     /* PostgreSQL only warns on a nested BEGIN; make it an error on both. */
     if (db->ops->tx_status(db) != PL_TX_NONE)
         return pl_db_fail(db, PL_EINTERNAL, "transaction already open", NULL, NULL);
-    return db->ops->exec(db, sql);
+    return tx_exec(db, sql);
 }
 
 int pl_db_begin(pl_db_t *db)
@@ -234,7 +248,20 @@ int pl_db_commit(pl_db_t *db)
         db->ops->exec(db, "ROLLBACK");
         return pl_db_fail(db, PL_EDB, "commit of a failed transaction", NULL, NULL);
     }
-    return db->ops->exec(db, "COMMIT");
+    return tx_exec(db, "COMMIT");
+}
+
+int pl_db_snapshot_begin(pl_db_t *db)
+{
+    if (pl_db_engine() != PL_DB_SQLITE)
+        return PL_OK;
+    return pl_db_begin_read(db);
+}
+
+void pl_db_snapshot_end(pl_db_t *db)
+{
+    if (pl_db_engine() == PL_DB_SQLITE && pl_db_in_tx(db))
+        pl_db_rollback(db); /* nothing was written; ending it is all */
 }
 
 int pl_db_finish(pl_db_t *db, int rc)
@@ -249,7 +276,7 @@ int pl_db_rollback(pl_db_t *db)
 {
     if (db->ops->tx_status(db) == PL_TX_NONE)
         return PL_OK;
-    return db->ops->exec(db, "ROLLBACK");
+    return tx_exec(db, "ROLLBACK");
 }
 
 bool pl_db_in_tx(pl_db_t *db)

@@ -60,6 +60,13 @@ int pl_db_begin_read(pl_db_t *db);
 int pl_db_commit(pl_db_t *db);
 int pl_db_rollback(pl_db_t *db); /* safe to call when no transaction is open */
 bool pl_db_in_tx(pl_db_t *db);
+/* Groups the reads of one request into a single read transaction where that
+ * is cheaper: on SQLite each statement outside a transaction takes and
+ * releases the file's shared locks, which every connection contends on; on
+ * PostgreSQL it is a no-op (a BEGIN/COMMIT would cost two round trips). Only
+ * reads may run inside; end it with pl_db_snapshot_end. */
+int pl_db_snapshot_begin(pl_db_t *db);
+void pl_db_snapshot_end(pl_db_t *db);
 /* Ends a write transaction by outcome: commits when rc is PL_OK (returning
  * the commit's error, if any), else rolls back and returns rc. */
 int pl_db_finish(pl_db_t *db, int rc);

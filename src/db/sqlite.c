@@ -4,8 +4,10 @@
 #define PL_DB_ENGINE
 #include "db/db.h"
 
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int map_error(pl_db_t *db, int rc, const char *msg, const char *sql)
@@ -43,8 +45,98 @@ static int lite_exec(pl_db_t *db, const char *sql)
     return rc;
 }
 
+/* Process-wide settings, before SQLite initialises itself: memory statistics
+ * take a global mutex on every allocation, which every connection would then
+ * contend on; plinth does not read them. */
+/* SQLite mutexes as glibc adaptive mutexes. Every read transaction takes the
+ * WAL-index mutex that all connections to the file share, for a few dozen
+ * instructions; with the default mutexes a collision sleeps in the kernel,
+ * with adaptive ones it spins briefly first. Recursive mutexes stay as they
+ * are (glibc has no recursive adaptive kind). */
+struct sqlite3_mutex {
+    pthread_mutex_t mu;
+    int id;
+};
+
+#define STATIC_MUTEXES 12 /* SQLITE_MUTEX_STATIC_MAIN .. SQLITE_MUTEX_STATIC_VFS3 */
+static sqlite3_mutex static_mutexes[STATIC_MUTEXES];
+
+static int mx_init(void)
+{
+    for (int i = 0; i < STATIC_MUTEXES; i++) {
+        pthread_mutexattr_t a;
+        pthread_mutexattr_init(&a);
+        pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ADAPTIVE_NP);
+        pthread_mutex_init(&static_mutexes[i].mu, &a);
+        pthread_mutexattr_destroy(&a);
+        static_mutexes[i].id = i + 2;
+    }
+    return SQLITE_OK;
+}
+
+static int mx_end(void)
+{
+    return SQLITE_OK;
+}
+
+static sqlite3_mutex *mx_alloc(int id)
+{
+    if (id != SQLITE_MUTEX_FAST && id != SQLITE_MUTEX_RECURSIVE) {
+        int i = id - 2;
+        return (i >= 0 && i < STATIC_MUTEXES) ? &static_mutexes[i] : NULL;
+    }
+    /* not sqlite3_malloc: it would re-enter sqlite3_initialize */
+    sqlite3_mutex *m = malloc(sizeof(*m));
+    if (!m)
+        return NULL;
+    pthread_mutexattr_t a;
+    pthread_mutexattr_init(&a);
+    pthread_mutexattr_settype(&a, id == SQLITE_MUTEX_RECURSIVE ? PTHREAD_MUTEX_RECURSIVE
+                                                               : PTHREAD_MUTEX_ADAPTIVE_NP);
+    pthread_mutex_init(&m->mu, &a);
+    pthread_mutexattr_destroy(&a);
+    m->id = id;
+    return m;
+}
+
+static void mx_free(sqlite3_mutex *m)
+{
+    if (m->id == SQLITE_MUTEX_FAST || m->id == SQLITE_MUTEX_RECURSIVE) {
+        pthread_mutex_destroy(&m->mu);
+        free(m);
+    }
+}
+
+static void mx_enter(sqlite3_mutex *m)
+{
+    pthread_mutex_lock(&m->mu);
+}
+
+static int mx_try(sqlite3_mutex *m)
+{
+    return pthread_mutex_trylock(&m->mu) == 0 ? SQLITE_OK : SQLITE_BUSY;
+}
+
+static void mx_leave(sqlite3_mutex *m)
+{
+    pthread_mutex_unlock(&m->mu);
+}
+
+static const sqlite3_mutex_methods adaptive_mutexes = {
+    mx_init, mx_end, mx_alloc, mx_free, mx_enter, mx_try, mx_leave, NULL, NULL,
+};
+
+static void lite_global_config(void)
+{
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    sqlite3_config(SQLITE_CONFIG_MUTEX, &adaptive_mutexes);
+}
+
+static pthread_once_t lite_once = PTHREAD_ONCE_INIT;
+
 static int lite_open(pl_db_t *db, const pl_db_config_t *cfg)
 {
+    pthread_once(&lite_once, lite_global_config);
     sqlite3 *conn = NULL;
     int rc = PL_EDB;
     char pragmas[160];

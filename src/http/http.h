@@ -42,12 +42,18 @@ typedef struct {
     const char *message;
 } pl_field_error_t;
 
-/* The authenticated caller. */
+/* The authenticated caller. For access tokens the user's row is read with
+ * the session check, so handlers need not read it again. */
 typedef struct {
     bool authenticated;
     char user_id[37];
     char session_id[37];
     bool is_admin;
+    const char *email; /* arena strings */
+    const char *name;
+    bool email_verified;
+    bool mfa_enabled;
+    int64_t user_created_at;
 } pl_principal_t;
 
 typedef struct pl_req pl_req_t;
@@ -100,7 +106,16 @@ struct pl_req {
     int nfield_errors;
     pl_field_error_t field_errors[PL_MAX_FIELD_ERRORS];
     int retry_after;             /* seconds, for 429 */
+    /* work to run after the handler, outside its read snapshot */
+    int ndeferred;
+    void (*deferred_fn[2])(pl_req_t *req, void *arg);
+    void *deferred_arg[2];
 };
+
+/* Runs fn(req, arg) after the handler returns and the request's read
+ * snapshot has ended (e.g. a bookkeeping write such as a last-used time).
+ * At most two per request; extra ones run at once. */
+void pl_req_defer(pl_req_t *req, void (*fn)(pl_req_t *req, void *arg), void *arg);
 
 /* Request input accessors. Returned strings are owned by the request. */
 const char *pl_req_param(pl_req_t *req, const char *name);
@@ -110,6 +125,8 @@ const char *pl_req_header(pl_req_t *req, const char *name);
 /* Responses. The JSON value is serialized at once and released (steals ref). */
 int pl_resp_json(pl_req_t *req, int status, json_t *body);
 int pl_resp_status(pl_req_t *req, int status); /* empty body, e.g. 204 */
+/* A JSON body already written into b (see core/jsonw.h); takes b's memory. */
+int pl_resp_json_buf(pl_req_t *req, int status, pl_buf_t *b);
 /* body is copied into the arena unless is_static. */
 int pl_resp_body(pl_req_t *req, int status, const char *content_type, const char *body,
                  size_t len, bool is_static);

@@ -345,7 +345,7 @@ static void access_log(pl_req_t *req)
     if (req->err_code)
         pl_buf_appendf(&b, ",\"error\":\"%s\"", req->err_code);
     if (pl_buf_append(&b, "}\n", 2) == PL_OK)
-        pl_log_raw(b.ptr, b.len);
+        pl_log_buffered(b.ptr, b.len);
 }
 
 static enum MHD_Result send_response(struct MHD_Connection *c, pl_req_t *req)
@@ -458,9 +458,19 @@ static void dispatch(pl_req_t *req, conn_state_t *cs)
     }
     if ((req->route->flags & PL_ROUTE_JSON) && (rc = parse_json_body(req)))
         goto done;
-    if (req->route->auth != PL_AUTH_NONE && (rc = pl_auth_check(req)))
-        goto done;
-    rc = req->route->handler(req);
+    /* authenticated reads share one snapshot (see pl_db_snapshot_begin) */
+    pl_db_t *snap = NULL;
+    if (req->method == PL_M_GET && req->route->auth != PL_AUTH_NONE) {
+        snap = pl_db_thread();
+        if (snap && pl_db_snapshot_begin(snap) != PL_OK)
+            snap = NULL;
+    }
+    if (req->route->auth == PL_AUTH_NONE || (rc = pl_auth_check(req)) == PL_OK)
+        rc = req->route->handler(req);
+    if (snap)
+        pl_db_snapshot_end(snap);
+    for (int i = 0; i < req->ndeferred; i++)
+        req->deferred_fn[i](req, req->deferred_arg[i]);
 done:
     if (rc || req->err_status)
         render_problem(req, rc);
