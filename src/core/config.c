@@ -63,20 +63,14 @@ static const opt_t opts[] = {
      "general per-IP API rate limit (default off)"},
     {"rate-limit-rps", "PLINTH_RATE_LIMIT_RPS", T_INT, OFF(rate_limit_rps), 1, 1000000, C_SERVE,
      "N", "requests per second per client IP when --rate-limit is on (default 100)"},
-    {NULL, "PLINTH_REQUIRE_VERIFIED_EMAIL", T_BOOL, OFF(require_verified_email), 0, 0, C_SERVE,
-     "0|1", "creating organizations and invitations needs a verified email"},
     {NULL, "PLINTH_DATABASE_URL", T_STR, OFF(database_url), 0, 0, C_STORAGE, "postgres://...",
      "use PostgreSQL instead of the embedded SQLite database"},
     {NULL, "PLINTH_CORS_ORIGINS", T_STR, OFF(cors_origins), 0, 0, C_SERVE, "ORIGINS",
      "comma-separated origins allowed by CORS, or * (default: CORS off)"},
     {NULL, "PLINTH_TRUSTED_PROXIES", T_STR, OFF(trusted_proxies), 0, 0, C_SERVE, "CIDRS",
      "comma-separated proxies whose X-Forwarded-For is believed"},
-    {NULL, "PLINTH_PUBLIC_URL", T_STR, OFF(public_url), 0, 0, C_RUN, "URL",
-     "base URL for links in emails (default http://<--http>)"},
     {NULL, "PLINTH_JWT_SECRET", T_STR, OFF(jwt_secret), 0, 0, C_STORAGE, "SECRET",
      "access-token signing key (default: generated into the data directory)"},
-    {NULL, "PLINTH_MASTER_KEY", T_STR, OFF(master_key), 0, 0, C_STORAGE, "KEY",
-     "key sealing secrets at rest (default: generated into the data directory)"},
 };
 
 static void set_defaults(void)

@@ -18,6 +18,7 @@
 #include "core/crypto.h"
 #include "db/db.h"
 #include "http/metrics.h"
+#include "http/ratelimit.h"
 #include "http/router.h"
 #include "http/server.h"
 
@@ -426,6 +427,12 @@ static void dispatch(pl_req_t *req, conn_state_t *cs)
     int rc = PL_OK;
     pl_match_t m;
     unsigned allowed = 0;
+    if (pl_cfg.rate_limit && !strncmp(req->path, "/v1/", 4) &&
+        !pl_ratelimit_allow(req->client_ip, pl_cfg.rate_limit_rps, pl_now_ms())) {
+        req->retry_after = 1;
+        rc = pl_req_fail(req, 429, "rate_limited", "Too many requests; slow down.");
+        goto done;
+    }
     /* an unknown method (0) matches no route but still collects Allow */
     int idx = pl_router_match(pl_routes, pl_routes_count, req->method, req->path, &m, &allowed);
 
