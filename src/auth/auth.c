@@ -247,7 +247,7 @@ static void token_cache_key_init(void)
 static pl_jwt_result_t verify_cached(const char *tok, size_t len, int64_t now, pl_jwt_claims_t *c)
 {
     token_slot_t *slot = NULL;
-    if (len <= TOKEN_CACHE_MAX) {
+    if (len > 0 && len <= TOKEN_CACHE_MAX) {
         if (!token_cache) {
             pthread_once(&token_cache_once, token_cache_key_init);
             token_cache = pl_xcalloc(TOKEN_CACHE_SLOTS, sizeof(token_slot_t));
