@@ -87,7 +87,7 @@ struct pl_req {
     size_t body_len;
     json_t *json;                /* parsed body object (PL_ROUTE_JSON), else NULL */
     char client_ip[64];
-    char request_id[64];
+    char request_id[129];
     int64_t start_us;
     void *conn;                  /* struct MHD_Connection * */
     pl_principal_t principal;

@@ -21,6 +21,7 @@
 #include "http/ratelimit.h"
 #include "http/router.h"
 #include "http/server.h"
+#include "jobs/jobs.h"
 
 static struct MHD_Daemon *daemon_;
 static atomic_int in_flight;
@@ -399,7 +400,7 @@ static int parse_json_body(pl_req_t *req)
         return pl_req_fail(req, 415, "unsupported_media_type",
                            "Send the body as application/json.");
     json_error_t jerr;
-    json_t *v = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *v = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
     if (!v)
         return pl_req_fail(req, 400, "invalid_json",
                            pl_arena_printf(req->arena, "The body is not valid JSON: %s at position %d.",
@@ -478,6 +479,7 @@ static void dispatch(pl_req_t *req, conn_state_t *cs)
         pl_db_snapshot_end(snap);
     for (int i = 0; i < req->ndeferred; i++)
         req->deferred_fn[i](req, req->deferred_arg[i]);
+    pl_jobs_after_commit(); /* wake local workers for jobs this request queued */
 done:
     if (rc || req->err_status)
         render_problem(req, rc);
@@ -648,11 +650,12 @@ int pl_server_start(void)
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     daemon_ = MHD_start_daemon(
-        flags, (uint16_t)pl_cfg.http_port, NULL, NULL, &on_request, NULL, MHD_OPTION_SOCK_ADDR,
+        flags, (uint16_t)pl_cfg.http_port, NULL, NULL, &on_request, NULL,
+        MHD_OPTION_EXTERNAL_LOGGER, &on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR,
         ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)pl_cfg.threads,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)pl_cfg.conn_timeout,
         MHD_OPTION_NOTIFY_COMPLETED, &on_completed, NULL, MHD_OPTION_LISTENING_ADDRESS_REUSE,
-        (unsigned)1, MHD_OPTION_EXTERNAL_LOGGER, &on_mhd_log, NULL, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)1, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)10000, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!daemon_) {
