@@ -12,6 +12,8 @@
 #include "core/crypto.h"
 #include "db/db.h"
 #include "http/server.h"
+#include "jobs/jobs.h"
+#include "mail/mail.h"
 
 #define EXIT_USAGE 2
 
@@ -22,7 +24,10 @@ static const char usage_main[] =
     "\n"
     "Commands:\n"
     "  serve                 run the HTTP API (and the job workers)\n"
+    "  worker                run the job workers and scheduler without HTTP\n"
     "  migrate               apply database migrations and exit\n"
+    "  jobs enqueue --kind noop|fail [--count N] [--max-attempts M]\n"
+    "                        queue drill jobs (queue checks and benchmarks)\n"
     "  admin create --email E  create or promote an instance admin (password on stdin)\n"
     "  version               print the version\n"
     "\n"
@@ -30,6 +35,9 @@ static const char usage_main[] =
 
 static const char usage_serve[] = "Usage: plinth serve [options]";
 static const char usage_migrate[] = "Usage: plinth migrate [options]";
+static const char usage_worker[] = "Usage: plinth worker [options]";
+static const char usage_jobs[] =
+    "Usage: plinth jobs enqueue --kind noop|fail [--count N] [--max-attempts M] [options]";
 static const char usage_admin[] = "Usage: plinth admin create --email EMAIL [options]\n"
                                   "The password is read from standard input.";
 
@@ -88,44 +96,134 @@ static int cmd_migrate(int argc, char **argv)
     return 0;
 }
 
-static int cmd_serve(int argc, char **argv)
+/* Job kinds and schedules of every module; before any worker starts. */
+static int register_jobs(void)
 {
-    int rc = load(PL_CMD_SERVE, argc, argv, usage_serve);
-    if (rc >= 0)
-        return rc;
-    /* Signals are taken by sigwait in this thread only: block them before
-     * any thread starts so every thread inherits the mask. */
+    pl_jobs_init();
+    pl_auth_register_jobs();
+    return pl_mail_init();
+}
+
+static sigset_t block_signals(void)
+{
+    /* Signals are taken by sigwait in the main thread only: block them
+     * before any thread starts so every thread inherits the mask. */
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
+    return set;
+}
 
+static void wait_for_signal(sigset_t *set)
+{
+    int sig = 0;
+    sigwait(set, &sig);
+    pl_log("info", "received %s, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+static int cmd_serve(int argc, char **argv)
+{
+    int rc = load(PL_CMD_SERVE, argc, argv, usage_serve);
+    if (rc >= 0)
+        return rc;
+    sigset_t set = block_signals();
     pl_db_t *db = NULL;
     if ((rc = open_storage(&db)))
         return rc;
     pl_db_close(db);
-    if (pl_auth_init())
+    if (pl_auth_init() || register_jobs())
         return 1;
     pl_log_flush_start();
     if (pl_server_start()) {
         pl_log_flush_stop();
         return 1;
     }
-    pl_auth_start_maintenance();
-    pl_log("info", "plinth %s listening on http://%s (%s, %d threads)", PL_VERSION,
+    pl_jobs_start(pl_cfg.workers);
+    pl_log("info", "plinth %s listening on http://%s (%s, %d threads, %d job workers)", PL_VERSION,
            pl_cfg.http_addr, pl_db_engine() == PL_DB_POSTGRES ? "postgres" : "sqlite",
-           pl_cfg.threads);
-
-    int sig = 0;
-    sigwait(&set, &sig);
-    pl_log("info", "received %s, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+           pl_cfg.threads, pl_cfg.workers);
+    wait_for_signal(&set);
     pl_server_stop(1500);
-    pl_auth_stop_maintenance();
+    pl_jobs_stop();
     pl_db_thread_close();
     pl_log_flush_stop();
     pl_log("info", "stopped");
+    return 0;
+}
+
+static int cmd_worker(int argc, char **argv)
+{
+    int rc = load(PL_CMD_WORKER, argc, argv, usage_worker);
+    if (rc >= 0)
+        return rc;
+    if (pl_cfg.workers < 1) {
+        fprintf(stderr, "plinth: worker needs --workers 1 or more\n");
+        return 2;
+    }
+    sigset_t set = block_signals();
+    pl_db_t *db = NULL;
+    if ((rc = open_storage(&db)))
+        return rc;
+    pl_db_close(db);
+    if (pl_auth_init() || register_jobs())
+        return 1;
+    pl_jobs_start(pl_cfg.workers);
+    pl_log("info", "plinth %s worker running (%s, %d job workers)", PL_VERSION,
+           pl_db_engine() == PL_DB_POSTGRES ? "postgres" : "sqlite", pl_cfg.workers);
+    wait_for_signal(&set);
+    pl_jobs_stop();
+    pl_db_thread_close();
+    pl_log("info", "stopped");
+    return 0;
+}
+
+static int cmd_jobs(int argc, char **argv)
+{
+    if (argc < 1 || strcmp(argv[0], "enqueue") != 0) {
+        if (argc >= 1 && (!strcmp(argv[0], "--help") || !strcmp(argv[0], "-h"))) {
+            puts(usage_jobs);
+            return 0;
+        }
+        fprintf(stderr, "plinth: expected 'jobs enqueue --kind noop|fail'\n");
+        return EXIT_USAGE;
+    }
+    const char *kind = NULL;
+    int64_t count = 1, attempts = 0;
+    char **rest = calloc((size_t)argc, sizeof(char *));
+    int nrest = 0;
+    bool bad = false;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--kind") && i + 1 < argc)
+            kind = argv[++i];
+        else if (!strcmp(argv[i], "--count") && i + 1 < argc)
+            bad |= pl_parse_int64(argv[++i], 1, 1000000, &count) != PL_OK;
+        else if (!strcmp(argv[i], "--max-attempts") && i + 1 < argc)
+            bad |= pl_parse_int64(argv[++i], 1, 100, &attempts) != PL_OK;
+        else
+            rest[nrest++] = argv[i];
+    }
+    int rc = load(PL_CMD_WORKER, nrest, rest, usage_jobs);
+    free(rest);
+    if (rc >= 0)
+        return rc;
+    if (bad || !kind || (strcmp(kind, "noop") && strcmp(kind, "fail"))) {
+        fprintf(stderr, "plinth: jobs enqueue needs --kind noop|fail, --count 1..1000000, "
+                        "--max-attempts 1..100\n");
+        return EXIT_USAGE;
+    }
+    pl_db_t *db = NULL;
+    if ((rc = open_storage(&db)))
+        return rc;
+    rc = pl_jobs_enqueue_drill(db, kind, (int)count, (int)attempts);
+    pl_db_close(db);
+    if (rc) {
+        fprintf(stderr, "plinth: cannot enqueue (%d)\n", rc);
+        return 1;
+    }
+    printf("enqueued %lld %s job(s)\n", (long long)count, kind);
     return 0;
 }
 
@@ -180,6 +278,10 @@ int main(int argc, char **argv)
         return cmd_migrate(argc - 2, argv + 2);
     if (!strcmp(cmd, "admin"))
         return cmd_admin(argc - 2, argv + 2);
+    if (!strcmp(cmd, "worker"))
+        return cmd_worker(argc - 2, argv + 2);
+    if (!strcmp(cmd, "jobs"))
+        return cmd_jobs(argc - 2, argv + 2);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         printf("plinth %s\n", PL_VERSION);
         return 0;

@@ -144,8 +144,12 @@ int pl_admin_create_cli(pl_db_t *db, const char *email_in)
     pl_uuid7(id);
     const char *at = strchr(email, '@');
     char *name = pl_arena_strndup(req.arena, email, (size_t)(at - email));
-    pl_user_t u = {.id = id, .email = email, .name = name, .password_hash = hash,
-                   .email_verified = true, .is_admin = true};
+    pl_user_t u = {.id = id,
+                   .email = email,
+                   .name = name,
+                   .password_hash = hash,
+                   .email_verified = true,
+                   .is_admin = true};
     if ((rc = pl_db_begin(db)) == PL_OK)
         rc = pl_db_finish(db, pl_auth_create_user(db, &u, NULL));
     if (rc) {

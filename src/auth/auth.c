@@ -18,8 +18,9 @@
 #include "core/crypto.h"
 #include "db/db.h"
 #include "http/metrics.h"
+#include "jobs/jobs.h"
 
-#define ISSUER "plinth"
+#define ISSUER            "plinth"
 #define TOUCH_INTERVAL_MS (60 * 1000)
 
 static unsigned char jwt_key[64];
@@ -62,8 +63,9 @@ static int load_key_file(const char *name, unsigned char *key, size_t n)
                 return PL_EINTERNAL;
             }
             if (pl_cfg.database_url[0])
-                pl_log("warn", "generated %s in the data directory; every instance on this "
-                               "database must share it (set the environment variable instead)",
+                pl_log("warn",
+                       "generated %s in the data directory; every instance on this "
+                       "database must share it (set the environment variable instead)",
                        name);
         } else if (errno != EEXIST) {
             fprintf(stderr, "plinth: cannot create %s: %s\n", path, strerror(errno));
@@ -211,7 +213,7 @@ int pl_auth_issue_session(pl_req_t *req, pl_db_t *db, const pl_user_t *user, jso
  * expiry is checked on every hit, and the session check below still runs on
  * every request, so revocation is unaffected. Losing the cache is harmless. */
 #define TOKEN_CACHE_SLOTS 64
-#define TOKEN_CACHE_MAX 512
+#define TOKEN_CACHE_MAX   512
 
 typedef struct {
     uint16_t len;
@@ -341,64 +343,33 @@ int pl_auth_check(pl_req_t *req)
     return PL_OK;
 }
 
-/* ---- maintenance ---- */
+/* ---- maintenance (a scheduled job) ---- */
 
-static pthread_t maint_thread;
-static bool maint_running;
-static pthread_mutex_t maint_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t maint_cv;
-static bool maint_stop;
-
-static void *maintenance(void *arg)
+/* Purges sessions a day after they expire (their spent refresh tokens go
+ * with them; a late replay then reads as an unknown token), sign-in attempts
+ * older than 90 days, and expired email tokens. */
+static int purge_job(const char *id, json_t *payload, char *err, size_t errlen)
 {
-    PL_UNUSED(arg);
-    pthread_mutex_lock(&maint_mu);
-    while (!maint_stop) {
-        pthread_mutex_unlock(&maint_mu);
-        pl_db_t *db = pl_db_thread();
-        if (db) {
-            int64_t now = pl_now_ms();
-            /* keep expired sessions (and their spent refresh tokens) a day
-             * longer so late replays still read as reuse, then drop them */
-            if (pl_db_begin(db) == PL_OK) {
-                if (pl_store_purge(db, now - 24LL * 3600 * 1000, now - 90LL * 24 * 3600 * 1000) ==
-                    PL_OK)
-                    pl_db_commit(db);
-                else
-                    pl_db_rollback(db);
-            }
-        }
-        pthread_mutex_lock(&maint_mu);
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_sec += 600;
-        while (!maint_stop && pthread_cond_timedwait(&maint_cv, &maint_mu, &until) == 0)
-            ;
+    PL_UNUSED(id);
+    PL_UNUSED(payload);
+    pl_db_t *db = pl_db_thread();
+    if (!db) {
+        snprintf(err, errlen, "database unavailable");
+        return PL_EDB;
     }
-    pthread_mutex_unlock(&maint_mu);
-    pl_db_thread_close();
-    return NULL;
+    int64_t now = pl_now_ms();
+    int rc = pl_db_begin(db);
+    if (rc == PL_OK)
+        rc = pl_db_finish(db,
+                          pl_store_purge(db, now - 24LL * 3600 * 1000,
+                                         now - 90LL * 24 * 3600 * 1000, now - 24LL * 3600 * 1000));
+    if (rc)
+        snprintf(err, errlen, "purge failed (%d)", rc);
+    return rc;
 }
 
-void pl_auth_start_maintenance(void)
+void pl_auth_register_jobs(void)
 {
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&maint_cv, &attr);
-    pthread_condattr_destroy(&attr);
-    maint_stop = false;
-    maint_running = pthread_create(&maint_thread, NULL, maintenance, NULL) == 0;
-}
-
-void pl_auth_stop_maintenance(void)
-{
-    if (!maint_running)
-        return;
-    pthread_mutex_lock(&maint_mu);
-    maint_stop = true;
-    pthread_cond_signal(&maint_cv);
-    pthread_mutex_unlock(&maint_mu);
-    pthread_join(maint_thread, NULL);
-    maint_running = false;
+    pl_jobs_register("auth.purge", purge_job);
+    pl_jobs_schedule("auth.purge", "auth.purge", 3600LL * 1000);
 }

@@ -21,11 +21,11 @@ int pl_auth_check(pl_req_t *req);
 #include "auth/auth_store.h"
 
 #define PL_SESSION_TTL_MS (30LL * 24 * 3600 * 1000) /* refresh tokens live 30 days */
-#define PL_MAX_SESSIONS 5
+#define PL_MAX_SESSIONS   5
 
-/* Starts and stops the thread that purges expired sessions and old attempts. */
-void pl_auth_start_maintenance(void);
-void pl_auth_stop_maintenance(void);
+/* Registers the auth job kinds and the hourly purge of expired sessions,
+ * old sign-in attempts and expired email tokens. */
+void pl_auth_register_jobs(void);
 
 /* Normalises an email (trim, lower-case) into the arena and validates it;
  * records a 422 field error on `field` and returns PL_EINVAL when malformed. */

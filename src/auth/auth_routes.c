@@ -9,8 +9,9 @@
 #include "core/crypto.h"
 #include "core/jsonw.h"
 #include "db/db.h"
+#include "mail/mail.h"
 
-#define NAME_MAX_BYTES 200
+#define NAME_MAX_BYTES     200
 #define PASSWORD_INPUT_MAX 4096 /* longer inputs are refused before hashing */
 
 static const char *fmt_time(pl_req_t *req, int64_t ms)
@@ -114,8 +115,8 @@ int pl_auth_register(pl_req_t *req)
         return PL_EINTERNAL;
     char id[37];
     pl_uuid7(id);
-    pl_user_t u = {.id = id, .email = email, .name = name, .password_hash = hash,
-                   .created_at = pl_now_ms()};
+    pl_user_t u = {
+        .id = id, .email = email, .name = name, .password_hash = hash, .created_at = pl_now_ms()};
     pl_db_t *db = pl_db_thread();
     if (!db)
         return PL_EDB;
@@ -126,6 +127,8 @@ int pl_auth_register(pl_req_t *req)
     rc = pl_auth_create_user(db, &u, &org);
     if (rc == PL_ECONFLICT)
         rc = pl_req_fail(req, 409, "email_taken", "An account with this email already exists.");
+    if (!rc)
+        rc = pl_auth_send_verification(req, db, &u);
     if (!rc)
         rc = pl_auth_issue_session(req, db, &u, &pair);
     rc = pl_db_finish(db, rc);
@@ -318,8 +321,8 @@ int pl_auth_logout_all(pl_req_t *req)
     pl_db_t *db = pl_db_thread();
     if (!db)
         return PL_EDB;
-    int rc = pl_store_sessions_revoke_all(db, req->principal.user_id, NULL, "logout_all",
-                                          pl_now_ms());
+    int rc =
+        pl_store_sessions_revoke_all(db, req->principal.user_id, NULL, "logout_all", pl_now_ms());
     return rc ? rc : pl_resp_status(req, 204);
 }
 
@@ -331,13 +334,13 @@ typedef struct {
 static void add_session(void *ctx, const pl_session_t *s)
 {
     list_ctx_t *c = ctx;
-    json_array_append_new(
-        c->list,
-        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b}", "id", s->id, "created_at",
-                  fmt_time(c->req, s->created_at), "last_used_at", fmt_time(c->req, s->last_used_at),
-                  "expires_at", fmt_time(c->req, s->expires_at), "ip", s->ip ? s->ip : "",
-                  "user_agent", s->user_agent ? s->user_agent : "", "current",
-                  !strcmp(s->id, c->req->principal.session_id)));
+    json_array_append_new(c->list,
+                          json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b}", "id", s->id,
+                                    "created_at", fmt_time(c->req, s->created_at), "last_used_at",
+                                    fmt_time(c->req, s->last_used_at), "expires_at",
+                                    fmt_time(c->req, s->expires_at), "ip", s->ip ? s->ip : "",
+                                    "user_agent", s->user_agent ? s->user_agent : "", "current",
+                                    !strcmp(s->id, c->req->principal.session_id)));
 }
 
 int pl_auth_sessions_list(pl_req_t *req)
@@ -369,8 +372,8 @@ int pl_auth_sessions_revoke(pl_req_t *req)
     return rc ? rc : pl_resp_status(req, 204);
 }
 
-static void write_org(void *ctx, const char *id, const char *name, const char *slug,
-                      bool personal, const char *role, int64_t created_at)
+static void write_org(void *ctx, const char *id, const char *name, const char *slug, bool personal,
+                      const char *role, int64_t created_at)
 {
     PL_UNUSED(created_at);
     pl_jw_t *w = ctx;
@@ -446,8 +449,7 @@ int pl_auth_me_password(pl_req_t *req)
     if (rc)
         return rc;
     if (!pl_password_verify(u.password_hash, current, strlen(current))) {
-        pl_req_field_error(req, "current_password", "incorrect",
-                           "The current password is wrong.");
+        pl_req_field_error(req, "current_password", "incorrect", "The current password is wrong.");
         return PL_EINVAL;
     }
     if (check_new_password(req, "new_password", fresh, u.email))
@@ -462,6 +464,11 @@ int pl_auth_me_password(pl_req_t *req)
     if (!rc)
         rc = pl_store_sessions_revoke_all(db, u.id, req->principal.session_id, "password_changed",
                                           now);
+    if (!rc) {
+        json_t *vars = json_pack("{s:s}", "name", u.name);
+        rc = pl_mail_enqueue(db, PL_MAIL_PASSWORD_CHANGED, u.email, vars);
+        json_decref(vars);
+    }
     if ((rc = pl_db_finish(db, rc)))
         return rc;
     return pl_resp_status(req, 204);

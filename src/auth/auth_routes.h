@@ -17,6 +17,14 @@ int pl_auth_sessions_revoke(pl_req_t *req);
 int pl_auth_me_get(pl_req_t *req);
 int pl_auth_me_update(pl_req_t *req);
 int pl_auth_me_password(pl_req_t *req);
+int pl_auth_verify_email_request(pl_req_t *req);
+int pl_auth_verify_email(pl_req_t *req);
+int pl_auth_password_reset_request(pl_req_t *req);
+int pl_auth_password_reset(pl_req_t *req);
+
+/* Issues an email-verification token for u and enqueues the email, inside
+ * the caller's write transaction. */
+int pl_auth_send_verification(pl_req_t *req, pl_db_t *db, const pl_user_t *u);
 
 /* Creates a user with a personal organization inside the caller's write
  * transaction (used by registration and `plinth admin create`). */

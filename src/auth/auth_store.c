@@ -6,7 +6,7 @@
 
 /* Prepares sql or returns PL_EDB from the enclosing function. */
 #define PREPARE(st, db, sql)                                                                       \
-    pl_stmt_t *st = pl_db_prepare((db), (sql));                                                   \
+    pl_stmt_t *st = pl_db_prepare((db), (sql));                                                    \
     if (!st)                                                                                       \
         return PL_EDB;
 
@@ -19,7 +19,7 @@ static const char *dup(pl_arena_t *a, pl_stmt_t *st, int col)
 /* ---- users ---- */
 
 #define USER_COLS                                                                                  \
-    "id, email, name, password_hash, email_verified, mfa_enabled, is_admin, "                     \
+    "id, email, name, password_hash, email_verified, mfa_enabled, is_admin, "                      \
     "disabled_at IS NOT NULL, created_at"
 
 static void read_user(pl_arena_t *a, pl_stmt_t *st, pl_user_t *u)
@@ -263,8 +263,8 @@ int pl_store_session_insert(pl_db_t *db, const pl_session_t *s)
     return rc < 0 ? rc : PL_OK;
 }
 
-int pl_store_session_state(pl_db_t *db, pl_arena_t *a, const char *session_id,
-                           const char *user_id, pl_session_state_t *out)
+int pl_store_session_state(pl_db_t *db, pl_arena_t *a, const char *session_id, const char *user_id,
+                           pl_session_state_t *out)
 {
     PREPARE(st, db, sql_session_state);
     pl_stmt_bind_text(st, 1, session_id);
@@ -470,8 +470,8 @@ static int count_oldest(pl_stmt_t *st, int *count, int64_t *oldest)
     return rc < 0 ? rc : PL_OK;
 }
 
-int pl_store_attempts_failed_email_ip(pl_db_t *db, const char *email, const char *ip,
-                                      int64_t since, int *count, int64_t *oldest)
+int pl_store_attempts_failed_email_ip(pl_db_t *db, const char *email, const char *ip, int64_t since,
+                                      int *count, int64_t *oldest)
 {
     PREPARE(st, db, sql_attempts_failed_email_ip);
     pl_stmt_bind_text(st, 1, email);
@@ -491,8 +491,8 @@ int pl_store_attempts_failed_ip(pl_db_t *db, const char *ip, int64_t since, int 
     return count_oldest(st, count, oldest);
 }
 
-int pl_store_attempts_recent(pl_db_t *db, const char *email, const char *ip, int n,
-                             bool *success, int64_t *at, int *found)
+int pl_store_attempts_recent(pl_db_t *db, const char *email, const char *ip, int n, bool *success,
+                             int64_t *at, int *found)
 {
     PREPARE(st, db, sql_attempts_recent);
     pl_stmt_bind_text(st, 1, email);
@@ -517,22 +517,104 @@ int pl_store_attempts_clear_email(pl_db_t *db, const char *email)
     return rc < 0 ? rc : PL_OK;
 }
 
+/* ---- email tokens ---- */
+
+static const char sql_email_token_insert[] =
+    "INSERT INTO email_tokens (token_hash, user_id, purpose, email, expires_at, created_at) "
+    "VALUES ($1, $2, $3, $4, $5, $6)";
+static const char sql_email_token_consume[] =
+    "UPDATE email_tokens SET used_at = $3 WHERE token_hash = $1 AND purpose = $2 AND "
+    "used_at IS NULL AND expires_at > $3 RETURNING user_id, email";
+static const char sql_email_tokens_recent[] =
+    "SELECT count(*) FROM email_tokens WHERE user_id = $1 AND purpose = $2 AND created_at > $3";
+static const char sql_email_tokens_void[] =
+    "UPDATE email_tokens SET used_at = $3 WHERE user_id = $1 AND purpose = $2 AND used_at IS NULL";
+static const char sql_user_set_verified[] =
+    "UPDATE users SET email_verified = $3, updated_at = $4 WHERE id = $1 AND email = $2";
+
+int pl_store_email_token_insert(pl_db_t *db, const char *hash, const char *user_id,
+                                const char *purpose, const char *email, int64_t expires_at,
+                                int64_t now)
+{
+    PREPARE(st, db, sql_email_token_insert);
+    pl_stmt_bind_text(st, 1, hash);
+    pl_stmt_bind_text(st, 2, user_id);
+    pl_stmt_bind_text(st, 3, purpose);
+    pl_stmt_bind_text(st, 4, email);
+    pl_stmt_bind_int64(st, 5, expires_at);
+    pl_stmt_bind_int64(st, 6, now);
+    int rc = pl_stmt_exec(st);
+    return rc < 0 ? rc : PL_OK;
+}
+
+int pl_store_email_token_consume(pl_db_t *db, pl_arena_t *a, const char *hash, const char *purpose,
+                                 int64_t now, const char **user_id, const char **email)
+{
+    PREPARE(st, db, sql_email_token_consume);
+    pl_stmt_bind_text(st, 1, hash);
+    pl_stmt_bind_text(st, 2, purpose);
+    pl_stmt_bind_int64(st, 3, now);
+    int rc = pl_stmt_step(st);
+    if (rc == 1) {
+        *user_id = dup(a, st, 0);
+        *email = dup(a, st, 1);
+        while (pl_stmt_step(st) == 1)
+            ;
+    }
+    pl_stmt_reset(st);
+    return rc == 1 ? PL_OK : rc == 0 ? PL_ENOTFOUND : rc;
+}
+
+int pl_store_email_tokens_recent(pl_db_t *db, const char *user_id, const char *purpose,
+                                 int64_t since, int *count)
+{
+    PREPARE(st, db, sql_email_tokens_recent);
+    pl_stmt_bind_text(st, 1, user_id);
+    pl_stmt_bind_text(st, 2, purpose);
+    pl_stmt_bind_int64(st, 3, since);
+    int rc = pl_stmt_step(st);
+    *count = rc == 1 ? (int)pl_stmt_col_int64(st, 0) : 0;
+    pl_stmt_reset(st);
+    return rc < 0 ? rc : PL_OK;
+}
+
+int pl_store_email_tokens_void(pl_db_t *db, const char *user_id, const char *purpose, int64_t now)
+{
+    PREPARE(st, db, sql_email_tokens_void);
+    pl_stmt_bind_text(st, 1, user_id);
+    pl_stmt_bind_text(st, 2, purpose);
+    pl_stmt_bind_int64(st, 3, now);
+    int rc = pl_stmt_exec(st);
+    return rc < 0 ? rc : PL_OK;
+}
+
+int pl_store_user_set_verified(pl_db_t *db, const char *id, const char *email, int64_t now)
+{
+    PREPARE(st, db, sql_user_set_verified);
+    pl_stmt_bind_text(st, 1, id);
+    pl_stmt_bind_text(st, 2, email);
+    pl_stmt_bind_bool(st, 3, true);
+    pl_stmt_bind_int64(st, 4, now);
+    return exec_found(st);
+}
+
 /* ---- maintenance ---- */
 
 static const char sql_purge_sessions[] = "DELETE FROM sessions WHERE expires_at < $1";
 static const char sql_purge_attempts[] = "DELETE FROM login_attempts WHERE created_at < $1";
+static const char sql_purge_tokens[] = "DELETE FROM email_tokens WHERE expires_at < $1";
 
-int pl_store_purge(pl_db_t *db, int64_t sessions_before, int64_t attempts_before)
+int pl_store_purge(pl_db_t *db, int64_t sessions_before, int64_t attempts_before,
+                   int64_t tokens_before)
 {
-    int rc;
-    {
-        PREPARE(st, db, sql_purge_sessions);
-        pl_stmt_bind_int64(st, 1, sessions_before);
-        if ((rc = pl_stmt_exec(st)) < 0)
+    const char *sql[] = {sql_purge_sessions, sql_purge_attempts, sql_purge_tokens};
+    int64_t before[] = {sessions_before, attempts_before, tokens_before};
+    for (int i = 0; i < 3; i++) {
+        PREPARE(st, db, sql[i]);
+        pl_stmt_bind_int64(st, 1, before[i]);
+        int rc = pl_stmt_exec(st);
+        if (rc < 0)
             return rc;
     }
-    PREPARE(st, db, sql_purge_attempts);
-    pl_stmt_bind_int64(st, 1, attempts_before);
-    rc = pl_stmt_exec(st);
-    return rc < 0 ? rc : PL_OK;
+    return PL_OK;
 }

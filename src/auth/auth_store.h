@@ -67,8 +67,8 @@ int pl_store_user_orgs(pl_db_t *db, pl_arena_t *a, const char *user_id,
                        void *ctx);
 
 int pl_store_session_insert(pl_db_t *db, const pl_session_t *s);
-int pl_store_session_state(pl_db_t *db, pl_arena_t *a, const char *session_id,
-                           const char *user_id, pl_session_state_t *out);
+int pl_store_session_state(pl_db_t *db, pl_arena_t *a, const char *session_id, const char *user_id,
+                           pl_session_state_t *out);
 int pl_store_session_touch(pl_db_t *db, const char *session_id, int64_t now);
 int pl_store_session_extend(pl_db_t *db, const char *session_id, int64_t now, int64_t expires_at);
 /* Revokes one live session of user; PL_ENOTFOUND when there is none. */
@@ -93,16 +93,36 @@ int pl_store_refresh_spend(pl_db_t *db, const char *token_hash, int64_t now);
 int pl_store_attempt_insert(pl_db_t *db, const char *email, const char *ip, bool success,
                             int64_t now);
 /* Failed attempts for (email, ip) since `since`, and the oldest one's time. */
-int pl_store_attempts_failed_email_ip(pl_db_t *db, const char *email, const char *ip,
-                                      int64_t since, int *count, int64_t *oldest);
+int pl_store_attempts_failed_email_ip(pl_db_t *db, const char *email, const char *ip, int64_t since,
+                                      int *count, int64_t *oldest);
 int pl_store_attempts_failed_ip(pl_db_t *db, const char *ip, int64_t since, int *count,
                                 int64_t *oldest);
 /* The latest n attempts for (email, ip), newest first: success flags and times. */
-int pl_store_attempts_recent(pl_db_t *db, const char *email, const char *ip, int n,
-                             bool *success, int64_t *at, int *found);
+int pl_store_attempts_recent(pl_db_t *db, const char *email, const char *ip, int n, bool *success,
+                             int64_t *at, int *found);
 int pl_store_attempts_clear_email(pl_db_t *db, const char *email);
 
-/* Maintenance: deletes sessions expired before `before` and attempts older. */
-int pl_store_purge(pl_db_t *db, int64_t sessions_before, int64_t attempts_before);
+/* Single-use email tokens (SHA-256 hashes). purpose: "verify_email" or
+ * "password_reset". */
+int pl_store_email_token_insert(pl_db_t *db, const char *hash, const char *user_id,
+                                const char *purpose, const char *email, int64_t expires_at,
+                                int64_t now);
+/* Marks an unused, unexpired token used and returns its user and email
+ * (arena strings); PL_ENOTFOUND when it is unknown, used or expired. */
+int pl_store_email_token_consume(pl_db_t *db, pl_arena_t *a, const char *hash, const char *purpose,
+                                 int64_t now, const char **user_id, const char **email);
+/* Tokens of purpose issued to user since `since`. */
+int pl_store_email_tokens_recent(pl_db_t *db, const char *user_id, const char *purpose,
+                                 int64_t since, int *count);
+/* Voids every unused token of purpose for user. */
+int pl_store_email_tokens_void(pl_db_t *db, const char *user_id, const char *purpose, int64_t now);
+/* Marks the user's email verified when it is still `email`. */
+int pl_store_user_set_verified(pl_db_t *db, const char *id, const char *email, int64_t now);
+
+/* Maintenance: deletes sessions (with their refresh tokens) expired before
+ * sessions_before, sign-in attempts older than attempts_before, and email
+ * tokens expired before tokens_before. */
+int pl_store_purge(pl_db_t *db, int64_t sessions_before, int64_t attempts_before,
+                   int64_t tokens_before);
 
 #endif

@@ -8,10 +8,11 @@
 #include "auth/jwt.h"
 #include "core/crypto.h"
 
-static const char header_b64[] = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"; /* {"alg":"HS256","typ":"JWT"} */
+static const char header_b64[] =
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"; /* {"alg":"HS256","typ":"JWT"} */
 
-int pl_jwt_sign(const unsigned char *key, size_t keylen, const char *iss,
-                const pl_jwt_claims_t *c, char *out, size_t out_size)
+int pl_jwt_sign(const unsigned char *key, size_t keylen, const char *iss, const pl_jwt_claims_t *c,
+                char *out, size_t out_size)
 {
     char payload[512];
     int n = snprintf(payload, sizeof(payload),

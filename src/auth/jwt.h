@@ -23,8 +23,8 @@ typedef enum {
 } pl_jwt_result_t;
 
 /* Signs claims with key; writes a NUL-terminated token to out. */
-int pl_jwt_sign(const unsigned char *key, size_t keylen, const char *iss,
-                const pl_jwt_claims_t *c, char *out, size_t out_size);
+int pl_jwt_sign(const unsigned char *key, size_t keylen, const char *iss, const pl_jwt_claims_t *c,
+                char *out, size_t out_size);
 
 /* Verifies token (len bytes) at time now (seconds) and fills *c. */
 pl_jwt_result_t pl_jwt_verify(const unsigned char *key, size_t keylen, const char *iss,

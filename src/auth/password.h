@@ -7,7 +7,7 @@
 
 #define PL_PASSWORD_MIN_CHARS 10
 #define PL_PASSWORD_MAX_BYTES 256
-#define PL_PASSWORD_HASH_MAX 128 /* crypto_pwhash_STRBYTES */
+#define PL_PASSWORD_HASH_MAX  128 /* crypto_pwhash_STRBYTES */
 
 /* Sets the Argon2id cost and computes the dummy hash that unknown emails are
  * verified against, so they cost the same time as wrong passwords. */

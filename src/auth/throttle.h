@@ -5,10 +5,10 @@
 
 #include "core/core.h"
 
-#define PL_THROTTLE_MINUTE_FAILS 5      /* per email and IP per rolling minute */
-#define PL_THROTTLE_LOCK_FAILS 10       /* consecutive, per email and IP */
-#define PL_THROTTLE_LOCK_MS (15 * 60 * 1000)
-#define PL_THROTTLE_IP_FAILS 50         /* per IP across emails per 10 minutes */
+#define PL_THROTTLE_MINUTE_FAILS 5  /* per email and IP per rolling minute */
+#define PL_THROTTLE_LOCK_FAILS   10 /* consecutive, per email and IP */
+#define PL_THROTTLE_LOCK_MS      (15 * 60 * 1000)
+#define PL_THROTTLE_IP_FAILS     50 /* per IP across emails per 10 minutes */
 #define PL_THROTTLE_IP_WINDOW_MS (10 * 60 * 1000)
 
 typedef struct {
@@ -17,7 +17,7 @@ typedef struct {
     int nrecent;           /* latest attempts for (email, ip), newest first */
     bool recent_success[PL_THROTTLE_LOCK_FAILS];
     int64_t recent_at[PL_THROTTLE_LOCK_FAILS];
-    int ip_fails;          /* failures for ip across emails in the last 10 minutes */
+    int ip_fails; /* failures for ip across emails in the last 10 minutes */
     int64_t ip_oldest;
 } pl_throttle_input_t;
 

@@ -14,13 +14,13 @@ pl_config_t pl_cfg;
 typedef enum { T_STR, T_INT, T_INT64, T_BOOL, T_SYNC, T_ADDR } opt_type_t;
 
 /* Bit set of the subcommands a flag applies to. */
-#define C_SERVE (1u << PL_CMD_SERVE)
+#define C_SERVE   (1u << PL_CMD_SERVE)
 #define C_MIGRATE (1u << PL_CMD_MIGRATE)
-#define C_WORKER (1u << PL_CMD_WORKER)
-#define C_ADMIN (1u << PL_CMD_ADMIN)
-#define C_AUDIT (1u << PL_CMD_AUDIT)
+#define C_WORKER  (1u << PL_CMD_WORKER)
+#define C_ADMIN   (1u << PL_CMD_ADMIN)
+#define C_AUDIT   (1u << PL_CMD_AUDIT)
 #define C_STORAGE (C_SERVE | C_MIGRATE | C_WORKER | C_ADMIN | C_AUDIT)
-#define C_RUN (C_SERVE | C_WORKER)
+#define C_RUN     (C_SERVE | C_WORKER)
 
 typedef struct {
     const char *flag; /* without "--"; NULL: environment only */
@@ -69,6 +69,12 @@ static const opt_t opts[] = {
      "comma-separated origins allowed by CORS, or * (default: CORS off)"},
     {NULL, "PLINTH_TRUSTED_PROXIES", T_STR, OFF(trusted_proxies), 0, 0, C_SERVE, "CIDRS",
      "comma-separated proxies whose X-Forwarded-For is believed"},
+    {NULL, "PLINTH_PUBLIC_URL", T_STR, OFF(public_url), 0, 0, C_STORAGE, "URL",
+     "base URL of the product's pages, for links in emails (default http://<--http>)"},
+    {NULL, "PLINTH_SMTP_URL", T_STR, OFF(smtp_url), 0, 0, C_RUN, "smtp[s]://USER:PASS@HOST:PORT",
+     "send email over SMTP (STARTTLS when offered); unset: emails are written to the log"},
+    {NULL, "PLINTH_MAIL_FROM", T_STR, OFF(mail_from), 0, 0, C_RUN, "ADDRESS",
+     "sender address of emails (default plinth@localhost)"},
     {NULL, "PLINTH_JWT_SECRET", T_STR, OFF(jwt_secret), 0, 0, C_STORAGE, "SECRET",
      "access-token signing key (default: generated into the data directory)"},
 };
@@ -89,6 +95,7 @@ static void set_defaults(void)
     pl_cfg.argon2_memory = 19LL * 1024 * 1024;
     pl_cfg.argon2_ops = 2;
     pl_cfg.rate_limit_rps = 100;
+    snprintf(pl_cfg.mail_from, sizeof(pl_cfg.mail_from), "plinth@localhost");
 }
 
 static int parse_addr(const char *v, char *host, size_t host_size, int *port)
@@ -122,12 +129,14 @@ static int set_value(const opt_t *o, const char *v, const char *source)
     case T_STR:
     case T_ADDR:
         if (strlen(v) >= o->size) {
-            fprintf(stderr, "plinth: %s: value too long (at most %zu bytes)\n", source, o->size - 1);
+            fprintf(stderr, "plinth: %s: value too long (at most %zu bytes)\n", source,
+                    o->size - 1);
             return PL_EINVAL;
         }
         if (o->type == T_ADDR) {
             if (parse_addr(v, pl_cfg.http_host, sizeof(pl_cfg.http_host), &pl_cfg.http_port)) {
-                fprintf(stderr, "plinth: %s: expected ADDR:PORT (e.g. 127.0.0.1:8080), got \"%s\"\n",
+                fprintf(stderr,
+                        "plinth: %s: expected ADDR:PORT (e.g. 127.0.0.1:8080), got \"%s\"\n",
                         source, v);
                 return PL_EINVAL;
             }
@@ -248,6 +257,11 @@ int pl_config_load(pl_cmd_t cmd, int argc, char **argv, const char *usage)
         return PL_EINVAL;
     }
     snprintf(pl_cfg.sqlite_path, sizeof(pl_cfg.sqlite_path), "%s/plinth.db", pl_cfg.data_dir);
+    if (!pl_cfg.public_url[0])
+        snprintf(pl_cfg.public_url, sizeof(pl_cfg.public_url), "http://%s", pl_cfg.http_addr);
+    size_t ul = strlen(pl_cfg.public_url);
+    while (ul && pl_cfg.public_url[ul - 1] == '/')
+        pl_cfg.public_url[--ul] = '\0';
     return PL_OK;
 }
 

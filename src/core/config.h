@@ -9,30 +9,32 @@
 
 typedef struct {
     /* serve */
-    char http_addr[64];   /* --http ADDR:PORT, split below */
+    char http_addr[64]; /* --http ADDR:PORT, split below */
     char http_host[48];
     int http_port;
-    char data_dir[1024];  /* --data */
-    int threads;          /* --threads, default 2 x cores */
-    int workers;          /* --workers, default 2 */
-    int64_t max_body;     /* --max-body bytes, default 1 MiB */
-    int conn_timeout;     /* --conn-timeout seconds for idle/slow clients */
-    bool sqlite_sync_full;/* --sqlite-sync full|normal */
-    bool access_log;      /* --access-log on|off */
+    char data_dir[1024];   /* --data */
+    int threads;           /* --threads, default 2 x cores */
+    int workers;           /* --workers, default 2 */
+    int64_t max_body;      /* --max-body bytes, default 1 MiB */
+    int conn_timeout;      /* --conn-timeout seconds for idle/slow clients */
+    bool sqlite_sync_full; /* --sqlite-sync full|normal */
+    bool access_log;       /* --access-log on|off */
     /* accounts */
-    int access_ttl;       /* --access-ttl seconds */
-    int64_t argon2_memory;/* --argon2-memory bytes */
-    int argon2_ops;       /* --argon2-ops */
-    bool rate_limit;      /* --rate-limit: general API rate limit (off by default) */
-    int rate_limit_rps;   /* --rate-limit-rps per client IP */
+    int access_ttl;              /* --access-ttl seconds */
+    int64_t argon2_memory;       /* --argon2-memory bytes */
+    int argon2_ops;              /* --argon2-ops */
+    bool rate_limit;             /* --rate-limit: general API rate limit (off by default) */
+    int rate_limit_rps;          /* --rate-limit-rps per client IP */
     bool require_verified_email; /* PLINTH_REQUIRE_VERIFIED_EMAIL */
     /* environment only */
-    char database_url[1024];   /* PLINTH_DATABASE_URL */
-    char cors_origins[2048];   /* PLINTH_CORS_ORIGINS: comma separated, "*" allowed */
-    char trusted_proxies[2048];/* PLINTH_TRUSTED_PROXIES: comma separated CIDRs */
-    char public_url[512];      /* PLINTH_PUBLIC_URL */
-    char jwt_secret[512];      /* PLINTH_JWT_SECRET */
-    char master_key[512];      /* PLINTH_MASTER_KEY */
+    char database_url[1024];    /* PLINTH_DATABASE_URL */
+    char cors_origins[2048];    /* PLINTH_CORS_ORIGINS: comma separated, "*" allowed */
+    char trusted_proxies[2048]; /* PLINTH_TRUSTED_PROXIES: comma separated CIDRs */
+    char public_url[512];       /* PLINTH_PUBLIC_URL (default http://<--http>) */
+    char smtp_url[1024];        /* PLINTH_SMTP_URL: smtp[s]://user:pass@host:port; empty: log */
+    char mail_from[320];        /* PLINTH_MAIL_FROM */
+    char jwt_secret[512];       /* PLINTH_JWT_SECRET */
+    char master_key[512];       /* PLINTH_MASTER_KEY */
     /* derived */
     char sqlite_path[1100];
 } pl_config_t;

@@ -14,17 +14,17 @@
 /* Error codes: 0 is success, failures are negative. */
 enum {
     PL_OK = 0,
-    PL_EINVAL = -1,      /* client input is invalid (detail on req->err) */
-    PL_ENOTFOUND = -2,   /* no such object, or not visible to the caller */
-    PL_EFORBIDDEN = -3,  /* authenticated but not allowed */
-    PL_ECONFLICT = -4,   /* unique violation or state conflict */
-    PL_EDB = -5,         /* database failure (connection, I/O, unexpected SQL error) */
-    PL_EUNAUTH = -6,     /* not authenticated */
-    PL_ELIMIT = -7,      /* a limit or throttle was hit */
-    PL_EINTERNAL = -8,   /* a bug or an unexpected library failure */
-    PL_EBUSY = -9,       /* database busy or serialization failure: may be retried */
-    PL_EFKEY = -10,      /* foreign-key violation */
-    PL_EEXISTS = -11,    /* already done (idempotent no-op) */
+    PL_EINVAL = -1,     /* client input is invalid (detail on req->err) */
+    PL_ENOTFOUND = -2,  /* no such object, or not visible to the caller */
+    PL_EFORBIDDEN = -3, /* authenticated but not allowed */
+    PL_ECONFLICT = -4,  /* unique violation or state conflict */
+    PL_EDB = -5,        /* database failure (connection, I/O, unexpected SQL error) */
+    PL_EUNAUTH = -6,    /* not authenticated */
+    PL_ELIMIT = -7,     /* a limit or throttle was hit */
+    PL_EINTERNAL = -8,  /* a bug or an unexpected library failure */
+    PL_EBUSY = -9,      /* database busy or serialization failure: may be retried */
+    PL_EFKEY = -10,     /* foreign-key violation */
+    PL_EEXISTS = -11,   /* already done (idempotent no-op) */
 };
 
 /* A string that carries its length; ptr need not be NUL-terminated. */
@@ -33,9 +33,9 @@ typedef struct {
     size_t len;
 } pl_str_t;
 
-#define PL_STR(lit) ((pl_str_t){(lit), sizeof(lit) - 1})
+#define PL_STR(lit)     ((pl_str_t){(lit), sizeof(lit) - 1})
 #define PL_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
-#define PL_UNUSED(x) (void)(x)
+#define PL_UNUSED(x)    (void)(x)
 
 /* Allocation that never returns NULL: out of memory aborts the process. */
 void *pl_xmalloc(size_t n);
@@ -73,8 +73,8 @@ int pl_buf_append_json_escaped(pl_buf_t *b, const char *s, size_t n);
 void pl_buf_free(pl_buf_t *b);
 
 /* Time. */
-int64_t pl_now_ms(void);        /* wall clock, UTC milliseconds since the epoch */
-int64_t pl_monotonic_us(void);  /* monotonic clock in microseconds */
+int64_t pl_now_ms(void);       /* wall clock, UTC milliseconds since the epoch */
+int64_t pl_monotonic_us(void); /* monotonic clock in microseconds */
 /* Formats ms as RFC 3339 UTC with milliseconds ("2026-11-22T09:04:24.123Z"). */
 void pl_time_format(int64_t ms, char out[32]);
 

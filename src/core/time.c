@@ -39,8 +39,8 @@ void pl_time_format(int64_t ms, char out[32])
         return;
     }
     /* digits by hand: this runs for every timestamp in every list */
-    const int parts[] = {year / 100, year % 100, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                         tm.tm_sec};
+    const int parts[] = {year / 100, year % 100, tm.tm_mon + 1, tm.tm_mday,
+                         tm.tm_hour, tm.tm_min,  tm.tm_sec};
     const char seps[] = {0, 0, '-', '-', 'T', ':', ':'};
     char *p = out;
     for (int i = 0; i < 7; i++) {

@@ -443,3 +443,33 @@ int pl_stmt_exec(pl_stmt_t *st)
     pl_stmt_reset(st);
     return rc;
 }
+
+/* ---- Notifications ---- */
+
+static const char sql_notify[] = "SELECT pg_notify($1, '')";
+
+int pl_db_notify(pl_db_t *db, const char *channel)
+{
+    if (config.engine != PL_DB_POSTGRES)
+        return PL_OK;
+    pl_stmt_t *st = pl_db_prepare(db, sql_notify);
+    if (!st)
+        return PL_EDB;
+    pl_stmt_bind_text(st, 1, channel);
+    int rc = pl_stmt_step(st);
+    pl_stmt_reset(st);
+    return rc < 0 ? rc : PL_OK;
+}
+
+int pl_db_listen_start(const char *channel, void (*cb)(void))
+{
+    if (config.engine != PL_DB_POSTGRES)
+        return PL_OK;
+    return pl_db_pg_listen_start(&config, channel, cb);
+}
+
+void pl_db_listen_stop(void)
+{
+    if (config.engine == PL_DB_POSTGRES)
+        pl_db_pg_listen_stop();
+}

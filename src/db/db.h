@@ -111,6 +111,16 @@ const char *pl_db_conflict_detail(pl_db_t *db);
 /* True when a simple query succeeds on this connection. */
 bool pl_db_ping(pl_db_t *db);
 
+/* Cross-instance wake-ups. pl_db_notify queues a notification on channel
+ * inside the caller's transaction (delivered at commit; PostgreSQL NOTIFY, a
+ * no-op on SQLite, where one process holds the database). pl_db_listen_start
+ * starts a thread with its own connection that calls cb on every
+ * notification of channel (PostgreSQL only; PL_OK and nothing on SQLite);
+ * pl_db_listen_stop ends it. One listener per process. */
+int pl_db_notify(pl_db_t *db, const char *channel);
+int pl_db_listen_start(const char *channel, void (*cb)(void));
+void pl_db_listen_stop(void);
+
 /* Migrations (migrate.c). Applies every embedded migration newer than the
  * database's, each in its own transaction, serialised across processes.
  * Returns PL_OK or an error (the database is left at the last good version);
@@ -185,6 +195,10 @@ extern const pl_db_ops_t pl_db_pg_ops;
  * expected constraint violation, and returns code. msg must hold no bound
  * values; sql (may be NULL) is logged truncated. */
 int pl_db_fail(pl_db_t *db, int code, const char *msg, const char *detail, const char *sql);
+
+/* pg.c's notification listener, behind pl_db_listen_start/stop. */
+int pl_db_pg_listen_start(const pl_db_config_t *cfg, const char *channel, void (*cb)(void));
+void pl_db_pg_listen_stop(void);
 
 #endif /* PL_DB_ENGINE */
 

@@ -7,6 +7,10 @@
 
 #include <errno.h>
 #include <libpq-fe.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -325,3 +329,90 @@ const pl_db_ops_t pl_db_pg_ops = {
     .reset = pq_reset,
     .changes = pq_changes,
 };
+
+/* ---- LISTEN: a thread with its own connection that waits for notifications ---- */
+
+static pthread_t listen_thread;
+static bool listen_running;
+static atomic_bool listen_stop;
+static char listen_channel[64];
+static void (*listen_cb)(void);
+static const pl_db_config_t *listen_cfg;
+
+static PGconn *listen_connect(void)
+{
+    PGconn *c = PQconnectdb(listen_cfg->pg_url);
+    if (PQstatus(c) != CONNECTION_OK) {
+        PQfinish(c);
+        return NULL;
+    }
+    PQsetNoticeProcessor(c, notice, NULL);
+    char sql[96];
+    snprintf(sql, sizeof(sql), "LISTEN %s", listen_channel);
+    PGresult *r = PQexec(c, sql);
+    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    if (!ok) {
+        PQfinish(c);
+        return NULL;
+    }
+    return c;
+}
+
+static void *listen_loop(void *arg)
+{
+    (void)arg;
+    PGconn *c = NULL;
+    while (!atomic_load(&listen_stop)) {
+        if (!c && !(c = listen_connect())) {
+            struct timespec ts = {1, 0};
+            nanosleep(&ts, NULL);
+            continue;
+        }
+        struct pollfd pfd = {.fd = PQsocket(c), .events = POLLIN};
+        int n = poll(&pfd, 1, 250); /* short, so stop is noticed quickly */
+        if (n < 0)
+            continue;
+        if (n > 0 && !PQconsumeInput(c)) {
+            PQfinish(c);
+            c = NULL;
+            if (listen_cb)
+                listen_cb(); /* something may have been missed */
+            continue;
+        }
+        bool any = false;
+        PGnotify *note;
+        while ((note = PQnotifies(c))) {
+            any = true;
+            PQfreemem(note);
+        }
+        if (any && listen_cb)
+            listen_cb();
+    }
+    if (c)
+        PQfinish(c);
+    return NULL;
+}
+
+int pl_db_pg_listen_start(const pl_db_config_t *cfg, const char *channel, void (*cb)(void))
+{
+    if (listen_running)
+        return PL_EINVAL;
+    snprintf(listen_channel, sizeof(listen_channel), "%s", channel);
+    listen_cb = cb;
+    listen_cfg = cfg;
+    atomic_store(&listen_stop, false);
+    if (pthread_create(&listen_thread, NULL, listen_loop, NULL) != 0)
+        return PL_EINTERNAL;
+    listen_running = true;
+    return PL_OK;
+}
+
+void pl_db_pg_listen_stop(void)
+{
+    if (!listen_running)
+        return;
+    atomic_store(&listen_stop, true);
+    pthread_join(listen_thread, NULL);
+    listen_running = false;
+}

@@ -15,7 +15,7 @@
 
 #include "core/core.h"
 
-#define PL_MAX_PARAMS 4
+#define PL_MAX_PARAMS       4
 #define PL_MAX_FIELD_ERRORS 16
 
 typedef enum {
@@ -30,10 +30,10 @@ typedef enum {
 
 /* Who may call a route (checked before the handler runs). */
 typedef enum {
-    PL_AUTH_NONE = 0,   /* public */
-    PL_AUTH_USER,       /* a signed-in user (access token); API keys get 401 */
-    PL_AUTH_ADMIN,      /* an instance admin (401 without token, 403 otherwise) */
-    PL_AUTH_ORG,        /* a member of {org} holding route->perm, or an API key of {org} */
+    PL_AUTH_NONE = 0, /* public */
+    PL_AUTH_USER,     /* a signed-in user (access token); API keys get 401 */
+    PL_AUTH_ADMIN,    /* an instance admin (401 without token, 403 otherwise) */
+    PL_AUTH_ORG,      /* a member of {org} holding route->perm, or an API key of {org} */
 } pl_auth_t;
 
 typedef struct {
@@ -62,15 +62,15 @@ typedef int (*pl_handler_t)(pl_req_t *req);
 
 struct pl_route {
     pl_method_t method;
-    const char *path;  /* template: "/v1/orgs/{org}/members/{user}" */
+    const char *path; /* template: "/v1/orgs/{org}/members/{user}" */
     pl_handler_t handler;
     pl_auth_t auth;
-    const char *perm;  /* permission key for PL_AUTH_ORG routes */
-    unsigned flags;    /* PL_ROUTE_* */
-    int index;         /* position in the table (metrics), filled at start */
+    const char *perm; /* permission key for PL_AUTH_ORG routes */
+    unsigned flags;   /* PL_ROUTE_* */
+    int index;        /* position in the table (metrics), filled at start */
 };
 
-#define PL_ROUTE_JSON 1u     /* the body, when present, must be a JSON object */
+#define PL_ROUTE_JSON         1u /* the body, when present, must be a JSON object */
 #define PL_ROUTE_NO_CACHE_HDR 2u
 
 struct pl_req {
@@ -78,23 +78,23 @@ struct pl_req {
     /* input */
     pl_method_t method;
     const char *method_name;
-    const char *path;            /* without the query string */
-    const pl_route_t *route;     /* NULL when unmatched */
+    const char *path;        /* without the query string */
+    const pl_route_t *route; /* NULL when unmatched */
     int nparams;
     const char *param_names[PL_MAX_PARAMS];
     const char *param_values[PL_MAX_PARAMS];
-    const char *body;            /* NUL-terminated copy, NULL when empty */
+    const char *body; /* NUL-terminated copy, NULL when empty */
     size_t body_len;
-    json_t *json;                /* parsed body object (PL_ROUTE_JSON), else NULL */
+    json_t *json; /* parsed body object (PL_ROUTE_JSON), else NULL */
     char client_ip[64];
     char request_id[129];
     int64_t start_us;
-    void *conn;                  /* struct MHD_Connection * */
+    void *conn; /* struct MHD_Connection * */
     pl_principal_t principal;
     /* output */
     int status;
     const char *content_type;
-    char *resp_body;             /* owned by the arena (or static when resp_static) */
+    char *resp_body; /* owned by the arena (or static when resp_static) */
     size_t resp_len;
     int nheaders;
     const char *hdr_names[8];
@@ -105,7 +105,7 @@ struct pl_req {
     const char *err_detail;
     int nfield_errors;
     pl_field_error_t field_errors[PL_MAX_FIELD_ERRORS];
-    int retry_after;             /* seconds, for 429 */
+    int retry_after; /* seconds, for 429 */
     /* work to run after the handler, outside its read snapshot */
     int ndeferred;
     void (*deferred_fn[2])(pl_req_t *req, void *arg);
@@ -128,16 +128,15 @@ int pl_resp_status(pl_req_t *req, int status); /* empty body, e.g. 204 */
 /* A JSON body already written into b (see core/jsonw.h); takes b's memory. */
 int pl_resp_json_buf(pl_req_t *req, int status, pl_buf_t *b);
 /* body is copied into the arena unless is_static. */
-int pl_resp_body(pl_req_t *req, int status, const char *content_type, const char *body,
-                 size_t len, bool is_static);
+int pl_resp_body(pl_req_t *req, int status, const char *content_type, const char *body, size_t len,
+                 bool is_static);
 void pl_resp_header(pl_req_t *req, const char *name, const char *value);
 
 /* Errors: record the public detail and return the given PL_E* code, so a
  * handler writes `return pl_req_fail(req, 409, "email_taken", "...");`. */
 int pl_req_fail(pl_req_t *req, int status, const char *code, const char *detail);
 /* Adds a field error (422 validation_failed unless another code is set). */
-void pl_req_field_error(pl_req_t *req, const char *field, const char *code,
-                        const char *message);
+void pl_req_field_error(pl_req_t *req, const char *field, const char *code, const char *message);
 /* Maps a status to the PL_E* code handlers return. */
 int pl_err_for_status(int status);
 

@@ -7,11 +7,11 @@
 #include "http/metrics.h"
 #include "http/router.h"
 
-static const int statuses[] = {200, 201, 202, 204, 301, 302, 304, 400, 401, 403, 404, 405,
-                               409, 413, 415, 422, 429, 500, 503};
+static const int statuses[] = {200, 201, 202, 204, 301, 302, 304, 400, 401, 403,
+                               404, 405, 409, 413, 415, 422, 429, 500, 503};
 #define NSTATUS (PL_ARRAY_LEN(statuses) + 1) /* last slot: any other status */
-static const char *const methods[] = {"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD",
-                                      "OTHER"};
+static const char *const methods[] = {"GET",    "POST",    "PUT",  "PATCH",
+                                      "DELETE", "OPTIONS", "HEAD", "OTHER"};
 #define NMETHOD PL_ARRAY_LEN(methods)
 static const double buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                  0.1,    0.25,  0.5,    1,     2.5,  5,     10};
@@ -153,7 +153,8 @@ int pl_metrics_render(pl_buf_t *b)
                 else
                     snprintf(st, sizeof(st), "other");
                 rc |= pl_buf_appendf(
-                    b, "plinth_http_requests_total{method=\"%s\",route=\"%s\",status=\"%s\"} %llu\n",
+                    b,
+                    "plinth_http_requests_total{method=\"%s\",route=\"%s\",status=\"%s\"} %llu\n",
                     methods[m], route_label(r), st, (unsigned long long)v);
             }
         }
@@ -175,10 +176,9 @@ int pl_metrics_render(pl_buf_t *b)
         rc |= pl_buf_appendf(
             b, "plinth_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n",
             route_label(r), (unsigned long long)count);
-        rc |= pl_buf_appendf(b, "plinth_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n",
-                             route_label(r),
-                             (double)atomic_load_explicit(&stats[r].sum_us, memory_order_relaxed) /
-                                 1e6);
+        rc |= pl_buf_appendf(
+            b, "plinth_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n", route_label(r),
+            (double)atomic_load_explicit(&stats[r].sum_us, memory_order_relaxed) / 1e6);
         rc |= pl_buf_appendf(b, "plinth_http_request_duration_seconds_count{route=\"%s\"} %llu\n",
                              route_label(r), (unsigned long long)count);
     }

@@ -5,32 +5,36 @@
 #include "db/embedded.h"
 #include "http/metrics.h"
 #include "http/ops.h"
+#include "jobs/jobs.h"
 
 static const char healthz_body[] = "{\"status\":\"ok\"}";
 
 int pl_ops_healthz(pl_req_t *req)
 {
-    return pl_resp_body(req, 200, "application/json", healthz_body, sizeof(healthz_body) - 1,
-                        true);
+    return pl_resp_body(req, 200, "application/json", healthz_body, sizeof(healthz_body) - 1, true);
 }
 
 int pl_ops_readyz(pl_req_t *req)
 {
-    const char *database = "ok", *migrations = "ok";
+    const char *database = "ok", *migrations = "ok", *jobs = "ok";
     pl_db_t *db = pl_db_thread();
+    int64_t queued;
     if (!db || !pl_db_ping(db)) {
         database = "unreachable";
-        migrations = "unknown";
+        migrations = jobs = "unknown";
         pl_db_thread_close(); /* reconnect on the next request */
     } else if (pl_db_migrations_current(db) != PL_OK) {
         migrations = "pending";
+        jobs = "unknown";
+    } else if (pl_jobs_count(db, "queued", &queued) != PL_OK) {
+        jobs = "unavailable"; /* the queue cannot be read */
     }
-    bool ok = !strcmp(database, "ok") && !strcmp(migrations, "ok");
-    json_t *checks = json_pack("{s:s, s:s, s:s}", "database", database, "migrations", migrations,
-                               "jobs", "ok");
-    return pl_resp_json(req, ok ? 200 : 503,
-                        json_pack("{s:s, s:o}", "status", ok ? "ok" : "unavailable", "checks",
-                                  checks));
+    bool ok = !strcmp(database, "ok") && !strcmp(migrations, "ok") && !strcmp(jobs, "ok");
+    json_t *checks =
+        json_pack("{s:s, s:s, s:s}", "database", database, "migrations", migrations, "jobs", jobs);
+    return pl_resp_json(
+        req, ok ? 200 : 503,
+        json_pack("{s:s, s:o}", "status", ok ? "ok" : "unavailable", "checks", checks));
 }
 
 int pl_ops_metrics(pl_req_t *req)

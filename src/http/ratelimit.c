@@ -8,7 +8,7 @@
 #include "http/ratelimit.h"
 
 #define SHARDS 64
-#define SLOTS 256   /* per shard */
+#define SLOTS  256 /* per shard */
 #define PROBES 8
 
 typedef struct {

@@ -37,8 +37,8 @@ const char *pl_req_header(pl_req_t *req, const char *name)
     return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
 
-int pl_resp_body(pl_req_t *req, int status, const char *content_type, const char *body,
-                 size_t len, bool is_static)
+int pl_resp_body(pl_req_t *req, int status, const char *content_type, const char *body, size_t len,
+                 bool is_static)
 {
     req->status = status;
     req->content_type = content_type;
@@ -282,10 +282,9 @@ int pl_json_get_int(pl_req_t *req, const char *field, bool required, int64_t min
         return PL_EINVAL;
     }
     if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max) {
-        pl_req_field_error(
-            req, field, "invalid",
-            pl_arena_printf(req->arena, "Must be an integer from %lld to %lld.", (long long)min,
-                            (long long)max));
+        pl_req_field_error(req, field, "invalid",
+                           pl_arena_printf(req->arena, "Must be an integer from %lld to %lld.",
+                                           (long long)min, (long long)max));
         return PL_EINVAL;
     }
     *out = json_integer_value(v);

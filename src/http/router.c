@@ -7,7 +7,7 @@ static const struct {
     pl_method_t m;
     const char *name;
 } methods[] = {
-    {PL_M_GET, "GET"},     {PL_M_POST, "POST"},       {PL_M_PUT, "PUT"},   {PL_M_PATCH, "PATCH"},
+    {PL_M_GET, "GET"},       {PL_M_POST, "POST"},       {PL_M_PUT, "PUT"},   {PL_M_PATCH, "PATCH"},
     {PL_M_DELETE, "DELETE"}, {PL_M_OPTIONS, "OPTIONS"}, {PL_M_HEAD, "HEAD"},
 };
 

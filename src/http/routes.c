@@ -4,6 +4,7 @@
 #include "auth/auth_routes.h"
 #include "http/ops.h"
 #include "http/router.h"
+#include "jobs/jobs.h"
 
 #define J PL_ROUTE_JSON
 
@@ -25,11 +26,19 @@ pl_route_t pl_routes[] = {
     {PL_M_GET, "/v1/me", pl_auth_me_get, PL_AUTH_USER, NULL, 0, 0},
     {PL_M_PATCH, "/v1/me", pl_auth_me_update, PL_AUTH_USER, NULL, J, 0},
     {PL_M_POST, "/v1/me/password", pl_auth_me_password, PL_AUTH_USER, NULL, J, 0},
+    {PL_M_POST, "/v1/auth/verify-email/request", pl_auth_verify_email_request, PL_AUTH_USER, NULL,
+     J, 0},
+    {PL_M_POST, "/v1/auth/verify-email", pl_auth_verify_email, PL_AUTH_NONE, NULL, J, 0},
+    {PL_M_POST, "/v1/auth/password-reset/request", pl_auth_password_reset_request, PL_AUTH_NONE,
+     NULL, J, 0},
+    {PL_M_POST, "/v1/auth/password-reset", pl_auth_password_reset, PL_AUTH_NONE, NULL, J, 0},
 
     /* instance administration */
     {PL_M_GET, "/v1/admin/users", pl_admin_users_list, PL_AUTH_ADMIN, NULL, 0, 0},
     {PL_M_POST, "/v1/admin/users/{id}/disable", pl_admin_user_disable, PL_AUTH_ADMIN, NULL, J, 0},
     {PL_M_POST, "/v1/admin/users/{id}/enable", pl_admin_user_enable, PL_AUTH_ADMIN, NULL, J, 0},
+    {PL_M_GET, "/v1/admin/jobs", pl_jobs_admin_list, PL_AUTH_ADMIN, NULL, 0, 0},
+    {PL_M_POST, "/v1/admin/jobs/{id}/retry", pl_jobs_admin_retry, PL_AUTH_ADMIN, NULL, J, 0},
 };
 
 const size_t pl_routes_count = PL_ARRAY_LEN(pl_routes);

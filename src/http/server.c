@@ -199,7 +199,8 @@ static bool is_trusted(const char *ip)
 static void client_ip(struct MHD_Connection *c, char *out, size_t size)
 {
     out[0] = '\0';
-    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     if (ci && ci->client_addr) {
         const struct sockaddr *sa = ci->client_addr;
         if (sa->sa_family == AF_INET)
@@ -332,8 +333,9 @@ static void access_log(pl_req_t *req)
     char line[1024];
     pl_buf_t b = {line, 0, sizeof(line), sizeof(line) - 1};
     /* a stack buffer: pl_buf never grows past max, so no realloc happens */
-    pl_buf_appendf(&b, "{\"ts\":\"%s\",\"level\":\"info\",\"msg\":\"request\",\"method\":\"%s\","
-                       "\"path\":\"",
+    pl_buf_appendf(&b,
+                   "{\"ts\":\"%s\",\"level\":\"info\",\"msg\":\"request\",\"method\":\"%s\","
+                   "\"path\":\"",
                    ts, req->method_name);
     size_t plen = strlen(req->path);
     pl_buf_append_json_escaped(&b, req->path, plen > 256 ? 256 : plen);
@@ -352,8 +354,8 @@ static void access_log(pl_req_t *req)
 
 static enum MHD_Result send_response(struct MHD_Connection *c, pl_req_t *req)
 {
-    struct MHD_Response *r = MHD_create_response_from_buffer(req->resp_len, req->resp_body,
-                                                             MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(req->resp_len, req->resp_body, MHD_RESPMEM_PERSISTENT);
     if (!r)
         return MHD_NO;
     if (req->content_type)
@@ -363,7 +365,8 @@ static enum MHD_Result send_response(struct MHD_Connection *c, pl_req_t *req)
     MHD_add_response_header(r, "X-Frame-Options", "DENY");
     MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
     MHD_add_response_header(r, "Cache-Control", "no-store");
-    MHD_add_response_header(r, "Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
+    MHD_add_response_header(r, "Content-Security-Policy",
+                            "default-src 'none'; frame-ancestors 'none'");
     const char *origin = cors_allowed(req);
     if (origin) {
         MHD_add_response_header(r, "Access-Control-Allow-Origin", origin);
@@ -400,10 +403,12 @@ static int parse_json_body(pl_req_t *req)
         return pl_req_fail(req, 415, "unsupported_media_type",
                            "Send the body as application/json.");
     json_error_t jerr;
-    json_t *v = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+    json_t *v =
+        json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
     if (!v)
         return pl_req_fail(req, 400, "invalid_json",
-                           pl_arena_printf(req->arena, "The body is not valid JSON: %s at position %d.",
+                           pl_arena_printf(req->arena,
+                                           "The body is not valid JSON: %s at position %d.",
                                            jerr.text, jerr.position));
     pl_arena_cleanup_add(req->arena, (void (*)(void *))json_decref, v);
     if (!json_is_object(v))
@@ -488,9 +493,8 @@ done:
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     PL_UNUSED(cls);
     PL_UNUSED(version);
@@ -615,8 +619,8 @@ static int parse_lists(void)
             item[n] = '\0';
             cidr_t c;
             if (parse_cidr(item, &c)) {
-                fprintf(stderr, "plinth: PLINTH_TRUSTED_PROXIES: \"%s\" is not an address or CIDR\n",
-                        item);
+                fprintf(stderr,
+                        "plinth: PLINTH_TRUSTED_PROXIES: \"%s\" is not an address or CIDR\n", item);
                 return PL_EINVAL;
             }
             proxies = pl_xrealloc(proxies, (proxy_count + 1) * sizeof(cidr_t));
@@ -645,18 +649,17 @@ int pl_server_start(void)
         fprintf(stderr, "plinth: cannot resolve listen address %s\n", pl_cfg.http_addr);
         return PL_EINVAL;
     }
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
-                     MHD_USE_ERROR_LOG;
+    unsigned flags =
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    daemon_ = MHD_start_daemon(
-        flags, (uint16_t)pl_cfg.http_port, NULL, NULL, &on_request, NULL,
-        MHD_OPTION_EXTERNAL_LOGGER, &on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR,
-        ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)pl_cfg.threads,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)pl_cfg.conn_timeout,
-        MHD_OPTION_NOTIFY_COMPLETED, &on_completed, NULL, MHD_OPTION_LISTENING_ADDRESS_REUSE,
-        (unsigned)1, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)10000, MHD_OPTION_END);
+    daemon_ = MHD_start_daemon(flags, (uint16_t)pl_cfg.http_port, NULL, NULL, &on_request, NULL,
+                               MHD_OPTION_EXTERNAL_LOGGER, &on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR,
+                               ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)pl_cfg.threads,
+                               MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)pl_cfg.conn_timeout,
+                               MHD_OPTION_NOTIFY_COMPLETED, &on_completed, NULL,
+                               MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
+                               MHD_OPTION_CONNECTION_LIMIT, (unsigned)10000, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!daemon_) {
         fprintf(stderr, "plinth: cannot listen on %s (in use or not allowed)\n", pl_cfg.http_addr);
