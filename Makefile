@@ -31,6 +31,7 @@ test: deps build asan
 
 bench: deps build
 	bench/run
+	bench/jobs
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -130,10 +130,20 @@ int pl_mail_smtp_send(const char *url, const char *helo_domain, const char *from
 
     upload_t up = {msg, len};
     bool implicit_tls = strncmp(full, "smtps:", 6) == 0;
+    /* Credentials never cross the network in clear text: with a user in the
+     * URL and a host other than loopback, STARTTLS is required, not just
+     * tried (else a man in the middle could strip the offer). */
+    char *user = NULL, *host = NULL;
+    bool has_user = curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK && user && user[0];
+    bool loopback =
+        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK && host &&
+        (!strcmp(host, "localhost") || !strncmp(host, "127.", 4) || !strcmp(host, "[::1]"));
+    curl_free(user);
+    curl_free(host);
+    bool require_tls = implicit_tls || (has_user && !loopback);
     curl_easy_setopt(c, CURLOPT_URL, full);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
-    curl_easy_setopt(c, CURLOPT_USE_SSL,
-                     implicit_tls ? (long)CURLUSESSL_ALL : (long)CURLUSESSL_TRY);
+    curl_easy_setopt(c, CURLOPT_USE_SSL, require_tls ? (long)CURLUSESSL_ALL : (long)CURLUSESSL_TRY);
     curl_easy_setopt(c, CURLOPT_MAIL_FROM, from);
     curl_easy_setopt(c, CURLOPT_MAIL_RCPT, rcpts);
     curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
