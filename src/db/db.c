@@ -136,6 +136,8 @@ static int reconnect(pl_db_t *db)
         db->ops->close(db);
     db->conn = NULL;
     db->broken = false;
+    db->depth = 0;
+    db->rollback_only = false;
     int rc = db->ops->open(db, &config);
     if (rc)
         db->broken = true;
@@ -221,10 +223,19 @@ static int tx_exec(pl_db_t *db, const char *sql)
 
 static int begin(pl_db_t *db, const char *sql)
 {
+    if (db->depth > 0) {
+        db->depth++; /* join the open transaction */
+        return PL_OK;
+    }
     /* PostgreSQL only warns on a nested BEGIN; make it an error on both. */
     if (db->ops->tx_status(db) != PL_TX_NONE)
         return pl_db_fail(db, PL_EINTERNAL, "transaction already open", NULL, NULL);
-    return tx_exec(db, sql);
+    int rc = tx_exec(db, sql);
+    if (rc == PL_OK) {
+        db->depth = 1;
+        db->rollback_only = false;
+    }
+    return rc;
 }
 
 int pl_db_begin(pl_db_t *db)
@@ -237,8 +248,26 @@ int pl_db_begin_read(pl_db_t *db)
     return begin(db, "BEGIN");
 }
 
+static int real_rollback(pl_db_t *db)
+{
+    db->depth = 0;
+    db->rollback_only = false;
+    if (db->ops->tx_status(db) == PL_TX_NONE)
+        return PL_OK;
+    return tx_exec(db, "ROLLBACK");
+}
+
 int pl_db_commit(pl_db_t *db)
 {
+    if (db->depth > 1) {
+        db->depth--;
+        return db->rollback_only ? PL_EDB : PL_OK;
+    }
+    if (db->rollback_only) {
+        real_rollback(db);
+        return pl_db_fail(db, PL_EDB, "commit after an inner rollback", NULL, NULL);
+    }
+    db->depth = 0;
     switch (db->ops->tx_status(db)) {
     case PL_TX_NONE:
         return pl_db_fail(db, PL_EINTERNAL, "commit without a transaction", NULL, NULL);
@@ -251,17 +280,51 @@ int pl_db_commit(pl_db_t *db)
     return tx_exec(db, "COMMIT");
 }
 
-int pl_db_snapshot_begin(pl_db_t *db)
+int pl_db_rollback(pl_db_t *db)
 {
-    if (pl_db_engine() != PL_DB_SQLITE)
+    if (db->depth > 1) {
+        db->depth--;
+        db->rollback_only = true;
         return PL_OK;
+    }
+    return real_rollback(db);
+}
+
+int pl_db_scope_begin(pl_db_t *db, bool write)
+{
+    if (pl_db_engine() == PL_DB_SQLITE)
+        return write ? PL_OK : pl_db_begin_read(db);
     return pl_db_begin_read(db);
 }
 
-void pl_db_snapshot_end(pl_db_t *db)
+int pl_db_scope_end(pl_db_t *db, bool ok)
 {
-    if (pl_db_engine() == PL_DB_SQLITE && pl_db_in_tx(db))
-        pl_db_rollback(db); /* nothing was written; ending it is all */
+    if (db->depth == 0)
+        return PL_OK; /* no scope was opened (SQLite writes) */
+    if (db->depth > 1) {
+        /* a handler left a transaction open: a bug; never commit half of it */
+        pl_log("error", "db: request ended with %d open transactions", db->depth - 1);
+        return real_rollback(db) == PL_OK ? PL_EINTERNAL : PL_EDB;
+    }
+    if (!ok)
+        return real_rollback(db);
+    return pl_db_commit(db);
+}
+
+static const char sql_set_context[] = "SELECT set_config($1, $2, true)";
+
+int pl_db_set_context(pl_db_t *db, const char *key, const char *value)
+{
+    if (pl_db_engine() != PL_DB_POSTGRES)
+        return PL_OK;
+    pl_stmt_t *st = pl_db_prepare(db, sql_set_context);
+    if (!st)
+        return PL_EDB;
+    pl_stmt_bind_text(st, 1, key);
+    pl_stmt_bind_text(st, 2, value);
+    int rc = pl_stmt_step(st);
+    pl_stmt_reset(st);
+    return rc < 0 ? rc : PL_OK;
 }
 
 int pl_db_finish(pl_db_t *db, int rc)
@@ -270,13 +333,6 @@ int pl_db_finish(pl_db_t *db, int rc)
         return pl_db_commit(db);
     pl_db_rollback(db);
     return rc;
-}
-
-int pl_db_rollback(pl_db_t *db)
-{
-    if (db->ops->tx_status(db) == PL_TX_NONE)
-        return PL_OK;
-    return tx_exec(db, "ROLLBACK");
 }
 
 bool pl_db_in_tx(pl_db_t *db)

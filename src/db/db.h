@@ -54,19 +54,31 @@ void pl_db_close(pl_db_t *db);
 int pl_db_exec(pl_db_t *db, const char *sql);
 
 /* Transactions. pl_db_begin starts a write transaction (BEGIN IMMEDIATE on
- * SQLite); pl_db_begin_read a read one (BEGIN on both). Nested begins are a bug. */
+ * SQLite); pl_db_begin_read a read one (BEGIN on both). A begin while a
+ * transaction of ours is open joins it: the inner commit does nothing, the
+ * inner rollback makes the outer transaction roll back at its end. */
 int pl_db_begin(pl_db_t *db);
 int pl_db_begin_read(pl_db_t *db);
 int pl_db_commit(pl_db_t *db);
 int pl_db_rollback(pl_db_t *db); /* safe to call when no transaction is open */
 bool pl_db_in_tx(pl_db_t *db);
-/* Groups the reads of one request into a single read transaction where that
- * is cheaper: on SQLite each statement outside a transaction takes and
- * releases the file's shared locks, which every connection contends on; on
- * PostgreSQL it is a no-op (a BEGIN/COMMIT would cost two round trips). Only
- * reads may run inside; end it with pl_db_snapshot_end. */
-int pl_db_snapshot_begin(pl_db_t *db);
-void pl_db_snapshot_end(pl_db_t *db);
+/* A request's scope. Authenticated requests run inside one transaction
+ * where the engine needs it: on PostgreSQL always (row-level security reads
+ * the tenant context set with pl_db_set_context, which lives as long as the
+ * transaction); on SQLite for reads only (one snapshot instead of taking the
+ * WAL locks per statement; writers start their own BEGIN IMMEDIATE).
+ * A pl_db_begin inside a scope joins it (see pl_db_begin), so handlers are
+ * written the same either way. pl_db_scope_end commits when ok, else rolls
+ * back; it returns an error when the commit failed or an inner transaction
+ * rolled back. */
+int pl_db_scope_begin(pl_db_t *db, bool write);
+int pl_db_scope_end(pl_db_t *db, bool ok);
+
+/* Sets a transaction-local setting that row-level security policies read
+ * (PostgreSQL: set_config(key, value, true); a no-op on SQLite). Keys used:
+ * app.org_id, app.user_id, app.invitation_token. */
+int pl_db_set_context(pl_db_t *db, const char *key, const char *value);
+
 /* Ends a write transaction by outcome: commits when rc is PL_OK (returning
  * the commit's error, if any), else rolls back and returns rc. */
 int pl_db_finish(pl_db_t *db, int rc);
@@ -171,6 +183,8 @@ struct pl_db {
     const pl_db_ops_t *ops;
     void *conn;          /* sqlite3 * or PGconn * */
     bool broken;         /* set by the engine; pl_db_thread reconnects */
+    int depth;           /* open begins: the outermost is real, inner ones join it */
+    bool rollback_only;  /* an inner transaction rolled back: the outer cannot commit */
     unsigned stmt_seq;   /* PostgreSQL prepared statement names */
     pl_stmt_t **buckets; /* statement cache, chained by SQL text hash */
     unsigned nstmts;

@@ -471,17 +471,27 @@ static void dispatch(pl_req_t *req, conn_state_t *cs)
     }
     if ((req->route->flags & PL_ROUTE_JSON) && (rc = parse_json_body(req)))
         goto done;
-    /* authenticated reads share one snapshot (see pl_db_snapshot_begin) */
-    pl_db_t *snap = NULL;
-    if (req->method == PL_M_GET && req->route->auth != PL_AUTH_NONE) {
-        snap = pl_db_thread();
-        if (snap && pl_db_snapshot_begin(snap) != PL_OK)
-            snap = NULL;
-    }
-    if (req->route->auth == PL_AUTH_NONE || (rc = pl_auth_check(req)) == PL_OK)
+    if (req->route->auth == PL_AUTH_NONE) {
         rc = req->route->handler(req);
-    if (snap)
-        pl_db_snapshot_end(snap);
+    } else {
+        /* authenticated requests run in the request's scope (pl_db_scope_begin):
+         * the tenant context, authorization and handler share one transaction */
+        pl_db_t *db = pl_db_thread();
+        if (!db) {
+            rc = PL_EDB;
+            goto done;
+        }
+        if ((rc = pl_db_scope_begin(db, req->method != PL_M_GET)))
+            goto done;
+        if ((rc = pl_auth_check(req)) == PL_OK)
+            rc = req->route->handler(req);
+        int end = pl_db_scope_end(db, rc == PL_OK && !req->err_status);
+        if (rc == PL_OK && !req->err_status && end != PL_OK) {
+            rc = end; /* the answer was ready but its transaction failed */
+            req->status = 0;
+            req->nheaders = 0;
+        }
+    }
     for (int i = 0; i < req->ndeferred; i++)
         req->deferred_fn[i](req, req->deferred_arg[i]);
     pl_jobs_after_commit(); /* wake local workers for jobs this request queued */

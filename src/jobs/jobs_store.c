@@ -90,7 +90,7 @@ int pl_jobs_store_done(pl_db_t *db, const char *id, const char *worker, int atte
 
 static const char sql_fail[] =
     "UPDATE jobs SET status = $5, run_at = $6, last_error = $7, locked_until = NULL, "
-    "updated_at = $4, finished_at = CASE WHEN $5 = 'dead' THEN $4 ELSE NULL END "
+    "updated_at = $4, finished_at = $8 "
     "WHERE id = $1 AND locked_by = $2 AND attempts = $3 AND status = 'running'";
 
 int pl_jobs_store_fail(pl_db_t *db, const char *id, const char *worker, int attempts, bool dead,
@@ -104,6 +104,10 @@ int pl_jobs_store_fail(pl_db_t *db, const char *id, const char *worker, int atte
     pl_stmt_bind_text(st, 5, dead ? "dead" : "queued");
     pl_stmt_bind_int64(st, 6, retry_at);
     pl_stmt_bind_text(st, 7, error);
+    if (dead)
+        pl_stmt_bind_int64(st, 8, now);
+    else
+        pl_stmt_bind_null(st, 8);
     int rc = pl_stmt_exec(st);
     return rc < 0 ? rc : PL_OK;
 }
