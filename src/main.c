@@ -79,6 +79,16 @@ static int open_storage(pl_db_t **out)
         pl_db_close(db);
         return 1;
     }
+    if (pl_db_engine() == PL_DB_POSTGRES) {
+        static const char sql_super[] =
+            "SELECT rolsuper FROM pg_roles WHERE rolname = current_user";
+        pl_stmt_t *st = pl_db_prepare(db, sql_super);
+        if (st && pl_stmt_step(st) == 1 && pl_stmt_col_bool(st, 0))
+            pl_log("warn", "connected to PostgreSQL as a superuser: row-level security does not "
+                           "apply to superusers; connect as the database's owner role instead");
+        if (st)
+            pl_stmt_reset(st);
+    }
     *out = db;
     return 0;
 }

@@ -19,6 +19,7 @@
 #include "db/db.h"
 #include "http/metrics.h"
 #include "jobs/jobs.h"
+#include "orgs/orgs.h"
 
 #define ISSUER            "plinth"
 #define TOUCH_INTERVAL_MS (60 * 1000)
@@ -340,6 +341,11 @@ int pl_auth_check(pl_req_t *req)
     req->principal.user_created_at = s.user.created_at;
     if (req->route->auth == PL_AUTH_ADMIN && !s.is_admin)
         return pl_req_fail(req, 403, "forbidden", "Only instance admins may do this.");
+    /* row-level security lets a user see their own memberships across orgs */
+    if ((rc = pl_db_set_context(db, "app.user_id", c.sub)))
+        return rc;
+    if (req->route->auth == PL_AUTH_ORG)
+        return pl_orgs_authorize(req);
     return PL_OK;
 }
 

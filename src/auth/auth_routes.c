@@ -10,6 +10,7 @@
 #include "core/jsonw.h"
 #include "db/db.h"
 #include "mail/mail.h"
+#include "orgs/orgs.h"
 
 #define NAME_MAX_BYTES     200
 #define PASSWORD_INPUT_MAX 4096 /* longer inputs are refused before hashing */
@@ -66,6 +67,8 @@ int pl_auth_create_user(pl_db_t *db, pl_user_t *u, json_t **org_out)
 {
     int64_t now = pl_now_ms();
     int rc = pl_store_user_insert(db, u, now);
+    if (!rc)
+        rc = pl_db_set_context(db, "app.user_id", u->id);
     if (rc)
         return rc;
     char org_id[37], slug[49];
@@ -104,19 +107,19 @@ int pl_auth_register(pl_req_t *req)
         return PL_EINVAL;
     if (check_new_password(req, "password", password, email))
         return PL_EINVAL;
-    if (invitation) {
-        /* no pending invitation matches (invitations come with organizations) */
-        pl_req_field_error(req, "invitation_token", "invalid", "The invitation is not valid.");
-        return pl_req_fail(req, 422, "invalid_token", "The invitation token is not valid.");
-    }
 
     char hash[PL_PASSWORD_HASH_MAX];
     if (pl_password_hash(password, strlen(password), hash))
         return PL_EINTERNAL;
     char id[37];
     pl_uuid7(id);
-    pl_user_t u = {
-        .id = id, .email = email, .name = name, .password_hash = hash, .created_at = pl_now_ms()};
+    /* an invited user proves the address with the token: verified at once */
+    pl_user_t u = {.id = id,
+                   .email = email,
+                   .name = name,
+                   .password_hash = hash,
+                   .created_at = pl_now_ms(),
+                   .email_verified = invitation != NULL};
     pl_db_t *db = pl_db_thread();
     if (!db)
         return PL_EDB;
@@ -127,7 +130,15 @@ int pl_auth_register(pl_req_t *req)
     rc = pl_auth_create_user(db, &u, &org);
     if (rc == PL_ECONFLICT)
         rc = pl_req_fail(req, 409, "email_taken", "An account with this email already exists.");
-    if (!rc)
+    if (!rc && invitation) {
+        rc = pl_orgs_join_by_invitation(req, db, &u, invitation);
+        if (rc == PL_ENOTFOUND) {
+            pl_req_field_error(req, "invitation_token", "invalid",
+                               "The invitation is unknown, used, expired or for another email.");
+            rc = pl_req_fail(req, 422, "invalid_token", "The invitation token is not valid.");
+        }
+    }
+    if (!rc && !invitation)
         rc = pl_auth_send_verification(req, db, &u);
     if (!rc)
         rc = pl_auth_issue_session(req, db, &u, &pair);

@@ -63,6 +63,8 @@ static const opt_t opts[] = {
      "general per-IP API rate limit (default off)"},
     {"rate-limit-rps", "PLINTH_RATE_LIMIT_RPS", T_INT, OFF(rate_limit_rps), 1, 1000000, C_SERVE,
      "N", "requests per second per client IP when --rate-limit is on (default 100)"},
+    {NULL, "PLINTH_REQUIRE_VERIFIED_EMAIL", T_BOOL, OFF(require_verified_email), 0, 0, C_SERVE,
+     "0|1", "creating organizations and invitations needs a verified email (default 0)"},
     {NULL, "PLINTH_DATABASE_URL", T_STR, OFF(database_url), 0, 0, C_STORAGE, "postgres://...",
      "use PostgreSQL instead of the embedded SQLite database"},
     {NULL, "PLINTH_CORS_ORIGINS", T_STR, OFF(cors_origins), 0, 0, C_SERVE, "ORIGINS",

@@ -56,6 +56,20 @@ typedef struct {
     int64_t user_created_at;
 } pl_principal_t;
 
+/* The organization a /v1/orgs/{org} request acts in, resolved once by the
+ * authorization step before the handler runs. */
+typedef struct {
+    bool resolved;
+    char org_id[37];
+    const char *name; /* arena strings */
+    const char *slug;
+    bool personal;
+    int64_t created_at;
+    const char *role; /* the caller's role key */
+    int level;        /* its level, 1..4 */
+    uint32_t perms;   /* its permissions (rbac bits) */
+} pl_tenant_t;
+
 typedef struct pl_req pl_req_t;
 typedef struct pl_route pl_route_t;
 typedef int (*pl_handler_t)(pl_req_t *req);
@@ -91,6 +105,7 @@ struct pl_req {
     int64_t start_us;
     void *conn; /* struct MHD_Connection * */
     pl_principal_t principal;
+    pl_tenant_t tenant;
     /* output */
     int status;
     const char *content_type;

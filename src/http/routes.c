@@ -5,6 +5,7 @@
 #include "http/ops.h"
 #include "http/router.h"
 #include "jobs/jobs.h"
+#include "orgs/orgs.h"
 
 #define J PL_ROUTE_JSON
 
@@ -33,7 +34,43 @@ pl_route_t pl_routes[] = {
      NULL, J, 0},
     {PL_M_POST, "/v1/auth/password-reset", pl_auth_password_reset, PL_AUTH_NONE, NULL, J, 0},
 
+    /* organizations: every route under /v1/orgs/{org} names the permission it
+     * needs; the authorization step resolves the caller's membership first.
+     * NULL = any member (removing a member checks member.remove unless the
+     * member leaves by themself). */
+    {PL_M_POST, "/v1/orgs", pl_orgs_create, PL_AUTH_USER, NULL, J, 0},
+    {PL_M_GET, "/v1/orgs", pl_orgs_list, PL_AUTH_USER, NULL, 0, 0},
+    {PL_M_GET, "/v1/orgs/{org}", pl_orgs_get, PL_AUTH_ORG, "org.read", 0, 0},
+    {PL_M_PATCH, "/v1/orgs/{org}", pl_orgs_update, PL_AUTH_ORG, "org.update", J, 0},
+    {PL_M_DELETE, "/v1/orgs/{org}", pl_orgs_delete, PL_AUTH_ORG, "org.delete", 0, 0},
+    {PL_M_GET, "/v1/orgs/{org}/members", pl_members_list, PL_AUTH_ORG, "member.read", 0, 0},
+    {PL_M_PATCH, "/v1/orgs/{org}/members/{user}", pl_members_update, PL_AUTH_ORG,
+     "member.update_role", J, 0},
+    {PL_M_DELETE, "/v1/orgs/{org}/members/{user}", pl_members_remove, PL_AUTH_ORG, NULL, 0, 0},
+    {PL_M_POST, "/v1/orgs/{org}/invitations", pl_invitations_create, PL_AUTH_ORG, "member.invite",
+     J, 0},
+    {PL_M_GET, "/v1/orgs/{org}/invitations", pl_invitations_list, PL_AUTH_ORG, "member.invite", 0,
+     0},
+    {PL_M_DELETE, "/v1/orgs/{org}/invitations/{id}", pl_invitations_revoke, PL_AUTH_ORG,
+     "member.invite", 0, 0},
+    {PL_M_POST, "/v1/invitations/accept", pl_invitations_accept, PL_AUTH_USER, NULL, J, 0},
+    {PL_M_GET, "/v1/orgs/{org}/teams", pl_teams_list, PL_AUTH_ORG, "team.read", 0, 0},
+    {PL_M_POST, "/v1/orgs/{org}/teams", pl_teams_create, PL_AUTH_ORG, "team.manage", J, 0},
+    {PL_M_GET, "/v1/orgs/{org}/teams/{team}", pl_teams_get, PL_AUTH_ORG, "team.read", 0, 0},
+    {PL_M_PATCH, "/v1/orgs/{org}/teams/{team}", pl_teams_update, PL_AUTH_ORG, "team.manage", J, 0},
+    {PL_M_DELETE, "/v1/orgs/{org}/teams/{team}", pl_teams_delete, PL_AUTH_ORG, "team.manage", 0, 0},
+    {PL_M_PUT, "/v1/orgs/{org}/teams/{team}/members/{user}", pl_teams_member_add, PL_AUTH_ORG,
+     "team.manage", J, 0},
+    {PL_M_DELETE, "/v1/orgs/{org}/teams/{team}/members/{user}", pl_teams_member_remove, PL_AUTH_ORG,
+     "team.manage", 0, 0},
+    {PL_M_GET, "/v1/orgs/{org}/roles", pl_roles_list, PL_AUTH_ORG, "role.read", 0, 0},
+    {PL_M_POST, "/v1/orgs/{org}/roles", pl_roles_create, PL_AUTH_ORG, "role.manage", J, 0},
+    {PL_M_PATCH, "/v1/orgs/{org}/roles/{key}", pl_roles_update, PL_AUTH_ORG, "role.manage", J, 0},
+    {PL_M_DELETE, "/v1/orgs/{org}/roles/{key}", pl_roles_delete, PL_AUTH_ORG, "role.manage", 0, 0},
+    {PL_M_GET, "/v1/permissions", pl_permissions_list, PL_AUTH_USER, NULL, 0, 0},
+
     /* instance administration */
+    {PL_M_GET, "/v1/admin/orgs", pl_orgs_admin_list, PL_AUTH_ADMIN, NULL, 0, 0},
     {PL_M_GET, "/v1/admin/users", pl_admin_users_list, PL_AUTH_ADMIN, NULL, 0, 0},
     {PL_M_POST, "/v1/admin/users/{id}/disable", pl_admin_user_disable, PL_AUTH_ADMIN, NULL, J, 0},
     {PL_M_POST, "/v1/admin/users/{id}/enable", pl_admin_user_enable, PL_AUTH_ADMIN, NULL, J, 0},

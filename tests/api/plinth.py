@@ -73,10 +73,17 @@ def admin_url():
     return os.environ["PLINTH_TEST_PG_ADMIN_URL"]
 
 
-def db_url(name):
-    """The URL of database `name` on the test cluster."""
+# plinth connects as an ordinary role that owns its database, as in production:
+# PostgreSQL superusers bypass row-level security, so the tenant policies are
+# only exercised for a non-superuser.
+APP_ROLE = "plinth_app"
+
+
+def db_url(name, user=APP_ROLE):
+    """The URL of database `name` on the test cluster, as `user`."""
     u = urllib.parse.urlsplit(admin_url())
-    return urllib.parse.urlunsplit((u.scheme, u.netloc, "/" + name, "", ""))
+    host = u.netloc.split("@", 1)[-1]
+    return urllib.parse.urlunsplit((u.scheme, "%s@%s" % (user, host), "/" + name, "", ""))
 
 
 def psql(sql, url=None, check=True):
@@ -93,7 +100,9 @@ def psql(sql, url=None, check=True):
 def create_database():
     """Creates a fresh database; returns (name, url)."""
     name = "plinth_t_" + uuid.uuid4().hex[:16]
-    psql('CREATE DATABASE "%s"' % name)
+    psql("DO $$ BEGIN CREATE ROLE %s LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$"
+         % APP_ROLE)
+    psql('CREATE DATABASE "%s" OWNER %s' % (name, APP_ROLE))
     return name, db_url(name)
 
 

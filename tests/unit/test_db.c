@@ -299,10 +299,21 @@ static void test_transactions(void **state)
     assert_false(pl_db_in_tx(db));
     assert_int_equal(pl_db_begin(db), PL_OK);
     assert_true(pl_db_in_tx(db));
-    assert_int_equal(pl_db_begin(db), PL_EINTERNAL); /* nested */
+    assert_int_equal(pl_db_begin(db), PL_OK); /* nested: joins the open one */
     assert_int_equal(insert_item(db, 1, "one", 1, true), 1);
     assert_int_equal(insert_item(db, 2, "two", 2, true), 1);
+    assert_int_equal(pl_db_commit(db), PL_OK); /* inner commit: nothing yet */
+    assert_true(pl_db_in_tx(db));
     assert_int_equal(pl_db_rollback(db), PL_OK);
+    assert_false(pl_db_in_tx(db));
+    assert_int_equal(count_rows(db, sql_count), 0);
+
+    /* an inner rollback dooms the outer transaction */
+    assert_int_equal(pl_db_begin(db), PL_OK);
+    assert_int_equal(pl_db_begin(db), PL_OK);
+    assert_int_equal(insert_item(db, 1, "one", 1, true), 1);
+    assert_int_equal(pl_db_rollback(db), PL_OK);
+    assert_int_equal(pl_db_commit(db), PL_EDB);
     assert_false(pl_db_in_tx(db));
     assert_int_equal(count_rows(db, sql_count), 0);
 

@@ -52,7 +52,8 @@ static void wrong_key_and_issuer(void **state)
     char tok[PL_JWT_MAX];
     make(tok, sizeof(tok), 1000, 1900);
     pl_jwt_claims_t c;
-    assert_int_equal(pl_jwt_verify(other, 32, "plinth", tok, strlen(tok), 1500, &c), PL_JWT_BAD_SIG);
+    assert_int_equal(pl_jwt_verify(other, 32, "plinth", tok, strlen(tok), 1500, &c),
+                     PL_JWT_BAD_SIG);
     assert_int_equal(pl_jwt_verify(key, 32, "other", tok, strlen(tok), 1500, &c), PL_JWT_BAD_ISS);
 }
 

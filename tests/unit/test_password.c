@@ -16,7 +16,8 @@ static void policy(void **state)
     assert_int_equal(pl_password_check("short", 5, NULL, &r), PL_EINVAL);
     assert_int_equal(pl_password_check("correct horse battery", 21, NULL, &r), PL_OK);
     /* 10 characters of 2 bytes each pass; 9 do not */
-    const char *ten = "\xc3\xa9\xc3\xa0\xc3\xbc\xc3\xb6\xc3\xa9\xc3\xa0\xc3\xbc\xc3\xb6\xc3\xa7\xc3\xb1";
+    const char *ten =
+        "\xc3\xa9\xc3\xa0\xc3\xbc\xc3\xb6\xc3\xa9\xc3\xa0\xc3\xbc\xc3\xb6\xc3\xa7\xc3\xb1";
     assert_int_equal(pl_password_check(ten, strlen(ten), NULL, &r), PL_OK);
     assert_int_equal(pl_password_check(ten, strlen(ten) - 2, NULL, &r), PL_EINVAL);
     char big[300];

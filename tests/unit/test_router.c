@@ -76,8 +76,11 @@ static void unknown_paths_do_not_match(void **state)
     (void)state;
     pl_match_t m;
     unsigned allowed;
-    const char *paths[] = {"/", "", "/healthz/", "/v1/orgs", "/v1/orgs/", "/v1/orgs//members/x",
-                           "/healthzz", "/v1/orgs/a/b", "//healthz"};
+    const char *paths[] = {"/",         "",
+                           "/healthz/", "/v1/orgs",
+                           "/v1/orgs/", "/v1/orgs//members/x",
+                           "/healthzz", "/v1/orgs/a/b",
+                           "//healthz"};
     for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
         assert_int_equal(pl_router_match(table, N, PL_M_GET, paths[i], &m, &allowed), -1);
         assert_int_equal(allowed, 0);

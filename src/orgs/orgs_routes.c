@@ -1,0 +1,649 @@
+/* orgs_routes.c - organizations, members, roles and the authorization step. */
+#include <stdio.h>
+#include <string.h>
+
+#include "auth/auth.h"
+#include "core/config.h"
+#include "core/crypto.h"
+#include "core/jsonw.h"
+#include "db/db.h"
+#include "orgs/orgs.h"
+#include "orgs/orgs_store.h"
+
+#define NAME_MAX_BYTES 200
+#define SLUG_MIN       3
+#define SLUG_MAX       48
+
+static const char *fmt_time(pl_req_t *req, int64_t ms)
+{
+    char *out = pl_arena_alloc(req->arena, 32);
+    pl_time_format(ms, out);
+    return out;
+}
+
+static json_t *org_json(pl_req_t *req, const pl_org_t *o, const char *role)
+{
+    return json_pack("{s:s, s:s, s:s, s:b, s:s, s:s?}", "id", o->id, "name", o->name, "slug",
+                     o->slug, "personal", o->personal, "created_at", fmt_time(req, o->created_at),
+                     "role", role);
+}
+
+static int not_found(pl_req_t *req)
+{
+    return pl_req_fail(req, 404, "not_found", "No such resource.");
+}
+
+/* ---- authorization ---- */
+
+pl_actor_t pl_orgs_actor(const pl_req_t *req)
+{
+    return (pl_actor_t){.level = req->tenant.level, .perms = req->tenant.perms};
+}
+
+int pl_orgs_role(pl_req_t *req, pl_db_t *db, const char *org_id, const char *key, pl_role_t *out)
+{
+    const pl_role_t *b = pl_rbac_builtin(key);
+    if (b) {
+        *out = *b;
+        return PL_OK;
+    }
+    pl_custom_role_t r;
+    int rc = pl_roles_store_get(db, req->arena, org_id, key, &r);
+    if (rc)
+        return rc;
+    out->key = r.key;
+    out->name = r.name;
+    out->level = r.level;
+    out->perms = pl_perms_from_text(r.permissions);
+    return PL_OK;
+}
+
+int pl_orgs_authorize(pl_req_t *req)
+{
+    const char *ref = pl_req_param(req, "org");
+    pl_db_t *db = pl_db_thread();
+    if (!db)
+        return PL_EDB;
+    if (!ref || strlen(ref) > SLUG_MAX + 4)
+        return not_found(req);
+    pl_org_t o;
+    bool by_id = pl_uuid_valid(ref);
+    int rc = pl_orgs_store_get(db, req->arena, ref, by_id, &o);
+    if (rc == PL_ENOTFOUND)
+        return not_found(req);
+    if (rc)
+        return rc;
+    if ((rc = pl_db_set_context(db, "app.org_id", o.id)))
+        return rc;
+    const char *role_key = NULL;
+    rc = pl_members_store_role(db, req->arena, o.id, req->principal.user_id, &role_key);
+    if (rc == PL_ENOTFOUND)
+        return not_found(req); /* non-members learn nothing, not even that it exists */
+    if (rc)
+        return rc;
+    pl_role_t role;
+    if ((rc = pl_orgs_role(req, db, o.id, role_key, &role)))
+        return rc == PL_ENOTFOUND ? PL_EINTERNAL : rc; /* a member's role always exists */
+    pl_tenant_t *t = &req->tenant;
+    t->resolved = true;
+    snprintf(t->org_id, sizeof(t->org_id), "%s", o.id);
+    t->name = o.name;
+    t->slug = o.slug;
+    t->personal = o.personal;
+    t->created_at = o.created_at;
+    t->role = role_key;
+    t->level = role.level;
+    t->perms = role.perms;
+    if (req->route->perm && !(role.perms & pl_perm_bit(req->route->perm)))
+        return pl_req_fail(req, 403, "forbidden", "Your role does not allow this.");
+    return PL_OK;
+}
+
+/* ---- organizations ---- */
+
+/* Lowercase letters, digits and single hyphens, 3..48, no hyphen at either
+ * end, and not shaped like an id (paths accept both). */
+static bool slug_valid(const char *s)
+{
+    size_t n = strlen(s);
+    if (n < SLUG_MIN || n > SLUG_MAX || s[0] == '-' || s[n - 1] == '-' || pl_uuid_valid(s))
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c == '-' && s[i + 1] == '-')
+            return false;
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+static int get_slug(pl_req_t *req, const char **slug)
+{
+    if (pl_json_get_string(req, "slug", false, 1, 64, slug))
+        return PL_EINVAL;
+    if (*slug && !slug_valid(*slug)) {
+        pl_req_field_error(req, "slug", "invalid",
+                           "Use 3 to 48 lowercase letters, digits and single hyphens.");
+        return PL_EINVAL;
+    }
+    return PL_OK;
+}
+
+/* A slug from the name, with a random suffix: "acme-corp-x7k2p9q1". */
+static void derive_slug(const char *name, char out[SLUG_MAX + 1])
+{
+    size_t k = 0;
+    for (const char *p = name; *p && k < 30; p++) {
+        char c = *p;
+        if (c >= 'A' && c <= 'Z')
+            c = (char)(c - 'A' + 'a');
+        if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
+            out[k++] = c;
+        else if (k && out[k - 1] != '-')
+            out[k++] = '-';
+    }
+    while (k && out[k - 1] == '-')
+        k--;
+    if (k < 2) {
+        memcpy(out, "org", 3);
+        k = 3;
+    }
+    static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+    unsigned char rnd[8];
+    pl_random_bytes(rnd, sizeof(rnd));
+    out[k++] = '-';
+    for (size_t i = 0; i < sizeof(rnd); i++)
+        out[k++] = alphabet[rnd[i] % 36];
+    out[k] = '\0';
+}
+
+static int slug_taken(pl_req_t *req)
+{
+    pl_req_field_error(req, "slug", "taken", "This slug is already in use.");
+    return pl_req_fail(req, 409, "slug_taken", "This slug is already in use.");
+}
+
+int pl_orgs_create(pl_req_t *req)
+{
+    const char *name = NULL, *slug = NULL;
+    pl_json_get_string(req, "name", true, 1, NAME_MAX_BYTES, &name);
+    get_slug(req, &slug);
+    if (pl_req_validated(req))
+        return PL_EINVAL;
+    if (pl_cfg.require_verified_email && !req->principal.email_verified)
+        return pl_req_fail(req, 403, "email_not_verified",
+                           "Verify your email address before creating organizations.");
+    char derived[SLUG_MAX + 1], id[37];
+    if (!slug) {
+        derive_slug(name, derived);
+        slug = derived;
+    }
+    pl_uuid7(id);
+    pl_db_t *db = pl_db_thread();
+    if (!db)
+        return PL_EDB;
+    int rc = pl_db_begin(db);
+    if (rc)
+        return rc;
+    int64_t now = pl_now_ms();
+    rc = pl_db_set_context(db, "app.org_id", id);
+    if (!rc)
+        rc = pl_store_org_insert(db, id, name, slug, false, now);
+    if (!rc)
+        rc = pl_store_membership_insert(db, id, req->principal.user_id, "owner", now);
+    if ((rc = pl_db_finish(db, rc)))
+        return rc == PL_ECONFLICT ? slug_taken(req) : rc;
+    pl_org_t o = {id, name, slug, false, now};
+    return pl_resp_json(req, 201, org_json(req, &o, "owner"));
+}
+
+typedef struct {
+    pl_req_t *req;
+    json_t *list;
+    int count, limit;
+    const char *last;
+} page_t;
+
+static void add_org(void *ctx, const pl_org_t *o, const char *role)
+{
+    page_t *p = ctx;
+    if (++p->count > p->limit)
+        return;
+    json_array_append_new(p->list, org_json(p->req, o, role && role[0] ? role : NULL));
+    p->last = pl_arena_strdup(p->req->arena, o->id);
+}
+
+static int list_orgs(pl_req_t *req, bool all)
+{
+    int limit;
+    const char *cursor;
+    int rc = pl_req_page(req, &limit, &cursor);
+    if (rc)
+        return rc;
+    if (cursor && !pl_uuid_valid(cursor))
+        return pl_req_fail(req, 400, "bad_request", "cursor is malformed.");
+    pl_db_t *db = pl_db_thread();
+    if (!db)
+        return PL_EDB;
+    page_t p = {req, json_array(), 0, limit, NULL};
+    rc = all ? pl_orgs_store_list_all(db, req->arena, cursor, limit + 1, add_org, &p)
+             : pl_orgs_store_list_for_user(db, req->arena, req->principal.user_id, cursor,
+                                           limit + 1, add_org, &p);
+    if (rc) {
+        json_decref(p.list);
+        return rc;
+    }
+    return pl_resp_list(req, p.list, p.count > limit ? p.last : NULL);
+}
+
+int pl_orgs_list(pl_req_t *req)
+{
+    return list_orgs(req, false);
+}
+
+int pl_orgs_admin_list(pl_req_t *req)
+{
+    return list_orgs(req, true);
+}
+
+static json_t *tenant_json(pl_req_t *req)
+{
+    pl_org_t o = {req->tenant.org_id, req->tenant.name, req->tenant.slug, req->tenant.personal,
+                  req->tenant.created_at};
+    return org_json(req, &o, req->tenant.role);
+}
+
+int pl_orgs_get(pl_req_t *req)
+{
+    return pl_resp_json(req, 200, tenant_json(req));
+}
+
+int pl_orgs_update(pl_req_t *req)
+{
+    const char *name = NULL, *slug = NULL;
+    pl_json_get_string(req, "name", false, 1, NAME_MAX_BYTES, &name);
+    get_slug(req, &slug);
+    if (pl_req_validated(req))
+        return PL_EINVAL;
+    pl_db_t *db = pl_db_thread();
+    if (!db)
+        return PL_EDB;
+    int rc = pl_db_begin(db);
+    if (rc)
+        return rc;
+    const char *new_name = name ? name : req->tenant.name;
+    const char *new_slug = slug ? slug : req->tenant.slug;
+    rc = pl_orgs_store_update(db, req->tenant.org_id, new_name, new_slug, pl_now_ms());
+    if ((rc = pl_db_finish(db, rc)))
+        return rc == PL_ECONFLICT ? slug_taken(req) : rc;
+    req->tenant.name = new_name;
+    req->tenant.slug = new_slug;
+    return pl_resp_json(req, 200, tenant_json(req));
+}
+
+int pl_orgs_delete(pl_req_t *req)
+{
+    if (req->tenant.personal)
+        return pl_req_fail(req, 409, "personal_org", "A personal organization cannot be deleted.");
+    pl_db_t *db = pl_db_thread();
+    if (!db)
+        return PL_EDB;
+    int rc = pl_db_begin(db);
+    if (rc)
+        return rc;
+    /* memberships, invitations, teams and roles go with it (ON DELETE CASCADE) */
+    rc = pl_orgs_store_delete(db, req->tenant.org_id);
+    if ((rc = pl_db_finish(db, rc)))
+        return rc;
+    return pl_resp_status(req, 204);
+}
+
+/* ---- members ---- */
+
+static void write_member(pl_jw_t *w, const pl_member_t *m)
+{
+    pl_jw_object_open(w, NULL);
+    pl_jw_string(w, "user_id", m->user_id);
+    pl_jw_string(w, "email", m->email);
+    pl_jw_string(w, "name", m->name);
+    pl_jw_string(w, "role", m->role);
+    pl_jw_string(w, "status", "active");
+    pl_jw_time(w, "joined_at", m->joined_at);
+    pl_jw_object_close(w);
+}
+
+typedef struct {
+    pl_jw_t *w;
+    int count, limit;
+    const char *last;
+    pl_arena_t *arena;
+} member_page_t;
+
+static void add_member(void *ctx, const pl_member_t *m)
+{
+    member_page_t *p = ctx;
+    if (++p->count > p->limit)
+        return;
+    write_member(p->w, m);
+    p->last = m->user_id;
+}
+
+int pl_members_list(pl_req_t *req)
+{
+    int limit;
+    const char *cursor;
+    int rc = pl_req_page(req, &limit, &cursor);
+    if (rc)
+        return rc;
+    if (cursor && !pl_uuid_valid(cursor))
+        return pl_req_fail(req, 400, "bad_request", "cursor is malformed.");
+    pl_db_t *db = pl_db_thread();
+    if (!db)
+        return PL_EDB;
+    pl_buf_t b;
+    pl_buf_init(&b, 16 * 1024 * 1024);
+    pl_jw_t w;
+    pl_jw_init(&w, &b);
+    pl_jw_object_open(&w, NULL);
+    pl_jw_array_open(&w, "data");
+    member_page_t p = {&w, 0, limit, NULL, req->arena};
+    rc = pl_members_store_list(db, req->arena, req->tenant.org_id, cursor, limit + 1, add_member,
+                               &p);
+    pl_jw_array_close(&w);
+    pl_jw_string(&w, "next_cursor", p.count > limit ? p.last : NULL);
+    pl_jw_object_close(&w);
+    if (!rc)
+        rc = w.err;
+    if (!rc)
+        rc = pl_resp_json_buf(req, 200, &b);
+    pl_buf_free(&b);
+    return rc;
+}
+
+static int member_response(pl_req_t *req, pl_db_t *db, const char *user_id)
+{
+    pl_member_t m;
+    int rc = pl_members_store_get(db, req->arena, req->tenant.org_id, user_id, &m);
+    if (rc)
+        return rc;
+    pl_buf_t b;
+    pl_buf_init(&b, 64 * 1024);
+    pl_jw_t w;
+    pl_jw_init(&w, &b);
+    write_member(&w, &m);
+    rc = w.err ? w.err : pl_resp_json_buf(req, 200, &b);
+    pl_buf_free(&b);
+    return rc;
+}
+
+/* The last owner can be neither demoted nor removed. */
+static int check_last_owner(pl_req_t *req, pl_db_t *db, const char *target_role)
+{
+    if (strcmp(target_role, "owner"))
+        return PL_OK;
+    int64_t owners = 0;
+    int rc = pl_members_store_count_role(db, req->tenant.org_id, "owner", &owners);
+    if (rc)
+        return rc;
+    if (owners <= 1)
+        return pl_req_fail(req, 409, "last_owner", "An organization needs at least one owner.");
+    return PL_OK;
+}
+
+static int forbidden(pl_req_t *req, const char *detail)
+{
+    return pl_req_fail(req, 403, "forbidden", detail);
+}
+
+int pl_members_update(pl_req_t *req)
+{
+    const char *user_id = pl_req_param(req, "user");
+    const char *role_key = NULL;
+    if (pl_json_get_string(req, "role", true, 1, PL_ROLE_KEY_MAX, &role_key))
+        return PL_EINVAL;
+    if (!pl_uuid_valid(user_id))
+        return not_found(req);
+    pl_db_t *db = pl_db_thread();
+    if (!db)
+        return PL_EDB;
+    int rc = pl_db_begin(db);
+    if (rc)
+        return rc;
+    const char *current = NULL;
+    pl_role_t target, wanted;
+    pl_actor_t actor = pl_orgs_actor(req);
+    rc = pl_members_store_role(db, req->arena, req->tenant.org_id, user_id, &current);
+    if (rc == PL_ENOTFOUND)
+        rc = not_found(req);
+    if (!rc && (rc = pl_orgs_role(req, db, req->tenant.org_id, current, &target)) == PL_ENOTFOUND)
+        rc = PL_EINTERNAL;
+    if (!rc &&
+        (rc = pl_orgs_role(req, db, req->tenant.org_id, role_key, &wanted)) == PL_ENOTFOUND) {
+        pl_req_field_error(req, "role", "invalid", "No such role in this organization.");
+        rc = PL_EINVAL;
+    }
+    if (!rc && !pl_rbac_may_manage(&actor, target.level))
+        rc = forbidden(req, "You can only change members below your own role.");
+    if (!rc && !pl_rbac_may_assign(&actor, &wanted))
+        rc = forbidden(req, "You cannot grant a role you do not outrank.");
+    if (!rc && strcmp(wanted.key, "owner"))
+        rc = check_last_owner(req, db, current);
+    if (!rc)
+        rc = pl_members_store_set_role(db, req->tenant.org_id, user_id, wanted.key);
+    if (!rc)
+        rc = member_response(req, db, user_id);
+    return pl_db_finish(db, rc);
+}
+
+int pl_members_remove(pl_req_t *req)
+{
+    const char *user_id = pl_req_param(req, "user");
+    if (!pl_uuid_valid(user_id))
+        return not_found(req);
+    bool self = !strcmp(user_id, req->principal.user_id);
+    pl_db_t *db = pl_db_thread();
+    if (!db)
+        return PL_EDB;
+    int rc = pl_db_begin(db);
+    if (rc)
+        return rc;
+    const char *current = NULL;
+    pl_role_t target;
+    pl_actor_t actor = pl_orgs_actor(req);
+    rc = pl_members_store_role(db, req->arena, req->tenant.org_id, user_id, &current);
+    if (rc == PL_ENOTFOUND)
+        rc = not_found(req);
+    if (!rc && (rc = pl_orgs_role(req, db, req->tenant.org_id, current, &target)) == PL_ENOTFOUND)
+        rc = PL_EINTERNAL;
+    /* leaving needs no permission; removing someone else needs member.remove
+     * and a strictly higher role */
+    if (!rc && !self && !(req->tenant.perms & pl_perm_bit("member.remove")))
+        rc = forbidden(req, "Your role does not allow removing members.");
+    if (!rc && !self && !pl_rbac_may_manage(&actor, target.level))
+        rc = forbidden(req, "You can only remove members below your own role.");
+    if (!rc)
+        rc = check_last_owner(req, db, current);
+    if (!rc)
+        rc = pl_members_store_remove(db, req->tenant.org_id, user_id);
+    if ((rc = pl_db_finish(db, rc)))
+        return rc;
+    return pl_resp_status(req, 204);
+}
+
+/* ---- permissions and roles ---- */
+
+int pl_permissions_list(pl_req_t *req)
+{
+    json_t *data = json_array();
+    for (size_t i = 0; i < pl_perm_count; i++)
+        json_array_append_new(data, json_pack("{s:s, s:s}", "key", pl_perm_catalog[i].key,
+                                              "description", pl_perm_catalog[i].description));
+    return pl_resp_json(req, 200, json_pack("{s:o}", "data", data));
+}
+
+static json_t *role_json(const char *id, const char *key, const char *name, int level, bool builtin,
+                         pl_perms_t perms)
+{
+    return json_pack("{s:s, s:s, s:s, s:i, s:b, s:o}", "id", id, "key", key, "name", name, "level",
+                     level, "builtin", builtin, "permissions", pl_perms_to_json(perms));
+}
+
+static void add_role(void *ctx, const pl_custom_role_t *r)
+{
+    json_array_append_new((json_t *)ctx, role_json(r->id, r->key, r->name, r->level, false,
+                                                   pl_perms_from_text(r->permissions)));
+}
+
+int pl_roles_list(pl_req_t *req)
+{
+    pl_db_t *db = pl_db_thread();
+    if (!db)
+        return PL_EDB;
+    json_t *data = json_array();
+    for (size_t i = 0; i < pl_builtin_role_count; i++) {
+        const pl_role_t *r = &pl_builtin_roles[i];
+        char id[40];
+        snprintf(id, sizeof(id), "builtin-%s", r->key);
+        json_array_append_new(data, role_json(id, r->key, r->name, r->level, true, r->perms));
+    }
+    int rc = pl_roles_store_list(db, req->arena, req->tenant.org_id, add_role, data);
+    if (rc) {
+        json_decref(data);
+        return rc;
+    }
+    return pl_resp_list(req, data, NULL);
+}
+
+/* Reads name, level and permissions of a custom role (each optional when
+ * updating), checks them against the caller; fills r. */
+static int role_input(pl_req_t *req, bool required, pl_custom_role_t *r, pl_perms_t *perms)
+{
+    const char *name = NULL;
+    int64_t level = r->level;
+    pl_json_get_string(req, "name", required, 1, NAME_MAX_BYTES, &name);
+    pl_json_get_int(req, "level", required, 1, 3, &level);
+    json_t *jp = req->json ? json_object_get(req->json, "permissions") : NULL;
+    const char *bad = NULL;
+    if (jp && !json_is_null(jp)) {
+        if (pl_perms_from_json(jp, perms, &bad))
+            pl_req_field_error(req, "permissions", "invalid",
+                               bad ? pl_arena_printf(req->arena, "Unknown permission \"%s\".", bad)
+                                   : "Must be an array of permission keys.");
+    } else if (required) {
+        pl_req_field_error(req, "permissions", "required", "This field is required.");
+    }
+    if (pl_req_validated(req))
+        return PL_EINVAL;
+    if (name)
+        r->name = name;
+    r->level = (int)level;
+    pl_actor_t actor = pl_orgs_actor(req);
+    if (!pl_rbac_may_define(&actor, r->level, *perms))
+        return forbidden(req, "A role cannot hold permissions you do not have.");
+    char *text = pl_arena_alloc(req->arena, 512);
+    pl_perms_to_text(*perms, text, 512);
+    r->permissions = text;
+    return PL_OK;
+}
+
+static int builtin_role(pl_req_t *req)
+{
+    return pl_req_fail(req, 409, "builtin_role", "Built-in roles cannot be changed.");
+}
+
+int pl_roles_create(pl_req_t *req)
+{
+    const char *key = NULL;
+    if (pl_json_get_string(req, "key", true, 1, PL_ROLE_KEY_MAX, &key) == PL_OK &&
+        pl_rbac_builtin(key))
+        return builtin_role(req);
+    if (key && !pl_rbac_key_valid(key))
+        pl_req_field_error(req, "key", "invalid",
+                           "Use 2 to 32 of a-z, 0-9, _ and -, starting with a letter.");
+    pl_custom_role_t r = {0};
+    pl_perms_t perms = 0;
+    char id[37];
+    pl_uuid7(id);
+    r.id = id;
+    r.key = key;
+    int rc = role_input(req, true, &r, &perms);
+    if (rc)
+        return rc;
+    pl_db_t *db = pl_db_thread();
+    if (!db)
+        return PL_EDB;
+    if ((rc = pl_db_begin(db)))
+        return rc;
+    rc = pl_roles_store_insert(db, req->tenant.org_id, &r, pl_now_ms());
+    if ((rc = pl_db_finish(db, rc))) {
+        if (rc == PL_ECONFLICT)
+            return pl_req_fail(req, 409, "conflict", "A role with this key exists.");
+        return rc;
+    }
+    return pl_resp_json(req, 201, role_json(r.id, r.key, r.name, r.level, false, perms));
+}
+
+int pl_roles_update(pl_req_t *req)
+{
+    const char *key = pl_req_param(req, "key");
+    if (pl_rbac_builtin(key))
+        return builtin_role(req);
+    pl_db_t *db = pl_db_thread();
+    if (!db)
+        return PL_EDB;
+    int rc = pl_db_begin(db);
+    if (rc)
+        return rc;
+    pl_custom_role_t r;
+    pl_perms_t perms = 0;
+    rc = pl_roles_store_get(db, req->arena, req->tenant.org_id, key, &r);
+    if (rc == PL_ENOTFOUND)
+        rc = not_found(req);
+    if (!rc) {
+        perms = pl_perms_from_text(r.permissions);
+        /* editing is bound by the creation rule, for the role as it is too */
+        pl_actor_t actor = pl_orgs_actor(req);
+        if (!pl_rbac_may_define(&actor, r.level, perms))
+            rc = forbidden(req, "This role holds permissions you do not have.");
+    }
+    if (!rc)
+        rc = role_input(req, false, &r, &perms);
+    if (!rc)
+        rc = pl_roles_store_update(db, req->tenant.org_id, &r, pl_now_ms());
+    if ((rc = pl_db_finish(db, rc)))
+        return rc;
+    return pl_resp_json(req, 200, role_json(r.id, r.key, r.name, r.level, false, perms));
+}
+
+int pl_roles_delete(pl_req_t *req)
+{
+    const char *key = pl_req_param(req, "key");
+    if (pl_rbac_builtin(key))
+        return builtin_role(req);
+    pl_db_t *db = pl_db_thread();
+    if (!db)
+        return PL_EDB;
+    int rc = pl_db_begin(db);
+    if (rc)
+        return rc;
+    pl_custom_role_t r;
+    int64_t used = 0;
+    rc = pl_roles_store_get(db, req->arena, req->tenant.org_id, key, &r);
+    if (rc == PL_ENOTFOUND)
+        rc = not_found(req);
+    if (!rc) {
+        pl_actor_t actor = pl_orgs_actor(req);
+        if (!pl_rbac_may_define(&actor, r.level, pl_perms_from_text(r.permissions)))
+            rc = forbidden(req, "This role holds permissions you do not have.");
+    }
+    if (!rc)
+        rc = pl_roles_store_usage(db, req->tenant.org_id, key, &used);
+    if (!rc && used > 0)
+        rc = pl_req_fail(req, 409, "role_in_use", "Members or pending invitations hold this role.");
+    if (!rc)
+        rc = pl_roles_store_delete(db, req->tenant.org_id, key);
+    if ((rc = pl_db_finish(db, rc)))
+        return rc;
+    return pl_resp_status(req, 204);
+}

@@ -1,0 +1,551 @@
+/* orgs_store.c - SQL for organizations and their tenant data. Every query on
+ * a tenant table binds org_id. */
+#include <string.h>
+
+#include "orgs/orgs_store.h"
+
+#define PREPARE(st, db, sql)                                                                       \
+    pl_stmt_t *st = pl_db_prepare((db), (sql));                                                    \
+    if (!st)                                                                                       \
+        return PL_EDB;
+
+static const char *dup(pl_arena_t *a, pl_stmt_t *st, int col)
+{
+    const char *s = pl_stmt_col_text(st, col);
+    return s ? pl_arena_strdup(a, s) : NULL;
+}
+
+static int done_rc(int rc)
+{
+    return rc < 0 ? rc : PL_OK;
+}
+
+/* exec that reports PL_ENOTFOUND when no row changed */
+static int exec_found(pl_stmt_t *st)
+{
+    int rc = pl_stmt_exec(st);
+    return rc < 0 ? rc : rc == 0 ? PL_ENOTFOUND : PL_OK;
+}
+
+/* ---- organizations ---- */
+
+#define ORG_COLS "o.id, o.name, o.slug, o.personal, o.created_at"
+
+static void read_org(pl_arena_t *a, pl_stmt_t *st, pl_org_t *o)
+{
+    o->id = dup(a, st, 0);
+    o->name = dup(a, st, 1);
+    o->slug = dup(a, st, 2);
+    o->personal = pl_stmt_col_bool(st, 3);
+    o->created_at = pl_stmt_col_int64(st, 4);
+}
+
+static const char sql_org_by_id[] = "SELECT " ORG_COLS " FROM organizations o WHERE o.id = $1";
+static const char sql_org_by_slug[] = "SELECT " ORG_COLS " FROM organizations o WHERE o.slug = $1";
+
+int pl_orgs_store_get(pl_db_t *db, pl_arena_t *a, const char *id_or_slug, bool by_id, pl_org_t *out)
+{
+    PREPARE(st, db, by_id ? sql_org_by_id : sql_org_by_slug);
+    pl_stmt_bind_text(st, 1, id_or_slug);
+    int rc = pl_stmt_step(st);
+    if (rc == 1)
+        read_org(a, st, out);
+    pl_stmt_reset(st);
+    return rc == 1 ? PL_OK : rc == 0 ? PL_ENOTFOUND : rc;
+}
+
+static const char sql_org_update[] =
+    "UPDATE organizations SET name = $2, slug = $3, updated_at = $4 WHERE id = $1";
+
+int pl_orgs_store_update(pl_db_t *db, const char *org_id, const char *name, const char *slug,
+                         int64_t now)
+{
+    PREPARE(st, db, sql_org_update);
+    pl_stmt_bind_text(st, 1, org_id);
+    pl_stmt_bind_text(st, 2, name);
+    pl_stmt_bind_text(st, 3, slug);
+    pl_stmt_bind_int64(st, 4, now);
+    return exec_found(st);
+}
+
+static const char sql_org_delete[] = "DELETE FROM organizations WHERE id = $1";
+
+int pl_orgs_store_delete(pl_db_t *db, const char *org_id)
+{
+    PREPARE(st, db, sql_org_delete);
+    pl_stmt_bind_text(st, 1, org_id);
+    return exec_found(st);
+}
+
+static const char sql_orgs_for_user[] =
+    "SELECT " ORG_COLS ", m.role FROM memberships m JOIN organizations o ON o.id = m.org_id "
+    "WHERE m.user_id = $1 AND ($2 = '' OR o.id > $2) ORDER BY o.id LIMIT $3";
+static const char sql_orgs_all[] = "SELECT " ORG_COLS ", '' FROM organizations o "
+                                   "WHERE ($1 = '' OR o.id > $1) ORDER BY o.id LIMIT $2";
+
+static int org_rows(pl_stmt_t *st, pl_arena_t *a,
+                    void (*fn)(void *ctx, const pl_org_t *o, const char *role), void *ctx)
+{
+    int rc;
+    while ((rc = pl_stmt_step(st)) == 1) {
+        pl_org_t o;
+        read_org(a, st, &o);
+        fn(ctx, &o, pl_stmt_col_text(st, 5));
+    }
+    pl_stmt_reset(st);
+    return done_rc(rc);
+}
+
+int pl_orgs_store_list_for_user(pl_db_t *db, pl_arena_t *a, const char *user_id, const char *after,
+                                int limit,
+                                void (*fn)(void *ctx, const pl_org_t *o, const char *role),
+                                void *ctx)
+{
+    PREPARE(st, db, sql_orgs_for_user);
+    pl_stmt_bind_text(st, 1, user_id);
+    pl_stmt_bind_text(st, 2, after ? after : "");
+    pl_stmt_bind_int64(st, 3, limit);
+    return org_rows(st, a, fn, ctx);
+}
+
+int pl_orgs_store_list_all(pl_db_t *db, pl_arena_t *a, const char *after, int limit,
+                           void (*fn)(void *ctx, const pl_org_t *o, const char *role), void *ctx)
+{
+    PREPARE(st, db, sql_orgs_all);
+    pl_stmt_bind_text(st, 1, after ? after : "");
+    pl_stmt_bind_int64(st, 2, limit);
+    return org_rows(st, a, fn, ctx);
+}
+
+/* ---- memberships ---- */
+
+static const char sql_member_role[] =
+    "SELECT role FROM memberships WHERE org_id = $1 AND user_id = $2";
+
+int pl_members_store_role(pl_db_t *db, pl_arena_t *a, const char *org_id, const char *user_id,
+                          const char **role)
+{
+    PREPARE(st, db, sql_member_role);
+    pl_stmt_bind_text(st, 1, org_id);
+    pl_stmt_bind_text(st, 2, user_id);
+    int rc = pl_stmt_step(st);
+    if (rc == 1)
+        *role = dup(a, st, 0);
+    pl_stmt_reset(st);
+    return rc == 1 ? PL_OK : rc == 0 ? PL_ENOTFOUND : rc;
+}
+
+#define MEMBER_COLS "m.user_id, u.email, u.name, m.role, m.created_at"
+
+static void read_member(pl_arena_t *a, pl_stmt_t *st, pl_member_t *m)
+{
+    m->user_id = dup(a, st, 0);
+    m->email = dup(a, st, 1);
+    m->name = dup(a, st, 2);
+    m->role = dup(a, st, 3);
+    m->joined_at = pl_stmt_col_int64(st, 4);
+}
+
+static const char sql_member_get[] = "SELECT " MEMBER_COLS " FROM memberships m JOIN users u ON "
+                                     "u.id = m.user_id WHERE m.org_id = $1 AND m.user_id = $2";
+static const char sql_members_list[] =
+    "SELECT " MEMBER_COLS " FROM memberships m JOIN users u ON u.id = m.user_id "
+    "WHERE m.org_id = $1 AND ($2 = '' OR m.user_id > $2) ORDER BY m.user_id LIMIT $3";
+
+int pl_members_store_get(pl_db_t *db, pl_arena_t *a, const char *org_id, const char *user_id,
+                         pl_member_t *out)
+{
+    PREPARE(st, db, sql_member_get);
+    pl_stmt_bind_text(st, 1, org_id);
+    pl_stmt_bind_text(st, 2, user_id);
+    int rc = pl_stmt_step(st);
+    if (rc == 1)
+        read_member(a, st, out);
+    pl_stmt_reset(st);
+    return rc == 1 ? PL_OK : rc == 0 ? PL_ENOTFOUND : rc;
+}
+
+int pl_members_store_list(pl_db_t *db, pl_arena_t *a, const char *org_id, const char *after,
+                          int limit, void (*fn)(void *ctx, const pl_member_t *m), void *ctx)
+{
+    PREPARE(st, db, sql_members_list);
+    pl_stmt_bind_text(st, 1, org_id);
+    pl_stmt_bind_text(st, 2, after ? after : "");
+    pl_stmt_bind_int64(st, 3, limit);
+    int rc;
+    while ((rc = pl_stmt_step(st)) == 1) {
+        pl_member_t m;
+        read_member(a, st, &m);
+        fn(ctx, &m);
+    }
+    pl_stmt_reset(st);
+    return done_rc(rc);
+}
+
+static const char sql_member_set_role[] =
+    "UPDATE memberships SET role = $3 WHERE org_id = $1 AND user_id = $2";
+static const char sql_member_remove[] =
+    "DELETE FROM memberships WHERE org_id = $1 AND user_id = $2";
+static const char sql_member_count_role[] =
+    "SELECT count(*) FROM memberships WHERE org_id = $1 AND role = $2";
+static const char sql_member_has_email[] =
+    "SELECT 1 FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.org_id = $1 AND "
+    "u.email = $2";
+
+int pl_members_store_set_role(pl_db_t *db, const char *org_id, const char *user_id,
+                              const char *role)
+{
+    PREPARE(st, db, sql_member_set_role);
+    pl_stmt_bind_text(st, 1, org_id);
+    pl_stmt_bind_text(st, 2, user_id);
+    pl_stmt_bind_text(st, 3, role);
+    return exec_found(st);
+}
+
+int pl_members_store_remove(pl_db_t *db, const char *org_id, const char *user_id)
+{
+    PREPARE(st, db, sql_member_remove);
+    pl_stmt_bind_text(st, 1, org_id);
+    pl_stmt_bind_text(st, 2, user_id);
+    return exec_found(st);
+}
+
+static int count_query(pl_stmt_t *st, int64_t *out)
+{
+    int rc = pl_stmt_step(st);
+    *out = rc == 1 ? pl_stmt_col_int64(st, 0) : 0;
+    pl_stmt_reset(st);
+    return done_rc(rc);
+}
+
+int pl_members_store_count_role(pl_db_t *db, const char *org_id, const char *role, int64_t *out)
+{
+    PREPARE(st, db, sql_member_count_role);
+    pl_stmt_bind_text(st, 1, org_id);
+    pl_stmt_bind_text(st, 2, role);
+    return count_query(st, out);
+}
+
+int pl_members_store_has_email(pl_db_t *db, const char *org_id, const char *email)
+{
+    PREPARE(st, db, sql_member_has_email);
+    pl_stmt_bind_text(st, 1, org_id);
+    pl_stmt_bind_text(st, 2, email);
+    int rc = pl_stmt_step(st);
+    pl_stmt_reset(st);
+    return rc;
+}
+
+/* ---- custom roles ---- */
+
+#define ROLE_COLS "id, key, name, level, permissions"
+
+static void read_role(pl_arena_t *a, pl_stmt_t *st, pl_custom_role_t *r)
+{
+    r->id = dup(a, st, 0);
+    r->key = dup(a, st, 1);
+    r->name = dup(a, st, 2);
+    r->level = (int)pl_stmt_col_int64(st, 3);
+    r->permissions = dup(a, st, 4);
+}
+
+static const char sql_role_get[] = "SELECT " ROLE_COLS " FROM roles WHERE org_id = $1 AND key = $2";
+static const char sql_roles_list[] =
+    "SELECT " ROLE_COLS " FROM roles WHERE org_id = $1 ORDER BY level DESC, key";
+static const char sql_role_insert[] =
+    "INSERT INTO roles (org_id, id, key, name, level, permissions, created_at, updated_at) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $7)";
+static const char sql_role_update[] = "UPDATE roles SET name = $3, level = $4, permissions = $5, "
+                                      "updated_at = $6 WHERE org_id = $1 AND key = $2";
+static const char sql_role_delete[] = "DELETE FROM roles WHERE org_id = $1 AND key = $2";
+static const char sql_role_usage[] =
+    "SELECT (SELECT count(*) FROM memberships WHERE org_id = $1 AND role = $2) + "
+    "(SELECT count(*) FROM invitations WHERE org_id = $1 AND role = $2 AND status = 'pending')";
+
+int pl_roles_store_get(pl_db_t *db, pl_arena_t *a, const char *org_id, const char *key,
+                       pl_custom_role_t *out)
+{
+    PREPARE(st, db, sql_role_get);
+    pl_stmt_bind_text(st, 1, org_id);
+    pl_stmt_bind_text(st, 2, key);
+    int rc = pl_stmt_step(st);
+    if (rc == 1)
+        read_role(a, st, out);
+    pl_stmt_reset(st);
+    return rc == 1 ? PL_OK : rc == 0 ? PL_ENOTFOUND : rc;
+}
+
+int pl_roles_store_list(pl_db_t *db, pl_arena_t *a, const char *org_id,
+                        void (*fn)(void *ctx, const pl_custom_role_t *r), void *ctx)
+{
+    PREPARE(st, db, sql_roles_list);
+    pl_stmt_bind_text(st, 1, org_id);
+    int rc;
+    while ((rc = pl_stmt_step(st)) == 1) {
+        pl_custom_role_t r;
+        read_role(a, st, &r);
+        fn(ctx, &r);
+    }
+    pl_stmt_reset(st);
+    return done_rc(rc);
+}
+
+int pl_roles_store_insert(pl_db_t *db, const char *org_id, const pl_custom_role_t *r, int64_t now)
+{
+    PREPARE(st, db, sql_role_insert);
+    pl_stmt_bind_text(st, 1, org_id);
+    pl_stmt_bind_text(st, 2, r->id);
+    pl_stmt_bind_text(st, 3, r->key);
+    pl_stmt_bind_text(st, 4, r->name);
+    pl_stmt_bind_int64(st, 5, r->level);
+    pl_stmt_bind_text(st, 6, r->permissions);
+    pl_stmt_bind_int64(st, 7, now);
+    return done_rc(pl_stmt_exec(st));
+}
+
+int pl_roles_store_update(pl_db_t *db, const char *org_id, const pl_custom_role_t *r, int64_t now)
+{
+    PREPARE(st, db, sql_role_update);
+    pl_stmt_bind_text(st, 1, org_id);
+    pl_stmt_bind_text(st, 2, r->key);
+    pl_stmt_bind_text(st, 3, r->name);
+    pl_stmt_bind_int64(st, 4, r->level);
+    pl_stmt_bind_text(st, 5, r->permissions);
+    pl_stmt_bind_int64(st, 6, now);
+    return exec_found(st);
+}
+
+int pl_roles_store_delete(pl_db_t *db, const char *org_id, const char *key)
+{
+    PREPARE(st, db, sql_role_delete);
+    pl_stmt_bind_text(st, 1, org_id);
+    pl_stmt_bind_text(st, 2, key);
+    return exec_found(st);
+}
+
+int pl_roles_store_usage(pl_db_t *db, const char *org_id, const char *key, int64_t *out)
+{
+    PREPARE(st, db, sql_role_usage);
+    pl_stmt_bind_text(st, 1, org_id);
+    pl_stmt_bind_text(st, 2, key);
+    return count_query(st, out);
+}
+
+/* ---- invitations ---- */
+
+#define INV_COLS "id, org_id, email, role, status, invited_by, expires_at, created_at"
+
+static void read_inv(pl_arena_t *a, pl_stmt_t *st, pl_invitation_t *i)
+{
+    i->id = dup(a, st, 0);
+    i->org_id = dup(a, st, 1);
+    i->email = dup(a, st, 2);
+    i->role = dup(a, st, 3);
+    i->status = dup(a, st, 4);
+    i->invited_by = dup(a, st, 5);
+    i->expires_at = pl_stmt_col_int64(st, 6);
+    i->created_at = pl_stmt_col_int64(st, 7);
+}
+
+static const char sql_inv_insert[] =
+    "INSERT INTO invitations (id, org_id, email, role, token_hash, status, invited_by, "
+    "expires_at, created_at, updated_at) VALUES ($2, $1, $3, $4, $5, 'pending', $6, $7, $8, $8)";
+static const char sql_inv_expire[] =
+    "UPDATE invitations SET status = 'expired', updated_at = $3 WHERE org_id = $1 AND email = $2 "
+    "AND status = 'pending' AND expires_at <= $3";
+static const char sql_inv_get[] =
+    "SELECT " INV_COLS " FROM invitations WHERE org_id = $1 AND id = $2";
+static const char sql_inv_list[] = "SELECT " INV_COLS " FROM invitations WHERE org_id = $1 AND "
+                                   "($2 = '' OR id < $2) ORDER BY id DESC LIMIT $3";
+static const char sql_inv_status[] = "UPDATE invitations SET status = $4, updated_at = $5 WHERE "
+                                     "org_id = $1 AND id = $2 AND status = $3";
+static const char sql_inv_by_token[] = "SELECT " INV_COLS " FROM invitations WHERE token_hash = $1";
+
+int pl_invitations_store_insert(pl_db_t *db, const char *org_id, const pl_invitation_t *inv,
+                                const char *token_hash, int64_t now)
+{
+    PREPARE(st, db, sql_inv_insert);
+    pl_stmt_bind_text(st, 1, org_id);
+    pl_stmt_bind_text(st, 2, inv->id);
+    pl_stmt_bind_text(st, 3, inv->email);
+    pl_stmt_bind_text(st, 4, inv->role);
+    pl_stmt_bind_text(st, 5, token_hash);
+    pl_stmt_bind_text(st, 6, inv->invited_by);
+    pl_stmt_bind_int64(st, 7, inv->expires_at);
+    pl_stmt_bind_int64(st, 8, now);
+    return done_rc(pl_stmt_exec(st));
+}
+
+int pl_invitations_store_expire(pl_db_t *db, const char *org_id, const char *email, int64_t now)
+{
+    PREPARE(st, db, sql_inv_expire);
+    pl_stmt_bind_text(st, 1, org_id);
+    pl_stmt_bind_text(st, 2, email);
+    pl_stmt_bind_int64(st, 3, now);
+    return done_rc(pl_stmt_exec(st));
+}
+
+static int one_inv(pl_stmt_t *st, pl_arena_t *a, pl_invitation_t *out)
+{
+    int rc = pl_stmt_step(st);
+    if (rc == 1)
+        read_inv(a, st, out);
+    pl_stmt_reset(st);
+    return rc == 1 ? PL_OK : rc == 0 ? PL_ENOTFOUND : rc;
+}
+
+int pl_invitations_store_get(pl_db_t *db, pl_arena_t *a, const char *org_id, const char *id,
+                             pl_invitation_t *out)
+{
+    PREPARE(st, db, sql_inv_get);
+    pl_stmt_bind_text(st, 1, org_id);
+    pl_stmt_bind_text(st, 2, id);
+    return one_inv(st, a, out);
+}
+
+int pl_invitations_store_list(pl_db_t *db, pl_arena_t *a, const char *org_id, const char *after,
+                              int limit, void (*fn)(void *ctx, const pl_invitation_t *i), void *ctx)
+{
+    PREPARE(st, db, sql_inv_list);
+    pl_stmt_bind_text(st, 1, org_id);
+    pl_stmt_bind_text(st, 2, after ? after : "");
+    pl_stmt_bind_int64(st, 3, limit);
+    int rc;
+    while ((rc = pl_stmt_step(st)) == 1) {
+        pl_invitation_t i;
+        read_inv(a, st, &i);
+        fn(ctx, &i);
+    }
+    pl_stmt_reset(st);
+    return done_rc(rc);
+}
+
+int pl_invitations_store_set_status(pl_db_t *db, const char *org_id, const char *id,
+                                    const char *from, const char *to, int64_t now)
+{
+    PREPARE(st, db, sql_inv_status);
+    pl_stmt_bind_text(st, 1, org_id);
+    pl_stmt_bind_text(st, 2, id);
+    pl_stmt_bind_text(st, 3, from);
+    pl_stmt_bind_text(st, 4, to);
+    pl_stmt_bind_int64(st, 5, now);
+    return exec_found(st);
+}
+
+int pl_invitations_store_by_token(pl_db_t *db, pl_arena_t *a, const char *token_hash,
+                                  pl_invitation_t *out)
+{
+    PREPARE(st, db, sql_inv_by_token);
+    pl_stmt_bind_text(st, 1, token_hash);
+    return one_inv(st, a, out);
+}
+
+/* ---- teams ---- */
+
+#define TEAM_COLS                                                                                  \
+    "t.id, t.name, (SELECT count(*) FROM team_members tm WHERE tm.org_id = t.org_id AND "          \
+    "tm.team_id = t.id), t.created_at"
+
+static void read_team(pl_arena_t *a, pl_stmt_t *st, pl_team_t *t)
+{
+    t->id = dup(a, st, 0);
+    t->name = dup(a, st, 1);
+    t->member_count = pl_stmt_col_int64(st, 2);
+    t->created_at = pl_stmt_col_int64(st, 3);
+}
+
+static const char sql_team_insert[] =
+    "INSERT INTO teams (id, org_id, name, created_at, updated_at) VALUES ($2, $1, $3, $4, $4)";
+static const char sql_team_get[] =
+    "SELECT " TEAM_COLS " FROM teams t WHERE t.org_id = $1 AND t.id = $2";
+static const char sql_teams_list[] = "SELECT " TEAM_COLS " FROM teams t WHERE t.org_id = $1 AND "
+                                     "($2 = '' OR t.id > $2) ORDER BY t.id LIMIT $3";
+static const char sql_team_rename[] =
+    "UPDATE teams SET name = $3, updated_at = $4 WHERE org_id = $1 AND id = $2";
+static const char sql_team_delete[] = "DELETE FROM teams WHERE org_id = $1 AND id = $2";
+static const char sql_team_add[] =
+    "INSERT INTO team_members (org_id, team_id, user_id, created_at) VALUES ($1, $2, $3, $4) "
+    "ON CONFLICT (team_id, user_id) DO NOTHING";
+static const char sql_team_remove[] =
+    "DELETE FROM team_members WHERE org_id = $1 AND team_id = $2 AND user_id = $3";
+
+int pl_teams_store_insert(pl_db_t *db, const char *org_id, const char *id, const char *name,
+                          int64_t now)
+{
+    PREPARE(st, db, sql_team_insert);
+    pl_stmt_bind_text(st, 1, org_id);
+    pl_stmt_bind_text(st, 2, id);
+    pl_stmt_bind_text(st, 3, name);
+    pl_stmt_bind_int64(st, 4, now);
+    return done_rc(pl_stmt_exec(st));
+}
+
+int pl_teams_store_get(pl_db_t *db, pl_arena_t *a, const char *org_id, const char *id,
+                       pl_team_t *out)
+{
+    PREPARE(st, db, sql_team_get);
+    pl_stmt_bind_text(st, 1, org_id);
+    pl_stmt_bind_text(st, 2, id);
+    int rc = pl_stmt_step(st);
+    if (rc == 1)
+        read_team(a, st, out);
+    pl_stmt_reset(st);
+    return rc == 1 ? PL_OK : rc == 0 ? PL_ENOTFOUND : rc;
+}
+
+int pl_teams_store_list(pl_db_t *db, pl_arena_t *a, const char *org_id, const char *after,
+                        int limit, void (*fn)(void *ctx, const pl_team_t *t), void *ctx)
+{
+    PREPARE(st, db, sql_teams_list);
+    pl_stmt_bind_text(st, 1, org_id);
+    pl_stmt_bind_text(st, 2, after ? after : "");
+    pl_stmt_bind_int64(st, 3, limit);
+    int rc;
+    while ((rc = pl_stmt_step(st)) == 1) {
+        pl_team_t t;
+        read_team(a, st, &t);
+        fn(ctx, &t);
+    }
+    pl_stmt_reset(st);
+    return done_rc(rc);
+}
+
+int pl_teams_store_rename(pl_db_t *db, const char *org_id, const char *id, const char *name,
+                          int64_t now)
+{
+    PREPARE(st, db, sql_team_rename);
+    pl_stmt_bind_text(st, 1, org_id);
+    pl_stmt_bind_text(st, 2, id);
+    pl_stmt_bind_text(st, 3, name);
+    pl_stmt_bind_int64(st, 4, now);
+    return exec_found(st);
+}
+
+int pl_teams_store_delete(pl_db_t *db, const char *org_id, const char *id)
+{
+    PREPARE(st, db, sql_team_delete);
+    pl_stmt_bind_text(st, 1, org_id);
+    pl_stmt_bind_text(st, 2, id);
+    return exec_found(st);
+}
+
+int pl_teams_store_add_member(pl_db_t *db, const char *org_id, const char *team_id,
+                              const char *user_id, int64_t now)
+{
+    PREPARE(st, db, sql_team_add);
+    pl_stmt_bind_text(st, 1, org_id);
+    pl_stmt_bind_text(st, 2, team_id);
+    pl_stmt_bind_text(st, 3, user_id);
+    pl_stmt_bind_int64(st, 4, now);
+    return done_rc(pl_stmt_exec(st));
+}
+
+int pl_teams_store_remove_member(pl_db_t *db, const char *org_id, const char *team_id,
+                                 const char *user_id)
+{
+    PREPARE(st, db, sql_team_remove);
+    pl_stmt_bind_text(st, 1, org_id);
+    pl_stmt_bind_text(st, 2, team_id);
+    pl_stmt_bind_text(st, 3, user_id);
+    return exec_found(st);
+}
