@@ -28,7 +28,7 @@ static int reserve(pl_buf_t *b, size_t extra)
     return PL_OK;
 }
 
-int pl_buf_append(pl_buf_t *b, const void *data, size_t n)
+int pl_buf_append_grow(pl_buf_t *b, const void *data, size_t n)
 {
     if (reserve(b, n))
         return PL_ELIMIT;
@@ -64,13 +64,22 @@ int pl_buf_appendf(pl_buf_t *b, const char *fmt, ...)
     return PL_OK;
 }
 
+/* Bytes that JSON strings must escape: controls, '"', '\\', and DEL. */
+static const unsigned char needs_escape[256] = {
+    [0 ... 0x1f] = 1,
+    ['"'] = 1,
+    ['\\'] = 1,
+    [0x7f] = 1,
+};
+
 int pl_buf_append_json_escaped(pl_buf_t *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
+    const unsigned char *u = (const unsigned char *)s;
     size_t run = 0; /* start of the pending run of bytes that need no escape */
     for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f)
+        unsigned char c = u[i];
+        if (!needs_escape[c])
             continue;
         if (pl_buf_append(b, s + run, i - run))
             return PL_ELIMIT;

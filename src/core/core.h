@@ -66,7 +66,21 @@ typedef struct {
     size_t max;
 } pl_buf_t;
 void pl_buf_init(pl_buf_t *b, size_t max);
-int pl_buf_append(pl_buf_t *b, const void *data, size_t n);
+/* The slow path of pl_buf_append: grows the buffer (within max) first. */
+int pl_buf_append_grow(pl_buf_t *b, const void *data, size_t n);
+/* Appends n bytes; PL_ELIMIT past the cap. Inline: JSON writers append many
+ * short runs, and the common case is a copy into room already there. */
+static inline int pl_buf_append(pl_buf_t *b, const void *data, size_t n)
+{
+    if (b->ptr && b->len + n < b->cap && b->len + n <= b->max) {
+        if (n)
+            __builtin_memcpy(b->ptr + b->len, data, n);
+        b->len += n;
+        b->ptr[b->len] = '\0';
+        return PL_OK;
+    }
+    return pl_buf_append_grow(b, data, n);
+}
 int pl_buf_appendf(pl_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Appends s as JSON string contents (no quotes), escaping as RFC 8259 requires. */
 int pl_buf_append_json_escaped(pl_buf_t *b, const char *s, size_t n);

@@ -23,24 +23,42 @@ int64_t pl_monotonic_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+/* Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm): no
+ * gmtime_r, whose time-zone lock every thread would contend on. */
+static void civil_from_days(int64_t z, int *y, int *m, int *d)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = (int)(yoe + era * 400 + (*m <= 2));
+}
+
 void pl_time_format(int64_t ms, char out[32])
 {
-    time_t secs = (time_t)(ms / 1000);
+    int64_t secs = ms / 1000;
     int frac = (int)(ms % 1000);
     if (frac < 0) {
         frac += 1000;
         secs -= 1;
     }
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    int year = tm.tm_year + 1900;
+    int64_t days = secs / 86400, rem = secs % 86400;
+    if (rem < 0) {
+        rem += 86400;
+        days -= 1;
+    }
+    int year, mon, mday;
+    civil_from_days(days, &year, &mon, &mday);
     if (year < 0 || year > 9999) {
         snprintf(out, 32, "%s", year < 0 ? "0000-01-01T00:00:00.000Z" : "9999-12-31T23:59:59.999Z");
         return;
     }
-    /* digits by hand: this runs for every timestamp in every list */
-    const int parts[] = {year / 100, year % 100, tm.tm_mon + 1, tm.tm_mday,
-                         tm.tm_hour, tm.tm_min,  tm.tm_sec};
+    const int parts[] = {year / 100,           year % 100,     mon, mday, (int)(rem / 3600),
+                         (int)(rem / 60 % 60), (int)(rem % 60)};
     const char seps[] = {0, 0, '-', '-', 'T', ':', ':'};
     char *p = out;
     for (int i = 0; i < 7; i++) {

@@ -65,9 +65,10 @@ typedef struct {
     const char *slug;
     bool personal;
     int64_t created_at;
-    const char *role; /* the caller's role key */
-    int level;        /* its level, 1..4 */
-    uint32_t perms;   /* its permissions (rbac bits) */
+    const char *role;        /* the caller's role key */
+    int level;               /* its level, 1..4 */
+    uint32_t perms;          /* its permissions (rbac bits) */
+    int64_t members_version; /* changes with every change to the member list */
 } pl_tenant_t;
 
 typedef struct pl_req pl_req_t;

@@ -1,5 +1,7 @@
 /* orgs_routes.c - organizations, members, roles and the authorization step. */
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "auth/auth.h"
@@ -91,6 +93,7 @@ int pl_orgs_authorize(pl_req_t *req)
     t->slug = o.slug;
     t->personal = o.personal;
     t->created_at = o.created_at;
+    t->members_version = o.members_version;
     t->role = role_key;
     t->level = role.level;
     t->perms = role.perms;
@@ -194,7 +197,7 @@ int pl_orgs_create(pl_req_t *req)
         rc = pl_store_membership_insert(db, id, req->principal.user_id, "owner", now);
     if ((rc = pl_db_finish(db, rc)))
         return rc == PL_ECONFLICT ? slug_taken(req) : rc;
-    pl_org_t o = {id, name, slug, false, now};
+    pl_org_t o = {id, name, slug, false, now, 0};
     return pl_resp_json(req, 201, org_json(req, &o, "owner"));
 }
 
@@ -249,8 +252,8 @@ int pl_orgs_admin_list(pl_req_t *req)
 
 static json_t *tenant_json(pl_req_t *req)
 {
-    pl_org_t o = {req->tenant.org_id, req->tenant.name, req->tenant.slug, req->tenant.personal,
-                  req->tenant.created_at};
+    pl_org_t o = {req->tenant.org_id,   req->tenant.name,       req->tenant.slug,
+                  req->tenant.personal, req->tenant.created_at, req->tenant.members_version};
     return org_json(req, &o, req->tenant.role);
 }
 
@@ -316,17 +319,75 @@ static void write_member(pl_jw_t *w, const pl_member_t *m)
 typedef struct {
     pl_jw_t *w;
     int count, limit;
-    const char *last;
-    pl_arena_t *arena;
+    char last[37];
 } member_page_t;
 
+/* Rows are written as they are read: the strings are the statement's own. */
 static void add_member(void *ctx, const pl_member_t *m)
 {
     member_page_t *p = ctx;
     if (++p->count > p->limit)
         return;
     write_member(p->w, m);
-    p->last = m->user_id;
+    size_t n = strnlen(m->user_id, sizeof(p->last) - 1);
+    memcpy(p->last, m->user_id, n);
+    p->last[n] = '\0';
+}
+
+/* Rendered member-list pages, per thread, keyed by org, members_version,
+ * cursor and limit. The version is read with the authorization in the
+ * request's snapshot and changes in the same transaction as any change to the
+ * list (database triggers), so a hit is exactly what the query would give, on
+ * every instance. A cache that is safe to lose. */
+#define PAGE_CACHE_SLOTS    16
+#define PAGE_CACHE_MAX_BODY (256 * 1024)
+
+typedef struct {
+    char org_id[37];
+    int64_t version;
+    int limit;
+    char cursor[40];
+    char *body;
+    size_t len;
+} page_slot_t;
+
+static __thread page_slot_t *page_cache;
+static pthread_key_t page_cache_key;
+static pthread_once_t page_cache_once = PTHREAD_ONCE_INIT;
+
+static void free_page_cache(void *p)
+{
+    page_slot_t *slots = p;
+    for (int i = 0; i < PAGE_CACHE_SLOTS; i++)
+        free(slots[i].body);
+    free(slots);
+}
+
+static void page_cache_init(void)
+{
+    pthread_key_create(&page_cache_key, free_page_cache);
+}
+
+static page_slot_t *page_slot(const pl_tenant_t *t, const char *cursor, int limit)
+{
+    if (!page_cache) {
+        pthread_once(&page_cache_once, page_cache_init);
+        page_cache = pl_xcalloc(PAGE_CACHE_SLOTS, sizeof(page_slot_t));
+        pthread_setspecific(page_cache_key, page_cache);
+    }
+    uint32_t h = 2166136261u;
+    for (const char *s = t->org_id; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    for (const char *s = cursor ? cursor : ""; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    h = (h ^ (uint32_t)limit) * 16777619u;
+    return &page_cache[h % PAGE_CACHE_SLOTS];
+}
+
+static bool page_hit(const page_slot_t *s, const pl_tenant_t *t, const char *cursor, int limit)
+{
+    return s->body && s->version == t->members_version && s->limit == limit &&
+           !strcmp(s->org_id, t->org_id) && !strcmp(s->cursor, cursor ? cursor : "");
 }
 
 int pl_members_list(pl_req_t *req)
@@ -338,6 +399,9 @@ int pl_members_list(pl_req_t *req)
         return rc;
     if (cursor && !pl_uuid_valid(cursor))
         return pl_req_fail(req, 400, "bad_request", "cursor is malformed.");
+    page_slot_t *slot = page_slot(&req->tenant, cursor, limit);
+    if (page_hit(slot, &req->tenant, cursor, limit))
+        return pl_resp_body(req, 200, "application/json", slot->body, slot->len, false);
     pl_db_t *db = pl_db_thread();
     if (!db)
         return PL_EDB;
@@ -347,14 +411,22 @@ int pl_members_list(pl_req_t *req)
     pl_jw_init(&w, &b);
     pl_jw_object_open(&w, NULL);
     pl_jw_array_open(&w, "data");
-    member_page_t p = {&w, 0, limit, NULL, req->arena};
-    rc = pl_members_store_list(db, req->arena, req->tenant.org_id, cursor, limit + 1, add_member,
-                               &p);
+    member_page_t p = {&w, 0, limit, ""};
+    rc = pl_members_store_list(db, NULL, req->tenant.org_id, cursor, limit + 1, add_member, &p);
     pl_jw_array_close(&w);
     pl_jw_string(&w, "next_cursor", p.count > limit ? p.last : NULL);
     pl_jw_object_close(&w);
     if (!rc)
         rc = w.err;
+    if (!rc && b.len <= PAGE_CACHE_MAX_BODY) {
+        free(slot->body);
+        slot->body = pl_xstrndup(b.ptr, b.len);
+        slot->len = b.len;
+        slot->version = req->tenant.members_version;
+        slot->limit = limit;
+        memcpy(slot->org_id, req->tenant.org_id, sizeof(slot->org_id));
+        snprintf(slot->cursor, sizeof(slot->cursor), "%s", cursor ? cursor : "");
+    }
     if (!rc)
         rc = pl_resp_json_buf(req, 200, &b);
     pl_buf_free(&b);

@@ -9,10 +9,12 @@
     if (!st)                                                                                       \
         return PL_EDB;
 
+/* A column's text copied into the arena; with no arena, the statement's own
+ * text, valid only until the next step (for callbacks that use it at once). */
 static const char *dup(pl_arena_t *a, pl_stmt_t *st, int col)
 {
     const char *s = pl_stmt_col_text(st, col);
-    return s ? pl_arena_strdup(a, s) : NULL;
+    return s && a ? pl_arena_strdup(a, s) : s;
 }
 
 static int done_rc(int rc)
@@ -29,7 +31,7 @@ static int exec_found(pl_stmt_t *st)
 
 /* ---- organizations ---- */
 
-#define ORG_COLS "o.id, o.name, o.slug, o.personal, o.created_at"
+#define ORG_COLS "o.id, o.name, o.slug, o.personal, o.created_at, o.members_version"
 
 static void read_org(pl_arena_t *a, pl_stmt_t *st, pl_org_t *o)
 {
@@ -38,6 +40,7 @@ static void read_org(pl_arena_t *a, pl_stmt_t *st, pl_org_t *o)
     o->slug = dup(a, st, 2);
     o->personal = pl_stmt_col_bool(st, 3);
     o->created_at = pl_stmt_col_int64(st, 4);
+    o->members_version = pl_stmt_col_int64(st, 5);
 }
 
 static const char sql_org_by_id[] = "SELECT " ORG_COLS " FROM organizations o WHERE o.id = $1";
@@ -90,7 +93,7 @@ static int org_rows(pl_stmt_t *st, pl_arena_t *a,
     while ((rc = pl_stmt_step(st)) == 1) {
         pl_org_t o;
         read_org(a, st, &o);
-        fn(ctx, &o, pl_stmt_col_text(st, 5));
+        fn(ctx, &o, pl_stmt_col_text(st, 6));
     }
     pl_stmt_reset(st);
     return done_rc(rc);

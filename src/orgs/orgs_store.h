@@ -11,6 +11,7 @@ typedef struct {
     const char *id, *name, *slug;
     bool personal;
     int64_t created_at;
+    int64_t members_version;
 } pl_org_t;
 
 typedef struct {
@@ -53,6 +54,7 @@ int pl_members_store_role(pl_db_t *db, pl_arena_t *a, const char *org_id, const 
                           const char **role);
 int pl_members_store_get(pl_db_t *db, pl_arena_t *a, const char *org_id, const char *user_id,
                          pl_member_t *out);
+/* With a NULL arena the member's strings are valid only during fn. */
 int pl_members_store_list(pl_db_t *db, pl_arena_t *a, const char *org_id, const char *after,
                           int limit, void (*fn)(void *ctx, const pl_member_t *m), void *ctx);
 int pl_members_store_set_role(pl_db_t *db, const char *org_id, const char *user_id,

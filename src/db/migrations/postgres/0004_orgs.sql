@@ -77,3 +77,33 @@ ALTER TABLE team_members ENABLE ROW LEVEL SECURITY;
 ALTER TABLE team_members FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON team_members
     USING (org_id = current_setting('app.org_id', true));
+
+-- members_version changes with every change to an organization's member list
+-- (memberships, and the names and emails of its members), in the same
+-- transaction: a cached rendering of the list is valid exactly while the
+-- version it was made from is current. Triggers, so no writer can forget.
+ALTER TABLE organizations ADD COLUMN members_version BIGINT NOT NULL DEFAULT 0;
+
+CREATE FUNCTION plinth_memberships_version() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        UPDATE organizations SET members_version = members_version + 1 WHERE id = OLD.org_id;
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        UPDATE organizations SET members_version = members_version + 1 WHERE id = NEW.org_id;
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER memberships_version AFTER INSERT OR UPDATE OR DELETE ON memberships
+    FOR EACH ROW EXECUTE FUNCTION plinth_memberships_version();
+
+-- Runs where the user renames themself: app.user_id is set, so row-level
+-- security shows their memberships in every org.
+CREATE FUNCTION plinth_users_members_version() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE organizations SET members_version = members_version + 1
+        WHERE id IN (SELECT org_id FROM memberships WHERE user_id = NEW.id);
+    RETURN NULL;
+END $$;
+CREATE TRIGGER users_members_version AFTER UPDATE OF email, name ON users
+    FOR EACH ROW EXECUTE FUNCTION plinth_users_members_version();

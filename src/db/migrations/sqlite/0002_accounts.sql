@@ -1,4 +1,6 @@
 -- Accounts, personal organizations, sessions, refresh tokens, sign-in attempts.
+-- Tables keyed by text ids are WITHOUT ROWID: a lookup by primary key reads
+-- the row in one b-tree descent instead of an index probe plus a table probe.
 CREATE TABLE users (
     id TEXT PRIMARY KEY,
     email TEXT NOT NULL UNIQUE,
@@ -10,7 +12,7 @@ CREATE TABLE users (
     disabled_at BIGINT,
     created_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL
-);
+) WITHOUT ROWID;
 
 CREATE TABLE organizations (
     id TEXT PRIMARY KEY,
@@ -19,7 +21,7 @@ CREATE TABLE organizations (
     personal INTEGER NOT NULL DEFAULT 0,
     created_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL
-);
+) WITHOUT ROWID;
 
 CREATE TABLE memberships (
     org_id TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
@@ -27,7 +29,7 @@ CREATE TABLE memberships (
     role TEXT NOT NULL,
     created_at BIGINT NOT NULL,
     PRIMARY KEY (org_id, user_id)
-);
+) WITHOUT ROWID;
 CREATE INDEX memberships_user ON memberships(user_id);
 
 CREATE TABLE sessions (
@@ -40,7 +42,7 @@ CREATE TABLE sessions (
     revoke_reason TEXT,
     ip TEXT NOT NULL,
     user_agent TEXT NOT NULL
-);
+) WITHOUT ROWID;
 CREATE INDEX sessions_user ON sessions(user_id, last_used_at);
 CREATE INDEX sessions_expires ON sessions(expires_at);
 

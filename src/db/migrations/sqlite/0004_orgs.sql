@@ -45,3 +45,23 @@ CREATE TABLE team_members (
     FOREIGN KEY (org_id, user_id) REFERENCES memberships(org_id, user_id) ON DELETE CASCADE
 );
 CREATE INDEX team_members_member ON team_members(org_id, user_id);
+
+-- members_version changes with every change to an organization's member list
+-- (memberships, and the names and emails of its members), in the same
+-- transaction: a cached rendering of the list is valid exactly while the
+-- version it was made from is current. Triggers, so no writer can forget.
+ALTER TABLE organizations ADD COLUMN members_version BIGINT NOT NULL DEFAULT 0;
+CREATE TRIGGER memberships_version_ins AFTER INSERT ON memberships BEGIN
+    UPDATE organizations SET members_version = members_version + 1 WHERE id = NEW.org_id;
+END;
+CREATE TRIGGER memberships_version_upd AFTER UPDATE ON memberships BEGIN
+    UPDATE organizations SET members_version = members_version + 1
+        WHERE id = OLD.org_id OR id = NEW.org_id;
+END;
+CREATE TRIGGER memberships_version_del AFTER DELETE ON memberships BEGIN
+    UPDATE organizations SET members_version = members_version + 1 WHERE id = OLD.org_id;
+END;
+CREATE TRIGGER users_members_version AFTER UPDATE OF email, name ON users BEGIN
+    UPDATE organizations SET members_version = members_version + 1
+        WHERE id IN (SELECT org_id FROM memberships WHERE user_id = NEW.id);
+END;
