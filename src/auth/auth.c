@@ -2,6 +2,7 @@
  * maintenance. */
 #include <errno.h>
 #include <fcntl.h>
+#include <liboath/oath.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "apikeys/apikeys.h"
 #include "auth/auth.h"
 #include "auth/jwt.h"
 #include "auth/password.h"
@@ -26,6 +28,7 @@
 
 static unsigned char jwt_key[64];
 static size_t jwt_key_len;
+unsigned char pl_master_key[32];
 
 static pl_counter_t auth_counters[] = {
     {"plinth_auth_attempts_total", "Sign-in attempts by outcome.", "outcome=\"success\"", 0, 0},
@@ -113,6 +116,19 @@ int pl_auth_init(void)
         if (load_key_file("jwt.key", jwt_key, 32))
             return PL_EINTERNAL;
         jwt_key_len = 32;
+    }
+    if (pl_cfg.master_key[0]) {
+        if (strlen(pl_cfg.master_key) < 32) {
+            fprintf(stderr, "plinth: PLINTH_MASTER_KEY must be at least 32 bytes\n");
+            return PL_EINVAL;
+        }
+        pl_sha256(pl_cfg.master_key, strlen(pl_cfg.master_key), pl_master_key);
+    } else if (load_key_file("master.key", pl_master_key, 32)) {
+        return PL_EINTERNAL;
+    }
+    if (oath_init() != OATH_OK) {
+        fprintf(stderr, "plinth: cannot initialise liboath\n");
+        return PL_EINTERNAL;
     }
     if (pl_password_init(pl_cfg.argon2_memory, pl_cfg.argon2_ops)) {
         fprintf(stderr, "plinth: cannot hash passwords with --argon2-memory %lld\n",
@@ -298,8 +314,12 @@ int pl_auth_check(pl_req_t *req)
     size_t len = strlen(tok);
     while (len && tok[len - 1] == ' ')
         len--;
-    if (len > 4 && !strncmp(tok, "plk_", 4))
-        return unauthenticated(req, "unauthenticated", "API keys cannot call this route.");
+    if (len > 4 && !strncmp(tok, PL_APIKEY_PREFIX, 4)) {
+        /* keys act only inside their organization's routes */
+        if (req->route->auth != PL_AUTH_ORG)
+            return unauthenticated(req, "unauthenticated", "API keys cannot call this route.");
+        return pl_apikeys_authenticate(req, tok, len);
+    }
 
     pl_jwt_claims_t c;
     switch (verify_cached(tok, len, pl_now_ms() / 1000, &c)) {

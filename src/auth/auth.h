@@ -42,6 +42,10 @@ int pl_auth_access_token(const char *user_id, const char *session_id, char *out,
 /* The public User object. */
 json_t *pl_auth_user_json(const pl_user_t *u);
 
+/* The key sealing secrets at rest (PLINTH_MASTER_KEY hashed, or a 0600 file
+ * generated in the data directory); valid after pl_auth_init. */
+extern unsigned char pl_master_key[32];
+
 /* Counts an authentication outcome in /metrics ("success", "failure",
  * "throttled", "locked"). */
 void pl_auth_count(const char *outcome);

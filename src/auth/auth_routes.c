@@ -153,7 +153,7 @@ int pl_auth_register(pl_req_t *req)
 }
 
 /* Reads the counters the throttle rules need and decides. */
-static int throttle(pl_req_t *req, pl_db_t *db, const char *email)
+int pl_auth_throttle(pl_req_t *req, pl_db_t *db, const char *email)
 {
     int64_t now = pl_now_ms();
     pl_throttle_input_t in = {0};
@@ -196,7 +196,7 @@ int pl_auth_login(pl_req_t *req)
     pl_db_t *db = pl_db_thread();
     if (!db)
         return PL_EDB;
-    int rc = throttle(req, db, email);
+    int rc = pl_auth_throttle(req, db, email);
     if (rc)
         return rc;
 
@@ -222,6 +222,10 @@ int pl_auth_login(pl_req_t *req)
         if (pl_password_hash(password, strlen(password), hash) == PL_OK)
             pl_store_user_set_password(db, u.id, hash, pl_now_ms());
     }
+    /* the one way to a session from a password: with two-factor on, only a
+     * challenge comes back, and pl_auth_login_mfa finishes the sign-in */
+    if (u.mfa_enabled)
+        return pl_mfa_challenge(req, db, &u);
     if ((rc = pl_db_begin(db)))
         return rc;
     json_t *pair = NULL;

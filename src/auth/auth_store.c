@@ -598,18 +598,183 @@ int pl_store_user_set_verified(pl_db_t *db, const char *id, const char *email, i
     return exec_found(st);
 }
 
+/* ---- two-factor ---- */
+
+static const char sql_totp_get[] =
+    "SELECT secret_sealed, enabled_at, last_step FROM mfa_totp WHERE user_id = $1";
+static const char sql_totp_put_pending[] =
+    "INSERT INTO mfa_totp (user_id, secret_sealed, created_at, updated_at) VALUES ($1, $2, $3, $3) "
+    "ON CONFLICT (user_id) DO UPDATE SET secret_sealed = $2, enabled_at = NULL, last_step = 0, "
+    "updated_at = $3";
+static const char sql_totp_enable[] =
+    "UPDATE mfa_totp SET enabled_at = $3, last_step = $2, updated_at = $3 WHERE user_id = $1";
+static const char sql_totp_use_step[] = "UPDATE mfa_totp SET last_step = $2, updated_at = $3 WHERE "
+                                        "user_id = $1 AND last_step < $2";
+static const char sql_totp_delete[] = "DELETE FROM mfa_totp WHERE user_id = $1";
+static const char sql_user_set_mfa[] =
+    "UPDATE users SET mfa_enabled = $2, updated_at = $3 WHERE id = $1";
+static const char sql_recovery_clear[] = "DELETE FROM mfa_recovery_codes WHERE user_id = $1";
+static const char sql_recovery_insert[] =
+    "INSERT INTO mfa_recovery_codes (user_id, code_hash, created_at) VALUES ($1, $2, $3)";
+static const char sql_recovery_use[] = "UPDATE mfa_recovery_codes SET used_at = $3 WHERE "
+                                       "user_id = $1 AND code_hash = $2 AND used_at IS NULL";
+static const char sql_challenge_insert[] = "INSERT INTO mfa_challenges (token_hash, user_id, "
+                                           "expires_at, created_at) VALUES ($1, $2, $3, $4)";
+static const char sql_challenge_get[] =
+    "SELECT user_id FROM mfa_challenges WHERE token_hash = $1 AND used_at IS NULL AND "
+    "expires_at > $2 AND failures < $3";
+static const char sql_challenge_fail[] =
+    "UPDATE mfa_challenges SET failures = failures + 1 WHERE token_hash = $1";
+static const char sql_challenge_use[] =
+    "UPDATE mfa_challenges SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL";
+
+int pl_store_totp_get(pl_db_t *db, pl_arena_t *a, const char *user_id, pl_totp_row_t *out)
+{
+    PREPARE(st, db, sql_totp_get);
+    pl_stmt_bind_text(st, 1, user_id);
+    int rc = pl_stmt_step(st);
+    if (rc == 1) {
+        out->secret_sealed = dup(a, st, 0);
+        out->enabled_at = pl_stmt_col_is_null(st, 1) ? 0 : pl_stmt_col_int64(st, 1);
+        out->last_step = pl_stmt_col_int64(st, 2);
+    }
+    pl_stmt_reset(st);
+    return rc == 1 ? PL_OK : rc == 0 ? PL_ENOTFOUND : rc;
+}
+
+int pl_store_totp_put_pending(pl_db_t *db, const char *user_id, const char *sealed, int64_t now)
+{
+    PREPARE(st, db, sql_totp_put_pending);
+    pl_stmt_bind_text(st, 1, user_id);
+    pl_stmt_bind_text(st, 2, sealed);
+    pl_stmt_bind_int64(st, 3, now);
+    int rc = pl_stmt_exec(st);
+    return rc < 0 ? rc : PL_OK;
+}
+
+int pl_store_totp_enable(pl_db_t *db, const char *user_id, int64_t step, int64_t now)
+{
+    PREPARE(st, db, sql_totp_enable);
+    pl_stmt_bind_text(st, 1, user_id);
+    pl_stmt_bind_int64(st, 2, step);
+    pl_stmt_bind_int64(st, 3, now);
+    return exec_found(st);
+}
+
+int pl_store_totp_use_step(pl_db_t *db, const char *user_id, int64_t step, int64_t now)
+{
+    PREPARE(st, db, sql_totp_use_step);
+    pl_stmt_bind_text(st, 1, user_id);
+    pl_stmt_bind_int64(st, 2, step);
+    pl_stmt_bind_int64(st, 3, now);
+    int rc = pl_stmt_exec(st);
+    return rc < 0 ? rc : rc > 0 ? 1 : 0;
+}
+
+int pl_store_totp_delete(pl_db_t *db, const char *user_id)
+{
+    PREPARE(st, db, sql_totp_delete);
+    pl_stmt_bind_text(st, 1, user_id);
+    int rc = pl_stmt_exec(st);
+    return rc < 0 ? rc : PL_OK;
+}
+
+int pl_store_user_set_mfa(pl_db_t *db, const char *user_id, bool enabled, int64_t now)
+{
+    PREPARE(st, db, sql_user_set_mfa);
+    pl_stmt_bind_text(st, 1, user_id);
+    pl_stmt_bind_bool(st, 2, enabled);
+    pl_stmt_bind_int64(st, 3, now);
+    return exec_found(st);
+}
+
+int pl_store_recovery_replace(pl_db_t *db, const char *user_id, char hashes[][65], int n,
+                              int64_t now)
+{
+    int rc;
+    {
+        PREPARE(st, db, sql_recovery_clear);
+        pl_stmt_bind_text(st, 1, user_id);
+        if ((rc = pl_stmt_exec(st)) < 0)
+            return rc;
+    }
+    for (int i = 0; i < n; i++) {
+        PREPARE(st, db, sql_recovery_insert);
+        pl_stmt_bind_text(st, 1, user_id);
+        pl_stmt_bind_text(st, 2, hashes[i]);
+        pl_stmt_bind_int64(st, 3, now);
+        if ((rc = pl_stmt_exec(st)) < 0)
+            return rc;
+    }
+    return PL_OK;
+}
+
+int pl_store_recovery_use(pl_db_t *db, const char *user_id, const char *hash, int64_t now)
+{
+    PREPARE(st, db, sql_recovery_use);
+    pl_stmt_bind_text(st, 1, user_id);
+    pl_stmt_bind_text(st, 2, hash);
+    pl_stmt_bind_int64(st, 3, now);
+    return exec_found(st);
+}
+
+int pl_store_challenge_insert(pl_db_t *db, const char *hash, const char *user_id,
+                              int64_t expires_at, int64_t now)
+{
+    PREPARE(st, db, sql_challenge_insert);
+    pl_stmt_bind_text(st, 1, hash);
+    pl_stmt_bind_text(st, 2, user_id);
+    pl_stmt_bind_int64(st, 3, expires_at);
+    pl_stmt_bind_int64(st, 4, now);
+    int rc = pl_stmt_exec(st);
+    return rc < 0 ? rc : PL_OK;
+}
+
+int pl_store_challenge_get(pl_db_t *db, pl_arena_t *a, const char *hash, int64_t now,
+                           int max_failures, const char **user_id)
+{
+    PREPARE(st, db, sql_challenge_get);
+    pl_stmt_bind_text(st, 1, hash);
+    pl_stmt_bind_int64(st, 2, now);
+    pl_stmt_bind_int64(st, 3, max_failures);
+    int rc = pl_stmt_step(st);
+    if (rc == 1)
+        *user_id = dup(a, st, 0);
+    pl_stmt_reset(st);
+    return rc == 1 ? PL_OK : rc == 0 ? PL_ENOTFOUND : rc;
+}
+
+int pl_store_challenge_fail(pl_db_t *db, const char *hash)
+{
+    PREPARE(st, db, sql_challenge_fail);
+    pl_stmt_bind_text(st, 1, hash);
+    int rc = pl_stmt_exec(st);
+    return rc < 0 ? rc : PL_OK;
+}
+
+int pl_store_challenge_use(pl_db_t *db, const char *hash, int64_t now)
+{
+    PREPARE(st, db, sql_challenge_use);
+    pl_stmt_bind_text(st, 1, hash);
+    pl_stmt_bind_int64(st, 2, now);
+    int rc = pl_stmt_exec(st);
+    return rc < 0 ? rc : rc > 0 ? 1 : 0;
+}
+
 /* ---- maintenance ---- */
 
 static const char sql_purge_sessions[] = "DELETE FROM sessions WHERE expires_at < $1";
 static const char sql_purge_attempts[] = "DELETE FROM login_attempts WHERE created_at < $1";
 static const char sql_purge_tokens[] = "DELETE FROM email_tokens WHERE expires_at < $1";
+static const char sql_purge_challenges[] = "DELETE FROM mfa_challenges WHERE expires_at < $1";
 
 int pl_store_purge(pl_db_t *db, int64_t sessions_before, int64_t attempts_before,
                    int64_t tokens_before)
 {
-    const char *sql[] = {sql_purge_sessions, sql_purge_attempts, sql_purge_tokens};
-    int64_t before[] = {sessions_before, attempts_before, tokens_before};
-    for (int i = 0; i < 3; i++) {
+    const char *sql[] = {sql_purge_sessions, sql_purge_attempts, sql_purge_tokens,
+                         sql_purge_challenges};
+    int64_t before[] = {sessions_before, attempts_before, tokens_before, tokens_before};
+    for (int i = 0; i < 4; i++) {
         PREPARE(st, db, sql[i]);
         pl_stmt_bind_int64(st, 1, before[i]);
         int rc = pl_stmt_exec(st);

@@ -119,6 +119,33 @@ int pl_store_email_tokens_void(pl_db_t *db, const char *user_id, const char *pur
 /* Marks the user's email verified when it is still `email`. */
 int pl_store_user_set_verified(pl_db_t *db, const char *id, const char *email, int64_t now);
 
+/* Two-factor: the TOTP row (sealed secret; enabled_at 0 while pending) */
+typedef struct {
+    const char *secret_sealed;
+    int64_t enabled_at;
+    int64_t last_step;
+} pl_totp_row_t;
+int pl_store_totp_get(pl_db_t *db, pl_arena_t *a, const char *user_id, pl_totp_row_t *out);
+int pl_store_totp_put_pending(pl_db_t *db, const char *user_id, const char *sealed, int64_t now);
+int pl_store_totp_enable(pl_db_t *db, const char *user_id, int64_t step, int64_t now);
+/* Records step as used; returns 1 when it was newer than the last used step
+ * (the code is fresh), 0 when it was not (a replay). */
+int pl_store_totp_use_step(pl_db_t *db, const char *user_id, int64_t step, int64_t now);
+int pl_store_totp_delete(pl_db_t *db, const char *user_id);
+int pl_store_user_set_mfa(pl_db_t *db, const char *user_id, bool enabled, int64_t now);
+int pl_store_recovery_replace(pl_db_t *db, const char *user_id, char hashes[][65], int n,
+                              int64_t now);
+/* Spends an unused recovery code; PL_ENOTFOUND when there is none. */
+int pl_store_recovery_use(pl_db_t *db, const char *user_id, const char *hash, int64_t now);
+int pl_store_challenge_insert(pl_db_t *db, const char *hash, const char *user_id,
+                              int64_t expires_at, int64_t now);
+/* A live challenge (unused, unexpired, under max_failures) and its user. */
+int pl_store_challenge_get(pl_db_t *db, pl_arena_t *a, const char *hash, int64_t now,
+                           int max_failures, const char **user_id);
+int pl_store_challenge_fail(pl_db_t *db, const char *hash);
+/* Marks it used; 1 when this call did, 0 when it was already used. */
+int pl_store_challenge_use(pl_db_t *db, const char *hash, int64_t now);
+
 /* Maintenance: deletes sessions (with their refresh tokens) expired before
  * sessions_before, sign-in attempts older than attempts_before, and email
  * tokens expired before tokens_before. */

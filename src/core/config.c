@@ -77,6 +77,10 @@ static const opt_t opts[] = {
      "send email over SMTP (STARTTLS when offered); unset: emails are written to the log"},
     {NULL, "PLINTH_MAIL_FROM", T_STR, OFF(mail_from), 0, 0, C_RUN, "ADDRESS",
      "sender address of emails (default plinth@localhost)"},
+    {NULL, "PLINTH_MASTER_KEY", T_STR, OFF(master_key), 0, 0, C_STORAGE, "KEY",
+     "key sealing secrets at rest, >= 32 bytes (default: generated into the data directory)"},
+    {NULL, "PLINTH_MFA_ISSUER", T_STR, OFF(mfa_issuer), 0, 0, C_SERVE, "NAME",
+     "issuer shown by authenticator apps (default plinth)"},
     {NULL, "PLINTH_JWT_SECRET", T_STR, OFF(jwt_secret), 0, 0, C_STORAGE, "SECRET",
      "access-token signing key (default: generated into the data directory)"},
 };
@@ -98,6 +102,7 @@ static void set_defaults(void)
     pl_cfg.argon2_ops = 2;
     pl_cfg.rate_limit_rps = 100;
     snprintf(pl_cfg.mail_from, sizeof(pl_cfg.mail_from), "plinth@localhost");
+    snprintf(pl_cfg.mfa_issuer, sizeof(pl_cfg.mfa_issuer), "plinth");
 }
 
 static int parse_addr(const char *v, char *host, size_t host_size, int *port)

@@ -35,6 +35,7 @@ typedef struct {
     char mail_from[320];        /* PLINTH_MAIL_FROM */
     char jwt_secret[512];       /* PLINTH_JWT_SECRET */
     char master_key[512];       /* PLINTH_MASTER_KEY */
+    char mfa_issuer[64];        /* PLINTH_MFA_ISSUER */
     /* derived */
     char sqlite_path[1100];
 } pl_config_t;

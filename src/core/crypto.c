@@ -84,3 +84,38 @@ void pl_memzero(void *p, size_t n)
 {
     sodium_memzero(p, n);
 }
+
+char *pl_seal(pl_arena_t *a, const unsigned char key[32], const void *msg, size_t n, const char *ad)
+{
+    size_t blen = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES + n +
+                  crypto_aead_xchacha20poly1305_ietf_ABYTES;
+    unsigned char *box = pl_arena_alloc(a, blen);
+    randombytes_buf(box, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+    unsigned long long clen = 0;
+    crypto_aead_xchacha20poly1305_ietf_encrypt(box + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
+                                               &clen, msg, n, (const unsigned char *)ad, strlen(ad),
+                                               NULL, box, key);
+    size_t total = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES + (size_t)clen;
+    char *out = pl_arena_alloc(a, pl_b64url_len(total) + 1);
+    pl_b64url_encode(box, total, out, pl_b64url_len(total) + 1);
+    return out;
+}
+
+long pl_unseal(const unsigned char key[32], const char *box, const char *ad, unsigned char *out,
+               size_t out_size)
+{
+    unsigned char raw[1024];
+    long rl = pl_b64url_decode(box, strlen(box), raw, sizeof(raw));
+    if (rl < (long)(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES +
+                    crypto_aead_xchacha20poly1305_ietf_ABYTES))
+        return -1;
+    size_t clen = (size_t)rl - crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
+    if (clen - crypto_aead_xchacha20poly1305_ietf_ABYTES > out_size)
+        return -1;
+    unsigned long long mlen = 0;
+    if (crypto_aead_xchacha20poly1305_ietf_decrypt(
+            out, &mlen, NULL, raw + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, clen,
+            (const unsigned char *)ad, strlen(ad), raw, key) != 0)
+        return -1;
+    return (long)mlen;
+}

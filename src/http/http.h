@@ -46,7 +46,8 @@ typedef struct {
  * the session check, so handlers need not read it again. */
 typedef struct {
     bool authenticated;
-    char user_id[37];
+    char user_id[37];    /* "" for API keys */
+    char api_key_id[37]; /* set when an API key authenticated the request */
     char session_id[37];
     bool is_admin;
     const char *email; /* arena strings */
@@ -69,6 +70,7 @@ typedef struct {
     int level;               /* its level, 1..4 */
     uint32_t perms;          /* its permissions (rbac bits) */
     int64_t members_version; /* changes with every change to the member list */
+    bool is_api_key;         /* acting with an API key's level and permissions */
 } pl_tenant_t;
 
 typedef struct pl_req pl_req_t;

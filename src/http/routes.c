@@ -1,6 +1,7 @@
 /* routes.c - the whole API surface in one table: method, path template,
  * handler, who may call it, the permission it needs, and flags. */
 #include "admin/admin.h"
+#include "apikeys/apikeys.h"
 #include "auth/auth_routes.h"
 #include "http/ops.h"
 #include "http/router.h"
@@ -68,6 +69,17 @@ pl_route_t pl_routes[] = {
     {PL_M_PATCH, "/v1/orgs/{org}/roles/{key}", pl_roles_update, PL_AUTH_ORG, "role.manage", J, 0},
     {PL_M_DELETE, "/v1/orgs/{org}/roles/{key}", pl_roles_delete, PL_AUTH_ORG, "role.manage", 0, 0},
     {PL_M_GET, "/v1/permissions", pl_permissions_list, PL_AUTH_USER, NULL, 0, 0},
+    {PL_M_POST, "/v1/orgs/{org}/api-keys", pl_apikeys_create, PL_AUTH_ORG, "apikey.manage", J, 0},
+    {PL_M_GET, "/v1/orgs/{org}/api-keys", pl_apikeys_list, PL_AUTH_ORG, "apikey.read", 0, 0},
+    {PL_M_DELETE, "/v1/orgs/{org}/api-keys/{id}", pl_apikeys_revoke, PL_AUTH_ORG, "apikey.manage",
+     0, 0},
+
+    /* two-factor sign-in */
+    {PL_M_POST, "/v1/auth/login/mfa", pl_auth_login_mfa, PL_AUTH_NONE, NULL, J, 0},
+    {PL_M_POST, "/v1/me/mfa/totp/setup", pl_mfa_setup, PL_AUTH_USER, NULL, J, 0},
+    {PL_M_POST, "/v1/me/mfa/totp/enable", pl_mfa_enable, PL_AUTH_USER, NULL, J, 0},
+    {PL_M_POST, "/v1/me/mfa/totp/disable", pl_mfa_disable, PL_AUTH_USER, NULL, J, 0},
+    {PL_M_POST, "/v1/me/mfa/recovery-codes", pl_mfa_recovery_codes, PL_AUTH_USER, NULL, J, 0},
 
     /* instance administration */
     {PL_M_GET, "/v1/admin/orgs", pl_orgs_admin_list, PL_AUTH_ADMIN, NULL, 0, 0},

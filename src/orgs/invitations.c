@@ -67,11 +67,13 @@ int pl_invitations_create(pl_req_t *req)
                            .org_id = org_id,
                            .email = email,
                            .status = "pending",
-                           .invited_by = req->principal.user_id,
+                           .invited_by = req->principal.user_id[0] ? req->principal.user_id : NULL,
                            .expires_at = now + INVITATION_TTL_MS,
                            .created_at = now};
 
-    rc = pl_orgs_role(req, db, org_id, role_key, &role);
+    rc = pl_orgs_store_lock(db, org_id); /* against a concurrent deletion of the role */
+    if (!rc)
+        rc = pl_orgs_role(req, db, org_id, role_key, &role);
     if (rc == PL_ENOTFOUND) {
         pl_req_field_error(req, "role", "invalid", "No such role in this organization.");
         rc = PL_EINVAL;
@@ -189,13 +191,15 @@ static int find_invitation(pl_req_t *req, pl_db_t *db, const char *token, pl_inv
     return rc;
 }
 
-/* Joins user_id to the invitation's org and marks it accepted. */
+/* Marks the invitation accepted and joins user_id to its org. The status
+ * changes first and only from pending, so of concurrent acceptances exactly
+ * one proceeds; the others find it used (PL_ENOTFOUND). */
 static int join(pl_db_t *db, const pl_invitation_t *inv, const char *user_id)
 {
     int64_t now = pl_now_ms();
-    int rc = pl_store_membership_insert(db, inv->org_id, user_id, inv->role, now);
+    int rc = pl_invitations_store_set_status(db, inv->org_id, inv->id, "pending", "accepted", now);
     if (!rc)
-        rc = pl_invitations_store_set_status(db, inv->org_id, inv->id, "pending", "accepted", now);
+        rc = pl_store_membership_insert(db, inv->org_id, user_id, inv->role, now);
     return rc;
 }
 
@@ -242,8 +246,8 @@ int pl_invitations_accept(pl_req_t *req)
         else if (m != PL_ENOTFOUND)
             rc = m;
     }
-    if (!rc)
-        rc = join(db, &inv, req->principal.user_id);
+    if (!rc && (rc = join(db, &inv, req->principal.user_id)) == PL_ENOTFOUND)
+        rc = invalid_token(req);
     /* the token came to that mailbox: the address is proven */
     if (!rc && !req->principal.email_verified)
         rc = pl_store_user_set_verified(db, req->principal.user_id, inv.email, pl_now_ms());

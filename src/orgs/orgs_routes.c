@@ -39,7 +39,9 @@ static int not_found(pl_req_t *req)
 
 pl_actor_t pl_orgs_actor(const pl_req_t *req)
 {
-    return (pl_actor_t){.level = req->tenant.level, .perms = req->tenant.perms};
+    return (pl_actor_t){.level = req->tenant.level,
+                        .perms = req->tenant.perms,
+                        .is_api_key = req->tenant.is_api_key};
 }
 
 int pl_orgs_role(pl_req_t *req, pl_db_t *db, const char *org_id, const char *key, pl_role_t *out)
@@ -485,7 +487,9 @@ int pl_members_update(pl_req_t *req)
     const char *current = NULL;
     pl_role_t target, wanted;
     pl_actor_t actor = pl_orgs_actor(req);
-    rc = pl_members_store_role(db, req->arena, req->tenant.org_id, user_id, &current);
+    rc = pl_orgs_store_lock(db, req->tenant.org_id);
+    if (!rc)
+        rc = pl_members_store_role(db, req->arena, req->tenant.org_id, user_id, &current);
     if (rc == PL_ENOTFOUND)
         rc = not_found(req);
     if (!rc && (rc = pl_orgs_role(req, db, req->tenant.org_id, current, &target)) == PL_ENOTFOUND)
@@ -523,7 +527,9 @@ int pl_members_remove(pl_req_t *req)
     const char *current = NULL;
     pl_role_t target;
     pl_actor_t actor = pl_orgs_actor(req);
-    rc = pl_members_store_role(db, req->arena, req->tenant.org_id, user_id, &current);
+    rc = pl_orgs_store_lock(db, req->tenant.org_id);
+    if (!rc)
+        rc = pl_members_store_role(db, req->arena, req->tenant.org_id, user_id, &current);
     if (rc == PL_ENOTFOUND)
         rc = not_found(req);
     if (!rc && (rc = pl_orgs_role(req, db, req->tenant.org_id, current, &target)) == PL_ENOTFOUND)
@@ -669,7 +675,9 @@ int pl_roles_update(pl_req_t *req)
         return rc;
     pl_custom_role_t r;
     pl_perms_t perms = 0;
-    rc = pl_roles_store_get(db, req->arena, req->tenant.org_id, key, &r);
+    rc = pl_orgs_store_lock(db, req->tenant.org_id);
+    if (!rc)
+        rc = pl_roles_store_get(db, req->arena, req->tenant.org_id, key, &r);
     if (rc == PL_ENOTFOUND)
         rc = not_found(req);
     if (!rc) {
@@ -701,7 +709,9 @@ int pl_roles_delete(pl_req_t *req)
         return rc;
     pl_custom_role_t r;
     int64_t used = 0;
-    rc = pl_roles_store_get(db, req->arena, req->tenant.org_id, key, &r);
+    rc = pl_orgs_store_lock(db, req->tenant.org_id);
+    if (!rc)
+        rc = pl_roles_store_get(db, req->arena, req->tenant.org_id, key, &r);
     if (rc == PL_ENOTFOUND)
         rc = not_found(req);
     if (!rc) {

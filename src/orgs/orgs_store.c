@@ -80,6 +80,19 @@ int pl_orgs_store_delete(pl_db_t *db, const char *org_id)
     return exec_found(st);
 }
 
+static const char sql_org_lock[] = "SELECT 1 FROM organizations WHERE id = $1 FOR UPDATE";
+
+int pl_orgs_store_lock(pl_db_t *db, const char *org_id)
+{
+    if (pl_db_engine() != PL_DB_POSTGRES)
+        return PL_OK;
+    PREPARE(st, db, sql_org_lock);
+    pl_stmt_bind_text(st, 1, org_id);
+    int rc = pl_stmt_step(st);
+    pl_stmt_reset(st);
+    return rc < 0 ? rc : rc == 0 ? PL_ENOTFOUND : PL_OK;
+}
+
 static const char sql_orgs_for_user[] =
     "SELECT " ORG_COLS ", m.role FROM memberships m JOIN organizations o ON o.id = m.org_id "
     "WHERE m.user_id = $1 AND ($2 = '' OR o.id > $2) ORDER BY o.id LIMIT $3";

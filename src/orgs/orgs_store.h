@@ -41,6 +41,10 @@ int pl_orgs_store_get(pl_db_t *db, pl_arena_t *a, const char *id_or_slug, bool b
 int pl_orgs_store_update(pl_db_t *db, const char *org_id, const char *name, const char *slug,
                          int64_t now);
 int pl_orgs_store_delete(pl_db_t *db, const char *org_id);
+/* Serialises changes to an org's members and roles for the rest of the
+ * transaction (PostgreSQL: the org row FOR UPDATE; SQLite's BEGIN IMMEDIATE
+ * already holds the database's write lock). */
+int pl_orgs_store_lock(pl_db_t *db, const char *org_id);
 /* The user's organizations with their role, after cursor (an org id). */
 int pl_orgs_store_list_for_user(pl_db_t *db, pl_arena_t *a, const char *user_id, const char *after,
                                 int limit,

@@ -157,7 +157,11 @@ bool pl_rbac_may_manage(const pl_actor_t *actor, int target_level)
 
 bool pl_rbac_may_define(const pl_actor_t *actor, int level, pl_perms_t perms)
 {
-    return level >= 1 && level < PL_ROLE_LEVEL_OWNER && subset(perms, actor->perms);
+    if (level < 1 || level >= PL_ROLE_LEVEL_OWNER || !subset(perms, actor->perms))
+        return false;
+    /* a role is granted to whoever holds it: raising its level is granting
+     * that level, so only owners define roles at or above their own */
+    return (actor->level >= PL_ROLE_LEVEL_OWNER && !actor->is_api_key) || level < actor->level;
 }
 
 bool pl_rbac_key_valid(const char *key)

@@ -65,7 +65,8 @@ bool pl_rbac_may_assign(const pl_actor_t *actor, const pl_role_t *role);
  * may act on anyone; others only on strictly lower levels. */
 bool pl_rbac_may_manage(const pl_actor_t *actor, int target_level);
 /* May actor create or edit a custom role with these permissions and level?
- * The permissions must be a subset of the actor's; levels are 1..3. */
+ * The permissions must be a subset of the actor's; levels are 1..3, and
+ * below the actor's own unless the actor is an owner. */
 bool pl_rbac_may_define(const pl_actor_t *actor, int level, pl_perms_t perms);
 
 /* A custom role key: 2..32 of [a-z0-9_-], starting with a letter, not a

@@ -54,6 +54,9 @@ static void subset_rule_for_custom_roles(void **state)
     assert_false(pl_rbac_may_assign(&a, &deleter));
     assert_false(pl_rbac_may_define(&a, 1, pl_perm_bit("org.delete")));
     assert_true(pl_rbac_may_define(&a, 2, pl_perm_bit("team.manage")));
+    assert_false(pl_rbac_may_define(&a, 3, pl_perm_bit("team.manage"))); /* its own level */
+    pl_actor_t o = {4, pl_perm_all(), false};
+    assert_true(pl_rbac_may_define(&o, 3, pl_perm_all() & ~pl_perm_bit("org.delete")));
     assert_false(pl_rbac_may_define(&a, 4, 0));
     assert_false(pl_rbac_may_define(&a, 0, 0));
 }

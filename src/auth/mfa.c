@@ -1,0 +1,429 @@
+/* mfa.c - TOTP two-factor sign-in (RFC 6238 with liboath: SHA-1, 6 digits,
+ * 30 s, +-1 step), recovery codes, and the second step of sign-in. The TOTP
+ * secret is sealed at rest; a code is accepted at most once per user (the
+ * last used time step is kept); recovery codes are single use. */
+#include <ctype.h>
+#include <liboath/oath.h>
+#include <qrencode.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth/auth.h"
+#include "auth/auth_routes.h"
+#include "auth/password.h"
+#include "core/config.h"
+#include "core/crypto.h"
+#include "mail/mail.h"
+
+#define SECRET_BYTES           20
+#define RECOVERY_CODES         10
+#define CHALLENGE_TTL_MS       (5 * 60 * 1000)
+#define CHALLENGE_MAX_FAILURES 5
+
+/* ---- TOTP ---- */
+
+/* Checks code against the secret at now, within +-1 step, and returns the
+ * matched time step (>= 0), or -1. */
+static int64_t totp_step(const unsigned char *secret, size_t n, const char *code, int64_t now_s)
+{
+    if (strlen(code) != 6)
+        return -1;
+    for (int i = 0; i < 6; i++)
+        if (!isdigit((unsigned char)code[i]))
+            return -1;
+    int pos = 0;
+    uint64_t counter = 0;
+    int rc = oath_totp_validate4((const char *)secret, n, (time_t)now_s,
+                                 OATH_TOTP_DEFAULT_TIME_STEP_SIZE, 0, 1, &pos, &counter, 0, code);
+    return rc >= 0 ? (int64_t)counter : -1;
+}
+
+static int open_secret(const pl_totp_row_t *row, const char *user_id, unsigned char out[64],
+                       size_t *n)
+{
+    long len = pl_unseal(pl_master_key, row->secret_sealed, user_id, out, 64);
+    if (len < 0) {
+        pl_log("error", "mfa: the TOTP secret of %s cannot be opened (wrong master key?)", user_id);
+        return PL_EINTERNAL;
+    }
+    *n = (size_t)len;
+    return PL_OK;
+}
+
+/* A fresh TOTP code for an enabled user: the step must be newer than the last
+ * accepted one, so a code is never accepted twice. PL_EINVAL when wrong. */
+static int use_totp(pl_db_t *db, pl_arena_t *a, const char *user_id, const char *code)
+{
+    pl_totp_row_t row;
+    int rc = pl_store_totp_get(db, a, user_id, &row);
+    if (rc == PL_ENOTFOUND || (!rc && !row.enabled_at))
+        return PL_EINVAL;
+    if (rc)
+        return rc;
+    unsigned char secret[64];
+    size_t n = 0;
+    if ((rc = open_secret(&row, user_id, secret, &n)))
+        return rc;
+    int64_t step = totp_step(secret, n, code, pl_now_ms() / 1000);
+    pl_memzero(secret, sizeof(secret));
+    if (step < 0)
+        return PL_EINVAL;
+    rc = pl_store_totp_use_step(db, user_id, step, pl_now_ms());
+    return rc < 0 ? rc : rc == 1 ? PL_OK : PL_EINVAL;
+}
+
+/* Normalises a recovery code (lower case, no separators) and hashes it. */
+static bool recovery_hash(const char *code, char out[65])
+{
+    char norm[32];
+    size_t k = 0;
+    for (const char *p = code; *p; p++) {
+        if (*p == '-' || *p == ' ')
+            continue;
+        if (k >= sizeof(norm) - 1)
+            return false;
+        norm[k++] = (char)tolower((unsigned char)*p);
+    }
+    norm[k] = '\0';
+    if (k != 10)
+        return false;
+    pl_sha256_hex(norm, k, out);
+    pl_memzero(norm, sizeof(norm));
+    return true;
+}
+
+/* A TOTP code or an unused recovery code of user. PL_EINVAL when neither. */
+static int use_second_factor(pl_db_t *db, pl_arena_t *a, const char *user_id, const char *code)
+{
+    int rc = use_totp(db, a, user_id, code);
+    if (rc != PL_EINVAL)
+        return rc;
+    char hash[65];
+    if (!recovery_hash(code, hash))
+        return PL_EINVAL;
+    rc = pl_store_recovery_use(db, user_id, hash, pl_now_ms());
+    return rc == PL_ENOTFOUND ? PL_EINVAL : rc;
+}
+
+/* Ten new recovery codes ("xxxxx-xxxxx"), stored hashed; the old ones void. */
+static int new_recovery_codes(pl_db_t *db, const char *user_id, json_t **out)
+{
+    static const char alphabet[] = "abcdefghjkmnpqrstuvwxyz23456789";
+    char hashes[RECOVERY_CODES][65];
+    json_t *codes = json_array();
+    for (int i = 0; i < RECOVERY_CODES; i++) {
+        unsigned char rnd[10];
+        char code[12];
+        pl_random_bytes(rnd, sizeof(rnd));
+        for (int k = 0, j = 0; k < 10; k++) {
+            if (k == 5)
+                code[j++] = '-';
+            code[j++] = alphabet[rnd[k] % (sizeof(alphabet) - 1)];
+        }
+        code[11] = '\0';
+        recovery_hash(code, hashes[i]);
+        json_array_append_new(codes, json_string(code));
+        pl_memzero(code, sizeof(code));
+    }
+    int rc = pl_store_recovery_replace(db, user_id, hashes, RECOVERY_CODES, pl_now_ms());
+    if (rc) {
+        json_decref(codes);
+        return rc;
+    }
+    *out = codes;
+    return PL_OK;
+}
+
+/* ---- QR code ---- */
+
+static char *qr_svg(pl_arena_t *a, const char *text)
+{
+    QRcode *qr = QRcode_encodeString(text, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
+    if (!qr)
+        return NULL;
+    const int border = 4, size = qr->width + 2 * border;
+    pl_buf_t b;
+    pl_buf_init(&b, 512 * 1024);
+    pl_buf_appendf(&b,
+                   "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %d %d\" "
+                   "shape-rendering=\"crispEdges\"><rect width=\"%d\" height=\"%d\" "
+                   "fill=\"#fff\"/><path fill=\"#000\" d=\"",
+                   size, size, size, size);
+    for (int y = 0; y < qr->width; y++)
+        for (int x = 0; x < qr->width; x++)
+            if (qr->data[y * qr->width + x] & 1)
+                pl_buf_appendf(&b, "M%d %dh1v1h-1z", x + border, y + border);
+    pl_buf_append(&b, "\"/></svg>", 9);
+    QRcode_free(qr);
+    char *out = b.ptr ? pl_arena_strndup(a, b.ptr, b.len) : NULL;
+    pl_buf_free(&b);
+    return out;
+}
+
+/* RFC 3986 escaping for the otpauth label and issuer. */
+static char *uri_escape(pl_arena_t *a, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t n = strlen(s);
+    char *out = pl_arena_alloc(a, 3 * n + 1);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == '@') {
+            out[k++] = (char)c;
+        } else {
+            out[k++] = '%';
+            out[k++] = hex[c >> 4];
+            out[k++] = hex[c & 15];
+        }
+    }
+    out[k] = '\0';
+    return out;
+}
+
+/* ---- routes ---- */
+
+static int code_incorrect(pl_req_t *req)
+{
+    pl_req_field_error(req, "code", "incorrect", "The code is wrong or was already used.");
+    return PL_EINVAL;
+}
+
+int pl_mfa_setup(pl_req_t *req)
+{
+    if (req->principal.mfa_enabled)
+        return pl_req_fail(req, 409, "mfa_already_enabled", "Two-factor sign-in is already on.");
+    unsigned char secret[SECRET_BYTES];
+    pl_random_bytes(secret, sizeof(secret));
+    char *b32 = NULL;
+    size_t b32len = 0;
+    if (oath_base32_encode((const char *)secret, sizeof(secret), &b32, &b32len) != OATH_OK)
+        return PL_EINTERNAL;
+    char *secret_text = pl_arena_strndup(req->arena, b32, b32len);
+    pl_memzero(b32, b32len);
+    free(b32);
+    char *sealed =
+        pl_seal(req->arena, pl_master_key, secret, sizeof(secret), req->principal.user_id);
+    pl_memzero(secret, sizeof(secret));
+    pl_db_t *db = pl_db_thread();
+    if (!db)
+        return PL_EDB;
+    int rc = pl_db_begin(db);
+    if (!rc)
+        rc = pl_db_finish(
+            db, pl_store_totp_put_pending(db, req->principal.user_id, sealed, pl_now_ms()));
+    if (rc)
+        return rc;
+    const char *issuer = uri_escape(req->arena, pl_cfg.mfa_issuer);
+    char *uri = pl_arena_printf(
+        req->arena, "otpauth://totp/%s:%s?secret=%s&issuer=%s&algorithm=SHA1&digits=6&period=30",
+        issuer, uri_escape(req->arena, req->principal.email), secret_text, issuer);
+    char *svg = qr_svg(req->arena, uri);
+    if (!svg)
+        return PL_EINTERNAL;
+    return pl_resp_json(
+        req, 200,
+        json_pack("{s:s, s:s, s:s}", "secret", secret_text, "otpauth_uri", uri, "qr_svg", svg));
+}
+
+static int send_notice(pl_db_t *db, pl_req_t *req, pl_mail_template_t t)
+{
+    json_t *vars = json_pack("{s:s}", "name", req->principal.name ? req->principal.name : "");
+    int rc = pl_mail_enqueue(db, t, req->principal.email, vars);
+    json_decref(vars);
+    return rc;
+}
+
+int pl_mfa_enable(pl_req_t *req)
+{
+    const char *code = NULL;
+    if (pl_json_get_string(req, "code", true, 1, 32, &code))
+        return PL_EINVAL;
+    if (req->principal.mfa_enabled)
+        return pl_req_fail(req, 409, "mfa_already_enabled", "Two-factor sign-in is already on.");
+    pl_db_t *db = pl_db_thread();
+    if (!db)
+        return PL_EDB;
+    int rc = pl_db_begin(db);
+    if (rc)
+        return rc;
+    pl_totp_row_t row;
+    json_t *codes = NULL;
+    unsigned char secret[64];
+    size_t n = 0;
+    int64_t step = -1;
+    rc = pl_store_totp_get(db, req->arena, req->principal.user_id, &row);
+    if (rc == PL_ENOTFOUND)
+        rc = pl_req_fail(req, 409, "conflict", "Start with POST /v1/me/mfa/totp/setup.");
+    if (!rc && !(rc = open_secret(&row, req->principal.user_id, secret, &n))) {
+        step = totp_step(secret, n, code, pl_now_ms() / 1000);
+        pl_memzero(secret, sizeof(secret));
+        if (step < 0)
+            rc = code_incorrect(req);
+    }
+    int64_t now = pl_now_ms();
+    if (!rc)
+        rc = pl_store_totp_enable(db, req->principal.user_id, step, now);
+    if (!rc)
+        rc = pl_store_user_set_mfa(db, req->principal.user_id, true, now);
+    if (!rc)
+        rc = new_recovery_codes(db, req->principal.user_id, &codes);
+    if (!rc)
+        rc = send_notice(db, req, PL_MAIL_MFA_ENABLED);
+    if ((rc = pl_db_finish(db, rc))) {
+        json_decref(codes);
+        return rc;
+    }
+    return pl_resp_json(req, 200, json_pack("{s:o}", "recovery_codes", codes));
+}
+
+/* Checks the account password for /v1/me/mfa routes: 422 on field
+ * "password" when wrong. */
+static int check_password(pl_req_t *req, pl_db_t *db, const char *password)
+{
+    pl_user_t u;
+    int rc = pl_store_user_by_id(db, req->arena, req->principal.user_id, &u);
+    if (rc)
+        return rc;
+    if (!pl_password_verify(u.password_hash, password, strlen(password))) {
+        pl_req_field_error(req, "password", "incorrect", "The password is wrong.");
+        return PL_EINVAL;
+    }
+    return PL_OK;
+}
+
+int pl_mfa_disable(pl_req_t *req)
+{
+    const char *password = NULL, *code = NULL;
+    pl_json_get_string(req, "password", true, 1, 4096, &password);
+    pl_json_get_string(req, "code", true, 1, 32, &code);
+    if (pl_req_validated(req))
+        return PL_EINVAL;
+    if (!req->principal.mfa_enabled)
+        return pl_req_fail(req, 409, "conflict", "Two-factor sign-in is not on.");
+    pl_db_t *db = pl_db_thread();
+    if (!db)
+        return PL_EDB;
+    int rc = check_password(req, db, password);
+    if (rc)
+        return rc;
+    if ((rc = pl_db_begin(db)))
+        return rc;
+    rc = use_second_factor(db, req->arena, req->principal.user_id, code);
+    if (rc == PL_EINVAL)
+        rc = code_incorrect(req);
+    int64_t now = pl_now_ms();
+    if (!rc)
+        rc = pl_store_totp_delete(db, req->principal.user_id);
+    if (!rc)
+        rc = pl_store_recovery_replace(db, req->principal.user_id, NULL, 0, now);
+    if (!rc)
+        rc = pl_store_user_set_mfa(db, req->principal.user_id, false, now);
+    if (!rc)
+        rc = send_notice(db, req, PL_MAIL_MFA_DISABLED);
+    if ((rc = pl_db_finish(db, rc)))
+        return rc;
+    return pl_resp_status(req, 204);
+}
+
+int pl_mfa_recovery_codes(pl_req_t *req)
+{
+    const char *password = NULL;
+    if (pl_json_get_string(req, "password", true, 1, 4096, &password))
+        return PL_EINVAL;
+    if (!req->principal.mfa_enabled)
+        return pl_req_fail(req, 409, "conflict", "Two-factor sign-in is not on.");
+    pl_db_t *db = pl_db_thread();
+    if (!db)
+        return PL_EDB;
+    int rc = check_password(req, db, password);
+    if (rc)
+        return rc;
+    json_t *codes = NULL;
+    if ((rc = pl_db_begin(db)))
+        return rc;
+    rc = new_recovery_codes(db, req->principal.user_id, &codes);
+    if ((rc = pl_db_finish(db, rc))) {
+        json_decref(codes);
+        return rc;
+    }
+    return pl_resp_json(req, 200, json_pack("{s:o}", "recovery_codes", codes));
+}
+
+/* ---- the second step of sign-in ---- */
+
+int pl_mfa_challenge(pl_req_t *req, pl_db_t *db, const pl_user_t *u)
+{
+    char token[64], hash[65];
+    pl_token_new(32, token, sizeof(token));
+    pl_sha256_hex(token, strlen(token), hash);
+    int64_t now = pl_now_ms();
+    int rc = pl_db_begin(db);
+    if (!rc)
+        rc = pl_db_finish(db,
+                          pl_store_challenge_insert(db, hash, u->id, now + CHALLENGE_TTL_MS, now));
+    if (rc) {
+        pl_memzero(token, sizeof(token));
+        return rc;
+    }
+    rc = pl_resp_json(req, 200,
+                      json_pack("{s:b, s:s, s:[s, s]}", "mfa_required", 1, "mfa_token", token,
+                                "mfa_methods", "totp", "recovery_code"));
+    pl_memzero(token, sizeof(token));
+    return rc;
+}
+
+int pl_auth_login_mfa(pl_req_t *req)
+{
+    const char *token = NULL, *code = NULL;
+    pl_json_get_string(req, "mfa_token", true, 1, 256, &token);
+    pl_json_get_string(req, "code", true, 1, 32, &code);
+    if (pl_req_validated(req))
+        return PL_EINVAL;
+    char hash[65];
+    pl_sha256_hex(token, strlen(token), hash);
+    pl_db_t *db = pl_db_thread();
+    if (!db)
+        return PL_EDB;
+    const char *user_id = NULL;
+    pl_user_t u;
+    int64_t now = pl_now_ms();
+    int rc = pl_store_challenge_get(db, req->arena, hash, now, CHALLENGE_MAX_FAILURES, &user_id);
+    if (rc == PL_ENOTFOUND)
+        return pl_req_fail(req, 401, "invalid_token", "The sign-in step expired; start again.");
+    if (!rc)
+        rc = pl_store_user_by_id(db, req->arena, user_id, &u);
+    if (rc)
+        return rc;
+    /* the sign-in throttles guard this step too */
+    if ((rc = pl_auth_throttle(req, db, u.email)))
+        return rc;
+    if ((rc = pl_db_begin(db)))
+        return rc;
+    rc = use_second_factor(db, req->arena, u.id, code);
+    if (rc == PL_EINVAL) {
+        rc = pl_store_challenge_fail(db, hash);
+        if (!rc)
+            rc = pl_store_attempt_insert(db, u.email, req->client_ip, false, now);
+        if ((rc = pl_db_finish(db, rc)))
+            return rc;
+        pl_auth_count("failure");
+        return pl_req_fail(req, 401, "invalid_mfa_code", "The code is wrong or was already used.");
+    }
+    json_t *pair = NULL;
+    if (!rc && u.disabled)
+        rc = pl_req_fail(req, 403, "account_disabled", "This account is disabled.");
+    if (!rc && pl_store_challenge_use(db, hash, now) != 1)
+        rc = pl_req_fail(req, 401, "invalid_token", "The sign-in step expired; start again.");
+    if (!rc)
+        rc = pl_store_attempt_insert(db, u.email, req->client_ip, true, now);
+    if (!rc)
+        rc = pl_auth_issue_session(req, db, &u, &pair);
+    if ((rc = pl_db_finish(db, rc))) {
+        json_decref(pair);
+        return rc;
+    }
+    pl_auth_count("success");
+    return pl_resp_json(req, 200, pair);
+}
