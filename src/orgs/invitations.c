@@ -238,6 +238,12 @@ int pl_invitations_accept(pl_req_t *req)
         rc = invalid_token(req);
     if (!rc && strcmp(inv.email, req->principal.email ? req->principal.email : ""))
         rc = pl_req_fail(req, 403, "forbidden", "This invitation is addressed to another email.");
+    /* claim the invitation first: of concurrent acceptances one gets it, the
+     * others wait for it and then find it used */
+    int64_t now = pl_now_ms();
+    if (!rc && (rc = pl_invitations_store_set_status(db, inv.org_id, inv.id, "pending", "accepted",
+                                                     now)) == PL_ENOTFOUND)
+        rc = invalid_token(req);
     if (!rc) {
         const char *role = NULL;
         int m = pl_members_store_role(db, req->arena, inv.org_id, req->principal.user_id, &role);
@@ -246,8 +252,8 @@ int pl_invitations_accept(pl_req_t *req)
         else if (m != PL_ENOTFOUND)
             rc = m;
     }
-    if (!rc && (rc = join(db, &inv, req->principal.user_id)) == PL_ENOTFOUND)
-        rc = invalid_token(req);
+    if (!rc)
+        rc = pl_store_membership_insert(db, inv.org_id, req->principal.user_id, inv.role, now);
     /* the token came to that mailbox: the address is proven */
     if (!rc && !req->principal.email_verified)
         rc = pl_store_user_set_verified(db, req->principal.user_id, inv.email, pl_now_ms());

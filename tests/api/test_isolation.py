@@ -1,0 +1,322 @@
+"""Tenant isolation (issue 5), table-driven: every route under /v1/orgs/{org}
+is called (a) by a signed-in non-member, (b) by an owner of two orgs with the
+other org's object ids, (c) with unknown org ids; all answer 404 not_found and
+change nothing. The table must cover every /v1/orgs/{org} route of
+src/http/routes.c. On PostgreSQL, row-level security hides every tenant row
+from a query that did not set app.org_id."""
+
+import os
+import re
+import uuid
+
+import pytest
+
+import plinth
+from plinth import assert_problem
+from orgs_util import add_member, create_org, invite_ok, members, new_user
+from smtp_sink import mail_server, smtp_sink  # noqa: F401
+
+ROUTES_C = os.path.join(plinth.ROOT, "src", "http", "routes.c")
+ROUTE_RE = re.compile(r'\{\s*PL_M_([A-Z]+)\s*,\s*"([^"]+)"')
+
+INTRUDER_EMAIL = "intruder-%s@example.com" % uuid.uuid4().hex[:10]
+INTRUDER_ROLE = "intruder"
+
+# Every route under /v1/orgs/{org}: method, template, a realistic body. The
+# placeholders: {org}, {user} (a member's user id), {team}, {id} (a pending
+# invitation), {key} (a custom role key), {apikey} (an API key id).
+ROUTES = [
+    ("GET", "/v1/orgs/{org}", None),
+    ("PATCH", "/v1/orgs/{org}", {"name": "Hijacked", "slug": "hijacked-" + uuid.uuid4().hex[:8]}),
+    ("GET", "/v1/orgs/{org}/members", None),
+    ("PATCH", "/v1/orgs/{org}/members/{user}", {"role": "viewer"}),
+    ("DELETE", "/v1/orgs/{org}/members/{user}", None),
+    ("GET", "/v1/orgs/{org}/invitations", None),
+    ("POST", "/v1/orgs/{org}/invitations", {"email": INTRUDER_EMAIL, "role": "member"}),
+    ("DELETE", "/v1/orgs/{org}/invitations/{id}", None),
+    ("GET", "/v1/orgs/{org}/teams", None),
+    ("POST", "/v1/orgs/{org}/teams", {"name": "Intruders"}),
+    ("GET", "/v1/orgs/{org}/teams/{team}", None),
+    ("PATCH", "/v1/orgs/{org}/teams/{team}", {"name": "Hijacked"}),
+    ("PUT", "/v1/orgs/{org}/teams/{team}/members/{user}", None),
+    ("DELETE", "/v1/orgs/{org}/teams/{team}/members/{user}", None),
+    ("DELETE", "/v1/orgs/{org}/teams/{team}", None),
+    ("GET", "/v1/orgs/{org}/roles", None),
+    ("POST", "/v1/orgs/{org}/roles", {"key": INTRUDER_ROLE, "name": "Intruder", "level": 1,
+                                      "permissions": ["org.read"]}),
+    ("PATCH", "/v1/orgs/{org}/roles/{key}", {"name": "Hijacked", "permissions": ["org.read"]}),
+    ("DELETE", "/v1/orgs/{org}/roles/{key}", None),
+    ("GET", "/v1/orgs/{org}/api-keys", None),
+    ("POST", "/v1/orgs/{org}/api-keys", {"name": "intruder", "permissions": ["org.read"]}),
+    ("DELETE", "/v1/orgs/{org}/api-keys/{apikey}", None),
+    # Last: if it wrongly succeeded it would take the rest with it.
+    ("DELETE", "/v1/orgs/{org}", None),
+]
+ROW_IDS = ["%s %s" % (m, p[len("/v1/orgs/{org}"):] or "/") for m, p, _ in ROUTES]
+OBJECT_ROUTES = [r for r in ROUTES if re.search(r"\{(user|team|id|key|apikey)\}", r[1])]
+OBJECT_IDS = ["%s %s" % (m, p[len("/v1/orgs/{org}"):]) for m, p, _ in OBJECT_ROUTES]
+
+
+def normalize(path):
+    return re.sub(r"\{[^}]*\}", "{}", path)
+
+
+def test_table_covers_every_org_route():
+    with open(ROUTES_C, encoding="utf-8") as f:
+        text = re.sub(r"/\*.*?\*/", "", f.read(), flags=re.S)
+    source = {(m, normalize(p)) for m, p in ROUTE_RE.findall(text)
+              if p == "/v1/orgs/{org}" or p.startswith("/v1/orgs/{")}
+    assert source, "no /v1/orgs/{org} routes parsed from %s" % ROUTES_C
+    table = {(m, normalize(p)) for m, p, _ in ROUTES}
+    missing = source - table
+    assert not missing, "routes without an isolation row: %s" % sorted(missing)
+    stale = table - source
+    assert not stale, "isolation rows for routes that do not exist: %s" % sorted(stale)
+
+
+# --- the world ---------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def srv(make_module_server, smtp_sink):  # noqa: F811
+    return mail_server(make_module_server, smtp_sink, workers=2)
+
+
+class Org:
+    pass
+
+
+def populate(srv, sink, owner, name, tag):
+    """An org of owner with a member, a team holding that member, a pending
+    invitation and a custom role."""
+    o = Org()
+    o.org = create_org(srv, owner, name=name)
+    o.id = o.org["id"]
+    o.member = add_member(srv, sink, owner, o.id, role="member", prefix=tag + "-member")
+    r = srv.post("/v1/orgs/%s/teams" % o.id, json={"name": name + " team"}, token=owner.token)
+    assert r.status_code == 201, r.text
+    o.team = r.json()["id"]
+    r = srv.put("/v1/orgs/%s/teams/%s/members/%s" % (o.id, o.team, o.member.id),
+                token=owner.token)
+    assert r.status_code == 204, r.text
+    o.inv, _ = invite_ok(srv, sink, owner, o.id, "%s-pending-%s@example.com"
+                         % (tag, uuid.uuid4().hex[:8]), "viewer")
+    o.role = "%s_only_role" % tag
+    r = srv.post("/v1/orgs/%s/roles" % o.id, json={"key": o.role, "name": name + " role",
+                                                   "level": 1, "permissions": ["org.read"]},
+                 token=owner.token)
+    assert r.status_code == 201, r.text
+    r = srv.post("/v1/orgs/%s/api-keys" % o.id, json={"name": name + " key",
+                                                      "permissions": ["org.read"]},
+                 token=owner.token)
+    assert r.status_code == 201, r.text
+    o.apikey = r.json()["id"]
+    return o
+
+
+class World:
+    pass
+
+
+@pytest.fixture(scope="module")
+def w(srv, smtp_sink):  # noqa: F811
+    x = World()
+    x.owner = new_user(srv, "both-owner")        # owns A and B
+    x.a = populate(srv, smtp_sink, x.owner, "Org A", "a")
+    x.b = populate(srv, smtp_sink, x.owner, "Org B", "b")
+    x.stranger = new_user(srv, "stranger")      # signed in, member of neither
+    x.snapshot = snapshot(srv, x)
+    return x
+
+
+def snapshot(srv, w):
+    """Everything the rows could have changed, as seen by the owner."""
+    out = {}
+    for tag, o in (("a", w.a), ("b", w.b)):
+        base = "/v1/orgs/" + o.id
+        out[tag] = {
+            "org": srv.get(base, token=w.owner.token).json(),
+            "members": {k: v["role"] for k, v in members(srv, w.owner.token, o.id).items()},
+            "teams": srv.get(base + "/teams", token=w.owner.token).json()["data"],
+            "invitations": srv.get(base + "/invitations", token=w.owner.token).json()["data"],
+            "roles": srv.get(base + "/roles", token=w.owner.token).json()["data"],
+            "api_keys": [k["id"] for k in
+                         srv.get(base + "/api-keys", token=w.owner.token).json()["data"]],
+        }
+    return out
+
+
+def fill(template, o, org_ref=None):
+    return (template.replace("{org}", org_ref or o.id).replace("{user}", o.member.id)
+            .replace("{team}", o.team).replace("{id}", o.inv["id"]).replace("{key}", o.role)
+            .replace("{apikey}", o.apikey))
+
+
+def call(srv, token, method, path, body):
+    return srv.request(method, path, json=body, token=token)
+
+
+# --- the table ---------------------------------------------------------------------------
+
+def test_control_owner_reaches_its_objects(srv, w):
+    """The paths are right: the owner reads each org's objects through them."""
+    for o in (w.a, w.b):
+        for method, template, _ in ROUTES:
+            if method == "GET":
+                r = srv.get(fill(template, o), token=w.owner.token)
+                assert r.status_code == 200, (template, r.status_code, r.text)
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=ROW_IDS)
+def test_non_member_gets_404(srv, w, route):
+    method, template, body = route
+    for ref in (w.a.id, w.a.org["slug"]):
+        r = call(srv, w.stranger.token, method, fill(template, w.a, org_ref=ref), body)
+        assert_problem(r, 404, "not_found")
+
+
+@pytest.mark.parametrize("route", OBJECT_ROUTES, ids=OBJECT_IDS)
+def test_other_orgs_objects_get_404(srv, w, route):
+    """The owner of both A and B addresses B's objects through A's path (and
+    A's through B's)."""
+    method, template, body = route
+    for here, there in ((w.a, w.b), (w.b, w.a)):
+        path = fill(template, there, org_ref=here.id)
+        r = call(srv, w.owner.token, method, path, body)
+        assert_problem(r, 404, "not_found")
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=ROW_IDS)
+def test_anonymous_gets_401(srv, w, route):
+    method, template, body = route
+    for token in (None, "not-a-jwt"):
+        r = call(srv, token, method, fill(template, w.a), body)
+        assert_problem(r, 401, "unauthenticated" if token is None else "invalid_token")
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=ROW_IDS)
+def test_unknown_org_gets_404(srv, w, route):
+    method, template, body = route
+    for ref in (str(uuid.uuid4()), "no-such-org-" + uuid.uuid4().hex[:6], "x"):
+        r = call(srv, w.owner.token, method, fill(template, w.a, org_ref=ref), body)
+        assert_problem(r, 404, "not_found")
+
+
+def test_team_member_from_another_org_is_refused(srv, w):
+    """A's team, B's member: not an org member of A, so 422 (and never added)."""
+    path = "/v1/orgs/%s/teams/%s/members/%s" % (w.a.id, w.a.team, w.b.member.id)
+    assert_problem(srv.put(path, token=w.owner.token), 422, "validation_failed")
+    r = srv.delete(path, token=w.owner.token)
+    assert r.status_code in (404, 422), r.text
+    t = srv.get("/v1/orgs/%s/teams/%s" % (w.a.id, w.a.team), token=w.owner.token).json()
+    assert t["member_count"] == 1, t
+
+
+def test_other_orgs_role_cannot_be_assigned(srv, smtp_sink, w):  # noqa: F811
+    """B's custom role key means nothing in A."""
+    r = srv.patch("/v1/orgs/%s/members/%s" % (w.a.id, w.a.member.id), json={"role": w.b.role},
+                  token=w.owner.token)
+    assert_problem(r, 422, "validation_failed")
+    r = srv.post("/v1/orgs/%s/invitations" % w.a.id,
+                 json={"email": "rolecheck-%s@example.com" % uuid.uuid4().hex[:8],
+                       "role": w.b.role}, token=w.owner.token)
+    assert_problem(r, 422, "validation_failed")
+
+
+def test_members_of_one_org_see_nothing_of_the_other(srv, w):
+    am, bm = w.a.member, w.b.member
+    for method, template, body in ROUTES:
+        if method != "GET":
+            continue
+        assert_problem(call(srv, am.token, method, fill(template, w.b), body), 404, "not_found")
+        assert_problem(call(srv, bm.token, method, fill(template, w.a), body), 404, "not_found")
+    assert w.b.id not in {o["id"] for o in srv.get("/v1/orgs", token=am.token).json()["data"]}
+
+
+def test_nothing_changed(srv, w):
+    """Run after the table: no row changed anything in either org."""
+    assert snapshot(srv, w) == w.snapshot
+    for o in (w.a, w.b):
+        base = "/v1/orgs/" + o.id
+        invs = srv.get(base + "/invitations", token=w.owner.token).json()["data"]
+        assert INTRUDER_EMAIL not in [i["email"] for i in invs]
+        roles = srv.get(base + "/roles", token=w.owner.token).json()["data"]
+        assert INTRUDER_ROLE not in [x["key"] for x in roles]
+    for u in (w.stranger, w.a.member, w.b.member):
+        orgs = {o["id"] for o in srv.get("/v1/me", token=u.token).json()["organizations"]}
+        assert orgs == {u.personal_org} | ({w.a.id} if u is w.a.member else set()) | \
+            ({w.b.id} if u is w.b.member else set()), orgs
+
+
+# --- PostgreSQL row-level security -------------------------------------------------------------
+
+TENANT_TABLES = ("memberships", "invitations", "teams", "team_members", "roles")
+
+
+def _pg(srv, sql):
+    return plinth.psql(sql, url=srv.pg_url).strip()
+
+
+def _pg_as_org(srv, org_id, sql):
+    out = plinth.psql("BEGIN; SELECT set_config('app.org_id', '%s', true); %s; COMMIT;"
+                      % (org_id, sql), url=srv.pg_url)
+    return [x for x in out.splitlines() if x.strip()][-1]
+
+
+@pytest.fixture
+def pg_only(engine):
+    if engine != "postgres":
+        pytest.skip("row-level security is PostgreSQL only")
+
+
+def test_rls_hides_tenant_rows_without_org(srv, w, pg_only):
+    # The test connects exactly as plinth does: the app role, not a superuser.
+    assert _pg(srv, "SELECT current_user") == plinth.APP_ROLE
+    assert _pg(srv, "SELECT rolsuper OR rolbypassrls FROM pg_roles "
+                    "WHERE rolname = current_user") == "f"
+    for t in TENANT_TABLES:
+        assert _pg(srv, "SELECT count(*) FROM %s" % t) == "0", t
+        assert _pg(srv, "SELECT count(*) FROM %s WHERE org_id = '%s'" % (t, w.a.id)) == "0", t
+    assert int(_pg(srv, "SELECT count(*) FROM users")) >= 4
+    assert int(_pg(srv, "SELECT count(*) FROM organizations")) >= 2
+    # An empty or bogus app.org_id shows nothing either.
+    for val in ("", str(uuid.uuid4())):
+        for t in TENANT_TABLES:
+            assert _pg_as_org(srv, val, "SELECT count(*) FROM %s" % t) == "0", (t, val)
+
+
+def test_every_org_table_forces_rls(srv, w, pg_only):
+    """Every table with an org_id column (today's and tomorrow's) has row-level
+    security enabled and forced, with at least one policy."""
+    rows = _pg(srv, "SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity, "
+                    "(SELECT count(*) FROM pg_policy p WHERE p.polrelid = c.oid) "
+                    "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                    "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'org_id' "
+                    "AND NOT a.attisdropped "
+                    "WHERE c.relkind IN ('r', 'p') AND n.nspname = current_schema() "
+                    "ORDER BY 1")
+    tables = {}
+    for line in rows.splitlines():
+        name, enabled, forced, policies = line.split("|")
+        tables[name] = (enabled, forced, int(policies))
+    assert set(TENANT_TABLES) <= set(tables), tables
+    bad = {t: v for t, v in tables.items() if v[0] != "t" or v[1] != "t" or v[2] < 1}
+    assert not bad, "tenant tables without forced row-level security: %r" % bad
+
+
+def test_rls_shows_only_the_set_org(srv, w, pg_only):
+    for o in (w.a, w.b):
+        counts = {}
+        for t in TENANT_TABLES:
+            row = _pg_as_org(srv, o.id, "SELECT count(*), count(*) FILTER (WHERE org_id = '%s') "
+                                        "FROM %s" % (o.id, t))
+            total, mine = (int(v) for v in row.split("|"))
+            assert total == mine, (t, row)
+            counts[t] = total
+        # owner + member; the member's accepted and the pending invitation;
+        # one team with one member; one custom role.
+        assert counts == {"memberships": 2, "invitations": 2, "teams": 1, "team_members": 1,
+                          "roles": 1}, counts
+    # Writes are fenced too: an update without app.org_id touches nothing.
+    out = plinth.psql("UPDATE teams SET name = 'pwned'", url=srv.pg_url)
+    r = srv.get("/v1/orgs/%s/teams/%s" % (w.a.id, w.a.team), token=w.owner.token)
+    assert r.json()["name"] == "Org A team", (out, r.text)
