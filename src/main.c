@@ -7,10 +7,12 @@
 #include <unistd.h>
 
 #include "admin/admin.h"
+#include "audit/audit.h"
 #include "auth/auth.h"
 #include "core/config.h"
 #include "core/crypto.h"
 #include "db/db.h"
+#include "flags/flags.h"
 #include "http/server.h"
 #include "jobs/jobs.h"
 #include "mail/mail.h"
@@ -29,6 +31,7 @@ static const char usage_main[] =
     "  jobs enqueue --kind noop|fail [--count N] [--max-attempts M]\n"
     "                        queue drill jobs (queue checks and benchmarks)\n"
     "  admin create --email E  create or promote an instance admin (password on stdin)\n"
+    "  audit verify [--org ID]  verify the audit log's hash chains (exit 1 when broken)\n"
     "  version               print the version\n"
     "\n"
     "Run 'plinth <command> --help' for a command's options.";
@@ -38,6 +41,9 @@ static const char usage_migrate[] = "Usage: plinth migrate [options]";
 static const char usage_worker[] = "Usage: plinth worker [options]";
 static const char usage_jobs[] =
     "Usage: plinth jobs enqueue --kind noop|fail [--count N] [--max-attempts M] [options]";
+static const char usage_audit[] = "Usage: plinth audit verify [--org ID] [options]\n"
+                                  "Checks every audit chain (or one organization's); exits 0 "
+                                  "when all are valid,\n1 when one is not, 2 on errors.";
 static const char usage_admin[] = "Usage: plinth admin create --email EMAIL [options]\n"
                                   "The password is read from standard input.";
 
@@ -111,6 +117,7 @@ static int register_jobs(void)
 {
     pl_jobs_init();
     pl_auth_register_jobs();
+    pl_audit_register_jobs();
     return pl_mail_init();
 }
 
@@ -144,7 +151,7 @@ static int cmd_serve(int argc, char **argv)
     if ((rc = open_storage(&db)))
         return rc;
     pl_db_close(db);
-    if (pl_auth_init() || register_jobs())
+    if (pl_auth_init() || register_jobs() || pl_flags_init())
         return 1;
     pl_log_flush_start();
     if (pl_server_start()) {
@@ -158,6 +165,7 @@ static int cmd_serve(int argc, char **argv)
     wait_for_signal(&set);
     pl_server_stop(1500);
     pl_jobs_stop();
+    pl_flags_stop();
     pl_db_thread_close();
     pl_log_flush_stop();
     pl_log("info", "stopped");
@@ -178,13 +186,14 @@ static int cmd_worker(int argc, char **argv)
     if ((rc = open_storage(&db)))
         return rc;
     pl_db_close(db);
-    if (pl_auth_init() || register_jobs())
+    if (pl_auth_init() || register_jobs() || pl_flags_init())
         return 1;
     pl_jobs_start(pl_cfg.workers);
     pl_log("info", "plinth %s worker running (%s, %d job workers)", PL_VERSION,
            pl_db_engine() == PL_DB_POSTGRES ? "postgres" : "sqlite", pl_cfg.workers);
     wait_for_signal(&set);
     pl_jobs_stop();
+    pl_flags_stop();
     pl_db_thread_close();
     pl_log("info", "stopped");
     return 0;
@@ -275,6 +284,41 @@ static int cmd_admin(int argc, char **argv)
     return rc;
 }
 
+static int cmd_audit(int argc, char **argv)
+{
+    if (argc < 1 || strcmp(argv[0], "verify") != 0) {
+        if (argc >= 1 && (!strcmp(argv[0], "--help") || !strcmp(argv[0], "-h"))) {
+            puts(usage_audit);
+            return 0;
+        }
+        fprintf(stderr, "plinth: expected 'audit verify [--org ID]'\n");
+        return EXIT_USAGE;
+    }
+    const char *org = NULL;
+    char **rest = calloc((size_t)argc, sizeof(char *));
+    int nrest = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--org") && i + 1 < argc)
+            org = argv[++i];
+        else
+            rest[nrest++] = argv[i];
+    }
+    int rc = load(PL_CMD_AUDIT, nrest, rest, usage_audit);
+    free(rest);
+    if (rc >= 0)
+        return rc;
+    if (org && !pl_uuid_valid(org) && strcmp(org, PL_AUDIT_INSTANCE)) {
+        fprintf(stderr, "plinth: --org takes an organization id (or \"instance\")\n");
+        return EXIT_USAGE;
+    }
+    pl_db_t *db = NULL;
+    if (open_storage(&db))
+        return 2;
+    rc = pl_audit_verify_cli(db, org);
+    pl_db_close(db);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -290,6 +334,8 @@ int main(int argc, char **argv)
         return cmd_admin(argc - 2, argv + 2);
     if (!strcmp(cmd, "worker"))
         return cmd_worker(argc - 2, argv + 2);
+    if (!strcmp(cmd, "audit"))
+        return cmd_audit(argc - 2, argv + 2);
     if (!strcmp(cmd, "jobs"))
         return cmd_jobs(argc - 2, argv + 2);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {

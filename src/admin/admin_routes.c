@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "admin/admin.h"
+#include "audit/audit.h"
 #include "auth/auth.h"
 #include "auth/auth_routes.h"
 #include "auth/password.h"
@@ -75,6 +76,9 @@ static int set_disabled(pl_req_t *req, bool disable)
     /* a disabled user's sessions end, so enabling does not revive old tokens */
     if (!rc && disable)
         rc = pl_store_sessions_revoke_all(db, id, NULL, "disabled", now);
+    if (!rc)
+        rc = pl_audit_append(db, req, NULL, disable ? "user.disabled" : "user.enabled", "user", id,
+                             NULL);
     pl_user_t u;
     if (!rc)
         rc = pl_store_user_by_id(db, req->arena, id, &u);
@@ -112,7 +116,14 @@ int pl_admin_create_cli(pl_db_t *db, const char *email_in)
     pl_user_t existing;
     int rc = pl_store_user_by_email(db, req.arena, email, &existing);
     if (rc == PL_OK) {
-        if (pl_store_user_set_admin(db, existing.id, true, pl_now_ms())) {
+        if ((rc = pl_db_begin(db)) == PL_OK) {
+            rc = pl_store_user_set_admin(db, existing.id, true, pl_now_ms());
+            if (!rc)
+                rc = pl_audit_append(db, NULL, NULL, "user.promoted_admin", "user", existing.id,
+                                     NULL);
+            rc = pl_db_finish(db, rc);
+        }
+        if (rc) {
             fprintf(stderr, "plinth: cannot update the user\n");
             goto out;
         }
@@ -150,8 +161,14 @@ int pl_admin_create_cli(pl_db_t *db, const char *email_in)
                    .password_hash = hash,
                    .email_verified = true,
                    .is_admin = true};
-    if ((rc = pl_db_begin(db)) == PL_OK)
-        rc = pl_db_finish(db, pl_auth_create_user(db, &u, NULL));
+    if ((rc = pl_db_begin(db)) == PL_OK) {
+        rc = pl_auth_create_user(db, &u, NULL);
+        if (!rc)
+            rc = pl_audit_append(db, NULL, NULL, "user.registered", "user", id, NULL);
+        if (!rc)
+            rc = pl_audit_append(db, NULL, NULL, "user.promoted_admin", "user", id, NULL);
+        rc = pl_db_finish(db, rc);
+    }
     if (rc) {
         fprintf(stderr, "plinth: cannot create the admin (%d)\n", rc);
         goto out;

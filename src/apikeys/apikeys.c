@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "apikeys/apikeys.h"
+#include "audit/audit.h"
 #include "core/crypto.h"
 #include "db/db.h"
 #include "orgs/orgs.h"
@@ -176,44 +177,6 @@ static json_t *key_json(pl_req_t *req, const key_row_t *k)
                      fmt_time(req, k->last_used_at), "created_at", fmt_time(req, k->created_at));
 }
 
-/* Parses an RFC 3339 UTC time ("2026-11-22T09:04:24Z", optional fraction). */
-static int parse_time(const char *s, int64_t *ms)
-{
-    int y, mo, d, h, mi, sec;
-    char rest[16] = "";
-    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%15s", &y, &mo, &d, &h, &mi, &sec, rest) < 6)
-        return PL_EINVAL;
-    int frac = 0;
-    const char *r = rest;
-    if (*r == '.') {
-        r++;
-        int digits = 0;
-        while (*r >= '0' && *r <= '9') {
-            if (digits < 3)
-                frac = frac * 10 + (*r - '0');
-            digits++;
-            r++;
-        }
-        if (!digits)
-            return PL_EINVAL;
-        for (; digits < 3; digits++)
-            frac *= 10;
-    }
-    if (strcmp(r, "Z") && strcmp(r, "+00:00"))
-        return PL_EINVAL;
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60 || y < 1970)
-        return PL_EINVAL;
-    /* days from civil (Howard Hinnant) */
-    int yy = y - (mo <= 2);
-    int64_t era = yy / 400;
-    int64_t yoe = yy - era * 400;
-    int64_t doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    int64_t days = era * 146097 + doe - 719468;
-    *ms = ((days * 86400) + h * 3600 + mi * 60 + sec) * 1000 + frac;
-    return PL_OK;
-}
-
 /* A key: "plk_" and 43 base62 characters from 32 random bytes. */
 static void new_key(char out[64])
 {
@@ -252,7 +215,7 @@ int pl_apikeys_create(pl_req_t *req)
         pl_req_field_error(req, "permissions", "invalid",
                            bad ? pl_arena_printf(req->arena, "Unknown permission \"%s\".", bad)
                                : "Must be an array of permission keys.");
-    if (expires && (parse_time(expires, &expires_at) || expires_at <= pl_now_ms()))
+    if (expires && (pl_time_parse(expires, &expires_at) || expires_at <= pl_now_ms()))
         pl_req_field_error(req, "expires_at", "invalid", "Must be a future RFC 3339 UTC time.");
     if (pl_req_validated(req))
         return PL_EINVAL;
@@ -295,6 +258,12 @@ int pl_apikeys_create(pl_req_t *req)
             pl_stmt_bind_int64(st, 10, now);
             rc = pl_stmt_exec(st) < 0 ? PL_EDB : PL_OK;
         }
+    }
+    if (!rc) {
+        json_t *d = json_pack("{s:s, s:s, s:o}", "name", name, "prefix", prefix, "permissions",
+                              pl_perms_to_json(perms));
+        rc = pl_audit_append(db, req, req->tenant.org_id, "apikey.created", "api_key", id, d);
+        json_decref(d);
     }
     if ((rc = pl_db_finish(db, rc))) {
         pl_memzero(key, sizeof(key));
@@ -369,6 +338,8 @@ int pl_apikeys_revoke(pl_req_t *req)
     pl_stmt_bind_int64(st, 3, pl_now_ms());
     int n = pl_stmt_exec(st);
     rc = n < 0 ? PL_EDB : n == 0 ? PL_ENOTFOUND : PL_OK;
+    if (!rc)
+        rc = pl_audit_append(db, req, req->tenant.org_id, "apikey.revoked", "api_key", id, NULL);
     if ((rc = pl_db_finish(db, rc)))
         return rc == PL_ENOTFOUND ? pl_req_fail(req, 404, "not_found", "No such API key.") : rc;
     return pl_resp_status(req, 204);

@@ -1,6 +1,7 @@
 /* auth_routes.c - registration, sign-in, refresh, sessions and /v1/me. */
 #include <string.h>
 
+#include "audit/audit.h"
 #include "auth/auth.h"
 #include "auth/auth_routes.h"
 #include "auth/password.h"
@@ -130,6 +131,22 @@ int pl_auth_register(pl_req_t *req)
     rc = pl_auth_create_user(db, &u, &org);
     if (rc == PL_ECONFLICT)
         rc = pl_req_fail(req, 409, "email_taken", "An account with this email already exists.");
+    if (!rc) {
+        /* the new user is the actor of what follows */
+        snprintf(req->principal.user_id, sizeof(req->principal.user_id), "%s", u.id);
+        json_t *org_id = json_object_get(org, "id");
+        json_t *d = json_pack("{s:s}", "email", u.email);
+        rc = pl_audit_append(db, req, NULL, "user.registered", "user", u.id, d);
+        if (!rc) /* the personal org's chain: row-level security needs its id */
+            rc = pl_db_set_context(db, "app.org_id", json_string_value(org_id));
+        json_decref(d);
+        d = json_pack("{s:s, s:O, s:b}", "name", u.name, "slug", json_object_get(org, "slug"),
+                      "personal", 1);
+        if (!rc)
+            rc = pl_audit_append(db, req, json_string_value(org_id), "org.created", "org",
+                                 json_string_value(org_id), d);
+        json_decref(d);
+    }
     if (!rc && invitation) {
         rc = pl_orgs_join_by_invitation(req, db, &u, invitation);
         if (rc == PL_ENOTFOUND) {
@@ -207,8 +224,12 @@ int pl_auth_login(pl_req_t *req)
     bool found = rc == PL_OK;
     bool ok = pl_password_verify(found ? u.password_hash : NULL, password, strlen(password));
     if (!ok) {
+        if ((rc = pl_db_begin(db)))
+            return rc;
         rc = pl_store_attempt_insert(db, email, req->client_ip, false, pl_now_ms());
-        if (rc)
+        if (!rc && found) /* unknown emails have nobody to tell */
+            rc = pl_audit_append(db, req, NULL, "user.login_failed", "user", u.id, NULL);
+        if ((rc = pl_db_finish(db, rc)))
             return rc;
         pl_auth_count("failure");
         return pl_req_fail(req, 401, "invalid_credentials", "The email or password is wrong.");
@@ -232,6 +253,8 @@ int pl_auth_login(pl_req_t *req)
     rc = pl_store_attempt_insert(db, email, req->client_ip, true, pl_now_ms());
     if (!rc)
         rc = pl_auth_issue_session(req, db, &u, &pair);
+    if (!rc)
+        rc = pl_auth_audit_login(req, db, &u, false);
     if ((rc = pl_db_finish(db, rc))) {
         json_decref(pair);
         return rc;
@@ -240,11 +263,25 @@ int pl_auth_login(pl_req_t *req)
     return pl_resp_json(req, 200, pair);
 }
 
+int pl_auth_audit_login(pl_req_t *req, pl_db_t *db, const pl_user_t *u, bool mfa)
+{
+    json_t *d = json_pack("{s:b}", "mfa", mfa);
+    int rc = pl_audit_append(db, req, NULL, "user.logged_in", "user", u->id, d);
+    json_decref(d);
+    return rc;
+}
+
 /* Revokes a session after its refresh token was presented twice. */
 static int refresh_reused(pl_req_t *req, pl_db_t *db, const pl_refresh_state_t *st)
 {
     int rc = pl_store_session_revoke(db, st->session_id, st->user_id, "refresh_token_reused",
                                      pl_now_ms());
+    if (!rc) {
+        json_t *d =
+            json_pack("{s:s, s:s}", "session_id", st->session_id, "reason", "refresh_token_reused");
+        rc = pl_audit_append(db, req, NULL, "session.revoked", "user", st->user_id, d);
+        json_decref(d);
+    }
     if (rc && rc != PL_ENOTFOUND) {
         pl_db_rollback(db);
         return rc;
@@ -324,9 +361,15 @@ int pl_auth_logout(pl_req_t *req)
     pl_db_t *db = pl_db_thread();
     if (!db)
         return PL_EDB;
-    int rc = pl_store_session_revoke(db, req->principal.session_id, req->principal.user_id,
-                                     "logout", pl_now_ms());
-    if (rc && rc != PL_ENOTFOUND)
+    int rc = pl_db_begin(db);
+    if (rc)
+        return rc;
+    rc = pl_store_session_revoke(db, req->principal.session_id, req->principal.user_id, "logout",
+                                 pl_now_ms());
+    if (!rc)
+        rc = pl_audit_append(db, req, NULL, "user.logged_out", "session", req->principal.session_id,
+                             NULL);
+    if ((rc = pl_db_finish(db, rc == PL_ENOTFOUND ? PL_OK : rc)))
         return rc;
     return pl_resp_status(req, 204);
 }
@@ -336,9 +379,17 @@ int pl_auth_logout_all(pl_req_t *req)
     pl_db_t *db = pl_db_thread();
     if (!db)
         return PL_EDB;
-    int rc =
-        pl_store_sessions_revoke_all(db, req->principal.user_id, NULL, "logout_all", pl_now_ms());
-    return rc ? rc : pl_resp_status(req, 204);
+    int rc = pl_db_begin(db);
+    if (rc)
+        return rc;
+    rc = pl_store_sessions_revoke_all(db, req->principal.user_id, NULL, "logout_all", pl_now_ms());
+    json_t *d = json_pack("{s:b}", "all", 1);
+    if (!rc)
+        rc = pl_audit_append(db, req, NULL, "session.revoked", "user", req->principal.user_id, d);
+    json_decref(d);
+    if ((rc = pl_db_finish(db, rc)))
+        return rc;
+    return pl_resp_status(req, 204);
 }
 
 typedef struct {
@@ -381,8 +432,13 @@ int pl_auth_sessions_revoke(pl_req_t *req)
     pl_db_t *db = pl_db_thread();
     if (!db)
         return PL_EDB;
-    int rc = pl_store_session_revoke(db, id, req->principal.user_id, "revoked", pl_now_ms());
-    if (rc == PL_ENOTFOUND)
+    int rc = pl_db_begin(db);
+    if (rc)
+        return rc;
+    rc = pl_store_session_revoke(db, id, req->principal.user_id, "revoked", pl_now_ms());
+    if (!rc)
+        rc = pl_audit_append(db, req, NULL, "session.revoked", "session", id, NULL);
+    if ((rc = pl_db_finish(db, rc)) == PL_ENOTFOUND)
         return pl_req_fail(req, 404, "not_found", "No such session.");
     return rc ? rc : pl_resp_status(req, 204);
 }
@@ -441,8 +497,17 @@ int pl_auth_me_update(pl_req_t *req)
     if (!db)
         return PL_EDB;
     int rc;
-    if (name && (rc = pl_store_user_set_name(db, req->principal.user_id, name, pl_now_ms())))
-        return rc;
+    if (name) {
+        if ((rc = pl_db_begin(db)))
+            return rc;
+        rc = pl_store_user_set_name(db, req->principal.user_id, name, pl_now_ms());
+        json_t *d = json_pack("{s:s}", "name", name);
+        if (!rc)
+            rc = pl_audit_append(db, req, NULL, "user.updated", "user", req->principal.user_id, d);
+        json_decref(d);
+        if ((rc = pl_db_finish(db, rc)))
+            return rc;
+    }
     pl_user_t u;
     if ((rc = pl_store_user_by_id(db, req->arena, req->principal.user_id, &u)))
         return rc;
@@ -479,6 +544,8 @@ int pl_auth_me_password(pl_req_t *req)
     if (!rc)
         rc = pl_store_sessions_revoke_all(db, u.id, req->principal.session_id, "password_changed",
                                           now);
+    if (!rc)
+        rc = pl_audit_append(db, req, NULL, "user.password_changed", "user", u.id, NULL);
     if (!rc) {
         json_t *vars = json_pack("{s:s}", "name", u.name);
         rc = pl_mail_enqueue(db, PL_MAIL_PASSWORD_CHANGED, u.email, vars);

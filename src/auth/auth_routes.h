@@ -39,6 +39,9 @@ int pl_auth_throttle(pl_req_t *req, pl_db_t *db, const char *email);
  * mfa_required + a single-use mfa_token valid 5 minutes) instead of tokens. */
 int pl_mfa_challenge(pl_req_t *req, pl_db_t *db, const pl_user_t *u);
 
+/* Records user.logged_in for u (after the session was issued). */
+int pl_auth_audit_login(pl_req_t *req, pl_db_t *db, const pl_user_t *u, bool mfa);
+
 /* Creates a user with a personal organization inside the caller's write
  * transaction (used by registration and `plinth admin create`). */
 int pl_auth_create_user(pl_db_t *db, pl_user_t *u, json_t **org_out);

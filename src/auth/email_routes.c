@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "audit/audit.h"
 #include "auth/auth.h"
 #include "auth/auth_routes.h"
 #include "auth/password.h"
@@ -101,6 +102,8 @@ int pl_auth_verify_email(pl_req_t *req)
     rc = pl_store_email_token_consume(db, req->arena, hash, "verify_email", now, &user_id, &email);
     if (rc == PL_OK)
         rc = pl_store_user_set_verified(db, user_id, email, now);
+    if (rc == PL_OK)
+        rc = pl_audit_append(db, req, NULL, "user.email_verified", "user", user_id, NULL);
     if ((rc = pl_db_finish(db, rc)))
         return rc == PL_ENOTFOUND ? invalid_token(req) : rc;
     return pl_resp_status(req, 204);
@@ -170,6 +173,8 @@ int pl_auth_password_reset(pl_req_t *req)
         rc = pl_store_sessions_revoke_all(db, u.id, NULL, "password_reset", now);
     if (rc == PL_OK)
         rc = pl_store_attempts_clear_email(db, u.email);
+    if (rc == PL_OK)
+        rc = pl_audit_append(db, req, NULL, "user.password_reset", "user", u.id, NULL);
     if (rc == PL_OK) {
         json_t *vars = json_pack("{s:s}", "name", u.name);
         rc = pl_mail_enqueue(db, PL_MAIL_PASSWORD_CHANGED, u.email, vars);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit/audit.h"
 #include "auth/auth.h"
 #include "auth/auth_routes.h"
 #include "auth/password.h"
@@ -271,6 +272,9 @@ int pl_mfa_enable(pl_req_t *req)
         rc = new_recovery_codes(db, req->principal.user_id, &codes);
     if (!rc)
         rc = send_notice(db, req, PL_MAIL_MFA_ENABLED);
+    if (!rc)
+        rc = pl_audit_append(db, req, NULL, "user.mfa_enabled", "user", req->principal.user_id,
+                             NULL);
     if ((rc = pl_db_finish(db, rc))) {
         json_decref(codes);
         return rc;
@@ -322,6 +326,9 @@ int pl_mfa_disable(pl_req_t *req)
         rc = pl_store_user_set_mfa(db, req->principal.user_id, false, now);
     if (!rc)
         rc = send_notice(db, req, PL_MAIL_MFA_DISABLED);
+    if (!rc)
+        rc = pl_audit_append(db, req, NULL, "user.mfa_disabled", "user", req->principal.user_id,
+                             NULL);
     if ((rc = pl_db_finish(db, rc)))
         return rc;
     return pl_resp_status(req, 204);
@@ -344,6 +351,9 @@ int pl_mfa_recovery_codes(pl_req_t *req)
     if ((rc = pl_db_begin(db)))
         return rc;
     rc = new_recovery_codes(db, req->principal.user_id, &codes);
+    if (!rc)
+        rc = pl_audit_append(db, req, NULL, "user.recovery_codes_regenerated", "user",
+                             req->principal.user_id, NULL);
     if ((rc = pl_db_finish(db, rc))) {
         json_decref(codes);
         return rc;
@@ -406,6 +416,10 @@ int pl_auth_login_mfa(pl_req_t *req)
         rc = pl_store_challenge_fail(db, hash);
         if (!rc)
             rc = pl_store_attempt_insert(db, u.email, req->client_ip, false, now);
+        json_t *d = json_pack("{s:s}", "reason", "invalid_mfa_code");
+        if (!rc)
+            rc = pl_audit_append(db, req, NULL, "user.login_failed", "user", u.id, d);
+        json_decref(d);
         if ((rc = pl_db_finish(db, rc)))
             return rc;
         pl_auth_count("failure");
@@ -420,6 +434,8 @@ int pl_auth_login_mfa(pl_req_t *req)
         rc = pl_store_attempt_insert(db, u.email, req->client_ip, true, now);
     if (!rc)
         rc = pl_auth_issue_session(req, db, &u, &pair);
+    if (!rc)
+        rc = pl_auth_audit_login(req, db, &u, true);
     if ((rc = pl_db_finish(db, rc))) {
         json_decref(pair);
         return rc;

@@ -59,6 +59,8 @@ static const opt_t opts[] = {
      4LL * 1024 * 1024 * 1024, C_STORAGE, "BYTES", "Argon2id memory cost (default 19922944)"},
     {"argon2-ops", "PLINTH_ARGON2_OPS", T_INT, OFF(argon2_ops), 1, 64, C_STORAGE, "N",
      "Argon2id iterations (default 2)"},
+    {"audit-retention-days", "PLINTH_AUDIT_RETENTION_DAYS", T_INT, OFF(audit_retention_days), 0,
+     36500, C_RUN, "DAYS", "prune audit events older than this; 0 keeps them forever (default 0)"},
     {"rate-limit", "PLINTH_RATE_LIMIT", T_BOOL, OFF(rate_limit), 0, 0, C_SERVE, "on|off",
      "general per-IP API rate limit (default off)"},
     {"rate-limit-rps", "PLINTH_RATE_LIMIT_RPS", T_INT, OFF(rate_limit_rps), 1, 1000000, C_SERVE,

@@ -26,6 +26,7 @@ typedef struct {
     bool rate_limit;             /* --rate-limit: general API rate limit (off by default) */
     int rate_limit_rps;          /* --rate-limit-rps per client IP */
     bool require_verified_email; /* PLINTH_REQUIRE_VERIFIED_EMAIL */
+    int audit_retention_days;    /* --audit-retention-days; 0 keeps forever */
     /* environment only */
     char database_url[1024];    /* PLINTH_DATABASE_URL */
     char cors_origins[2048];    /* PLINTH_CORS_ORIGINS: comma separated, "*" allowed */

@@ -92,6 +92,10 @@ int64_t pl_monotonic_us(void); /* monotonic clock in microseconds */
 /* Formats ms as RFC 3339 UTC with milliseconds ("2026-11-22T09:04:24.123Z"). */
 void pl_time_format(int64_t ms, char out[32]);
 
+/* Parses a strict RFC 3339 UTC time: "YYYY-MM-DDTHH:MM:SS[.fraction](Z|+00:00)"
+ * with two-digit fields, a real calendar date, and years 1970..9999. */
+int pl_time_parse(const char *s, int64_t *ms);
+
 /* A new UUIDv7 as 36 lower-case characters plus NUL. */
 void pl_uuid7(char out[37]);
 /* True when s is a well-formed UUID (any version) in canonical lower-case text. */

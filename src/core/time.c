@@ -75,6 +75,53 @@ void pl_time_format(int64_t ms, char out[32])
     *p = '\0';
 }
 
+static bool digits(const char *s, int n, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return true;
+}
+
+int pl_time_parse(const char *s, int64_t *ms)
+{
+    int y, mo, d, h, mi, sec, frac = 0;
+    if (!s || strlen(s) < 20 || !digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) ||
+        s[7] != '-' || !digits(s + 8, 2, &d) || (s[10] != 'T' && s[10] != 't') ||
+        !digits(s + 11, 2, &h) || s[13] != ':' || !digits(s + 14, 2, &mi) || s[16] != ':' ||
+        !digits(s + 17, 2, &sec))
+        return PL_EINVAL;
+    const char *p = s + 19;
+    if (*p == '.') {
+        int n = 0;
+        for (p++; *p >= '0' && *p <= '9'; p++, n++)
+            if (n < 3)
+                frac = frac * 10 + (*p - '0');
+        if (n == 0 || n > 9)
+            return PL_EINVAL;
+        for (; n < 3; n++)
+            frac *= 10;
+    }
+    if (strcmp(p, "Z") && strcmp(p, "z") && strcmp(p, "+00:00"))
+        return PL_EINVAL;
+    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] + (mo == 2 && leap) || h > 23 ||
+        mi > 59 || sec > 59)
+        return PL_EINVAL;
+    /* days from civil (Howard Hinnant) */
+    int yy = y - (mo <= 2);
+    int64_t era = yy / 400, yoe = yy - era * 400;
+    int64_t doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t days = era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
+    *ms = ((days * 86400) + h * 3600 + mi * 60 + sec) * 1000 + frac;
+    return PL_OK;
+}
+
 void pl_hex(const unsigned char *in, size_t n, char *out)
 {
     static const char digits[] = "0123456789abcdef";

@@ -124,15 +124,19 @@ struct pl_req {
     int nfield_errors;
     pl_field_error_t field_errors[PL_MAX_FIELD_ERRORS];
     int retry_after; /* seconds, for 429 */
+    /* a streamed body (pl_resp_stream) instead of resp_body */
+    long (*stream_read)(void *cls, uint64_t pos, char *buf, size_t max);
+    void *stream_cls;
+    void (*stream_free)(void *cls);
     /* work to run after the handler, outside its read snapshot */
     int ndeferred;
-    void (*deferred_fn[2])(pl_req_t *req, void *arg);
-    void *deferred_arg[2];
+    void (*deferred_fn[4])(pl_req_t *req, void *arg);
+    void *deferred_arg[4];
 };
 
 /* Runs fn(req, arg) after the handler returns and the request's read
  * snapshot has ended (e.g. a bookkeeping write such as a last-used time).
- * At most two per request; extra ones run at once. */
+ * At most four per request; extra ones run at once. */
 void pl_req_defer(pl_req_t *req, void (*fn)(pl_req_t *req, void *arg), void *arg);
 
 /* Request input accessors. Returned strings are owned by the request. */
@@ -143,6 +147,16 @@ const char *pl_req_header(pl_req_t *req, const char *name);
 /* Responses. The JSON value is serialized at once and released (steals ref). */
 int pl_resp_json(pl_req_t *req, int status, json_t *body);
 int pl_resp_status(pl_req_t *req, int status); /* empty body, e.g. 204 */
+/* A body produced piece by piece after the handler returned (exports):
+ * read fills buf with up to max bytes and returns their count, -1 at the
+ * end, -2 on an error (the connection is then closed). It runs on the
+ * request's thread, outside the request's transaction. free releases cls. */
+#define PL_STREAM_END   (-1)
+#define PL_STREAM_ERROR (-2)
+int pl_resp_stream(pl_req_t *req, int status, const char *content_type,
+                   long (*read)(void *cls, uint64_t pos, char *buf, size_t max), void *cls,
+                   void (*free_cls)(void *cls));
+
 /* A JSON body already written into b (see core/jsonw.h); takes b's memory. */
 int pl_resp_json_buf(pl_req_t *req, int status, pl_buf_t *b);
 /* body is copied into the arena unless is_static. */

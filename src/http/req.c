@@ -143,6 +143,20 @@ int pl_resp_json_buf(pl_req_t *req, int status, pl_buf_t *b)
     return PL_OK;
 }
 
+int pl_resp_stream(pl_req_t *req, int status, const char *content_type,
+                   long (*read)(void *cls, uint64_t pos, char *buf, size_t max), void *cls,
+                   void (*free_cls)(void *cls))
+{
+    req->status = status;
+    req->content_type = content_type;
+    req->resp_body = NULL;
+    req->resp_len = 0;
+    req->stream_read = read;
+    req->stream_cls = cls;
+    req->stream_free = free_cls;
+    return PL_OK;
+}
+
 int pl_resp_status(pl_req_t *req, int status)
 {
     req->status = status;

@@ -2,7 +2,9 @@
  * handler, who may call it, the permission it needs, and flags. */
 #include "admin/admin.h"
 #include "apikeys/apikeys.h"
+#include "audit/audit.h"
 #include "auth/auth_routes.h"
+#include "flags/flags.h"
 #include "http/ops.h"
 #include "http/router.h"
 #include "jobs/jobs.h"
@@ -73,6 +75,15 @@ pl_route_t pl_routes[] = {
     {PL_M_GET, "/v1/orgs/{org}/api-keys", pl_apikeys_list, PL_AUTH_ORG, "apikey.read", 0, 0},
     {PL_M_DELETE, "/v1/orgs/{org}/api-keys/{id}", pl_apikeys_revoke, PL_AUTH_ORG, "apikey.manage",
      0, 0},
+    {PL_M_GET, "/v1/orgs/{org}/flags", pl_flags_org_list, PL_AUTH_ORG, "flag.read", 0, 0},
+
+    /* audit log */
+    {PL_M_GET, "/v1/orgs/{org}/audit-events", pl_audit_list, PL_AUTH_ORG, "audit.read", 0, 0},
+    {PL_M_GET, "/v1/orgs/{org}/audit-events/export", pl_audit_export, PL_AUTH_ORG, "audit.read", 0,
+     0},
+    {PL_M_GET, "/v1/orgs/{org}/audit-events/verify", pl_audit_verify, PL_AUTH_ORG, "audit.read", 0,
+     0},
+    {PL_M_GET, "/v1/me/security-events", pl_audit_security_events, PL_AUTH_USER, NULL, 0, 0},
 
     /* two-factor sign-in */
     {PL_M_POST, "/v1/auth/login/mfa", pl_auth_login_mfa, PL_AUTH_NONE, NULL, J, 0},
@@ -88,6 +99,13 @@ pl_route_t pl_routes[] = {
     {PL_M_POST, "/v1/admin/users/{id}/enable", pl_admin_user_enable, PL_AUTH_ADMIN, NULL, J, 0},
     {PL_M_GET, "/v1/admin/jobs", pl_jobs_admin_list, PL_AUTH_ADMIN, NULL, 0, 0},
     {PL_M_POST, "/v1/admin/jobs/{id}/retry", pl_jobs_admin_retry, PL_AUTH_ADMIN, NULL, J, 0},
+    {PL_M_GET, "/v1/admin/flags", pl_flags_admin_list, PL_AUTH_ADMIN, NULL, 0, 0},
+    {PL_M_PUT, "/v1/admin/flags/{key}", pl_flags_admin_put, PL_AUTH_ADMIN, NULL, J, 0},
+    {PL_M_DELETE, "/v1/admin/flags/{key}", pl_flags_admin_delete, PL_AUTH_ADMIN, NULL, 0, 0},
+    {PL_M_PUT, "/v1/admin/flags/{key}/orgs/{org}", pl_flags_override_put, PL_AUTH_ADMIN, NULL, J,
+     0},
+    {PL_M_DELETE, "/v1/admin/flags/{key}/orgs/{org}", pl_flags_override_delete, PL_AUTH_ADMIN, NULL,
+     0, 0},
 };
 
 const size_t pl_routes_count = PL_ARRAY_LEN(pl_routes);

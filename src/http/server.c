@@ -354,8 +354,15 @@ static void access_log(pl_req_t *req)
 
 static enum MHD_Result send_response(struct MHD_Connection *c, pl_req_t *req)
 {
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(req->resp_len, req->resp_body, MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *r;
+    if (req->stream_read && !req->err_status) {
+        r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024,
+                                              (MHD_ContentReaderCallback)req->stream_read,
+                                              req->stream_cls, req->stream_free);
+        req->stream_read = NULL; /* the response owns cls now */
+    } else {
+        r = MHD_create_response_from_buffer(req->resp_len, req->resp_body, MHD_RESPMEM_PERSISTENT);
+    }
     if (!r)
         return MHD_NO;
     if (req->content_type)
@@ -576,6 +583,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
         if (pl_cfg.access_log)
             access_log(req);
     }
+    if (req->stream_read && req->stream_free)
+        req->stream_free(req->stream_cls); /* never handed to a response */
     pl_buf_free(&cs->body);
     pl_arena_destroy(req->arena);
     *con_cls = NULL;

@@ -1,6 +1,7 @@
 /* jobs_routes.c - the instance-admin view of the job queue. */
 #include <string.h>
 
+#include "audit/audit.h"
 #include "core/jsonw.h"
 #include "http/http.h"
 #include "jobs/jobs.h"
@@ -93,6 +94,8 @@ int pl_jobs_admin_retry(pl_req_t *req)
         rc = pl_jobs_store_retry(db, id, pl_now_ms());
     if (rc == PL_OK)
         rc = pl_db_notify(db, "plinth_jobs");
+    if (rc == PL_OK)
+        rc = pl_audit_append(db, req, NULL, "job.retried", "job", id, NULL);
     if (rc == PL_OK)
         rc = pl_jobs_store_get(db, req->arena, id, &j);
     if ((rc = pl_db_finish(db, rc))) {

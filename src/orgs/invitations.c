@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "audit/audit.h"
 #include "auth/auth.h"
 #include "core/config.h"
 #include "core/crypto.h"
@@ -98,6 +99,12 @@ int pl_invitations_create(pl_req_t *req)
                              "An invitation to this email is already pending.");
     }
     if (!rc) {
+        /* the token never reaches the log: the event holds who and which role */
+        json_t *d = json_pack("{s:s, s:s}", "email", email, "role", role.key);
+        rc = pl_audit_append(db, req, org_id, "member.invited", "invitation", id, d);
+        json_decref(d);
+    }
+    if (!rc) {
         json_t *vars =
             json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", "", "org_name", req->tenant.name,
                       "inviter_name", req->principal.name ? req->principal.name : "", "role",
@@ -170,6 +177,9 @@ int pl_invitations_revoke(pl_req_t *req)
         rc = pl_req_fail(req, 409, "conflict", "Only pending invitations can be revoked.");
     if (!rc)
         rc = pl_invitations_store_set_status(db, req->tenant.org_id, id, "pending", "revoked", now);
+    if (!rc)
+        rc = pl_audit_append(db, req, req->tenant.org_id, "invitation.revoked", "invitation", id,
+                             NULL);
     if ((rc = pl_db_finish(db, rc)))
         return rc;
     return pl_resp_status(req, 204);
@@ -203,6 +213,15 @@ static int join(pl_db_t *db, const pl_invitation_t *inv, const char *user_id)
     return rc;
 }
 
+static int audit_accepted(pl_db_t *db, pl_req_t *req, const pl_invitation_t *inv,
+                          const char *user_id)
+{
+    json_t *d = json_pack("{s:s, s:s}", "user_id", user_id, "role", inv->role);
+    int rc = pl_audit_append(db, req, inv->org_id, "invitation.accepted", "invitation", inv->id, d);
+    json_decref(d);
+    return rc;
+}
+
 int pl_orgs_join_by_invitation(pl_req_t *req, pl_db_t *db, const pl_user_t *u, const char *token)
 {
     pl_invitation_t inv;
@@ -211,6 +230,8 @@ int pl_orgs_join_by_invitation(pl_req_t *req, pl_db_t *db, const pl_user_t *u, c
         rc = PL_ENOTFOUND; /* not valid for this email */
     if (!rc)
         rc = join(db, &inv, u->id);
+    if (!rc)
+        rc = audit_accepted(db, req, &inv, u->id);
     return rc;
 }
 
@@ -254,6 +275,8 @@ int pl_invitations_accept(pl_req_t *req)
     }
     if (!rc)
         rc = pl_store_membership_insert(db, inv.org_id, req->principal.user_id, inv.role, now);
+    if (!rc)
+        rc = audit_accepted(db, req, &inv, req->principal.user_id);
     /* the token came to that mailbox: the address is proven */
     if (!rc && !req->principal.email_verified)
         rc = pl_store_user_set_verified(db, req->principal.user_id, inv.email, pl_now_ms());

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit/audit.h"
 #include "auth/auth.h"
 #include "core/config.h"
 #include "core/crypto.h"
@@ -197,6 +198,10 @@ int pl_orgs_create(pl_req_t *req)
         rc = pl_store_org_insert(db, id, name, slug, false, now);
     if (!rc)
         rc = pl_store_membership_insert(db, id, req->principal.user_id, "owner", now);
+    json_t *d = json_pack("{s:s, s:s, s:b}", "name", name, "slug", slug, "personal", 0);
+    if (!rc)
+        rc = pl_audit_append(db, req, id, "org.created", "org", id, d);
+    json_decref(d);
     if ((rc = pl_db_finish(db, rc)))
         return rc == PL_ECONFLICT ? slug_taken(req) : rc;
     pl_org_t o = {id, name, slug, false, now, 0};
@@ -280,6 +285,11 @@ int pl_orgs_update(pl_req_t *req)
     const char *new_name = name ? name : req->tenant.name;
     const char *new_slug = slug ? slug : req->tenant.slug;
     rc = pl_orgs_store_update(db, req->tenant.org_id, new_name, new_slug, pl_now_ms());
+    json_t *d = json_pack("{s:s, s:s}", "name", new_name, "slug", new_slug);
+    if (!rc)
+        rc = pl_audit_append(db, req, req->tenant.org_id, "org.updated", "org", req->tenant.org_id,
+                             d);
+    json_decref(d);
     if ((rc = pl_db_finish(db, rc)))
         return rc == PL_ECONFLICT ? slug_taken(req) : rc;
     req->tenant.name = new_name;
@@ -298,7 +308,15 @@ int pl_orgs_delete(pl_req_t *req)
     if (rc)
         return rc;
     /* memberships, invitations, teams and roles go with it (ON DELETE CASCADE) */
-    rc = pl_orgs_store_delete(db, req->tenant.org_id);
+    /* the org's chain stays (it has no foreign key); the instance chain also
+     * records the deletion, since the org's own chain is no longer reachable */
+    json_t *d = json_pack("{s:s, s:s}", "name", req->tenant.name, "slug", req->tenant.slug);
+    rc = pl_audit_append(db, req, req->tenant.org_id, "org.deleted", "org", req->tenant.org_id, d);
+    if (!rc)
+        rc = pl_audit_append(db, req, NULL, "org.deleted", "org", req->tenant.org_id, d);
+    json_decref(d);
+    if (!rc)
+        rc = pl_orgs_store_delete(db, req->tenant.org_id);
     if ((rc = pl_db_finish(db, rc)))
         return rc;
     return pl_resp_status(req, 204);
@@ -507,6 +525,12 @@ int pl_members_update(pl_req_t *req)
         rc = check_last_owner(req, db, current);
     if (!rc)
         rc = pl_members_store_set_role(db, req->tenant.org_id, user_id, wanted.key);
+    if (!rc) {
+        json_t *d = json_pack("{s:s, s:s}", "from", current, "to", wanted.key);
+        rc =
+            pl_audit_append(db, req, req->tenant.org_id, "member.role_updated", "user", user_id, d);
+        json_decref(d);
+    }
     if (!rc)
         rc = member_response(req, db, user_id);
     return pl_db_finish(db, rc);
@@ -544,6 +568,11 @@ int pl_members_remove(pl_req_t *req)
         rc = check_last_owner(req, db, current);
     if (!rc)
         rc = pl_members_store_remove(db, req->tenant.org_id, user_id);
+    if (!rc) {
+        json_t *d = json_pack("{s:s, s:b}", "role", current, "left", self);
+        rc = pl_audit_append(db, req, req->tenant.org_id, "member.removed", "user", user_id, d);
+        json_decref(d);
+    }
     if ((rc = pl_db_finish(db, rc)))
         return rc;
     return pl_resp_status(req, 204);
@@ -625,6 +654,15 @@ static int role_input(pl_req_t *req, bool required, pl_custom_role_t *r, pl_perm
     return PL_OK;
 }
 
+static int audit_role(pl_db_t *db, pl_req_t *req, const char *action, const pl_custom_role_t *r)
+{
+    json_t *d = json_pack("{s:s, s:s, s:i, s:o}", "key", r->key, "name", r->name, "level", r->level,
+                          "permissions", pl_perms_to_json(pl_perms_from_text(r->permissions)));
+    int rc = pl_audit_append(db, req, req->tenant.org_id, action, "role", r->key, d);
+    json_decref(d);
+    return rc;
+}
+
 static int builtin_role(pl_req_t *req)
 {
     return pl_req_fail(req, 409, "builtin_role", "Built-in roles cannot be changed.");
@@ -654,6 +692,8 @@ int pl_roles_create(pl_req_t *req)
     if ((rc = pl_db_begin(db)))
         return rc;
     rc = pl_roles_store_insert(db, req->tenant.org_id, &r, pl_now_ms());
+    if (!rc)
+        rc = audit_role(db, req, "role.created", &r);
     if ((rc = pl_db_finish(db, rc))) {
         if (rc == PL_ECONFLICT)
             return pl_req_fail(req, 409, "conflict", "A role with this key exists.");
@@ -691,6 +731,8 @@ int pl_roles_update(pl_req_t *req)
         rc = role_input(req, false, &r, &perms);
     if (!rc)
         rc = pl_roles_store_update(db, req->tenant.org_id, &r, pl_now_ms());
+    if (!rc)
+        rc = audit_role(db, req, "role.updated", &r);
     if ((rc = pl_db_finish(db, rc)))
         return rc;
     return pl_resp_json(req, 200, role_json(r.id, r.key, r.name, r.level, false, perms));
@@ -725,6 +767,8 @@ int pl_roles_delete(pl_req_t *req)
         rc = pl_req_fail(req, 409, "role_in_use", "Members or pending invitations hold this role.");
     if (!rc)
         rc = pl_roles_store_delete(db, req->tenant.org_id, key);
+    if (!rc)
+        rc = audit_role(db, req, "role.deleted", &r);
     if ((rc = pl_db_finish(db, rc)))
         return rc;
     return pl_resp_status(req, 204);

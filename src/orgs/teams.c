@@ -2,6 +2,7 @@
  * the organization (a foreign key to memberships removes them with it). */
 #include <string.h>
 
+#include "audit/audit.h"
 #include "core/jsonw.h"
 #include "db/db.h"
 #include "orgs/orgs.h"
@@ -28,6 +29,15 @@ static int team_response(pl_req_t *req, int status, const pl_team_t *t)
     write_team(&w, t);
     int rc = w.err ? w.err : pl_resp_json_buf(req, status, &b);
     pl_buf_free(&b);
+    return rc;
+}
+
+static int audit_team(pl_db_t *db, pl_req_t *req, const char *action, const char *team_id,
+                      const char *key, const char *value)
+{
+    json_t *d = json_pack("{s:s}", key, value);
+    int rc = pl_audit_append(db, req, req->tenant.org_id, action, "team", team_id, d);
+    json_decref(d);
     return rc;
 }
 
@@ -97,6 +107,8 @@ int pl_teams_create(pl_req_t *req)
     if (rc)
         return rc;
     rc = pl_teams_store_insert(db, req->tenant.org_id, id, name, now);
+    if (!rc)
+        rc = audit_team(db, req, "team.created", id, "name", name);
     if ((rc = pl_db_finish(db, rc)))
         return rc;
     pl_team_t t = {id, name, 0, now};
@@ -138,6 +150,8 @@ int pl_teams_update(pl_req_t *req)
     rc = load_team(req, db, &t);
     if (!rc)
         rc = pl_teams_store_rename(db, req->tenant.org_id, t.id, name, pl_now_ms());
+    if (!rc)
+        rc = audit_team(db, req, "team.updated", t.id, "name", name);
     if ((rc = pl_db_finish(db, rc)))
         return rc;
     t.name = name;
@@ -156,6 +170,8 @@ int pl_teams_delete(pl_req_t *req)
     rc = load_team(req, db, &t);
     if (!rc)
         rc = pl_teams_store_delete(db, req->tenant.org_id, t.id);
+    if (!rc)
+        rc = audit_team(db, req, "team.deleted", t.id, "name", t.name);
     if ((rc = pl_db_finish(db, rc)))
         return rc;
     return pl_resp_status(req, 204);
@@ -192,6 +208,9 @@ static int team_member(pl_req_t *req, bool add)
         if (rc == PL_ENOTFOUND)
             rc = pl_req_fail(req, 404, "not_found", "The user is not in this team.");
     }
+    if (!rc)
+        rc = audit_team(db, req, add ? "team.member_added" : "team.member_removed", t.id, "user_id",
+                        user_id);
     if ((rc = pl_db_finish(db, rc)))
         return rc;
     return pl_resp_status(req, 204);

@@ -561,6 +561,10 @@ ROUTE_PERMISSIONS = {
     ("POST", "/v1/orgs/{}/api-keys"): "apikey.manage",
     ("GET", "/v1/orgs/{}/api-keys"): "apikey.read",
     ("DELETE", "/v1/orgs/{}/api-keys/{}"): "apikey.manage",
+    ("GET", "/v1/orgs/{}/flags"): "flag.read",
+    ("GET", "/v1/orgs/{}/audit-events"): "audit.read",
+    ("GET", "/v1/orgs/{}/audit-events/export"): "audit.read",
+    ("GET", "/v1/orgs/{}/audit-events/verify"): "audit.read",
 }
 
 
