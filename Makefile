@@ -32,6 +32,7 @@ test: deps build asan
 bench: deps build
 	bench/run
 	bench/jobs
+	bench/run-pg
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
