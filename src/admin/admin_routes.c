@@ -162,11 +162,22 @@ int pl_admin_create_cli(pl_db_t *db, const char *email_in)
                    .email_verified = true,
                    .is_admin = true};
     if ((rc = pl_db_begin(db)) == PL_OK) {
-        rc = pl_auth_create_user(db, &u, NULL);
+        json_t *org = NULL;
+        rc = pl_auth_create_user(db, &u, &org);
         if (!rc)
             rc = pl_audit_append(db, NULL, NULL, "user.registered", "user", id, NULL);
         if (!rc)
             rc = pl_audit_append(db, NULL, NULL, "user.promoted_admin", "user", id, NULL);
+        const char *org_id = json_string_value(json_object_get(org, "id"));
+        if (!rc && org_id) {
+            json_t *d = json_pack("{s:O, s:O, s:b}", "name", json_object_get(org, "name"), "slug",
+                                  json_object_get(org, "slug"), "personal", 1);
+            rc = pl_db_set_context(db, "app.org_id", org_id);
+            if (!rc)
+                rc = pl_audit_append(db, NULL, org_id, "org.created", "org", org_id, d);
+            json_decref(d);
+        }
+        json_decref(org);
         rc = pl_db_finish(db, rc);
     }
     if (rc) {

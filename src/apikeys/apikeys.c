@@ -24,11 +24,6 @@ typedef struct {
     int64_t expires_at, last_used_at, revoked_at, created_at; /* 0: none */
 } key_row_t;
 
-#define PREPARE(st, db, sql)                                                                       \
-    pl_stmt_t *st = pl_db_prepare((db), (sql));                                                    \
-    if (!st)                                                                                       \
-        return PL_EDB;
-
 #define KEY_COLS                                                                                   \
     "id, org_id, name, prefix, permissions, created_by, level, expires_at, last_used_at, "         \
     "revoked_at, created_at"
@@ -38,20 +33,14 @@ static int64_t col_time(pl_stmt_t *st, int col)
     return pl_stmt_col_is_null(st, col) ? 0 : pl_stmt_col_int64(st, col);
 }
 
-static const char *dup(pl_arena_t *a, pl_stmt_t *st, int col)
-{
-    const char *s = pl_stmt_col_text(st, col);
-    return s ? pl_arena_strdup(a, s) : NULL;
-}
-
 static void read_key(pl_arena_t *a, pl_stmt_t *st, key_row_t *k)
 {
-    k->id = dup(a, st, 0);
-    k->org_id = dup(a, st, 1);
-    k->name = dup(a, st, 2);
-    k->prefix = dup(a, st, 3);
-    k->permissions = dup(a, st, 4);
-    k->created_by = dup(a, st, 5);
+    k->id = pl_stmt_col_dup(st, a, 0);
+    k->org_id = pl_stmt_col_dup(st, a, 1);
+    k->name = pl_stmt_col_dup(st, a, 2);
+    k->prefix = pl_stmt_col_dup(st, a, 3);
+    k->permissions = pl_stmt_col_dup(st, a, 4);
+    k->created_by = pl_stmt_col_dup(st, a, 5);
     k->level = (int)pl_stmt_col_int64(st, 6);
     k->expires_at = col_time(st, 7);
     k->last_used_at = col_time(st, 8);
@@ -111,7 +100,7 @@ int pl_apikeys_authenticate(pl_req_t *req, const char *token, size_t len)
         return rc;
     key_row_t k;
     {
-        PREPARE(st, db, sql_by_hash);
+        PL_PREPARE(st, db, sql_by_hash);
         pl_stmt_bind_text(st, 1, hash);
         rc = pl_stmt_step(st);
         if (rc == 1)
@@ -288,15 +277,13 @@ int pl_apikeys_list(pl_req_t *req)
 {
     int limit;
     const char *cursor;
-    int rc = pl_req_page(req, &limit, &cursor);
+    int rc = pl_req_page_id(req, &limit, &cursor);
     if (rc)
         return rc;
-    if (cursor && !pl_uuid_valid(cursor))
-        return pl_req_fail(req, 400, "bad_request", "cursor is malformed.");
     pl_db_t *db = pl_db_thread();
     if (!db)
         return PL_EDB;
-    PREPARE(st, db, sql_list);
+    PL_PREPARE(st, db, sql_list);
     pl_stmt_bind_text(st, 1, req->tenant.org_id);
     pl_stmt_bind_text(st, 2, cursor ? cursor : "");
     pl_stmt_bind_int64(st, 3, limit + 1);

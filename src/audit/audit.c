@@ -135,31 +135,25 @@ typedef struct {
     "chain, seq, id, org_id, action, actor_type, actor_id, target_type, target_id, ip, "           \
     "user_agent, request_id, data, created_at, prev_hash, hash"
 
-static const char *col(pl_arena_t *a, pl_stmt_t *st, int i)
-{
-    const char *s = pl_stmt_col_text(st, i);
-    return s && a ? pl_arena_strdup(a, s) : s;
-}
-
 /* With a NULL arena the strings are the statement's, valid until the next step. */
 static void read_row(pl_arena_t *a, pl_stmt_t *st, row_t *r)
 {
-    r->chain = col(a, st, 0);
+    r->chain = pl_stmt_col_dup(st, a, 0);
     r->seq = pl_stmt_col_int64(st, 1);
-    r->id = col(a, st, 2);
-    r->org_id = col(a, st, 3);
-    r->action = col(a, st, 4);
-    r->actor_type = col(a, st, 5);
-    r->actor_id = col(a, st, 6);
-    r->target_type = col(a, st, 7);
-    r->target_id = col(a, st, 8);
-    r->ip = col(a, st, 9);
-    r->user_agent = col(a, st, 10);
-    r->request_id = col(a, st, 11);
-    r->data = col(a, st, 12);
+    r->id = pl_stmt_col_dup(st, a, 2);
+    r->org_id = pl_stmt_col_dup(st, a, 3);
+    r->action = pl_stmt_col_dup(st, a, 4);
+    r->actor_type = pl_stmt_col_dup(st, a, 5);
+    r->actor_id = pl_stmt_col_dup(st, a, 6);
+    r->target_type = pl_stmt_col_dup(st, a, 7);
+    r->target_id = pl_stmt_col_dup(st, a, 8);
+    r->ip = pl_stmt_col_dup(st, a, 9);
+    r->user_agent = pl_stmt_col_dup(st, a, 10);
+    r->request_id = pl_stmt_col_dup(st, a, 11);
+    r->data = pl_stmt_col_dup(st, a, 12);
     r->created_at = pl_stmt_col_int64(st, 13);
-    r->prev_hash = col(a, st, 14);
-    r->hash = col(a, st, 15);
+    r->prev_hash = pl_stmt_col_dup(st, a, 14);
+    r->hash = pl_stmt_col_dup(st, a, 15);
 }
 
 static json_t *str_or_null(const char *s)

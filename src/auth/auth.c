@@ -359,6 +359,7 @@ int pl_auth_check(pl_req_t *req)
     req->principal.email_verified = s.user.email_verified;
     req->principal.mfa_enabled = s.user.mfa_enabled;
     req->principal.user_created_at = s.user.created_at;
+    req->principal.orgs_version = s.orgs_version;
     if (req->route->auth == PL_AUTH_ADMIN && !s.is_admin)
         return pl_req_fail(req, 403, "forbidden", "Only instance admins may do this.");
     /* row-level security lets a user see their own memberships across orgs */

@@ -1,4 +1,6 @@
 /* auth_routes.c - registration, sign-in, refresh, sessions and /v1/me. */
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "audit/audit.h"
@@ -457,13 +459,55 @@ static void write_org(void *ctx, const char *id, const char *name, const char *s
     pl_jw_object_close(w);
 }
 
+/* The rendered "organizations" array of GET /v1/me, per thread, keyed by user
+ * and users.orgs_version, which database triggers change in the transaction
+ * of any change to that list; the version comes with the session check, so a
+ * hit is what the query would give, on any instance. Safe to lose. */
+#define ORGS_CACHE_SLOTS 64
+#define ORGS_CACHE_MAX   (64 * 1024)
+
+typedef struct {
+    char user_id[37];
+    int64_t version;
+    char *json;
+    size_t len;
+} orgs_slot_t;
+
+static __thread orgs_slot_t *orgs_cache;
+static pthread_key_t orgs_cache_key;
+static pthread_once_t orgs_cache_once = PTHREAD_ONCE_INIT;
+
+static void free_orgs_cache(void *p)
+{
+    orgs_slot_t *slots = p;
+    for (int i = 0; i < ORGS_CACHE_SLOTS; i++)
+        free(slots[i].json);
+    free(slots);
+}
+
+static void orgs_cache_init(void)
+{
+    pthread_key_create(&orgs_cache_key, free_orgs_cache);
+}
+
+static orgs_slot_t *orgs_slot(const char *user_id)
+{
+    if (!orgs_cache) {
+        pthread_once(&orgs_cache_once, orgs_cache_init);
+        orgs_cache = pl_xcalloc(ORGS_CACHE_SLOTS, sizeof(orgs_slot_t));
+        pthread_setspecific(orgs_cache_key, orgs_cache);
+    }
+    uint32_t h = 2166136261u;
+    for (const char *p = user_id; *p; p++)
+        h = (h ^ (unsigned char)*p) * 16777619u;
+    return &orgs_cache[h % ORGS_CACHE_SLOTS];
+}
+
 /* GET /v1/me is the hottest authenticated read: the user comes with the
- * session check and the answer is written straight into the buffer. */
+ * session check, the organizations from the cache when unchanged, and the
+ * answer is written straight into the buffer. */
 int pl_auth_me_get(pl_req_t *req)
 {
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
     const pl_principal_t *p = &req->principal;
     pl_buf_t b;
     pl_buf_init(&b, 4 * 1024 * 1024);
@@ -476,9 +520,30 @@ int pl_auth_me_get(pl_req_t *req)
     pl_jw_bool(&w, "email_verified", p->email_verified);
     pl_jw_bool(&w, "mfa_enabled", p->mfa_enabled);
     pl_jw_time(&w, "created_at", p->user_created_at);
-    pl_jw_array_open(&w, "organizations");
-    int rc = pl_store_user_orgs(db, req->arena, p->user_id, write_org, &w);
-    pl_jw_array_close(&w);
+    int rc = PL_OK;
+    orgs_slot_t *slot = orgs_slot(p->user_id);
+    if (slot->json && slot->version == p->orgs_version && !strcmp(slot->user_id, p->user_id)) {
+        pl_buf_append(&b, ",\"organizations\":", 17);
+        pl_buf_append(&b, slot->json, slot->len);
+    } else {
+        pl_db_t *db = pl_db_thread();
+        if (!db) {
+            pl_buf_free(&b);
+            return PL_EDB;
+        }
+        size_t start = b.len + 1; /* after the comma */
+        pl_jw_array_open(&w, "organizations");
+        rc = pl_store_user_orgs(db, req->arena, p->user_id, write_org, &w);
+        pl_jw_array_close(&w);
+        size_t from = start + strlen("\"organizations\":");
+        if (!rc && !w.err && b.len - from <= ORGS_CACHE_MAX) {
+            free(slot->json);
+            slot->json = pl_xstrndup(b.ptr + from, b.len - from);
+            slot->len = b.len - from;
+            slot->version = p->orgs_version;
+            memcpy(slot->user_id, p->user_id, sizeof(slot->user_id));
+        }
+    }
     pl_jw_object_close(&w);
     if (!rc)
         rc = w.err;

@@ -4,18 +4,6 @@
 
 #include "auth/auth_store.h"
 
-/* Prepares sql or returns PL_EDB from the enclosing function. */
-#define PREPARE(st, db, sql)                                                                       \
-    pl_stmt_t *st = pl_db_prepare((db), (sql));                                                    \
-    if (!st)                                                                                       \
-        return PL_EDB;
-
-static const char *dup(pl_arena_t *a, pl_stmt_t *st, int col)
-{
-    const char *s = pl_stmt_col_text(st, col);
-    return s ? pl_arena_strdup(a, s) : NULL;
-}
-
 /* ---- users ---- */
 
 #define USER_COLS                                                                                  \
@@ -24,10 +12,10 @@ static const char *dup(pl_arena_t *a, pl_stmt_t *st, int col)
 
 static void read_user(pl_arena_t *a, pl_stmt_t *st, pl_user_t *u)
 {
-    u->id = dup(a, st, 0);
-    u->email = dup(a, st, 1);
-    u->name = dup(a, st, 2);
-    u->password_hash = dup(a, st, 3);
+    u->id = pl_stmt_col_dup(st, a, 0);
+    u->email = pl_stmt_col_dup(st, a, 1);
+    u->name = pl_stmt_col_dup(st, a, 2);
+    u->password_hash = pl_stmt_col_dup(st, a, 3);
     u->email_verified = pl_stmt_col_bool(st, 4);
     u->mfa_enabled = pl_stmt_col_bool(st, 5);
     u->is_admin = pl_stmt_col_bool(st, 6);
@@ -50,7 +38,7 @@ static const char sql_user_insert[] =
 
 int pl_store_user_insert(pl_db_t *db, const pl_user_t *u, int64_t now)
 {
-    PREPARE(st, db, sql_user_insert);
+    PL_PREPARE(st, db, sql_user_insert);
     pl_stmt_bind_text(st, 1, u->id);
     pl_stmt_bind_text(st, 2, u->email);
     pl_stmt_bind_text(st, 3, u->name);
@@ -68,22 +56,16 @@ static const char sql_user_by_id[] = "SELECT " USER_COLS " FROM users WHERE id =
 
 int pl_store_user_by_email(pl_db_t *db, pl_arena_t *a, const char *email, pl_user_t *out)
 {
-    PREPARE(st, db, sql_user_by_email);
+    PL_PREPARE(st, db, sql_user_by_email);
     pl_stmt_bind_text(st, 1, email);
     return one_user(st, a, out);
 }
 
 int pl_store_user_by_id(pl_db_t *db, pl_arena_t *a, const char *id, pl_user_t *out)
 {
-    PREPARE(st, db, sql_user_by_id);
+    PL_PREPARE(st, db, sql_user_by_id);
     pl_stmt_bind_text(st, 1, id);
     return one_user(st, a, out);
-}
-
-static int exec_found(pl_stmt_t *st)
-{
-    int rc = pl_stmt_exec(st);
-    return rc < 0 ? rc : rc == 0 ? PL_ENOTFOUND : PL_OK;
 }
 
 static const char sql_user_set_name[] = "UPDATE users SET name = $2, updated_at = $3 WHERE id = $1";
@@ -96,41 +78,41 @@ static const char sql_user_set_disabled[] =
 
 int pl_store_user_set_name(pl_db_t *db, const char *id, const char *name, int64_t now)
 {
-    PREPARE(st, db, sql_user_set_name);
+    PL_PREPARE(st, db, sql_user_set_name);
     pl_stmt_bind_text(st, 1, id);
     pl_stmt_bind_text(st, 2, name);
     pl_stmt_bind_int64(st, 3, now);
-    return exec_found(st);
+    return pl_stmt_exec_found(st);
 }
 
 int pl_store_user_set_password(pl_db_t *db, const char *id, const char *hash, int64_t now)
 {
-    PREPARE(st, db, sql_user_set_password);
+    PL_PREPARE(st, db, sql_user_set_password);
     pl_stmt_bind_text(st, 1, id);
     pl_stmt_bind_text(st, 2, hash);
     pl_stmt_bind_int64(st, 3, now);
-    return exec_found(st);
+    return pl_stmt_exec_found(st);
 }
 
 int pl_store_user_set_admin(pl_db_t *db, const char *id, bool admin, int64_t now)
 {
-    PREPARE(st, db, sql_user_set_admin);
+    PL_PREPARE(st, db, sql_user_set_admin);
     pl_stmt_bind_text(st, 1, id);
     pl_stmt_bind_bool(st, 2, admin);
     pl_stmt_bind_int64(st, 3, now);
-    return exec_found(st);
+    return pl_stmt_exec_found(st);
 }
 
 int pl_store_user_set_disabled(pl_db_t *db, const char *id, int64_t disabled_at, int64_t now)
 {
-    PREPARE(st, db, sql_user_set_disabled);
+    PL_PREPARE(st, db, sql_user_set_disabled);
     pl_stmt_bind_text(st, 1, id);
     if (disabled_at)
         pl_stmt_bind_int64(st, 2, disabled_at);
     else
         pl_stmt_bind_null(st, 2);
     pl_stmt_bind_int64(st, 3, now);
-    return exec_found(st);
+    return pl_stmt_exec_found(st);
 }
 
 /* LIKE patterns escape their wildcards with '\'. */
@@ -141,7 +123,7 @@ static const char sql_users_list[] =
 int pl_store_users_list(pl_db_t *db, pl_arena_t *a, const char *query, const char *after, int limit,
                         void (*fn)(void *ctx, const pl_user_t *u), void *ctx)
 {
-    PREPARE(st, db, sql_users_list);
+    PL_PREPARE(st, db, sql_users_list);
     const char *q = query ? query : "";
     size_t n = strlen(q);
     char *pattern = pl_arena_alloc(a, 2 * n + 3);
@@ -185,7 +167,7 @@ static const char sql_user_orgs[] =
 int pl_store_org_insert(pl_db_t *db, const char *id, const char *name, const char *slug,
                         bool personal, int64_t now)
 {
-    PREPARE(st, db, sql_org_insert);
+    PL_PREPARE(st, db, sql_org_insert);
     pl_stmt_bind_text(st, 1, id);
     pl_stmt_bind_text(st, 2, name);
     pl_stmt_bind_text(st, 3, slug);
@@ -198,7 +180,7 @@ int pl_store_org_insert(pl_db_t *db, const char *id, const char *name, const cha
 int pl_store_membership_insert(pl_db_t *db, const char *org_id, const char *user_id,
                                const char *role, int64_t now)
 {
-    PREPARE(st, db, sql_membership_insert);
+    PL_PREPARE(st, db, sql_membership_insert);
     pl_stmt_bind_text(st, 1, org_id);
     pl_stmt_bind_text(st, 2, user_id);
     pl_stmt_bind_text(st, 3, role);
@@ -213,7 +195,7 @@ int pl_store_user_orgs(pl_db_t *db, pl_arena_t *a, const char *user_id,
                        void *ctx)
 {
     PL_UNUSED(a);
-    PREPARE(st, db, sql_user_orgs);
+    PL_PREPARE(st, db, sql_user_orgs);
     pl_stmt_bind_text(st, 1, user_id);
     int rc;
     while ((rc = pl_stmt_step(st)) == 1)
@@ -230,7 +212,8 @@ static const char sql_session_insert[] =
     "VALUES ($1, $2, $3, $3, $4, $5, $6)";
 static const char sql_session_state[] =
     "SELECT s.revoked_at, s.expires_at, s.last_used_at, s.created_at, u.disabled_at IS NOT NULL, "
-    "u.is_admin, u.email, u.name, u.email_verified, u.mfa_enabled, u.created_at FROM sessions s "
+    "u.is_admin, u.email, u.name, u.email_verified, u.mfa_enabled, u.created_at, u.orgs_version "
+    "FROM sessions s "
     "JOIN users u ON u.id = s.user_id WHERE s.id = $1 AND s.user_id = $2";
 static const char sql_session_touch[] = "UPDATE sessions SET last_used_at = $2 WHERE id = $1";
 static const char sql_session_extend[] =
@@ -252,7 +235,7 @@ static const char sql_sessions_live[] =
 
 int pl_store_session_insert(pl_db_t *db, const pl_session_t *s)
 {
-    PREPARE(st, db, sql_session_insert);
+    PL_PREPARE(st, db, sql_session_insert);
     pl_stmt_bind_text(st, 1, s->id);
     pl_stmt_bind_text(st, 2, s->user_id);
     pl_stmt_bind_int64(st, 3, s->created_at);
@@ -266,7 +249,7 @@ int pl_store_session_insert(pl_db_t *db, const pl_session_t *s)
 int pl_store_session_state(pl_db_t *db, pl_arena_t *a, const char *session_id, const char *user_id,
                            pl_session_state_t *out)
 {
-    PREPARE(st, db, sql_session_state);
+    PL_PREPARE(st, db, sql_session_state);
     pl_stmt_bind_text(st, 1, session_id);
     pl_stmt_bind_text(st, 2, user_id);
     int rc = pl_stmt_step(st);
@@ -278,11 +261,12 @@ int pl_store_session_state(pl_db_t *db, pl_arena_t *a, const char *session_id, c
         out->user_disabled = pl_stmt_col_bool(st, 4);
         out->is_admin = pl_stmt_col_bool(st, 5);
         out->user.id = user_id;
-        out->user.email = dup(a, st, 6);
-        out->user.name = dup(a, st, 7);
+        out->user.email = pl_stmt_col_dup(st, a, 6);
+        out->user.name = pl_stmt_col_dup(st, a, 7);
         out->user.email_verified = pl_stmt_col_bool(st, 8);
         out->user.mfa_enabled = pl_stmt_col_bool(st, 9);
         out->user.created_at = pl_stmt_col_int64(st, 10);
+        out->orgs_version = pl_stmt_col_int64(st, 11);
         out->user.is_admin = out->is_admin;
         out->user.disabled = out->user_disabled;
     }
@@ -292,7 +276,7 @@ int pl_store_session_state(pl_db_t *db, pl_arena_t *a, const char *session_id, c
 
 int pl_store_session_touch(pl_db_t *db, const char *session_id, int64_t now)
 {
-    PREPARE(st, db, sql_session_touch);
+    PL_PREPARE(st, db, sql_session_touch);
     pl_stmt_bind_text(st, 1, session_id);
     pl_stmt_bind_int64(st, 2, now);
     int rc = pl_stmt_exec(st);
@@ -301,7 +285,7 @@ int pl_store_session_touch(pl_db_t *db, const char *session_id, int64_t now)
 
 int pl_store_session_extend(pl_db_t *db, const char *session_id, int64_t now, int64_t expires_at)
 {
-    PREPARE(st, db, sql_session_extend);
+    PL_PREPARE(st, db, sql_session_extend);
     pl_stmt_bind_text(st, 1, session_id);
     pl_stmt_bind_int64(st, 2, now);
     pl_stmt_bind_int64(st, 3, expires_at);
@@ -312,18 +296,18 @@ int pl_store_session_extend(pl_db_t *db, const char *session_id, int64_t now, in
 int pl_store_session_revoke(pl_db_t *db, const char *session_id, const char *user_id,
                             const char *reason, int64_t now)
 {
-    PREPARE(st, db, sql_session_revoke);
+    PL_PREPARE(st, db, sql_session_revoke);
     pl_stmt_bind_text(st, 1, session_id);
     pl_stmt_bind_text(st, 2, user_id);
     pl_stmt_bind_text(st, 3, reason);
     pl_stmt_bind_int64(st, 4, now);
-    return exec_found(st);
+    return pl_stmt_exec_found(st);
 }
 
 int pl_store_sessions_revoke_all(pl_db_t *db, const char *user_id, const char *keep,
                                  const char *reason, int64_t now)
 {
-    PREPARE(st, db, sql_sessions_revoke_all);
+    PL_PREPARE(st, db, sql_sessions_revoke_all);
     pl_stmt_bind_text(st, 1, user_id);
     pl_stmt_bind_text(st, 2, keep ? keep : "");
     pl_stmt_bind_text(st, 3, reason);
@@ -337,7 +321,7 @@ int pl_store_sessions_trim(pl_db_t *db, const char *user_id, int keep, int64_t n
     char evict[64][37];
     int nevict = 0, seen = 0, rc;
     {
-        PREPARE(st, db, sql_sessions_live_ids);
+        PL_PREPARE(st, db, sql_sessions_live_ids);
         pl_stmt_bind_text(st, 1, user_id);
         pl_stmt_bind_int64(st, 2, now);
         while ((rc = pl_stmt_step(st)) == 1) {
@@ -351,7 +335,7 @@ int pl_store_sessions_trim(pl_db_t *db, const char *user_id, int keep, int64_t n
             return rc;
     }
     for (int i = 0; i < nevict; i++) {
-        PREPARE(st, db, sql_session_evict);
+        PL_PREPARE(st, db, sql_session_evict);
         pl_stmt_bind_text(st, 1, evict[i]);
         pl_stmt_bind_int64(st, 2, now);
         if ((rc = pl_stmt_exec(st)) < 0)
@@ -363,19 +347,19 @@ int pl_store_sessions_trim(pl_db_t *db, const char *user_id, int keep, int64_t n
 int pl_store_sessions_live(pl_db_t *db, pl_arena_t *a, const char *user_id, int64_t now,
                            void (*fn)(void *ctx, const pl_session_t *s), void *ctx)
 {
-    PREPARE(st, db, sql_sessions_live);
+    PL_PREPARE(st, db, sql_sessions_live);
     pl_stmt_bind_text(st, 1, user_id);
     pl_stmt_bind_int64(st, 2, now);
     int rc;
     while ((rc = pl_stmt_step(st)) == 1) {
         pl_session_t s = {0};
-        s.id = dup(a, st, 0);
+        s.id = pl_stmt_col_dup(st, a, 0);
         s.user_id = user_id;
         s.created_at = pl_stmt_col_int64(st, 1);
         s.last_used_at = pl_stmt_col_int64(st, 2);
         s.expires_at = pl_stmt_col_int64(st, 3);
-        s.ip = dup(a, st, 4);
-        s.user_agent = dup(a, st, 5);
+        s.ip = pl_stmt_col_dup(st, a, 4);
+        s.user_agent = pl_stmt_col_dup(st, a, 5);
         fn(ctx, &s);
     }
     pl_stmt_reset(st);
@@ -396,7 +380,7 @@ static const char sql_refresh_spend[] =
 int pl_store_refresh_insert(pl_db_t *db, const char *token_hash, const char *session_id,
                             int64_t now)
 {
-    PREPARE(st, db, sql_refresh_insert);
+    PL_PREPARE(st, db, sql_refresh_insert);
     pl_stmt_bind_text(st, 1, token_hash);
     pl_stmt_bind_text(st, 2, session_id);
     pl_stmt_bind_int64(st, 3, now);
@@ -407,12 +391,12 @@ int pl_store_refresh_insert(pl_db_t *db, const char *token_hash, const char *ses
 int pl_store_refresh_lookup(pl_db_t *db, pl_arena_t *a, const char *token_hash,
                             pl_refresh_state_t *out)
 {
-    PREPARE(st, db, sql_refresh_lookup);
+    PL_PREPARE(st, db, sql_refresh_lookup);
     pl_stmt_bind_text(st, 1, token_hash);
     int rc = pl_stmt_step(st);
     if (rc == 1) {
-        out->session_id = dup(a, st, 0);
-        out->user_id = dup(a, st, 1);
+        out->session_id = pl_stmt_col_dup(st, a, 0);
+        out->user_id = pl_stmt_col_dup(st, a, 1);
         out->spent_at = pl_stmt_col_is_null(st, 2) ? 0 : pl_stmt_col_int64(st, 2);
         out->session_revoked_at = pl_stmt_col_is_null(st, 3) ? 0 : pl_stmt_col_int64(st, 3);
         out->session_expires_at = pl_stmt_col_int64(st, 4);
@@ -424,7 +408,7 @@ int pl_store_refresh_lookup(pl_db_t *db, pl_arena_t *a, const char *token_hash,
 
 int pl_store_refresh_spend(pl_db_t *db, const char *token_hash, int64_t now)
 {
-    PREPARE(st, db, sql_refresh_spend);
+    PL_PREPARE(st, db, sql_refresh_spend);
     pl_stmt_bind_text(st, 1, token_hash);
     pl_stmt_bind_int64(st, 2, now);
     return pl_stmt_exec(st);
@@ -448,7 +432,7 @@ static const char sql_attempts_clear_email[] = "DELETE FROM login_attempts WHERE
 int pl_store_attempt_insert(pl_db_t *db, const char *email, const char *ip, bool success,
                             int64_t now)
 {
-    PREPARE(st, db, sql_attempt_insert);
+    PL_PREPARE(st, db, sql_attempt_insert);
     pl_stmt_bind_text(st, 1, email);
     pl_stmt_bind_text(st, 2, ip);
     pl_stmt_bind_bool(st, 3, success);
@@ -473,7 +457,7 @@ static int count_oldest(pl_stmt_t *st, int *count, int64_t *oldest)
 int pl_store_attempts_failed_email_ip(pl_db_t *db, const char *email, const char *ip, int64_t since,
                                       int *count, int64_t *oldest)
 {
-    PREPARE(st, db, sql_attempts_failed_email_ip);
+    PL_PREPARE(st, db, sql_attempts_failed_email_ip);
     pl_stmt_bind_text(st, 1, email);
     pl_stmt_bind_text(st, 2, ip);
     pl_stmt_bind_int64(st, 3, since);
@@ -484,7 +468,7 @@ int pl_store_attempts_failed_email_ip(pl_db_t *db, const char *email, const char
 int pl_store_attempts_failed_ip(pl_db_t *db, const char *ip, int64_t since, int *count,
                                 int64_t *oldest)
 {
-    PREPARE(st, db, sql_attempts_failed_ip);
+    PL_PREPARE(st, db, sql_attempts_failed_ip);
     pl_stmt_bind_text(st, 1, ip);
     pl_stmt_bind_int64(st, 2, since);
     pl_stmt_bind_bool(st, 3, false);
@@ -494,7 +478,7 @@ int pl_store_attempts_failed_ip(pl_db_t *db, const char *ip, int64_t since, int 
 int pl_store_attempts_recent(pl_db_t *db, const char *email, const char *ip, int n, bool *success,
                              int64_t *at, int *found)
 {
-    PREPARE(st, db, sql_attempts_recent);
+    PL_PREPARE(st, db, sql_attempts_recent);
     pl_stmt_bind_text(st, 1, email);
     pl_stmt_bind_text(st, 2, ip);
     pl_stmt_bind_int64(st, 3, n);
@@ -511,7 +495,7 @@ int pl_store_attempts_recent(pl_db_t *db, const char *email, const char *ip, int
 
 int pl_store_attempts_clear_email(pl_db_t *db, const char *email)
 {
-    PREPARE(st, db, sql_attempts_clear_email);
+    PL_PREPARE(st, db, sql_attempts_clear_email);
     pl_stmt_bind_text(st, 1, email);
     int rc = pl_stmt_exec(st);
     return rc < 0 ? rc : PL_OK;
@@ -536,7 +520,7 @@ int pl_store_email_token_insert(pl_db_t *db, const char *hash, const char *user_
                                 const char *purpose, const char *email, int64_t expires_at,
                                 int64_t now)
 {
-    PREPARE(st, db, sql_email_token_insert);
+    PL_PREPARE(st, db, sql_email_token_insert);
     pl_stmt_bind_text(st, 1, hash);
     pl_stmt_bind_text(st, 2, user_id);
     pl_stmt_bind_text(st, 3, purpose);
@@ -550,14 +534,14 @@ int pl_store_email_token_insert(pl_db_t *db, const char *hash, const char *user_
 int pl_store_email_token_consume(pl_db_t *db, pl_arena_t *a, const char *hash, const char *purpose,
                                  int64_t now, const char **user_id, const char **email)
 {
-    PREPARE(st, db, sql_email_token_consume);
+    PL_PREPARE(st, db, sql_email_token_consume);
     pl_stmt_bind_text(st, 1, hash);
     pl_stmt_bind_text(st, 2, purpose);
     pl_stmt_bind_int64(st, 3, now);
     int rc = pl_stmt_step(st);
     if (rc == 1) {
-        *user_id = dup(a, st, 0);
-        *email = dup(a, st, 1);
+        *user_id = pl_stmt_col_dup(st, a, 0);
+        *email = pl_stmt_col_dup(st, a, 1);
         while (pl_stmt_step(st) == 1)
             ;
     }
@@ -568,7 +552,7 @@ int pl_store_email_token_consume(pl_db_t *db, pl_arena_t *a, const char *hash, c
 int pl_store_email_tokens_recent(pl_db_t *db, const char *user_id, const char *purpose,
                                  int64_t since, int *count)
 {
-    PREPARE(st, db, sql_email_tokens_recent);
+    PL_PREPARE(st, db, sql_email_tokens_recent);
     pl_stmt_bind_text(st, 1, user_id);
     pl_stmt_bind_text(st, 2, purpose);
     pl_stmt_bind_int64(st, 3, since);
@@ -580,7 +564,7 @@ int pl_store_email_tokens_recent(pl_db_t *db, const char *user_id, const char *p
 
 int pl_store_email_tokens_void(pl_db_t *db, const char *user_id, const char *purpose, int64_t now)
 {
-    PREPARE(st, db, sql_email_tokens_void);
+    PL_PREPARE(st, db, sql_email_tokens_void);
     pl_stmt_bind_text(st, 1, user_id);
     pl_stmt_bind_text(st, 2, purpose);
     pl_stmt_bind_int64(st, 3, now);
@@ -590,12 +574,12 @@ int pl_store_email_tokens_void(pl_db_t *db, const char *user_id, const char *pur
 
 int pl_store_user_set_verified(pl_db_t *db, const char *id, const char *email, int64_t now)
 {
-    PREPARE(st, db, sql_user_set_verified);
+    PL_PREPARE(st, db, sql_user_set_verified);
     pl_stmt_bind_text(st, 1, id);
     pl_stmt_bind_text(st, 2, email);
     pl_stmt_bind_bool(st, 3, true);
     pl_stmt_bind_int64(st, 4, now);
-    return exec_found(st);
+    return pl_stmt_exec_found(st);
 }
 
 /* ---- two-factor ---- */
@@ -630,11 +614,11 @@ static const char sql_challenge_use[] =
 
 int pl_store_totp_get(pl_db_t *db, pl_arena_t *a, const char *user_id, pl_totp_row_t *out)
 {
-    PREPARE(st, db, sql_totp_get);
+    PL_PREPARE(st, db, sql_totp_get);
     pl_stmt_bind_text(st, 1, user_id);
     int rc = pl_stmt_step(st);
     if (rc == 1) {
-        out->secret_sealed = dup(a, st, 0);
+        out->secret_sealed = pl_stmt_col_dup(st, a, 0);
         out->enabled_at = pl_stmt_col_is_null(st, 1) ? 0 : pl_stmt_col_int64(st, 1);
         out->last_step = pl_stmt_col_int64(st, 2);
     }
@@ -644,7 +628,7 @@ int pl_store_totp_get(pl_db_t *db, pl_arena_t *a, const char *user_id, pl_totp_r
 
 int pl_store_totp_put_pending(pl_db_t *db, const char *user_id, const char *sealed, int64_t now)
 {
-    PREPARE(st, db, sql_totp_put_pending);
+    PL_PREPARE(st, db, sql_totp_put_pending);
     pl_stmt_bind_text(st, 1, user_id);
     pl_stmt_bind_text(st, 2, sealed);
     pl_stmt_bind_int64(st, 3, now);
@@ -654,16 +638,16 @@ int pl_store_totp_put_pending(pl_db_t *db, const char *user_id, const char *seal
 
 int pl_store_totp_enable(pl_db_t *db, const char *user_id, int64_t step, int64_t now)
 {
-    PREPARE(st, db, sql_totp_enable);
+    PL_PREPARE(st, db, sql_totp_enable);
     pl_stmt_bind_text(st, 1, user_id);
     pl_stmt_bind_int64(st, 2, step);
     pl_stmt_bind_int64(st, 3, now);
-    return exec_found(st);
+    return pl_stmt_exec_found(st);
 }
 
 int pl_store_totp_use_step(pl_db_t *db, const char *user_id, int64_t step, int64_t now)
 {
-    PREPARE(st, db, sql_totp_use_step);
+    PL_PREPARE(st, db, sql_totp_use_step);
     pl_stmt_bind_text(st, 1, user_id);
     pl_stmt_bind_int64(st, 2, step);
     pl_stmt_bind_int64(st, 3, now);
@@ -673,7 +657,7 @@ int pl_store_totp_use_step(pl_db_t *db, const char *user_id, int64_t step, int64
 
 int pl_store_totp_delete(pl_db_t *db, const char *user_id)
 {
-    PREPARE(st, db, sql_totp_delete);
+    PL_PREPARE(st, db, sql_totp_delete);
     pl_stmt_bind_text(st, 1, user_id);
     int rc = pl_stmt_exec(st);
     return rc < 0 ? rc : PL_OK;
@@ -681,11 +665,11 @@ int pl_store_totp_delete(pl_db_t *db, const char *user_id)
 
 int pl_store_user_set_mfa(pl_db_t *db, const char *user_id, bool enabled, int64_t now)
 {
-    PREPARE(st, db, sql_user_set_mfa);
+    PL_PREPARE(st, db, sql_user_set_mfa);
     pl_stmt_bind_text(st, 1, user_id);
     pl_stmt_bind_bool(st, 2, enabled);
     pl_stmt_bind_int64(st, 3, now);
-    return exec_found(st);
+    return pl_stmt_exec_found(st);
 }
 
 int pl_store_recovery_replace(pl_db_t *db, const char *user_id, char hashes[][65], int n,
@@ -693,13 +677,13 @@ int pl_store_recovery_replace(pl_db_t *db, const char *user_id, char hashes[][65
 {
     int rc;
     {
-        PREPARE(st, db, sql_recovery_clear);
+        PL_PREPARE(st, db, sql_recovery_clear);
         pl_stmt_bind_text(st, 1, user_id);
         if ((rc = pl_stmt_exec(st)) < 0)
             return rc;
     }
     for (int i = 0; i < n; i++) {
-        PREPARE(st, db, sql_recovery_insert);
+        PL_PREPARE(st, db, sql_recovery_insert);
         pl_stmt_bind_text(st, 1, user_id);
         pl_stmt_bind_text(st, 2, hashes[i]);
         pl_stmt_bind_int64(st, 3, now);
@@ -711,17 +695,17 @@ int pl_store_recovery_replace(pl_db_t *db, const char *user_id, char hashes[][65
 
 int pl_store_recovery_use(pl_db_t *db, const char *user_id, const char *hash, int64_t now)
 {
-    PREPARE(st, db, sql_recovery_use);
+    PL_PREPARE(st, db, sql_recovery_use);
     pl_stmt_bind_text(st, 1, user_id);
     pl_stmt_bind_text(st, 2, hash);
     pl_stmt_bind_int64(st, 3, now);
-    return exec_found(st);
+    return pl_stmt_exec_found(st);
 }
 
 int pl_store_challenge_insert(pl_db_t *db, const char *hash, const char *user_id,
                               int64_t expires_at, int64_t now)
 {
-    PREPARE(st, db, sql_challenge_insert);
+    PL_PREPARE(st, db, sql_challenge_insert);
     pl_stmt_bind_text(st, 1, hash);
     pl_stmt_bind_text(st, 2, user_id);
     pl_stmt_bind_int64(st, 3, expires_at);
@@ -733,20 +717,20 @@ int pl_store_challenge_insert(pl_db_t *db, const char *hash, const char *user_id
 int pl_store_challenge_get(pl_db_t *db, pl_arena_t *a, const char *hash, int64_t now,
                            int max_failures, const char **user_id)
 {
-    PREPARE(st, db, sql_challenge_get);
+    PL_PREPARE(st, db, sql_challenge_get);
     pl_stmt_bind_text(st, 1, hash);
     pl_stmt_bind_int64(st, 2, now);
     pl_stmt_bind_int64(st, 3, max_failures);
     int rc = pl_stmt_step(st);
     if (rc == 1)
-        *user_id = dup(a, st, 0);
+        *user_id = pl_stmt_col_dup(st, a, 0);
     pl_stmt_reset(st);
     return rc == 1 ? PL_OK : rc == 0 ? PL_ENOTFOUND : rc;
 }
 
 int pl_store_challenge_fail(pl_db_t *db, const char *hash)
 {
-    PREPARE(st, db, sql_challenge_fail);
+    PL_PREPARE(st, db, sql_challenge_fail);
     pl_stmt_bind_text(st, 1, hash);
     int rc = pl_stmt_exec(st);
     return rc < 0 ? rc : PL_OK;
@@ -754,7 +738,7 @@ int pl_store_challenge_fail(pl_db_t *db, const char *hash)
 
 int pl_store_challenge_use(pl_db_t *db, const char *hash, int64_t now)
 {
-    PREPARE(st, db, sql_challenge_use);
+    PL_PREPARE(st, db, sql_challenge_use);
     pl_stmt_bind_text(st, 1, hash);
     pl_stmt_bind_int64(st, 2, now);
     int rc = pl_stmt_exec(st);
@@ -775,7 +759,7 @@ int pl_store_purge(pl_db_t *db, int64_t sessions_before, int64_t attempts_before
                          sql_purge_challenges};
     int64_t before[] = {sessions_before, attempts_before, tokens_before, tokens_before};
     for (int i = 0; i < 4; i++) {
-        PREPARE(st, db, sql[i]);
+        PL_PREPARE(st, db, sql[i]);
         pl_stmt_bind_int64(st, 1, before[i]);
         int rc = pl_stmt_exec(st);
         if (rc < 0)

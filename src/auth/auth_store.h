@@ -32,7 +32,8 @@ typedef struct {
     int64_t revoked_at, expires_at, last_used_at, created_at;
     bool user_disabled;
     bool is_admin;
-    pl_user_t user; /* without password_hash */
+    pl_user_t user;       /* without password_hash */
+    int64_t orgs_version; /* changes with the user's list of organizations */
 } pl_session_state_t;
 
 typedef struct {

@@ -115,10 +115,14 @@ out:
     return rc;
 }
 
+static int real_rollback(pl_db_t *db);
+
 void pl_db_close(pl_db_t *db)
 {
     if (!db)
         return;
+    if (db->depth > 0)
+        real_rollback(db); /* also gives back the SQLite writer turn */
     cache_drop(db, false);
     if (db->conn)
         db->ops->close(db);
@@ -221,6 +225,20 @@ static int tx_exec(pl_db_t *db, const char *sql)
     return rc < 0 ? rc : PL_OK;
 }
 
+/* SQLite has one writer at a time per database. Writers of this process
+ * queue on a mutex before BEGIN IMMEDIATE instead of polling the file lock
+ * through the busy handler, whose sleeps make write latency unfair under
+ * load. Readers never take it. */
+static pthread_mutex_t sqlite_writer = PTHREAD_MUTEX_INITIALIZER;
+
+static void release_writer(pl_db_t *db)
+{
+    if (db->holds_writer) {
+        db->holds_writer = false;
+        pthread_mutex_unlock(&sqlite_writer);
+    }
+}
+
 static int begin(pl_db_t *db, const char *sql)
 {
     if (db->depth > 0) {
@@ -230,10 +248,16 @@ static int begin(pl_db_t *db, const char *sql)
     /* PostgreSQL only warns on a nested BEGIN; make it an error on both. */
     if (db->ops->tx_status(db) != PL_TX_NONE)
         return pl_db_fail(db, PL_EINTERNAL, "transaction already open", NULL, NULL);
+    if (db->ops == &pl_db_sqlite_ops && sql == db->ops->begin_sql) {
+        pthread_mutex_lock(&sqlite_writer);
+        db->holds_writer = true;
+    }
     int rc = tx_exec(db, sql);
     if (rc == PL_OK) {
         db->depth = 1;
         db->rollback_only = false;
+    } else {
+        release_writer(db);
     }
     return rc;
 }
@@ -252,9 +276,9 @@ static int real_rollback(pl_db_t *db)
 {
     db->depth = 0;
     db->rollback_only = false;
-    if (db->ops->tx_status(db) == PL_TX_NONE)
-        return PL_OK;
-    return tx_exec(db, "ROLLBACK");
+    int rc = db->ops->tx_status(db) == PL_TX_NONE ? PL_OK : tx_exec(db, "ROLLBACK");
+    release_writer(db);
+    return rc;
 }
 
 int pl_db_commit(pl_db_t *db)
@@ -270,6 +294,7 @@ int pl_db_commit(pl_db_t *db)
     db->depth = 0;
     switch (db->ops->tx_status(db)) {
     case PL_TX_NONE:
+        release_writer(db);
         return pl_db_fail(db, PL_EINTERNAL, "commit without a transaction", NULL, NULL);
     case PL_TX_FAILED:
         /* PostgreSQL answers COMMIT of an aborted transaction with a silent
@@ -277,7 +302,11 @@ int pl_db_commit(pl_db_t *db)
         db->ops->exec(db, "ROLLBACK");
         return pl_db_fail(db, PL_EDB, "commit of a failed transaction", NULL, NULL);
     }
-    return tx_exec(db, "COMMIT");
+    int rc = tx_exec(db, "COMMIT");
+    if (rc != PL_OK)
+        real_rollback(db); /* never leave a half-ended transaction behind */
+    release_writer(db);
+    return rc;
 }
 
 int pl_db_rollback(pl_db_t *db)
@@ -528,4 +557,18 @@ void pl_db_listen_stop(void)
 {
     if (config.engine == PL_DB_POSTGRES)
         pl_db_pg_listen_stop();
+}
+
+/* ---- Store helpers ---- */
+
+const char *pl_stmt_col_dup(pl_stmt_t *st, pl_arena_t *a, int col)
+{
+    const char *s = pl_stmt_col_text(st, col);
+    return s && a ? pl_arena_strdup(a, s) : s;
+}
+
+int pl_stmt_exec_found(pl_stmt_t *st)
+{
+    int rc = pl_stmt_exec(st);
+    return rc < 0 ? rc : rc == 0 ? PL_ENOTFOUND : PL_OK;
 }

@@ -114,6 +114,21 @@ void pl_stmt_reset(pl_stmt_t *st);
  * statement. Returns the number of affected rows (>= 0) or a negative error. */
 int pl_stmt_exec(pl_stmt_t *st);
 
+/* Store helpers. PL_PREPARE declares st prepared from sql, returning PL_EDB
+ * from the enclosing function when that fails. */
+#define PL_PREPARE(st, db, sql)                                                                    \
+    pl_stmt_t *st = pl_db_prepare((db), (sql));                                                    \
+    if (!st)                                                                                       \
+        return PL_EDB;
+
+/* A column's text copied into the arena; with a NULL arena the statement's
+ * own text (valid until the next step or reset). NULL for SQL NULL. */
+const char *pl_stmt_col_dup(pl_stmt_t *st, pl_arena_t *a, int col);
+
+/* pl_stmt_exec for a change that must hit a row: PL_OK when it did,
+ * PL_ENOTFOUND when no row changed, or the error. */
+int pl_stmt_exec_found(pl_stmt_t *st);
+
 /* For diagnostics only: the last error message on this connection. */
 const char *pl_db_errmsg(pl_db_t *db);
 /* The name of the constraint behind the last unique violation, when known
@@ -185,6 +200,7 @@ struct pl_db {
     bool broken;         /* set by the engine; pl_db_thread reconnects */
     int depth;           /* open begins: the outermost is real, inner ones join it */
     bool rollback_only;  /* an inner transaction rolled back: the outer cannot commit */
+    bool holds_writer;   /* SQLite: this connection holds the process's writer turn */
     unsigned stmt_seq;   /* PostgreSQL prepared statement names */
     pl_stmt_t **buckets; /* statement cache, chained by SQL text hash */
     unsigned nstmts;

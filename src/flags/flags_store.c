@@ -4,21 +4,9 @@
 #define PL_FLAGS_INTERNAL
 #include "flags/flags.h"
 
-#define PREPARE(st, db, sql)                                                                       \
-    pl_stmt_t *st = pl_db_prepare((db), (sql));                                                    \
-    if (!st)                                                                                       \
-        return PL_EDB;
-
 static int done_rc(int rc)
 {
     return rc < 0 ? rc : PL_OK;
-}
-
-/* exec that reports PL_ENOTFOUND when no row changed */
-static int exec_found(pl_stmt_t *st)
-{
-    int rc = pl_stmt_exec(st);
-    return rc < 0 ? rc : rc == 0 ? PL_ENOTFOUND : PL_OK;
 }
 
 /* ---- the version counter ---- */
@@ -27,7 +15,7 @@ static const char sql_version[] = "SELECT value FROM kv WHERE key = 'flags_versi
 
 int pl_flags_store_version(pl_db_t *db, int64_t *out)
 {
-    PREPARE(st, db, sql_version);
+    PL_PREPARE(st, db, sql_version);
     int rc = pl_stmt_step(st);
     *out = 0;
     if (rc == 1) {
@@ -48,7 +36,7 @@ static const char sql_bump[] =
 
 int pl_flags_store_bump(pl_db_t *db, int64_t now)
 {
-    PREPARE(st, db, sql_bump);
+    PL_PREPARE(st, db, sql_bump);
     pl_stmt_bind_int64(st, 1, now);
     int rc = pl_stmt_exec(st);
     return rc < 0 ? rc : PL_OK;
@@ -77,7 +65,7 @@ static const char sql_flag_upsert[] =
 int pl_flags_store_upsert(pl_db_t *db, const char *key, const char *description, bool enabled,
                           int rollout_percent, int64_t now)
 {
-    PREPARE(st, db, sql_flag_upsert);
+    PL_PREPARE(st, db, sql_flag_upsert);
     pl_stmt_bind_text(st, 1, key);
     pl_stmt_bind_text(st, 2, description);
     pl_stmt_bind_bool(st, 3, enabled);
@@ -91,16 +79,16 @@ static const char sql_flag_delete[] = "DELETE FROM flags WHERE key = $1";
 
 int pl_flags_store_delete(pl_db_t *db, const char *key)
 {
-    PREPARE(st, db, sql_flag_delete);
+    PL_PREPARE(st, db, sql_flag_delete);
     pl_stmt_bind_text(st, 1, key);
-    return exec_found(st);
+    return pl_stmt_exec_found(st);
 }
 
 static const char sql_flag_get[] = "SELECT " FLAG_COLS " FROM flags f WHERE f.key = $1";
 
 int pl_flags_store_get(pl_db_t *db, pl_arena_t *a, const char *key, pl_flag_row_t *out)
 {
-    PREPARE(st, db, sql_flag_get);
+    PL_PREPARE(st, db, sql_flag_get);
     pl_stmt_bind_text(st, 1, key);
     int rc = pl_stmt_step(st);
     if (rc == 1) {
@@ -118,7 +106,7 @@ static const char sql_flags_list[] = "SELECT " FLAG_COLS " FROM flags f "
 int pl_flags_store_list(pl_db_t *db, const char *after, int limit,
                         void (*fn)(void *ctx, const pl_flag_row_t *f), void *ctx)
 {
-    PREPARE(st, db, sql_flags_list);
+    PL_PREPARE(st, db, sql_flags_list);
     pl_stmt_bind_text(st, 1, after ? after : "");
     pl_stmt_bind_int64(st, 2, limit);
     int rc;
@@ -138,7 +126,7 @@ static const char sql_overrides_range[] =
 int pl_flags_store_overrides(pl_db_t *db, const char *first, const char *last,
                              void (*fn)(void *ctx, const pl_flag_override_row_t *o), void *ctx)
 {
-    PREPARE(st, db, sql_overrides_range);
+    PL_PREPARE(st, db, sql_overrides_range);
     pl_stmt_bind_text(st, 1, first);
     pl_stmt_bind_text(st, 2, last);
     int rc;
@@ -162,7 +150,7 @@ int pl_flags_store_all(pl_db_t *db,
                                   const pl_flag_override_row_t *o),
                        void *ctx)
 {
-    PREPARE(st, db, sql_flags_all);
+    PL_PREPARE(st, db, sql_flags_all);
     int rc;
     while ((rc = pl_stmt_step(st)) == 1) {
         pl_flag_row_t f;
@@ -185,7 +173,7 @@ static const char sql_org_id[] = "SELECT id FROM organizations WHERE id = $1 OR 
 
 int pl_flags_store_org_id(pl_db_t *db, pl_arena_t *a, const char *id_or_slug, const char **id)
 {
-    PREPARE(st, db, sql_org_id);
+    PL_PREPARE(st, db, sql_org_id);
     pl_stmt_bind_text(st, 1, id_or_slug);
     int rc = pl_stmt_step(st);
     if (rc == 1)
@@ -202,7 +190,7 @@ static const char sql_override_upsert[] =
 int pl_flags_store_override_upsert(pl_db_t *db, const char *key, const char *org_id, bool enabled,
                                    int64_t now)
 {
-    PREPARE(st, db, sql_override_upsert);
+    PL_PREPARE(st, db, sql_override_upsert);
     pl_stmt_bind_text(st, 1, key);
     pl_stmt_bind_text(st, 2, org_id);
     pl_stmt_bind_bool(st, 3, enabled);
@@ -216,8 +204,8 @@ static const char sql_override_delete[] =
 
 int pl_flags_store_override_delete(pl_db_t *db, const char *key, const char *org_id)
 {
-    PREPARE(st, db, sql_override_delete);
+    PL_PREPARE(st, db, sql_override_delete);
     pl_stmt_bind_text(st, 1, key);
     pl_stmt_bind_text(st, 2, org_id);
-    return exec_found(st);
+    return pl_stmt_exec_found(st);
 }

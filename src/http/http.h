@@ -55,6 +55,7 @@ typedef struct {
     bool email_verified;
     bool mfa_enabled;
     int64_t user_created_at;
+    int64_t orgs_version; /* changes with the user's list of organizations */
 } pl_principal_t;
 
 /* The organization a /v1/orgs/{org} request acts in, resolved once by the
@@ -184,6 +185,9 @@ int pl_req_validated(pl_req_t *req);
 
 /* Pagination: parses ?limit= (default 50, 1..200) and ?cursor=; 400 on bad input. */
 int pl_req_page(pl_req_t *req, int *limit, const char **cursor);
+
+/* The same, for lists whose cursor is an id (a UUID): 400 otherwise. */
+int pl_req_page_id(pl_req_t *req, int *limit, const char **cursor);
 
 /* Renders a list page {"data": [...], "next_cursor": ...}. Steals data. */
 int pl_resp_list(pl_req_t *req, json_t *data, const char *next_cursor);

@@ -319,6 +319,14 @@ int pl_req_page(pl_req_t *req, int *limit, const char **cursor)
     return PL_OK;
 }
 
+int pl_req_page_id(pl_req_t *req, int *limit, const char **cursor)
+{
+    int rc = pl_req_page(req, limit, cursor);
+    if (!rc && *cursor && !pl_uuid_valid(*cursor))
+        rc = pl_req_fail(req, 400, "bad_request", "cursor is malformed.");
+    return rc;
+}
+
 int pl_resp_list(pl_req_t *req, json_t *data, const char *next_cursor)
 {
     json_t *o = json_object();

@@ -74,13 +74,28 @@ static int match_template(const char *tpl, const char *path, pl_match_t *m)
     return (*t || *p) ? -1 : literals;
 }
 
+static int count_segments(const char *p)
+{
+    int n = 0;
+    for (; *p; p++)
+        n += *p == '/';
+    return n;
+}
+
 int pl_router_match(const pl_route_t *routes, size_t n, pl_method_t method, const char *path,
                     pl_match_t *m, unsigned *allowed)
 {
     int best = -1, best_literals = -1;
     pl_match_t tmp;
     *allowed = 0;
+    /* templates with another number of segments cannot match: a cheap
+     * filter before the segment-by-segment comparison */
+    if (path[0] != '/')
+        return -1;
+    int segments = count_segments(path);
     for (size_t i = 0; i < n; i++) {
+        if (count_segments(routes[i].path) != segments || routes[i].path[1] != path[1])
+            continue;
         int lit = match_template(routes[i].path, path, &tmp);
         if (lit < 0)
             continue;

@@ -135,9 +135,14 @@ static void new_request_id(char out[37])
         b[i] = (unsigned char)(ms >> (40 - 8 * i));
     b[6] = (unsigned char)(0x70 | (b[6] & 0x0f));
     b[8] = (unsigned char)(0x80 | (b[8] & 0x3f));
-    char hex[33];
-    pl_hex(b, 16, hex);
-    snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
+    static const char digits[] = "0123456789abcdef";
+    for (int i = 0, k = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            out[k++] = '-';
+        out[k++] = digits[b[i] >> 4];
+        out[k++] = digits[b[i] & 15];
+    }
+    out[36] = '\0';
 }
 
 /* ---- client address ---- */

@@ -5,17 +5,6 @@
 
 #include "jobs/jobs_store.h"
 
-#define PREPARE(st, db, sql)                                                                       \
-    pl_stmt_t *st = pl_db_prepare((db), (sql));                                                    \
-    if (!st)                                                                                       \
-        return PL_EDB;
-
-static const char *dup(pl_arena_t *a, pl_stmt_t *st, int col)
-{
-    const char *s = pl_stmt_col_text(st, col);
-    return s ? pl_arena_strdup(a, s) : NULL;
-}
-
 static const char sql_insert[] =
     "INSERT INTO jobs (id, kind, payload, status, run_at, max_attempts, idempotency_key, "
     "created_at, updated_at) VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7, $7) "
@@ -24,7 +13,7 @@ static const char sql_insert[] =
 int pl_jobs_store_insert(pl_db_t *db, const char *id, const char *kind, const char *payload,
                          int64_t run_at, int max_attempts, const char *idem_key, int64_t now)
 {
-    PREPARE(st, db, sql_insert);
+    PL_PREPARE(st, db, sql_insert);
     pl_stmt_bind_text(st, 1, id);
     pl_stmt_bind_text(st, 2, kind);
     pl_stmt_bind_text(st, 3, payload);
@@ -49,16 +38,16 @@ static const char sql_claim_pg[] = CLAIM_SET " FOR UPDATE SKIP LOCKED" CLAIM_RET
 int pl_jobs_store_claim(pl_db_t *db, pl_arena_t *a, const char *worker, int64_t now,
                         int64_t lease_until, pl_job_row_t *out)
 {
-    PREPARE(st, db, pl_db_engine() == PL_DB_POSTGRES ? sql_claim_pg : sql_claim_sqlite);
+    PL_PREPARE(st, db, pl_db_engine() == PL_DB_POSTGRES ? sql_claim_pg : sql_claim_sqlite);
     pl_stmt_bind_int64(st, 1, now);
     pl_stmt_bind_int64(st, 2, lease_until);
     pl_stmt_bind_text(st, 3, worker);
     int rc = pl_stmt_step(st);
     if (rc == 1) {
         memset(out, 0, sizeof(*out));
-        out->id = dup(a, st, 0);
-        out->kind = dup(a, st, 1);
-        out->payload = dup(a, st, 2);
+        out->id = pl_stmt_col_dup(st, a, 0);
+        out->kind = pl_stmt_col_dup(st, a, 1);
+        out->payload = pl_stmt_col_dup(st, a, 2);
         out->attempts = (int)pl_stmt_col_int64(st, 3);
         out->max_attempts = (int)pl_stmt_col_int64(st, 4);
         out->run_at = pl_stmt_col_int64(st, 5);
@@ -79,7 +68,7 @@ static const char sql_done[] =
 
 int pl_jobs_store_done(pl_db_t *db, const char *id, const char *worker, int attempts, int64_t now)
 {
-    PREPARE(st, db, sql_done);
+    PL_PREPARE(st, db, sql_done);
     pl_stmt_bind_text(st, 1, id);
     pl_stmt_bind_text(st, 2, worker);
     pl_stmt_bind_int64(st, 3, attempts);
@@ -96,7 +85,7 @@ static const char sql_fail[] =
 int pl_jobs_store_fail(pl_db_t *db, const char *id, const char *worker, int attempts, bool dead,
                        int64_t retry_at, const char *error, int64_t now)
 {
-    PREPARE(st, db, sql_fail);
+    PL_PREPARE(st, db, sql_fail);
     pl_stmt_bind_text(st, 1, id);
     pl_stmt_bind_text(st, 2, worker);
     pl_stmt_bind_int64(st, 3, attempts);
@@ -116,7 +105,7 @@ static const char sql_count[] = "SELECT count(*) FROM jobs WHERE status = $1";
 
 int pl_jobs_store_count(pl_db_t *db, const char *status, int64_t *out)
 {
-    PREPARE(st, db, sql_count);
+    PL_PREPARE(st, db, sql_count);
     pl_stmt_bind_text(st, 1, status);
     int rc = pl_stmt_step(st);
     *out = rc == 1 ? pl_stmt_col_int64(st, 0) : 0;
@@ -131,16 +120,16 @@ int pl_jobs_store_count(pl_db_t *db, const char *status, int64_t *out)
 static void read_job(pl_arena_t *a, pl_stmt_t *st, pl_job_row_t *j)
 {
     memset(j, 0, sizeof(*j));
-    j->id = dup(a, st, 0);
-    j->kind = dup(a, st, 1);
-    j->status = dup(a, st, 2);
+    j->id = pl_stmt_col_dup(st, a, 0);
+    j->kind = pl_stmt_col_dup(st, a, 1);
+    j->status = pl_stmt_col_dup(st, a, 2);
     j->attempts = (int)pl_stmt_col_int64(st, 3);
     j->max_attempts = (int)pl_stmt_col_int64(st, 4);
     j->run_at = pl_stmt_col_int64(st, 5);
     j->created_at = pl_stmt_col_int64(st, 6);
     j->updated_at = pl_stmt_col_int64(st, 7);
     j->finished_at = pl_stmt_col_is_null(st, 8) ? 0 : pl_stmt_col_int64(st, 8);
-    j->last_error = dup(a, st, 9);
+    j->last_error = pl_stmt_col_dup(st, a, 9);
 }
 
 static const char sql_list[] = "SELECT " JOB_COLS " FROM jobs WHERE ($1 = '' OR status = $1) "
@@ -149,7 +138,7 @@ static const char sql_list[] = "SELECT " JOB_COLS " FROM jobs WHERE ($1 = '' OR 
 int pl_jobs_store_list(pl_db_t *db, pl_arena_t *a, const char *status, const char *after, int limit,
                        void (*fn)(void *ctx, const pl_job_row_t *j), void *ctx)
 {
-    PREPARE(st, db, sql_list);
+    PL_PREPARE(st, db, sql_list);
     pl_stmt_bind_text(st, 1, status ? status : "");
     pl_stmt_bind_text(st, 2, after ? after : "");
     pl_stmt_bind_int64(st, 3, limit);
@@ -167,7 +156,7 @@ static const char sql_get[] = "SELECT " JOB_COLS " FROM jobs WHERE id = $1";
 
 int pl_jobs_store_get(pl_db_t *db, pl_arena_t *a, const char *id, pl_job_row_t *out)
 {
-    PREPARE(st, db, sql_get);
+    PL_PREPARE(st, db, sql_get);
     pl_stmt_bind_text(st, 1, id);
     int rc = pl_stmt_step(st);
     if (rc == 1)
@@ -182,7 +171,7 @@ static const char sql_retry[] =
 
 int pl_jobs_store_retry(pl_db_t *db, const char *id, int64_t now)
 {
-    PREPARE(st, db, sql_retry);
+    PL_PREPARE(st, db, sql_retry);
     pl_stmt_bind_text(st, 1, id);
     pl_stmt_bind_int64(st, 2, now);
     int rc = pl_stmt_exec(st);
@@ -198,13 +187,13 @@ int pl_jobs_store_schedule_due(pl_db_t *db, const char *name, int64_t now, int64
 {
     int rc;
     {
-        PREPARE(st, db, sql_schedule_init);
+        PL_PREPARE(st, db, sql_schedule_init);
         pl_stmt_bind_text(st, 1, name);
         pl_stmt_bind_int64(st, 2, now + period);
         if ((rc = pl_stmt_exec(st)) < 0)
             return rc;
     }
-    PREPARE(st, db, sql_schedule_advance);
+    PL_PREPARE(st, db, sql_schedule_advance);
     pl_stmt_bind_text(st, 1, name);
     pl_stmt_bind_int64(st, 2, now + period);
     pl_stmt_bind_int64(st, 3, now);
@@ -217,7 +206,7 @@ static const char sql_purge[] =
 
 int pl_jobs_store_purge(pl_db_t *db, int64_t before)
 {
-    PREPARE(st, db, sql_purge);
+    PL_PREPARE(st, db, sql_purge);
     pl_stmt_bind_int64(st, 1, before);
     int rc = pl_stmt_exec(st);
     return rc < 0 ? rc : PL_OK;

@@ -139,11 +139,9 @@ int pl_invitations_list(pl_req_t *req)
 {
     int limit;
     const char *cursor;
-    int rc = pl_req_page(req, &limit, &cursor);
+    int rc = pl_req_page_id(req, &limit, &cursor);
     if (rc)
         return rc;
-    if (cursor && !pl_uuid_valid(cursor))
-        return pl_req_fail(req, 400, "bad_request", "cursor is malformed.");
     pl_db_t *db = pl_db_thread();
     if (!db)
         return PL_EDB;

@@ -228,11 +228,9 @@ static int list_orgs(pl_req_t *req, bool all)
 {
     int limit;
     const char *cursor;
-    int rc = pl_req_page(req, &limit, &cursor);
+    int rc = pl_req_page_id(req, &limit, &cursor);
     if (rc)
         return rc;
-    if (cursor && !pl_uuid_valid(cursor))
-        return pl_req_fail(req, 400, "bad_request", "cursor is malformed.");
     pl_db_t *db = pl_db_thread();
     if (!db)
         return PL_EDB;
@@ -414,11 +412,9 @@ int pl_members_list(pl_req_t *req)
 {
     int limit;
     const char *cursor;
-    int rc = pl_req_page(req, &limit, &cursor);
+    int rc = pl_req_page_id(req, &limit, &cursor);
     if (rc)
         return rc;
-    if (cursor && !pl_uuid_valid(cursor))
-        return pl_req_fail(req, 400, "bad_request", "cursor is malformed.");
     page_slot_t *slot = page_slot(&req->tenant, cursor, limit);
     if (page_hit(slot, &req->tenant, cursor, limit))
         return pl_resp_body(req, 200, "application/json", slot->body, slot->len, false);

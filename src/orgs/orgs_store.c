@@ -4,29 +4,9 @@
 
 #include "orgs/orgs_store.h"
 
-#define PREPARE(st, db, sql)                                                                       \
-    pl_stmt_t *st = pl_db_prepare((db), (sql));                                                    \
-    if (!st)                                                                                       \
-        return PL_EDB;
-
-/* A column's text copied into the arena; with no arena, the statement's own
- * text, valid only until the next step (for callbacks that use it at once). */
-static const char *dup(pl_arena_t *a, pl_stmt_t *st, int col)
-{
-    const char *s = pl_stmt_col_text(st, col);
-    return s && a ? pl_arena_strdup(a, s) : s;
-}
-
 static int done_rc(int rc)
 {
     return rc < 0 ? rc : PL_OK;
-}
-
-/* exec that reports PL_ENOTFOUND when no row changed */
-static int exec_found(pl_stmt_t *st)
-{
-    int rc = pl_stmt_exec(st);
-    return rc < 0 ? rc : rc == 0 ? PL_ENOTFOUND : PL_OK;
 }
 
 /* ---- organizations ---- */
@@ -35,9 +15,9 @@ static int exec_found(pl_stmt_t *st)
 
 static void read_org(pl_arena_t *a, pl_stmt_t *st, pl_org_t *o)
 {
-    o->id = dup(a, st, 0);
-    o->name = dup(a, st, 1);
-    o->slug = dup(a, st, 2);
+    o->id = pl_stmt_col_dup(st, a, 0);
+    o->name = pl_stmt_col_dup(st, a, 1);
+    o->slug = pl_stmt_col_dup(st, a, 2);
     o->personal = pl_stmt_col_bool(st, 3);
     o->created_at = pl_stmt_col_int64(st, 4);
     o->members_version = pl_stmt_col_int64(st, 5);
@@ -48,7 +28,7 @@ static const char sql_org_by_slug[] = "SELECT " ORG_COLS " FROM organizations o 
 
 int pl_orgs_store_get(pl_db_t *db, pl_arena_t *a, const char *id_or_slug, bool by_id, pl_org_t *out)
 {
-    PREPARE(st, db, by_id ? sql_org_by_id : sql_org_by_slug);
+    PL_PREPARE(st, db, by_id ? sql_org_by_id : sql_org_by_slug);
     pl_stmt_bind_text(st, 1, id_or_slug);
     int rc = pl_stmt_step(st);
     if (rc == 1)
@@ -63,21 +43,21 @@ static const char sql_org_update[] =
 int pl_orgs_store_update(pl_db_t *db, const char *org_id, const char *name, const char *slug,
                          int64_t now)
 {
-    PREPARE(st, db, sql_org_update);
+    PL_PREPARE(st, db, sql_org_update);
     pl_stmt_bind_text(st, 1, org_id);
     pl_stmt_bind_text(st, 2, name);
     pl_stmt_bind_text(st, 3, slug);
     pl_stmt_bind_int64(st, 4, now);
-    return exec_found(st);
+    return pl_stmt_exec_found(st);
 }
 
 static const char sql_org_delete[] = "DELETE FROM organizations WHERE id = $1";
 
 int pl_orgs_store_delete(pl_db_t *db, const char *org_id)
 {
-    PREPARE(st, db, sql_org_delete);
+    PL_PREPARE(st, db, sql_org_delete);
     pl_stmt_bind_text(st, 1, org_id);
-    return exec_found(st);
+    return pl_stmt_exec_found(st);
 }
 
 static const char sql_org_lock[] = "SELECT 1 FROM organizations WHERE id = $1 FOR UPDATE";
@@ -86,7 +66,7 @@ int pl_orgs_store_lock(pl_db_t *db, const char *org_id)
 {
     if (pl_db_engine() != PL_DB_POSTGRES)
         return PL_OK;
-    PREPARE(st, db, sql_org_lock);
+    PL_PREPARE(st, db, sql_org_lock);
     pl_stmt_bind_text(st, 1, org_id);
     int rc = pl_stmt_step(st);
     pl_stmt_reset(st);
@@ -117,7 +97,7 @@ int pl_orgs_store_list_for_user(pl_db_t *db, pl_arena_t *a, const char *user_id,
                                 void (*fn)(void *ctx, const pl_org_t *o, const char *role),
                                 void *ctx)
 {
-    PREPARE(st, db, sql_orgs_for_user);
+    PL_PREPARE(st, db, sql_orgs_for_user);
     pl_stmt_bind_text(st, 1, user_id);
     pl_stmt_bind_text(st, 2, after ? after : "");
     pl_stmt_bind_int64(st, 3, limit);
@@ -127,7 +107,7 @@ int pl_orgs_store_list_for_user(pl_db_t *db, pl_arena_t *a, const char *user_id,
 int pl_orgs_store_list_all(pl_db_t *db, pl_arena_t *a, const char *after, int limit,
                            void (*fn)(void *ctx, const pl_org_t *o, const char *role), void *ctx)
 {
-    PREPARE(st, db, sql_orgs_all);
+    PL_PREPARE(st, db, sql_orgs_all);
     pl_stmt_bind_text(st, 1, after ? after : "");
     pl_stmt_bind_int64(st, 2, limit);
     return org_rows(st, a, fn, ctx);
@@ -141,12 +121,12 @@ static const char sql_member_role[] =
 int pl_members_store_role(pl_db_t *db, pl_arena_t *a, const char *org_id, const char *user_id,
                           const char **role)
 {
-    PREPARE(st, db, sql_member_role);
+    PL_PREPARE(st, db, sql_member_role);
     pl_stmt_bind_text(st, 1, org_id);
     pl_stmt_bind_text(st, 2, user_id);
     int rc = pl_stmt_step(st);
     if (rc == 1)
-        *role = dup(a, st, 0);
+        *role = pl_stmt_col_dup(st, a, 0);
     pl_stmt_reset(st);
     return rc == 1 ? PL_OK : rc == 0 ? PL_ENOTFOUND : rc;
 }
@@ -155,10 +135,10 @@ int pl_members_store_role(pl_db_t *db, pl_arena_t *a, const char *org_id, const 
 
 static void read_member(pl_arena_t *a, pl_stmt_t *st, pl_member_t *m)
 {
-    m->user_id = dup(a, st, 0);
-    m->email = dup(a, st, 1);
-    m->name = dup(a, st, 2);
-    m->role = dup(a, st, 3);
+    m->user_id = pl_stmt_col_dup(st, a, 0);
+    m->email = pl_stmt_col_dup(st, a, 1);
+    m->name = pl_stmt_col_dup(st, a, 2);
+    m->role = pl_stmt_col_dup(st, a, 3);
     m->joined_at = pl_stmt_col_int64(st, 4);
 }
 
@@ -171,7 +151,7 @@ static const char sql_members_list[] =
 int pl_members_store_get(pl_db_t *db, pl_arena_t *a, const char *org_id, const char *user_id,
                          pl_member_t *out)
 {
-    PREPARE(st, db, sql_member_get);
+    PL_PREPARE(st, db, sql_member_get);
     pl_stmt_bind_text(st, 1, org_id);
     pl_stmt_bind_text(st, 2, user_id);
     int rc = pl_stmt_step(st);
@@ -184,7 +164,7 @@ int pl_members_store_get(pl_db_t *db, pl_arena_t *a, const char *org_id, const c
 int pl_members_store_list(pl_db_t *db, pl_arena_t *a, const char *org_id, const char *after,
                           int limit, void (*fn)(void *ctx, const pl_member_t *m), void *ctx)
 {
-    PREPARE(st, db, sql_members_list);
+    PL_PREPARE(st, db, sql_members_list);
     pl_stmt_bind_text(st, 1, org_id);
     pl_stmt_bind_text(st, 2, after ? after : "");
     pl_stmt_bind_int64(st, 3, limit);
@@ -211,19 +191,19 @@ static const char sql_member_has_email[] =
 int pl_members_store_set_role(pl_db_t *db, const char *org_id, const char *user_id,
                               const char *role)
 {
-    PREPARE(st, db, sql_member_set_role);
+    PL_PREPARE(st, db, sql_member_set_role);
     pl_stmt_bind_text(st, 1, org_id);
     pl_stmt_bind_text(st, 2, user_id);
     pl_stmt_bind_text(st, 3, role);
-    return exec_found(st);
+    return pl_stmt_exec_found(st);
 }
 
 int pl_members_store_remove(pl_db_t *db, const char *org_id, const char *user_id)
 {
-    PREPARE(st, db, sql_member_remove);
+    PL_PREPARE(st, db, sql_member_remove);
     pl_stmt_bind_text(st, 1, org_id);
     pl_stmt_bind_text(st, 2, user_id);
-    return exec_found(st);
+    return pl_stmt_exec_found(st);
 }
 
 static int count_query(pl_stmt_t *st, int64_t *out)
@@ -236,7 +216,7 @@ static int count_query(pl_stmt_t *st, int64_t *out)
 
 int pl_members_store_count_role(pl_db_t *db, const char *org_id, const char *role, int64_t *out)
 {
-    PREPARE(st, db, sql_member_count_role);
+    PL_PREPARE(st, db, sql_member_count_role);
     pl_stmt_bind_text(st, 1, org_id);
     pl_stmt_bind_text(st, 2, role);
     return count_query(st, out);
@@ -244,7 +224,7 @@ int pl_members_store_count_role(pl_db_t *db, const char *org_id, const char *rol
 
 int pl_members_store_has_email(pl_db_t *db, const char *org_id, const char *email)
 {
-    PREPARE(st, db, sql_member_has_email);
+    PL_PREPARE(st, db, sql_member_has_email);
     pl_stmt_bind_text(st, 1, org_id);
     pl_stmt_bind_text(st, 2, email);
     int rc = pl_stmt_step(st);
@@ -258,11 +238,11 @@ int pl_members_store_has_email(pl_db_t *db, const char *org_id, const char *emai
 
 static void read_role(pl_arena_t *a, pl_stmt_t *st, pl_custom_role_t *r)
 {
-    r->id = dup(a, st, 0);
-    r->key = dup(a, st, 1);
-    r->name = dup(a, st, 2);
+    r->id = pl_stmt_col_dup(st, a, 0);
+    r->key = pl_stmt_col_dup(st, a, 1);
+    r->name = pl_stmt_col_dup(st, a, 2);
     r->level = (int)pl_stmt_col_int64(st, 3);
-    r->permissions = dup(a, st, 4);
+    r->permissions = pl_stmt_col_dup(st, a, 4);
 }
 
 static const char sql_role_get[] = "SELECT " ROLE_COLS " FROM roles WHERE org_id = $1 AND key = $2";
@@ -281,7 +261,7 @@ static const char sql_role_usage[] =
 int pl_roles_store_get(pl_db_t *db, pl_arena_t *a, const char *org_id, const char *key,
                        pl_custom_role_t *out)
 {
-    PREPARE(st, db, sql_role_get);
+    PL_PREPARE(st, db, sql_role_get);
     pl_stmt_bind_text(st, 1, org_id);
     pl_stmt_bind_text(st, 2, key);
     int rc = pl_stmt_step(st);
@@ -294,7 +274,7 @@ int pl_roles_store_get(pl_db_t *db, pl_arena_t *a, const char *org_id, const cha
 int pl_roles_store_list(pl_db_t *db, pl_arena_t *a, const char *org_id,
                         void (*fn)(void *ctx, const pl_custom_role_t *r), void *ctx)
 {
-    PREPARE(st, db, sql_roles_list);
+    PL_PREPARE(st, db, sql_roles_list);
     pl_stmt_bind_text(st, 1, org_id);
     int rc;
     while ((rc = pl_stmt_step(st)) == 1) {
@@ -308,7 +288,7 @@ int pl_roles_store_list(pl_db_t *db, pl_arena_t *a, const char *org_id,
 
 int pl_roles_store_insert(pl_db_t *db, const char *org_id, const pl_custom_role_t *r, int64_t now)
 {
-    PREPARE(st, db, sql_role_insert);
+    PL_PREPARE(st, db, sql_role_insert);
     pl_stmt_bind_text(st, 1, org_id);
     pl_stmt_bind_text(st, 2, r->id);
     pl_stmt_bind_text(st, 3, r->key);
@@ -321,27 +301,27 @@ int pl_roles_store_insert(pl_db_t *db, const char *org_id, const pl_custom_role_
 
 int pl_roles_store_update(pl_db_t *db, const char *org_id, const pl_custom_role_t *r, int64_t now)
 {
-    PREPARE(st, db, sql_role_update);
+    PL_PREPARE(st, db, sql_role_update);
     pl_stmt_bind_text(st, 1, org_id);
     pl_stmt_bind_text(st, 2, r->key);
     pl_stmt_bind_text(st, 3, r->name);
     pl_stmt_bind_int64(st, 4, r->level);
     pl_stmt_bind_text(st, 5, r->permissions);
     pl_stmt_bind_int64(st, 6, now);
-    return exec_found(st);
+    return pl_stmt_exec_found(st);
 }
 
 int pl_roles_store_delete(pl_db_t *db, const char *org_id, const char *key)
 {
-    PREPARE(st, db, sql_role_delete);
+    PL_PREPARE(st, db, sql_role_delete);
     pl_stmt_bind_text(st, 1, org_id);
     pl_stmt_bind_text(st, 2, key);
-    return exec_found(st);
+    return pl_stmt_exec_found(st);
 }
 
 int pl_roles_store_usage(pl_db_t *db, const char *org_id, const char *key, int64_t *out)
 {
-    PREPARE(st, db, sql_role_usage);
+    PL_PREPARE(st, db, sql_role_usage);
     pl_stmt_bind_text(st, 1, org_id);
     pl_stmt_bind_text(st, 2, key);
     return count_query(st, out);
@@ -353,12 +333,12 @@ int pl_roles_store_usage(pl_db_t *db, const char *org_id, const char *key, int64
 
 static void read_inv(pl_arena_t *a, pl_stmt_t *st, pl_invitation_t *i)
 {
-    i->id = dup(a, st, 0);
-    i->org_id = dup(a, st, 1);
-    i->email = dup(a, st, 2);
-    i->role = dup(a, st, 3);
-    i->status = dup(a, st, 4);
-    i->invited_by = dup(a, st, 5);
+    i->id = pl_stmt_col_dup(st, a, 0);
+    i->org_id = pl_stmt_col_dup(st, a, 1);
+    i->email = pl_stmt_col_dup(st, a, 2);
+    i->role = pl_stmt_col_dup(st, a, 3);
+    i->status = pl_stmt_col_dup(st, a, 4);
+    i->invited_by = pl_stmt_col_dup(st, a, 5);
     i->expires_at = pl_stmt_col_int64(st, 6);
     i->created_at = pl_stmt_col_int64(st, 7);
 }
@@ -380,7 +360,7 @@ static const char sql_inv_by_token[] = "SELECT " INV_COLS " FROM invitations WHE
 int pl_invitations_store_insert(pl_db_t *db, const char *org_id, const pl_invitation_t *inv,
                                 const char *token_hash, int64_t now)
 {
-    PREPARE(st, db, sql_inv_insert);
+    PL_PREPARE(st, db, sql_inv_insert);
     pl_stmt_bind_text(st, 1, org_id);
     pl_stmt_bind_text(st, 2, inv->id);
     pl_stmt_bind_text(st, 3, inv->email);
@@ -394,7 +374,7 @@ int pl_invitations_store_insert(pl_db_t *db, const char *org_id, const pl_invita
 
 int pl_invitations_store_expire(pl_db_t *db, const char *org_id, const char *email, int64_t now)
 {
-    PREPARE(st, db, sql_inv_expire);
+    PL_PREPARE(st, db, sql_inv_expire);
     pl_stmt_bind_text(st, 1, org_id);
     pl_stmt_bind_text(st, 2, email);
     pl_stmt_bind_int64(st, 3, now);
@@ -413,7 +393,7 @@ static int one_inv(pl_stmt_t *st, pl_arena_t *a, pl_invitation_t *out)
 int pl_invitations_store_get(pl_db_t *db, pl_arena_t *a, const char *org_id, const char *id,
                              pl_invitation_t *out)
 {
-    PREPARE(st, db, sql_inv_get);
+    PL_PREPARE(st, db, sql_inv_get);
     pl_stmt_bind_text(st, 1, org_id);
     pl_stmt_bind_text(st, 2, id);
     return one_inv(st, a, out);
@@ -422,7 +402,7 @@ int pl_invitations_store_get(pl_db_t *db, pl_arena_t *a, const char *org_id, con
 int pl_invitations_store_list(pl_db_t *db, pl_arena_t *a, const char *org_id, const char *after,
                               int limit, void (*fn)(void *ctx, const pl_invitation_t *i), void *ctx)
 {
-    PREPARE(st, db, sql_inv_list);
+    PL_PREPARE(st, db, sql_inv_list);
     pl_stmt_bind_text(st, 1, org_id);
     pl_stmt_bind_text(st, 2, after ? after : "");
     pl_stmt_bind_int64(st, 3, limit);
@@ -439,19 +419,19 @@ int pl_invitations_store_list(pl_db_t *db, pl_arena_t *a, const char *org_id, co
 int pl_invitations_store_set_status(pl_db_t *db, const char *org_id, const char *id,
                                     const char *from, const char *to, int64_t now)
 {
-    PREPARE(st, db, sql_inv_status);
+    PL_PREPARE(st, db, sql_inv_status);
     pl_stmt_bind_text(st, 1, org_id);
     pl_stmt_bind_text(st, 2, id);
     pl_stmt_bind_text(st, 3, from);
     pl_stmt_bind_text(st, 4, to);
     pl_stmt_bind_int64(st, 5, now);
-    return exec_found(st);
+    return pl_stmt_exec_found(st);
 }
 
 int pl_invitations_store_by_token(pl_db_t *db, pl_arena_t *a, const char *token_hash,
                                   pl_invitation_t *out)
 {
-    PREPARE(st, db, sql_inv_by_token);
+    PL_PREPARE(st, db, sql_inv_by_token);
     pl_stmt_bind_text(st, 1, token_hash);
     return one_inv(st, a, out);
 }
@@ -464,8 +444,8 @@ int pl_invitations_store_by_token(pl_db_t *db, pl_arena_t *a, const char *token_
 
 static void read_team(pl_arena_t *a, pl_stmt_t *st, pl_team_t *t)
 {
-    t->id = dup(a, st, 0);
-    t->name = dup(a, st, 1);
+    t->id = pl_stmt_col_dup(st, a, 0);
+    t->name = pl_stmt_col_dup(st, a, 1);
     t->member_count = pl_stmt_col_int64(st, 2);
     t->created_at = pl_stmt_col_int64(st, 3);
 }
@@ -488,7 +468,7 @@ static const char sql_team_remove[] =
 int pl_teams_store_insert(pl_db_t *db, const char *org_id, const char *id, const char *name,
                           int64_t now)
 {
-    PREPARE(st, db, sql_team_insert);
+    PL_PREPARE(st, db, sql_team_insert);
     pl_stmt_bind_text(st, 1, org_id);
     pl_stmt_bind_text(st, 2, id);
     pl_stmt_bind_text(st, 3, name);
@@ -499,7 +479,7 @@ int pl_teams_store_insert(pl_db_t *db, const char *org_id, const char *id, const
 int pl_teams_store_get(pl_db_t *db, pl_arena_t *a, const char *org_id, const char *id,
                        pl_team_t *out)
 {
-    PREPARE(st, db, sql_team_get);
+    PL_PREPARE(st, db, sql_team_get);
     pl_stmt_bind_text(st, 1, org_id);
     pl_stmt_bind_text(st, 2, id);
     int rc = pl_stmt_step(st);
@@ -512,7 +492,7 @@ int pl_teams_store_get(pl_db_t *db, pl_arena_t *a, const char *org_id, const cha
 int pl_teams_store_list(pl_db_t *db, pl_arena_t *a, const char *org_id, const char *after,
                         int limit, void (*fn)(void *ctx, const pl_team_t *t), void *ctx)
 {
-    PREPARE(st, db, sql_teams_list);
+    PL_PREPARE(st, db, sql_teams_list);
     pl_stmt_bind_text(st, 1, org_id);
     pl_stmt_bind_text(st, 2, after ? after : "");
     pl_stmt_bind_int64(st, 3, limit);
@@ -529,26 +509,26 @@ int pl_teams_store_list(pl_db_t *db, pl_arena_t *a, const char *org_id, const ch
 int pl_teams_store_rename(pl_db_t *db, const char *org_id, const char *id, const char *name,
                           int64_t now)
 {
-    PREPARE(st, db, sql_team_rename);
+    PL_PREPARE(st, db, sql_team_rename);
     pl_stmt_bind_text(st, 1, org_id);
     pl_stmt_bind_text(st, 2, id);
     pl_stmt_bind_text(st, 3, name);
     pl_stmt_bind_int64(st, 4, now);
-    return exec_found(st);
+    return pl_stmt_exec_found(st);
 }
 
 int pl_teams_store_delete(pl_db_t *db, const char *org_id, const char *id)
 {
-    PREPARE(st, db, sql_team_delete);
+    PL_PREPARE(st, db, sql_team_delete);
     pl_stmt_bind_text(st, 1, org_id);
     pl_stmt_bind_text(st, 2, id);
-    return exec_found(st);
+    return pl_stmt_exec_found(st);
 }
 
 int pl_teams_store_add_member(pl_db_t *db, const char *org_id, const char *team_id,
                               const char *user_id, int64_t now)
 {
-    PREPARE(st, db, sql_team_add);
+    PL_PREPARE(st, db, sql_team_add);
     pl_stmt_bind_text(st, 1, org_id);
     pl_stmt_bind_text(st, 2, team_id);
     pl_stmt_bind_text(st, 3, user_id);
@@ -559,9 +539,9 @@ int pl_teams_store_add_member(pl_db_t *db, const char *org_id, const char *team_
 int pl_teams_store_remove_member(pl_db_t *db, const char *org_id, const char *team_id,
                                  const char *user_id)
 {
-    PREPARE(st, db, sql_team_remove);
+    PL_PREPARE(st, db, sql_team_remove);
     pl_stmt_bind_text(st, 1, org_id);
     pl_stmt_bind_text(st, 2, team_id);
     pl_stmt_bind_text(st, 3, user_id);
-    return exec_found(st);
+    return pl_stmt_exec_found(st);
 }

@@ -107,3 +107,32 @@ BEGIN
 END $$;
 CREATE TRIGGER users_members_version AFTER UPDATE OF email, name ON users
     FOR EACH ROW EXECUTE FUNCTION plinth_users_members_version();
+
+-- users.orgs_version changes with every change to the list of a user's
+-- organizations as GET /v1/me shows it (their memberships, and the names and
+-- slugs of those organizations): the same exact-invalidation scheme.
+ALTER TABLE users ADD COLUMN orgs_version BIGINT NOT NULL DEFAULT 0;
+
+CREATE FUNCTION plinth_memberships_user_version() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        UPDATE users SET orgs_version = orgs_version + 1 WHERE id = OLD.user_id;
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        UPDATE users SET orgs_version = orgs_version + 1 WHERE id = NEW.user_id;
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER memberships_user_version AFTER INSERT OR UPDATE OR DELETE ON memberships
+    FOR EACH ROW EXECUTE FUNCTION plinth_memberships_user_version();
+
+-- Runs where the organization is renamed: app.org_id is set, so row-level
+-- security shows its memberships.
+CREATE FUNCTION plinth_organizations_user_version() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE users SET orgs_version = orgs_version + 1
+        WHERE id IN (SELECT user_id FROM memberships WHERE org_id = NEW.id);
+    RETURN NULL;
+END $$;
+CREATE TRIGGER organizations_user_version AFTER UPDATE OF name, slug ON organizations
+    FOR EACH ROW EXECUTE FUNCTION plinth_organizations_user_version();

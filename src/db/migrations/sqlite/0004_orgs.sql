@@ -65,3 +65,21 @@ CREATE TRIGGER users_members_version AFTER UPDATE OF email, name ON users BEGIN
     UPDATE organizations SET members_version = members_version + 1
         WHERE id IN (SELECT org_id FROM memberships WHERE user_id = NEW.id);
 END;
+
+-- users.orgs_version changes with every change to the list of a user's
+-- organizations as GET /v1/me shows it (their memberships, and the names and
+-- slugs of those organizations): the same exact-invalidation scheme.
+ALTER TABLE users ADD COLUMN orgs_version BIGINT NOT NULL DEFAULT 0;
+CREATE TRIGGER memberships_user_version_ins AFTER INSERT ON memberships BEGIN
+    UPDATE users SET orgs_version = orgs_version + 1 WHERE id = NEW.user_id;
+END;
+CREATE TRIGGER memberships_user_version_upd AFTER UPDATE ON memberships BEGIN
+    UPDATE users SET orgs_version = orgs_version + 1 WHERE id = OLD.user_id OR id = NEW.user_id;
+END;
+CREATE TRIGGER memberships_user_version_del AFTER DELETE ON memberships BEGIN
+    UPDATE users SET orgs_version = orgs_version + 1 WHERE id = OLD.user_id;
+END;
+CREATE TRIGGER organizations_user_version AFTER UPDATE OF name, slug ON organizations BEGIN
+    UPDATE users SET orgs_version = orgs_version + 1
+        WHERE id IN (SELECT user_id FROM memberships WHERE org_id = NEW.id);
+END;
