@@ -219,41 +219,39 @@ static const char sql_insert[] =
     "target_type, target_id, ip, user_agent, request_id, data, created_at, prev_hash, hash) "
     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)";
 
-static int exec_sql(pl_db_t *db, const char *sql, const char **text, int ntext, int64_t *ints,
-                    int nint)
+/* Reads and locks the chain's head (FOR UPDATE on PostgreSQL; SQLite's
+ * BEGIN IMMEDIATE already holds the write lock): 1 when found, 0 when the
+ * chain has no head yet, or an error. */
+static int lock_head(pl_db_t *db, const char *chain, int64_t *seq, char prev[65])
 {
-    pl_stmt_t *st = pl_db_prepare(db, sql);
-    if (!st)
-        return PL_EDB;
-    for (int i = 0; i < ntext; i++)
-        pl_stmt_bind_text(st, i + 1, text[i]);
-    for (int i = 0; i < nint; i++)
-        pl_stmt_bind_int64(st, ntext + i + 1, ints[i]);
-    int rc = pl_stmt_exec(st);
-    return rc < 0 ? rc : PL_OK;
+    PL_PREPARE(st, db, pl_db_engine() == PL_DB_POSTGRES ? sql_head_lock_pg : sql_head_lock_sqlite);
+    pl_stmt_bind_text(st, 1, chain);
+    int rc = pl_stmt_step(st);
+    if (rc == 1) {
+        *seq = pl_stmt_col_int64(st, 0);
+        snprintf(prev, 65, "%s", pl_stmt_col_text(st, 1));
+    }
+    pl_stmt_reset(st);
+    return rc;
 }
 
 static int append(pl_db_t *db, row_t *r)
 {
-    /* the head row, locked: appends to a chain are serialised (SQLite's
-     * BEGIN IMMEDIATE already holds the write lock) */
-    const char *init[] = {r->chain, ZERO_HASH};
-    int rc = exec_sql(db, sql_head_init, init, 2, NULL, 0);
-    if (rc)
-        return rc;
-    pl_stmt_t *st = pl_db_prepare(db, pl_db_engine() == PL_DB_POSTGRES ? sql_head_lock_pg
-                                                                       : sql_head_lock_sqlite);
-    if (!st)
-        return PL_EDB;
-    pl_stmt_bind_text(st, 1, r->chain);
+    /* appends to a chain are serialised on its head row; a new chain gets
+     * one first (only then is the extra insert paid) */
     char prev[65] = ZERO_HASH;
     int64_t seq = 0;
-    rc = pl_stmt_step(st);
-    if (rc == 1) {
-        seq = pl_stmt_col_int64(st, 0);
-        snprintf(prev, sizeof(prev), "%s", pl_stmt_col_text(st, 1));
+    int rc = lock_head(db, r->chain, &seq, prev);
+    if (rc == 0) {
+        pl_stmt_t *st = pl_db_prepare(db, sql_head_init);
+        if (!st)
+            return PL_EDB;
+        pl_stmt_bind_text(st, 1, r->chain);
+        pl_stmt_bind_text(st, 2, ZERO_HASH);
+        if ((rc = pl_stmt_exec(st)) < 0)
+            return rc;
+        rc = lock_head(db, r->chain, &seq, prev);
     }
-    pl_stmt_reset(st);
     if (rc != 1)
         return rc < 0 ? rc : PL_EINTERNAL;
     r->seq = seq + 1;
@@ -262,7 +260,8 @@ static int append(pl_db_t *db, row_t *r)
     if ((rc = event_hash(r, hash)))
         return rc;
     r->hash = hash;
-    if (!(st = pl_db_prepare(db, sql_insert)))
+    pl_stmt_t *st = pl_db_prepare(db, sql_insert);
+    if (!st)
         return PL_EDB;
     const char *vals[] = {r->chain,     NULL,          r->id,         r->org_id,
                           r->action,    r->actor_type, r->actor_id,   r->target_type,

@@ -88,8 +88,7 @@ struct pl_route {
     int index;        /* position in the table (metrics), filled at start */
 };
 
-#define PL_ROUTE_JSON         1u /* the body, when present, must be a JSON object */
-#define PL_ROUTE_NO_CACHE_HDR 2u
+#define PL_ROUTE_JSON 1u /* the body, when present, must be a JSON object */
 
 struct pl_req {
     pl_arena_t *arena;
