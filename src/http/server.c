@@ -1,7 +1,7 @@
 /* server.c - libmicrohttpd glue: body accumulation with a cap, the middleware
  * chain (request id, security headers, CORS, body checks, authentication),
- * dispatch through the route table, problem+json errors, access log, metrics,
- * and graceful shutdown. */
+ * dispatch through the route table assembled from the modules, problem+json
+ * errors, access log, metrics, and graceful shutdown. */
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netdb.h>
@@ -16,12 +16,15 @@
 #include "auth/auth.h"
 #include "core/config.h"
 #include "core/crypto.h"
+#include "core/metrics.h"
 #include "db/db.h"
-#include "http/metrics.h"
 #include "http/ratelimit.h"
 #include "http/router.h"
 #include "http/server.h"
-#include "jobs/jobs.h"
+#include "modules.h"
+#include "platform/events/events.h"
+#include "platform/jobs/jobs.h"
+#include "rbac/rbac.h"
 
 static struct MHD_Daemon *daemon_;
 static atomic_int in_flight;
@@ -51,49 +54,20 @@ typedef struct {
     size_t received;
 } conn_state_t;
 
-static const struct {
-    const char *code;
-    const char *title;
-} titles[] = {
-    {"invalid_json", "Invalid JSON"},
-    {"bad_request", "Bad request"},
-    {"unauthenticated", "Authentication required"},
-    {"invalid_credentials", "Invalid credentials"},
-    {"token_expired", "Token expired"},
-    {"invalid_token", "Invalid token"},
-    {"session_revoked", "Session revoked"},
-    {"refresh_token_reused", "Refresh token reused"},
-    {"invalid_mfa_code", "Invalid two-factor code"},
-    {"forbidden", "Forbidden"},
-    {"email_not_verified", "Email not verified"},
-    {"account_disabled", "Account disabled"},
-    {"not_found", "Not found"},
-    {"method_not_allowed", "Method not allowed"},
-    {"email_taken", "Email already registered"},
-    {"slug_taken", "Slug already taken"},
-    {"last_owner", "Last owner"},
-    {"invitation_pending", "Invitation pending"},
-    {"already_member", "Already a member"},
-    {"role_in_use", "Role in use"},
-    {"builtin_role", "Built-in role"},
-    {"personal_org", "Personal organization"},
-    {"mfa_already_enabled", "Two-factor already enabled"},
-    {"conflict", "Conflict"},
-    {"payload_too_large", "Payload too large"},
-    {"unsupported_media_type", "Unsupported media type"},
-    {"validation_failed", "Validation failed"},
-    {"weak_password", "Weak password"},
-    {"rate_limited", "Too many requests"},
-    {"account_locked", "Account locked"},
-    {"internal", "Internal error"},
-    {"unavailable", "Service unavailable"},
-};
+/* The route table and the error titles, assembled from the modules at
+ * start and read-only after. */
+static pl_route_t *routes;
+static size_t nroutes;
+static const char **route_labels;
+static const pl_error_def_t **error_lists;
+static size_t nerror_lists;
 
 static const char *title_for(const char *code)
 {
-    for (size_t i = 0; i < PL_ARRAY_LEN(titles); i++)
-        if (!strcmp(titles[i].code, code))
-            return titles[i].title;
+    for (size_t i = 0; i < nerror_lists; i++)
+        for (const pl_error_def_t *e = error_lists[i]; e->code; e++)
+            if (!strcmp(e->code, code))
+                return e->title;
     return "Error";
 }
 
@@ -269,9 +243,10 @@ static const char *cors_allowed(pl_req_t *req)
 
 static void render_problem(pl_req_t *req, int rc)
 {
-    int status = req->err_status;
-    const char *code = req->err_code;
-    const char *detail = req->err_detail;
+    pl_err_t *err = &req->ctx.err;
+    int status = err->status;
+    const char *code = err->code;
+    const char *detail = err->detail;
     if (!status) {
         switch (rc) {
         case PL_ENOTFOUND:
@@ -291,7 +266,7 @@ static void render_problem(pl_req_t *req, int rc)
             break;
         case PL_EBUSY:
             status = 503, code = "unavailable", detail = "The service is busy; try again.";
-            req->retry_after = 1;
+            err->retry_after = 1;
             break;
         default:
             status = 500, code = "internal", detail = "An internal error occurred.";
@@ -308,10 +283,10 @@ static void render_problem(pl_req_t *req, int rc)
     json_object_set_new(o, "code", json_string(code));
     if (detail)
         json_object_set_new(o, "detail", json_string(detail));
-    if (req->nfield_errors) {
+    if (err->nfield_errors) {
         json_t *errs = json_array();
-        for (int i = 0; i < req->nfield_errors; i++) {
-            const pl_field_error_t *e = &req->field_errors[i];
+        for (int i = 0; i < err->nfield_errors; i++) {
+            const pl_field_error_t *e = &err->field_errors[i];
             json_t *fe = json_object();
             json_object_set_new(fe, "field", json_string(e->field));
             json_object_set_new(fe, "code", json_string(e->code));
@@ -320,12 +295,20 @@ static void render_problem(pl_req_t *req, int rc)
         }
         json_object_set_new(o, "errors", errs);
     }
+    if (err->extra_json) {
+        /* extra members a service added (e.g. the limit of a 402) */
+        char *text = pl_arena_printf(req->ctx.arena, "{%s}", err->extra_json);
+        json_t *extra = json_loads(text, 0, NULL);
+        if (json_is_object(extra))
+            json_object_update_missing(o, extra);
+        json_decref(extra);
+    }
     json_object_set_new(o, "request_id", json_string(req->request_id));
     pl_resp_json(req, status, o);
     req->content_type = "application/problem+json";
     if (status == 429 || status == 503) {
         char ra[16];
-        snprintf(ra, sizeof(ra), "%d", req->retry_after > 0 ? req->retry_after : 1);
+        snprintf(ra, sizeof(ra), "%d", err->retry_after > 0 ? err->retry_after : 1);
         pl_resp_header(req, "Retry-After", ra);
     }
 }
@@ -349,10 +332,10 @@ static void access_log(pl_req_t *req)
                    "\"ip\":\"%s\",\"bytes\":%zu",
                    req->route ? req->route->path : "", req->status, ms, req->request_id,
                    req->client_ip, req->resp_len);
-    if (req->principal.user_id[0])
-        pl_buf_appendf(&b, ",\"user_id\":\"%s\"", req->principal.user_id);
-    if (req->err_code)
-        pl_buf_appendf(&b, ",\"error\":\"%s\"", req->err_code);
+    if (req->ctx.principal.user_id[0])
+        pl_buf_appendf(&b, ",\"user_id\":\"%s\"", req->ctx.principal.user_id);
+    if (req->ctx.err.code)
+        pl_buf_appendf(&b, ",\"error\":\"%s\"", req->ctx.err.code);
     if (pl_buf_append(&b, "}\n", 2) == PL_OK)
         pl_log_buffered(b.ptr, b.len);
 }
@@ -360,7 +343,7 @@ static void access_log(pl_req_t *req)
 static enum MHD_Result send_response(struct MHD_Connection *c, pl_req_t *req)
 {
     struct MHD_Response *r;
-    if (req->stream_read && !req->err_status) {
+    if (req->stream_read && !req->ctx.err.status) {
         r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024,
                                               (MHD_ContentReaderCallback)req->stream_read,
                                               req->stream_cls, req->stream_free);
@@ -419,10 +402,10 @@ static int parse_json_body(pl_req_t *req)
         json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
     if (!v)
         return pl_req_fail(req, 400, "invalid_json",
-                           pl_arena_printf(req->arena,
+                           pl_arena_printf(req->ctx.arena,
                                            "The body is not valid JSON: %s at position %d.",
                                            jerr.text, jerr.position));
-    pl_arena_cleanup_add(req->arena, (void (*)(void *))json_decref, v);
+    pl_arena_cleanup_add(req->ctx.arena, (void (*)(void *))json_decref, v);
     if (!json_is_object(v))
         return pl_req_fail(req, 400, "bad_request", "The body must be a JSON object.");
     req->json = v;
@@ -447,12 +430,12 @@ static void dispatch(pl_req_t *req, conn_state_t *cs)
     unsigned allowed = 0;
     if (pl_cfg.rate_limit && !strncmp(req->path, "/v1/", 4) &&
         !pl_ratelimit_allow(req->client_ip, pl_cfg.rate_limit_rps, pl_now_ms())) {
-        req->retry_after = 1;
+        req->ctx.err.retry_after = 1;
         rc = pl_req_fail(req, 429, "rate_limited", "Too many requests; slow down.");
         goto done;
     }
     /* an unknown method (0) matches no route but still collects Allow */
-    int idx = pl_router_match(pl_routes, pl_routes_count, req->method, req->path, &m, &allowed);
+    int idx = pl_router_match(routes, nroutes, req->method, req->path, &m, &allowed);
 
     if (idx < 0) {
         if (req->method == PL_M_OPTIONS && allowed && cors_allowed(req) &&
@@ -463,21 +446,21 @@ static void dispatch(pl_req_t *req, conn_state_t *cs)
             pl_methods_format(allowed, list, sizeof(list));
             pl_resp_header(req, "Allow", list);
             rc = pl_req_fail(req, 405, "method_not_allowed",
-                             pl_arena_printf(req->arena, "Use one of: %s.", list));
+                             pl_arena_printf(req->ctx.arena, "Use one of: %s.", list));
         } else {
             rc = pl_req_fail(req, 404, "not_found", "No such resource.");
         }
         goto done;
     }
-    req->route = &pl_routes[idx];
+    req->route = &routes[idx];
     req->nparams = m.nparams;
     for (int i = 0; i < m.nparams; i++) {
-        req->param_names[i] = pl_arena_strndup(req->arena, m.names[i].ptr, m.names[i].len);
-        req->param_values[i] = pl_arena_strndup(req->arena, m.values[i].ptr, m.values[i].len);
+        req->param_names[i] = pl_arena_strndup(req->ctx.arena, m.names[i].ptr, m.names[i].len);
+        req->param_values[i] = pl_arena_strndup(req->ctx.arena, m.values[i].ptr, m.values[i].len);
     }
     if (cs->too_large) {
         rc = pl_req_fail(req, 413, "payload_too_large",
-                         pl_arena_printf(req->arena, "The body exceeds %lld bytes.",
+                         pl_arena_printf(req->ctx.arena, "The body exceeds %lld bytes.",
                                          (long long)pl_cfg.max_body));
         goto done;
     }
@@ -497,8 +480,8 @@ static void dispatch(pl_req_t *req, conn_state_t *cs)
             goto done;
         if ((rc = pl_auth_check(req)) == PL_OK)
             rc = req->route->handler(req);
-        int end = pl_db_scope_end(db, rc == PL_OK && !req->err_status);
-        if (rc == PL_OK && !req->err_status && end != PL_OK) {
+        int end = pl_db_scope_end(db, rc == PL_OK && !req->ctx.err.status);
+        if (rc == PL_OK && !req->ctx.err.status && end != PL_OK) {
             rc = end; /* the answer was ready but its transaction failed */
             req->status = 0;
             req->nheaders = 0;
@@ -506,12 +489,19 @@ static void dispatch(pl_req_t *req, conn_state_t *cs)
     }
     for (int i = 0; i < req->ndeferred; i++)
         req->deferred_fn[i](req, req->deferred_arg[i]);
-    pl_jobs_after_commit(); /* wake local workers for jobs this request queued */
+    pl_jobs_after_commit();   /* wake local workers for jobs this request queued */
+    pl_events_after_commit(); /* and local streams for events it published */
 done:
-    if (rc || req->err_status)
+    if (rc || req->ctx.err.status)
         render_problem(req, rc);
     else if (!req->status)
         pl_resp_status(req, 204);
+}
+
+static const char *lookup(void *conn, int kind, const char *name)
+{
+    return MHD_lookup_connection_value(
+        conn, kind == PL_REQ_QUERY ? MHD_GET_ARGUMENT_KIND : MHD_HEADER_KIND, name);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -524,9 +514,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (!cs) {
         pl_arena_t *a = pl_arena_create();
         cs = pl_arena_alloc(a, sizeof(*cs));
-        cs->req.arena = a;
+        cs->req.ctx.arena = a;
         cs->req.start_us = pl_monotonic_us();
         cs->req.conn = c;
+        cs->req.lookup = lookup;
         pl_buf_init(&cs->body, (size_t)pl_cfg.max_body);
         *con_cls = cs;
         atomic_fetch_add(&in_flight, 1);
@@ -568,6 +559,11 @@ respond:;
         req->body = cs->body.ptr;
         req->body_len = cs->body.len;
     }
+    req->ctx.ip = req->client_ip;
+    req->ctx.request_id = req->request_id;
+    const char *ua = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "User-Agent");
+    if (ua)
+        req->ctx.user_agent = pl_utf8_clean(req->ctx.arena, ua, 512);
     dispatch(req, cs);
     return send_response(c, req);
 }
@@ -591,7 +587,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     if (req->stream_read && req->stream_free)
         req->stream_free(req->stream_cls); /* never handed to a response */
     pl_buf_free(&cs->body);
-    pl_arena_destroy(req->arena);
+    pl_arena_destroy(req->ctx.arena);
     *con_cls = NULL;
     atomic_fetch_sub(&in_flight, 1);
 }
@@ -655,13 +651,55 @@ static int parse_lists(void)
     return PL_OK;
 }
 
+int pl_server_assemble(void)
+{
+    if (routes)
+        return PL_OK;
+    for (const pl_module_t *const *m = pl_modules; *m; m++) {
+        for (const pl_route_t *r = (*m)->routes; r && r->path; r++) {
+            routes = pl_xrealloc(routes, (nroutes + 1) * sizeof(*routes));
+            route_labels = pl_xrealloc(route_labels, (nroutes + 1) * sizeof(*route_labels));
+            pl_route_t *t = &routes[nroutes];
+            *t = *r;
+            t->index = (int)nroutes;
+            t->module = (*m)->name;
+            t->perm_bit = r->perm ? pl_perm_bit(r->perm) : -1;
+            if (r->perm && t->perm_bit < 0) {
+                fprintf(stderr, "plinth: route %s of module %s needs unknown permission %s\n",
+                        r->path, (*m)->name, r->perm);
+                return PL_EINTERNAL;
+            }
+            route_labels[nroutes] = t->path;
+            nroutes++;
+        }
+        if ((*m)->errors) {
+            error_lists = pl_xrealloc(error_lists, (nerror_lists + 1) * sizeof(*error_lists));
+            error_lists[nerror_lists++] = (*m)->errors;
+        }
+    }
+    return PL_OK;
+}
+
+static const char *const auth_names[] = {"none", "user", "admin", "org"};
+
+void pl_server_print_routes(FILE *f)
+{
+    fprintf(f, "%-7s %-62s %-6s %-20s %-10s %s\n", "METHOD", "PATH", "AUTH", "PERMISSION", "MODULE",
+            "FLAGS");
+    for (size_t i = 0; i < nroutes; i++) {
+        char method[16];
+        pl_methods_format(routes[i].method, method, sizeof(method));
+        fprintf(f, "%-7s %-62s %-6s %-20s %-10s %s\n", method, routes[i].path,
+                auth_names[routes[i].auth], routes[i].perm ? routes[i].perm : "-", routes[i].module,
+                (routes[i].flags & PL_ROUTE_JSON) ? "json" : "-");
+    }
+}
+
 int pl_server_start(void)
 {
-    if (parse_lists())
+    if (parse_lists() || pl_server_assemble())
         return PL_EINVAL;
-    for (size_t i = 0; i < pl_routes_count; i++)
-        pl_routes[i].index = (int)i;
-    pl_metrics_init(pl_routes_count);
+    pl_metrics_init(nroutes, route_labels);
 
     struct addrinfo hints = {0}, *ai = NULL;
     hints.ai_family = AF_UNSPEC;
@@ -696,9 +734,10 @@ void pl_server_stop(int grace_ms)
 {
     if (!daemon_)
         return;
+    /* Stop accepting. The listening socket stays open until the daemon is
+     * stopped: the pool's threads may still hold it in their epoll sets,
+     * and libmicrohttpd aborts when it cannot remove it from them. */
     MHD_socket fd = MHD_quiesce_daemon(daemon_);
-    if (fd != MHD_INVALID_SOCKET)
-        close(fd);
     int64_t deadline = pl_monotonic_us() + (int64_t)grace_ms * 1000;
     while (atomic_load(&in_flight) > 0 && pl_monotonic_us() < deadline) {
         struct timespec ts = {0, 5 * 1000 * 1000};
@@ -706,4 +745,6 @@ void pl_server_stop(int grace_ms)
     }
     MHD_stop_daemon(daemon_);
     daemon_ = NULL;
+    if (fd != MHD_INVALID_SOCKET)
+        close(fd);
 }

@@ -1,13 +1,12 @@
 /* jobs_routes.c - the instance-admin view of the job queue. */
 #include <string.h>
 
-#include "audit/audit.h"
+#include "admin/admin.h"
 #include "core/jsonw.h"
-#include "http/http.h"
-#include "jobs/jobs.h"
-#include "jobs/jobs_store.h"
+#include "platform/jobs/jobs.h"
+#include "web/web.h"
 
-static void write_job(pl_jw_t *w, const pl_job_row_t *j)
+static void write_job(pl_jw_t *w, const pl_job_t *j)
 {
     pl_jw_object_open(w, NULL);
     pl_jw_string(w, "id", j->id);
@@ -32,7 +31,7 @@ typedef struct {
     const char *last;
 } list_ctx_t;
 
-static void add_job(void *ctx, const pl_job_row_t *j)
+static void add_job(void *ctx, const pl_job_t *j)
 {
     list_ctx_t *c = ctx;
     if (++c->count > c->limit)
@@ -41,7 +40,7 @@ static void add_job(void *ctx, const pl_job_row_t *j)
     c->last = j->id;
 }
 
-int pl_jobs_admin_list(pl_req_t *req)
+int pl_admin_jobs_list(pl_req_t *req)
 {
     int limit;
     const char *cursor;
@@ -64,10 +63,10 @@ int pl_jobs_admin_list(pl_req_t *req)
     pl_jw_init(&w, &b);
     pl_jw_object_open(&w, NULL);
     pl_jw_array_open(&w, "data");
-    list_ctx_t ctx = {&w, 0, limit, NULL};
-    rc = pl_jobs_store_list(db, req->arena, status, cursor, limit + 1, add_job, &ctx);
+    list_ctx_t lc = {&w, 0, limit, NULL};
+    rc = pl_jobs_list(db, req->ctx.arena, status, cursor, limit + 1, add_job, &lc);
     pl_jw_array_close(&w);
-    pl_jw_string(&w, "next_cursor", ctx.count > limit ? ctx.last : NULL);
+    pl_jw_string(&w, "next_cursor", lc.count > limit ? lc.last : NULL);
     pl_jw_object_close(&w);
     if (!rc)
         rc = w.err;
@@ -77,7 +76,7 @@ int pl_jobs_admin_list(pl_req_t *req)
     return rc;
 }
 
-int pl_jobs_admin_retry(pl_req_t *req)
+int pl_admin_jobs_retry(pl_req_t *req)
 {
     const char *id = pl_req_param(req, "id");
     if (!pl_uuid_valid(id))
@@ -85,27 +84,10 @@ int pl_jobs_admin_retry(pl_req_t *req)
     pl_db_t *db = pl_db_thread();
     if (!db)
         return PL_EDB;
-    int rc = pl_db_begin(db);
+    pl_job_t j;
+    int rc = pl_jobs_retry(db, &req->ctx, id, &j);
     if (rc)
         return rc;
-    pl_job_row_t j;
-    rc = pl_jobs_store_get(db, req->arena, id, &j);
-    if (rc == PL_OK)
-        rc = pl_jobs_store_retry(db, id, pl_now_ms());
-    if (rc == PL_OK)
-        rc = pl_db_notify(db, "plinth_jobs");
-    if (rc == PL_OK)
-        rc = pl_audit_append(db, req, NULL, "job.retried", "job", id, NULL);
-    if (rc == PL_OK)
-        rc = pl_jobs_store_get(db, req->arena, id, &j);
-    if ((rc = pl_db_finish(db, rc))) {
-        if (rc == PL_ENOTFOUND)
-            return pl_req_fail(req, 404, "not_found", "No such job.");
-        if (rc == PL_ECONFLICT)
-            return pl_req_fail(req, 409, "conflict", "Only dead jobs can be retried.");
-        return rc;
-    }
-    pl_jobs_wake();
     pl_buf_t b;
     pl_buf_init(&b, 64 * 1024);
     pl_jw_t w;

@@ -1,22 +1,27 @@
-/* http.h - the request context, responses, and the route table's types.
+/* web.h - what route handlers use: the request, responses, input
+ * validation, paging, and the route table's types.
  *
  * A handler receives a pl_req_t whose route params, query, headers, JSON body
- * and principal are ready; it returns PL_OK after setting a response
- * (pl_resp_json / pl_resp_status / pl_resp_body) or a negative PL_E* error,
- * after recording the public detail with pl_req_fail* (else a default for the
- * code is used). Only http/ turns errors into status codes and problem+json.
+ * and caller (req->ctx.principal, and req->ctx.tenant on org routes) are
+ * ready. It parses and validates input, calls a service with &req->ctx, and
+ * renders the result (pl_resp_json / pl_resp_status / pl_resp_body); or it
+ * returns a negative PL_E* error after recording the public detail in
+ * req->ctx.err (pl_req_fail, pl_req_field_error, or a service did). Only
+ * http/ turns errors into status codes and problem+json.
  *
- * Memory: everything hanging off the request lives in req->arena and is freed
- * when the request completes. A request is handled by one thread. */
-#ifndef PL_HTTP_H
-#define PL_HTTP_H
+ * web/ depends on core/ only, and only route files (x_routes.c) include it.
+ *
+ * Memory: everything hanging off the request lives in req->ctx.arena and is
+ * freed when the request completes. A request is handled by one thread. */
+#ifndef PL_WEB_H
+#define PL_WEB_H
 
 #include <jansson.h>
 
 #include "core/core.h"
+#include "core/ctx.h"
 
-#define PL_MAX_PARAMS       4
-#define PL_MAX_FIELD_ERRORS 16
+#define PL_MAX_PARAMS 4
 
 typedef enum {
     PL_M_GET = 1,
@@ -36,44 +41,6 @@ typedef enum {
     PL_AUTH_ORG,      /* a member of {org} holding route->perm, or an API key of {org} */
 } pl_auth_t;
 
-typedef struct {
-    const char *field;
-    const char *code;
-    const char *message;
-} pl_field_error_t;
-
-/* The authenticated caller. For access tokens the user's row is read with
- * the session check, so handlers need not read it again. */
-typedef struct {
-    bool authenticated;
-    char user_id[37];    /* "" for API keys */
-    char api_key_id[37]; /* set when an API key authenticated the request */
-    char session_id[37];
-    bool is_admin;
-    const char *email; /* arena strings */
-    const char *name;
-    bool email_verified;
-    bool mfa_enabled;
-    int64_t user_created_at;
-    int64_t orgs_version; /* changes with the user's list of organizations */
-} pl_principal_t;
-
-/* The organization a /v1/orgs/{org} request acts in, resolved once by the
- * authorization step before the handler runs. */
-typedef struct {
-    bool resolved;
-    char org_id[37];
-    const char *name; /* arena strings */
-    const char *slug;
-    bool personal;
-    int64_t created_at;
-    const char *role;        /* the caller's role key */
-    int level;               /* its level, 1..4 */
-    uint32_t perms;          /* its permissions (rbac bits) */
-    int64_t members_version; /* changes with every change to the member list */
-    bool is_api_key;         /* acting with an API key's level and permissions */
-} pl_tenant_t;
-
 typedef struct pl_req pl_req_t;
 typedef struct pl_route pl_route_t;
 typedef int (*pl_handler_t)(pl_req_t *req);
@@ -83,15 +50,23 @@ struct pl_route {
     const char *path; /* template: "/v1/orgs/{org}/members/{user}" */
     pl_handler_t handler;
     pl_auth_t auth;
-    const char *perm; /* permission key for PL_AUTH_ORG routes */
+    const char *perm; /* permission key for PL_AUTH_ORG routes; NULL: any member */
     unsigned flags;   /* PL_ROUTE_* */
-    int index;        /* position in the table (metrics), filled at start */
+    /* filled when the table is assembled at start */
+    int index;          /* position in the table (metrics) */
+    int perm_bit;       /* perm's bit in the catalog, -1 when perm is NULL */
+    const char *module; /* name of the module that declared it */
 };
 
 #define PL_ROUTE_JSON 1u /* the body, when present, must be a JSON object */
 
+/* Where header and query values come from (set by http/). kind is
+ * PL_REQ_HEADER or PL_REQ_QUERY; the result lives as long as the request. */
+enum { PL_REQ_HEADER = 1, PL_REQ_QUERY = 2 };
+typedef const char *(*pl_req_lookup_fn)(void *conn, int kind, const char *name);
+
 struct pl_req {
-    pl_arena_t *arena;
+    pl_ctx_t ctx; /* the caller, the arena, the error detail */
     /* input */
     pl_method_t method;
     const char *method_name;
@@ -106,24 +81,16 @@ struct pl_req {
     char client_ip[64];
     char request_id[129];
     int64_t start_us;
-    void *conn; /* struct MHD_Connection * */
-    pl_principal_t principal;
-    pl_tenant_t tenant;
+    void *conn; /* the server's connection, for lookup */
+    pl_req_lookup_fn lookup;
     /* output */
     int status;
     const char *content_type;
-    char *resp_body; /* owned by the arena (or static when resp_static) */
+    char *resp_body; /* owned by the arena (or static) */
     size_t resp_len;
     int nheaders;
-    const char *hdr_names[8];
-    const char *hdr_values[8];
-    /* error detail, rendered by http/ */
-    int err_status;
-    const char *err_code;
-    const char *err_detail;
-    int nfield_errors;
-    pl_field_error_t field_errors[PL_MAX_FIELD_ERRORS];
-    int retry_after; /* seconds, for 429 */
+    const char *hdr_names[12];
+    const char *hdr_values[12];
     /* a streamed body (pl_resp_stream) instead of resp_body */
     long (*stream_read)(void *cls, uint64_t pos, char *buf, size_t max);
     void *stream_cls;
@@ -164,13 +131,19 @@ int pl_resp_body(pl_req_t *req, int status, const char *content_type, const char
                  bool is_static);
 void pl_resp_header(pl_req_t *req, const char *name, const char *value);
 
-/* Errors: record the public detail and return the given PL_E* code, so a
- * handler writes `return pl_req_fail(req, 409, "email_taken", "...");`. */
-int pl_req_fail(pl_req_t *req, int status, const char *code, const char *detail);
+/* Errors: record the public detail in req->ctx.err and return the given
+ * PL_E* code, so a handler writes `return pl_req_fail(req, 409,
+ * "email_taken", "...");` (core/ctx.h's pl_fail on the request's context). */
+static inline int pl_req_fail(pl_req_t *req, int status, const char *code, const char *detail)
+{
+    return pl_fail(&req->ctx, status, code, detail);
+}
 /* Adds a field error (422 validation_failed unless another code is set). */
-void pl_req_field_error(pl_req_t *req, const char *field, const char *code, const char *message);
-/* Maps a status to the PL_E* code handlers return. */
-int pl_err_for_status(int status);
+static inline void pl_req_field_error(pl_req_t *req, const char *field, const char *code,
+                                      const char *message)
+{
+    pl_field_error(&req->ctx, field, code, message);
+}
 
 /* JSON body helpers: each records a 422 field error on failure and returns
  * PL_EINVAL. Strings are trimmed of nothing; lengths are in bytes. */
@@ -180,7 +153,10 @@ int pl_json_get_bool(pl_req_t *req, const char *field, bool required, bool *out)
 int pl_json_get_int(pl_req_t *req, const char *field, bool required, int64_t min, int64_t max,
                     int64_t *out);
 /* Ends validation: PL_EINVAL when any field error was recorded. */
-int pl_req_validated(pl_req_t *req);
+static inline int pl_req_validated(pl_req_t *req)
+{
+    return pl_validated(&req->ctx);
+}
 
 /* Pagination: parses ?limit= (default 50, 1..200) and ?cursor=; 400 on bad input. */
 int pl_req_page(pl_req_t *req, int *limit, const char **cursor);
@@ -191,4 +167,10 @@ int pl_req_page_id(pl_req_t *req, int *limit, const char **cursor);
 /* Renders a list page {"data": [...], "next_cursor": ...}. Steals data. */
 int pl_resp_list(pl_req_t *req, json_t *data, const char *next_cursor);
 
-#endif
+/* A time as RFC 3339 in the request's arena. */
+static inline const char *pl_req_time(pl_req_t *req, int64_t ms)
+{
+    return pl_ctx_time(&req->ctx, ms);
+}
+
+#endif /* PL_WEB_H */

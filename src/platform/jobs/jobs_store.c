@@ -3,7 +3,7 @@
  * workers never wait on each other's row, SQLite serialises writers anyway. */
 #include <string.h>
 
-#include "jobs/jobs_store.h"
+#include "platform/jobs/jobs_store.h"
 
 static const char sql_insert[] =
     "INSERT INTO jobs (id, kind, payload, status, run_at, max_attempts, idempotency_key, "
@@ -36,7 +36,7 @@ static const char sql_claim_sqlite[] = CLAIM_SET CLAIM_RETURNING;
 static const char sql_claim_pg[] = CLAIM_SET " FOR UPDATE SKIP LOCKED" CLAIM_RETURNING;
 
 int pl_jobs_store_claim(pl_db_t *db, pl_arena_t *a, const char *worker, int64_t now,
-                        int64_t lease_until, pl_job_row_t *out)
+                        int64_t lease_until, pl_job_t *out)
 {
     PL_PREPARE(st, db, pl_db_engine() == PL_DB_POSTGRES ? sql_claim_pg : sql_claim_sqlite);
     pl_stmt_bind_int64(st, 1, now);
@@ -117,7 +117,7 @@ int pl_jobs_store_count(pl_db_t *db, const char *status, int64_t *out)
     "id, kind, status, attempts, max_attempts, run_at, created_at, updated_at, finished_at, "      \
     "last_error"
 
-static void read_job(pl_arena_t *a, pl_stmt_t *st, pl_job_row_t *j)
+static void read_job(pl_arena_t *a, pl_stmt_t *st, pl_job_t *j)
 {
     memset(j, 0, sizeof(*j));
     j->id = pl_stmt_col_dup(st, a, 0);
@@ -136,7 +136,7 @@ static const char sql_list[] = "SELECT " JOB_COLS " FROM jobs WHERE ($1 = '' OR 
                                "AND ($2 = '' OR id < $2) ORDER BY id DESC LIMIT $3";
 
 int pl_jobs_store_list(pl_db_t *db, pl_arena_t *a, const char *status, const char *after, int limit,
-                       void (*fn)(void *ctx, const pl_job_row_t *j), void *ctx)
+                       void (*fn)(void *ctx, const pl_job_t *j), void *ctx)
 {
     PL_PREPARE(st, db, sql_list);
     pl_stmt_bind_text(st, 1, status ? status : "");
@@ -144,7 +144,7 @@ int pl_jobs_store_list(pl_db_t *db, pl_arena_t *a, const char *status, const cha
     pl_stmt_bind_int64(st, 3, limit);
     int rc;
     while ((rc = pl_stmt_step(st)) == 1) {
-        pl_job_row_t j;
+        pl_job_t j;
         read_job(a, st, &j);
         fn(ctx, &j);
     }
@@ -154,7 +154,7 @@ int pl_jobs_store_list(pl_db_t *db, pl_arena_t *a, const char *status, const cha
 
 static const char sql_get[] = "SELECT " JOB_COLS " FROM jobs WHERE id = $1";
 
-int pl_jobs_store_get(pl_db_t *db, pl_arena_t *a, const char *id, pl_job_row_t *out)
+int pl_jobs_store_get(pl_db_t *db, pl_arena_t *a, const char *id, pl_job_t *out)
 {
     PL_PREPARE(st, db, sql_get);
     pl_stmt_bind_text(st, 1, id);

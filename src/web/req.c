@@ -1,8 +1,7 @@
-/* req.c - request accessors, responses, error recording and JSON input helpers. */
-#include <microhttpd.h>
+/* req.c - request accessors, responses and JSON input helpers. */
 #include <string.h>
 
-#include "http/http.h"
+#include "web/web.h"
 
 void pl_req_defer(pl_req_t *req, void (*fn)(pl_req_t *req, void *arg), void *arg)
 {
@@ -25,16 +24,12 @@ const char *pl_req_param(pl_req_t *req, const char *name)
 
 const char *pl_req_query(pl_req_t *req, const char *name)
 {
-    if (!req->conn)
-        return NULL;
-    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+    return req->lookup ? req->lookup(req->conn, PL_REQ_QUERY, name) : NULL;
 }
 
 const char *pl_req_header(pl_req_t *req, const char *name)
 {
-    if (!req->conn)
-        return NULL;
-    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+    return req->lookup ? req->lookup(req->conn, PL_REQ_HEADER, name) : NULL;
 }
 
 int pl_resp_body(pl_req_t *req, int status, const char *content_type, const char *body, size_t len,
@@ -42,7 +37,7 @@ int pl_resp_body(pl_req_t *req, int status, const char *content_type, const char
 {
     req->status = status;
     req->content_type = content_type;
-    req->resp_body = is_static ? (char *)body : pl_arena_strndup(req->arena, body, len);
+    req->resp_body = is_static ? (char *)body : pl_arena_strndup(req->ctx.arena, body, len);
     req->resp_len = len;
     return PL_OK;
 }
@@ -122,7 +117,7 @@ int pl_resp_json(pl_req_t *req, int status, json_t *body)
     }
     if (!b.ptr)
         pl_buf_append(&b, "", 0);
-    pl_arena_cleanup_add(req->arena, free, b.ptr);
+    pl_arena_cleanup_add(req->ctx.arena, free, b.ptr);
     req->status = status;
     req->content_type = "application/json";
     req->resp_body = b.ptr;
@@ -134,7 +129,7 @@ int pl_resp_json_buf(pl_req_t *req, int status, pl_buf_t *b)
 {
     if (!b->ptr)
         pl_buf_append(b, "", 0);
-    pl_arena_cleanup_add(req->arena, free, b->ptr);
+    pl_arena_cleanup_add(req->ctx.arena, free, b->ptr);
     req->status = status;
     req->content_type = "application/json";
     req->resp_body = b->ptr;
@@ -170,62 +165,9 @@ void pl_resp_header(pl_req_t *req, const char *name, const char *value)
 {
     if (req->nheaders < (int)PL_ARRAY_LEN(req->hdr_names)) {
         req->hdr_names[req->nheaders] = name;
-        req->hdr_values[req->nheaders] = pl_arena_strdup(req->arena, value);
+        req->hdr_values[req->nheaders] = pl_arena_strdup(req->ctx.arena, value);
         req->nheaders++;
     }
-}
-
-int pl_err_for_status(int status)
-{
-    switch (status) {
-    case 400:
-    case 413:
-    case 415:
-    case 422:
-        return PL_EINVAL;
-    case 401:
-        return PL_EUNAUTH;
-    case 403:
-        return PL_EFORBIDDEN;
-    case 404:
-        return PL_ENOTFOUND;
-    case 409:
-        return PL_ECONFLICT;
-    case 429:
-        return PL_ELIMIT;
-    case 503:
-        return PL_EDB;
-    default:
-        return PL_EINTERNAL;
-    }
-}
-
-int pl_req_fail(pl_req_t *req, int status, const char *code, const char *detail)
-{
-    req->err_status = status;
-    req->err_code = code;
-    req->err_detail = detail;
-    return pl_err_for_status(status);
-}
-
-void pl_req_field_error(pl_req_t *req, const char *field, const char *code, const char *message)
-{
-    if (req->nfield_errors < PL_MAX_FIELD_ERRORS) {
-        pl_field_error_t *e = &req->field_errors[req->nfield_errors++];
-        e->field = field;
-        e->code = code;
-        e->message = message;
-    }
-    if (!req->err_status) {
-        req->err_status = 422;
-        req->err_code = "validation_failed";
-        req->err_detail = "The request has invalid fields.";
-    }
-}
-
-int pl_req_validated(pl_req_t *req)
-{
-    return req->nfield_errors ? PL_EINVAL : PL_OK;
 }
 
 static json_t *body_field(pl_req_t *req, const char *field)
@@ -256,12 +198,12 @@ int pl_json_get_string(pl_req_t *req, const char *field, bool required, size_t m
     }
     if (len < min_len) {
         pl_req_field_error(req, field, len ? "too_short" : "required",
-                           pl_arena_printf(req->arena, "Must be at least %zu bytes.", min_len));
+                           pl_arena_printf(req->ctx.arena, "Must be at least %zu bytes.", min_len));
         return PL_EINVAL;
     }
     if (len > max_len) {
         pl_req_field_error(req, field, "too_long",
-                           pl_arena_printf(req->arena, "Must be at most %zu bytes.", max_len));
+                           pl_arena_printf(req->ctx.arena, "Must be at most %zu bytes.", max_len));
         return PL_EINVAL;
     }
     *out = s;
@@ -297,7 +239,7 @@ int pl_json_get_int(pl_req_t *req, const char *field, bool required, int64_t min
     }
     if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max) {
         pl_req_field_error(req, field, "invalid",
-                           pl_arena_printf(req->arena, "Must be an integer from %lld to %lld.",
+                           pl_arena_printf(req->ctx.arena, "Must be an integer from %lld to %lld.",
                                            (long long)min, (long long)max));
         return PL_EINVAL;
     }

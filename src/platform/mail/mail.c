@@ -8,112 +8,35 @@
 #include <string.h>
 
 #include "core/config.h"
-#include "jobs/jobs.h"
-#include "mail/mail.h"
-#include "mail/message.h"
-#include "mail/smtp.h"
+#include "platform/jobs/jobs.h"
+#include "platform/mail/mail.h"
+#include "platform/mail/message.h"
+#include "platform/mail/smtp.h"
 
 /* ---- templates ----
  * {{var}} is replaced by a variable: raw in the text part, HTML-escaped in the
  * HTML part, with control characters turned into spaces in the subject. A
  * missing variable is empty. "greeting" is derived from "name". */
 
-typedef struct {
-    const char *subject;
-    const char *text;
-    const char *html; /* the inside of <body>, between the common head and foot */
-} template_t;
+/* Registered templates: each module's list, searched by name. */
+#define MAX_TEMPLATE_LISTS 32
+static const pl_mail_template_def_t *lists[MAX_TEMPLATE_LISTS];
+static int nlists;
 
-#define IGNORE_TEXT                                                                                \
-    "If you did not make this change, reset your password right away and tell your administrator."
+void pl_mail_register(const pl_mail_template_def_t *defs)
+{
+    if (defs && nlists < MAX_TEMPLATE_LISTS)
+        lists[nlists++] = defs;
+}
 
-static const template_t templates[] = {
-    [PL_MAIL_VERIFY_EMAIL] =
-        {
-            "Verify your email address",
-            "{{greeting}}\n\n"
-            "Please confirm the email address of your plinth account by opening this link:\n\n"
-            "{{link}}\n\n"
-            "The link expires in 24 hours. If you did not create an account, you can ignore "
-            "this email.\n",
-            "<p>{{greeting}}</p>\n"
-            "<p>Please confirm the email address of your plinth account.</p>\n"
-            "<p><a href=\"{{link}}\">Verify email address</a></p>\n"
-            "<p>If the link does not work, copy this address into your browser:<br>\n"
-            "{{link}}</p>\n"
-            "<p>The link expires in 24 hours. If you did not create an account, you can ignore "
-            "this email.</p>\n",
-        },
-    [PL_MAIL_PASSWORD_RESET] =
-        {
-            "Reset your password",
-            "{{greeting}}\n\n"
-            "We received a request to reset the password of your plinth account. To choose a new "
-            "password, open this link:\n\n"
-            "{{link}}\n\n"
-            "The link expires in 1 hour and works once. If you did not ask for a reset, ignore "
-            "this email: your password stays as it is.\n",
-            "<p>{{greeting}}</p>\n"
-            "<p>We received a request to reset the password of your plinth account.</p>\n"
-            "<p><a href=\"{{link}}\">Choose a new password</a></p>\n"
-            "<p>If the link does not work, copy this address into your browser:<br>\n"
-            "{{link}}</p>\n"
-            "<p>The link expires in 1 hour and works once. If you did not ask for a reset, ignore "
-            "this email: your password stays as it is.</p>\n",
-        },
-    [PL_MAIL_INVITATION] =
-        {
-            "You are invited to join {{org_name}}",
-            "{{greeting}}\n\n"
-            "{{inviter_name}} invited you to join {{org_name}} on plinth as {{role}}. To accept "
-            "the invitation, open this link:\n\n"
-            "{{link}}\n\n"
-            "The invitation expires in 7 days. If you were not expecting it, you can ignore this "
-            "email.\n",
-            "<p>{{greeting}}</p>\n"
-            "<p>{{inviter_name}} invited you to join <strong>{{org_name}}</strong> on plinth as "
-            "{{role}}.</p>\n"
-            "<p><a href=\"{{link}}\">Accept the invitation</a></p>\n"
-            "<p>If the link does not work, copy this address into your browser:<br>\n"
-            "{{link}}</p>\n"
-            "<p>The invitation expires in 7 days. If you were not expecting it, you can ignore "
-            "this email.</p>\n",
-        },
-    [PL_MAIL_PASSWORD_CHANGED] =
-        {
-            "Your password was changed",
-            "{{greeting}}\n\n"
-            "The password of your plinth account was just changed. If you made this change, "
-            "there is nothing else to do.\n\n" IGNORE_TEXT "\n",
-            "<p>{{greeting}}</p>\n"
-            "<p>The password of your plinth account was just changed. If you made this change, "
-            "there is nothing else to do.</p>\n"
-            "<p>" IGNORE_TEXT "</p>\n",
-        },
-    [PL_MAIL_MFA_ENABLED] =
-        {
-            "Two-factor authentication was turned on",
-            "{{greeting}}\n\n"
-            "Two-factor authentication was turned on for your plinth account. Signing in now "
-            "takes a code from your authenticator app or one of your recovery "
-            "codes.\n\n" IGNORE_TEXT "\n",
-            "<p>{{greeting}}</p>\n"
-            "<p>Two-factor authentication was turned on for your plinth account. Signing in now "
-            "takes a code from your authenticator app or one of your recovery codes.</p>\n"
-            "<p>" IGNORE_TEXT "</p>\n",
-        },
-    [PL_MAIL_MFA_DISABLED] =
-        {
-            "Two-factor authentication was turned off",
-            "{{greeting}}\n\n"
-            "Two-factor authentication was turned off for your plinth account. Signing in now "
-            "takes only your password.\n\n" IGNORE_TEXT "\n",
-            "<p>{{greeting}}</p>\n"
-            "<p>Two-factor authentication was turned off for your plinth account. Signing in now "
-            "takes only your password.</p>\n"
-            "<p>" IGNORE_TEXT "</p>\n",
-        },
-};
+const pl_mail_template_def_t *pl_mail_template(const char *name)
+{
+    for (int i = 0; name && i < nlists; i++)
+        for (const pl_mail_template_def_t *d = lists[i]; d->name; d++)
+            if (!strcmp(d->name, name))
+                return d;
+    return NULL;
+}
 
 static const char text_foot[] = "\n-- \nThis is an automated message from plinth.\n";
 
@@ -200,6 +123,11 @@ static json_t *template_vars(json_t *vars)
     return v;
 }
 
+/* ---- settings ---- */
+
+static char smtp_url[1024] = "";                 /* PLINTH_SMTP_URL; empty: log */
+static char mail_from[320] = "plinth@localhost"; /* PLINTH_MAIL_FROM */
+
 /* ---- links and ids ---- */
 
 char *pl_mail_link(pl_arena_t *a, const char *path, const char *token)
@@ -228,23 +156,27 @@ static void new_message_id(char *out, size_t outlen)
 {
     char uuid[37], domain[256];
     pl_uuid7(uuid);
-    pl_mail_addr_domain(pl_cfg.mail_from, domain, sizeof(domain));
+    pl_mail_addr_domain(mail_from, domain, sizeof(domain));
     snprintf(out, outlen, "<%s@%s>", uuid, domain);
 }
 
 /* ---- rendering and enqueueing ---- */
 
-int pl_mail_render(pl_mail_template_t t, const char *to, json_t *vars, json_t **payload)
+int pl_mail_render(const char *name, const char *to, json_t *vars, json_t **payload)
 {
     *payload = NULL;
-    if ((unsigned)t >= PL_ARRAY_LEN(templates) || !to || !pl_mail_addr_valid(to))
+    const pl_mail_template_def_t *tpl = pl_mail_template(name);
+    if (!tpl || !to || !pl_mail_addr_valid(to))
         return PL_EINVAL;
-    const template_t *tpl = &templates[t];
-    const char *link = json_string_value(json_object_get(vars, "link"));
-    if (strstr(tpl->text, "{{link}}") && (!link || !link[0])) {
-        /* a caller bug: never send a verification mail without its link */
-        pl_log("error", "mail: template %d rendered without a link", (int)t);
-        return PL_EINVAL;
+    for (const char *const *v = tpl->vars; v && *v; v++) {
+        if (strcmp(*v, "link"))
+            continue;
+        const char *link = json_string_value(json_object_get(vars, "link"));
+        if (!link || !link[0]) {
+            /* a caller bug: never send a verification mail without its link */
+            pl_log("error", "mail: template %s rendered without a link", name);
+            return PL_EINVAL;
+        }
     }
     json_t *v = template_vars(vars);
     pl_buf_t subject, text, html;
@@ -273,12 +205,12 @@ done:
     return rc;
 }
 
-int pl_mail_enqueue(pl_db_t *db, pl_mail_template_t t, const char *to, json_t *vars)
+int pl_mail_enqueue(pl_db_t *db, const char *name, const char *to, json_t *vars)
 {
     json_t *payload = NULL;
-    int rc = pl_mail_render(t, to, vars, &payload);
+    int rc = pl_mail_render(name, to, vars, &payload);
     if (rc) {
-        pl_log("warn", "mail: not enqueued: invalid recipient or template %d", (int)t);
+        pl_log("warn", "mail: not enqueued: invalid recipient or template %s", name);
         return rc;
     }
     rc = pl_jobs_enqueue(db, "mail.send", payload, NULL);
@@ -303,7 +235,7 @@ int pl_mail_deliver(json_t *payload, char *err, size_t errlen)
         return PL_EINVAL;
     }
     pl_mail_msg_t m = {
-        .from = pl_cfg.mail_from,
+        .from = mail_from,
         .to = to,
         .subject = subject,
         .message_id = message_id,
@@ -319,15 +251,15 @@ int pl_mail_deliver(json_t *payload, char *err, size_t errlen)
         pl_buf_free(&msg);
         return PL_EINVAL;
     }
-    if (!pl_cfg.smtp_url[0]) {
+    if (!smtp_url[0]) {
         pl_mail_log_send(to, subject, message_id, text);
         pl_buf_free(&msg);
         return PL_OK;
     }
     char from_addr[PL_MAIL_ADDR_MAX + 1], domain[256];
-    pl_mail_addr_spec(pl_cfg.mail_from, from_addr, sizeof(from_addr)); /* checked in build */
+    pl_mail_addr_spec(mail_from, from_addr, sizeof(from_addr)); /* checked in build */
     pl_mail_addr_domain(from_addr, domain, sizeof(domain));
-    rc = pl_mail_smtp_send(pl_cfg.smtp_url, domain, from_addr, to, msg.ptr, msg.len, err, errlen);
+    rc = pl_mail_smtp_send(smtp_url, domain, from_addr, to, msg.ptr, msg.len, err, errlen);
     pl_buf_free(&msg);
     if (rc == PL_OK)
         pl_log("info", "mail sent: to=%s subject=%s message_id=%s", to, subject, message_id);
@@ -343,13 +275,13 @@ static int send_job(const char *job_id, json_t *payload, char *err, size_t errle
     return pl_mail_deliver(payload, err, errlen);
 }
 
-int pl_mail_init(void)
+static int mail_init(void)
 {
     char spec[PL_MAIL_ADDR_MAX + 1], err[200];
     bool ascii = true;
-    for (const unsigned char *p = (const unsigned char *)pl_cfg.mail_from; *p; p++)
+    for (const unsigned char *p = (const unsigned char *)mail_from; *p; p++)
         ascii = ascii && *p >= 0x20 && *p <= 0x7e;
-    if (!ascii || pl_mail_addr_spec(pl_cfg.mail_from, spec, sizeof(spec)) != PL_OK) {
+    if (!ascii || pl_mail_addr_spec(mail_from, spec, sizeof(spec)) != PL_OK) {
         fprintf(stderr, "plinth: PLINTH_MAIL_FROM must be an address (\"plinth@example.com\" or "
                         "\"Name <plinth@example.com>\", ASCII only)\n");
         return PL_EINVAL;
@@ -364,7 +296,7 @@ int pl_mail_init(void)
                 "plinth: PLINTH_PUBLIC_URL must not contain spaces or control characters\n");
         return PL_EINVAL;
     }
-    if (pl_cfg.smtp_url[0] && pl_mail_smtp_check_url(pl_cfg.smtp_url, err, sizeof(err))) {
+    if (smtp_url[0] && pl_mail_smtp_check_url(smtp_url, err, sizeof(err))) {
         fprintf(stderr, "plinth: %s\n", err);
         return PL_EINVAL;
     }
@@ -376,9 +308,29 @@ int pl_mail_init(void)
         }
         transport_ready = true;
     }
-    pl_jobs_register("mail.send", send_job);
-    if (!pl_cfg.smtp_url[0])
+    if (!smtp_url[0])
         pl_log("info", "mail: PLINTH_SMTP_URL is not set: messages are written to the log, "
                        "not sent");
     return PL_OK;
 }
+
+static const pl_option_t options[] = {
+    {NULL, "PLINTH_SMTP_URL", PL_OPT_STR, PL_OPT_S(smtp_url), 0, 0, PL_OPT_RUN,
+     "smtp[s]://USER:PASS@HOST:PORT",
+     "send email over SMTP (STARTTLS when offered); unset: emails are written to the log", NULL},
+    {NULL, "PLINTH_MAIL_FROM", PL_OPT_STR, PL_OPT_S(mail_from), 0, 0, PL_OPT_RUN, "ADDRESS",
+     "sender address of emails (default plinth@localhost)", NULL},
+    {0},
+};
+
+static const pl_job_def_t jobs[] = {
+    {"mail.send", send_job},
+    {0},
+};
+
+const pl_module_t pl_mail_module = {
+    .name = "mail",
+    .jobs = jobs,
+    .options = options,
+    .init = mail_init,
+};

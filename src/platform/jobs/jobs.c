@@ -8,13 +8,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/config.h"
 #include "core/crypto.h"
-#include "http/metrics.h"
-#include "jobs/jobs.h"
-#include "jobs/jobs_store.h"
+#include "core/metrics.h"
+#include "platform/audit/audit.h"
+#include "platform/events/events.h"
+#include "platform/jobs/jobs.h"
+#include "platform/jobs/jobs_store.h"
 
-#define MAX_KINDS      32
-#define MAX_SCHEDULES  16
+#define MAX_KINDS      64
+#define MAX_SCHEDULES  32
 #define IDLE_POLL_MS   1000 /* fallback when no wake-up arrives */
 #define BACKOFF_CAP_MS (10 * 60 * 1000)
 #define NOTIFY_CHANNEL "plinth_jobs"
@@ -44,14 +47,17 @@ static int nthreads;
 static char instance[48]; /* worker identity prefix: host-pid */
 
 static __thread bool enqueued_here;
+static bool cv_ready;
 
 static pl_counter_t unknown_kind = {"plinth_jobs_total", "Jobs finished by kind and outcome.",
                                     "kind=\"unknown\",outcome=\"dead\"", 0, 0};
 
-void pl_jobs_register(const char *kind, pl_job_fn fn)
+static void register_kind(const char *kind, pl_job_fn fn)
 {
-    if (nkinds >= MAX_KINDS)
+    if (nkinds >= MAX_KINDS) {
+        pl_log("error", "jobs: too many job kinds; %s is not registered", kind);
         return;
+    }
     kind_t *k = &kinds[nkinds++];
     k->kind = kind;
     k->fn = fn;
@@ -75,10 +81,23 @@ static kind_t *find_kind(const char *kind)
     return NULL;
 }
 
-void pl_jobs_schedule(const char *name, const char *kind, int64_t period_ms)
+void pl_jobs_register(const pl_job_def_t *defs)
 {
-    if (nschedules < MAX_SCHEDULES)
-        schedules[nschedules++] = (schedule_t){name, kind, period_ms};
+    for (const pl_job_def_t *d = defs; d && d->kind; d++)
+        register_kind(d->kind, d->fn);
+}
+
+void pl_jobs_register_schedules(const pl_schedule_def_t *defs)
+{
+    for (const pl_schedule_def_t *d = defs; d && d->name; d++) {
+        int64_t period = d->period ? d->period() : d->period_ms;
+        if (period <= 0)
+            continue;
+        if (nschedules < MAX_SCHEDULES)
+            schedules[nschedules++] = (schedule_t){d->name, d->kind, period};
+        else
+            pl_log("error", "jobs: too many schedules; %s is not registered", d->name);
+    }
 }
 
 int pl_jobs_enqueue(pl_db_t *db, const char *kind, json_t *payload, const pl_job_opts_t *opts)
@@ -97,7 +116,7 @@ int pl_jobs_enqueue(pl_db_t *db, const char *kind, json_t *payload, const pl_job
                                   opts ? opts->idempotency_key : NULL, now);
     free(text);
     if (rc == PL_OK)
-        rc = pl_db_notify(db, NOTIFY_CHANNEL);
+        rc = pl_db_notify(db, NOTIFY_CHANNEL, NULL);
     if (rc == PL_OK)
         enqueued_here = true;
     return rc;
@@ -105,6 +124,8 @@ int pl_jobs_enqueue(pl_db_t *db, const char *kind, json_t *payload, const pl_job
 
 static void kick(void)
 {
+    if (!cv_ready)
+        return;
     pthread_mutex_lock(&mu);
     wake_seq++;
     pthread_cond_broadcast(&cv);
@@ -148,7 +169,7 @@ static int job_fail(const char *id, json_t *payload, char *err, size_t errlen)
     return PL_EINTERNAL;
 }
 
-int pl_jobs_enqueue_drill(pl_db_t *db, const char *kind, int count, int max_attempts)
+static int enqueue_drill(pl_db_t *db, const char *kind, int count, int max_attempts)
 {
     if (strcmp(kind, "noop") && strcmp(kind, "fail"))
         return PL_EINVAL;
@@ -182,24 +203,30 @@ static double queued_gauge(void)
     return (double)n;
 }
 
-void pl_jobs_init(void)
+static void on_notify(const char *payload)
+{
+    PL_UNUSED(payload);
+    kick();
+}
+
+static int jobs_init(void)
 {
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     pthread_cond_init(&cv, &attr);
     pthread_condattr_destroy(&attr);
+    cv_ready = true;
     char host[32] = "host";
     gethostname(host, sizeof(host) - 1);
     host[sizeof(host) - 1] = '\0';
     snprintf(instance, sizeof(instance), "%.24s-%d", host, (int)getpid());
-    pl_jobs_register("noop", job_noop);
-    pl_jobs_register("fail", job_fail);
-    pl_jobs_register("jobs.purge", job_purge);
-    pl_jobs_schedule("jobs.purge", "jobs.purge", 3600LL * 1000);
     pl_metrics_register_counter(&unknown_kind);
     pl_metrics_register_gauge("plinth_jobs_queued", "Jobs waiting to run (including retries).",
                               queued_gauge);
+    if (pl_db_listen(NOTIFY_CHANNEL, on_notify) != PL_OK)
+        pl_log("warn", "jobs: cannot listen for notifications; polling every %d ms", IDLE_POLL_MS);
+    return PL_OK;
 }
 
 /* ---- running one job ---- */
@@ -216,7 +243,7 @@ static int64_t backoff_ms(int attempts)
     return base / 2 + (int64_t)(r % (uint32_t)(base / 2 + 1));
 }
 
-static void run_one(pl_db_t *db, const char *worker, const pl_job_row_t *j)
+static void run_one(pl_db_t *db, const char *worker, const pl_job_t *j)
 {
     char err[256] = "";
     int rc;
@@ -306,11 +333,14 @@ static void *worker_main(void *arg)
             continue;
         }
         pl_arena_t *a = pl_arena_create();
-        pl_job_row_t j;
+        pl_job_t j;
         int64_t now = pl_now_ms();
         int rc = pl_jobs_store_claim(db, a, worker, now, now + PL_JOB_LEASE_MS, &j);
-        if (rc == PL_OK)
+        if (rc == PL_OK) {
             run_one(db, worker, &j);
+            pl_jobs_after_commit();
+            pl_events_after_commit();
+        }
         pl_arena_destroy(a);
         if (rc == PL_ENOTFOUND || (rc != PL_OK && rc != PL_EBUSY))
             wait_for_work(seen, IDLE_POLL_MS);
@@ -343,15 +373,14 @@ static void *scheduler_main(void *arg)
     return NULL;
 }
 
-int pl_jobs_start(int n)
+static int jobs_start(void)
 {
+    int n = pl_cfg.workers;
     atomic_store(&stopping, false);
     if (n <= 0)
         return PL_OK;
     if (n > (int)PL_ARRAY_LEN(threads) - 1)
         n = (int)PL_ARRAY_LEN(threads) - 1;
-    if (pl_db_listen_start(NOTIFY_CHANNEL, kick) != PL_OK)
-        pl_log("warn", "jobs: cannot listen for notifications; polling every %d ms", IDLE_POLL_MS);
     for (int i = 0; i < n; i++)
         if (pthread_create(&threads[nthreads], NULL, worker_main, (void *)(intptr_t)i) == 0)
             nthreads++;
@@ -360,12 +389,104 @@ int pl_jobs_start(int n)
     return nthreads ? PL_OK : PL_EINTERNAL;
 }
 
-void pl_jobs_stop(void)
+static void jobs_stop(void)
 {
     atomic_store(&stopping, true);
     kick();
     for (int i = 0; i < nthreads; i++)
         pthread_join(threads[i], NULL);
     nthreads = 0;
-    pl_db_listen_stop();
 }
+
+/* ---- the admin view ---- */
+
+int pl_jobs_list(pl_db_t *db, pl_arena_t *a, const char *status, const char *after, int limit,
+                 void (*fn)(void *arg, const pl_job_t *j), void *arg)
+{
+    return pl_jobs_store_list(db, a, status, after, limit, fn, arg);
+}
+
+int pl_jobs_retry(pl_db_t *db, pl_ctx_t *ctx, const char *id, pl_job_t *out)
+{
+    int rc = pl_db_begin(db);
+    if (rc)
+        return rc;
+    rc = pl_jobs_store_get(db, ctx->arena, id, out);
+    if (rc == PL_OK)
+        rc = pl_jobs_store_retry(db, id, pl_now_ms());
+    if (rc == PL_OK)
+        rc = pl_db_notify(db, NOTIFY_CHANNEL, NULL);
+    if (rc == PL_OK)
+        rc = pl_audit_append(db, ctx, NULL, "job.retried", "job", id, NULL);
+    if (rc == PL_OK)
+        rc = pl_jobs_store_get(db, ctx->arena, id, out);
+    if ((rc = pl_db_finish(db, rc))) {
+        if (rc == PL_ENOTFOUND)
+            return pl_fail(ctx, 404, "not_found", "No such job.");
+        if (rc == PL_ECONFLICT)
+            return pl_fail(ctx, 409, "conflict", "Only dead jobs can be retried.");
+        return rc;
+    }
+    kick();
+    return PL_OK;
+}
+
+/* ---- the module ---- */
+
+static char drill_kind[16];
+static int drill_count = 1, drill_attempts;
+
+static int enqueue_cmd(pl_cli_t *cli)
+{
+    if (!drill_kind[0] || (strcmp(drill_kind, "noop") && strcmp(drill_kind, "fail"))) {
+        fprintf(stderr, "plinth: jobs enqueue needs --kind noop|fail, --count 1..1000000, "
+                        "--max-attempts 1..100\n");
+        return 2;
+    }
+    int rc = enqueue_drill(cli->db, drill_kind, drill_count, drill_attempts);
+    if (rc) {
+        fprintf(stderr, "plinth: cannot enqueue (%d)\n", rc);
+        return 1;
+    }
+    printf("enqueued %d %s job(s)\n", drill_count, drill_kind);
+    return 0;
+}
+
+static const pl_option_t enqueue_options[] = {
+    {"kind", NULL, PL_OPT_STR, PL_OPT_S(drill_kind), 0, 0, 0, "noop|fail",
+     "the drill job: noop succeeds, fail always fails", NULL},
+    {"count", NULL, PL_OPT_INT, &drill_count, 0, 1, 1000000, 0, "N", "how many jobs (default 1)",
+     NULL},
+    {"max-attempts", NULL, PL_OPT_INT, &drill_attempts, 0, 1, 100, 0, "M",
+     "attempts before a job is dead (default 10)", NULL},
+    {0},
+};
+
+static const pl_command_t commands[] = {
+    {"jobs enqueue", "queue drill jobs (queue checks and benchmarks)",
+     "Usage: plinth jobs enqueue --kind noop|fail [--count N] [--max-attempts M] [options]",
+     enqueue_options, 0, PL_CMD_STORAGE, enqueue_cmd},
+    {0},
+};
+
+static const pl_job_def_t job_kinds[] = {
+    {"noop", job_noop},
+    {"fail", job_fail},
+    {"jobs.purge", job_purge},
+    {0},
+};
+
+static const pl_schedule_def_t job_schedules[] = {
+    {"jobs.purge", "jobs.purge", 3600LL * 1000, NULL},
+    {0},
+};
+
+const pl_module_t pl_jobs_module = {
+    .name = "jobs",
+    .jobs = job_kinds,
+    .schedules = job_schedules,
+    .commands = commands,
+    .init = jobs_init,
+    .start = jobs_start,
+    .stop = jobs_stop,
+};

@@ -4,11 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "audit/audit.h"
 #include "core/config.h"
 #include "core/crypto.h"
-#include "core/jsonw.h"
-#include "jobs/jobs.h"
+#include "platform/audit/audit.h"
+#include "platform/events/events.h"
+#include "platform/jobs/jobs.h"
 
 #define ZERO_HASH    "0000000000000000000000000000000000000000000000000000000000000000"
 #define EXPORT_BATCH 500
@@ -283,7 +283,31 @@ static int append(pl_db_t *db, row_t *r)
     return rc < 0 ? rc : PL_OK;
 }
 
-int pl_audit_append(pl_db_t *db, pl_req_t *req, const char *org_id, const char *action,
+static int retention_days; /* --audit-retention-days; 0 keeps events forever */
+
+/* Appends r and publishes it, inside the caller's transaction. */
+static int append_publish(pl_db_t *db, pl_ctx_t *ctx, row_t *r, json_t *data)
+{
+    int rc = append(db, r);
+    if (rc)
+        return rc;
+    pl_event_t ev = {
+        .id = r->id,
+        .org_id = r->org_id,
+        .seq = r->seq,
+        .action = r->action,
+        .actor_type = r->actor_type,
+        .actor_id = r->actor_id,
+        .target_type = r->target_type,
+        .target_id = r->target_id,
+        .data = data,
+        .created_at = r->created_at,
+        .request_id = r->request_id,
+    };
+    return pl_events_publish(db, ctx, &ev);
+}
+
+int pl_audit_append(pl_db_t *db, pl_ctx_t *ctx, const char *org_id, const char *action,
                     const char *target_type, const char *target_id, json_t *data)
 {
     char id[37];
@@ -298,36 +322,40 @@ int pl_audit_append(pl_db_t *db, pl_req_t *req, const char *org_id, const char *
     r.target_id = target_type ? target_id : NULL;
     r.created_at = pl_now_ms();
     char ua[256] = "";
-    if (req) {
-        if (req->principal.api_key_id[0]) {
+    if (ctx && ctx->request_id) {
+        if (ctx->principal.api_key_id[0]) {
             r.actor_type = "api_key";
-            r.actor_id = req->principal.api_key_id;
-        } else if (req->principal.user_id[0]) {
+            r.actor_id = ctx->principal.api_key_id;
+        } else if (ctx->principal.user_id[0]) {
             r.actor_type = "user";
-            r.actor_id = req->principal.user_id;
+            r.actor_id = ctx->principal.user_id;
         } else {
             r.actor_type = "anonymous"; /* e.g. a failed sign-in */
         }
-        r.ip = req->client_ip[0] ? req->client_ip : NULL;
-        r.request_id = req->request_id[0] ? req->request_id : NULL;
-        const char *h = pl_req_header(req, "User-Agent");
-        if (h) {
-            snprintf(ua, sizeof(ua), "%s", h);
+        r.ip = ctx->ip && ctx->ip[0] ? ctx->ip : NULL;
+        r.request_id = ctx->request_id[0] ? ctx->request_id : NULL;
+        if (ctx->user_agent) {
+            snprintf(ua, sizeof(ua), "%s", ctx->user_agent);
             r.user_agent = ua;
         }
+    } else if (ctx && ctx->principal.user_id[0]) {
+        /* a command or job acting for a user */
+        r.actor_type = "user";
+        r.actor_id = ctx->principal.user_id;
     }
     pl_buf_t b;
     pl_buf_init(&b, 64 * 1024);
     json_t *empty = data ? NULL : json_object();
     int rc = pl_audit_canonical(data ? data : empty, &b);
-    json_decref(empty);
     if (rc) {
+        json_decref(empty);
         pl_buf_free(&b);
         return PL_EINTERNAL;
     }
     r.data = b.ptr;
     if ((rc = pl_db_begin(db)) == PL_OK)
-        rc = pl_db_finish(db, append(db, &r));
+        rc = pl_db_finish(db, append_publish(db, ctx, &r, data ? data : empty));
+    json_decref(empty);
     pl_buf_free(&b);
     return rc;
 }
@@ -412,7 +440,7 @@ int pl_audit_verify_chain(pl_db_t *db, const char *chain, bool *valid, int64_t *
 
 static const char sql_chains[] = "SELECT chain FROM audit_heads ORDER BY chain";
 
-int pl_audit_verify_cli(pl_db_t *db, const char *org_id)
+static int verify_cli(pl_db_t *db, const char *org_id)
 {
     char **chains = NULL;
     size_t n = 0;
@@ -463,158 +491,68 @@ int pl_audit_verify_cli(pl_db_t *db, const char *org_id)
     return code;
 }
 
-/* ---- routes ---- */
-
-int pl_audit_verify(pl_req_t *req)
-{
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
-    bool valid;
-    int64_t events, bad;
-    char head[65];
-    int rc = pl_audit_verify_chain(db, req->tenant.org_id, &valid, &events, &bad, head);
-    if (rc)
-        return rc;
-    if (valid)
-        return pl_resp_json(
-            req, 200,
-            json_pack("{s:b, s:I, s:s}", "valid", 1, "events", (json_int_t)events, "head", head));
-    return pl_resp_json(req, 200,
-                        json_pack("{s:b, s:I}", "valid", 0, "first_invalid_seq", (json_int_t)bad));
-}
-
-/* Parses an RFC 3339 UTC time query parameter into ms; PL_EINVAL when bad. */
-static int query_time(pl_req_t *req, const char *name, int64_t *out)
-{
-    const char *v = pl_req_query(req, name);
-    if (!v)
-        return PL_OK;
-    if (strlen(v) > 40 || pl_time_parse(v, out))
-        return pl_req_fail(req, 400, "bad_request",
-                           pl_arena_printf(req->arena, "%s must be an RFC 3339 UTC time.", name));
-    return PL_OK;
-}
+/* ---- pages and exports ---- */
 
 static const char sql_query[] =
     "SELECT " ROW_COLS " FROM audit_events WHERE chain = $1 AND ($2 = 0 OR seq < $2) AND "
     "($3 = '' OR action = $3) AND ($4 = '' OR actor_id = $4) AND ($5 = '' OR target_id = $5) AND "
     "created_at >= $6 AND created_at <= $7 ORDER BY seq DESC LIMIT $8";
-static const char sql_security[] =
-    "SELECT " ROW_COLS " FROM audit_events WHERE chain = 'instance' AND ($2 = 0 OR seq < $2) AND "
-    "(actor_id = $1 OR target_id = $1) ORDER BY seq DESC LIMIT $3";
+static const char sql_subject[] =
+    "SELECT " ROW_COLS " FROM audit_events WHERE chain = $1 AND ($2 = 0 OR seq < $2) AND "
+    "(actor_id = $3 OR target_id = $3) ORDER BY seq DESC LIMIT $4";
 
-/* Writes the rows of st (newest first) as a list page. */
-static int write_page(pl_req_t *req, pl_stmt_t *st, int limit)
+int pl_audit_page(pl_db_t *db, const pl_audit_query_t *q, json_t **list, int64_t *next)
 {
-    json_t *list = json_array();
+    *list = NULL;
+    *next = 0;
+    pl_stmt_t *st = pl_db_prepare(db, q->subject ? sql_subject : sql_query);
+    if (!st)
+        return PL_EDB;
+    pl_stmt_bind_text(st, 1, q->chain);
+    pl_stmt_bind_int64(st, 2, q->before);
+    if (q->subject) {
+        pl_stmt_bind_text(st, 3, q->subject);
+        pl_stmt_bind_int64(st, 4, q->limit + 1);
+    } else {
+        pl_stmt_bind_text(st, 3, q->action ? q->action : "");
+        pl_stmt_bind_text(st, 4, q->actor_id ? q->actor_id : "");
+        pl_stmt_bind_text(st, 5, q->target_id ? q->target_id : "");
+        pl_stmt_bind_int64(st, 6, q->since);
+        pl_stmt_bind_int64(st, 7, q->until);
+        pl_stmt_bind_int64(st, 8, q->limit + 1);
+    }
+    json_t *out = json_array();
     int rc, count = 0;
     int64_t last = 0;
     while ((rc = pl_stmt_step(st)) == 1) {
-        if (++count > limit)
+        if (++count > q->limit)
             continue;
         row_t r;
         read_row(NULL, st, &r);
-        json_array_append_new(list, event_json(&r, true));
+        json_array_append_new(out, event_json(&r, true));
         last = r.seq;
     }
     pl_stmt_reset(st);
     if (rc < 0) {
-        json_decref(list);
+        json_decref(out);
         return rc;
     }
-    char cursor[24];
-    snprintf(cursor, sizeof(cursor), "%lld", (long long)last);
-    return pl_resp_list(req, list, count > limit ? cursor : NULL);
-}
-
-static int page_args(pl_req_t *req, int *limit, int64_t *before)
-{
-    const char *cursor;
-    int rc = pl_req_page(req, limit, &cursor);
-    if (rc)
-        return rc;
-    *before = 0;
-    if (cursor && pl_parse_int64(cursor, 1, INT64_MAX, before))
-        return pl_req_fail(req, 400, "bad_request", "cursor is malformed.");
+    *list = out;
+    *next = count > q->limit ? last : 0;
     return PL_OK;
-}
-
-static int filter_arg(pl_req_t *req, const char *name, const char **out)
-{
-    const char *v = pl_req_query(req, name);
-    if (v && strlen(v) > 128)
-        return pl_req_fail(req, 400, "bad_request",
-                           pl_arena_printf(req->arena, "%s is too long.", name));
-    *out = v ? v : "";
-    return PL_OK;
-}
-
-int pl_audit_list(pl_req_t *req)
-{
-    int limit;
-    int64_t before, since = 0, until = INT64_MAX;
-    const char *action = "", *actor = "", *target = "";
-    int rc = page_args(req, &limit, &before);
-    if (!rc)
-        rc = filter_arg(req, "action", &action);
-    if (!rc)
-        rc = filter_arg(req, "actor_id", &actor);
-    if (!rc)
-        rc = filter_arg(req, "target_id", &target);
-    if (!rc)
-        rc = query_time(req, "since", &since);
-    if (!rc)
-        rc = query_time(req, "until", &until);
-    if (rc)
-        return rc;
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
-    pl_stmt_t *st = pl_db_prepare(db, sql_query);
-    if (!st)
-        return PL_EDB;
-    pl_stmt_bind_text(st, 1, req->tenant.org_id);
-    pl_stmt_bind_int64(st, 2, before);
-    pl_stmt_bind_text(st, 3, action);
-    pl_stmt_bind_text(st, 4, actor);
-    pl_stmt_bind_text(st, 5, target);
-    pl_stmt_bind_int64(st, 6, since);
-    pl_stmt_bind_int64(st, 7, until);
-    pl_stmt_bind_int64(st, 8, limit + 1);
-    return write_page(req, st, limit);
-}
-
-int pl_audit_security_events(pl_req_t *req)
-{
-    int limit;
-    int64_t before;
-    int rc = page_args(req, &limit, &before);
-    if (rc)
-        return rc;
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
-    pl_stmt_t *st = pl_db_prepare(db, sql_security);
-    if (!st)
-        return PL_EDB;
-    pl_stmt_bind_text(st, 1, req->principal.user_id);
-    pl_stmt_bind_int64(st, 2, before);
-    pl_stmt_bind_int64(st, 3, limit + 1);
-    return write_page(req, st, limit);
 }
 
 /* ---- export: streamed, oldest first, a batch of rows at a time ---- */
 
-typedef struct {
-    char org_id[37];
+struct pl_audit_export {
+    char chain[PL_ID_LEN];
     bool csv;
     bool header_done;
     bool done;
     int64_t last_seq;
     pl_buf_t buf;
     size_t off;
-} export_t;
+};
 
 static void csv_field(pl_buf_t *b, const char *s, bool last)
 {
@@ -631,7 +569,7 @@ static void csv_field(pl_buf_t *b, const char *s, bool last)
     pl_buf_append(b, last ? "\"\r\n" : "\",", last ? 3 : 2);
 }
 
-static int export_fill(export_t *x)
+static int export_fill(pl_audit_export_t *x)
 {
     pl_db_t *db = pl_db_thread();
     if (!db)
@@ -646,14 +584,14 @@ static int export_fill(export_t *x)
         x->header_done = true;
     }
     int rc = pl_db_begin_read(db);
-    if (!rc)
-        rc = pl_db_set_context(db, "app.org_id", x->org_id);
+    if (!rc && strcmp(x->chain, PL_AUDIT_INSTANCE))
+        rc = pl_db_set_context(db, "app.org_id", x->chain);
     pl_stmt_t *st = rc ? NULL : pl_db_prepare(db, sql_chain_from);
     if (!rc && !st)
         rc = PL_EDB;
     int n = 0;
     if (!rc) {
-        pl_stmt_bind_text(st, 1, x->org_id);
+        pl_stmt_bind_text(st, 1, x->chain);
         pl_stmt_bind_int64(st, 2, x->last_seq);
         pl_stmt_bind_int64(st, 3, EXPORT_BATCH);
         while ((rc = pl_stmt_step(st)) == 1) {
@@ -687,17 +625,24 @@ static int export_fill(export_t *x)
     return rc;
 }
 
-static long export_read(void *cls, uint64_t pos, char *out, size_t max)
+pl_audit_export_t *pl_audit_export_open(const char *chain, bool csv)
 {
-    PL_UNUSED(pos);
-    export_t *x = cls;
+    pl_audit_export_t *x = pl_xcalloc(1, sizeof(*x));
+    snprintf(x->chain, sizeof(x->chain), "%s", chain);
+    x->csv = csv;
+    pl_buf_init(&x->buf, 64 * 1024 * 1024);
+    return x;
+}
+
+long pl_audit_export_read(pl_audit_export_t *x, char *out, size_t max)
+{
     if (x->off >= x->buf.len) {
         if (x->done)
-            return PL_STREAM_END;
+            return 0;
         if (export_fill(x))
-            return PL_STREAM_ERROR;
+            return -1;
         if (x->buf.len == 0)
-            return PL_STREAM_END;
+            return 0;
     }
     size_t n = x->buf.len - x->off;
     if (n > max)
@@ -707,27 +652,12 @@ static long export_read(void *cls, uint64_t pos, char *out, size_t max)
     return (long)n;
 }
 
-static void export_free(void *cls)
+void pl_audit_export_free(pl_audit_export_t *x)
 {
-    export_t *x = cls;
+    if (!x)
+        return;
     pl_buf_free(&x->buf);
     free(x);
-}
-
-int pl_audit_export(pl_req_t *req)
-{
-    const char *format = pl_req_query(req, "format");
-    if (format && strcmp(format, "jsonl") && strcmp(format, "csv"))
-        return pl_req_fail(req, 400, "bad_request", "format must be jsonl or csv.");
-    export_t *x = pl_xcalloc(1, sizeof(*x));
-    snprintf(x->org_id, sizeof(x->org_id), "%s", req->tenant.org_id);
-    x->csv = format && !strcmp(format, "csv");
-    pl_buf_init(&x->buf, 64 * 1024 * 1024);
-    pl_resp_header(req, "Content-Disposition",
-                   x->csv ? "attachment; filename=\"audit-events.csv\""
-                          : "attachment; filename=\"audit-events.jsonl\"");
-    return pl_resp_stream(req, 200, x->csv ? "text/csv; charset=utf-8" : "application/x-ndjson",
-                          export_read, x, export_free);
 }
 
 /* ---- retention ---- */
@@ -790,7 +720,7 @@ static int prune_job(const char *id, json_t *payload, char *err, size_t errlen)
         snprintf(err, errlen, "database unavailable");
         return PL_EDB;
     }
-    int64_t cutoff = pl_now_ms() - (int64_t)pl_cfg.audit_retention_days * 24 * 3600 * 1000;
+    int64_t cutoff = pl_now_ms() - (int64_t)retention_days * 24 * 3600 * 1000;
     char **chains = NULL;
     size_t n = 0;
     pl_stmt_t *st = pl_db_prepare(db, sql_chains);
@@ -813,9 +743,61 @@ static int prune_job(const char *id, json_t *payload, char *err, size_t errlen)
     return rc;
 }
 
-void pl_audit_register_jobs(void)
+static int64_t prune_period(void)
 {
-    pl_jobs_register("audit.prune", prune_job);
-    if (pl_cfg.audit_retention_days > 0)
-        pl_jobs_schedule("audit.prune", "audit.prune", 3600LL * 1000);
+    return retention_days > 0 ? 3600LL * 1000 : 0;
 }
+
+/* ---- the module ---- */
+
+static char verify_org[PL_ID_LEN + 16];
+
+static int verify_cmd(pl_cli_t *cli)
+{
+    const char *org = verify_org[0] ? verify_org : NULL;
+    if (org && !pl_uuid_valid(org) && strcmp(org, PL_AUDIT_INSTANCE)) {
+        fprintf(stderr, "plinth: --org takes an organization id (or \"instance\")\n");
+        return 2;
+    }
+    return verify_cli(cli->db, org);
+}
+
+static const pl_option_t verify_options[] = {
+    {"org", NULL, PL_OPT_STR, PL_OPT_S(verify_org), 0, 0, 0, "ID",
+     "verify only this organization's chain (or \"instance\")", NULL},
+    {0},
+};
+
+static const pl_option_t options[] = {
+    {"audit-retention-days", "PLINTH_AUDIT_RETENTION_DAYS", PL_OPT_INT, &retention_days, 0, 0,
+     36500, PL_OPT_RUN, "DAYS",
+     "prune audit events older than this; 0 keeps them forever (default 0)", NULL},
+    {0},
+};
+
+static const pl_job_def_t jobs[] = {
+    {"audit.prune", prune_job},
+    {0},
+};
+
+static const pl_schedule_def_t schedules[] = {
+    {"audit.prune", "audit.prune", 0, prune_period},
+    {0},
+};
+
+static const pl_command_t commands[] = {
+    {"audit verify", "verify the audit log's hash chains (exit 1 when broken)",
+     "Usage: plinth audit verify [--org ID] [options]\n"
+     "Checks every audit chain (or one organization's); exits 0 when all are valid,\n"
+     "1 when one is not, 2 on errors.",
+     verify_options, 0, PL_CMD_STORAGE | PL_CMD_EXISTING, verify_cmd},
+    {0},
+};
+
+const pl_module_t pl_audit_module = {
+    .name = "audit",
+    .jobs = jobs,
+    .schedules = schedules,
+    .options = options,
+    .commands = commands,
+};

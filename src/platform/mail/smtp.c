@@ -9,8 +9,8 @@
 #include <curl/curl.h>
 
 #include "core/crypto.h"
-#include "mail/message.h"
-#include "mail/smtp.h"
+#include "platform/mail/message.h"
+#include "platform/mail/smtp.h"
 
 int pl_mail_transport_init(void)
 {

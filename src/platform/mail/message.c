@@ -9,7 +9,7 @@
 #include <time.h>
 
 #include "core/crypto.h"
-#include "mail/message.h"
+#include "platform/mail/message.h"
 
 static const char b64_alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

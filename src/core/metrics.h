@@ -8,8 +8,10 @@
 
 #include "core/core.h"
 
-/* Allocates the per-route tables; call once after the route table is final. */
-void pl_metrics_init(size_t nroutes);
+/* Allocates the per-route tables; call once after the route table is final.
+ * route_labels[i] is route i's template (borrowed for the process's life).
+ * Without it (worker-only processes) no request metrics are rendered. */
+void pl_metrics_init(size_t nroutes, const char *const *route_labels);
 /* Records one request; route is the route index, or -1 when unmatched. */
 void pl_metrics_observe(int route, const char *method, int status, int64_t duration_us);
 

@@ -4,8 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "http/metrics.h"
-#include "http/router.h"
+#include "core/metrics.h"
 
 static const int statuses[] = {200, 201, 202, 204, 301, 302, 304, 400, 401, 403,
                                404, 405, 409, 413, 415, 422, 429, 500, 503};
@@ -26,6 +25,7 @@ typedef struct {
 
 static route_stats_t *stats; /* nroutes + 1: the last is "unmatched" */
 static size_t nstats;
+static const char *const *labels;
 
 typedef struct gauge {
     const char *name, *help;
@@ -37,8 +37,9 @@ static pl_counter_t *counters;
 static gauge_t *gauges;
 static int64_t start_ms;
 
-void pl_metrics_init(size_t nroutes)
+void pl_metrics_init(size_t nroutes, const char *const *route_labels)
 {
+    labels = route_labels;
     nstats = nroutes + 1;
     stats = pl_xcalloc(nstats, sizeof(route_stats_t));
     start_ms = pl_now_ms();
@@ -103,7 +104,7 @@ void pl_metrics_register_gauge(const char *name, const char *help, double (*read
 
 static const char *route_label(size_t i)
 {
-    return i == nstats - 1 ? "unmatched" : pl_routes[i].path;
+    return i == nstats - 1 ? "unmatched" : labels[i];
 }
 
 static double resident_bytes(void)
@@ -141,7 +142,7 @@ int pl_metrics_render(pl_buf_t *b)
     int rc = 0;
     rc |= pl_buf_appendf(b, "# HELP plinth_http_requests_total HTTP requests by route template.\n"
                             "# TYPE plinth_http_requests_total counter\n");
-    for (size_t r = 0; r < nstats; r++) {
+    for (size_t r = 0; stats && r < nstats; r++) {
         for (size_t m = 0; m < NMETHOD; m++) {
             for (size_t s = 0; s < NSTATUS; s++) {
                 uint64_t v = atomic_load_explicit(&stats[r].requests[m][s], memory_order_relaxed);
@@ -162,7 +163,7 @@ int pl_metrics_render(pl_buf_t *b)
     rc |= pl_buf_appendf(b, "# HELP plinth_http_request_duration_seconds HTTP request latency by "
                             "route template.\n"
                             "# TYPE plinth_http_request_duration_seconds histogram\n");
-    for (size_t r = 0; r < nstats; r++) {
+    for (size_t r = 0; stats && r < nstats; r++) {
         uint64_t count = atomic_load_explicit(&stats[r].count, memory_order_relaxed);
         if (!count)
             continue;
