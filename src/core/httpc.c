@@ -640,7 +640,7 @@ static struct curl_slist *header_list(const pl_httpc_req_t *req, bool has_body, 
             goto bad;
         list = next;
     }
-    /* curl would send application/x-www-form-urlencoded */
+    /* libcurl would send application/x-www-form-urlencoded */
     if (has_body && !has_header(req->headers, "content-type:")) {
         if (!(next = curl_slist_append(list, "Content-Type: application/octet-stream")))
             goto bad;
@@ -677,24 +677,32 @@ bad:
     return NULL;
 }
 
+/* True when req goes out with a body, even an empty one: POST, PUT, PATCH,
+ * and DELETE with a body. */
+static bool sends_body(const pl_httpc_req_t *req)
+{
+    const char *m = req->method ? req->method : "GET";
+    return !strcmp(m, "POST") || !strcmp(m, "PUT") || !strcmp(m, "PATCH") ||
+           (!strcmp(m, "DELETE") && (req->body || req->read_body));
+}
+
 /* Sets the method and the body. False when the request is malformed. */
 static bool set_method(CURL *h, const pl_httpc_req_t *req, xfer_t *x, CURLcode *rc)
 {
     const char *m = req->method ? req->method : "GET";
-    bool has_body = req->body || req->read_body;
     if (req->body && req->read_body)
         return false;
     if (!req->body && !req->read_body && req->body_len)
         return false;
     if (!strcmp(m, "GET") || !strcmp(m, "HEAD")) {
-        if (has_body)
+        if (req->body || req->read_body)
             return false;
         *rc |= curl_easy_setopt(h, m[0] == 'G' ? CURLOPT_HTTPGET : CURLOPT_NOBODY, 1L);
         return true;
     }
     if (strcmp(m, "POST") && strcmp(m, "PUT") && strcmp(m, "PATCH") && strcmp(m, "DELETE"))
         return false;
-    if (!strcmp(m, "DELETE") && !has_body) {
+    if (!sends_body(req)) { /* DELETE */
         *rc |= curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, m);
         return true;
     }
@@ -755,7 +763,7 @@ int pl_httpc_do(const pl_httpc_req_t *req, pl_httpc_resp_t *resp)
         goto out;
     }
     bool bad;
-    headers = header_list(req, req->body || req->read_body, &bad);
+    headers = header_list(req, sends_body(req), &bad);
     h = curl_easy_init();
     if (!h) {
         ret = failure(resp, F_SETUP);

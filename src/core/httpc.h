@@ -86,8 +86,9 @@ typedef struct {
                            same rules as pl_httpc_check_url otherwise */
     /* "Name: value" strings, NULL-terminated; may be NULL. No CR or LF. */
     const char *const *headers;
-    /* Request body, or NULL. Not allowed with GET or HEAD. When a body is
-       sent without a Content-Type header, "application/octet-stream" is sent. */
+    /* Request body, or NULL. Not allowed with GET or HEAD. POST, PUT and
+       PATCH (also with no body) and DELETE with a body send a Content-Length,
+       and "Content-Type: application/octet-stream" when headers has none. */
     const char *body;
     size_t body_len;
     /* Streaming upload instead of body (S3 parts): reads up to max bytes into

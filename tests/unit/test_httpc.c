@@ -1113,6 +1113,18 @@ static void methods_bodies_and_headers(void **state)
     last_request(&srv4, seen, sizeof(seen));
     assert_true(starts_with(seen, "HEAD /ok HTTP/1.1\r\n"));
 
+    /* an empty POST still says what it carries */
+    q = get(url4("/echo"));
+    q.allow_private = true;
+    q.method = "POST";
+    assert_int_equal(pl_httpc_do(&q, &r), PL_OK);
+    pl_httpc_resp_free(&r);
+    last_request(&srv4, seen, sizeof(seen));
+    assert_true(starts_with(seen, "POST /echo HTTP/1.1\r\n"));
+    assert_string_equal(header_value(seen, "Content-Length", v, sizeof(v)), "0");
+    assert_string_equal(header_value(seen, "Content-Type", v, sizeof(v)),
+                        "application/octet-stream");
+
     /* basic auth */
     q = get(url4("/echo"));
     q.allow_private = true;
@@ -1121,6 +1133,50 @@ static void methods_bodies_and_headers(void **state)
     pl_httpc_resp_free(&r);
     last_request(&srv4, seen, sizeof(seen));
     assert_string_equal(header_value(seen, "Authorization", v, sizeof(v)), "Basic dXNlcjpwYXNz");
+}
+
+/* Proxies named by the environment are not used: the request goes straight
+ * to the target, in origin form. */
+static void environment_proxies_ignored(void **state)
+{
+    (void)state;
+    char proxy[64], seen[REQ_MAX + 1];
+    snprintf(proxy, sizeof(proxy), "http://127.0.0.1:%d", srv4.port);
+    static const char *vars[] = {"http_proxy", "HTTPS_PROXY", "ALL_PROXY", "all_proxy"};
+    for (size_t i = 0; i < PL_ARRAY_LEN(vars); i++)
+        setenv(vars[i], proxy, 1);
+    pl_httpc_req_t q = get(url4("/echo"));
+    q.allow_private = true;
+    pl_httpc_resp_t r;
+    int rc = pl_httpc_do(&q, &r);
+    for (size_t i = 0; i < PL_ARRAY_LEN(vars); i++)
+        unsetenv(vars[i]);
+    assert_int_equal(rc, PL_OK);
+    pl_httpc_resp_free(&r);
+    assert_true(starts_with(last_request(&srv4, seen, sizeof(seen)), "GET /echo HTTP/1.1\r\n"));
+}
+
+/* A URL longer than a stored one may still be requested, up to its own cap. */
+static void request_url_length(void **state)
+{
+    (void)state;
+    static char url[PL_HTTPC_REQUEST_URL_MAX + 2];
+    int n = snprintf(url, sizeof(url), "http://127.0.0.1:%d/echo?q=", srv4.port);
+    memset(url + n, 'q', 3000);
+    url[n + 3000] = '\0';
+    assert_int_equal(pl_httpc_check_url(url, false, NULL), PL_EINVAL);
+    pl_httpc_req_t q = get(url);
+    q.allow_private = true;
+    pl_httpc_resp_t r;
+    assert_int_equal(pl_httpc_do(&q, &r), PL_OK);
+    assert_int_equal(r.status, 200);
+    pl_httpc_resp_free(&r);
+
+    memset(url + n, 'q', sizeof(url) - 1 - (size_t)n);
+    url[sizeof(url) - 1] = '\0';
+    assert_int_equal(pl_httpc_do(&q, &r), PL_EINVAL);
+    assert_string_equal(r.error, "invalid_url");
+    pl_httpc_resp_free(&r);
 }
 
 typedef struct {
@@ -1399,6 +1455,8 @@ int main(void)
         cmocka_unit_test_setup(nothing_listening_is_connect_failed, guard_on),
         cmocka_unit_test_setup(bad_requests, guard_on),
         cmocka_unit_test_setup(methods_bodies_and_headers, guard_on),
+        cmocka_unit_test_setup(environment_proxies_ignored, guard_on),
+        cmocka_unit_test_setup(request_url_length, guard_on),
         cmocka_unit_test_setup(streamed_download, guard_on),
         cmocka_unit_test_setup(header_limits, guard_on),
         cmocka_unit_test_setup(ipv6_loopback, guard_on),
