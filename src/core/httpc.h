@@ -183,8 +183,10 @@ void pl_httpc_resp_free(pl_httpc_resp_t *resp);
  *   is still signed, so give none with SigV4. Headers are sorted as whole
  *   "name:value" lines: two signed names where one is a prefix of the other
  *   ("x-amz-meta-a", "x-amz-meta-a-b") are ordered unlike AWS and fail.
- * - An Authorization header in req->headers turns signing off silently; a
- *   Date header, absent x-amz-date, is used verbatim as the signing time.
+ * - An Authorization header in req->headers turns signing off silently. A
+ *   Date header (when there is no x-<provider2>-date one) is taken as the
+ *   signing time, its first 16 characters read as "20260101T000000Z": give
+ *   neither and libcurl uses the current time.
  * - The key id and the secret are userpwd split at the first ':'; libcurl
  *   keeps a copy of them that it frees without wiping.
  * - A session token goes in as an "x-amz-security-token: ..." header (signed).

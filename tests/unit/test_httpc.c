@@ -1,7 +1,10 @@
 /* Unit tests for core/httpc: the address classes, URL checks, and real
  * requests against a small HTTP server on loopback that the test runs in a
  * thread. The resolver is replaced so that a few made-up names resolve. */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -15,11 +18,6 @@
 #include <unistd.h>
 
 #include <cmocka.h>
-
-#include <arpa/inet.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 
 /* made-up names: "pinned.test" is loopback, "public.test" a public address,
    "mixed.test" and "mixed6.test" a public and a private one; the rest goes to
@@ -44,7 +42,7 @@ static int two_numeric(const char *a, const char *b, const char *service,
     struct addrinfo *last = first;
     while (last->ai_next)
         last = last->ai_next;
-    last->ai_next = second; /* glibc frees a chain node by node */
+    last->ai_next = second; /* glibc's freeaddrinfo frees a chain node by node */
     *res = first;
     return 0;
 }
