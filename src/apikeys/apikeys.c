@@ -62,39 +62,41 @@ static const char sql_touch[] =
 
 /* ---- authentication ---- */
 
-static void touch_key(pl_req_t *req, void *arg)
+void pl_apikeys_touch(pl_db_t *db, const char *org_id, const char *key_id)
 {
-    const char *id = arg;
-    pl_db_t *db = pl_db_thread();
-    if (!db || pl_db_begin(db))
+    if (pl_db_begin(db))
         return;
     /* row-level security: the write happens in the key's org */
-    int rc = pl_db_set_context(db, "app.org_id", req->ctx.tenant.org_id);
+    int rc = pl_db_set_context(db, "app.org_id", org_id);
     pl_stmt_t *st = rc ? NULL : pl_db_prepare(db, sql_touch);
     if (st) {
-        pl_stmt_bind_text(st, 1, req->ctx.tenant.org_id);
-        pl_stmt_bind_text(st, 2, id);
+        pl_stmt_bind_text(st, 1, org_id);
+        pl_stmt_bind_text(st, 2, key_id);
         pl_stmt_bind_int64(st, 3, pl_now_ms());
         rc = pl_stmt_exec(st) < 0 ? PL_EDB : PL_OK;
     }
     pl_db_finish(db, rc);
 }
 
-static int invalid_key(pl_req_t *req, const char *code, const char *detail)
+bool pl_apikeys_is_key(const char *token, size_t len)
 {
-    pl_resp_header(req, "WWW-Authenticate", "Bearer");
-    return pl_req_fail(req, 401, code, detail);
+    size_t n = strlen(PL_APIKEY_PREFIX);
+    return len > n && !strncmp(token, PL_APIKEY_PREFIX, n);
 }
 
-int pl_apikeys_authenticate(pl_req_t *req, const char *token, size_t len)
+static int invalid_key(pl_ctx_t *ctx, const char *code, const char *detail)
 {
+    return pl_fail(ctx, 401, code, detail);
+}
+
+int pl_apikeys_authenticate(pl_db_t *db, pl_ctx_t *ctx, const char *token, size_t len,
+                            const char *org_ref, int perm_bit, bool *touch)
+{
+    *touch = false;
     if (len != strlen(PL_APIKEY_PREFIX) + KEY_BODY_CHARS)
-        return invalid_key(req, "invalid_token", "The API key is not valid.");
+        return invalid_key(ctx, "invalid_token", "The API key is not valid.");
     char hash[65];
     pl_sha256_hex(token, len, hash);
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
     int rc = pl_db_set_context(db, "app.api_key", hash);
     if (rc)
         return rc;
@@ -104,30 +106,29 @@ int pl_apikeys_authenticate(pl_req_t *req, const char *token, size_t len)
         pl_stmt_bind_text(st, 1, hash);
         rc = pl_stmt_step(st);
         if (rc == 1)
-            read_key(req->ctx.arena, st, &k);
+            read_key(ctx->arena, st, &k);
         pl_stmt_reset(st);
     }
     if (rc < 0)
         return rc;
     int64_t now = pl_now_ms();
     if (rc == 0 || k.revoked_at)
-        return invalid_key(req, "invalid_token", "The API key is not valid.");
+        return invalid_key(ctx, "invalid_token", "The API key is not valid.");
     if (k.expires_at && k.expires_at <= now)
-        return invalid_key(req, "token_expired", "The API key has expired.");
+        return invalid_key(ctx, "token_expired", "The API key has expired.");
 
     /* the key's org, and no other: another org's path is a 404 */
-    const char *ref = pl_req_param(req, "org");
     pl_org_t o;
-    rc = ref ? pl_orgs_store_get(db, req->ctx.arena, k.org_id, true, &o) : PL_ENOTFOUND;
+    rc = org_ref ? pl_orgs_store_get(db, ctx->arena, k.org_id, true, &o) : PL_ENOTFOUND;
     if (rc && rc != PL_ENOTFOUND)
         return rc;
-    if (rc || (strcmp(ref, o.id) && strcmp(ref, o.slug)))
-        return pl_req_fail(req, 404, "not_found", "No such resource.");
+    if (rc || (strcmp(org_ref, o.id) && strcmp(org_ref, o.slug)))
+        return pl_fail(ctx, 404, "not_found", "No such resource.");
     if ((rc = pl_db_set_context(db, "app.org_id", o.id)))
         return rc;
-    req->ctx.principal.authenticated = true;
-    snprintf(req->ctx.principal.api_key_id, sizeof(req->ctx.principal.api_key_id), "%s", k.id);
-    pl_tenant_t *t = &req->ctx.tenant;
+    ctx->principal.authenticated = true;
+    snprintf(ctx->principal.api_key_id, sizeof(ctx->principal.api_key_id), "%s", k.id);
+    pl_tenant_t *t = &ctx->tenant;
     t->resolved = true;
     snprintf(t->org_id, sizeof(t->org_id), "%s", o.id);
     t->name = o.name;
@@ -139,10 +140,9 @@ int pl_apikeys_authenticate(pl_req_t *req, const char *token, size_t len)
     t->level = k.level;
     pl_perms_from_text(k.permissions, &t->perms);
     t->is_api_key = true;
-    if (now - k.last_used_at >= TOUCH_INTERVAL_MS)
-        pl_req_defer(req, touch_key, (void *)k.id);
-    if (req->route->perm && !pl_perms_has(&t->perms, req->route->perm_bit))
-        return pl_req_fail(req, 403, "forbidden", "This API key does not allow this.");
+    *touch = now - k.last_used_at >= TOUCH_INTERVAL_MS;
+    if (perm_bit >= 0 && !pl_perms_has(&t->perms, perm_bit))
+        return pl_fail(ctx, 403, "forbidden", "This API key does not allow this.");
     return PL_OK;
 }
 

@@ -12,7 +12,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "apikeys/apikeys.h"
 #include "auth/auth.h"
 #include "auth/jwt.h"
 #include "auth/password.h"
@@ -22,7 +21,6 @@
 #include "db/db.h"
 #include "core/metrics.h"
 #include "platform/jobs/jobs.h"
-#include "orgs/orgs.h"
 
 #define ISSUER            "plinth"
 #define TOUCH_INTERVAL_MS (60 * 1000)
@@ -245,87 +243,56 @@ static pl_jwt_result_t verify_cached(const char *tok, size_t len, int64_t now, p
     return rc;
 }
 
-static int unauthenticated(pl_req_t *req, const char *code, const char *detail)
+static int unauthenticated(pl_ctx_t *ctx, const char *code, const char *detail)
 {
-    pl_resp_header(req, "WWW-Authenticate", "Bearer");
-    return pl_req_fail(req, 401, code, detail);
+    return pl_fail(ctx, 401, code, detail);
 }
 
-static void touch_session(pl_req_t *req, void *arg)
+void pl_auth_touch_session(pl_db_t *db, const char *session_id)
 {
-    PL_UNUSED(arg);
-    pl_db_t *db = pl_db_thread();
-    if (db)
-        pl_store_session_touch(db, req->ctx.principal.session_id, pl_now_ms());
+    pl_store_session_touch(db, session_id, pl_now_ms());
 }
 
-int pl_auth_check(pl_req_t *req)
+int pl_auth_authenticate(pl_db_t *db, pl_ctx_t *ctx, const char *tok, size_t len, bool *touch)
 {
-    const char *h = pl_req_header(req, "Authorization");
-    if (!h || !*h)
-        return unauthenticated(req, "unauthenticated", "Send an access token as Bearer.");
-    if (strncasecmp(h, "Bearer ", 7) != 0)
-        return unauthenticated(req, "invalid_token", "Use the Bearer scheme.");
-    const char *tok = h + 7;
-    while (*tok == ' ')
-        tok++;
-    size_t len = strlen(tok);
-    while (len && tok[len - 1] == ' ')
-        len--;
-    if (len > 4 && !strncmp(tok, PL_APIKEY_PREFIX, 4)) {
-        /* keys act only inside their organization's routes */
-        if (req->route->auth != PL_AUTH_ORG)
-            return unauthenticated(req, "unauthenticated", "API keys cannot call this route.");
-        return pl_apikeys_authenticate(req, tok, len);
-    }
-
+    *touch = false;
     pl_jwt_claims_t c;
     switch (verify_cached(tok, len, pl_now_ms() / 1000, &c)) {
     case PL_JWT_OK:
         break;
     case PL_JWT_EXPIRED:
-        return unauthenticated(req, "token_expired", "The access token has expired.");
+        return unauthenticated(ctx, "token_expired", "The access token has expired.");
     default:
-        return unauthenticated(req, "invalid_token", "The access token is not valid.");
+        return unauthenticated(ctx, "invalid_token", "The access token is not valid.");
     }
-
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
     pl_session_state_t s;
-    int rc = pl_store_session_state(db, req->ctx.arena, c.sid, c.sub, &s);
+    int rc = pl_store_session_state(db, ctx->arena, c.sid, c.sub, &s);
     if (rc == PL_ENOTFOUND)
-        return unauthenticated(req, "session_revoked", "The session has ended.");
+        return unauthenticated(ctx, "session_revoked", "The session has ended.");
     if (rc)
         return rc;
     if (s.user_disabled)
-        return pl_req_fail(req, 403, "account_disabled", "This account is disabled.");
+        return pl_fail(ctx, 403, "account_disabled", "This account is disabled.");
     int64_t now = pl_now_ms();
     if (s.revoked_at || s.expires_at <= now)
-        return unauthenticated(req, "session_revoked", "The session has ended.");
+        return unauthenticated(ctx, "session_revoked", "The session has ended.");
     /* last_used_at: written on the first use after sign-in, then at most once
      * a minute, so reads stay reads */
-    if (s.last_used_at == s.created_at || now - s.last_used_at >= TOUCH_INTERVAL_MS)
-        pl_req_defer(req, touch_session, NULL);
+    *touch = s.last_used_at == s.created_at || now - s.last_used_at >= TOUCH_INTERVAL_MS;
 
-    req->ctx.principal.authenticated = true;
-    memcpy(req->ctx.principal.user_id, c.sub, sizeof(c.sub));
-    memcpy(req->ctx.principal.session_id, c.sid, sizeof(c.sid));
-    req->ctx.principal.is_admin = s.is_admin;
-    req->ctx.principal.email = s.user.email;
-    req->ctx.principal.name = s.user.name;
-    req->ctx.principal.email_verified = s.user.email_verified;
-    req->ctx.principal.mfa_enabled = s.user.mfa_enabled;
-    req->ctx.principal.user_created_at = s.user.created_at;
-    req->ctx.principal.orgs_version = s.orgs_version;
-    if (req->route->auth == PL_AUTH_ADMIN && !s.is_admin)
-        return pl_req_fail(req, 403, "forbidden", "Only instance admins may do this.");
+    pl_principal_t *p = &ctx->principal;
+    p->authenticated = true;
+    memcpy(p->user_id, c.sub, sizeof(c.sub));
+    memcpy(p->session_id, c.sid, sizeof(c.sid));
+    p->is_admin = s.is_admin;
+    p->email = s.user.email;
+    p->name = s.user.name;
+    p->email_verified = s.user.email_verified;
+    p->mfa_enabled = s.user.mfa_enabled;
+    p->user_created_at = s.user.created_at;
+    p->orgs_version = s.orgs_version;
     /* row-level security lets a user see their own memberships across orgs */
-    if ((rc = pl_db_set_context(db, "app.user_id", c.sub)))
-        return rc;
-    if (req->route->auth == PL_AUTH_ORG)
-        return pl_orgs_authorize(req);
-    return PL_OK;
+    return pl_db_set_context(db, "app.user_id", c.sub);
 }
 
 /* ---- maintenance (a scheduled job) ---- */

@@ -3,17 +3,22 @@
 #ifndef PL_AUTH_H
 #define PL_AUTH_H
 
+#include "core/ctx.h"
 #include "core/module.h"
+#include "db/db.h"
 #include "web/web.h"
 
 /* Loads or generates the token signing key (PLINTH_JWT_SECRET, else a 0600
  * file in the data directory). Call once at start, after the config. */
 int pl_auth_init(void);
 
-/* Authenticates the bearer token of req and checks route->auth against it,
- * filling req->ctx.principal. Records 401/403/404 on req and returns an error when
- * the request must not reach the handler. */
-int pl_auth_check(pl_req_t *req);
+/* Verifies an access token (len bytes) and the session behind it, filling
+ * ctx->principal and the transaction's user context (row-level security).
+ * 401 token_expired, invalid_token or session_revoked, 403 account_disabled
+ * (detail on ctx). *touch tells that the session's last use should be
+ * recorded (pl_auth_touch_session, after the request's snapshot). */
+int pl_auth_authenticate(pl_db_t *db, pl_ctx_t *ctx, const char *token, size_t len, bool *touch);
+void pl_auth_touch_session(pl_db_t *db, const char *session_id);
 
 #endif
 

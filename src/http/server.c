@@ -13,11 +13,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "auth/auth.h"
 #include "core/config.h"
 #include "core/crypto.h"
 #include "core/metrics.h"
 #include "db/db.h"
+#include "http/dispatch.h"
 #include "http/ratelimit.h"
 #include "http/router.h"
 #include "http/server.h"
@@ -478,7 +478,7 @@ static void dispatch(pl_req_t *req, conn_state_t *cs)
         }
         if ((rc = pl_db_scope_begin(db, req->method != PL_M_GET)))
             goto done;
-        if ((rc = pl_auth_check(req)) == PL_OK)
+        if ((rc = pl_dispatch_authorize(req, db)) == PL_OK)
             rc = req->route->handler(req);
         int end = pl_db_scope_end(db, rc == PL_OK && !req->ctx.err.status);
         if (rc == PL_OK && !req->ctx.err.status && end != PL_OK) {

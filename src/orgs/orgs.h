@@ -10,11 +10,12 @@
 #include "core/module.h"
 #include "rbac/rbac.h"
 
-/* The authorization step for PL_AUTH_ORG routes: resolves {org} (id or
- * slug), sets the tenant context of the request's transaction, reads the
- * caller's membership and role, and checks route->perm. A non-member, or an
- * unknown org, is 404; a member without the permission 403. Fills req->ctx.tenant. */
-int pl_orgs_authorize(pl_req_t *req);
+/* The authorization step for org routes: resolves the org ref (id or slug),
+ * sets the tenant context of the caller's transaction, reads the membership
+ * and role of ctx->principal's user, and checks perm_bit (-1: none). A
+ * non-member, or an unknown org, is 404; a member without the permission
+ * 403 (detail on ctx). Fills ctx->tenant. */
+int pl_orgs_resolve(pl_db_t *db, pl_ctx_t *ctx, const char *org_ref, int perm_bit);
 
 /* Resolves a role key of org_id (built-in or custom) into out; the name
  * points into the arena. PL_ENOTFOUND for an unknown key. */

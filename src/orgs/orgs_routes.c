@@ -45,12 +45,12 @@ pl_actor_t pl_orgs_actor(const pl_req_t *req)
                         .is_api_key = req->ctx.tenant.is_api_key};
 }
 
-int pl_orgs_role(pl_req_t *req, pl_db_t *db, const char *org_id, const char *key, pl_role_t *out)
+static int org_role(pl_db_t *db, pl_arena_t *a, const char *org_id, const char *key, pl_role_t *out)
 {
     if (pl_rbac_builtin(key, out))
         return PL_OK;
     pl_custom_role_t r;
-    int rc = pl_roles_store_get(db, req->ctx.arena, org_id, key, &r);
+    int rc = pl_roles_store_get(db, a, org_id, key, &r);
     if (rc)
         return rc;
     out->key = r.key;
@@ -60,33 +60,29 @@ int pl_orgs_role(pl_req_t *req, pl_db_t *db, const char *org_id, const char *key
     return PL_OK;
 }
 
-int pl_orgs_authorize(pl_req_t *req)
+int pl_orgs_resolve(pl_db_t *db, pl_ctx_t *ctx, const char *ref, int perm_bit)
 {
-    const char *ref = pl_req_param(req, "org");
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
     if (!ref || strlen(ref) > SLUG_MAX + 4)
-        return not_found(req);
+        return pl_fail(ctx, 404, "not_found", "No such resource.");
     pl_org_t o;
     bool by_id = pl_uuid_valid(ref);
-    int rc = pl_orgs_store_get(db, req->ctx.arena, ref, by_id, &o);
+    int rc = pl_orgs_store_get(db, ctx->arena, ref, by_id, &o);
     if (rc == PL_ENOTFOUND)
-        return not_found(req);
+        return pl_fail(ctx, 404, "not_found", "No such resource.");
     if (rc)
         return rc;
     if ((rc = pl_db_set_context(db, "app.org_id", o.id)))
         return rc;
     const char *role_key = NULL;
-    rc = pl_members_store_role(db, req->ctx.arena, o.id, req->ctx.principal.user_id, &role_key);
-    if (rc == PL_ENOTFOUND)
-        return not_found(req); /* non-members learn nothing, not even that it exists */
+    rc = pl_members_store_role(db, ctx->arena, o.id, ctx->principal.user_id, &role_key);
+    if (rc == PL_ENOTFOUND) /* non-members learn nothing, not even that it exists */
+        return pl_fail(ctx, 404, "not_found", "No such resource.");
     if (rc)
         return rc;
     pl_role_t role;
-    if ((rc = pl_orgs_role(req, db, o.id, role_key, &role)))
+    if ((rc = org_role(db, ctx->arena, o.id, role_key, &role)))
         return rc == PL_ENOTFOUND ? PL_EINTERNAL : rc; /* a member's role always exists */
-    pl_tenant_t *t = &req->ctx.tenant;
+    pl_tenant_t *t = &ctx->tenant;
     t->resolved = true;
     snprintf(t->org_id, sizeof(t->org_id), "%s", o.id);
     t->name = o.name;
@@ -97,9 +93,14 @@ int pl_orgs_authorize(pl_req_t *req)
     t->role = role_key;
     t->level = role.level;
     t->perms = role.perms;
-    if (req->route->perm && !pl_perms_has(&role.perms, req->route->perm_bit))
-        return pl_req_fail(req, 403, "forbidden", "Your role does not allow this.");
+    if (perm_bit >= 0 && !pl_perms_has(&role.perms, perm_bit))
+        return pl_fail(ctx, 403, "forbidden", "Your role does not allow this.");
     return PL_OK;
+}
+
+int pl_orgs_role(pl_req_t *req, pl_db_t *db, const char *org_id, const char *key, pl_role_t *out)
+{
+    return org_role(db, req->ctx.arena, org_id, key, out);
 }
 
 /* ---- organizations ---- */
