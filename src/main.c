@@ -212,8 +212,11 @@ static int run_command(const pl_command_t *c, int argc, char **argv)
         return rc;
     pl_cli_t cli = {.argc = npos, .argv = pos};
     if (c->flags & PL_CMD_STORAGE) {
-        if ((rc = open_storage(&cli.db, (c->flags & PL_CMD_EXISTING) != 0)))
-            return rc;
+        bool existing = (c->flags & PL_CMD_EXISTING) != 0;
+        /* commands on an existing installation report storage errors as
+         * usage errors (exit 2), like a missing data directory */
+        if ((rc = open_storage(&cli.db, existing)))
+            return existing ? EXIT_USAGE : rc;
         if (pl_modules_init()) {
             pl_db_close(cli.db);
             return 1;

@@ -90,8 +90,10 @@ typedef struct {
     char **argv;
 } pl_cli_t;
 
-#define PL_CMD_STORAGE  1u /* open the data directory and the database first */
-#define PL_CMD_EXISTING 2u /* ... which must already exist (never create a new one) */
+#define PL_CMD_STORAGE 1u /* open the data directory and the database first */
+#define PL_CMD_EXISTING                                                                            \
+    2u /* ... which must already exist (never create a new one); a                                 \
+        * storage error then exits 2 */
 
 typedef struct {
     const char *name;           /* "admin create", "audit verify" */
