@@ -153,6 +153,8 @@ static void wait_for_signal(sigset_t *set)
 /* serve and worker: storage, modules, the HTTP server when serving. */
 static int run(bool serve, int argc, char **argv)
 {
+    /* first, so a SIGTERM at any moment of start-up is taken by sigwait */
+    sigset_t set = block_signals();
     int rc = load(
         serve ? PL_OPT_SERVE | PL_OPT_STORAGE : PL_OPT_WORKER | PL_OPT_STORAGE, NULL, argc, argv,
         serve ? "Usage: plinth serve [options]" : "Usage: plinth worker [options]", NULL, 0, NULL);
@@ -162,7 +164,7 @@ static int run(bool serve, int argc, char **argv)
         fprintf(stderr, "plinth: worker needs --workers 1 or more\n");
         return EXIT_USAGE;
     }
-    sigset_t set = block_signals();
+    pl_log("info", "plinth %s starting (pid %d)", PL_VERSION, (int)getpid());
     pl_db_t *db = NULL;
     if ((rc = open_storage(&db, false)))
         return rc;
