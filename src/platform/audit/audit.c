@@ -303,6 +303,8 @@ static int append_publish(pl_db_t *db, pl_ctx_t *ctx, row_t *r, json_t *data)
         .data = data,
         .created_at = r->created_at,
         .request_id = r->request_id,
+        .ip = r->ip,
+        .user_agent = r->user_agent,
     };
     return pl_events_publish(db, ctx, &ev);
 }

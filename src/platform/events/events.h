@@ -36,6 +36,8 @@ typedef struct pl_event {
     json_t *data;          /* never NULL */
     int64_t created_at;
     const char *request_id;
+    const char *ip;         /* the client's, NULL for the system */
+    const char *user_agent; /* NULL when none */
 } pl_event_t;
 
 /* Registers a subscriber (a module's on_event). Call at start. */
