@@ -577,6 +577,12 @@ int pl_server_assemble(void)
     return PL_OK;
 }
 
+const pl_route_t *pl_server_routes(size_t *n)
+{
+    *n = nroutes;
+    return routes;
+}
+
 static const char *const auth_names[] = {"none", "user", "admin", "org"};
 
 void pl_server_print_routes(FILE *f)
