@@ -1,4 +1,5 @@
-/* main.c - the command line: serve, migrate, admin, version. */
+/* main.c - the command line: serve, worker, migrate, routes, version, and the
+ * commands the modules declare (admin create, audit verify, jobs enqueue, ...). */
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -6,51 +7,45 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "admin/admin.h"
-#include "audit/audit.h"
-#include "auth/auth.h"
 #include "core/config.h"
 #include "core/crypto.h"
+#include "core/keyring.h"
 #include "db/db.h"
-#include "flags/flags.h"
 #include "http/server.h"
-#include "jobs/jobs.h"
-#include "mail/mail.h"
+#include "modules.h"
 
 #define EXIT_USAGE 2
+#define MAX_POS    8
 
-static const char usage_main[] =
-    "plinth - a multi-tenant SaaS backend in one binary\n"
-    "\n"
-    "Usage: plinth <command> [options]\n"
-    "\n"
-    "Commands:\n"
-    "  serve                 run the HTTP API (and the job workers)\n"
-    "  worker                run the job workers and scheduler without HTTP\n"
-    "  migrate               apply database migrations and exit\n"
-    "  jobs enqueue --kind noop|fail [--count N] [--max-attempts M]\n"
-    "                        queue drill jobs (queue checks and benchmarks)\n"
-    "  admin create --email E  create or promote an instance admin (password on stdin)\n"
-    "  audit verify [--org ID]  verify the audit log's hash chains (exit 1 when broken)\n"
-    "  version               print the version\n"
-    "\n"
-    "Run 'plinth <command> --help' for a command's options.";
-
-static const char usage_serve[] = "Usage: plinth serve [options]";
-static const char usage_migrate[] = "Usage: plinth migrate [options]";
-static const char usage_worker[] = "Usage: plinth worker [options]";
-static const char usage_jobs[] =
-    "Usage: plinth jobs enqueue --kind noop|fail [--count N] [--max-attempts M] [options]";
-static const char usage_audit[] = "Usage: plinth audit verify [--org ID] [options]\n"
-                                  "Checks every audit chain (or one organization's); exits 0 "
-                                  "when all are valid,\n1 when one is not, 2 on errors.";
-static const char usage_admin[] = "Usage: plinth admin create --email EMAIL [options]\n"
-                                  "The password is read from standard input.";
-
-/* Loads the configuration for cmd; returns -1 to go on, else an exit code. */
-static int load(pl_cmd_t cmd, int argc, char **argv, const char *usage)
+static void usage_main(FILE *f)
 {
-    int rc = pl_config_load(cmd, argc, argv, usage);
+    fprintf(f,
+            "plinth - a multi-tenant SaaS backend in one binary\n"
+            "\n"
+            "Usage: plinth <command> [options]\n"
+            "\n"
+            "Commands:\n"
+            "  %-24s %s\n"
+            "  %-24s %s\n"
+            "  %-24s %s\n"
+            "  %-24s %s\n",
+            "serve", "run the HTTP API (and the job workers)", "worker",
+            "run the job workers and scheduler without HTTP", "migrate",
+            "apply database migrations and exit", "routes",
+            "print the route table (method, path, auth, permission, module)");
+    for (const pl_module_t *const *m = pl_modules; *m; m++)
+        for (const pl_command_t *c = (*m)->commands; c && c->name; c++)
+            fprintf(f, "  %-24s %s\n", c->name, c->summary);
+    fprintf(f, "  %-24s %s\n\nRun 'plinth <command> --help' for a command's options.\n", "version",
+            "print the version");
+}
+
+/* Loads the configuration; returns -1 to go on, else an exit code. */
+static int load(unsigned cmds, const pl_option_t *own, int argc, char **argv, const char *usage,
+                char **pos, int max_pos, int *npos)
+{
+    pl_modules_configure();
+    int rc = pl_config_load(cmds, own, argc, argv, usage, pos, max_pos, npos);
     if (rc == PL_EEXISTS)
         return 0;
     if (rc)
@@ -58,15 +53,20 @@ static int load(pl_cmd_t cmd, int argc, char **argv, const char *usage)
     return -1;
 }
 
-/* Opens storage: data directory, crypto, database, migrations, keys. */
-static int open_storage(pl_db_t **out)
+/* Opens storage: data directory, keys, database, migrations. With existing,
+ * a missing data directory is an error rather than a new installation. */
+static int open_storage(pl_db_t **out, bool existing)
 {
+    if (existing && !pl_cfg.database_url[0] && pl_config_require_data_dir())
+        return EXIT_USAGE;
     if (pl_config_ensure_data_dir())
         return 1;
     if (pl_crypto_init()) {
         fprintf(stderr, "plinth: cannot initialise libsodium\n");
         return 1;
     }
+    if (pl_keyring_init())
+        return 1;
     pl_db_config_t dbc = {
         .engine = pl_cfg.database_url[0] ? PL_DB_POSTGRES : PL_DB_SQLITE,
         .sqlite_path = pl_cfg.sqlite_path,
@@ -80,10 +80,13 @@ static int open_storage(pl_db_t **out)
         fprintf(stderr, "plinth: cannot open the database\n");
         return 1;
     }
-    if (pl_db_migrate(db)) {
-        fprintf(stderr, "plinth: database migration failed\n");
+    int rc = pl_db_migrate(db);
+    if (rc) {
+        /* a checksum mismatch was printed and exits 2 */
+        if (rc != PL_EINVAL)
+            fprintf(stderr, "plinth: database migration failed\n");
         pl_db_close(db);
-        return 1;
+        return rc == PL_EINVAL ? EXIT_USAGE : 1;
     }
     if (pl_db_engine() == PL_DB_POSTGRES) {
         static const char sql_super[] =
@@ -101,24 +104,30 @@ static int open_storage(pl_db_t **out)
 
 static int cmd_migrate(int argc, char **argv)
 {
-    int rc = load(PL_CMD_MIGRATE, argc, argv, usage_migrate);
+    int rc =
+        load(PL_OPT_STORAGE, NULL, argc, argv, "Usage: plinth migrate [options]", NULL, 0, NULL);
     if (rc >= 0)
         return rc;
     pl_db_t *db = NULL;
-    if ((rc = open_storage(&db)))
+    if ((rc = open_storage(&db, false)))
         return rc;
     printf("database at schema version %d\n", pl_db_schema_version());
     pl_db_close(db);
     return 0;
 }
 
-/* Job kinds and schedules of every module; before any worker starts. */
-static int register_jobs(void)
+static int cmd_routes(int argc, char **argv)
 {
-    pl_jobs_init();
-    pl_auth_register_jobs();
-    pl_audit_register_jobs();
-    return pl_mail_init();
+    int rc = load(0, NULL, argc, argv,
+                  "Usage: plinth routes\n"
+                  "Prints the route table assembled from the modules.",
+                  NULL, 0, NULL);
+    if (rc >= 0)
+        return rc;
+    if (pl_modules_register() || pl_server_assemble())
+        return 1;
+    pl_server_print_routes(stdout);
+    return 0;
 }
 
 static sigset_t block_signals(void)
@@ -141,211 +150,131 @@ static void wait_for_signal(sigset_t *set)
     pl_log("info", "received %s, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 }
 
-static int cmd_serve(int argc, char **argv)
+/* serve and worker: storage, modules, the HTTP server when serving. */
+static int run(bool serve, int argc, char **argv)
 {
-    int rc = load(PL_CMD_SERVE, argc, argv, usage_serve);
+    /* first, so a SIGTERM at any moment of start-up is taken by sigwait */
+    sigset_t set = block_signals();
+    int rc = load(
+        serve ? PL_OPT_SERVE | PL_OPT_STORAGE : PL_OPT_WORKER | PL_OPT_STORAGE, NULL, argc, argv,
+        serve ? "Usage: plinth serve [options]" : "Usage: plinth worker [options]", NULL, 0, NULL);
     if (rc >= 0)
         return rc;
-    sigset_t set = block_signals();
+    if (!serve && pl_cfg.workers < 1) {
+        fprintf(stderr, "plinth: worker needs --workers 1 or more\n");
+        return EXIT_USAGE;
+    }
+    pl_log("info", "plinth %s starting (pid %d)", PL_VERSION, (int)getpid());
     pl_db_t *db = NULL;
-    if ((rc = open_storage(&db)))
+    if ((rc = open_storage(&db, false)))
         return rc;
     pl_db_close(db);
-    if (pl_auth_init() || register_jobs() || pl_flags_init())
+    if (pl_modules_init())
         return 1;
     pl_log_flush_start();
-    if (pl_server_start()) {
+    if (serve && pl_server_start()) {
         pl_log_flush_stop();
         return 1;
     }
-    pl_jobs_start(pl_cfg.workers);
-    pl_log("info", "plinth %s listening on http://%s (%s, %d threads, %d job workers)", PL_VERSION,
-           pl_cfg.http_addr, pl_db_engine() == PL_DB_POSTGRES ? "postgres" : "sqlite",
-           pl_cfg.threads, pl_cfg.workers);
+    if (pl_modules_start()) {
+        if (serve)
+            pl_server_stop(0);
+        pl_modules_stop();
+        pl_log_flush_stop();
+        return 1;
+    }
+    if (serve)
+        pl_log("info", "plinth %s listening on http://%s (%s, %d threads, %d job workers)",
+               PL_VERSION, pl_cfg.http_addr,
+               pl_db_engine() == PL_DB_POSTGRES ? "postgres" : "sqlite", pl_cfg.threads,
+               pl_cfg.workers);
+    else
+        pl_log("info", "plinth %s worker running (%s, %d job workers)", PL_VERSION,
+               pl_db_engine() == PL_DB_POSTGRES ? "postgres" : "sqlite", pl_cfg.workers);
     wait_for_signal(&set);
-    pl_server_stop(1500);
-    pl_jobs_stop();
-    pl_flags_stop();
+    if (serve)
+        pl_server_stop(pl_cfg.shutdown_timeout * 1000);
+    pl_modules_stop();
     pl_db_thread_close();
     pl_log_flush_stop();
     pl_log("info", "stopped");
     return 0;
 }
 
-static int cmd_worker(int argc, char **argv)
+/* A module's command: its options and the storage options, storage opened
+ * when it asks, then its run. */
+static int run_command(const pl_command_t *c, int argc, char **argv)
 {
-    int rc = load(PL_CMD_WORKER, argc, argv, usage_worker);
+    char *pos[MAX_POS];
+    int npos = 0;
+    unsigned cmds = (c->flags & PL_CMD_STORAGE) ? PL_OPT_STORAGE : 0;
+    int max = c->max_args < MAX_POS ? c->max_args : MAX_POS;
+    int rc = load(cmds, c->options, argc, argv, c->usage, pos, max, &npos);
     if (rc >= 0)
         return rc;
-    if (pl_cfg.workers < 1) {
-        fprintf(stderr, "plinth: worker needs --workers 1 or more\n");
-        return 2;
-    }
-    sigset_t set = block_signals();
-    pl_db_t *db = NULL;
-    if ((rc = open_storage(&db)))
-        return rc;
-    pl_db_close(db);
-    if (pl_auth_init() || register_jobs() || pl_flags_init())
-        return 1;
-    pl_jobs_start(pl_cfg.workers);
-    pl_log("info", "plinth %s worker running (%s, %d job workers)", PL_VERSION,
-           pl_db_engine() == PL_DB_POSTGRES ? "postgres" : "sqlite", pl_cfg.workers);
-    wait_for_signal(&set);
-    pl_jobs_stop();
-    pl_flags_stop();
-    pl_db_thread_close();
-    pl_log("info", "stopped");
-    return 0;
-}
-
-static int cmd_jobs(int argc, char **argv)
-{
-    if (argc < 1 || strcmp(argv[0], "enqueue") != 0) {
-        if (argc >= 1 && (!strcmp(argv[0], "--help") || !strcmp(argv[0], "-h"))) {
-            puts(usage_jobs);
-            return 0;
+    pl_cli_t cli = {.argc = npos, .argv = pos};
+    if (c->flags & PL_CMD_STORAGE) {
+        bool existing = (c->flags & PL_CMD_EXISTING) != 0;
+        /* commands on an existing installation report storage errors as
+         * usage errors (exit 2), like a missing data directory */
+        if ((rc = open_storage(&cli.db, existing)))
+            return existing ? EXIT_USAGE : rc;
+        if (pl_modules_init()) {
+            pl_db_close(cli.db);
+            return 1;
         }
-        fprintf(stderr, "plinth: expected 'jobs enqueue --kind noop|fail'\n");
-        return EXIT_USAGE;
     }
-    const char *kind = NULL;
-    int64_t count = 1, attempts = 0;
-    char **rest = calloc((size_t)argc, sizeof(char *));
-    int nrest = 0;
-    bool bad = false;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--kind") && i + 1 < argc)
-            kind = argv[++i];
-        else if (!strcmp(argv[i], "--count") && i + 1 < argc)
-            bad |= pl_parse_int64(argv[++i], 1, 1000000, &count) != PL_OK;
-        else if (!strcmp(argv[i], "--max-attempts") && i + 1 < argc)
-            bad |= pl_parse_int64(argv[++i], 1, 100, &attempts) != PL_OK;
-        else
-            rest[nrest++] = argv[i];
-    }
-    int rc = load(PL_CMD_WORKER, nrest, rest, usage_jobs);
-    free(rest);
-    if (rc >= 0)
-        return rc;
-    if (bad || !kind || (strcmp(kind, "noop") && strcmp(kind, "fail"))) {
-        fprintf(stderr, "plinth: jobs enqueue needs --kind noop|fail, --count 1..1000000, "
-                        "--max-attempts 1..100\n");
-        return EXIT_USAGE;
-    }
-    pl_db_t *db = NULL;
-    if ((rc = open_storage(&db)))
-        return rc;
-    rc = pl_jobs_enqueue_drill(db, kind, (int)count, (int)attempts);
-    pl_db_close(db);
-    if (rc) {
-        fprintf(stderr, "plinth: cannot enqueue (%d)\n", rc);
-        return 1;
-    }
-    printf("enqueued %lld %s job(s)\n", (long long)count, kind);
-    return 0;
-}
-
-static int cmd_admin(int argc, char **argv)
-{
-    if (argc < 1 || strcmp(argv[0], "create") != 0) {
-        if (argc >= 1 && (!strcmp(argv[0], "--help") || !strcmp(argv[0], "-h"))) {
-            puts(usage_admin);
-            return 0;
-        }
-        fprintf(stderr, "plinth: expected 'admin create --email EMAIL'\n");
-        return EXIT_USAGE;
-    }
-    /* --email is this command's own flag; the rest are storage options */
-    const char *email = NULL;
-    char **rest = calloc((size_t)argc, sizeof(char *));
-    int nrest = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--email") && i + 1 < argc)
-            email = argv[++i];
-        else if (!strncmp(argv[i], "--email=", 8))
-            email = argv[i] + 8;
-        else
-            rest[nrest++] = argv[i];
-    }
-    int rc = load(PL_CMD_ADMIN, nrest, rest, usage_admin);
-    free(rest);
-    if (rc >= 0)
-        return rc;
-    if (!email) {
-        fprintf(stderr, "plinth: admin create needs --email EMAIL\n");
-        return EXIT_USAGE;
-    }
-    pl_db_t *db = NULL;
-    if ((rc = open_storage(&db)))
-        return rc;
-    rc = pl_admin_create_cli(db, email);
-    pl_db_close(db);
-    return rc;
-}
-
-static int cmd_audit(int argc, char **argv)
-{
-    if (argc < 1 || strcmp(argv[0], "verify") != 0) {
-        if (argc >= 1 && (!strcmp(argv[0], "--help") || !strcmp(argv[0], "-h"))) {
-            puts(usage_audit);
-            return 0;
-        }
-        fprintf(stderr, "plinth: expected 'audit verify [--org ID]'\n");
-        return EXIT_USAGE;
-    }
-    const char *org = NULL;
-    char **rest = calloc((size_t)argc, sizeof(char *));
-    int nrest = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--org") && i + 1 < argc)
-            org = argv[++i];
-        else
-            rest[nrest++] = argv[i];
-    }
-    int rc = load(PL_CMD_AUDIT, nrest, rest, usage_audit);
-    free(rest);
-    if (rc >= 0)
-        return rc;
-    if (org && !pl_uuid_valid(org) && strcmp(org, PL_AUDIT_INSTANCE)) {
-        fprintf(stderr, "plinth: --org takes an organization id (or \"instance\")\n");
-        return EXIT_USAGE;
-    }
-    pl_db_t *db = NULL;
-    if (open_storage(&db))
-        return 2;
-    rc = pl_audit_verify_cli(db, org);
-    pl_db_close(db);
+    rc = c->run(&cli);
+    if (cli.db)
+        pl_db_close(cli.db);
     return rc;
 }
 
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "%s\n", usage_main);
+        usage_main(stderr);
         return EXIT_USAGE;
     }
     const char *cmd = argv[1];
     if (!strcmp(cmd, "serve"))
-        return cmd_serve(argc - 2, argv + 2);
+        return run(true, argc - 2, argv + 2);
+    if (!strcmp(cmd, "worker"))
+        return run(false, argc - 2, argv + 2);
     if (!strcmp(cmd, "migrate"))
         return cmd_migrate(argc - 2, argv + 2);
-    if (!strcmp(cmd, "admin"))
-        return cmd_admin(argc - 2, argv + 2);
-    if (!strcmp(cmd, "worker"))
-        return cmd_worker(argc - 2, argv + 2);
-    if (!strcmp(cmd, "audit"))
-        return cmd_audit(argc - 2, argv + 2);
-    if (!strcmp(cmd, "jobs"))
-        return cmd_jobs(argc - 2, argv + 2);
+    if (!strcmp(cmd, "routes"))
+        return cmd_routes(argc - 2, argv + 2);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         printf("plinth %s\n", PL_VERSION);
         return 0;
     }
     if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
-        puts(usage_main);
+        usage_main(stdout);
         return 0;
     }
-    fprintf(stderr, "plinth: unknown command \"%s\"\n\n%s\n", cmd, usage_main);
+    int words = 0;
+    const pl_command_t *c = pl_modules_command(argc - 1, argv + 1, &words);
+    if (c)
+        return run_command(c, argc - 1 - words, argv + 1 + words);
+    /* a known group without (or with a wrong) subcommand: show its commands */
+    bool group = false;
+    for (const pl_module_t *const *m = pl_modules; *m; m++)
+        for (const pl_command_t *k = (*m)->commands; k && k->name; k++)
+            if (!strncmp(k->name, cmd, strlen(cmd)) && k->name[strlen(cmd)] == ' ')
+                group = true;
+    if (group) {
+        bool help = argc >= 3 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"));
+        FILE *f = help ? stdout : stderr;
+        if (!help)
+            fprintf(f, "plinth: expected one of:\n");
+        for (const pl_module_t *const *m = pl_modules; *m; m++)
+            for (const pl_command_t *k = (*m)->commands; k && k->name; k++)
+                if (!strncmp(k->name, cmd, strlen(cmd)) && k->name[strlen(cmd)] == ' ')
+                    fprintf(f, "  plinth %-22s %s\n", k->name, k->summary);
+        return help ? 0 : EXIT_USAGE;
+    }
+    fprintf(stderr, "plinth: unknown command \"%s\"\n\n", cmd);
+    usage_main(stderr);
     return EXIT_USAGE;
 }

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "admin/admin.h"
-#include "audit/audit.h"
+#include "platform/audit/audit.h"
 #include "auth/auth.h"
 #include "auth/auth_routes.h"
 #include "auth/password.h"
@@ -49,8 +49,8 @@ int pl_admin_users_list(pl_req_t *req)
     pl_db_t *db = pl_db_thread();
     if (!db)
         return PL_EDB;
-    users_ctx_t ctx = {json_array(), 0, limit, NULL, req->arena};
-    rc = pl_store_users_list(db, req->arena, query, cursor, limit + 1, add_user, &ctx);
+    users_ctx_t ctx = {json_array(), 0, limit, NULL, req->ctx.arena};
+    rc = pl_store_users_list(db, req->ctx.arena, query, cursor, limit + 1, add_user, &ctx);
     if (rc) {
         json_decref(ctx.list);
         return rc;
@@ -63,7 +63,7 @@ static int set_disabled(pl_req_t *req, bool disable)
     const char *id = pl_req_param(req, "id");
     if (!pl_uuid_valid(id))
         return pl_req_fail(req, 404, "not_found", "No such user.");
-    if (disable && !strcmp(id, req->principal.user_id))
+    if (disable && !strcmp(id, req->ctx.principal.user_id))
         return pl_req_fail(req, 409, "conflict", "You cannot disable your own account.");
     pl_db_t *db = pl_db_thread();
     if (!db)
@@ -77,11 +77,11 @@ static int set_disabled(pl_req_t *req, bool disable)
     if (!rc && disable)
         rc = pl_store_sessions_revoke_all(db, id, NULL, "disabled", now);
     if (!rc)
-        rc = pl_audit_append(db, req, NULL, disable ? "user.disabled" : "user.enabled", "user", id,
-                             NULL);
+        rc = pl_audit_append(db, &req->ctx, NULL, disable ? "user.disabled" : "user.enabled",
+                             "user", id, NULL);
     pl_user_t u;
     if (!rc)
-        rc = pl_store_user_by_id(db, req->arena, id, &u);
+        rc = pl_store_user_by_id(db, req->ctx.arena, id, &u);
     if ((rc = pl_db_finish(db, rc))) {
         if (rc == PL_ENOTFOUND)
             return pl_req_fail(req, 404, "not_found", "No such user.");
@@ -100,11 +100,11 @@ int pl_admin_user_enable(pl_req_t *req)
     return set_disabled(req, false);
 }
 
-int pl_admin_create_cli(pl_db_t *db, const char *email_in)
+static int create_admin(pl_db_t *db, const char *email_in)
 {
     /* reuse the request helpers for validation on a throwaway request */
     pl_req_t req = {0};
-    req.arena = pl_arena_create();
+    req.ctx.arena = pl_arena_create();
     int code = 1;
     const char *email = NULL;
     char password[1024] = {0};
@@ -114,7 +114,7 @@ int pl_admin_create_cli(pl_db_t *db, const char *email_in)
         goto out;
     }
     pl_user_t existing;
-    int rc = pl_store_user_by_email(db, req.arena, email, &existing);
+    int rc = pl_store_user_by_email(db, req.ctx.arena, email, &existing);
     if (rc == PL_OK) {
         if ((rc = pl_db_begin(db)) == PL_OK) {
             rc = pl_store_user_set_admin(db, existing.id, true, pl_now_ms());
@@ -154,7 +154,7 @@ int pl_admin_create_cli(pl_db_t *db, const char *email_in)
     }
     pl_uuid7(id);
     const char *at = strchr(email, '@');
-    char *name = pl_arena_strndup(req.arena, email, (size_t)(at - email));
+    char *name = pl_arena_strndup(req.ctx.arena, email, (size_t)(at - email));
     pl_user_t u = {.id = id,
                    .email = email,
                    .name = name,
@@ -188,6 +188,50 @@ int pl_admin_create_cli(pl_db_t *db, const char *email_in)
     code = 0;
 out:
     pl_memzero(password, sizeof(password));
-    pl_arena_destroy(req.arena);
+    pl_arena_destroy(req.ctx.arena);
     return code;
 }
+
+/* ---- the module ---- */
+
+static char create_email[400];
+
+static int create_cmd(pl_cli_t *cli)
+{
+    if (!create_email[0]) {
+        fprintf(stderr, "plinth: admin create needs --email EMAIL\n");
+        return 2;
+    }
+    return create_admin(cli->db, create_email);
+}
+
+static const pl_option_t create_options[] = {
+    {"email", NULL, PL_OPT_STR, PL_OPT_S(create_email), 0, 0, 0, "EMAIL",
+     "the admin's email address", NULL},
+    {0},
+};
+
+static const pl_command_t commands[] = {
+    {"admin create", "create or promote an instance admin (password on stdin)",
+     "Usage: plinth admin create --email EMAIL [options]\n"
+     "The password is read from standard input.",
+     create_options, 0, PL_CMD_STORAGE, create_cmd},
+    {0},
+};
+
+#define J PL_ROUTE_JSON
+
+static pl_route_t routes[] = {
+    {PL_M_GET, "/v1/admin/users", pl_admin_users_list, PL_AUTH_ADMIN, NULL, 0},
+    {PL_M_POST, "/v1/admin/users/{id}/disable", pl_admin_user_disable, PL_AUTH_ADMIN, NULL, J},
+    {PL_M_POST, "/v1/admin/users/{id}/enable", pl_admin_user_enable, PL_AUTH_ADMIN, NULL, J},
+    {PL_M_GET, "/v1/admin/jobs", pl_admin_jobs_list, PL_AUTH_ADMIN, NULL, 0},
+    {PL_M_POST, "/v1/admin/jobs/{id}/retry", pl_admin_jobs_retry, PL_AUTH_ADMIN, NULL, J},
+    {0},
+};
+
+const pl_module_t pl_admin_module = {
+    .name = "admin",
+    .routes = routes,
+    .commands = commands,
+};

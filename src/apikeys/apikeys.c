@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "apikeys/apikeys.h"
-#include "audit/audit.h"
+#include "platform/audit/audit.h"
 #include "core/crypto.h"
 #include "db/db.h"
 #include "orgs/orgs.h"
@@ -62,39 +62,41 @@ static const char sql_touch[] =
 
 /* ---- authentication ---- */
 
-static void touch_key(pl_req_t *req, void *arg)
+void pl_apikeys_touch(pl_db_t *db, const char *org_id, const char *key_id)
 {
-    const char *id = arg;
-    pl_db_t *db = pl_db_thread();
-    if (!db || pl_db_begin(db))
+    if (pl_db_begin(db))
         return;
     /* row-level security: the write happens in the key's org */
-    int rc = pl_db_set_context(db, "app.org_id", req->tenant.org_id);
+    int rc = pl_db_set_context(db, "app.org_id", org_id);
     pl_stmt_t *st = rc ? NULL : pl_db_prepare(db, sql_touch);
     if (st) {
-        pl_stmt_bind_text(st, 1, req->tenant.org_id);
-        pl_stmt_bind_text(st, 2, id);
+        pl_stmt_bind_text(st, 1, org_id);
+        pl_stmt_bind_text(st, 2, key_id);
         pl_stmt_bind_int64(st, 3, pl_now_ms());
         rc = pl_stmt_exec(st) < 0 ? PL_EDB : PL_OK;
     }
     pl_db_finish(db, rc);
 }
 
-static int invalid_key(pl_req_t *req, const char *code, const char *detail)
+bool pl_apikeys_is_key(const char *token, size_t len)
 {
-    pl_resp_header(req, "WWW-Authenticate", "Bearer");
-    return pl_req_fail(req, 401, code, detail);
+    size_t n = strlen(PL_APIKEY_PREFIX);
+    return len > n && !strncmp(token, PL_APIKEY_PREFIX, n);
 }
 
-int pl_apikeys_authenticate(pl_req_t *req, const char *token, size_t len)
+static int invalid_key(pl_ctx_t *ctx, const char *code, const char *detail)
 {
+    return pl_fail(ctx, 401, code, detail);
+}
+
+int pl_apikeys_authenticate(pl_db_t *db, pl_ctx_t *ctx, const char *token, size_t len,
+                            const char *org_ref, int perm_bit, bool *touch)
+{
+    *touch = false;
     if (len != strlen(PL_APIKEY_PREFIX) + KEY_BODY_CHARS)
-        return invalid_key(req, "invalid_token", "The API key is not valid.");
+        return invalid_key(ctx, "invalid_token", "The API key is not valid.");
     char hash[65];
     pl_sha256_hex(token, len, hash);
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
     int rc = pl_db_set_context(db, "app.api_key", hash);
     if (rc)
         return rc;
@@ -104,30 +106,29 @@ int pl_apikeys_authenticate(pl_req_t *req, const char *token, size_t len)
         pl_stmt_bind_text(st, 1, hash);
         rc = pl_stmt_step(st);
         if (rc == 1)
-            read_key(req->arena, st, &k);
+            read_key(ctx->arena, st, &k);
         pl_stmt_reset(st);
     }
     if (rc < 0)
         return rc;
     int64_t now = pl_now_ms();
     if (rc == 0 || k.revoked_at)
-        return invalid_key(req, "invalid_token", "The API key is not valid.");
+        return invalid_key(ctx, "invalid_token", "The API key is not valid.");
     if (k.expires_at && k.expires_at <= now)
-        return invalid_key(req, "token_expired", "The API key has expired.");
+        return invalid_key(ctx, "token_expired", "The API key has expired.");
 
     /* the key's org, and no other: another org's path is a 404 */
-    const char *ref = pl_req_param(req, "org");
     pl_org_t o;
-    rc = ref ? pl_orgs_store_get(db, req->arena, k.org_id, true, &o) : PL_ENOTFOUND;
+    rc = org_ref ? pl_orgs_store_get(db, ctx->arena, k.org_id, true, &o) : PL_ENOTFOUND;
     if (rc && rc != PL_ENOTFOUND)
         return rc;
-    if (rc || (strcmp(ref, o.id) && strcmp(ref, o.slug)))
-        return pl_req_fail(req, 404, "not_found", "No such resource.");
+    if (rc || (strcmp(org_ref, o.id) && strcmp(org_ref, o.slug)))
+        return pl_fail(ctx, 404, "not_found", "No such resource.");
     if ((rc = pl_db_set_context(db, "app.org_id", o.id)))
         return rc;
-    req->principal.authenticated = true;
-    snprintf(req->principal.api_key_id, sizeof(req->principal.api_key_id), "%s", k.id);
-    pl_tenant_t *t = &req->tenant;
+    ctx->principal.authenticated = true;
+    snprintf(ctx->principal.api_key_id, sizeof(ctx->principal.api_key_id), "%s", k.id);
+    pl_tenant_t *t = &ctx->tenant;
     t->resolved = true;
     snprintf(t->org_id, sizeof(t->org_id), "%s", o.id);
     t->name = o.name;
@@ -137,12 +138,11 @@ int pl_apikeys_authenticate(pl_req_t *req, const char *token, size_t len)
     t->members_version = o.members_version;
     t->role = NULL;
     t->level = k.level;
-    t->perms = pl_perms_from_text(k.permissions);
+    pl_perms_from_text(k.permissions, &t->perms);
     t->is_api_key = true;
-    if (now - k.last_used_at >= TOUCH_INTERVAL_MS)
-        pl_req_defer(req, touch_key, (void *)k.id);
-    if (req->route->perm && !(t->perms & pl_perm_bit(req->route->perm)))
-        return pl_req_fail(req, 403, "forbidden", "This API key does not allow this.");
+    *touch = now - k.last_used_at >= TOUCH_INTERVAL_MS;
+    if (perm_bit >= 0 && !pl_perms_has(&t->perms, perm_bit))
+        return pl_fail(ctx, 403, "forbidden", "This API key does not allow this.");
     return PL_OK;
 }
 
@@ -152,16 +152,17 @@ static const char *fmt_time(pl_req_t *req, int64_t ms)
 {
     if (!ms)
         return NULL;
-    char *out = pl_arena_alloc(req->arena, 32);
+    char *out = pl_arena_alloc(req->ctx.arena, 32);
     pl_time_format(ms, out);
     return out;
 }
 
 static json_t *key_json(pl_req_t *req, const key_row_t *k)
 {
+    pl_perms_t perms;
+    pl_perms_from_text(k->permissions, &perms);
     return json_pack("{s:s, s:s, s:s, s:o, s:s?, s:s?, s:s?, s:s}", "id", k->id, "name", k->name,
-                     "prefix", k->prefix, "permissions",
-                     pl_perms_to_json(pl_perms_from_text(k->permissions)), "created_by",
+                     "prefix", k->prefix, "permissions", pl_perms_to_json(&perms), "created_by",
                      k->created_by, "expires_at", fmt_time(req, k->expires_at), "last_used_at",
                      fmt_time(req, k->last_used_at), "created_at", fmt_time(req, k->created_at));
 }
@@ -193,7 +194,8 @@ static void new_key(char out[64])
 int pl_apikeys_create(pl_req_t *req)
 {
     const char *name = NULL, *expires = NULL, *bad = NULL;
-    pl_perms_t perms = 0;
+    pl_perms_t perms;
+    pl_perms_clear(&perms);
     int64_t expires_at = 0;
     pl_json_get_string(req, "name", true, 1, NAME_MAX_BYTES, &name);
     pl_json_get_string(req, "expires_at", false, 1, 40, &expires);
@@ -202,14 +204,14 @@ int pl_apikeys_create(pl_req_t *req)
         pl_req_field_error(req, "permissions", "required", "This field is required.");
     else if (pl_perms_from_json(jp, &perms, &bad))
         pl_req_field_error(req, "permissions", "invalid",
-                           bad ? pl_arena_printf(req->arena, "Unknown permission \"%s\".", bad)
+                           bad ? pl_arena_printf(req->ctx.arena, "Unknown permission \"%s\".", bad)
                                : "Must be an array of permission keys.");
     if (expires && (pl_time_parse(expires, &expires_at) || expires_at <= pl_now_ms()))
         pl_req_field_error(req, "expires_at", "invalid", "Must be a future RFC 3339 UTC time.");
     if (pl_req_validated(req))
         return PL_EINVAL;
     pl_actor_t actor = pl_orgs_actor(req);
-    if (perms & ~actor.perms)
+    if (!pl_perms_subset(&perms, &actor.perms))
         return pl_req_fail(req, 403, "forbidden", "A key cannot hold permissions you do not have.");
     char key[64], hash[65], id[37], prefix[PREFIX_CHARS + 1];
     new_key(key);
@@ -217,10 +219,9 @@ int pl_apikeys_create(pl_req_t *req)
     memcpy(prefix, key, PREFIX_CHARS);
     prefix[PREFIX_CHARS] = '\0';
     pl_uuid7(id);
-    char perm_text[512];
-    pl_perms_to_text(perms, perm_text, sizeof(perm_text));
+    const char *perm_text = pl_perms_to_text(req->ctx.arena, &perms);
     int64_t now = pl_now_ms();
-    const char *creator = req->principal.user_id[0] ? req->principal.user_id : NULL;
+    const char *creator = req->ctx.principal.user_id[0] ? req->ctx.principal.user_id : NULL;
     pl_db_t *db = pl_db_thread();
     if (!db)
         return PL_EDB;
@@ -232,7 +233,7 @@ int pl_apikeys_create(pl_req_t *req)
         if (!st) {
             rc = PL_EDB;
         } else {
-            pl_stmt_bind_text(st, 1, req->tenant.org_id);
+            pl_stmt_bind_text(st, 1, req->ctx.tenant.org_id);
             pl_stmt_bind_text(st, 2, id);
             pl_stmt_bind_text(st, 3, name);
             pl_stmt_bind_text(st, 4, prefix);
@@ -250,16 +251,18 @@ int pl_apikeys_create(pl_req_t *req)
     }
     if (!rc) {
         json_t *d = json_pack("{s:s, s:s, s:o}", "name", name, "prefix", prefix, "permissions",
-                              pl_perms_to_json(perms));
-        rc = pl_audit_append(db, req, req->tenant.org_id, "apikey.created", "api_key", id, d);
+                              pl_perms_to_json(&perms));
+        rc = pl_audit_append(db, &req->ctx, req->ctx.tenant.org_id, "apikey.created", "api_key", id,
+                             d);
         json_decref(d);
     }
     if ((rc = pl_db_finish(db, rc))) {
         pl_memzero(key, sizeof(key));
         return rc;
     }
-    key_row_t k = {id,          req->tenant.org_id, name, prefix, perm_text, creator,
-                   actor.level, expires_at,         0,    0,      now};
+    key_row_t k = {
+        id, req->ctx.tenant.org_id, name, prefix, perm_text, creator, actor.level, expires_at, 0, 0,
+        now};
     json_t *o = key_json(req, &k);
     json_object_set_new(o, "key", json_string(key)); /* shown this once */
     pl_memzero(key, sizeof(key));
@@ -284,7 +287,7 @@ int pl_apikeys_list(pl_req_t *req)
     if (!db)
         return PL_EDB;
     PL_PREPARE(st, db, sql_list);
-    pl_stmt_bind_text(st, 1, req->tenant.org_id);
+    pl_stmt_bind_text(st, 1, req->ctx.tenant.org_id);
     pl_stmt_bind_text(st, 2, cursor ? cursor : "");
     pl_stmt_bind_int64(st, 3, limit + 1);
     json_t *list = json_array();
@@ -294,7 +297,7 @@ int pl_apikeys_list(pl_req_t *req)
         if (++count > limit)
             continue;
         key_row_t k;
-        read_key(req->arena, st, &k);
+        read_key(req->ctx.arena, st, &k);
         json_array_append_new(list, key_json(req, &k));
         last = k.id;
     }
@@ -320,14 +323,38 @@ int pl_apikeys_revoke(pl_req_t *req)
     pl_stmt_t *st = pl_db_prepare(db, sql_revoke);
     if (!st)
         return pl_db_finish(db, PL_EDB);
-    pl_stmt_bind_text(st, 1, req->tenant.org_id);
+    pl_stmt_bind_text(st, 1, req->ctx.tenant.org_id);
     pl_stmt_bind_text(st, 2, id);
     pl_stmt_bind_int64(st, 3, pl_now_ms());
     int n = pl_stmt_exec(st);
     rc = n < 0 ? PL_EDB : n == 0 ? PL_ENOTFOUND : PL_OK;
     if (!rc)
-        rc = pl_audit_append(db, req, req->tenant.org_id, "apikey.revoked", "api_key", id, NULL);
+        rc = pl_audit_append(db, &req->ctx, req->ctx.tenant.org_id, "apikey.revoked", "api_key", id,
+                             NULL);
     if ((rc = pl_db_finish(db, rc)))
         return rc == PL_ENOTFOUND ? pl_req_fail(req, 404, "not_found", "No such API key.") : rc;
     return pl_resp_status(req, 204);
 }
+
+/* ---- the module ---- */
+
+static pl_route_t routes[] = {
+    {PL_M_POST, "/v1/orgs/{org}/api-keys", pl_apikeys_create, PL_AUTH_ORG, "apikey.manage",
+     PL_ROUTE_JSON},
+    {PL_M_GET, "/v1/orgs/{org}/api-keys", pl_apikeys_list, PL_AUTH_ORG, "apikey.read", 0},
+    {PL_M_DELETE, "/v1/orgs/{org}/api-keys/{id}", pl_apikeys_revoke, PL_AUTH_ORG, "apikey.manage",
+     0},
+    {0},
+};
+
+static const pl_perm_def_t perms[] = {
+    {"apikey.read", "See API keys", PL_ROLES_ADMIN},
+    {"apikey.manage", "Create and revoke API keys", PL_ROLES_ADMIN},
+    {0},
+};
+
+const pl_module_t pl_apikeys_module = {
+    .name = "apikeys",
+    .routes = routes,
+    .perms = perms,
+};

@@ -12,23 +12,21 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "apikeys/apikeys.h"
 #include "auth/auth.h"
 #include "auth/jwt.h"
 #include "auth/password.h"
 #include "core/config.h"
 #include "core/crypto.h"
+#include "core/keyring.h"
 #include "db/db.h"
-#include "http/metrics.h"
-#include "jobs/jobs.h"
-#include "orgs/orgs.h"
+#include "core/metrics.h"
+#include "platform/jobs/jobs.h"
 
 #define ISSUER            "plinth"
 #define TOUCH_INTERVAL_MS (60 * 1000)
 
 static unsigned char jwt_key[64];
 static size_t jwt_key_len;
-unsigned char pl_master_key[32];
 
 static pl_counter_t auth_counters[] = {
     {"plinth_auth_attempts_total", "Sign-in attempts by outcome.", "outcome=\"success\"", 0, 0},
@@ -45,94 +43,53 @@ void pl_auth_count(const char *outcome)
             pl_counter_inc(&auth_counters[i]);
 }
 
-/* Reads or creates a 0600 key file holding hex of n random bytes. */
-static int load_key_file(const char *name, unsigned char *key, size_t n)
-{
-    char path[1200];
-    snprintf(path, sizeof(path), "%s/%s", pl_cfg.data_dir, name);
-    char hex[2 * 64 + 2];
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 && errno == ENOENT) {
-        unsigned char fresh[64];
-        pl_random_bytes(fresh, n);
-        pl_hex(fresh, n, hex);
-        pl_memzero(fresh, sizeof(fresh));
-        int w = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-        if (w >= 0) {
-            bool ok = write(w, hex, 2 * n) == (ssize_t)(2 * n) && fsync(w) == 0;
-            close(w);
-            if (!ok) {
-                unlink(path);
-                fprintf(stderr, "plinth: cannot write %s\n", path);
-                return PL_EINTERNAL;
-            }
-            if (pl_cfg.database_url[0])
-                pl_log("warn",
-                       "generated %s in the data directory; every instance on this "
-                       "database must share it (set the environment variable instead)",
-                       name);
-        } else if (errno != EEXIST) {
-            fprintf(stderr, "plinth: cannot create %s: %s\n", path, strerror(errno));
-            return PL_EINTERNAL;
-        }
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-    }
-    if (fd < 0) {
-        fprintf(stderr, "plinth: cannot read %s: %s\n", path, strerror(errno));
-        return PL_EINTERNAL;
-    }
-    ssize_t r = read(fd, hex, sizeof(hex) - 1);
-    close(fd);
-    if (r < (ssize_t)(2 * n)) {
-        fprintf(stderr, "plinth: %s is damaged (expected %zu hex characters)\n", path, 2 * n);
-        return PL_EINTERNAL;
-    }
-    for (size_t i = 0; i < n; i++) {
-        unsigned v;
-        if (sscanf(hex + 2 * i, "%2x", &v) != 1) {
-            fprintf(stderr, "plinth: %s is damaged\n", path);
-            return PL_EINTERNAL;
-        }
-        key[i] = (unsigned char)v;
-    }
-    pl_memzero(hex, sizeof(hex));
-    return PL_OK;
-}
+pl_auth_config_t pl_auth_cfg = {
+    .access_ttl = 900,
+    .argon2_memory = 19LL * 1024 * 1024,
+    .argon2_ops = 2,
+    .mfa_issuer = "plinth",
+};
+
+const pl_option_t pl_auth_options[] = {
+    {"access-ttl", "PLINTH_ACCESS_TTL", PL_OPT_INT, &pl_auth_cfg.access_ttl, 0, 1, 86400,
+     PL_OPT_SERVE, "SECONDS", "access token lifetime (default 900)", NULL},
+    {"argon2-memory", "PLINTH_ARGON2_MEMORY", PL_OPT_INT64, &pl_auth_cfg.argon2_memory, 0, 8192,
+     4LL * 1024 * 1024 * 1024, PL_OPT_STORAGE, "BYTES", "Argon2id memory cost (default 19922944)",
+     NULL},
+    {"argon2-ops", "PLINTH_ARGON2_OPS", PL_OPT_INT, &pl_auth_cfg.argon2_ops, 0, 1, 64,
+     PL_OPT_STORAGE, "N", "Argon2id iterations (default 2)", NULL},
+    {NULL, "PLINTH_MFA_ISSUER", PL_OPT_STR, PL_OPT_S(pl_auth_cfg.mfa_issuer), 0, 0, PL_OPT_SERVE,
+     "NAME", "issuer shown by authenticator apps (default plinth)", NULL},
+    {NULL, "PLINTH_JWT_SECRET", PL_OPT_STR, PL_OPT_S(pl_auth_cfg.jwt_secret), 0, 0, PL_OPT_STORAGE,
+     "SECRET", "access-token signing key (default: generated into the data directory)", NULL},
+    {0},
+};
 
 int pl_auth_init(void)
 {
     for (size_t i = 0; i < PL_ARRAY_LEN(auth_counters); i++)
         pl_metrics_register_counter(&auth_counters[i]);
-    if (pl_cfg.jwt_secret[0]) {
-        size_t n = strlen(pl_cfg.jwt_secret);
+    if (pl_auth_cfg.jwt_secret[0]) {
+        size_t n = strlen(pl_auth_cfg.jwt_secret);
         if (n < 32) {
             fprintf(stderr, "plinth: PLINTH_JWT_SECRET must be at least 32 bytes\n");
             return PL_EINVAL;
         }
         /* any length: hash it down to a 32-byte key */
-        pl_sha256(pl_cfg.jwt_secret, n, jwt_key);
+        pl_sha256(pl_auth_cfg.jwt_secret, n, jwt_key);
         jwt_key_len = 32;
     } else {
-        if (load_key_file("jwt.key", jwt_key, 32))
+        if (pl_keyring_key_file("jwt.key", jwt_key, 32))
             return PL_EINTERNAL;
         jwt_key_len = 32;
-    }
-    if (pl_cfg.master_key[0]) {
-        if (strlen(pl_cfg.master_key) < 32) {
-            fprintf(stderr, "plinth: PLINTH_MASTER_KEY must be at least 32 bytes\n");
-            return PL_EINVAL;
-        }
-        pl_sha256(pl_cfg.master_key, strlen(pl_cfg.master_key), pl_master_key);
-    } else if (load_key_file("master.key", pl_master_key, 32)) {
-        return PL_EINTERNAL;
     }
     if (oath_init() != OATH_OK) {
         fprintf(stderr, "plinth: cannot initialise liboath\n");
         return PL_EINTERNAL;
     }
-    if (pl_password_init(pl_cfg.argon2_memory, pl_cfg.argon2_ops)) {
+    if (pl_password_init(pl_auth_cfg.argon2_memory, pl_auth_cfg.argon2_ops)) {
         fprintf(stderr, "plinth: cannot hash passwords with --argon2-memory %lld\n",
-                (long long)pl_cfg.argon2_memory);
+                (long long)pl_auth_cfg.argon2_memory);
         return PL_EINVAL;
     }
     return PL_OK;
@@ -145,7 +102,7 @@ int pl_auth_access_token(const char *user_id, const char *session_id, char *out,
     snprintf(c.sid, sizeof(c.sid), "%s", session_id);
     pl_uuid7(c.jti);
     c.iat = pl_now_ms() / 1000;
-    c.exp = c.iat + pl_cfg.access_ttl;
+    c.exp = c.iat + pl_auth_cfg.access_ttl;
     return pl_jwt_sign(jwt_key, jwt_key_len, ISSUER, &c, out, size);
 }
 
@@ -165,7 +122,7 @@ int pl_auth_email(pl_req_t *req, const char *field, const char *in, const char *
         n--;
     while (n && (*in == ' ' || *in == '\t' || *in == '\n' || *in == '\r'))
         in++, n--;
-    char *e = pl_arena_strndup(req->arena, in, n);
+    char *e = pl_arena_strndup(req->ctx.arena, in, n);
     const char *at = strchr(e, '@');
     bool ok = n >= 3 && n <= 254 && at && at != e && at[1] && !strchr(at + 1, '@') &&
               (size_t)(at - e) <= 64 && strchr(at + 1, '.') && at[strlen(at) - 1] != '.' &&
@@ -194,8 +151,7 @@ int pl_auth_issue_session(pl_req_t *req, pl_db_t *db, const pl_user_t *user, jso
         return rc;
     char sid[37];
     pl_uuid7(sid);
-    const char *ua = pl_req_header(req, "User-Agent");
-    char *ua_copy = pl_arena_strndup(req->arena, ua ? ua : "", ua ? strnlen(ua, 512) : 0);
+    const char *ua_copy = req->ctx.user_agent ? req->ctx.user_agent : "";
     pl_session_t s = {
         .id = sid,
         .user_id = user->id,
@@ -215,10 +171,10 @@ int pl_auth_issue_session(pl_req_t *req, pl_db_t *db, const pl_user_t *user, jso
     if ((rc = pl_auth_access_token(user->id, sid, access, sizeof(access))))
         return rc;
     *pair = json_pack("{s:s, s:s, s:i, s:s, s:o}", "token_type", "Bearer", "access_token", access,
-                      "expires_in", pl_cfg.access_ttl, "refresh_token", refresh, "user",
+                      "expires_in", pl_auth_cfg.access_ttl, "refresh_token", refresh, "user",
                       pl_auth_user_json(user));
     pl_memzero(refresh, sizeof(refresh));
-    snprintf(req->principal.user_id, sizeof(req->principal.user_id), "%s", user->id);
+    snprintf(req->ctx.principal.user_id, sizeof(req->ctx.principal.user_id), "%s", user->id);
     return PL_OK;
 }
 
@@ -287,87 +243,56 @@ static pl_jwt_result_t verify_cached(const char *tok, size_t len, int64_t now, p
     return rc;
 }
 
-static int unauthenticated(pl_req_t *req, const char *code, const char *detail)
+static int unauthenticated(pl_ctx_t *ctx, const char *code, const char *detail)
 {
-    pl_resp_header(req, "WWW-Authenticate", "Bearer");
-    return pl_req_fail(req, 401, code, detail);
+    return pl_fail(ctx, 401, code, detail);
 }
 
-static void touch_session(pl_req_t *req, void *arg)
+void pl_auth_touch_session(pl_db_t *db, const char *session_id)
 {
-    PL_UNUSED(arg);
-    pl_db_t *db = pl_db_thread();
-    if (db)
-        pl_store_session_touch(db, req->principal.session_id, pl_now_ms());
+    pl_store_session_touch(db, session_id, pl_now_ms());
 }
 
-int pl_auth_check(pl_req_t *req)
+int pl_auth_authenticate(pl_db_t *db, pl_ctx_t *ctx, const char *tok, size_t len, bool *touch)
 {
-    const char *h = pl_req_header(req, "Authorization");
-    if (!h || !*h)
-        return unauthenticated(req, "unauthenticated", "Send an access token as Bearer.");
-    if (strncasecmp(h, "Bearer ", 7) != 0)
-        return unauthenticated(req, "invalid_token", "Use the Bearer scheme.");
-    const char *tok = h + 7;
-    while (*tok == ' ')
-        tok++;
-    size_t len = strlen(tok);
-    while (len && tok[len - 1] == ' ')
-        len--;
-    if (len > 4 && !strncmp(tok, PL_APIKEY_PREFIX, 4)) {
-        /* keys act only inside their organization's routes */
-        if (req->route->auth != PL_AUTH_ORG)
-            return unauthenticated(req, "unauthenticated", "API keys cannot call this route.");
-        return pl_apikeys_authenticate(req, tok, len);
-    }
-
+    *touch = false;
     pl_jwt_claims_t c;
     switch (verify_cached(tok, len, pl_now_ms() / 1000, &c)) {
     case PL_JWT_OK:
         break;
     case PL_JWT_EXPIRED:
-        return unauthenticated(req, "token_expired", "The access token has expired.");
+        return unauthenticated(ctx, "token_expired", "The access token has expired.");
     default:
-        return unauthenticated(req, "invalid_token", "The access token is not valid.");
+        return unauthenticated(ctx, "invalid_token", "The access token is not valid.");
     }
-
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
     pl_session_state_t s;
-    int rc = pl_store_session_state(db, req->arena, c.sid, c.sub, &s);
+    int rc = pl_store_session_state(db, ctx->arena, c.sid, c.sub, &s);
     if (rc == PL_ENOTFOUND)
-        return unauthenticated(req, "session_revoked", "The session has ended.");
+        return unauthenticated(ctx, "session_revoked", "The session has ended.");
     if (rc)
         return rc;
     if (s.user_disabled)
-        return pl_req_fail(req, 403, "account_disabled", "This account is disabled.");
+        return pl_fail(ctx, 403, "account_disabled", "This account is disabled.");
     int64_t now = pl_now_ms();
     if (s.revoked_at || s.expires_at <= now)
-        return unauthenticated(req, "session_revoked", "The session has ended.");
+        return unauthenticated(ctx, "session_revoked", "The session has ended.");
     /* last_used_at: written on the first use after sign-in, then at most once
      * a minute, so reads stay reads */
-    if (s.last_used_at == s.created_at || now - s.last_used_at >= TOUCH_INTERVAL_MS)
-        pl_req_defer(req, touch_session, NULL);
+    *touch = s.last_used_at == s.created_at || now - s.last_used_at >= TOUCH_INTERVAL_MS;
 
-    req->principal.authenticated = true;
-    memcpy(req->principal.user_id, c.sub, sizeof(c.sub));
-    memcpy(req->principal.session_id, c.sid, sizeof(c.sid));
-    req->principal.is_admin = s.is_admin;
-    req->principal.email = s.user.email;
-    req->principal.name = s.user.name;
-    req->principal.email_verified = s.user.email_verified;
-    req->principal.mfa_enabled = s.user.mfa_enabled;
-    req->principal.user_created_at = s.user.created_at;
-    req->principal.orgs_version = s.orgs_version;
-    if (req->route->auth == PL_AUTH_ADMIN && !s.is_admin)
-        return pl_req_fail(req, 403, "forbidden", "Only instance admins may do this.");
+    pl_principal_t *p = &ctx->principal;
+    p->authenticated = true;
+    memcpy(p->user_id, c.sub, sizeof(c.sub));
+    memcpy(p->session_id, c.sid, sizeof(c.sid));
+    p->is_admin = s.is_admin;
+    p->email = s.user.email;
+    p->name = s.user.name;
+    p->email_verified = s.user.email_verified;
+    p->mfa_enabled = s.user.mfa_enabled;
+    p->user_created_at = s.user.created_at;
+    p->orgs_version = s.orgs_version;
     /* row-level security lets a user see their own memberships across orgs */
-    if ((rc = pl_db_set_context(db, "app.user_id", c.sub)))
-        return rc;
-    if (req->route->auth == PL_AUTH_ORG)
-        return pl_orgs_authorize(req);
-    return PL_OK;
+    return pl_db_set_context(db, "app.user_id", c.sub);
 }
 
 /* ---- maintenance (a scheduled job) ---- */
@@ -395,8 +320,12 @@ static int purge_job(const char *id, json_t *payload, char *err, size_t errlen)
     return rc;
 }
 
-void pl_auth_register_jobs(void)
-{
-    pl_jobs_register("auth.purge", purge_job);
-    pl_jobs_schedule("auth.purge", "auth.purge", 3600LL * 1000);
-}
+const pl_job_def_t pl_auth_jobs[] = {
+    {"auth.purge", purge_job},
+    {0},
+};
+
+const pl_schedule_def_t pl_auth_schedules[] = {
+    {"auth.purge", "auth.purge", 3600LL * 1000, NULL},
+    {0},
+};

@@ -3,16 +3,22 @@
 #ifndef PL_AUTH_H
 #define PL_AUTH_H
 
-#include "http/http.h"
+#include "core/ctx.h"
+#include "core/module.h"
+#include "db/db.h"
+#include "web/web.h"
 
 /* Loads or generates the token signing key (PLINTH_JWT_SECRET, else a 0600
  * file in the data directory). Call once at start, after the config. */
 int pl_auth_init(void);
 
-/* Authenticates the bearer token of req and checks route->auth against it,
- * filling req->principal. Records 401/403/404 on req and returns an error when
- * the request must not reach the handler. */
-int pl_auth_check(pl_req_t *req);
+/* Verifies an access token (len bytes) and the session behind it, filling
+ * ctx->principal and the transaction's user context (row-level security).
+ * 401 token_expired, invalid_token or session_revoked, 403 account_disabled
+ * (detail on ctx). *touch tells that the session's last use should be
+ * recorded (pl_auth_touch_session, after the request's snapshot). */
+int pl_auth_authenticate(pl_db_t *db, pl_ctx_t *ctx, const char *token, size_t len, bool *touch);
+void pl_auth_touch_session(pl_db_t *db, const char *session_id);
 
 #endif
 
@@ -23,9 +29,10 @@ int pl_auth_check(pl_req_t *req);
 #define PL_SESSION_TTL_MS (30LL * 24 * 3600 * 1000) /* refresh tokens live 30 days */
 #define PL_MAX_SESSIONS   5
 
-/* Registers the auth job kinds and the hourly purge of expired sessions,
- * old sign-in attempts and expired email tokens. */
-void pl_auth_register_jobs(void);
+/* The hourly purge of expired sessions, old sign-in attempts and expired
+ * email tokens. */
+extern const pl_job_def_t pl_auth_jobs[];
+extern const pl_schedule_def_t pl_auth_schedules[];
 
 /* Normalises an email (trim, lower-case) into the arena and validates it;
  * records a 422 field error on `field` and returns PL_EINVAL when malformed. */
@@ -42,9 +49,18 @@ int pl_auth_access_token(const char *user_id, const char *session_id, char *out,
 /* The public User object. */
 json_t *pl_auth_user_json(const pl_user_t *u);
 
-/* The key sealing secrets at rest (PLINTH_MASTER_KEY hashed, or a 0600 file
- * generated in the data directory); valid after pl_auth_init. */
-extern unsigned char pl_master_key[32];
+/* The settings of accounts (flags and PLINTH_* variables in
+ * pl_auth_options), read-only after start. */
+typedef struct {
+    int access_ttl;        /* --access-ttl seconds */
+    int64_t argon2_memory; /* --argon2-memory bytes */
+    int argon2_ops;        /* --argon2-ops */
+    char jwt_secret[512];  /* PLINTH_JWT_SECRET */
+    char mfa_issuer[64];   /* PLINTH_MFA_ISSUER */
+} pl_auth_config_t;
+extern pl_auth_config_t pl_auth_cfg;
+extern const pl_option_t pl_auth_options[];
+extern const pl_mail_template_def_t pl_auth_templates[];
 
 /* Counts an authentication outcome in /metrics ("success", "failure",
  * "throttled", "locked"). */

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "audit/audit.h"
+#include "platform/audit/audit.h"
 #include "auth/auth.h"
 #include "auth/auth_routes.h"
 #include "auth/password.h"
@@ -12,7 +12,7 @@
 #include "core/crypto.h"
 #include "core/jsonw.h"
 #include "db/db.h"
-#include "mail/mail.h"
+#include "platform/mail/mail.h"
 #include "orgs/orgs.h"
 
 #define NAME_MAX_BYTES     200
@@ -20,7 +20,7 @@
 
 static const char *fmt_time(pl_req_t *req, int64_t ms)
 {
-    char *out = pl_arena_alloc(req->arena, 32);
+    char *out = pl_arena_alloc(req->ctx.arena, 32);
     pl_time_format(ms, out);
     return out;
 }
@@ -135,17 +135,17 @@ int pl_auth_register(pl_req_t *req)
         rc = pl_req_fail(req, 409, "email_taken", "An account with this email already exists.");
     if (!rc) {
         /* the new user is the actor of what follows */
-        snprintf(req->principal.user_id, sizeof(req->principal.user_id), "%s", u.id);
+        snprintf(req->ctx.principal.user_id, sizeof(req->ctx.principal.user_id), "%s", u.id);
         json_t *org_id = json_object_get(org, "id");
         json_t *d = json_pack("{s:s}", "email", u.email);
-        rc = pl_audit_append(db, req, NULL, "user.registered", "user", u.id, d);
+        rc = pl_audit_append(db, &req->ctx, NULL, "user.registered", "user", u.id, d);
         if (!rc) /* the personal org's chain: row-level security needs its id */
             rc = pl_db_set_context(db, "app.org_id", json_string_value(org_id));
         json_decref(d);
         d = json_pack("{s:s, s:O, s:b}", "name", u.name, "slug", json_object_get(org, "slug"),
                       "personal", 1);
         if (!rc)
-            rc = pl_audit_append(db, req, json_string_value(org_id), "org.created", "org",
+            rc = pl_audit_append(db, &req->ctx, json_string_value(org_id), "org.created", "org",
                                  json_string_value(org_id), d);
         json_decref(d);
     }
@@ -192,14 +192,14 @@ int pl_auth_throttle(pl_req_t *req, pl_db_t *db, const char *email)
         return PL_OK;
     case PL_THROTTLE_LOCKED:
         pl_auth_count("locked");
-        req->retry_after = retry;
+        req->ctx.err.retry_after = retry;
         return pl_req_fail(req, 429, "account_locked",
                            "Too many failed sign-ins; this account is locked for a while.");
     case PL_THROTTLE_RATE_LIMITED:
         break;
     }
     pl_auth_count("throttled");
-    req->retry_after = retry;
+    req->ctx.err.retry_after = retry;
     return pl_req_fail(req, 429, "rate_limited", "Too many sign-in attempts; try again later.");
 }
 
@@ -220,7 +220,7 @@ int pl_auth_login(pl_req_t *req)
         return rc;
 
     pl_user_t u;
-    rc = pl_store_user_by_email(db, req->arena, email, &u);
+    rc = pl_store_user_by_email(db, req->ctx.arena, email, &u);
     if (rc && rc != PL_ENOTFOUND)
         return rc;
     bool found = rc == PL_OK;
@@ -230,7 +230,7 @@ int pl_auth_login(pl_req_t *req)
             return rc;
         rc = pl_store_attempt_insert(db, email, req->client_ip, false, pl_now_ms());
         if (!rc && found) /* unknown emails have nobody to tell */
-            rc = pl_audit_append(db, req, NULL, "user.login_failed", "user", u.id, NULL);
+            rc = pl_audit_append(db, &req->ctx, NULL, "user.login_failed", "user", u.id, NULL);
         if ((rc = pl_db_finish(db, rc)))
             return rc;
         pl_auth_count("failure");
@@ -268,7 +268,7 @@ int pl_auth_login(pl_req_t *req)
 int pl_auth_audit_login(pl_req_t *req, pl_db_t *db, const pl_user_t *u, bool mfa)
 {
     json_t *d = json_pack("{s:b}", "mfa", mfa);
-    int rc = pl_audit_append(db, req, NULL, "user.logged_in", "user", u->id, d);
+    int rc = pl_audit_append(db, &req->ctx, NULL, "user.logged_in", "user", u->id, d);
     json_decref(d);
     return rc;
 }
@@ -281,7 +281,7 @@ static int refresh_reused(pl_req_t *req, pl_db_t *db, const pl_refresh_state_t *
     if (!rc) {
         json_t *d =
             json_pack("{s:s, s:s}", "session_id", st->session_id, "reason", "refresh_token_reused");
-        rc = pl_audit_append(db, req, NULL, "session.revoked", "user", st->user_id, d);
+        rc = pl_audit_append(db, &req->ctx, NULL, "session.revoked", "user", st->user_id, d);
         json_decref(d);
     }
     if (rc && rc != PL_ENOTFOUND) {
@@ -311,7 +311,7 @@ int pl_auth_refresh(pl_req_t *req)
         return rc;
     pl_refresh_state_t st;
     int64_t now = pl_now_ms();
-    rc = pl_store_refresh_lookup(db, req->arena, hash, &st);
+    rc = pl_store_refresh_lookup(db, req->ctx.arena, hash, &st);
     if (rc) {
         pl_db_rollback(db);
         if (rc == PL_ENOTFOUND)
@@ -343,7 +343,7 @@ int pl_auth_refresh(pl_req_t *req)
     if (!rc)
         rc = pl_store_session_extend(db, st.session_id, now, now + PL_SESSION_TTL_MS);
     if (!rc)
-        rc = pl_store_user_by_id(db, req->arena, st.user_id, &u);
+        rc = pl_store_user_by_id(db, req->ctx.arena, st.user_id, &u);
     if (!rc)
         rc = pl_auth_access_token(st.user_id, st.session_id, access, sizeof(access));
     if ((rc = pl_db_finish(db, rc))) {
@@ -351,10 +351,10 @@ int pl_auth_refresh(pl_req_t *req)
         return rc;
     }
     json_t *pair = json_pack("{s:s, s:s, s:i, s:s, s:o}", "token_type", "Bearer", "access_token",
-                             access, "expires_in", pl_cfg.access_ttl, "refresh_token", fresh,
+                             access, "expires_in", pl_auth_cfg.access_ttl, "refresh_token", fresh,
                              "user", pl_auth_user_json(&u));
     pl_memzero(fresh, sizeof(fresh));
-    snprintf(req->principal.user_id, sizeof(req->principal.user_id), "%s", st.user_id);
+    snprintf(req->ctx.principal.user_id, sizeof(req->ctx.principal.user_id), "%s", st.user_id);
     return pl_resp_json(req, 200, pair);
 }
 
@@ -366,11 +366,11 @@ int pl_auth_logout(pl_req_t *req)
     int rc = pl_db_begin(db);
     if (rc)
         return rc;
-    rc = pl_store_session_revoke(db, req->principal.session_id, req->principal.user_id, "logout",
-                                 pl_now_ms());
+    rc = pl_store_session_revoke(db, req->ctx.principal.session_id, req->ctx.principal.user_id,
+                                 "logout", pl_now_ms());
     if (!rc)
-        rc = pl_audit_append(db, req, NULL, "user.logged_out", "session", req->principal.session_id,
-                             NULL);
+        rc = pl_audit_append(db, &req->ctx, NULL, "user.logged_out", "session",
+                             req->ctx.principal.session_id, NULL);
     if ((rc = pl_db_finish(db, rc == PL_ENOTFOUND ? PL_OK : rc)))
         return rc;
     return pl_resp_status(req, 204);
@@ -384,10 +384,12 @@ int pl_auth_logout_all(pl_req_t *req)
     int rc = pl_db_begin(db);
     if (rc)
         return rc;
-    rc = pl_store_sessions_revoke_all(db, req->principal.user_id, NULL, "logout_all", pl_now_ms());
+    rc = pl_store_sessions_revoke_all(db, req->ctx.principal.user_id, NULL, "logout_all",
+                                      pl_now_ms());
     json_t *d = json_pack("{s:b}", "all", 1);
     if (!rc)
-        rc = pl_audit_append(db, req, NULL, "session.revoked", "user", req->principal.user_id, d);
+        rc = pl_audit_append(db, &req->ctx, NULL, "session.revoked", "user",
+                             req->ctx.principal.user_id, d);
     json_decref(d);
     if ((rc = pl_db_finish(db, rc)))
         return rc;
@@ -408,7 +410,7 @@ static void add_session(void *ctx, const pl_session_t *s)
                                     fmt_time(c->req, s->last_used_at), "expires_at",
                                     fmt_time(c->req, s->expires_at), "ip", s->ip ? s->ip : "",
                                     "user_agent", s->user_agent ? s->user_agent : "", "current",
-                                    !strcmp(s->id, c->req->principal.session_id)));
+                                    !strcmp(s->id, c->req->ctx.principal.session_id)));
 }
 
 int pl_auth_sessions_list(pl_req_t *req)
@@ -417,7 +419,7 @@ int pl_auth_sessions_list(pl_req_t *req)
     if (!db)
         return PL_EDB;
     list_ctx_t ctx = {req, json_array()};
-    int rc = pl_store_sessions_live(db, req->arena, req->principal.user_id, pl_now_ms(),
+    int rc = pl_store_sessions_live(db, req->ctx.arena, req->ctx.principal.user_id, pl_now_ms(),
                                     add_session, &ctx);
     if (rc) {
         json_decref(ctx.list);
@@ -437,9 +439,9 @@ int pl_auth_sessions_revoke(pl_req_t *req)
     int rc = pl_db_begin(db);
     if (rc)
         return rc;
-    rc = pl_store_session_revoke(db, id, req->principal.user_id, "revoked", pl_now_ms());
+    rc = pl_store_session_revoke(db, id, req->ctx.principal.user_id, "revoked", pl_now_ms());
     if (!rc)
-        rc = pl_audit_append(db, req, NULL, "session.revoked", "session", id, NULL);
+        rc = pl_audit_append(db, &req->ctx, NULL, "session.revoked", "session", id, NULL);
     if ((rc = pl_db_finish(db, rc)) == PL_ENOTFOUND)
         return pl_req_fail(req, 404, "not_found", "No such session.");
     return rc ? rc : pl_resp_status(req, 204);
@@ -508,7 +510,7 @@ static orgs_slot_t *orgs_slot(const char *user_id)
  * answer is written straight into the buffer. */
 int pl_auth_me_get(pl_req_t *req)
 {
-    const pl_principal_t *p = &req->principal;
+    const pl_principal_t *p = &req->ctx.principal;
     pl_buf_t b;
     pl_buf_init(&b, 4 * 1024 * 1024);
     pl_jw_t w;
@@ -533,7 +535,7 @@ int pl_auth_me_get(pl_req_t *req)
         }
         size_t start = b.len + 1; /* after the comma */
         pl_jw_array_open(&w, "organizations");
-        rc = pl_store_user_orgs(db, req->arena, p->user_id, write_org, &w);
+        rc = pl_store_user_orgs(db, req->ctx.arena, p->user_id, write_org, &w);
         pl_jw_array_close(&w);
         size_t from = start + strlen("\"organizations\":");
         if (!rc && !w.err && b.len - from <= ORGS_CACHE_MAX) {
@@ -565,16 +567,17 @@ int pl_auth_me_update(pl_req_t *req)
     if (name) {
         if ((rc = pl_db_begin(db)))
             return rc;
-        rc = pl_store_user_set_name(db, req->principal.user_id, name, pl_now_ms());
+        rc = pl_store_user_set_name(db, req->ctx.principal.user_id, name, pl_now_ms());
         json_t *d = json_pack("{s:s}", "name", name);
         if (!rc)
-            rc = pl_audit_append(db, req, NULL, "user.updated", "user", req->principal.user_id, d);
+            rc = pl_audit_append(db, &req->ctx, NULL, "user.updated", "user",
+                                 req->ctx.principal.user_id, d);
         json_decref(d);
         if ((rc = pl_db_finish(db, rc)))
             return rc;
     }
     pl_user_t u;
-    if ((rc = pl_store_user_by_id(db, req->arena, req->principal.user_id, &u)))
+    if ((rc = pl_store_user_by_id(db, req->ctx.arena, req->ctx.principal.user_id, &u)))
         return rc;
     return pl_resp_json(req, 200, pl_auth_user_json(&u));
 }
@@ -590,7 +593,7 @@ int pl_auth_me_password(pl_req_t *req)
     if (!db)
         return PL_EDB;
     pl_user_t u;
-    int rc = pl_store_user_by_id(db, req->arena, req->principal.user_id, &u);
+    int rc = pl_store_user_by_id(db, req->ctx.arena, req->ctx.principal.user_id, &u);
     if (rc)
         return rc;
     if (!pl_password_verify(u.password_hash, current, strlen(current))) {
@@ -607,16 +610,72 @@ int pl_auth_me_password(pl_req_t *req)
     int64_t now = pl_now_ms();
     rc = pl_store_user_set_password(db, u.id, hash, now);
     if (!rc)
-        rc = pl_store_sessions_revoke_all(db, u.id, req->principal.session_id, "password_changed",
-                                          now);
+        rc = pl_store_sessions_revoke_all(db, u.id, req->ctx.principal.session_id,
+                                          "password_changed", now);
     if (!rc)
-        rc = pl_audit_append(db, req, NULL, "user.password_changed", "user", u.id, NULL);
+        rc = pl_audit_append(db, &req->ctx, NULL, "user.password_changed", "user", u.id, NULL);
     if (!rc) {
         json_t *vars = json_pack("{s:s}", "name", u.name);
-        rc = pl_mail_enqueue(db, PL_MAIL_PASSWORD_CHANGED, u.email, vars);
+        rc = pl_mail_enqueue(db, "password_changed", u.email, vars);
         json_decref(vars);
     }
     if ((rc = pl_db_finish(db, rc)))
         return rc;
     return pl_resp_status(req, 204);
 }
+
+/* ---- the module ---- */
+
+#define J PL_ROUTE_JSON
+
+static pl_route_t routes[] = {
+    {PL_M_POST, "/v1/auth/register", pl_auth_register, PL_AUTH_NONE, NULL, J},
+    {PL_M_POST, "/v1/auth/login", pl_auth_login, PL_AUTH_NONE, NULL, J},
+    {PL_M_POST, "/v1/auth/refresh", pl_auth_refresh, PL_AUTH_NONE, NULL, J},
+    {PL_M_POST, "/v1/auth/logout", pl_auth_logout, PL_AUTH_USER, NULL, J},
+    {PL_M_POST, "/v1/auth/logout-all", pl_auth_logout_all, PL_AUTH_USER, NULL, J},
+    {PL_M_GET, "/v1/auth/sessions", pl_auth_sessions_list, PL_AUTH_USER, NULL, 0},
+    {PL_M_DELETE, "/v1/auth/sessions/{id}", pl_auth_sessions_revoke, PL_AUTH_USER, NULL, 0},
+    {PL_M_GET, "/v1/me", pl_auth_me_get, PL_AUTH_USER, NULL, 0},
+    {PL_M_PATCH, "/v1/me", pl_auth_me_update, PL_AUTH_USER, NULL, J},
+    {PL_M_POST, "/v1/me/password", pl_auth_me_password, PL_AUTH_USER, NULL, J},
+    {PL_M_POST, "/v1/auth/verify-email/request", pl_auth_verify_email_request, PL_AUTH_USER, NULL,
+     J},
+    {PL_M_POST, "/v1/auth/verify-email", pl_auth_verify_email, PL_AUTH_NONE, NULL, J},
+    {PL_M_POST, "/v1/auth/password-reset/request", pl_auth_password_reset_request, PL_AUTH_NONE,
+     NULL, J},
+    {PL_M_POST, "/v1/auth/password-reset", pl_auth_password_reset, PL_AUTH_NONE, NULL, J},
+    {PL_M_POST, "/v1/auth/login/mfa", pl_auth_login_mfa, PL_AUTH_NONE, NULL, J},
+    {PL_M_POST, "/v1/me/mfa/totp/setup", pl_mfa_setup, PL_AUTH_USER, NULL, J},
+    {PL_M_POST, "/v1/me/mfa/totp/enable", pl_mfa_enable, PL_AUTH_USER, NULL, J},
+    {PL_M_POST, "/v1/me/mfa/totp/disable", pl_mfa_disable, PL_AUTH_USER, NULL, J},
+    {PL_M_POST, "/v1/me/mfa/recovery-codes", pl_mfa_recovery_codes, PL_AUTH_USER, NULL, J},
+    {0},
+};
+
+static const pl_error_def_t errors[] = {
+    {"invalid_credentials", "Invalid credentials"},
+    {"token_expired", "Token expired"},
+    {"invalid_token", "Invalid token"},
+    {"session_revoked", "Session revoked"},
+    {"refresh_token_reused", "Refresh token reused"},
+    {"invalid_mfa_code", "Invalid two-factor code"},
+    {"email_not_verified", "Email not verified"},
+    {"account_disabled", "Account disabled"},
+    {"email_taken", "Email already registered"},
+    {"mfa_already_enabled", "Two-factor already enabled"},
+    {"weak_password", "Weak password"},
+    {"account_locked", "Account locked"},
+    {0},
+};
+
+const pl_module_t pl_auth_module = {
+    .name = "auth",
+    .routes = routes,
+    .errors = errors,
+    .jobs = pl_auth_jobs,
+    .schedules = pl_auth_schedules,
+    .templates = pl_auth_templates,
+    .options = pl_auth_options,
+    .init = pl_auth_init,
+};

@@ -5,7 +5,7 @@
 #define PL_AUTH_ROUTES_H
 
 #include "auth/auth_store.h"
-#include "http/http.h"
+#include "web/web.h"
 
 int pl_auth_register(pl_req_t *req);
 int pl_auth_login(pl_req_t *req);

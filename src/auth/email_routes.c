@@ -3,13 +3,13 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "audit/audit.h"
+#include "platform/audit/audit.h"
 #include "auth/auth.h"
 #include "auth/auth_routes.h"
 #include "auth/password.h"
 #include "core/crypto.h"
-#include "jobs/jobs.h"
-#include "mail/mail.h"
+#include "platform/jobs/jobs.h"
+#include "platform/mail/mail.h"
 
 #define VERIFY_TTL_MS      (24LL * 3600 * 1000)
 #define RESET_TTL_MS       (3600LL * 1000)
@@ -33,10 +33,9 @@ static int issue_token(pl_req_t *req, pl_db_t *db, const pl_user_t *u, const cha
                                          now + (verify ? VERIFY_TTL_MS : RESET_TTL_MS), now);
     if (rc == PL_OK) {
         const char *link =
-            pl_mail_link(req->arena, verify ? "/verify-email" : "/reset-password", token);
+            pl_mail_link(req->ctx.arena, verify ? "/verify-email" : "/reset-password", token);
         json_t *vars = json_pack("{s:s, s:s}", "name", u->name, "link", link);
-        rc = pl_mail_enqueue(db, verify ? PL_MAIL_VERIFY_EMAIL : PL_MAIL_PASSWORD_RESET, u->email,
-                             vars);
+        rc = pl_mail_enqueue(db, verify ? "verify_email" : "password_reset", u->email, vars);
         json_decref(vars);
     }
     pl_memzero(token, sizeof(token));
@@ -70,7 +69,7 @@ int pl_auth_verify_email_request(pl_req_t *req)
     if (!db)
         return PL_EDB;
     pl_user_t u;
-    int rc = pl_store_user_by_id(db, req->arena, req->principal.user_id, &u);
+    int rc = pl_store_user_by_id(db, req->ctx.arena, req->ctx.principal.user_id, &u);
     if (rc)
         return rc;
     if (!u.email_verified && (rc = send_throttled(req, db, &u, "verify_email")))
@@ -99,11 +98,12 @@ int pl_auth_verify_email(pl_req_t *req)
         return rc;
     const char *user_id = NULL, *email = NULL;
     int64_t now = pl_now_ms();
-    rc = pl_store_email_token_consume(db, req->arena, hash, "verify_email", now, &user_id, &email);
+    rc = pl_store_email_token_consume(db, req->ctx.arena, hash, "verify_email", now, &user_id,
+                                      &email);
     if (rc == PL_OK)
         rc = pl_store_user_set_verified(db, user_id, email, now);
     if (rc == PL_OK)
-        rc = pl_audit_append(db, req, NULL, "user.email_verified", "user", user_id, NULL);
+        rc = pl_audit_append(db, &req->ctx, NULL, "user.email_verified", "user", user_id, NULL);
     if ((rc = pl_db_finish(db, rc)))
         return rc == PL_ENOTFOUND ? invalid_token(req) : rc;
     return pl_resp_status(req, 204);
@@ -121,7 +121,7 @@ int pl_auth_password_reset_request(pl_req_t *req)
     if (!db)
         return PL_EDB;
     pl_user_t u;
-    int rc = pl_store_user_by_email(db, req->arena, email, &u);
+    int rc = pl_store_user_by_email(db, req->ctx.arena, email, &u);
     if (rc == PL_OK)
         rc = send_throttled(req, db, &u, "password_reset");
     if (rc && rc != PL_ENOTFOUND)
@@ -154,10 +154,10 @@ int pl_auth_password_reset(pl_req_t *req)
     const char *user_id = NULL, *email = NULL;
     int64_t now = pl_now_ms();
     pl_user_t u;
-    rc =
-        pl_store_email_token_consume(db, req->arena, hash, "password_reset", now, &user_id, &email);
+    rc = pl_store_email_token_consume(db, req->ctx.arena, hash, "password_reset", now, &user_id,
+                                      &email);
     if (rc == PL_OK)
-        rc = pl_store_user_by_id(db, req->arena, user_id, &u);
+        rc = pl_store_user_by_id(db, req->ctx.arena, user_id, &u);
     if (rc == PL_OK && strcmp(u.email, email))
         rc = PL_ENOTFOUND; /* issued to an address the account no longer has */
     if (rc == PL_OK && pl_password_check(fresh, strlen(fresh), u.email, &reason)) {
@@ -174,10 +174,10 @@ int pl_auth_password_reset(pl_req_t *req)
     if (rc == PL_OK)
         rc = pl_store_attempts_clear_email(db, u.email);
     if (rc == PL_OK)
-        rc = pl_audit_append(db, req, NULL, "user.password_reset", "user", u.id, NULL);
+        rc = pl_audit_append(db, &req->ctx, NULL, "user.password_reset", "user", u.id, NULL);
     if (rc == PL_OK) {
         json_t *vars = json_pack("{s:s}", "name", u.name);
-        rc = pl_mail_enqueue(db, PL_MAIL_PASSWORD_CHANGED, u.email, vars);
+        rc = pl_mail_enqueue(db, "password_changed", u.email, vars);
         json_decref(vars);
     }
     if ((rc = pl_db_finish(db, rc)))

@@ -9,13 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "audit/audit.h"
+#include "platform/audit/audit.h"
 #include "auth/auth.h"
 #include "auth/auth_routes.h"
 #include "auth/password.h"
 #include "core/config.h"
 #include "core/crypto.h"
-#include "mail/mail.h"
+#include "core/keyring.h"
+#include "platform/mail/mail.h"
 
 #define SECRET_BYTES           20
 #define RECOVERY_CODES         10
@@ -43,7 +44,7 @@ static int64_t totp_step(const unsigned char *secret, size_t n, const char *code
 static int open_secret(const pl_totp_row_t *row, const char *user_id, unsigned char out[64],
                        size_t *n)
 {
-    long len = pl_unseal(pl_master_key, row->secret_sealed, user_id, out, 64);
+    long len = pl_keyring_open(row->secret_sealed, user_id, out, 64);
     if (len < 0) {
         pl_log("error", "mfa: the TOTP secret of %s cannot be opened (wrong master key?)", user_id);
         return PL_EINTERNAL;
@@ -193,7 +194,7 @@ static int code_incorrect(pl_req_t *req)
 
 int pl_mfa_setup(pl_req_t *req)
 {
-    if (req->principal.mfa_enabled)
+    if (req->ctx.principal.mfa_enabled)
         return pl_req_fail(req, 409, "mfa_already_enabled", "Two-factor sign-in is already on.");
     unsigned char secret[SECRET_BYTES];
     pl_random_bytes(secret, sizeof(secret));
@@ -201,11 +202,11 @@ int pl_mfa_setup(pl_req_t *req)
     size_t b32len = 0;
     if (oath_base32_encode((const char *)secret, sizeof(secret), &b32, &b32len) != OATH_OK)
         return PL_EINTERNAL;
-    char *secret_text = pl_arena_strndup(req->arena, b32, b32len);
+    char *secret_text = pl_arena_strndup(req->ctx.arena, b32, b32len);
     pl_memzero(b32, b32len);
     free(b32);
     char *sealed =
-        pl_seal(req->arena, pl_master_key, secret, sizeof(secret), req->principal.user_id);
+        pl_keyring_seal(req->ctx.arena, secret, sizeof(secret), req->ctx.principal.user_id);
     pl_memzero(secret, sizeof(secret));
     pl_db_t *db = pl_db_thread();
     if (!db)
@@ -213,14 +214,15 @@ int pl_mfa_setup(pl_req_t *req)
     int rc = pl_db_begin(db);
     if (!rc)
         rc = pl_db_finish(
-            db, pl_store_totp_put_pending(db, req->principal.user_id, sealed, pl_now_ms()));
+            db, pl_store_totp_put_pending(db, req->ctx.principal.user_id, sealed, pl_now_ms()));
     if (rc)
         return rc;
-    const char *issuer = uri_escape(req->arena, pl_cfg.mfa_issuer);
+    const char *issuer = uri_escape(req->ctx.arena, pl_auth_cfg.mfa_issuer);
     char *uri = pl_arena_printf(
-        req->arena, "otpauth://totp/%s:%s?secret=%s&issuer=%s&algorithm=SHA1&digits=6&period=30",
-        issuer, uri_escape(req->arena, req->principal.email), secret_text, issuer);
-    char *svg = qr_svg(req->arena, uri);
+        req->ctx.arena,
+        "otpauth://totp/%s:%s?secret=%s&issuer=%s&algorithm=SHA1&digits=6&period=30", issuer,
+        uri_escape(req->ctx.arena, req->ctx.principal.email), secret_text, issuer);
+    char *svg = qr_svg(req->ctx.arena, uri);
     if (!svg)
         return PL_EINTERNAL;
     return pl_resp_json(
@@ -228,10 +230,11 @@ int pl_mfa_setup(pl_req_t *req)
         json_pack("{s:s, s:s, s:s}", "secret", secret_text, "otpauth_uri", uri, "qr_svg", svg));
 }
 
-static int send_notice(pl_db_t *db, pl_req_t *req, pl_mail_template_t t)
+static int send_notice(pl_db_t *db, pl_req_t *req, const char *t)
 {
-    json_t *vars = json_pack("{s:s}", "name", req->principal.name ? req->principal.name : "");
-    int rc = pl_mail_enqueue(db, t, req->principal.email, vars);
+    json_t *vars =
+        json_pack("{s:s}", "name", req->ctx.principal.name ? req->ctx.principal.name : "");
+    int rc = pl_mail_enqueue(db, t, req->ctx.principal.email, vars);
     json_decref(vars);
     return rc;
 }
@@ -241,7 +244,7 @@ int pl_mfa_enable(pl_req_t *req)
     const char *code = NULL;
     if (pl_json_get_string(req, "code", true, 1, 32, &code))
         return PL_EINVAL;
-    if (req->principal.mfa_enabled)
+    if (req->ctx.principal.mfa_enabled)
         return pl_req_fail(req, 409, "mfa_already_enabled", "Two-factor sign-in is already on.");
     pl_db_t *db = pl_db_thread();
     if (!db)
@@ -254,10 +257,10 @@ int pl_mfa_enable(pl_req_t *req)
     unsigned char secret[64];
     size_t n = 0;
     int64_t step = -1;
-    rc = pl_store_totp_get(db, req->arena, req->principal.user_id, &row);
+    rc = pl_store_totp_get(db, req->ctx.arena, req->ctx.principal.user_id, &row);
     if (rc == PL_ENOTFOUND)
         rc = pl_req_fail(req, 409, "conflict", "Start with POST /v1/me/mfa/totp/setup.");
-    if (!rc && !(rc = open_secret(&row, req->principal.user_id, secret, &n))) {
+    if (!rc && !(rc = open_secret(&row, req->ctx.principal.user_id, secret, &n))) {
         step = totp_step(secret, n, code, pl_now_ms() / 1000);
         pl_memzero(secret, sizeof(secret));
         if (step < 0)
@@ -265,16 +268,16 @@ int pl_mfa_enable(pl_req_t *req)
     }
     int64_t now = pl_now_ms();
     if (!rc)
-        rc = pl_store_totp_enable(db, req->principal.user_id, step, now);
+        rc = pl_store_totp_enable(db, req->ctx.principal.user_id, step, now);
     if (!rc)
-        rc = pl_store_user_set_mfa(db, req->principal.user_id, true, now);
+        rc = pl_store_user_set_mfa(db, req->ctx.principal.user_id, true, now);
     if (!rc)
-        rc = new_recovery_codes(db, req->principal.user_id, &codes);
+        rc = new_recovery_codes(db, req->ctx.principal.user_id, &codes);
     if (!rc)
-        rc = send_notice(db, req, PL_MAIL_MFA_ENABLED);
+        rc = send_notice(db, req, "mfa_enabled");
     if (!rc)
-        rc = pl_audit_append(db, req, NULL, "user.mfa_enabled", "user", req->principal.user_id,
-                             NULL);
+        rc = pl_audit_append(db, &req->ctx, NULL, "user.mfa_enabled", "user",
+                             req->ctx.principal.user_id, NULL);
     if ((rc = pl_db_finish(db, rc))) {
         json_decref(codes);
         return rc;
@@ -287,7 +290,7 @@ int pl_mfa_enable(pl_req_t *req)
 static int check_password(pl_req_t *req, pl_db_t *db, const char *password)
 {
     pl_user_t u;
-    int rc = pl_store_user_by_id(db, req->arena, req->principal.user_id, &u);
+    int rc = pl_store_user_by_id(db, req->ctx.arena, req->ctx.principal.user_id, &u);
     if (rc)
         return rc;
     if (!pl_password_verify(u.password_hash, password, strlen(password))) {
@@ -304,7 +307,7 @@ int pl_mfa_disable(pl_req_t *req)
     pl_json_get_string(req, "code", true, 1, 32, &code);
     if (pl_req_validated(req))
         return PL_EINVAL;
-    if (!req->principal.mfa_enabled)
+    if (!req->ctx.principal.mfa_enabled)
         return pl_req_fail(req, 409, "conflict", "Two-factor sign-in is not on.");
     pl_db_t *db = pl_db_thread();
     if (!db)
@@ -314,21 +317,21 @@ int pl_mfa_disable(pl_req_t *req)
         return rc;
     if ((rc = pl_db_begin(db)))
         return rc;
-    rc = use_second_factor(db, req->arena, req->principal.user_id, code);
+    rc = use_second_factor(db, req->ctx.arena, req->ctx.principal.user_id, code);
     if (rc == PL_EINVAL)
         rc = code_incorrect(req);
     int64_t now = pl_now_ms();
     if (!rc)
-        rc = pl_store_totp_delete(db, req->principal.user_id);
+        rc = pl_store_totp_delete(db, req->ctx.principal.user_id);
     if (!rc)
-        rc = pl_store_recovery_replace(db, req->principal.user_id, NULL, 0, now);
+        rc = pl_store_recovery_replace(db, req->ctx.principal.user_id, NULL, 0, now);
     if (!rc)
-        rc = pl_store_user_set_mfa(db, req->principal.user_id, false, now);
+        rc = pl_store_user_set_mfa(db, req->ctx.principal.user_id, false, now);
     if (!rc)
-        rc = send_notice(db, req, PL_MAIL_MFA_DISABLED);
+        rc = send_notice(db, req, "mfa_disabled");
     if (!rc)
-        rc = pl_audit_append(db, req, NULL, "user.mfa_disabled", "user", req->principal.user_id,
-                             NULL);
+        rc = pl_audit_append(db, &req->ctx, NULL, "user.mfa_disabled", "user",
+                             req->ctx.principal.user_id, NULL);
     if ((rc = pl_db_finish(db, rc)))
         return rc;
     return pl_resp_status(req, 204);
@@ -339,7 +342,7 @@ int pl_mfa_recovery_codes(pl_req_t *req)
     const char *password = NULL;
     if (pl_json_get_string(req, "password", true, 1, 4096, &password))
         return PL_EINVAL;
-    if (!req->principal.mfa_enabled)
+    if (!req->ctx.principal.mfa_enabled)
         return pl_req_fail(req, 409, "conflict", "Two-factor sign-in is not on.");
     pl_db_t *db = pl_db_thread();
     if (!db)
@@ -350,10 +353,10 @@ int pl_mfa_recovery_codes(pl_req_t *req)
     json_t *codes = NULL;
     if ((rc = pl_db_begin(db)))
         return rc;
-    rc = new_recovery_codes(db, req->principal.user_id, &codes);
+    rc = new_recovery_codes(db, req->ctx.principal.user_id, &codes);
     if (!rc)
-        rc = pl_audit_append(db, req, NULL, "user.recovery_codes_regenerated", "user",
-                             req->principal.user_id, NULL);
+        rc = pl_audit_append(db, &req->ctx, NULL, "user.recovery_codes_regenerated", "user",
+                             req->ctx.principal.user_id, NULL);
     if ((rc = pl_db_finish(db, rc))) {
         json_decref(codes);
         return rc;
@@ -399,11 +402,12 @@ int pl_auth_login_mfa(pl_req_t *req)
     const char *user_id = NULL;
     pl_user_t u;
     int64_t now = pl_now_ms();
-    int rc = pl_store_challenge_get(db, req->arena, hash, now, CHALLENGE_MAX_FAILURES, &user_id);
+    int rc =
+        pl_store_challenge_get(db, req->ctx.arena, hash, now, CHALLENGE_MAX_FAILURES, &user_id);
     if (rc == PL_ENOTFOUND)
         return pl_req_fail(req, 401, "invalid_token", "The sign-in step expired; start again.");
     if (!rc)
-        rc = pl_store_user_by_id(db, req->arena, user_id, &u);
+        rc = pl_store_user_by_id(db, req->ctx.arena, user_id, &u);
     if (rc)
         return rc;
     /* the sign-in throttles guard this step too */
@@ -411,14 +415,14 @@ int pl_auth_login_mfa(pl_req_t *req)
         return rc;
     if ((rc = pl_db_begin(db)))
         return rc;
-    rc = use_second_factor(db, req->arena, u.id, code);
+    rc = use_second_factor(db, req->ctx.arena, u.id, code);
     if (rc == PL_EINVAL) {
         rc = pl_store_challenge_fail(db, hash);
         if (!rc)
             rc = pl_store_attempt_insert(db, u.email, req->client_ip, false, now);
         json_t *d = json_pack("{s:s}", "reason", "invalid_mfa_code");
         if (!rc)
-            rc = pl_audit_append(db, req, NULL, "user.login_failed", "user", u.id, d);
+            rc = pl_audit_append(db, &req->ctx, NULL, "user.login_failed", "user", u.id, d);
         json_decref(d);
         if ((rc = pl_db_finish(db, rc)))
             return rc;

@@ -109,3 +109,60 @@ void pl_buf_free(pl_buf_t *b)
     free(b->ptr);
     pl_buf_init(b, b->max);
 }
+
+/* Length of the valid UTF-8 sequence at s (n bytes left), or 0. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0];
+    size_t len;
+    uint32_t cp;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf)
+        len = 2, cp = c & 0x1f;
+    else if (c >= 0xe0 && c <= 0xef)
+        len = 3, cp = c & 0x0f;
+    else if (c >= 0xf0 && c <= 0xf4)
+        len = 4, cp = c & 0x07;
+    else
+        return 0;
+    if (n < len)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    /* no overlong forms, surrogates or code points past U+10FFFF */
+    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+        (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return len;
+}
+
+char *pl_utf8_clean(pl_arena_t *a, const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    char *out = pl_arena_alloc(a, (n < max ? n : max) * 3 + 4);
+    size_t w = 0;
+    const unsigned char *p = (const unsigned char *)s;
+    for (size_t i = 0; i < n;) {
+        size_t len = utf8_seq(p + i, n - i);
+        const char *rep;
+        size_t rl;
+        if (len == 1 && (p[i] < 0x20 || p[i] == 0x7f)) {
+            rep = " ", rl = 1;
+        } else if (len == 0) {
+            rep = "\xef\xbf\xbd", rl = 3, len = 1;
+        } else {
+            rep = (const char *)p + i, rl = len;
+        }
+        if (w + rl > max)
+            break;
+        memcpy(out + w, rep, rl);
+        w += rl;
+        i += len;
+    }
+    out[w] = '\0';
+    return out;
+}

@@ -1,4 +1,5 @@
-/* config.c - flags and PLINTH_* environment variables, from one table. */
+/* config.c - flags and PLINTH_* environment variables, from the core's
+ * option table and those the modules add. */
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -11,81 +12,94 @@
 
 pl_config_t pl_cfg;
 
-typedef enum { T_STR, T_INT, T_INT64, T_BOOL, T_SYNC, T_ADDR } opt_type_t;
+#define MAX_TABLES 64
 
-/* Bit set of the subcommands a flag applies to. */
-#define C_SERVE   (1u << PL_CMD_SERVE)
-#define C_MIGRATE (1u << PL_CMD_MIGRATE)
-#define C_WORKER  (1u << PL_CMD_WORKER)
-#define C_ADMIN   (1u << PL_CMD_ADMIN)
-#define C_AUDIT   (1u << PL_CMD_AUDIT)
-#define C_STORAGE (C_SERVE | C_MIGRATE | C_WORKER | C_ADMIN | C_AUDIT)
-#define C_RUN     (C_SERVE | C_WORKER)
+static const pl_option_t *tables[MAX_TABLES];
+static size_t ntables;
 
-typedef struct {
-    const char *flag; /* without "--"; NULL: environment only */
-    const char *env;
-    opt_type_t type;
-    size_t offset;
-    size_t size; /* for strings */
-    int64_t min, max;
-    unsigned cmds;
-    const char *arg;
-    const char *help;
-} opt_t;
+static int check_database_url(void)
+{
+    if (pl_cfg.database_url[0] && strncmp(pl_cfg.database_url, "postgres://", 11) &&
+        strncmp(pl_cfg.database_url, "postgresql://", 13)) {
+        fprintf(stderr, "plinth: PLINTH_DATABASE_URL: expected postgres://...\n");
+        return PL_EINVAL;
+    }
+    return PL_OK;
+}
 
-#define OFF(f) offsetof(pl_config_t, f), sizeof(((pl_config_t *)0)->f)
+static int check_data_dir(void)
+{
+    if (!pl_cfg.data_dir[0]) {
+        fprintf(stderr, "plinth: --data: must not be empty\n");
+        return PL_EINVAL;
+    }
+    return PL_OK;
+}
 
-static const opt_t opts[] = {
-    {"http", "PLINTH_HTTP", T_ADDR, OFF(http_addr), 0, 0, C_SERVE, "ADDR:PORT",
-     "address to listen on (default 127.0.0.1:8080)"},
-    {"data", "PLINTH_DATA", T_STR, OFF(data_dir), 0, 0, C_STORAGE, "DIR",
-     "data directory: SQLite database and generated keys (default ./plinth_data)"},
-    {"threads", "PLINTH_THREADS", T_INT, OFF(threads), 1, 1024, C_SERVE, "N",
-     "HTTP worker threads (default 2 x cores)"},
-    {"workers", "PLINTH_WORKERS", T_INT, OFF(workers), 0, 256, C_RUN, "N",
-     "background job worker threads; 0 disables them (default 2)"},
-    {"max-body", "PLINTH_MAX_BODY", T_INT64, OFF(max_body), 1, 1LL << 30, C_SERVE, "BYTES",
-     "largest accepted request body (default 1048576)"},
-    {"conn-timeout", "PLINTH_CONN_TIMEOUT", T_INT, OFF(conn_timeout), 1, 3600, C_SERVE, "SECONDS",
-     "close connections idle or stalled this long (default 30)"},
-    {"sqlite-sync", "PLINTH_SQLITE_SYNC", T_SYNC, OFF(sqlite_sync_full), 0, 0, C_STORAGE,
-     "full|normal", "SQLite durability: full survives power loss (default full)"},
-    {"access-log", "PLINTH_ACCESS_LOG", T_BOOL, OFF(access_log), 0, 0, C_SERVE, "on|off",
-     "one JSON line per request on stderr (default on)"},
-    {"access-ttl", "PLINTH_ACCESS_TTL", T_INT, OFF(access_ttl), 1, 86400, C_SERVE, "SECONDS",
-     "access token lifetime (default 900)"},
-    {"argon2-memory", "PLINTH_ARGON2_MEMORY", T_INT64, OFF(argon2_memory), 8192,
-     4LL * 1024 * 1024 * 1024, C_STORAGE, "BYTES", "Argon2id memory cost (default 19922944)"},
-    {"argon2-ops", "PLINTH_ARGON2_OPS", T_INT, OFF(argon2_ops), 1, 64, C_STORAGE, "N",
-     "Argon2id iterations (default 2)"},
-    {"audit-retention-days", "PLINTH_AUDIT_RETENTION_DAYS", T_INT, OFF(audit_retention_days), 0,
-     36500, C_RUN, "DAYS", "prune audit events older than this; 0 keeps them forever (default 0)"},
-    {"rate-limit", "PLINTH_RATE_LIMIT", T_BOOL, OFF(rate_limit), 0, 0, C_SERVE, "on|off",
-     "general per-IP API rate limit (default off)"},
-    {"rate-limit-rps", "PLINTH_RATE_LIMIT_RPS", T_INT, OFF(rate_limit_rps), 1, 1000000, C_SERVE,
-     "N", "requests per second per client IP when --rate-limit is on (default 100)"},
-    {NULL, "PLINTH_REQUIRE_VERIFIED_EMAIL", T_BOOL, OFF(require_verified_email), 0, 0, C_SERVE,
-     "0|1", "creating organizations and invitations needs a verified email (default 0)"},
-    {NULL, "PLINTH_DATABASE_URL", T_STR, OFF(database_url), 0, 0, C_STORAGE, "postgres://...",
-     "use PostgreSQL instead of the embedded SQLite database"},
-    {NULL, "PLINTH_CORS_ORIGINS", T_STR, OFF(cors_origins), 0, 0, C_SERVE, "ORIGINS",
-     "comma-separated origins allowed by CORS, or * (default: CORS off)"},
-    {NULL, "PLINTH_TRUSTED_PROXIES", T_STR, OFF(trusted_proxies), 0, 0, C_SERVE, "CIDRS",
-     "comma-separated proxies whose X-Forwarded-For is believed"},
-    {NULL, "PLINTH_PUBLIC_URL", T_STR, OFF(public_url), 0, 0, C_STORAGE, "URL",
-     "base URL of the product's pages, for links in emails (default http://<--http>)"},
-    {NULL, "PLINTH_SMTP_URL", T_STR, OFF(smtp_url), 0, 0, C_RUN, "smtp[s]://USER:PASS@HOST:PORT",
-     "send email over SMTP (STARTTLS when offered); unset: emails are written to the log"},
-    {NULL, "PLINTH_MAIL_FROM", T_STR, OFF(mail_from), 0, 0, C_RUN, "ADDRESS",
-     "sender address of emails (default plinth@localhost)"},
-    {NULL, "PLINTH_MASTER_KEY", T_STR, OFF(master_key), 0, 0, C_STORAGE, "KEY",
-     "key sealing secrets at rest, >= 32 bytes (default: generated into the data directory)"},
-    {NULL, "PLINTH_MFA_ISSUER", T_STR, OFF(mfa_issuer), 0, 0, C_SERVE, "NAME",
-     "issuer shown by authenticator apps (default plinth)"},
-    {NULL, "PLINTH_JWT_SECRET", T_STR, OFF(jwt_secret), 0, 0, C_STORAGE, "SECRET",
-     "access-token signing key (default: generated into the data directory)"},
+static int parse_addr(const char *v, char *host, size_t host_size, int *port);
+
+static int check_http(void)
+{
+    if (parse_addr(pl_cfg.http_addr, pl_cfg.http_host, sizeof(pl_cfg.http_host),
+                   &pl_cfg.http_port)) {
+        fprintf(stderr, "plinth: --http: expected ADDR:PORT (e.g. 127.0.0.1:8080), got \"%s\"\n",
+                pl_cfg.http_addr);
+        return PL_EINVAL;
+    }
+    return PL_OK;
+}
+
+static int sqlite_sync_mode; /* 0 full, 1 normal */
+
+static const pl_option_t core_opts[] = {
+    {"http", "PLINTH_HTTP", PL_OPT_STR, PL_OPT_S(pl_cfg.http_addr), 0, 0, PL_OPT_SERVE, "ADDR:PORT",
+     "address to listen on (default 127.0.0.1:8080)", check_http},
+    {"data", "PLINTH_DATA", PL_OPT_STR, PL_OPT_S(pl_cfg.data_dir), 0, 0, PL_OPT_STORAGE, "DIR",
+     "data directory: SQLite database and generated keys (default ./plinth_data)", check_data_dir},
+    {"threads", "PLINTH_THREADS", PL_OPT_INT, &pl_cfg.threads, 0, 1, 1024, PL_OPT_SERVE, "N",
+     "HTTP worker threads (default 2 x cores)", NULL},
+    {"workers", "PLINTH_WORKERS", PL_OPT_INT, &pl_cfg.workers, 0, 0, 256, PL_OPT_RUN, "N",
+     "background job worker threads; 0 disables them (default 2)", NULL},
+    {"max-body", "PLINTH_MAX_BODY", PL_OPT_INT64, &pl_cfg.max_body, 0, 1, 1LL << 30, PL_OPT_SERVE,
+     "BYTES", "largest accepted request body (default 1048576)", NULL},
+    {"conn-timeout", "PLINTH_CONN_TIMEOUT", PL_OPT_INT, &pl_cfg.conn_timeout, 0, 1, 3600,
+     PL_OPT_SERVE, "SECONDS", "close connections idle or stalled this long (default 30)", NULL},
+    {"shutdown-timeout", "PLINTH_SHUTDOWN_TIMEOUT", PL_OPT_INT, &pl_cfg.shutdown_timeout, 0, 0,
+     3600, PL_OPT_RUN, "SECONDS",
+     "on SIGTERM, wait this long for requests and jobs in flight (default 30)", NULL},
+    {"sqlite-sync", "PLINTH_SQLITE_SYNC", PL_OPT_ENUM, &sqlite_sync_mode, 0, 0, 0, PL_OPT_STORAGE,
+     "full|normal", "SQLite durability: full survives power loss (default full)", NULL},
+    {"access-log", "PLINTH_ACCESS_LOG", PL_OPT_BOOL, &pl_cfg.access_log, 0, 0, 0, PL_OPT_SERVE,
+     "on|off", "one JSON line per request on stderr (default on)", NULL},
+    {"rate-limit", "PLINTH_RATE_LIMIT", PL_OPT_BOOL, &pl_cfg.rate_limit, 0, 0, 0, PL_OPT_SERVE,
+     "on|off", "general per-IP API rate limit (default off)", NULL},
+    {"rate-limit-rps", "PLINTH_RATE_LIMIT_RPS", PL_OPT_INT, &pl_cfg.rate_limit_rps, 0, 1, 1000000,
+     PL_OPT_SERVE, "N", "requests per second per client IP when --rate-limit is on (default 100)",
+     NULL},
+    {NULL, "PLINTH_DATABASE_URL", PL_OPT_STR, PL_OPT_S(pl_cfg.database_url), 0, 0, PL_OPT_STORAGE,
+     "postgres://...", "use PostgreSQL instead of the embedded SQLite database",
+     check_database_url},
+    {NULL, "PLINTH_CORS_ORIGINS", PL_OPT_STR, PL_OPT_S(pl_cfg.cors_origins), 0, 0, PL_OPT_SERVE,
+     "ORIGINS", "comma-separated origins allowed by CORS, or * (default: CORS off)", NULL},
+    {NULL, "PLINTH_TRUSTED_PROXIES", PL_OPT_STR, PL_OPT_S(pl_cfg.trusted_proxies), 0, 0,
+     PL_OPT_SERVE, "CIDRS", "comma-separated proxies whose X-Forwarded-For is believed", NULL},
+    {NULL, "PLINTH_PUBLIC_URL", PL_OPT_STR, PL_OPT_S(pl_cfg.public_url), 0, 0, PL_OPT_STORAGE,
+     "URL", "base URL of the product's pages, for links in emails (default http://<--http>)", NULL},
+    {NULL, "PLINTH_MASTER_KEY", PL_OPT_STR, PL_OPT_S(pl_cfg.master_key), 0, 0, PL_OPT_STORAGE,
+     "KEY", "key sealing secrets at rest, >= 32 bytes (default: generated into the data directory)",
+     NULL},
 };
+
+static bool is_end(const pl_option_t *o)
+{
+    return !o->flag && !o->env;
+}
+
+void pl_config_add(const pl_option_t *opts)
+{
+    if (ntables < MAX_TABLES && opts)
+        tables[ntables++] = opts;
+}
 
 static void set_defaults(void)
 {
@@ -97,14 +111,10 @@ static void set_defaults(void)
     pl_cfg.workers = 2;
     pl_cfg.max_body = 1024 * 1024;
     pl_cfg.conn_timeout = 30;
-    pl_cfg.sqlite_sync_full = true;
+    pl_cfg.shutdown_timeout = 30;
     pl_cfg.access_log = true;
-    pl_cfg.access_ttl = 900;
-    pl_cfg.argon2_memory = 19LL * 1024 * 1024;
-    pl_cfg.argon2_ops = 2;
     pl_cfg.rate_limit_rps = 100;
-    snprintf(pl_cfg.mail_from, sizeof(pl_cfg.mail_from), "plinth@localhost");
-    snprintf(pl_cfg.mfa_issuer, sizeof(pl_cfg.mfa_issuer), "plinth");
+    sqlite_sync_mode = 0;
 }
 
 static int parse_addr(const char *v, char *host, size_t host_size, int *port)
@@ -130,141 +140,187 @@ static int parse_addr(const char *v, char *host, size_t host_size, int *port)
     return PL_OK;
 }
 
-static int set_value(const opt_t *o, const char *v, const char *source)
+static int set_value(const pl_option_t *o, const char *v, const char *source)
 {
-    char *field = (char *)&pl_cfg + o->offset;
     int64_t n;
     switch (o->type) {
-    case T_STR:
-    case T_ADDR:
+    case PL_OPT_STR:
         if (strlen(v) >= o->size) {
             fprintf(stderr, "plinth: %s: value too long (at most %zu bytes)\n", source,
                     o->size - 1);
             return PL_EINVAL;
         }
-        if (o->type == T_ADDR) {
-            if (parse_addr(v, pl_cfg.http_host, sizeof(pl_cfg.http_host), &pl_cfg.http_port)) {
-                fprintf(stderr,
-                        "plinth: %s: expected ADDR:PORT (e.g. 127.0.0.1:8080), got \"%s\"\n",
-                        source, v);
-                return PL_EINVAL;
-            }
-        } else if (o->offset == offsetof(pl_config_t, data_dir) && !*v) {
-            fprintf(stderr, "plinth: %s: must not be empty\n", source);
-            return PL_EINVAL;
-        }
-        memcpy(field, v, strlen(v) + 1);
+        memcpy(o->ptr, v, strlen(v) + 1);
         return PL_OK;
-    case T_INT:
-    case T_INT64:
+    case PL_OPT_INT:
+    case PL_OPT_INT64:
         if (pl_parse_int64(v, o->min, o->max, &n)) {
             fprintf(stderr, "plinth: %s: expected an integer from %lld to %lld, got \"%s\"\n",
                     source, (long long)o->min, (long long)o->max, v);
             return PL_EINVAL;
         }
-        if (o->type == T_INT)
-            *(int *)field = (int)n;
+        if (o->type == PL_OPT_INT)
+            *(int *)o->ptr = (int)n;
         else
-            *(int64_t *)field = n;
+            *(int64_t *)o->ptr = n;
         return PL_OK;
-    case T_BOOL:
+    case PL_OPT_BOOL:
         if (!strcmp(v, "1") || !strcmp(v, "on") || !strcmp(v, "true") || !strcmp(v, "yes")) {
-            *(bool *)field = true;
+            *(bool *)o->ptr = true;
         } else if (!strcmp(v, "0") || !strcmp(v, "off") || !strcmp(v, "false") ||
                    !strcmp(v, "no")) {
-            *(bool *)field = false;
+            *(bool *)o->ptr = false;
         } else {
             fprintf(stderr, "plinth: %s: expected on or off, got \"%s\"\n", source, v);
             return PL_EINVAL;
         }
         return PL_OK;
-    case T_SYNC:
-        if (!strcmp(v, "full")) {
-            *(bool *)field = true;
-        } else if (!strcmp(v, "normal")) {
-            *(bool *)field = false;
-        } else {
-            fprintf(stderr, "plinth: %s: expected full or normal, got \"%s\"\n", source, v);
-            return PL_EINVAL;
+    case PL_OPT_ENUM: {
+        /* the choices are the arg text "a|b|c" */
+        const char *c = o->arg;
+        size_t vl = strlen(v);
+        for (int i = 0; c && *c; i++) {
+            const char *bar = strchr(c, '|');
+            size_t cl = bar ? (size_t)(bar - c) : strlen(c);
+            if (cl == vl && !strncmp(c, v, vl)) {
+                *(int *)o->ptr = i;
+                return PL_OK;
+            }
+            c = bar ? bar + 1 : c + cl;
         }
-        return PL_OK;
+        fprintf(stderr, "plinth: %s: expected one of %s, got \"%s\"\n", source, o->arg, v);
+        return PL_EINVAL;
+    }
     }
     return PL_EINVAL;
 }
 
-void pl_config_help(pl_cmd_t cmd, const char *usage)
+/* Calls fn on every option that applies to cmds: the core's, the modules',
+ * then the command's own. Stops at the first non-zero result. */
+static int each_option(unsigned cmds, const pl_option_t *own,
+                       int (*fn)(const pl_option_t *o, void *arg), void *arg)
 {
-    printf("%s\n\nOptions (each also read from its environment variable):\n", usage);
-    for (size_t i = 0; i < PL_ARRAY_LEN(opts); i++) {
-        const opt_t *o = &opts[i];
-        if (!(o->cmds & (1u << cmd)) || !o->flag)
-            continue;
-        char left[64];
-        snprintf(left, sizeof(left), "--%s %s", o->flag, o->arg);
-        printf("  %-28s %s [%s]\n", left, o->help, o->env);
-    }
-    printf("  %-28s %s\n", "--help", "show this help");
-    printf("\nEnvironment only:\n");
-    for (size_t i = 0; i < PL_ARRAY_LEN(opts); i++) {
-        const opt_t *o = &opts[i];
-        if (!(o->cmds & (1u << cmd)) || o->flag)
-            continue;
-        printf("  %-28s %s\n", o->env, o->help);
-    }
+    int rc;
+    for (size_t i = 0; i < PL_ARRAY_LEN(core_opts); i++)
+        if ((core_opts[i].cmds & cmds) && (rc = fn(&core_opts[i], arg)))
+            return rc;
+    for (size_t t = 0; t < ntables; t++)
+        for (const pl_option_t *o = tables[t]; !is_end(o); o++)
+            if ((o->cmds & cmds) && (rc = fn(o, arg)))
+                return rc;
+    for (const pl_option_t *o = own; o && !is_end(o); o++)
+        if ((rc = fn(o, arg)))
+            return rc;
+    return PL_OK;
 }
 
-int pl_config_load(pl_cmd_t cmd, int argc, char **argv, const char *usage)
+static int print_flag(const pl_option_t *o, void *arg)
+{
+    PL_UNUSED(arg);
+    if (o->flag) {
+        char left[64];
+        snprintf(left, sizeof(left), "--%s %s", o->flag, o->arg);
+        if (o->env)
+            printf("  %-30s %s [%s]\n", left, o->help, o->env);
+        else
+            printf("  %-30s %s\n", left, o->help);
+    }
+    return 0;
+}
+
+static int print_env(const pl_option_t *o, void *arg)
+{
+    PL_UNUSED(arg);
+    if (!o->flag && o->env)
+        printf("  %-30s %s\n", o->env, o->help);
+    return 0;
+}
+
+void pl_config_help(unsigned cmds, const pl_option_t *own, const char *usage)
+{
+    printf("%s\n\nOptions (each also read from its environment variable):\n", usage);
+    each_option(cmds, own, print_flag, NULL);
+    printf("  %-30s %s\n", "--help", "show this help");
+    printf("\nEnvironment only:\n");
+    each_option(cmds, own, print_env, NULL);
+}
+
+static int from_env(const pl_option_t *o, void *arg)
+{
+    PL_UNUSED(arg);
+    const char *v = o->env ? getenv(o->env) : NULL;
+    return v ? set_value(o, v, o->env) : PL_OK;
+}
+
+typedef struct {
+    const char *name;
+    size_t len;
+    const pl_option_t *found;
+} find_t;
+
+static int find_flag(const pl_option_t *o, void *arg)
+{
+    find_t *f = arg;
+    if (o->flag && strlen(o->flag) == f->len && !strncmp(o->flag, f->name, f->len))
+        f->found = o;
+    return 0;
+}
+
+static int run_check(const pl_option_t *o, void *arg)
+{
+    PL_UNUSED(arg);
+    return o->check ? o->check() : PL_OK;
+}
+
+int pl_config_load(unsigned cmds, const pl_option_t *own, int argc, char **argv, const char *usage,
+                   char **pos, int max_pos, int *npos)
 {
     set_defaults();
-    unsigned bit = 1u << cmd;
-    for (size_t i = 0; i < PL_ARRAY_LEN(opts); i++) {
-        const char *v = getenv(opts[i].env);
-        if (v && (opts[i].cmds & bit) && set_value(&opts[i], v, opts[i].env))
-            return PL_EINVAL;
-    }
+    if (npos)
+        *npos = 0;
+    if (each_option(cmds, own, from_env, NULL))
+        return PL_EINVAL;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            pl_config_help(cmd, usage);
+            pl_config_help(cmds, own, usage);
             return PL_EEXISTS;
         }
         if (strncmp(a, "--", 2) != 0) {
+            if (pos && npos && *npos < max_pos) {
+                pos[(*npos)++] = argv[i];
+                continue;
+            }
             fprintf(stderr, "plinth: unexpected argument \"%s\" (see --help)\n", a);
             return PL_EINVAL;
         }
-        const char *name = a + 2;
-        const char *eq = strchr(name, '=');
-        size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
-        const opt_t *o = NULL;
-        for (size_t k = 0; k < PL_ARRAY_LEN(opts); k++)
-            if (opts[k].flag && (opts[k].cmds & bit) && strlen(opts[k].flag) == nlen &&
-                !strncmp(opts[k].flag, name, nlen))
-                o = &opts[k];
-        if (!o) {
-            fprintf(stderr, "plinth: unknown option \"%.*s\" (see --help)\n", (int)(nlen + 2), a);
+        find_t f = {a + 2, 0, NULL};
+        const char *eq = strchr(f.name, '=');
+        f.len = eq ? (size_t)(eq - f.name) : strlen(f.name);
+        each_option(cmds, own, find_flag, &f);
+        if (!f.found) {
+            fprintf(stderr, "plinth: unknown option \"%.*s\" (see --help)\n", (int)(f.len + 2), a);
             return PL_EINVAL;
         }
         const char *v = eq ? eq + 1 : NULL;
         if (!v) {
             if (i + 1 >= argc) {
-                fprintf(stderr, "plinth: --%s needs a value (%s)\n", o->flag, o->arg);
+                fprintf(stderr, "plinth: --%s needs a value (%s)\n", f.found->flag, f.found->arg);
                 return PL_EINVAL;
             }
             v = argv[++i];
         }
         char src[80];
-        snprintf(src, sizeof(src), "--%s", o->flag);
-        if (set_value(o, v, src))
+        snprintf(src, sizeof(src), "--%s", f.found->flag);
+        if (set_value(f.found, v, src))
             return PL_EINVAL;
     }
-    if (!pl_cfg.http_port &&
-        parse_addr(pl_cfg.http_addr, pl_cfg.http_host, sizeof(pl_cfg.http_host), &pl_cfg.http_port))
+    /* --http is parsed for every command: the public URL defaults from it */
+    if (!(cmds & PL_OPT_SERVE) && check_http())
         return PL_EINVAL;
-    if (pl_cfg.database_url[0] && strncmp(pl_cfg.database_url, "postgres://", 11) &&
-        strncmp(pl_cfg.database_url, "postgresql://", 13)) {
-        fprintf(stderr, "plinth: PLINTH_DATABASE_URL: expected postgres://...\n");
+    if (each_option(cmds, own, run_check, NULL))
         return PL_EINVAL;
-    }
+    pl_cfg.sqlite_sync_full = sqlite_sync_mode == 0;
     snprintf(pl_cfg.sqlite_path, sizeof(pl_cfg.sqlite_path), "%s/plinth.db", pl_cfg.data_dir);
     if (!pl_cfg.public_url[0])
         snprintf(pl_cfg.public_url, sizeof(pl_cfg.public_url), "http://%s", pl_cfg.http_addr);
@@ -290,4 +346,16 @@ int pl_config_ensure_data_dir(void)
         return PL_EINVAL;
     }
     return PL_OK;
+}
+
+int pl_config_require_data_dir(void)
+{
+    struct stat st;
+    if (stat(pl_cfg.data_dir, &st) == 0 && S_ISDIR(st.st_mode))
+        return PL_OK;
+    fprintf(stderr,
+            "plinth: no data directory at %s: this command works on an existing installation "
+            "(run it where the server runs, or pass --data DIR)\n",
+            pl_cfg.data_dir);
+    return PL_ENOTFOUND;
 }

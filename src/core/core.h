@@ -104,6 +104,12 @@ bool pl_uuid_valid(const char *s);
 /* Lower-case hex of n bytes into out (2n+1 bytes). */
 void pl_hex(const unsigned char *in, size_t n, char *out);
 
+/* A copy of s in the arena that is valid UTF-8 (each invalid byte becomes
+ * U+FFFD), without control characters (they become spaces), and at most max
+ * bytes long (cut at a character boundary). For strings taken from request
+ * headers before they are stored or logged. */
+char *pl_utf8_clean(pl_arena_t *a, const char *s, size_t max);
+
 /* Parses a decimal integer in [min, max]; the whole string must be consumed. */
 int pl_parse_int64(const char *s, int64_t min, int64_t max, int64_t *out);
 

@@ -531,9 +531,9 @@ int pl_stmt_exec(pl_stmt_t *st)
 
 /* ---- Notifications ---- */
 
-static const char sql_notify[] = "SELECT pg_notify($1, '')";
+static const char sql_notify[] = "SELECT pg_notify($1, $2)";
 
-int pl_db_notify(pl_db_t *db, const char *channel)
+int pl_db_notify(pl_db_t *db, const char *channel, const char *payload)
 {
     if (config.engine != PL_DB_POSTGRES)
         return PL_OK;
@@ -541,16 +541,24 @@ int pl_db_notify(pl_db_t *db, const char *channel)
     if (!st)
         return PL_EDB;
     pl_stmt_bind_text(st, 1, channel);
+    pl_stmt_bind_text(st, 2, payload ? payload : "");
     int rc = pl_stmt_step(st);
     pl_stmt_reset(st);
     return rc < 0 ? rc : PL_OK;
 }
 
-int pl_db_listen_start(const char *channel, void (*cb)(void))
+int pl_db_listen(const char *channel, void (*cb)(const char *payload))
 {
     if (config.engine != PL_DB_POSTGRES)
         return PL_OK;
-    return pl_db_pg_listen_start(&config, channel, cb);
+    return pl_db_pg_listen_add(channel, cb);
+}
+
+int pl_db_listen_start(void)
+{
+    if (config.engine != PL_DB_POSTGRES)
+        return PL_OK;
+    return pl_db_pg_listen_start(&config);
 }
 
 void pl_db_listen_stop(void)

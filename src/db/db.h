@@ -139,13 +139,18 @@ const char *pl_db_conflict_detail(pl_db_t *db);
 bool pl_db_ping(pl_db_t *db);
 
 /* Cross-instance wake-ups. pl_db_notify queues a notification on channel
- * inside the caller's transaction (delivered at commit; PostgreSQL NOTIFY, a
- * no-op on SQLite, where one process holds the database). pl_db_listen_start
- * starts a thread with its own connection that calls cb on every
- * notification of channel (PostgreSQL only; PL_OK and nothing on SQLite);
- * pl_db_listen_stop ends it. One listener per process. */
-int pl_db_notify(pl_db_t *db, const char *channel);
-int pl_db_listen_start(const char *channel, void (*cb)(void));
+ * with an optional short payload (NULL: "") inside the caller's transaction,
+ * delivered at commit (PostgreSQL NOTIFY; a no-op on SQLite, where one
+ * process holds the database and wakes its own threads).
+ * pl_db_listen registers cb for channel (an identifier of [a-z0-9_]); up to
+ * 16 channels per process, registered before pl_db_listen_start, which
+ * starts one thread with its own connection LISTENing on all of them
+ * (PostgreSQL only; PL_OK and nothing on SQLite). cb runs on that thread
+ * with the payload, or with NULL after a reconnect, when notifications may
+ * have been missed. pl_db_listen_stop ends the thread. */
+int pl_db_notify(pl_db_t *db, const char *channel, const char *payload);
+int pl_db_listen(const char *channel, void (*cb)(const char *payload));
+int pl_db_listen_start(void);
 void pl_db_listen_stop(void);
 
 /* Migrations (migrate.c). Applies every embedded migration newer than the
@@ -226,8 +231,9 @@ extern const pl_db_ops_t pl_db_pg_ops;
  * values; sql (may be NULL) is logged truncated. */
 int pl_db_fail(pl_db_t *db, int code, const char *msg, const char *detail, const char *sql);
 
-/* pg.c's notification listener, behind pl_db_listen_start/stop. */
-int pl_db_pg_listen_start(const pl_db_config_t *cfg, const char *channel, void (*cb)(void));
+/* pg.c's notification listener, behind pl_db_listen*. */
+int pl_db_pg_listen_add(const char *channel, void (*cb)(const char *payload));
+int pl_db_pg_listen_start(const pl_db_config_t *cfg);
 void pl_db_pg_listen_stop(void);
 
 #endif /* PL_DB_ENGINE */

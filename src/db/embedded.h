@@ -3,9 +3,10 @@
 #define PL_EMBEDDED_H
 
 typedef struct {
-    int version;      /* 1, 2, ... without gaps; 0 ends the array */
-    const char *name; /* file name without number and extension */
-    const char *sql;  /* the whole file */
+    int version;          /* 1, 2, ... without gaps; 0 ends the array */
+    const char *name;     /* file name without number and extension */
+    const char *checksum; /* lower-hex SHA-256 of the file; NULL: not checked */
+    const char *sql;      /* the whole file */
 } pl_migration_t;
 
 extern const pl_migration_t pl_migrations_sqlite[];

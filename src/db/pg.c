@@ -332,12 +332,36 @@ const pl_db_ops_t pl_db_pg_ops = {
 
 /* ---- LISTEN: a thread with its own connection that waits for notifications ---- */
 
+#define MAX_CHANNELS 16
+
 static pthread_t listen_thread;
 static bool listen_running;
 static atomic_bool listen_stop;
-static char listen_channel[64];
-static void (*listen_cb)(void);
+static struct {
+    char name[64];
+    void (*cb)(const char *payload);
+} channels[MAX_CHANNELS];
+static int nchannels;
 static const pl_db_config_t *listen_cfg;
+
+int pl_db_pg_listen_add(const char *channel, void (*cb)(const char *payload))
+{
+    if (listen_running || nchannels == MAX_CHANNELS || strlen(channel) >= sizeof(channels[0].name))
+        return PL_EINVAL;
+    for (const char *p = channel; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || *p == '_' || (*p >= '0' && *p <= '9')))
+            return PL_EINVAL; /* the name is pasted into LISTEN: identifiers only */
+    snprintf(channels[nchannels].name, sizeof(channels[0].name), "%s", channel);
+    channels[nchannels].cb = cb;
+    nchannels++;
+    return PL_OK;
+}
+
+static void missed_all(void)
+{
+    for (int i = 0; i < nchannels; i++)
+        channels[i].cb(NULL);
+}
 
 static PGconn *listen_connect(void)
 {
@@ -347,14 +371,16 @@ static PGconn *listen_connect(void)
         return NULL;
     }
     PQsetNoticeProcessor(c, notice, NULL);
-    char sql[96];
-    snprintf(sql, sizeof(sql), "LISTEN %s", listen_channel);
-    PGresult *r = PQexec(c, sql);
-    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-    PQclear(r);
-    if (!ok) {
-        PQfinish(c);
-        return NULL;
+    for (int i = 0; i < nchannels; i++) {
+        char sql[96];
+        snprintf(sql, sizeof(sql), "LISTEN %s", channels[i].name);
+        PGresult *r = PQexec(c, sql);
+        bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+        PQclear(r);
+        if (!ok) {
+            PQfinish(c);
+            return NULL;
+        }
     }
     return c;
 }
@@ -364,10 +390,13 @@ static void *listen_loop(void *arg)
     (void)arg;
     PGconn *c = NULL;
     while (!atomic_load(&listen_stop)) {
-        if (!c && !(c = listen_connect())) {
-            struct timespec ts = {1, 0};
-            nanosleep(&ts, NULL);
-            continue;
+        if (!c) {
+            if (!(c = listen_connect())) {
+                struct timespec ts = {1, 0};
+                nanosleep(&ts, NULL);
+                continue;
+            }
+            missed_all(); /* notifications sent while we were away are lost */
         }
         struct pollfd pfd = {.fd = PQsocket(c), .events = POLLIN};
         int n = poll(&pfd, 1, 250); /* short, so stop is noticed quickly */
@@ -376,30 +405,27 @@ static void *listen_loop(void *arg)
         if (n > 0 && !PQconsumeInput(c)) {
             PQfinish(c);
             c = NULL;
-            if (listen_cb)
-                listen_cb(); /* something may have been missed */
             continue;
         }
-        bool any = false;
         PGnotify *note;
         while ((note = PQnotifies(c))) {
-            any = true;
+            for (int i = 0; i < nchannels; i++)
+                if (!strcmp(channels[i].name, note->relname))
+                    channels[i].cb(note->extra);
             PQfreemem(note);
         }
-        if (any && listen_cb)
-            listen_cb();
     }
     if (c)
         PQfinish(c);
     return NULL;
 }
 
-int pl_db_pg_listen_start(const pl_db_config_t *cfg, const char *channel, void (*cb)(void))
+int pl_db_pg_listen_start(const pl_db_config_t *cfg)
 {
     if (listen_running)
         return PL_EINVAL;
-    snprintf(listen_channel, sizeof(listen_channel), "%s", channel);
-    listen_cb = cb;
+    if (!nchannels)
+        return PL_OK;
     listen_cfg = cfg;
     atomic_store(&listen_stop, false);
     if (pthread_create(&listen_thread, NULL, listen_loop, NULL) != 0)

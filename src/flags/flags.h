@@ -16,7 +16,7 @@
 
 #include "core/core.h"
 #include "db/db.h"
-#include "http/http.h"
+#include "web/web.h"
 
 #define PL_FLAG_KEY_MAX 64
 

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #define PL_FLAGS_INTERNAL
-#include "audit/audit.h"
+#include "platform/audit/audit.h"
 #include "flags/flags.h"
 
 #define DESCRIPTION_MAX 1000
@@ -16,14 +16,14 @@ static int audit_flag(pl_db_t *db, pl_req_t *req, const char *key, const char *c
 {
     json_t *d =
         json_pack("{s:s, s:s?, s:b}", "change", change, "org_id", org_id, "enabled", enabled);
-    int rc = pl_audit_append(db, req, NULL, "flag.updated", "flag", key, d);
+    int rc = pl_audit_append(db, &req->ctx, NULL, "flag.updated", "flag", key, d);
     json_decref(d);
     return rc;
 }
 
 static const char *fmt_time(pl_req_t *req, int64_t ms)
 {
-    char *out = pl_arena_alloc(req->arena, 32);
+    char *out = pl_arena_alloc(req->ctx.arena, 32);
     pl_time_format(ms, out);
     return out;
 }
@@ -75,7 +75,7 @@ static void add_flag(void *ctx, const pl_flag_row_t *f)
     json_t *overrides = json_array();
     json_array_append_new(p->list, flag_json(p->req, f, overrides));
     json_object_set_new(p->by_key, f->key, overrides);
-    p->last = pl_arena_strdup(p->req->arena, f->key);
+    p->last = pl_arena_strdup(p->req->ctx.arena, f->key);
     if (!p->first)
         p->first = p->last;
 }
@@ -125,7 +125,7 @@ static void collect_override(void *ctx, const pl_flag_override_row_t *o)
 static int read_flag(pl_req_t *req, pl_db_t *db, const char *key, json_t **out)
 {
     pl_flag_row_t f;
-    int rc = pl_flags_store_get(db, req->arena, key, &f);
+    int rc = pl_flags_store_get(db, req->ctx.arena, key, &f);
     if (rc)
         return rc;
     json_t *overrides = json_array();
@@ -207,13 +207,13 @@ static int resolve_target(pl_req_t *req, pl_db_t *db, const char *key, const cha
     if (!pl_flags_key_valid(key))
         return no_flag(req);
     pl_flag_row_t f;
-    int rc = pl_flags_store_get(db, req->arena, key, &f);
+    int rc = pl_flags_store_get(db, req->ctx.arena, key, &f);
     if (rc)
         return rc == PL_ENOTFOUND ? no_flag(req) : rc;
     if (!ref || strlen(ref) > ORG_REF_MAX)
         rc = PL_ENOTFOUND;
     else
-        rc = pl_flags_store_org_id(db, req->arena, ref, org_id);
+        rc = pl_flags_store_org_id(db, req->ctx.arena, ref, org_id);
     if (rc == PL_ENOTFOUND)
         return pl_req_fail(req, 404, "not_found", "No such organization.");
     return rc;
@@ -270,7 +270,7 @@ int pl_flags_override_delete(pl_req_t *req)
     if (!rc)
         rc = audit_flag(db, req, key, "override_deleted", org_id, false);
     if ((rc = pl_db_finish(db, rc))) {
-        if (rc == PL_ENOTFOUND && !req->err_status)
+        if (rc == PL_ENOTFOUND && !req->ctx.err.status)
             return pl_req_fail(req, 404, "not_found", "This organization has no override.");
         return rc;
     }
@@ -287,7 +287,35 @@ int pl_flags_org_list(pl_req_t *req)
     pl_flags_snapshot_t *s = pl_flags_acquire();
     for (size_t i = 0; i < pl_flags_count(s); i++)
         json_object_set_new(flags, pl_flags_key(s, i),
-                            json_boolean(pl_flags_eval(s, i, req->tenant.org_id)));
+                            json_boolean(pl_flags_eval(s, i, req->ctx.tenant.org_id)));
     pl_flags_release(s);
     return pl_resp_json(req, 200, json_pack("{s:o}", "flags", flags));
 }
+
+/* ---- the module ---- */
+
+#define J PL_ROUTE_JSON
+
+static pl_route_t routes[] = {
+    {PL_M_GET, "/v1/orgs/{org}/flags", pl_flags_org_list, PL_AUTH_ORG, "flag.read", 0},
+    {PL_M_GET, "/v1/admin/flags", pl_flags_admin_list, PL_AUTH_ADMIN, NULL, 0},
+    {PL_M_PUT, "/v1/admin/flags/{key}", pl_flags_admin_put, PL_AUTH_ADMIN, NULL, J},
+    {PL_M_DELETE, "/v1/admin/flags/{key}", pl_flags_admin_delete, PL_AUTH_ADMIN, NULL, 0},
+    {PL_M_PUT, "/v1/admin/flags/{key}/orgs/{org}", pl_flags_override_put, PL_AUTH_ADMIN, NULL, J},
+    {PL_M_DELETE, "/v1/admin/flags/{key}/orgs/{org}", pl_flags_override_delete, PL_AUTH_ADMIN, NULL,
+     0},
+    {0},
+};
+
+static const pl_perm_def_t perms[] = {
+    {"flag.read", "Read feature flags evaluated for the organization", PL_ROLES_VIEWER},
+    {0},
+};
+
+const pl_module_t pl_flags_module = {
+    .name = "flags",
+    .routes = routes,
+    .perms = perms,
+    .start = pl_flags_init,
+    .stop = pl_flags_stop,
+};

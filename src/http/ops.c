@@ -1,20 +1,22 @@
-/* ops.c - /healthz, /readyz, /metrics and /v1/openapi.yaml. */
+/* ops.c - the operations module: /healthz, /readyz, /metrics and
+ * /v1/openapi.yaml, and the error codes of the HTTP core. */
 #include <string.h>
 
+#include "core/metrics.h"
+#include "core/module.h"
 #include "db/db.h"
 #include "db/embedded.h"
-#include "http/metrics.h"
-#include "http/ops.h"
-#include "jobs/jobs.h"
+#include "platform/jobs/jobs.h"
+#include "web/web.h"
 
 static const char healthz_body[] = "{\"status\":\"ok\"}";
 
-int pl_ops_healthz(pl_req_t *req)
+static int ops_healthz(pl_req_t *req)
 {
     return pl_resp_body(req, 200, "application/json", healthz_body, sizeof(healthz_body) - 1, true);
 }
 
-int pl_ops_readyz(pl_req_t *req)
+static int ops_readyz(pl_req_t *req)
 {
     const char *database = "ok", *migrations = "ok", *jobs = "ok";
     pl_db_t *db = pl_db_thread();
@@ -37,7 +39,7 @@ int pl_ops_readyz(pl_req_t *req)
         json_pack("{s:s, s:o}", "status", ok ? "ok" : "unavailable", "checks", checks));
 }
 
-int pl_ops_metrics(pl_req_t *req)
+static int ops_metrics(pl_req_t *req)
 {
     pl_buf_t b;
     pl_buf_init(&b, 16 * 1024 * 1024);
@@ -48,7 +50,41 @@ int pl_ops_metrics(pl_req_t *req)
     return rc;
 }
 
-int pl_ops_openapi(pl_req_t *req)
+static int ops_openapi(pl_req_t *req)
 {
     return pl_resp_body(req, 200, "application/yaml", pl_openapi_yaml, pl_openapi_yaml_len, true);
 }
+
+static pl_route_t routes[] = {
+    {PL_M_GET, "/healthz", ops_healthz, PL_AUTH_NONE, NULL, 0},
+    {PL_M_GET, "/readyz", ops_readyz, PL_AUTH_NONE, NULL, 0},
+    {PL_M_GET, "/metrics", ops_metrics, PL_AUTH_NONE, NULL, 0},
+    {PL_M_GET, "/v1/openapi.yaml", ops_openapi, PL_AUTH_NONE, NULL, 0},
+    {0},
+};
+
+/* The codes any route may answer with (API.md "Conventions"). */
+static const pl_error_def_t errors[] = {
+    {"invalid_json", "Invalid JSON"},
+    {"bad_request", "Bad request"},
+    {"unauthenticated", "Authentication required"},
+    {"forbidden", "Forbidden"},
+    {"not_found", "Not found"},
+    {"method_not_allowed", "Method not allowed"},
+    {"conflict", "Conflict"},
+    {"precondition_failed", "Precondition failed"},
+    {"payload_too_large", "Payload too large"},
+    {"unsupported_media_type", "Unsupported media type"},
+    {"validation_failed", "Validation failed"},
+    {"rate_limited", "Too many requests"},
+    {"internal", "Internal error"},
+    {"unavailable", "Service unavailable"},
+    {"insufficient_storage", "Insufficient storage"},
+    {0},
+};
+
+const pl_module_t pl_ops_module = {
+    .name = "ops",
+    .routes = routes,
+    .errors = errors,
+};

@@ -3,7 +3,7 @@
 #ifndef PL_ROUTER_H
 #define PL_ROUTER_H
 
-#include "http/http.h"
+#include "web/web.h"
 
 typedef struct {
     int nparams;
@@ -24,9 +24,5 @@ int pl_router_match(const pl_route_t *routes, size_t n, pl_method_t method, cons
 pl_method_t pl_method_parse(const char *name);
 /* Writes "GET, POST" style list of the methods in mask into out. */
 void pl_methods_format(unsigned mask, char *out, size_t size);
-
-/* The route table (routes.c) and its size. */
-extern pl_route_t pl_routes[];
-extern const size_t pl_routes_count;
 
 #endif

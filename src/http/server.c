@@ -1,7 +1,7 @@
 /* server.c - libmicrohttpd glue: body accumulation with a cap, the middleware
  * chain (request id, security headers, CORS, body checks, authentication),
- * dispatch through the route table, problem+json errors, access log, metrics,
- * and graceful shutdown. */
+ * dispatch through the route table assembled from the modules, problem+json
+ * errors, access log, metrics, and graceful shutdown. */
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netdb.h>
@@ -13,15 +13,19 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "auth/auth.h"
 #include "core/config.h"
 #include "core/crypto.h"
+#include "core/metrics.h"
 #include "db/db.h"
-#include "http/metrics.h"
+#include "http/clientip.h"
+#include "http/dispatch.h"
 #include "http/ratelimit.h"
 #include "http/router.h"
 #include "http/server.h"
-#include "jobs/jobs.h"
+#include "modules.h"
+#include "platform/events/events.h"
+#include "platform/jobs/jobs.h"
+#include "rbac/rbac.h"
 
 static struct MHD_Daemon *daemon_;
 static atomic_int in_flight;
@@ -30,15 +34,6 @@ static atomic_int in_flight;
 static char **cors_origins;
 static size_t cors_count;
 static bool cors_any;
-
-/* Trusted proxies as address/prefix pairs. */
-typedef struct {
-    int family;
-    unsigned char addr[16];
-    int prefix;
-} cidr_t;
-static cidr_t *proxies;
-static size_t proxy_count;
 
 /* Body bytes read and thrown away after the cap before answering 413, so the
  * client reads the answer instead of a reset connection. */
@@ -51,49 +46,20 @@ typedef struct {
     size_t received;
 } conn_state_t;
 
-static const struct {
-    const char *code;
-    const char *title;
-} titles[] = {
-    {"invalid_json", "Invalid JSON"},
-    {"bad_request", "Bad request"},
-    {"unauthenticated", "Authentication required"},
-    {"invalid_credentials", "Invalid credentials"},
-    {"token_expired", "Token expired"},
-    {"invalid_token", "Invalid token"},
-    {"session_revoked", "Session revoked"},
-    {"refresh_token_reused", "Refresh token reused"},
-    {"invalid_mfa_code", "Invalid two-factor code"},
-    {"forbidden", "Forbidden"},
-    {"email_not_verified", "Email not verified"},
-    {"account_disabled", "Account disabled"},
-    {"not_found", "Not found"},
-    {"method_not_allowed", "Method not allowed"},
-    {"email_taken", "Email already registered"},
-    {"slug_taken", "Slug already taken"},
-    {"last_owner", "Last owner"},
-    {"invitation_pending", "Invitation pending"},
-    {"already_member", "Already a member"},
-    {"role_in_use", "Role in use"},
-    {"builtin_role", "Built-in role"},
-    {"personal_org", "Personal organization"},
-    {"mfa_already_enabled", "Two-factor already enabled"},
-    {"conflict", "Conflict"},
-    {"payload_too_large", "Payload too large"},
-    {"unsupported_media_type", "Unsupported media type"},
-    {"validation_failed", "Validation failed"},
-    {"weak_password", "Weak password"},
-    {"rate_limited", "Too many requests"},
-    {"account_locked", "Account locked"},
-    {"internal", "Internal error"},
-    {"unavailable", "Service unavailable"},
-};
+/* The route table and the error titles, assembled from the modules at
+ * start and read-only after. */
+static pl_route_t *routes;
+static size_t nroutes;
+static const char **route_labels;
+static const pl_error_def_t **error_lists;
+static size_t nerror_lists;
 
 static const char *title_for(const char *code)
 {
-    for (size_t i = 0; i < PL_ARRAY_LEN(titles); i++)
-        if (!strcmp(titles[i].code, code))
-            return titles[i].title;
+    for (size_t i = 0; i < nerror_lists; i++)
+        for (const pl_error_def_t *e = error_lists[i]; e->code; e++)
+            if (!strcmp(e->code, code))
+                return e->title;
     return "Error";
 }
 
@@ -147,105 +113,37 @@ static void new_request_id(char out[37])
 
 /* ---- client address ---- */
 
-static int parse_cidr(const char *s, cidr_t *out)
-{
-    char host[64];
-    const char *slash = strchr(s, '/');
-    size_t hl = slash ? (size_t)(slash - s) : strlen(s);
-    if (hl == 0 || hl >= sizeof(host))
-        return PL_EINVAL;
-    memcpy(host, s, hl);
-    host[hl] = '\0';
-    int max;
-    if (inet_pton(AF_INET, host, out->addr) == 1) {
-        out->family = AF_INET;
-        max = 32;
-    } else if (inet_pton(AF_INET6, host, out->addr) == 1) {
-        out->family = AF_INET6;
-        max = 128;
-    } else {
-        return PL_EINVAL;
-    }
-    int64_t p = max;
-    if (slash && pl_parse_int64(slash + 1, 0, max, &p))
-        return PL_EINVAL;
-    out->prefix = (int)p;
-    return PL_OK;
-}
+typedef struct {
+    const char *lines[PL_CLIENTIP_MAX_LINES + 1];
+    int n;
+} xff_t;
 
-static bool addr_in(const cidr_t *c, int family, const unsigned char *a)
+static enum MHD_Result collect_xff(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
 {
-    if (c->family != family)
-        return false;
-    int full = c->prefix / 8, rest = c->prefix % 8;
-    if (memcmp(c->addr, a, (size_t)full) != 0)
-        return false;
-    if (rest == 0)
-        return true;
-    unsigned char mask = (unsigned char)(0xff << (8 - rest));
-    return (c->addr[full] & mask) == (a[full] & mask);
-}
-
-static bool is_trusted(const char *ip)
-{
-    unsigned char a[16];
-    int family = AF_INET;
-    if (inet_pton(AF_INET, ip, a) != 1) {
-        family = AF_INET6;
-        if (inet_pton(AF_INET6, ip, a) != 1)
-            return false;
-    }
-    for (size_t i = 0; i < proxy_count; i++)
-        if (addr_in(&proxies[i], family, a))
-            return true;
-    return false;
+    PL_UNUSED(kind);
+    xff_t *x = cls;
+    if (!strcasecmp(key, "X-Forwarded-For") && x->n <= PL_CLIENTIP_MAX_LINES)
+        x->lines[x->n++] = value; /* one too many marks "too many" */
+    return MHD_YES;
 }
 
 static void client_ip(struct MHD_Connection *c, char *out, size_t size)
 {
-    out[0] = '\0';
+    char peer[64] = "";
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     if (ci && ci->client_addr) {
         const struct sockaddr *sa = ci->client_addr;
         if (sa->sa_family == AF_INET)
-            inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)size);
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, peer, sizeof(peer));
         else if (sa->sa_family == AF_INET6)
-            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out,
-                      (socklen_t)size);
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, peer, sizeof(peer));
     }
-    if (!proxy_count || !is_trusted(out))
-        return;
-    /* Walk X-Forwarded-For from the right, skipping trusted proxies. */
-    const char *xff = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Forwarded-For");
-    if (!xff || strlen(xff) > 4096)
-        return;
-    const char *end = xff + strlen(xff);
-    while (end > xff) {
-        const char *start = end;
-        while (start > xff && start[-1] != ',')
-            start--;
-        const char *a = start, *b = end;
-        while (a < b && (*a == ' ' || *a == '\t'))
-            a++;
-        while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
-            b--;
-        char cand[64];
-        size_t n = (size_t)(b - a);
-        unsigned char tmp[16];
-        if (n > 0 && n < sizeof(cand)) {
-            memcpy(cand, a, n);
-            cand[n] = '\0';
-            if (inet_pton(AF_INET, cand, tmp) != 1 && inet_pton(AF_INET6, cand, tmp) != 1)
-                return; /* garbage: keep the last trusted hop's view */
-            snprintf(out, size, "%s", cand);
-            if (!is_trusted(cand))
-                return;
-        } else {
-            return;
-        }
-        end = start > xff ? start - 1 : xff;
-    }
+    xff_t x = {.n = 0};
+    if (pl_clientip_trusted(peer))
+        MHD_get_connection_values(c, MHD_HEADER_KIND, collect_xff, &x);
+    pl_clientip_resolve(peer, x.lines, x.n, out, size);
 }
 
 /* ---- CORS ---- */
@@ -269,9 +167,10 @@ static const char *cors_allowed(pl_req_t *req)
 
 static void render_problem(pl_req_t *req, int rc)
 {
-    int status = req->err_status;
-    const char *code = req->err_code;
-    const char *detail = req->err_detail;
+    pl_err_t *err = &req->ctx.err;
+    int status = err->status;
+    const char *code = err->code;
+    const char *detail = err->detail;
     if (!status) {
         switch (rc) {
         case PL_ENOTFOUND:
@@ -291,7 +190,7 @@ static void render_problem(pl_req_t *req, int rc)
             break;
         case PL_EBUSY:
             status = 503, code = "unavailable", detail = "The service is busy; try again.";
-            req->retry_after = 1;
+            err->retry_after = 1;
             break;
         default:
             status = 500, code = "internal", detail = "An internal error occurred.";
@@ -308,10 +207,10 @@ static void render_problem(pl_req_t *req, int rc)
     json_object_set_new(o, "code", json_string(code));
     if (detail)
         json_object_set_new(o, "detail", json_string(detail));
-    if (req->nfield_errors) {
+    if (err->nfield_errors) {
         json_t *errs = json_array();
-        for (int i = 0; i < req->nfield_errors; i++) {
-            const pl_field_error_t *e = &req->field_errors[i];
+        for (int i = 0; i < err->nfield_errors; i++) {
+            const pl_field_error_t *e = &err->field_errors[i];
             json_t *fe = json_object();
             json_object_set_new(fe, "field", json_string(e->field));
             json_object_set_new(fe, "code", json_string(e->code));
@@ -320,12 +219,20 @@ static void render_problem(pl_req_t *req, int rc)
         }
         json_object_set_new(o, "errors", errs);
     }
+    if (err->extra_json) {
+        /* extra members a service added (e.g. the limit of a 402) */
+        char *text = pl_arena_printf(req->ctx.arena, "{%s}", err->extra_json);
+        json_t *extra = json_loads(text, 0, NULL);
+        if (json_is_object(extra))
+            json_object_update_missing(o, extra);
+        json_decref(extra);
+    }
     json_object_set_new(o, "request_id", json_string(req->request_id));
     pl_resp_json(req, status, o);
     req->content_type = "application/problem+json";
     if (status == 429 || status == 503) {
         char ra[16];
-        snprintf(ra, sizeof(ra), "%d", req->retry_after > 0 ? req->retry_after : 1);
+        snprintf(ra, sizeof(ra), "%d", err->retry_after > 0 ? err->retry_after : 1);
         pl_resp_header(req, "Retry-After", ra);
     }
 }
@@ -349,10 +256,10 @@ static void access_log(pl_req_t *req)
                    "\"ip\":\"%s\",\"bytes\":%zu",
                    req->route ? req->route->path : "", req->status, ms, req->request_id,
                    req->client_ip, req->resp_len);
-    if (req->principal.user_id[0])
-        pl_buf_appendf(&b, ",\"user_id\":\"%s\"", req->principal.user_id);
-    if (req->err_code)
-        pl_buf_appendf(&b, ",\"error\":\"%s\"", req->err_code);
+    if (req->ctx.principal.user_id[0])
+        pl_buf_appendf(&b, ",\"user_id\":\"%s\"", req->ctx.principal.user_id);
+    if (req->ctx.err.code)
+        pl_buf_appendf(&b, ",\"error\":\"%s\"", req->ctx.err.code);
     if (pl_buf_append(&b, "}\n", 2) == PL_OK)
         pl_log_buffered(b.ptr, b.len);
 }
@@ -360,7 +267,7 @@ static void access_log(pl_req_t *req)
 static enum MHD_Result send_response(struct MHD_Connection *c, pl_req_t *req)
 {
     struct MHD_Response *r;
-    if (req->stream_read && !req->err_status) {
+    if (req->stream_read && !req->ctx.err.status) {
         r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024,
                                               (MHD_ContentReaderCallback)req->stream_read,
                                               req->stream_cls, req->stream_free);
@@ -419,10 +326,10 @@ static int parse_json_body(pl_req_t *req)
         json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
     if (!v)
         return pl_req_fail(req, 400, "invalid_json",
-                           pl_arena_printf(req->arena,
+                           pl_arena_printf(req->ctx.arena,
                                            "The body is not valid JSON: %s at position %d.",
                                            jerr.text, jerr.position));
-    pl_arena_cleanup_add(req->arena, (void (*)(void *))json_decref, v);
+    pl_arena_cleanup_add(req->ctx.arena, (void (*)(void *))json_decref, v);
     if (!json_is_object(v))
         return pl_req_fail(req, 400, "bad_request", "The body must be a JSON object.");
     req->json = v;
@@ -447,12 +354,12 @@ static void dispatch(pl_req_t *req, conn_state_t *cs)
     unsigned allowed = 0;
     if (pl_cfg.rate_limit && !strncmp(req->path, "/v1/", 4) &&
         !pl_ratelimit_allow(req->client_ip, pl_cfg.rate_limit_rps, pl_now_ms())) {
-        req->retry_after = 1;
+        req->ctx.err.retry_after = 1;
         rc = pl_req_fail(req, 429, "rate_limited", "Too many requests; slow down.");
         goto done;
     }
     /* an unknown method (0) matches no route but still collects Allow */
-    int idx = pl_router_match(pl_routes, pl_routes_count, req->method, req->path, &m, &allowed);
+    int idx = pl_router_match(routes, nroutes, req->method, req->path, &m, &allowed);
 
     if (idx < 0) {
         if (req->method == PL_M_OPTIONS && allowed && cors_allowed(req) &&
@@ -463,21 +370,21 @@ static void dispatch(pl_req_t *req, conn_state_t *cs)
             pl_methods_format(allowed, list, sizeof(list));
             pl_resp_header(req, "Allow", list);
             rc = pl_req_fail(req, 405, "method_not_allowed",
-                             pl_arena_printf(req->arena, "Use one of: %s.", list));
+                             pl_arena_printf(req->ctx.arena, "Use one of: %s.", list));
         } else {
             rc = pl_req_fail(req, 404, "not_found", "No such resource.");
         }
         goto done;
     }
-    req->route = &pl_routes[idx];
+    req->route = &routes[idx];
     req->nparams = m.nparams;
     for (int i = 0; i < m.nparams; i++) {
-        req->param_names[i] = pl_arena_strndup(req->arena, m.names[i].ptr, m.names[i].len);
-        req->param_values[i] = pl_arena_strndup(req->arena, m.values[i].ptr, m.values[i].len);
+        req->param_names[i] = pl_arena_strndup(req->ctx.arena, m.names[i].ptr, m.names[i].len);
+        req->param_values[i] = pl_arena_strndup(req->ctx.arena, m.values[i].ptr, m.values[i].len);
     }
     if (cs->too_large) {
         rc = pl_req_fail(req, 413, "payload_too_large",
-                         pl_arena_printf(req->arena, "The body exceeds %lld bytes.",
+                         pl_arena_printf(req->ctx.arena, "The body exceeds %lld bytes.",
                                          (long long)pl_cfg.max_body));
         goto done;
     }
@@ -495,10 +402,10 @@ static void dispatch(pl_req_t *req, conn_state_t *cs)
         }
         if ((rc = pl_db_scope_begin(db, req->method != PL_M_GET)))
             goto done;
-        if ((rc = pl_auth_check(req)) == PL_OK)
+        if ((rc = pl_dispatch_authorize(req, db)) == PL_OK)
             rc = req->route->handler(req);
-        int end = pl_db_scope_end(db, rc == PL_OK && !req->err_status);
-        if (rc == PL_OK && !req->err_status && end != PL_OK) {
+        int end = pl_db_scope_end(db, rc == PL_OK && !req->ctx.err.status);
+        if (rc == PL_OK && !req->ctx.err.status && end != PL_OK) {
             rc = end; /* the answer was ready but its transaction failed */
             req->status = 0;
             req->nheaders = 0;
@@ -506,12 +413,19 @@ static void dispatch(pl_req_t *req, conn_state_t *cs)
     }
     for (int i = 0; i < req->ndeferred; i++)
         req->deferred_fn[i](req, req->deferred_arg[i]);
-    pl_jobs_after_commit(); /* wake local workers for jobs this request queued */
+    pl_jobs_after_commit();   /* wake local workers for jobs this request queued */
+    pl_events_after_commit(); /* and local streams for events it published */
 done:
-    if (rc || req->err_status)
+    if (rc || req->ctx.err.status)
         render_problem(req, rc);
     else if (!req->status)
         pl_resp_status(req, 204);
+}
+
+static const char *lookup(void *conn, int kind, const char *name)
+{
+    return MHD_lookup_connection_value(
+        conn, kind == PL_REQ_QUERY ? MHD_GET_ARGUMENT_KIND : MHD_HEADER_KIND, name);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -524,9 +438,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (!cs) {
         pl_arena_t *a = pl_arena_create();
         cs = pl_arena_alloc(a, sizeof(*cs));
-        cs->req.arena = a;
+        cs->req.ctx.arena = a;
         cs->req.start_us = pl_monotonic_us();
         cs->req.conn = c;
+        cs->req.lookup = lookup;
         pl_buf_init(&cs->body, (size_t)pl_cfg.max_body);
         *con_cls = cs;
         atomic_fetch_add(&in_flight, 1);
@@ -568,6 +483,11 @@ respond:;
         req->body = cs->body.ptr;
         req->body_len = cs->body.len;
     }
+    req->ctx.ip = req->client_ip;
+    req->ctx.request_id = req->request_id;
+    const char *ua = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "User-Agent");
+    if (ua)
+        req->ctx.user_agent = pl_utf8_clean(req->ctx.arena, ua, 512);
     dispatch(req, cs);
     return send_response(c, req);
 }
@@ -591,7 +511,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     if (req->stream_read && req->stream_free)
         req->stream_free(req->stream_cls); /* never handed to a response */
     pl_buf_free(&cs->body);
-    pl_arena_destroy(req->arena);
+    pl_arena_destroy(req->ctx.arena);
     *con_cls = NULL;
     atomic_fetch_sub(&in_flight, 1);
 }
@@ -625,43 +545,64 @@ static int parse_lists(void)
         }
         s = e ? e + 1 : s + strlen(s);
     }
-    s = pl_cfg.trusted_proxies;
-    while (*s) {
-        const char *e = strchr(s, ',');
-        size_t n = e ? (size_t)(e - s) : strlen(s);
-        char item[80];
-        while (n && s[0] == ' ')
-            s++, n--;
-        while (n && s[n - 1] == ' ')
-            n--;
-        if (n) {
-            if (n >= sizeof(item)) {
-                fprintf(stderr, "plinth: PLINTH_TRUSTED_PROXIES: entry too long\n");
-                return PL_EINVAL;
+    return pl_clientip_set_trusted(pl_cfg.trusted_proxies);
+}
+
+int pl_server_assemble(void)
+{
+    if (routes)
+        return PL_OK;
+    for (const pl_module_t *const *m = pl_modules; *m; m++) {
+        for (const pl_route_t *r = (*m)->routes; r && r->path; r++) {
+            routes = pl_xrealloc(routes, (nroutes + 1) * sizeof(*routes));
+            route_labels = pl_xrealloc(route_labels, (nroutes + 1) * sizeof(*route_labels));
+            pl_route_t *t = &routes[nroutes];
+            *t = *r;
+            t->index = (int)nroutes;
+            t->module = (*m)->name;
+            t->perm_bit = r->perm ? pl_perm_bit(r->perm) : -1;
+            if (r->perm && t->perm_bit < 0) {
+                fprintf(stderr, "plinth: route %s of module %s needs unknown permission %s\n",
+                        r->path, (*m)->name, r->perm);
+                return PL_EINTERNAL;
             }
-            memcpy(item, s, n);
-            item[n] = '\0';
-            cidr_t c;
-            if (parse_cidr(item, &c)) {
-                fprintf(stderr,
-                        "plinth: PLINTH_TRUSTED_PROXIES: \"%s\" is not an address or CIDR\n", item);
-                return PL_EINVAL;
-            }
-            proxies = pl_xrealloc(proxies, (proxy_count + 1) * sizeof(cidr_t));
-            proxies[proxy_count++] = c;
+            route_labels[nroutes] = t->path;
+            nroutes++;
         }
-        s = e ? e + 1 : s + strlen(s);
+        if ((*m)->errors) {
+            error_lists = pl_xrealloc(error_lists, (nerror_lists + 1) * sizeof(*error_lists));
+            error_lists[nerror_lists++] = (*m)->errors;
+        }
     }
     return PL_OK;
 }
 
+const pl_route_t *pl_server_routes(size_t *n)
+{
+    *n = nroutes;
+    return routes;
+}
+
+static const char *const auth_names[] = {"none", "user", "admin", "org"};
+
+void pl_server_print_routes(FILE *f)
+{
+    fprintf(f, "%-7s %-62s %-6s %-20s %-10s %s\n", "METHOD", "PATH", "AUTH", "PERMISSION", "MODULE",
+            "FLAGS");
+    for (size_t i = 0; i < nroutes; i++) {
+        char method[16];
+        pl_methods_format(routes[i].method, method, sizeof(method));
+        fprintf(f, "%-7s %-62s %-6s %-20s %-10s %s\n", method, routes[i].path,
+                auth_names[routes[i].auth], routes[i].perm ? routes[i].perm : "-", routes[i].module,
+                (routes[i].flags & PL_ROUTE_JSON) ? "json" : "-");
+    }
+}
+
 int pl_server_start(void)
 {
-    if (parse_lists())
+    if (parse_lists() || pl_server_assemble())
         return PL_EINVAL;
-    for (size_t i = 0; i < pl_routes_count; i++)
-        pl_routes[i].index = (int)i;
-    pl_metrics_init(pl_routes_count);
+    pl_metrics_init(nroutes, route_labels);
 
     struct addrinfo hints = {0}, *ai = NULL;
     hints.ai_family = AF_UNSPEC;
@@ -696,9 +637,10 @@ void pl_server_stop(int grace_ms)
 {
     if (!daemon_)
         return;
+    /* Stop accepting. The listening socket stays open until the daemon is
+     * stopped: the pool's threads may still hold it in their epoll sets,
+     * and libmicrohttpd aborts when it cannot remove it from them. */
     MHD_socket fd = MHD_quiesce_daemon(daemon_);
-    if (fd != MHD_INVALID_SOCKET)
-        close(fd);
     int64_t deadline = pl_monotonic_us() + (int64_t)grace_ms * 1000;
     while (atomic_load(&in_flight) > 0 && pl_monotonic_us() < deadline) {
         struct timespec ts = {0, 5 * 1000 * 1000};
@@ -706,4 +648,6 @@ void pl_server_stop(int grace_ms)
     }
     MHD_stop_daemon(daemon_);
     daemon_ = NULL;
+    if (fd != MHD_INVALID_SOCKET)
+        close(fd);
 }

@@ -2,9 +2,24 @@
 #ifndef PL_SERVER_H
 #define PL_SERVER_H
 
+#include <stdio.h>
+
 #include "core/core.h"
 
-/* Parses CORS and proxy settings from pl_cfg, builds the route index and
+/* Assembles the route table and the error titles from the modules (once;
+ * after pl_modules_init, since routes name permissions of the catalog).
+ * PL_EINTERNAL (printed) when a route names an unknown permission. */
+int pl_server_assemble(void);
+
+/* The assembled route table (after pl_server_assemble) and its size. */
+struct pl_route;
+const struct pl_route *pl_server_routes(size_t *n);
+
+/* Prints the assembled route table: method, path, auth, permission, module,
+ * flags; one route a line after a header line. */
+void pl_server_print_routes(FILE *f);
+
+/* Parses CORS and proxy settings from pl_cfg, assembles the routes and
  * starts listening. PL_EINVAL (message printed) when the address cannot be
  * bound or a setting is malformed. */
 int pl_server_start(void);

@@ -4,12 +4,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "audit/audit.h"
+#include "platform/audit/audit.h"
 #include "auth/auth.h"
 #include "core/config.h"
 #include "core/crypto.h"
 #include "db/db.h"
-#include "mail/mail.h"
+#include "platform/mail/mail.h"
 #include "orgs/orgs.h"
 #include "orgs/orgs_store.h"
 
@@ -17,7 +17,7 @@
 
 static const char *fmt_time(pl_req_t *req, int64_t ms)
 {
-    char *out = pl_arena_alloc(req->arena, 32);
+    char *out = pl_arena_alloc(req->ctx.arena, 32);
     pl_time_format(ms, out);
     return out;
 }
@@ -47,7 +47,7 @@ int pl_invitations_create(pl_req_t *req)
         pl_auth_email(req, "email", email_in, &email);
     if (pl_req_validated(req))
         return PL_EINVAL;
-    if (pl_cfg.require_verified_email && !req->principal.email_verified)
+    if (pl_orgs_require_verified_email && !req->ctx.principal.email_verified)
         return pl_req_fail(req, 403, "email_not_verified",
                            "Verify your email address before inviting people.");
     pl_db_t *db = pl_db_thread();
@@ -56,7 +56,7 @@ int pl_invitations_create(pl_req_t *req)
     int rc = pl_db_begin(db);
     if (rc)
         return rc;
-    const char *org_id = req->tenant.org_id;
+    const char *org_id = req->ctx.tenant.org_id;
     int64_t now = pl_now_ms();
     pl_role_t role;
     pl_actor_t actor = pl_orgs_actor(req);
@@ -68,7 +68,8 @@ int pl_invitations_create(pl_req_t *req)
                            .org_id = org_id,
                            .email = email,
                            .status = "pending",
-                           .invited_by = req->principal.user_id[0] ? req->principal.user_id : NULL,
+                           .invited_by =
+                               req->ctx.principal.user_id[0] ? req->ctx.principal.user_id : NULL,
                            .expires_at = now + INVITATION_TTL_MS,
                            .created_at = now};
 
@@ -101,15 +102,15 @@ int pl_invitations_create(pl_req_t *req)
     if (!rc) {
         /* the token never reaches the log: the event holds who and which role */
         json_t *d = json_pack("{s:s, s:s}", "email", email, "role", role.key);
-        rc = pl_audit_append(db, req, org_id, "member.invited", "invitation", id, d);
+        rc = pl_audit_append(db, &req->ctx, org_id, "member.invited", "invitation", id, d);
         json_decref(d);
     }
     if (!rc) {
-        json_t *vars =
-            json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", "", "org_name", req->tenant.name,
-                      "inviter_name", req->principal.name ? req->principal.name : "", "role",
-                      role.name, "link", pl_mail_link(req->arena, "/accept-invite", token));
-        rc = pl_mail_enqueue(db, PL_MAIL_INVITATION, email, vars);
+        json_t *vars = json_pack(
+            "{s:s, s:s, s:s, s:s, s:s}", "name", "", "org_name", req->ctx.tenant.name,
+            "inviter_name", req->ctx.principal.name ? req->ctx.principal.name : "", "role",
+            role.name, "link", pl_mail_link(req->ctx.arena, "/accept-invite", token));
+        rc = pl_mail_enqueue(db, "invitation", email, vars);
         json_decref(vars);
     }
     pl_memzero(token, sizeof(token));
@@ -146,7 +147,7 @@ int pl_invitations_list(pl_req_t *req)
     if (!db)
         return PL_EDB;
     page_t p = {req, json_array(), 0, limit, NULL, pl_now_ms()};
-    rc = pl_invitations_store_list(db, req->arena, req->tenant.org_id, cursor, limit + 1,
+    rc = pl_invitations_store_list(db, req->ctx.arena, req->ctx.tenant.org_id, cursor, limit + 1,
                                    add_invitation, &p);
     if (rc) {
         json_decref(p.list);
@@ -168,16 +169,17 @@ int pl_invitations_revoke(pl_req_t *req)
         return rc;
     pl_invitation_t inv;
     int64_t now = pl_now_ms();
-    rc = pl_invitations_store_get(db, req->arena, req->tenant.org_id, id, &inv);
+    rc = pl_invitations_store_get(db, req->ctx.arena, req->ctx.tenant.org_id, id, &inv);
     if (rc == PL_ENOTFOUND)
         rc = pl_req_fail(req, 404, "not_found", "No such invitation.");
     if (!rc && strcmp(shown_status(&inv, now), "pending"))
         rc = pl_req_fail(req, 409, "conflict", "Only pending invitations can be revoked.");
     if (!rc)
-        rc = pl_invitations_store_set_status(db, req->tenant.org_id, id, "pending", "revoked", now);
+        rc = pl_invitations_store_set_status(db, req->ctx.tenant.org_id, id, "pending", "revoked",
+                                             now);
     if (!rc)
-        rc = pl_audit_append(db, req, req->tenant.org_id, "invitation.revoked", "invitation", id,
-                             NULL);
+        rc = pl_audit_append(db, &req->ctx, req->ctx.tenant.org_id, "invitation.revoked",
+                             "invitation", id, NULL);
     if ((rc = pl_db_finish(db, rc)))
         return rc;
     return pl_resp_status(req, 204);
@@ -191,7 +193,7 @@ static int find_invitation(pl_req_t *req, pl_db_t *db, const char *token, pl_inv
     pl_sha256_hex(token, strlen(token), hash);
     int rc = pl_db_set_context(db, "app.invitation_token", hash);
     if (!rc)
-        rc = pl_invitations_store_by_token(db, req->arena, hash, inv);
+        rc = pl_invitations_store_by_token(db, req->ctx.arena, hash, inv);
     if (!rc && strcmp(shown_status(inv, pl_now_ms()), "pending"))
         rc = PL_ENOTFOUND;
     if (!rc)
@@ -215,7 +217,8 @@ static int audit_accepted(pl_db_t *db, pl_req_t *req, const pl_invitation_t *inv
                           const char *user_id)
 {
     json_t *d = json_pack("{s:s, s:s}", "user_id", user_id, "role", inv->role);
-    int rc = pl_audit_append(db, req, inv->org_id, "invitation.accepted", "invitation", inv->id, d);
+    int rc = pl_audit_append(db, &req->ctx, inv->org_id, "invitation.accepted", "invitation",
+                             inv->id, d);
     json_decref(d);
     return rc;
 }
@@ -255,7 +258,7 @@ int pl_invitations_accept(pl_req_t *req)
     rc = find_invitation(req, db, token, &inv);
     if (rc == PL_ENOTFOUND)
         rc = invalid_token(req);
-    if (!rc && strcmp(inv.email, req->principal.email ? req->principal.email : ""))
+    if (!rc && strcmp(inv.email, req->ctx.principal.email ? req->ctx.principal.email : ""))
         rc = pl_req_fail(req, 403, "forbidden", "This invitation is addressed to another email.");
     /* claim the invitation first: of concurrent acceptances one gets it, the
      * others wait for it and then find it used */
@@ -265,21 +268,22 @@ int pl_invitations_accept(pl_req_t *req)
         rc = invalid_token(req);
     if (!rc) {
         const char *role = NULL;
-        int m = pl_members_store_role(db, req->arena, inv.org_id, req->principal.user_id, &role);
+        int m = pl_members_store_role(db, req->ctx.arena, inv.org_id, req->ctx.principal.user_id,
+                                      &role);
         if (m == PL_OK)
             rc = pl_req_fail(req, 409, "already_member", "You are already a member.");
         else if (m != PL_ENOTFOUND)
             rc = m;
     }
     if (!rc)
-        rc = pl_store_membership_insert(db, inv.org_id, req->principal.user_id, inv.role, now);
+        rc = pl_store_membership_insert(db, inv.org_id, req->ctx.principal.user_id, inv.role, now);
     if (!rc)
-        rc = audit_accepted(db, req, &inv, req->principal.user_id);
+        rc = audit_accepted(db, req, &inv, req->ctx.principal.user_id);
     /* the token came to that mailbox: the address is proven */
-    if (!rc && !req->principal.email_verified)
-        rc = pl_store_user_set_verified(db, req->principal.user_id, inv.email, pl_now_ms());
+    if (!rc && !req->ctx.principal.email_verified)
+        rc = pl_store_user_set_verified(db, req->ctx.principal.user_id, inv.email, pl_now_ms());
     if (!rc)
-        rc = pl_orgs_store_get(db, req->arena, inv.org_id, true, &org);
+        rc = pl_orgs_store_get(db, req->ctx.arena, inv.org_id, true, &org);
     if ((rc = pl_db_finish(db, rc)))
         return rc;
     return pl_resp_json(req, 200,

@@ -6,20 +6,22 @@
 #define PL_ORGS_H
 
 #include "auth/auth_store.h"
-#include "http/http.h"
+#include "web/web.h"
+#include "core/module.h"
 #include "rbac/rbac.h"
 
-/* The authorization step for PL_AUTH_ORG routes: resolves {org} (id or
- * slug), sets the tenant context of the request's transaction, reads the
- * caller's membership and role, and checks route->perm. A non-member, or an
- * unknown org, is 404; a member without the permission 403. Fills req->tenant. */
-int pl_orgs_authorize(pl_req_t *req);
+/* The authorization step for org routes: resolves the org ref (id or slug),
+ * sets the tenant context of the caller's transaction, reads the membership
+ * and role of ctx->principal's user, and checks perm_bit (-1: none). A
+ * non-member, or an unknown org, is 404; a member without the permission
+ * 403 (detail on ctx). Fills ctx->tenant. */
+int pl_orgs_resolve(pl_db_t *db, pl_ctx_t *ctx, const char *org_ref, int perm_bit);
 
 /* Resolves a role key of org_id (built-in or custom) into out; the name
  * points into the arena. PL_ENOTFOUND for an unknown key. */
 int pl_orgs_role(pl_req_t *req, pl_db_t *db, const char *org_id, const char *key, pl_role_t *out);
 
-/* The caller as an rbac actor, from req->tenant. */
+/* The caller as an rbac actor, from req->ctx.tenant. */
 pl_actor_t pl_orgs_actor(const pl_req_t *req);
 
 /* Registration with an invitation token: checks the token is pending for
@@ -27,7 +29,12 @@ pl_actor_t pl_orgs_actor(const pl_req_t *req);
  * transaction. PL_ENOTFOUND when the token is not valid for that email. */
 int pl_orgs_join_by_invitation(pl_req_t *req, pl_db_t *db, const pl_user_t *u, const char *token);
 
-/* Handlers (routes.c). */
+/* PLINTH_REQUIRE_VERIFIED_EMAIL: creating organizations and invitations
+ * needs a verified email. */
+extern bool pl_orgs_require_verified_email;
+extern const pl_mail_template_def_t pl_orgs_templates[];
+
+/* Handlers. */
 int pl_orgs_create(pl_req_t *req);
 int pl_orgs_list(pl_req_t *req);
 int pl_orgs_get(pl_req_t *req);

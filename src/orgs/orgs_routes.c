@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "audit/audit.h"
+#include "platform/audit/audit.h"
 #include "auth/auth.h"
 #include "core/config.h"
 #include "core/crypto.h"
@@ -19,7 +19,7 @@
 
 static const char *fmt_time(pl_req_t *req, int64_t ms)
 {
-    char *out = pl_arena_alloc(req->arena, 32);
+    char *out = pl_arena_alloc(req->ctx.arena, 32);
     pl_time_format(ms, out);
     return out;
 }
@@ -40,56 +40,49 @@ static int not_found(pl_req_t *req)
 
 pl_actor_t pl_orgs_actor(const pl_req_t *req)
 {
-    return (pl_actor_t){.level = req->tenant.level,
-                        .perms = req->tenant.perms,
-                        .is_api_key = req->tenant.is_api_key};
+    return (pl_actor_t){.level = req->ctx.tenant.level,
+                        .perms = req->ctx.tenant.perms,
+                        .is_api_key = req->ctx.tenant.is_api_key};
 }
 
-int pl_orgs_role(pl_req_t *req, pl_db_t *db, const char *org_id, const char *key, pl_role_t *out)
+static int org_role(pl_db_t *db, pl_arena_t *a, const char *org_id, const char *key, pl_role_t *out)
 {
-    const pl_role_t *b = pl_rbac_builtin(key);
-    if (b) {
-        *out = *b;
+    if (pl_rbac_builtin(key, out))
         return PL_OK;
-    }
     pl_custom_role_t r;
-    int rc = pl_roles_store_get(db, req->arena, org_id, key, &r);
+    int rc = pl_roles_store_get(db, a, org_id, key, &r);
     if (rc)
         return rc;
     out->key = r.key;
     out->name = r.name;
     out->level = r.level;
-    out->perms = pl_perms_from_text(r.permissions);
+    pl_perms_from_text(r.permissions, &out->perms);
     return PL_OK;
 }
 
-int pl_orgs_authorize(pl_req_t *req)
+int pl_orgs_resolve(pl_db_t *db, pl_ctx_t *ctx, const char *ref, int perm_bit)
 {
-    const char *ref = pl_req_param(req, "org");
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
     if (!ref || strlen(ref) > SLUG_MAX + 4)
-        return not_found(req);
+        return pl_fail(ctx, 404, "not_found", "No such resource.");
     pl_org_t o;
     bool by_id = pl_uuid_valid(ref);
-    int rc = pl_orgs_store_get(db, req->arena, ref, by_id, &o);
+    int rc = pl_orgs_store_get(db, ctx->arena, ref, by_id, &o);
     if (rc == PL_ENOTFOUND)
-        return not_found(req);
+        return pl_fail(ctx, 404, "not_found", "No such resource.");
     if (rc)
         return rc;
     if ((rc = pl_db_set_context(db, "app.org_id", o.id)))
         return rc;
     const char *role_key = NULL;
-    rc = pl_members_store_role(db, req->arena, o.id, req->principal.user_id, &role_key);
-    if (rc == PL_ENOTFOUND)
-        return not_found(req); /* non-members learn nothing, not even that it exists */
+    rc = pl_members_store_role(db, ctx->arena, o.id, ctx->principal.user_id, &role_key);
+    if (rc == PL_ENOTFOUND) /* non-members learn nothing, not even that it exists */
+        return pl_fail(ctx, 404, "not_found", "No such resource.");
     if (rc)
         return rc;
     pl_role_t role;
-    if ((rc = pl_orgs_role(req, db, o.id, role_key, &role)))
+    if ((rc = org_role(db, ctx->arena, o.id, role_key, &role)))
         return rc == PL_ENOTFOUND ? PL_EINTERNAL : rc; /* a member's role always exists */
-    pl_tenant_t *t = &req->tenant;
+    pl_tenant_t *t = &ctx->tenant;
     t->resolved = true;
     snprintf(t->org_id, sizeof(t->org_id), "%s", o.id);
     t->name = o.name;
@@ -100,9 +93,14 @@ int pl_orgs_authorize(pl_req_t *req)
     t->role = role_key;
     t->level = role.level;
     t->perms = role.perms;
-    if (req->route->perm && !(role.perms & pl_perm_bit(req->route->perm)))
-        return pl_req_fail(req, 403, "forbidden", "Your role does not allow this.");
+    if (perm_bit >= 0 && !pl_perms_has(&role.perms, perm_bit))
+        return pl_fail(ctx, 403, "forbidden", "Your role does not allow this.");
     return PL_OK;
+}
+
+int pl_orgs_role(pl_req_t *req, pl_db_t *db, const char *org_id, const char *key, pl_role_t *out)
+{
+    return org_role(db, req->ctx.arena, org_id, key, out);
 }
 
 /* ---- organizations ---- */
@@ -177,7 +175,7 @@ int pl_orgs_create(pl_req_t *req)
     get_slug(req, &slug);
     if (pl_req_validated(req))
         return PL_EINVAL;
-    if (pl_cfg.require_verified_email && !req->principal.email_verified)
+    if (pl_orgs_require_verified_email && !req->ctx.principal.email_verified)
         return pl_req_fail(req, 403, "email_not_verified",
                            "Verify your email address before creating organizations.");
     char derived[SLUG_MAX + 1], id[37];
@@ -197,10 +195,10 @@ int pl_orgs_create(pl_req_t *req)
     if (!rc)
         rc = pl_store_org_insert(db, id, name, slug, false, now);
     if (!rc)
-        rc = pl_store_membership_insert(db, id, req->principal.user_id, "owner", now);
+        rc = pl_store_membership_insert(db, id, req->ctx.principal.user_id, "owner", now);
     json_t *d = json_pack("{s:s, s:s, s:b}", "name", name, "slug", slug, "personal", 0);
     if (!rc)
-        rc = pl_audit_append(db, req, id, "org.created", "org", id, d);
+        rc = pl_audit_append(db, &req->ctx, id, "org.created", "org", id, d);
     json_decref(d);
     if ((rc = pl_db_finish(db, rc)))
         return rc == PL_ECONFLICT ? slug_taken(req) : rc;
@@ -221,7 +219,7 @@ static void add_org(void *ctx, const pl_org_t *o, const char *role)
     if (++p->count > p->limit)
         return;
     json_array_append_new(p->list, org_json(p->req, o, role && role[0] ? role : NULL));
-    p->last = pl_arena_strdup(p->req->arena, o->id);
+    p->last = pl_arena_strdup(p->req->ctx.arena, o->id);
 }
 
 static int list_orgs(pl_req_t *req, bool all)
@@ -235,8 +233,8 @@ static int list_orgs(pl_req_t *req, bool all)
     if (!db)
         return PL_EDB;
     page_t p = {req, json_array(), 0, limit, NULL};
-    rc = all ? pl_orgs_store_list_all(db, req->arena, cursor, limit + 1, add_org, &p)
-             : pl_orgs_store_list_for_user(db, req->arena, req->principal.user_id, cursor,
+    rc = all ? pl_orgs_store_list_all(db, req->ctx.arena, cursor, limit + 1, add_org, &p)
+             : pl_orgs_store_list_for_user(db, req->ctx.arena, req->ctx.principal.user_id, cursor,
                                            limit + 1, add_org, &p);
     if (rc) {
         json_decref(p.list);
@@ -257,9 +255,10 @@ int pl_orgs_admin_list(pl_req_t *req)
 
 static json_t *tenant_json(pl_req_t *req)
 {
-    pl_org_t o = {req->tenant.org_id,   req->tenant.name,       req->tenant.slug,
-                  req->tenant.personal, req->tenant.created_at, req->tenant.members_version};
-    return org_json(req, &o, req->tenant.role);
+    pl_org_t o = {req->ctx.tenant.org_id,     req->ctx.tenant.name,
+                  req->ctx.tenant.slug,       req->ctx.tenant.personal,
+                  req->ctx.tenant.created_at, req->ctx.tenant.members_version};
+    return org_json(req, &o, req->ctx.tenant.role);
 }
 
 int pl_orgs_get(pl_req_t *req)
@@ -280,24 +279,24 @@ int pl_orgs_update(pl_req_t *req)
     int rc = pl_db_begin(db);
     if (rc)
         return rc;
-    const char *new_name = name ? name : req->tenant.name;
-    const char *new_slug = slug ? slug : req->tenant.slug;
-    rc = pl_orgs_store_update(db, req->tenant.org_id, new_name, new_slug, pl_now_ms());
+    const char *new_name = name ? name : req->ctx.tenant.name;
+    const char *new_slug = slug ? slug : req->ctx.tenant.slug;
+    rc = pl_orgs_store_update(db, req->ctx.tenant.org_id, new_name, new_slug, pl_now_ms());
     json_t *d = json_pack("{s:s, s:s}", "name", new_name, "slug", new_slug);
     if (!rc)
-        rc = pl_audit_append(db, req, req->tenant.org_id, "org.updated", "org", req->tenant.org_id,
-                             d);
+        rc = pl_audit_append(db, &req->ctx, req->ctx.tenant.org_id, "org.updated", "org",
+                             req->ctx.tenant.org_id, d);
     json_decref(d);
     if ((rc = pl_db_finish(db, rc)))
         return rc == PL_ECONFLICT ? slug_taken(req) : rc;
-    req->tenant.name = new_name;
-    req->tenant.slug = new_slug;
+    req->ctx.tenant.name = new_name;
+    req->ctx.tenant.slug = new_slug;
     return pl_resp_json(req, 200, tenant_json(req));
 }
 
 int pl_orgs_delete(pl_req_t *req)
 {
-    if (req->tenant.personal)
+    if (req->ctx.tenant.personal)
         return pl_req_fail(req, 409, "personal_org", "A personal organization cannot be deleted.");
     pl_db_t *db = pl_db_thread();
     if (!db)
@@ -308,13 +307,14 @@ int pl_orgs_delete(pl_req_t *req)
     /* memberships, invitations, teams and roles go with it (ON DELETE CASCADE) */
     /* the org's chain stays (it has no foreign key); the instance chain also
      * records the deletion, since the org's own chain is no longer reachable */
-    json_t *d = json_pack("{s:s, s:s}", "name", req->tenant.name, "slug", req->tenant.slug);
-    rc = pl_audit_append(db, req, req->tenant.org_id, "org.deleted", "org", req->tenant.org_id, d);
+    json_t *d = json_pack("{s:s, s:s}", "name", req->ctx.tenant.name, "slug", req->ctx.tenant.slug);
+    rc = pl_audit_append(db, &req->ctx, req->ctx.tenant.org_id, "org.deleted", "org",
+                         req->ctx.tenant.org_id, d);
     if (!rc)
-        rc = pl_audit_append(db, req, NULL, "org.deleted", "org", req->tenant.org_id, d);
+        rc = pl_audit_append(db, &req->ctx, NULL, "org.deleted", "org", req->ctx.tenant.org_id, d);
     json_decref(d);
     if (!rc)
-        rc = pl_orgs_store_delete(db, req->tenant.org_id);
+        rc = pl_orgs_store_delete(db, req->ctx.tenant.org_id);
     if ((rc = pl_db_finish(db, rc)))
         return rc;
     return pl_resp_status(req, 204);
@@ -415,8 +415,8 @@ int pl_members_list(pl_req_t *req)
     int rc = pl_req_page_id(req, &limit, &cursor);
     if (rc)
         return rc;
-    page_slot_t *slot = page_slot(&req->tenant, cursor, limit);
-    if (page_hit(slot, &req->tenant, cursor, limit))
+    page_slot_t *slot = page_slot(&req->ctx.tenant, cursor, limit);
+    if (page_hit(slot, &req->ctx.tenant, cursor, limit))
         return pl_resp_body(req, 200, "application/json", slot->body, slot->len, false);
     pl_db_t *db = pl_db_thread();
     if (!db)
@@ -428,7 +428,7 @@ int pl_members_list(pl_req_t *req)
     pl_jw_object_open(&w, NULL);
     pl_jw_array_open(&w, "data");
     member_page_t p = {&w, 0, limit, ""};
-    rc = pl_members_store_list(db, NULL, req->tenant.org_id, cursor, limit + 1, add_member, &p);
+    rc = pl_members_store_list(db, NULL, req->ctx.tenant.org_id, cursor, limit + 1, add_member, &p);
     pl_jw_array_close(&w);
     pl_jw_string(&w, "next_cursor", p.count > limit ? p.last : NULL);
     pl_jw_object_close(&w);
@@ -438,9 +438,9 @@ int pl_members_list(pl_req_t *req)
         free(slot->body);
         slot->body = pl_xstrndup(b.ptr, b.len);
         slot->len = b.len;
-        slot->version = req->tenant.members_version;
+        slot->version = req->ctx.tenant.members_version;
         slot->limit = limit;
-        memcpy(slot->org_id, req->tenant.org_id, sizeof(slot->org_id));
+        memcpy(slot->org_id, req->ctx.tenant.org_id, sizeof(slot->org_id));
         snprintf(slot->cursor, sizeof(slot->cursor), "%s", cursor ? cursor : "");
     }
     if (!rc)
@@ -452,7 +452,7 @@ int pl_members_list(pl_req_t *req)
 static int member_response(pl_req_t *req, pl_db_t *db, const char *user_id)
 {
     pl_member_t m;
-    int rc = pl_members_store_get(db, req->arena, req->tenant.org_id, user_id, &m);
+    int rc = pl_members_store_get(db, req->ctx.arena, req->ctx.tenant.org_id, user_id, &m);
     if (rc)
         return rc;
     pl_buf_t b;
@@ -471,7 +471,7 @@ static int check_last_owner(pl_req_t *req, pl_db_t *db, const char *target_role)
     if (strcmp(target_role, "owner"))
         return PL_OK;
     int64_t owners = 0;
-    int rc = pl_members_store_count_role(db, req->tenant.org_id, "owner", &owners);
+    int rc = pl_members_store_count_role(db, req->ctx.tenant.org_id, "owner", &owners);
     if (rc)
         return rc;
     if (owners <= 1)
@@ -501,15 +501,16 @@ int pl_members_update(pl_req_t *req)
     const char *current = NULL;
     pl_role_t target, wanted;
     pl_actor_t actor = pl_orgs_actor(req);
-    rc = pl_orgs_store_lock(db, req->tenant.org_id);
+    rc = pl_orgs_store_lock(db, req->ctx.tenant.org_id);
     if (!rc)
-        rc = pl_members_store_role(db, req->arena, req->tenant.org_id, user_id, &current);
+        rc = pl_members_store_role(db, req->ctx.arena, req->ctx.tenant.org_id, user_id, &current);
     if (rc == PL_ENOTFOUND)
         rc = not_found(req);
-    if (!rc && (rc = pl_orgs_role(req, db, req->tenant.org_id, current, &target)) == PL_ENOTFOUND)
+    if (!rc &&
+        (rc = pl_orgs_role(req, db, req->ctx.tenant.org_id, current, &target)) == PL_ENOTFOUND)
         rc = PL_EINTERNAL;
     if (!rc &&
-        (rc = pl_orgs_role(req, db, req->tenant.org_id, role_key, &wanted)) == PL_ENOTFOUND) {
+        (rc = pl_orgs_role(req, db, req->ctx.tenant.org_id, role_key, &wanted)) == PL_ENOTFOUND) {
         pl_req_field_error(req, "role", "invalid", "No such role in this organization.");
         rc = PL_EINVAL;
     }
@@ -520,11 +521,11 @@ int pl_members_update(pl_req_t *req)
     if (!rc && strcmp(wanted.key, "owner"))
         rc = check_last_owner(req, db, current);
     if (!rc)
-        rc = pl_members_store_set_role(db, req->tenant.org_id, user_id, wanted.key);
+        rc = pl_members_store_set_role(db, req->ctx.tenant.org_id, user_id, wanted.key);
     if (!rc) {
         json_t *d = json_pack("{s:s, s:s}", "from", current, "to", wanted.key);
-        rc =
-            pl_audit_append(db, req, req->tenant.org_id, "member.role_updated", "user", user_id, d);
+        rc = pl_audit_append(db, &req->ctx, req->ctx.tenant.org_id, "member.role_updated", "user",
+                             user_id, d);
         json_decref(d);
     }
     if (!rc)
@@ -537,7 +538,7 @@ int pl_members_remove(pl_req_t *req)
     const char *user_id = pl_req_param(req, "user");
     if (!pl_uuid_valid(user_id))
         return not_found(req);
-    bool self = !strcmp(user_id, req->principal.user_id);
+    bool self = !strcmp(user_id, req->ctx.principal.user_id);
     pl_db_t *db = pl_db_thread();
     if (!db)
         return PL_EDB;
@@ -547,26 +548,28 @@ int pl_members_remove(pl_req_t *req)
     const char *current = NULL;
     pl_role_t target;
     pl_actor_t actor = pl_orgs_actor(req);
-    rc = pl_orgs_store_lock(db, req->tenant.org_id);
+    rc = pl_orgs_store_lock(db, req->ctx.tenant.org_id);
     if (!rc)
-        rc = pl_members_store_role(db, req->arena, req->tenant.org_id, user_id, &current);
+        rc = pl_members_store_role(db, req->ctx.arena, req->ctx.tenant.org_id, user_id, &current);
     if (rc == PL_ENOTFOUND)
         rc = not_found(req);
-    if (!rc && (rc = pl_orgs_role(req, db, req->tenant.org_id, current, &target)) == PL_ENOTFOUND)
+    if (!rc &&
+        (rc = pl_orgs_role(req, db, req->ctx.tenant.org_id, current, &target)) == PL_ENOTFOUND)
         rc = PL_EINTERNAL;
     /* leaving needs no permission; removing someone else needs member.remove
      * and a strictly higher role */
-    if (!rc && !self && !(req->tenant.perms & pl_perm_bit("member.remove")))
+    if (!rc && !self && !pl_perms_has(&req->ctx.tenant.perms, pl_perm_bit("member.remove")))
         rc = forbidden(req, "Your role does not allow removing members.");
     if (!rc && !self && !pl_rbac_may_manage(&actor, target.level))
         rc = forbidden(req, "You can only remove members below your own role.");
     if (!rc)
         rc = check_last_owner(req, db, current);
     if (!rc)
-        rc = pl_members_store_remove(db, req->tenant.org_id, user_id);
+        rc = pl_members_store_remove(db, req->ctx.tenant.org_id, user_id);
     if (!rc) {
         json_t *d = json_pack("{s:s, s:b}", "role", current, "left", self);
-        rc = pl_audit_append(db, req, req->tenant.org_id, "member.removed", "user", user_id, d);
+        rc = pl_audit_append(db, &req->ctx, req->ctx.tenant.org_id, "member.removed", "user",
+                             user_id, d);
         json_decref(d);
     }
     if ((rc = pl_db_finish(db, rc)))
@@ -579,14 +582,17 @@ int pl_members_remove(pl_req_t *req)
 int pl_permissions_list(pl_req_t *req)
 {
     json_t *data = json_array();
-    for (size_t i = 0; i < pl_perm_count; i++)
-        json_array_append_new(data, json_pack("{s:s, s:s}", "key", pl_perm_catalog[i].key,
-                                              "description", pl_perm_catalog[i].description));
+    for (int i = 0, n = pl_perm_count(); i < n; i++) {
+        const char *key, *description;
+        pl_perm_entry(i, &key, &description);
+        json_array_append_new(data,
+                              json_pack("{s:s, s:s}", "key", key, "description", description));
+    }
     return pl_resp_json(req, 200, json_pack("{s:o}", "data", data));
 }
 
 static json_t *role_json(const char *id, const char *key, const char *name, int level, bool builtin,
-                         pl_perms_t perms)
+                         const pl_perms_t *perms)
 {
     return json_pack("{s:s, s:s, s:s, s:i, s:b, s:o}", "id", id, "key", key, "name", name, "level",
                      level, "builtin", builtin, "permissions", pl_perms_to_json(perms));
@@ -594,8 +600,10 @@ static json_t *role_json(const char *id, const char *key, const char *name, int 
 
 static void add_role(void *ctx, const pl_custom_role_t *r)
 {
-    json_array_append_new((json_t *)ctx, role_json(r->id, r->key, r->name, r->level, false,
-                                                   pl_perms_from_text(r->permissions)));
+    pl_perms_t perms;
+    pl_perms_from_text(r->permissions, &perms);
+    json_array_append_new((json_t *)ctx,
+                          role_json(r->id, r->key, r->name, r->level, false, &perms));
 }
 
 int pl_roles_list(pl_req_t *req)
@@ -604,13 +612,14 @@ int pl_roles_list(pl_req_t *req)
     if (!db)
         return PL_EDB;
     json_t *data = json_array();
-    for (size_t i = 0; i < pl_builtin_role_count; i++) {
-        const pl_role_t *r = &pl_builtin_roles[i];
+    for (int i = 0; i < pl_rbac_builtin_count(); i++) {
+        pl_role_t r;
+        pl_rbac_builtin_at(i, &r);
         char id[40];
-        snprintf(id, sizeof(id), "builtin-%s", r->key);
-        json_array_append_new(data, role_json(id, r->key, r->name, r->level, true, r->perms));
+        snprintf(id, sizeof(id), "builtin-%s", r.key);
+        json_array_append_new(data, role_json(id, r.key, r.name, r.level, true, &r.perms));
     }
-    int rc = pl_roles_store_list(db, req->arena, req->tenant.org_id, add_role, data);
+    int rc = pl_roles_store_list(db, req->ctx.arena, req->ctx.tenant.org_id, add_role, data);
     if (rc) {
         json_decref(data);
         return rc;
@@ -630,9 +639,10 @@ static int role_input(pl_req_t *req, bool required, pl_custom_role_t *r, pl_perm
     const char *bad = NULL;
     if (jp && !json_is_null(jp)) {
         if (pl_perms_from_json(jp, perms, &bad))
-            pl_req_field_error(req, "permissions", "invalid",
-                               bad ? pl_arena_printf(req->arena, "Unknown permission \"%s\".", bad)
-                                   : "Must be an array of permission keys.");
+            pl_req_field_error(
+                req, "permissions", "invalid",
+                bad ? pl_arena_printf(req->ctx.arena, "Unknown permission \"%s\".", bad)
+                    : "Must be an array of permission keys.");
     } else if (required) {
         pl_req_field_error(req, "permissions", "required", "This field is required.");
     }
@@ -642,19 +652,19 @@ static int role_input(pl_req_t *req, bool required, pl_custom_role_t *r, pl_perm
         r->name = name;
     r->level = (int)level;
     pl_actor_t actor = pl_orgs_actor(req);
-    if (!pl_rbac_may_define(&actor, r->level, *perms))
+    if (!pl_rbac_may_define(&actor, r->level, perms))
         return forbidden(req, "A role cannot hold permissions you do not have.");
-    char *text = pl_arena_alloc(req->arena, 512);
-    pl_perms_to_text(*perms, text, 512);
-    r->permissions = text;
+    r->permissions = pl_perms_to_text(req->ctx.arena, perms);
     return PL_OK;
 }
 
 static int audit_role(pl_db_t *db, pl_req_t *req, const char *action, const pl_custom_role_t *r)
 {
+    pl_perms_t perms;
+    pl_perms_from_text(r->permissions, &perms);
     json_t *d = json_pack("{s:s, s:s, s:i, s:o}", "key", r->key, "name", r->name, "level", r->level,
-                          "permissions", pl_perms_to_json(pl_perms_from_text(r->permissions)));
-    int rc = pl_audit_append(db, req, req->tenant.org_id, action, "role", r->key, d);
+                          "permissions", pl_perms_to_json(&perms));
+    int rc = pl_audit_append(db, &req->ctx, req->ctx.tenant.org_id, action, "role", r->key, d);
     json_decref(d);
     return rc;
 }
@@ -668,13 +678,14 @@ int pl_roles_create(pl_req_t *req)
 {
     const char *key = NULL;
     if (pl_json_get_string(req, "key", true, 1, PL_ROLE_KEY_MAX, &key) == PL_OK &&
-        pl_rbac_builtin(key))
+        pl_rbac_is_builtin(key))
         return builtin_role(req);
     if (key && !pl_rbac_key_valid(key))
         pl_req_field_error(req, "key", "invalid",
                            "Use 2 to 32 of a-z, 0-9, _ and -, starting with a letter.");
     pl_custom_role_t r = {0};
-    pl_perms_t perms = 0;
+    pl_perms_t perms;
+    pl_perms_clear(&perms);
     char id[37];
     pl_uuid7(id);
     r.id = id;
@@ -687,7 +698,7 @@ int pl_roles_create(pl_req_t *req)
         return PL_EDB;
     if ((rc = pl_db_begin(db)))
         return rc;
-    rc = pl_roles_store_insert(db, req->tenant.org_id, &r, pl_now_ms());
+    rc = pl_roles_store_insert(db, req->ctx.tenant.org_id, &r, pl_now_ms());
     if (!rc)
         rc = audit_role(db, req, "role.created", &r);
     if ((rc = pl_db_finish(db, rc))) {
@@ -695,13 +706,13 @@ int pl_roles_create(pl_req_t *req)
             return pl_req_fail(req, 409, "conflict", "A role with this key exists.");
         return rc;
     }
-    return pl_resp_json(req, 201, role_json(r.id, r.key, r.name, r.level, false, perms));
+    return pl_resp_json(req, 201, role_json(r.id, r.key, r.name, r.level, false, &perms));
 }
 
 int pl_roles_update(pl_req_t *req)
 {
     const char *key = pl_req_param(req, "key");
-    if (pl_rbac_builtin(key))
+    if (pl_rbac_is_builtin(key))
         return builtin_role(req);
     pl_db_t *db = pl_db_thread();
     if (!db)
@@ -710,34 +721,35 @@ int pl_roles_update(pl_req_t *req)
     if (rc)
         return rc;
     pl_custom_role_t r;
-    pl_perms_t perms = 0;
-    rc = pl_orgs_store_lock(db, req->tenant.org_id);
+    pl_perms_t perms;
+    pl_perms_clear(&perms);
+    rc = pl_orgs_store_lock(db, req->ctx.tenant.org_id);
     if (!rc)
-        rc = pl_roles_store_get(db, req->arena, req->tenant.org_id, key, &r);
+        rc = pl_roles_store_get(db, req->ctx.arena, req->ctx.tenant.org_id, key, &r);
     if (rc == PL_ENOTFOUND)
         rc = not_found(req);
     if (!rc) {
-        perms = pl_perms_from_text(r.permissions);
+        pl_perms_from_text(r.permissions, &perms);
         /* editing is bound by the creation rule, for the role as it is too */
         pl_actor_t actor = pl_orgs_actor(req);
-        if (!pl_rbac_may_define(&actor, r.level, perms))
+        if (!pl_rbac_may_define(&actor, r.level, &perms))
             rc = forbidden(req, "This role holds permissions you do not have.");
     }
     if (!rc)
         rc = role_input(req, false, &r, &perms);
     if (!rc)
-        rc = pl_roles_store_update(db, req->tenant.org_id, &r, pl_now_ms());
+        rc = pl_roles_store_update(db, req->ctx.tenant.org_id, &r, pl_now_ms());
     if (!rc)
         rc = audit_role(db, req, "role.updated", &r);
     if ((rc = pl_db_finish(db, rc)))
         return rc;
-    return pl_resp_json(req, 200, role_json(r.id, r.key, r.name, r.level, false, perms));
+    return pl_resp_json(req, 200, role_json(r.id, r.key, r.name, r.level, false, &perms));
 }
 
 int pl_roles_delete(pl_req_t *req)
 {
     const char *key = pl_req_param(req, "key");
-    if (pl_rbac_builtin(key))
+    if (pl_rbac_is_builtin(key))
         return builtin_role(req);
     pl_db_t *db = pl_db_thread();
     if (!db)
@@ -747,25 +759,113 @@ int pl_roles_delete(pl_req_t *req)
         return rc;
     pl_custom_role_t r;
     int64_t used = 0;
-    rc = pl_orgs_store_lock(db, req->tenant.org_id);
+    rc = pl_orgs_store_lock(db, req->ctx.tenant.org_id);
     if (!rc)
-        rc = pl_roles_store_get(db, req->arena, req->tenant.org_id, key, &r);
+        rc = pl_roles_store_get(db, req->ctx.arena, req->ctx.tenant.org_id, key, &r);
     if (rc == PL_ENOTFOUND)
         rc = not_found(req);
     if (!rc) {
         pl_actor_t actor = pl_orgs_actor(req);
-        if (!pl_rbac_may_define(&actor, r.level, pl_perms_from_text(r.permissions)))
+        pl_perms_t held;
+        pl_perms_from_text(r.permissions, &held);
+        if (!pl_rbac_may_define(&actor, r.level, &held))
             rc = forbidden(req, "This role holds permissions you do not have.");
     }
     if (!rc)
-        rc = pl_roles_store_usage(db, req->tenant.org_id, key, &used);
+        rc = pl_roles_store_usage(db, req->ctx.tenant.org_id, key, &used);
     if (!rc && used > 0)
         rc = pl_req_fail(req, 409, "role_in_use", "Members or pending invitations hold this role.");
     if (!rc)
-        rc = pl_roles_store_delete(db, req->tenant.org_id, key);
+        rc = pl_roles_store_delete(db, req->ctx.tenant.org_id, key);
     if (!rc)
         rc = audit_role(db, req, "role.deleted", &r);
     if ((rc = pl_db_finish(db, rc)))
         return rc;
     return pl_resp_status(req, 204);
 }
+
+/* ---- the module ---- */
+
+bool pl_orgs_require_verified_email;
+
+static const pl_option_t options[] = {
+    {NULL, "PLINTH_REQUIRE_VERIFIED_EMAIL", PL_OPT_BOOL, &pl_orgs_require_verified_email, 0, 0, 0,
+     PL_OPT_SERVE, "0|1",
+     "creating organizations and invitations needs a verified email (default 0)", NULL},
+    {0},
+};
+
+#define J PL_ROUTE_JSON
+
+/* Every route under /v1/orgs/{org} names the permission it needs; the
+ * authorization step resolves the caller's membership first. NULL = any
+ * member (removing a member checks member.remove unless the member leaves
+ * by themself). */
+static pl_route_t routes[] = {
+    {PL_M_POST, "/v1/orgs", pl_orgs_create, PL_AUTH_USER, NULL, J},
+    {PL_M_GET, "/v1/orgs", pl_orgs_list, PL_AUTH_USER, NULL, 0},
+    {PL_M_GET, "/v1/orgs/{org}", pl_orgs_get, PL_AUTH_ORG, "org.read", 0},
+    {PL_M_PATCH, "/v1/orgs/{org}", pl_orgs_update, PL_AUTH_ORG, "org.update", J},
+    {PL_M_DELETE, "/v1/orgs/{org}", pl_orgs_delete, PL_AUTH_ORG, "org.delete", 0},
+    {PL_M_GET, "/v1/orgs/{org}/members", pl_members_list, PL_AUTH_ORG, "member.read", 0},
+    {PL_M_PATCH, "/v1/orgs/{org}/members/{user}", pl_members_update, PL_AUTH_ORG,
+     "member.update_role", J},
+    {PL_M_DELETE, "/v1/orgs/{org}/members/{user}", pl_members_remove, PL_AUTH_ORG, NULL, 0},
+    {PL_M_POST, "/v1/orgs/{org}/invitations", pl_invitations_create, PL_AUTH_ORG, "member.invite",
+     J},
+    {PL_M_GET, "/v1/orgs/{org}/invitations", pl_invitations_list, PL_AUTH_ORG, "member.invite", 0},
+    {PL_M_DELETE, "/v1/orgs/{org}/invitations/{id}", pl_invitations_revoke, PL_AUTH_ORG,
+     "member.invite", 0},
+    {PL_M_POST, "/v1/invitations/accept", pl_invitations_accept, PL_AUTH_USER, NULL, J},
+    {PL_M_GET, "/v1/orgs/{org}/teams", pl_teams_list, PL_AUTH_ORG, "team.read", 0},
+    {PL_M_POST, "/v1/orgs/{org}/teams", pl_teams_create, PL_AUTH_ORG, "team.manage", J},
+    {PL_M_GET, "/v1/orgs/{org}/teams/{team}", pl_teams_get, PL_AUTH_ORG, "team.read", 0},
+    {PL_M_PATCH, "/v1/orgs/{org}/teams/{team}", pl_teams_update, PL_AUTH_ORG, "team.manage", J},
+    {PL_M_DELETE, "/v1/orgs/{org}/teams/{team}", pl_teams_delete, PL_AUTH_ORG, "team.manage", 0},
+    {PL_M_PUT, "/v1/orgs/{org}/teams/{team}/members/{user}", pl_teams_member_add, PL_AUTH_ORG,
+     "team.manage", J},
+    {PL_M_DELETE, "/v1/orgs/{org}/teams/{team}/members/{user}", pl_teams_member_remove, PL_AUTH_ORG,
+     "team.manage", 0},
+    {PL_M_GET, "/v1/orgs/{org}/roles", pl_roles_list, PL_AUTH_ORG, "role.read", 0},
+    {PL_M_POST, "/v1/orgs/{org}/roles", pl_roles_create, PL_AUTH_ORG, "role.manage", J},
+    {PL_M_PATCH, "/v1/orgs/{org}/roles/{key}", pl_roles_update, PL_AUTH_ORG, "role.manage", J},
+    {PL_M_DELETE, "/v1/orgs/{org}/roles/{key}", pl_roles_delete, PL_AUTH_ORG, "role.manage", 0},
+    {PL_M_GET, "/v1/permissions", pl_permissions_list, PL_AUTH_USER, NULL, 0},
+    {PL_M_GET, "/v1/admin/orgs", pl_orgs_admin_list, PL_AUTH_ADMIN, NULL, 0},
+    {0},
+};
+
+static const pl_perm_def_t perms[] = {
+    {"org.read", "See the organization", PL_ROLES_VIEWER},
+    {"org.update", "Rename the organization and change its slug", PL_ROLES_ADMIN},
+    {"org.delete", "Delete the organization", PL_ROLES_OWNER},
+    {"member.read", "See members", PL_ROLES_VIEWER},
+    {"member.invite", "Invite people and manage invitations", PL_ROLES_ADMIN},
+    {"member.update_role", "Change members' roles", PL_ROLES_ADMIN},
+    {"member.remove", "Remove members", PL_ROLES_ADMIN},
+    {"team.read", "See teams", PL_ROLES_MEMBER},
+    {"team.manage", "Create, change and delete teams and their members", PL_ROLES_ADMIN},
+    {"role.read", "See roles", PL_ROLES_MEMBER},
+    {"role.manage", "Create, change and delete custom roles", PL_ROLES_ADMIN},
+    {0},
+};
+
+static const pl_error_def_t errors[] = {
+    {"slug_taken", "Slug already taken"},
+    {"last_owner", "Last owner"},
+    {"invitation_pending", "Invitation pending"},
+    {"already_member", "Already a member"},
+    {"role_in_use", "Role in use"},
+    {"builtin_role", "Built-in role"},
+    {"personal_org", "Personal organization"},
+    {0},
+};
+
+const pl_module_t pl_orgs_module = {
+    .name = "orgs",
+    .routes = routes,
+    .perms = perms,
+    .errors = errors,
+    .templates = pl_orgs_templates,
+    .options = options,
+};

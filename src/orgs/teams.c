@@ -2,7 +2,7 @@
  * the organization (a foreign key to memberships removes them with it). */
 #include <string.h>
 
-#include "audit/audit.h"
+#include "platform/audit/audit.h"
 #include "core/jsonw.h"
 #include "db/db.h"
 #include "orgs/orgs.h"
@@ -36,7 +36,7 @@ static int audit_team(pl_db_t *db, pl_req_t *req, const char *action, const char
                       const char *key, const char *value)
 {
     json_t *d = json_pack("{s:s}", key, value);
-    int rc = pl_audit_append(db, req, req->tenant.org_id, action, "team", team_id, d);
+    int rc = pl_audit_append(db, &req->ctx, req->ctx.tenant.org_id, action, "team", team_id, d);
     json_decref(d);
     return rc;
 }
@@ -78,7 +78,8 @@ int pl_teams_list(pl_req_t *req)
     pl_jw_object_open(&w, NULL);
     pl_jw_array_open(&w, "data");
     page_t p = {&w, 0, limit, NULL};
-    rc = pl_teams_store_list(db, req->arena, req->tenant.org_id, cursor, limit + 1, add_team, &p);
+    rc = pl_teams_store_list(db, req->ctx.arena, req->ctx.tenant.org_id, cursor, limit + 1,
+                             add_team, &p);
     pl_jw_array_close(&w);
     pl_jw_string(&w, "next_cursor", p.count > limit ? p.last : NULL);
     pl_jw_object_close(&w);
@@ -104,7 +105,7 @@ int pl_teams_create(pl_req_t *req)
     int rc = pl_db_begin(db);
     if (rc)
         return rc;
-    rc = pl_teams_store_insert(db, req->tenant.org_id, id, name, now);
+    rc = pl_teams_store_insert(db, req->ctx.tenant.org_id, id, name, now);
     if (!rc)
         rc = audit_team(db, req, "team.created", id, "name", name);
     if ((rc = pl_db_finish(db, rc)))
@@ -119,7 +120,7 @@ static int load_team(pl_req_t *req, pl_db_t *db, pl_team_t *t)
     const char *id = pl_req_param(req, "team");
     if (!pl_uuid_valid(id))
         return no_team(req);
-    int rc = pl_teams_store_get(db, req->arena, req->tenant.org_id, id, t);
+    int rc = pl_teams_store_get(db, req->ctx.arena, req->ctx.tenant.org_id, id, t);
     return rc == PL_ENOTFOUND ? no_team(req) : rc;
 }
 
@@ -147,7 +148,7 @@ int pl_teams_update(pl_req_t *req)
     pl_team_t t;
     rc = load_team(req, db, &t);
     if (!rc)
-        rc = pl_teams_store_rename(db, req->tenant.org_id, t.id, name, pl_now_ms());
+        rc = pl_teams_store_rename(db, req->ctx.tenant.org_id, t.id, name, pl_now_ms());
     if (!rc)
         rc = audit_team(db, req, "team.updated", t.id, "name", name);
     if ((rc = pl_db_finish(db, rc)))
@@ -167,7 +168,7 @@ int pl_teams_delete(pl_req_t *req)
     pl_team_t t;
     rc = load_team(req, db, &t);
     if (!rc)
-        rc = pl_teams_store_delete(db, req->tenant.org_id, t.id);
+        rc = pl_teams_store_delete(db, req->ctx.tenant.org_id, t.id);
     if (!rc)
         rc = audit_team(db, req, "team.deleted", t.id, "name", t.name);
     if ((rc = pl_db_finish(db, rc)))
@@ -188,9 +189,10 @@ static int team_member(pl_req_t *req, bool add)
     rc = load_team(req, db, &t);
     const char *role = NULL;
     if (!rc) {
-        int m = pl_uuid_valid(user_id)
-                    ? pl_members_store_role(db, req->arena, req->tenant.org_id, user_id, &role)
-                    : PL_ENOTFOUND;
+        int m =
+            pl_uuid_valid(user_id)
+                ? pl_members_store_role(db, req->ctx.arena, req->ctx.tenant.org_id, user_id, &role)
+                : PL_ENOTFOUND;
         if (m == PL_ENOTFOUND) {
             pl_req_field_error(req, "user", "not_a_member",
                                "The user is not a member of this organization.");
@@ -200,9 +202,9 @@ static int team_member(pl_req_t *req, bool add)
         }
     }
     if (!rc && add)
-        rc = pl_teams_store_add_member(db, req->tenant.org_id, t.id, user_id, pl_now_ms());
+        rc = pl_teams_store_add_member(db, req->ctx.tenant.org_id, t.id, user_id, pl_now_ms());
     if (!rc && !add) {
-        rc = pl_teams_store_remove_member(db, req->tenant.org_id, t.id, user_id);
+        rc = pl_teams_store_remove_member(db, req->ctx.tenant.org_id, t.id, user_id);
         if (rc == PL_ENOTFOUND)
             rc = pl_req_fail(req, 404, "not_found", "The user is not in this team.");
     }

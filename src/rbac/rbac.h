@@ -1,41 +1,23 @@
 /* rbac.h - the permission catalog, built-in roles, and every rule about who
- * may grant what. Pure functions over bit sets; thread-safe. Handlers never
- * decide these questions themselves: they ask here. */
+ * may grant what. Services never decide these questions themselves: they ask
+ * here. Thread-safe.
+ *
+ * The catalog is assembled at start from the modules' permission lists
+ * (pl_rbac_register) and may grow at run time (collections add
+ * "{name}.read|create|update|delete"); a key's bit never changes once given.
+ * Built-in roles hold the permissions whose definition names them. */
 #ifndef PL_RBAC_H
 #define PL_RBAC_H
 
 #include <jansson.h>
 
 #include "core/core.h"
-
-typedef uint32_t pl_perms_t;
+#include "core/module.h"
+#include "core/perms.h"
 
 #define PL_ROLE_LEVEL_OWNER 4
 #define PL_ROLE_KEY_MAX     32
-
-typedef struct {
-    const char *key;
-    const char *description;
-} pl_perm_info_t;
-
-/* The catalog in display order, and its size. */
-extern const pl_perm_info_t pl_perm_catalog[];
-extern const size_t pl_perm_count;
-
-/* The bit of a permission key; 0 when unknown. */
-pl_perms_t pl_perm_bit(const char *key);
-/* Every permission. */
-pl_perms_t pl_perm_all(void);
-
-/* Parses a JSON array of permission keys. PL_EINVAL (with *bad set to the
- * offending entry or NULL when the value is not an array of strings) on an
- * unknown key. Duplicates are fine. */
-int pl_perms_from_json(json_t *arr, pl_perms_t *out, const char **bad);
-/* A new JSON array of the keys in perms, in catalog order. */
-json_t *pl_perms_to_json(pl_perms_t perms);
-/* Space-separated keys, for storage (written into out); and back. */
-void pl_perms_to_text(pl_perms_t perms, char *out, size_t size);
-pl_perms_t pl_perms_from_text(const char *text);
+#define PL_PERM_KEY_MAX     96
 
 typedef struct {
     const char *key;
@@ -44,13 +26,45 @@ typedef struct {
     pl_perms_t perms;
 } pl_role_t;
 
+/* Adds a module's permissions (a list ending with a NULL key) in order.
+ * Call at start, before serving. A key registered twice keeps its first
+ * definition. PL_ELIMIT when the catalog is full. */
+int pl_rbac_register(const pl_perm_def_t *defs);
+/* Adds one permission at run time (collections). key and description are
+ * copied. Returns its bit, the existing bit when the key is known, or
+ * PL_ELIMIT when the catalog is full. */
+int pl_rbac_register_dynamic(const char *key, const char *description, unsigned roles);
+
+/* The bit of a permission key; -1 when unknown. */
+int pl_perm_bit(const char *key);
+/* The number of keys in the catalog, and entry i (0 <= i < count). The
+ * strings live as long as the process. */
+int pl_perm_count(void);
+void pl_perm_entry(int i, const char **key, const char **description);
+/* Every permission of the catalog. */
+void pl_perm_all(pl_perms_t *out);
+
+/* Parses a JSON array of permission keys (at most PL_PERMS_MAX entries).
+ * PL_EINVAL (with *bad set to the offending entry, or NULL when the value is
+ * not an array of strings) on an unknown key. Duplicates are fine. */
+int pl_perms_from_json(json_t *arr, pl_perms_t *out, const char **bad);
+/* A new JSON array of the keys in perms, in catalog order. */
+json_t *pl_perms_to_json(const pl_perms_t *perms);
+/* Space-separated keys, for storage (an arena string); and back (unknown
+ * keys, e.g. of a collection deleted since, are skipped). */
+char *pl_perms_to_text(pl_arena_t *a, const pl_perms_t *perms);
+void pl_perms_from_text(const char *text, pl_perms_t *out);
+
 /* Built-in roles, highest first: owner, admin, member, viewer. */
-extern const pl_role_t pl_builtin_roles[];
-extern const size_t pl_builtin_role_count;
-const pl_role_t *pl_rbac_builtin(const char *key);
+int pl_rbac_builtin_count(void);
+/* Fills out with built-in role i (0 = owner). */
+void pl_rbac_builtin_at(int i, pl_role_t *out);
+/* Fills out with the built-in role key; false when key is not built in. */
+bool pl_rbac_builtin(const char *key, pl_role_t *out);
+bool pl_rbac_is_builtin(const char *key);
 
 /* Who is acting: the level and permissions of their role (or of the API
- * key), and whether they are an owner. */
+ * key), and whether it is an API key. */
 typedef struct {
     int level;
     pl_perms_t perms;
@@ -67,7 +81,7 @@ bool pl_rbac_may_manage(const pl_actor_t *actor, int target_level);
 /* May actor create or edit a custom role with these permissions and level?
  * The permissions must be a subset of the actor's; levels are 1..3, and
  * below the actor's own unless the actor is an owner. */
-bool pl_rbac_may_define(const pl_actor_t *actor, int level, pl_perms_t perms);
+bool pl_rbac_may_define(const pl_actor_t *actor, int level, const pl_perms_t *perms);
 
 /* A custom role key: 2..32 of [a-z0-9_-], starting with a letter, not a
  * built-in key. */

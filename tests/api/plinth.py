@@ -419,3 +419,22 @@ def metric_value(samples, name, **labels):
                 and set(l) == set(labels):
             return v
     return None
+
+
+# --- the route table ------------------------------------------------------
+
+def routes():
+    """The route table the binary assembles from its modules (`plinth routes`):
+    a list of dicts with method, path, auth (none|user|admin|org), perm (None
+    when the route names none), module and json (the body must be an object)."""
+    out = subprocess.run([binary(), "routes"], capture_output=True, text=True, timeout=30,
+                         env=base_env(), check=True).stdout
+    lines = out.splitlines()
+    assert lines and lines[0].startswith("METHOD"), out[:200]
+    table = []
+    for line in lines[1:]:
+        method, path, auth, perm, module, flags = line.split()
+        table.append({"method": method, "path": path, "auth": auth,
+                      "perm": None if perm == "-" else perm, "module": module,
+                      "json": flags == "json"})
+    return table

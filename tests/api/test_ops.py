@@ -481,6 +481,43 @@ def test_shutdown_with_idle_keepalive_connection(make_server):
     assert elapsed < 2.0, "exit took %.2f s with an idle keep-alive connection" % elapsed
 
 
+def test_quick_start_stop_cycles(make_server):
+    """SIGTERM at any moment of start-up (loading, migrating, starting the
+    threads, serving) ends the process cleanly: exit 0, never an abort."""
+    s = make_server(start=False)
+    for i in range(16):
+        s.start(wait=False)
+        deadline = time.monotonic() + 10
+        while s.log().count("starting (pid") < i + 1:  # sigwait takes signals from here on
+            assert time.monotonic() < deadline, s.log_tail()
+            time.sleep(0.002)
+        time.sleep(0.01 * (i % 8))
+        code = s.stop(timeout=10)
+        assert code == 0, "cycle %d: exit %r\n%s" % (i, code, s.log_tail())
+
+
+def test_shutdown_finishes_requests_in_flight(make_server):
+    """A request being handled when SIGTERM arrives still gets its answer."""
+    s = make_server(args=["--argon2-ops", "48", "--shutdown-timeout", "20"])
+    sock = socket.create_connection(("127.0.0.1", s.port), timeout=30)
+    try:
+        body = b'{"email":"nobody@example.com","password":"not the password"}'
+        sock.sendall(b"POST /v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
+                     b"\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body))
+        time.sleep(0.3)  # the request is read and hashing by now
+        s.send_signal(signal.SIGTERM)
+        data = b""
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        sock.close()
+    assert data.startswith(b"HTTP/1.1 401"), data[:200]
+    assert s.stop(timeout=30) == 0
+
+
 def test_restart_same_data(make_server, engine):
     s = make_server()
     assert s.get("/readyz").status_code == 200

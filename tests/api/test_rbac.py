@@ -3,7 +3,6 @@ escalation attempts (self-promotion, admins granting admin or owner, acting on
 members of equal level, custom roles with permissions their creator lacks),
 the last-owner rule, each built-in role's reach, and custom role CRUD."""
 
-import os
 import re
 import threading
 import uuid
@@ -569,17 +568,13 @@ ROUTE_PERMISSIONS = {
 def test_route_table_declares_the_permissions():
     """Every /v1/orgs/{org} route is an org route (membership resolved before
     the handler) declaring a catalog permission, the one API.md names."""
-    with open(os.path.join(plinth.ROOT, "src", "http", "routes.c"), encoding="utf-8") as f:
-        text = re.sub(r"/\*.*?\*/", "", f.read(), flags=re.S)
-    rx = re.compile(r'\{\s*PL_M_([A-Z]+)\s*,\s*"([^"]+)"\s*,\s*\w+\s*,\s*(PL_AUTH_[A-Z_]+)\s*,'
-                    r'\s*("([^"]*)"|NULL)\s*,')
     seen = {}
-    for method, path, auth, _, perm in rx.findall(text):
-        if not path.startswith("/v1/orgs/{"):
+    for r in plinth.routes():
+        if not r["path"].startswith("/v1/orgs/{"):
             continue
-        key = (method, re.sub(r"\{[^}]*\}", "{}", path))
-        assert auth == "PL_AUTH_ORG", (key, auth)
-        seen[key] = perm or None
+        key = (r["method"], re.sub(r"\{[^}]*\}", "{}", r["path"]))
+        assert r["auth"] == "org", (key, r["auth"])
+        seen[key] = r["perm"]
     assert seen, "no org routes parsed"
     for key, perm in seen.items():
         assert key in ROUTE_PERMISSIONS, "route not in API.md's table: %s" % (key,)

@@ -176,16 +176,16 @@ static void test_migration_failure(void **state)
 {
     pl_db_t *db = test_db(state);
     const pl_migration_t bad[] = {
-        {1, "one", "CREATE TABLE m_one (x BIGINT);\nINSERT INTO m_one VALUES (1);"},
-        {2, "two", "CREATE TABLE m_two (x BIGINT);\nINSERT INTO m_missing VALUES (1);"},
-        {3, "three", "CREATE TABLE m_three (x BIGINT);"},
-        {0, NULL, NULL},
+        {1, "one", NULL, "CREATE TABLE m_one (x BIGINT);\nINSERT INTO m_one VALUES (1);"},
+        {2, "two", NULL, "CREATE TABLE m_two (x BIGINT);\nINSERT INTO m_missing VALUES (1);"},
+        {3, "three", NULL, "CREATE TABLE m_three (x BIGINT);"},
+        {0, NULL, NULL, NULL},
     };
     const pl_migration_t good[] = {
         bad[0],
-        {2, "two", "CREATE TABLE m_two (x BIGINT);"},
+        {2, "two", NULL, "CREATE TABLE m_two (x BIGINT);"},
         bad[2],
-        {0, NULL, NULL},
+        {0, NULL, NULL, NULL},
     };
 
     assert_int_not_equal(migrate_list(db, bad), PL_OK);
@@ -198,6 +198,33 @@ static void test_migration_failure(void **state)
     assert_int_equal(count_rows(db, "SELECT MAX(version) FROM schema_migrations"), 3);
     assert_int_equal(count_rows(db, "SELECT count(*) FROM m_two"), 0);
     assert_int_equal(count_rows(db, "SELECT count(*) FROM m_one"), 1);
+}
+
+/* A migration whose file changed after it was applied stops the process,
+ * naming it; one applied before checksums were kept takes the embedded one. */
+static void test_migration_checksum(void **state)
+{
+    pl_db_t *db = test_db(state);
+    const pl_migration_t v1[] = {
+        {1, "one", "aaaa", "CREATE TABLE c_one (x BIGINT);"},
+        {2, "two", NULL, "CREATE TABLE c_two (x BIGINT);"},
+        {0, NULL, NULL, NULL},
+    };
+    assert_int_equal(migrate_list(db, v1), PL_OK);
+    assert_int_equal(migrate_list(db, v1), PL_OK); /* unchanged: fine */
+    const pl_migration_t edited[] = {
+        {1, "one", "bbbb", "CREATE TABLE c_one (x BIGINT, y BIGINT);"},
+        v1[1],
+        {0, NULL, NULL, NULL},
+    };
+    assert_int_equal(migrate_list(db, edited), PL_EINVAL);
+    assert_false(pl_db_in_tx(db));
+    /* a row without a checksum (recorded before they existed) adopts it */
+    pl_stmt_t *st = pl_db_prepare(db, "UPDATE schema_migrations SET checksum = NULL");
+    assert_non_null(st);
+    assert_true(pl_stmt_exec(st) >= 0);
+    assert_int_equal(migrate_list(db, edited), PL_OK);
+    assert_int_equal(migrate_list(db, v1), PL_EINVAL);
 }
 
 static void test_bind_step(void **state)
@@ -470,6 +497,7 @@ static void test_pg_reconnect(void **state)
 
 #define ENGINE_TESTS(setup, teardown)                                                              \
     cmocka_unit_test_setup_teardown(test_migrate, setup, teardown),                                \
+        cmocka_unit_test_setup_teardown(test_migration_checksum, setup, teardown),                 \
         cmocka_unit_test_setup_teardown(test_migration_failure, setup, teardown),                  \
         cmocka_unit_test_setup_teardown(test_bind_step, setup, teardown),                          \
         cmocka_unit_test_setup_teardown(test_constraints, setup, teardown),                        \

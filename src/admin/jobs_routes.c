@@ -1,0 +1,99 @@
+/* jobs_routes.c - the instance-admin view of the job queue. */
+#include <string.h>
+
+#include "admin/admin.h"
+#include "core/jsonw.h"
+#include "platform/jobs/jobs.h"
+#include "web/web.h"
+
+static void write_job(pl_jw_t *w, const pl_job_t *j)
+{
+    pl_jw_object_open(w, NULL);
+    pl_jw_string(w, "id", j->id);
+    pl_jw_string(w, "kind", j->kind);
+    pl_jw_string(w, "status", j->status);
+    pl_jw_int(w, "attempts", j->attempts);
+    pl_jw_int(w, "max_attempts", j->max_attempts);
+    pl_jw_time(w, "run_at", j->run_at);
+    pl_jw_string(w, "last_error", j->last_error);
+    pl_jw_time(w, "created_at", j->created_at);
+    pl_jw_time(w, "updated_at", j->updated_at);
+    if (j->finished_at)
+        pl_jw_time(w, "finished_at", j->finished_at);
+    else
+        pl_jw_string(w, "finished_at", NULL);
+    pl_jw_object_close(w);
+}
+
+typedef struct {
+    pl_jw_t *w;
+    int count, limit;
+    const char *last;
+} list_ctx_t;
+
+static void add_job(void *ctx, const pl_job_t *j)
+{
+    list_ctx_t *c = ctx;
+    if (++c->count > c->limit)
+        return;
+    write_job(c->w, j);
+    c->last = j->id;
+}
+
+int pl_admin_jobs_list(pl_req_t *req)
+{
+    int limit;
+    const char *cursor;
+    int rc = pl_req_page(req, &limit, &cursor);
+    if (rc)
+        return rc;
+    const char *status = pl_req_query(req, "status");
+    if (status && strcmp(status, "queued") && strcmp(status, "running") && strcmp(status, "done") &&
+        strcmp(status, "dead"))
+        return pl_req_fail(req, 400, "bad_request",
+                           "status must be one of queued, running, done, dead.");
+    if (cursor && !pl_uuid_valid(cursor))
+        return pl_req_fail(req, 400, "bad_request", "cursor is malformed.");
+    pl_db_t *db = pl_db_thread();
+    if (!db)
+        return PL_EDB;
+    pl_buf_t b;
+    pl_buf_init(&b, 16 * 1024 * 1024);
+    pl_jw_t w;
+    pl_jw_init(&w, &b);
+    pl_jw_object_open(&w, NULL);
+    pl_jw_array_open(&w, "data");
+    list_ctx_t lc = {&w, 0, limit, NULL};
+    rc = pl_jobs_list(db, req->ctx.arena, status, cursor, limit + 1, add_job, &lc);
+    pl_jw_array_close(&w);
+    pl_jw_string(&w, "next_cursor", lc.count > limit ? lc.last : NULL);
+    pl_jw_object_close(&w);
+    if (!rc)
+        rc = w.err;
+    if (!rc)
+        rc = pl_resp_json_buf(req, 200, &b);
+    pl_buf_free(&b);
+    return rc;
+}
+
+int pl_admin_jobs_retry(pl_req_t *req)
+{
+    const char *id = pl_req_param(req, "id");
+    if (!pl_uuid_valid(id))
+        return pl_req_fail(req, 404, "not_found", "No such job.");
+    pl_db_t *db = pl_db_thread();
+    if (!db)
+        return PL_EDB;
+    pl_job_t j;
+    int rc = pl_jobs_retry(db, &req->ctx, id, &j);
+    if (rc)
+        return rc;
+    pl_buf_t b;
+    pl_buf_init(&b, 64 * 1024);
+    pl_jw_t w;
+    pl_jw_init(&w, &b);
+    write_job(&w, &j);
+    rc = w.err ? w.err : pl_resp_json_buf(req, 200, &b);
+    pl_buf_free(&b);
+    return rc;
+}

@@ -1,0 +1,79 @@
+/* dispatch.c - the steps between a matched route and its handler:
+ * authenticate (access token or API key) -> resolve the tenant -> authorize
+ * -> handler, inside the request's database scope. The rules live in the
+ * services (auth, apikeys, orgs, rbac); this file only orders them and turns
+ * their answers into HTTP. */
+#include <string.h>
+#include <strings.h>
+
+#include "apikeys/apikeys.h"
+#include "auth/auth.h"
+#include "http/dispatch.h"
+#include "orgs/orgs.h"
+
+static int unauthenticated(pl_req_t *req, const char *code, const char *detail)
+{
+    pl_resp_header(req, "WWW-Authenticate", "Bearer");
+    return pl_req_fail(req, 401, code, detail);
+}
+
+static void touch_session(pl_req_t *req, void *arg)
+{
+    PL_UNUSED(arg);
+    pl_db_t *db = pl_db_thread();
+    if (db)
+        pl_auth_touch_session(db, req->ctx.principal.session_id);
+}
+
+static void touch_key(pl_req_t *req, void *arg)
+{
+    PL_UNUSED(arg);
+    pl_db_t *db = pl_db_thread();
+    if (db)
+        pl_apikeys_touch(db, req->ctx.tenant.org_id, req->ctx.principal.api_key_id);
+}
+
+/* Records WWW-Authenticate on a 401 a service answered. */
+static int answer(pl_req_t *req, int rc)
+{
+    if (rc && req->ctx.err.status == 401)
+        pl_resp_header(req, "WWW-Authenticate", "Bearer");
+    return rc;
+}
+
+int pl_dispatch_authorize(pl_req_t *req, pl_db_t *db)
+{
+    const pl_route_t *route = req->route;
+    const char *h = pl_req_header(req, "Authorization");
+    if (!h || !*h)
+        return unauthenticated(req, "unauthenticated", "Send an access token as Bearer.");
+    if (strncasecmp(h, "Bearer ", 7) != 0)
+        return unauthenticated(req, "invalid_token", "Use the Bearer scheme.");
+    const char *tok = h + 7;
+    while (*tok == ' ')
+        tok++;
+    size_t len = strlen(tok);
+    while (len && tok[len - 1] == ' ')
+        len--;
+    bool touch = false;
+    int rc;
+    if (pl_apikeys_is_key(tok, len)) {
+        /* keys act only inside their organization's routes */
+        if (route->auth != PL_AUTH_ORG)
+            return unauthenticated(req, "unauthenticated", "API keys cannot call this route.");
+        rc = pl_apikeys_authenticate(db, &req->ctx, tok, len, pl_req_param(req, "org"),
+                                     route->perm_bit, &touch);
+        if (touch && req->ctx.principal.api_key_id[0])
+            pl_req_defer(req, touch_key, NULL);
+        return answer(req, rc);
+    }
+    if ((rc = pl_auth_authenticate(db, &req->ctx, tok, len, &touch)))
+        return answer(req, rc);
+    if (touch)
+        pl_req_defer(req, touch_session, NULL);
+    if (route->auth == PL_AUTH_ADMIN && !req->ctx.principal.is_admin)
+        return pl_req_fail(req, 403, "forbidden", "Only instance admins may do this.");
+    if (route->auth == PL_AUTH_ORG)
+        return pl_orgs_resolve(db, &req->ctx, pl_req_param(req, "org"), route->perm_bit);
+    return PL_OK;
+}

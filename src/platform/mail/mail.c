@@ -1,0 +1,336 @@
+/* mail.c - templates, rendering, enqueueing and the "mail.send" job.
+ *
+ * A message is rendered when it is enqueued, so the job payload holds exactly
+ * what will be sent, and its Message-ID is fixed then: a retried send carries
+ * the same Message-ID, which lets receiving systems drop a duplicate. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/config.h"
+#include "platform/jobs/jobs.h"
+#include "platform/mail/mail.h"
+#include "platform/mail/message.h"
+#include "platform/mail/smtp.h"
+
+/* ---- templates ----
+ * {{var}} is replaced by a variable: raw in the text part, HTML-escaped in the
+ * HTML part, with control characters turned into spaces in the subject. A
+ * missing variable is empty. "greeting" is derived from "name". */
+
+/* Registered templates: each module's list, searched by name. */
+#define MAX_TEMPLATE_LISTS 32
+static const pl_mail_template_def_t *lists[MAX_TEMPLATE_LISTS];
+static int nlists;
+
+void pl_mail_register(const pl_mail_template_def_t *defs)
+{
+    if (defs && nlists < MAX_TEMPLATE_LISTS)
+        lists[nlists++] = defs;
+}
+
+const pl_mail_template_def_t *pl_mail_template(const char *name)
+{
+    for (int i = 0; name && i < nlists; i++)
+        for (const pl_mail_template_def_t *d = lists[i]; d->name; d++)
+            if (!strcmp(d->name, name))
+                return d;
+    return NULL;
+}
+
+static const char text_foot[] = "\n-- \nThis is an automated message from plinth.\n";
+
+static const char html_head[] =
+    "<!DOCTYPE html>\n"
+    "<html><head><meta charset=\"utf-8\"><title>{{subject}}</title></head>\n"
+    "<body style=\"font-family: -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif; "
+    "font-size: 15px; line-height: 1.5; color: #222;\">\n";
+static const char html_foot[] =
+    "<p style=\"color: #888; font-size: 13px;\">This is an automated message from plinth.</p>\n"
+    "</body></html>\n";
+
+typedef enum { ESC_TEXT, ESC_HTML, ESC_HEADER } esc_t;
+
+static int append_escaped(pl_buf_t *out, const char *v, esc_t esc)
+{
+    size_t run = 0, i = 0;
+    for (; v[i]; i++) {
+        unsigned char c = (unsigned char)v[i];
+        const char *rep = NULL;
+        if (esc == ESC_HTML) {
+            rep = c == '&'    ? "&amp;"
+                  : c == '<'  ? "&lt;"
+                  : c == '>'  ? "&gt;"
+                  : c == '"'  ? "&quot;"
+                  : c == '\'' ? "&#39;"
+                              : NULL;
+        } else if (esc == ESC_HEADER && (c < 0x20 || c == 0x7f)) {
+            rep = " ";
+        }
+        if (!rep)
+            continue;
+        if (pl_buf_append(out, v + run, i - run) || pl_buf_append(out, rep, strlen(rep)))
+            return PL_ELIMIT;
+        run = i + 1;
+    }
+    return pl_buf_append(out, v + run, i - run);
+}
+
+static const char *var(json_t *vars, const char *name, size_t n)
+{
+    char key[32];
+    if (n >= sizeof(key))
+        return "";
+    memcpy(key, name, n);
+    key[n] = '\0';
+    const char *v = json_string_value(json_object_get(vars, key));
+    return v ? v : "";
+}
+
+/* Appends tpl with its {{variables}} replaced. */
+static int render(pl_buf_t *out, const char *tpl, json_t *vars, esc_t esc)
+{
+    const char *p = tpl;
+    for (;;) {
+        const char *open = strstr(p, "{{");
+        const char *close = open ? strstr(open + 2, "}}") : NULL;
+        if (!close)
+            return pl_buf_append(out, p, strlen(p));
+        if (pl_buf_append(out, p, (size_t)(open - p)) ||
+            append_escaped(out, var(vars, open + 2, (size_t)(close - open - 2)), esc))
+            return PL_ELIMIT;
+        p = close + 2;
+    }
+}
+
+/* The variables a template sees: the caller's, plus "greeting", and a
+ * stand-in for a missing inviter. Returns a new reference. */
+static json_t *template_vars(json_t *vars)
+{
+    json_t *v = json_is_object(vars) ? json_copy(vars) : json_object();
+    const char *name = json_string_value(json_object_get(v, "name"));
+    char *greeting = NULL;
+    if (name && name[0]) {
+        size_t n = strlen(name) + 5;
+        greeting = pl_xmalloc(n);
+        snprintf(greeting, n, "Hi %s,", name);
+    }
+    json_object_set_new(v, "greeting", json_string(greeting ? greeting : "Hello,"));
+    free(greeting);
+    const char *inviter = json_string_value(json_object_get(v, "inviter_name"));
+    if (!inviter || !inviter[0])
+        json_object_set_new(v, "inviter_name", json_string("A team member"));
+    return v;
+}
+
+/* ---- settings ---- */
+
+static char smtp_url[1024] = "";                 /* PLINTH_SMTP_URL; empty: log */
+static char mail_from[320] = "plinth@localhost"; /* PLINTH_MAIL_FROM */
+
+/* ---- links and ids ---- */
+
+char *pl_mail_link(pl_arena_t *a, const char *path, const char *token)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t n = token ? strlen(token) : 0;
+    char *esc = pl_xmalloc(3 * n + 1), *w = esc;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)token[i];
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '.' || c == '_' || c == '~') {
+            *w++ = (char)c;
+        } else {
+            *w++ = '%';
+            *w++ = hex[c >> 4];
+            *w++ = hex[c & 15];
+        }
+    }
+    *w = '\0';
+    char *link = pl_arena_printf(a, "%s%s?token=%s", pl_cfg.public_url, path, esc);
+    free(esc);
+    return link;
+}
+
+static void new_message_id(char *out, size_t outlen)
+{
+    char uuid[37], domain[256];
+    pl_uuid7(uuid);
+    pl_mail_addr_domain(mail_from, domain, sizeof(domain));
+    snprintf(out, outlen, "<%s@%s>", uuid, domain);
+}
+
+/* ---- rendering and enqueueing ---- */
+
+int pl_mail_render(const char *name, const char *to, json_t *vars, json_t **payload)
+{
+    *payload = NULL;
+    const pl_mail_template_def_t *tpl = pl_mail_template(name);
+    if (!tpl || !to || !pl_mail_addr_valid(to))
+        return PL_EINVAL;
+    for (const char *const *v = tpl->vars; v && *v; v++) {
+        if (strcmp(*v, "link"))
+            continue;
+        const char *link = json_string_value(json_object_get(vars, "link"));
+        if (!link || !link[0]) {
+            /* a caller bug: never send a verification mail without its link */
+            pl_log("error", "mail: template %s rendered without a link", name);
+            return PL_EINVAL;
+        }
+    }
+    json_t *v = template_vars(vars);
+    pl_buf_t subject, text, html;
+    pl_buf_init(&subject, PL_MAIL_SUBJECT_MAX);
+    pl_buf_init(&text, PL_MAIL_BODY_MAX);
+    pl_buf_init(&html, PL_MAIL_BODY_MAX);
+    int rc = PL_EINVAL;
+    if (render(&subject, tpl->subject, v, ESC_HEADER) || render(&text, tpl->text, v, ESC_TEXT) ||
+        pl_buf_append(&text, text_foot, strlen(text_foot)))
+        goto done;
+    json_object_set_new(v, "subject", json_string(subject.ptr));
+    if (render(&html, html_head, v, ESC_HTML) || render(&html, tpl->html, v, ESC_HTML) ||
+        pl_buf_append(&html, html_foot, strlen(html_foot)))
+        goto done;
+
+    char message_id[300];
+    new_message_id(message_id, sizeof(message_id));
+    *payload = json_pack("{s:s, s:s, s:s, s:s, s:s}", "to", to, "subject", subject.ptr, "text",
+                         text.ptr, "html", html.ptr, "message_id", message_id);
+    rc = *payload ? PL_OK : PL_EINVAL; /* NULL: not UTF-8 */
+done:
+    pl_buf_free(&subject);
+    pl_buf_free(&text);
+    pl_buf_free(&html);
+    json_decref(v);
+    return rc;
+}
+
+int pl_mail_enqueue(pl_db_t *db, const char *name, const char *to, json_t *vars)
+{
+    json_t *payload = NULL;
+    int rc = pl_mail_render(name, to, vars, &payload);
+    if (rc) {
+        pl_log("warn", "mail: not enqueued: invalid recipient or template %s", name);
+        return rc;
+    }
+    rc = pl_jobs_enqueue(db, "mail.send", payload, NULL);
+    json_decref(payload);
+    return rc;
+}
+
+/* ---- sending ---- */
+
+static const char *payload_str(json_t *payload, const char *key)
+{
+    return json_string_value(json_object_get(payload, key));
+}
+
+int pl_mail_deliver(json_t *payload, char *err, size_t errlen)
+{
+    const char *to = payload_str(payload, "to"), *subject = payload_str(payload, "subject");
+    const char *text = payload_str(payload, "text"), *html = payload_str(payload, "html");
+    const char *message_id = payload_str(payload, "message_id");
+    if (!to || !subject || !text || !html || !message_id) {
+        snprintf(err, errlen, "mail: malformed payload");
+        return PL_EINVAL;
+    }
+    pl_mail_msg_t m = {
+        .from = mail_from,
+        .to = to,
+        .subject = subject,
+        .message_id = message_id,
+        .date_ms = pl_now_ms(),
+        .text = {text, strlen(text)},
+        .html = {html, strlen(html)},
+    };
+    pl_buf_t msg;
+    int rc = pl_mail_msg_build(&m, &msg);
+    if (rc) {
+        snprintf(err, errlen, "mail: %s",
+                 rc == PL_ELIMIT ? "message too large" : "invalid header value");
+        pl_buf_free(&msg);
+        return PL_EINVAL;
+    }
+    if (!smtp_url[0]) {
+        pl_mail_log_send(to, subject, message_id, text);
+        pl_buf_free(&msg);
+        return PL_OK;
+    }
+    char from_addr[PL_MAIL_ADDR_MAX + 1], domain[256];
+    pl_mail_addr_spec(mail_from, from_addr, sizeof(from_addr)); /* checked in build */
+    pl_mail_addr_domain(from_addr, domain, sizeof(domain));
+    rc = pl_mail_smtp_send(smtp_url, domain, from_addr, to, msg.ptr, msg.len, err, errlen);
+    pl_buf_free(&msg);
+    if (rc == PL_OK)
+        pl_log("info", "mail sent: to=%s subject=%s message_id=%s", to, subject, message_id);
+    else
+        pl_log("warn", "mail not sent: to=%s message_id=%s: %s%s", to, message_id, err,
+               rc == PL_EINVAL ? " (permanent)" : " (will retry)");
+    return rc;
+}
+
+static int send_job(const char *job_id, json_t *payload, char *err, size_t errlen)
+{
+    PL_UNUSED(job_id);
+    return pl_mail_deliver(payload, err, errlen);
+}
+
+static int mail_init(void)
+{
+    char spec[PL_MAIL_ADDR_MAX + 1], err[200];
+    bool ascii = true;
+    for (const unsigned char *p = (const unsigned char *)mail_from; *p; p++)
+        ascii = ascii && *p >= 0x20 && *p <= 0x7e;
+    if (!ascii || pl_mail_addr_spec(mail_from, spec, sizeof(spec)) != PL_OK) {
+        fprintf(stderr, "plinth: PLINTH_MAIL_FROM must be an address (\"plinth@example.com\" or "
+                        "\"Name <plinth@example.com>\", ASCII only)\n");
+        return PL_EINVAL;
+    }
+    if (strncmp(pl_cfg.public_url, "http://", 7) != 0 &&
+        strncmp(pl_cfg.public_url, "https://", 8) != 0) {
+        fprintf(stderr, "plinth: PLINTH_PUBLIC_URL must start with http:// or https://\n");
+        return PL_EINVAL;
+    }
+    if (!pl_mail_header_ok(pl_cfg.public_url) || strchr(pl_cfg.public_url, ' ')) {
+        fprintf(stderr,
+                "plinth: PLINTH_PUBLIC_URL must not contain spaces or control characters\n");
+        return PL_EINVAL;
+    }
+    if (smtp_url[0] && pl_mail_smtp_check_url(smtp_url, err, sizeof(err))) {
+        fprintf(stderr, "plinth: %s\n", err);
+        return PL_EINVAL;
+    }
+    static bool transport_ready;
+    if (!transport_ready) {
+        if (pl_mail_transport_init()) {
+            fprintf(stderr, "plinth: libcurl could not be initialised\n");
+            return PL_EINTERNAL;
+        }
+        transport_ready = true;
+    }
+    if (!smtp_url[0])
+        pl_log("info", "mail: PLINTH_SMTP_URL is not set: messages are written to the log, "
+                       "not sent");
+    return PL_OK;
+}
+
+static const pl_option_t options[] = {
+    {NULL, "PLINTH_SMTP_URL", PL_OPT_STR, PL_OPT_S(smtp_url), 0, 0, PL_OPT_RUN,
+     "smtp[s]://USER:PASS@HOST:PORT",
+     "send email over SMTP (STARTTLS when offered); unset: emails are written to the log", NULL},
+    {NULL, "PLINTH_MAIL_FROM", PL_OPT_STR, PL_OPT_S(mail_from), 0, 0, PL_OPT_RUN, "ADDRESS",
+     "sender address of emails (default plinth@localhost)", NULL},
+    {0},
+};
+
+static const pl_job_def_t jobs[] = {
+    {"mail.send", send_job},
+    {0},
+};
+
+const pl_module_t pl_mail_module = {
+    .name = "mail",
+    .jobs = jobs,
+    .options = options,
+    .init = mail_init,
+};

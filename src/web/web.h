@@ -1,0 +1,176 @@
+/* web.h - what route handlers use: the request, responses, input
+ * validation, paging, and the route table's types.
+ *
+ * A handler receives a pl_req_t whose route params, query, headers, JSON body
+ * and caller (req->ctx.principal, and req->ctx.tenant on org routes) are
+ * ready. It parses and validates input, calls a service with &req->ctx, and
+ * renders the result (pl_resp_json / pl_resp_status / pl_resp_body); or it
+ * returns a negative PL_E* error after recording the public detail in
+ * req->ctx.err (pl_req_fail, pl_req_field_error, or a service did). Only
+ * http/ turns errors into status codes and problem+json.
+ *
+ * web/ depends on core/ only, and only route files (x_routes.c) include it.
+ *
+ * Memory: everything hanging off the request lives in req->ctx.arena and is
+ * freed when the request completes. A request is handled by one thread. */
+#ifndef PL_WEB_H
+#define PL_WEB_H
+
+#include <jansson.h>
+
+#include "core/core.h"
+#include "core/ctx.h"
+
+#define PL_MAX_PARAMS 4
+
+typedef enum {
+    PL_M_GET = 1,
+    PL_M_POST = 2,
+    PL_M_PUT = 4,
+    PL_M_PATCH = 8,
+    PL_M_DELETE = 16,
+    PL_M_OPTIONS = 32,
+    PL_M_HEAD = 64,
+} pl_method_t;
+
+/* Who may call a route (checked before the handler runs). */
+typedef enum {
+    PL_AUTH_NONE = 0, /* public */
+    PL_AUTH_USER,     /* a signed-in user (access token); API keys get 401 */
+    PL_AUTH_ADMIN,    /* an instance admin (401 without token, 403 otherwise) */
+    PL_AUTH_ORG,      /* a member of {org} holding route->perm, or an API key of {org} */
+} pl_auth_t;
+
+typedef struct pl_req pl_req_t;
+typedef struct pl_route pl_route_t;
+typedef int (*pl_handler_t)(pl_req_t *req);
+
+struct pl_route {
+    pl_method_t method;
+    const char *path; /* template: "/v1/orgs/{org}/members/{user}" */
+    pl_handler_t handler;
+    pl_auth_t auth;
+    const char *perm; /* permission key for PL_AUTH_ORG routes; NULL: any member */
+    unsigned flags;   /* PL_ROUTE_* */
+    /* filled when the table is assembled at start */
+    int index;          /* position in the table (metrics) */
+    int perm_bit;       /* perm's bit in the catalog, -1 when perm is NULL */
+    const char *module; /* name of the module that declared it */
+};
+
+#define PL_ROUTE_JSON 1u /* the body, when present, must be a JSON object */
+
+/* Where header and query values come from (set by http/). kind is
+ * PL_REQ_HEADER or PL_REQ_QUERY; the result lives as long as the request. */
+enum { PL_REQ_HEADER = 1, PL_REQ_QUERY = 2 };
+typedef const char *(*pl_req_lookup_fn)(void *conn, int kind, const char *name);
+
+struct pl_req {
+    pl_ctx_t ctx; /* the caller, the arena, the error detail */
+    /* input */
+    pl_method_t method;
+    const char *method_name;
+    const char *path;        /* without the query string */
+    const pl_route_t *route; /* NULL when unmatched */
+    int nparams;
+    const char *param_names[PL_MAX_PARAMS];
+    const char *param_values[PL_MAX_PARAMS];
+    const char *body; /* NUL-terminated copy, NULL when empty */
+    size_t body_len;
+    json_t *json; /* parsed body object (PL_ROUTE_JSON), else NULL */
+    char client_ip[64];
+    char request_id[129];
+    int64_t start_us;
+    void *conn; /* the server's connection, for lookup */
+    pl_req_lookup_fn lookup;
+    /* output */
+    int status;
+    const char *content_type;
+    char *resp_body; /* owned by the arena (or static) */
+    size_t resp_len;
+    int nheaders;
+    const char *hdr_names[12];
+    const char *hdr_values[12];
+    /* a streamed body (pl_resp_stream) instead of resp_body */
+    long (*stream_read)(void *cls, uint64_t pos, char *buf, size_t max);
+    void *stream_cls;
+    void (*stream_free)(void *cls);
+    /* work to run after the handler, outside its read snapshot */
+    int ndeferred;
+    void (*deferred_fn[4])(pl_req_t *req, void *arg);
+    void *deferred_arg[4];
+};
+
+/* Runs fn(req, arg) after the handler returns and the request's read
+ * snapshot has ended (e.g. a bookkeeping write such as a last-used time).
+ * At most four per request; extra ones run at once. */
+void pl_req_defer(pl_req_t *req, void (*fn)(pl_req_t *req, void *arg), void *arg);
+
+/* Request input accessors. Returned strings are owned by the request. */
+const char *pl_req_param(pl_req_t *req, const char *name);
+const char *pl_req_query(pl_req_t *req, const char *name);
+const char *pl_req_header(pl_req_t *req, const char *name);
+
+/* Responses. The JSON value is serialized at once and released (steals ref). */
+int pl_resp_json(pl_req_t *req, int status, json_t *body);
+int pl_resp_status(pl_req_t *req, int status); /* empty body, e.g. 204 */
+/* A body produced piece by piece after the handler returned (exports):
+ * read fills buf with up to max bytes and returns their count, -1 at the
+ * end, -2 on an error (the connection is then closed). It runs on the
+ * request's thread, outside the request's transaction. free releases cls. */
+#define PL_STREAM_END   (-1)
+#define PL_STREAM_ERROR (-2)
+int pl_resp_stream(pl_req_t *req, int status, const char *content_type,
+                   long (*read)(void *cls, uint64_t pos, char *buf, size_t max), void *cls,
+                   void (*free_cls)(void *cls));
+
+/* A JSON body already written into b (see core/jsonw.h); takes b's memory. */
+int pl_resp_json_buf(pl_req_t *req, int status, pl_buf_t *b);
+/* body is copied into the arena unless is_static. */
+int pl_resp_body(pl_req_t *req, int status, const char *content_type, const char *body, size_t len,
+                 bool is_static);
+void pl_resp_header(pl_req_t *req, const char *name, const char *value);
+
+/* Errors: record the public detail in req->ctx.err and return the given
+ * PL_E* code, so a handler writes `return pl_req_fail(req, 409,
+ * "email_taken", "...");` (core/ctx.h's pl_fail on the request's context). */
+static inline int pl_req_fail(pl_req_t *req, int status, const char *code, const char *detail)
+{
+    return pl_fail(&req->ctx, status, code, detail);
+}
+/* Adds a field error (422 validation_failed unless another code is set). */
+static inline void pl_req_field_error(pl_req_t *req, const char *field, const char *code,
+                                      const char *message)
+{
+    pl_field_error(&req->ctx, field, code, message);
+}
+
+/* JSON body helpers: each records a 422 field error on failure and returns
+ * PL_EINVAL. Strings are trimmed of nothing; lengths are in bytes. */
+int pl_json_get_string(pl_req_t *req, const char *field, bool required, size_t min_len,
+                       size_t max_len, const char **out);
+int pl_json_get_bool(pl_req_t *req, const char *field, bool required, bool *out);
+int pl_json_get_int(pl_req_t *req, const char *field, bool required, int64_t min, int64_t max,
+                    int64_t *out);
+/* Ends validation: PL_EINVAL when any field error was recorded. */
+static inline int pl_req_validated(pl_req_t *req)
+{
+    return pl_validated(&req->ctx);
+}
+
+/* Pagination: parses ?limit= (default 50, 1..200) and ?cursor=; 400 on bad input. */
+int pl_req_page(pl_req_t *req, int *limit, const char **cursor);
+
+/* The same, for lists whose cursor is an id (a UUID): 400 otherwise. */
+int pl_req_page_id(pl_req_t *req, int *limit, const char **cursor);
+
+/* Renders a list page {"data": [...], "next_cursor": ...}. Steals data. */
+int pl_resp_list(pl_req_t *req, json_t *data, const char *next_cursor);
+
+/* A time as RFC 3339 in the request's arena. */
+static inline const char *pl_req_time(pl_req_t *req, int64_t ms)
+{
+    return pl_ctx_time(&req->ctx, ms);
+}
+
+#endif /* PL_WEB_H */
