@@ -210,7 +210,7 @@ int pl_apikeys_create(pl_req_t *req)
         pl_req_field_error(req, "expires_at", "invalid", "Must be a future RFC 3339 UTC time.");
     if (pl_req_validated(req))
         return PL_EINVAL;
-    pl_actor_t actor = pl_orgs_actor(req);
+    pl_actor_t actor = pl_orgs_actor(&req->ctx);
     if (!pl_perms_subset(&perms, &actor.perms))
         return pl_req_fail(req, 403, "forbidden", "A key cannot hold permissions you do not have.");
     char key[64], hash[65], id[37], prefix[PREFIX_CHARS + 1];
