@@ -132,7 +132,7 @@ pl_org_t pl_orgs_current(const pl_ctx_t *ctx);
 /* The caller as an rbac actor, from ctx->tenant. */
 pl_actor_t pl_orgs_actor(const pl_ctx_t *ctx);
 
-/* The role key of org_id (built in, or custom) in out; strings in
+/* The role called key in org_id (built in, or custom) in out; strings in
  * ctx->arena. PL_ENOTFOUND (nothing recorded) for an unknown key. */
 int pl_orgs_role(pl_db_t *db, pl_ctx_t *ctx, const char *org_id, const char *key, pl_role_t *out);
 
@@ -144,8 +144,8 @@ int pl_orgs_role(pl_db_t *db, pl_ctx_t *ctx, const char *org_id, const char *key
 int pl_orgs_create(pl_db_t *db, pl_ctx_t *ctx, const char *name, const char *slug, pl_org_t *out);
 
 /* Creates user_id's personal organization, named name, with a derived slug
- * and user_id as owner, and audits it; inside the caller's write
- * transaction (registration). PL_EBUSY when the derived slug collided (the
+ * and user_id as owner, and audits org.created; in a transaction that joins
+ * the caller's (registration). PL_EBUSY when the derived slug collided (the
  * caller retries). */
 int pl_orgs_create_personal(pl_db_t *db, pl_ctx_t *ctx, const char *user_id, const char *name,
                             pl_org_t *out);
@@ -154,7 +154,8 @@ int pl_orgs_create_personal(pl_db_t *db, pl_ctx_t *ctx, const char *user_id, con
  * (an org id; NULL: from the start). */
 int pl_orgs_list_mine(pl_db_t *db, pl_ctx_t *ctx, const char *cursor, int limit,
                       pl_org_page_t *out);
-/* Every organization (instance admins), role NULL. */
+/* Every organization, role NULL. No access check: for instance admins
+ * (the route requires one) and the system. */
 int pl_orgs_list_all(pl_db_t *db, pl_ctx_t *ctx, const char *cursor, int limit, pl_org_page_t *out);
 
 /* Renames the acting organization and/or changes its slug (NULL: keep);
@@ -219,9 +220,14 @@ int pl_orgs_join_by_invitation(pl_db_t *db, pl_ctx_t *ctx, const char *user_id, 
 
 /* ---- teams ---- */
 
+/* The acting organization's teams with their member counts, ordered by id,
+ * after cursor. */
 int pl_teams_list(pl_db_t *db, pl_ctx_t *ctx, const char *cursor, int limit, pl_team_page_t *out);
-/* 404 not_found ("No such team.") for an unknown team, here and below. */
+/* One team; 404 not_found ("No such team.") for an unknown id, here and in
+ * every function below that takes a team_id. */
 int pl_teams_get(pl_db_t *db, pl_ctx_t *ctx, const char *team_id, pl_team_t *out);
+/* Creates, renames or deletes a team (its memberships go with it), audited
+ * as team.created, team.updated, team.deleted. */
 int pl_teams_create(pl_db_t *db, pl_ctx_t *ctx, const char *name, pl_team_t *out);
 int pl_teams_rename(pl_db_t *db, pl_ctx_t *ctx, const char *team_id, const char *name,
                     pl_team_t *out);
@@ -234,6 +240,7 @@ int pl_teams_member_remove(pl_db_t *db, pl_ctx_t *ctx, const char *team_id, cons
 
 /* ---- roles ---- */
 
+/* The roles of the acting organization, built-in and custom. */
 int pl_roles_list(pl_db_t *db, pl_ctx_t *ctx, pl_role_list_t *out);
 
 /* Creates a custom role. The key must be valid and not built in, the
