@@ -173,10 +173,9 @@ static int find_invitation(pl_db_t *db, pl_ctx_t *ctx, const char *token, pl_inv
     return rc;
 }
 
-/* Claims the invitation for user_id and makes them a member. The status
- * changes first and only from pending, so of concurrent acceptances exactly
- * one proceeds; the others wait for it and then find it used
- * (PL_ENOTFOUND). */
+/* Claims the invitation before anyone joins with it: the status changes
+ * only from pending, so of concurrent acceptances exactly one proceeds; the
+ * others wait for it and then find it used (PL_ENOTFOUND). */
 static int claim(pl_db_t *db, const pl_invitation_row_t *inv, int64_t now)
 {
     return pl_invitations_store_set_status(db, inv->org_id, inv->id, "pending", "accepted", now);
