@@ -104,6 +104,10 @@ typedef struct {
     const char *next_cursor;
 } pl_flag_page_t;
 
+/* pl_flags_key_valid for input: records 422 (field "key") on ctx and
+ * returns PL_EINVAL unless key is valid. */
+int pl_flags_check_key(pl_ctx_t *ctx, const char *key);
+
 /* Flags with their overrides, after the flag key cursor (NULL: first). */
 int pl_flags_list(pl_db_t *db, pl_ctx_t *ctx, const char *cursor, int limit, pl_flag_page_t *out);
 /* Creates or replaces flag key (its overrides and created_at stay); out

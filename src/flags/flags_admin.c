@@ -25,6 +25,15 @@ static int audit_flag(pl_db_t *db, pl_ctx_t *ctx, const char *key, const char *c
     return rc;
 }
 
+int pl_flags_check_key(pl_ctx_t *ctx, const char *key)
+{
+    if (pl_flags_key_valid(key))
+        return PL_OK;
+    pl_field_error(ctx, "key", "invalid",
+                   "Use 1 to 64 of a-z, 0-9, '.', '_' and '-', starting with a letter.");
+    return PL_EINVAL;
+}
+
 /* ---- reading ---- */
 
 typedef struct {
@@ -129,13 +138,8 @@ static int read_flag(pl_db_t *db, pl_ctx_t *ctx, const char *key, pl_flag_t *out
 int pl_flags_put(pl_db_t *db, pl_ctx_t *ctx, const char *key, const char *description, bool enabled,
                  int rollout_percent, pl_flag_t *out)
 {
-    if (!pl_flags_key_valid(key)) {
-        pl_field_error(ctx, "key", "invalid",
-                       "Use 1 to 64 of a-z, 0-9, '.', '_' and '-', starting with a letter.");
-        return PL_EINVAL;
-    }
-    int rc = pl_db_begin(db);
-    if (rc)
+    int rc = pl_flags_check_key(ctx, key);
+    if (rc || (rc = pl_db_begin(db)))
         return rc;
     int64_t now = pl_now_ms();
     rc = pl_flags_store_bump(db, now);

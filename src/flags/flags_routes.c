@@ -75,9 +75,7 @@ static int admin_put(pl_req_t *req)
     const char *description = NULL;
     bool enabled = false;
     int64_t rollout = 100;
-    if (!pl_flags_key_valid(key))
-        pl_req_field_error(req, "key", "invalid",
-                           "Use 1 to 64 of a-z, 0-9, '.', '_' and '-', starting with a letter.");
+    pl_flags_check_key(&req->ctx, key);
     pl_json_get_string(req, "description", false, 0, DESCRIPTION_MAX, &description);
     pl_json_get_bool(req, "enabled", true, &enabled);
     pl_json_get_int(req, "rollout_percent", false, 0, 100, &rollout);

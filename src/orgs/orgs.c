@@ -65,8 +65,7 @@ void pl_orgs_slug_derive(const char *name, const char *fallback, char out[PL_ORG
     out[k] = '\0';
 }
 
-/* 422 for a slug the caller chose that breaks the rules. */
-static int check_slug(pl_ctx_t *ctx, const char *slug)
+int pl_orgs_check_slug(pl_ctx_t *ctx, const char *slug)
 {
     if (slug && !pl_orgs_slug_valid(slug)) {
         pl_field_error(ctx, "slug", "invalid",
@@ -191,7 +190,7 @@ static int insert_org(pl_db_t *db, pl_ctx_t *ctx, const pl_org_t *o, const char 
 
 int pl_orgs_create(pl_db_t *db, pl_ctx_t *ctx, const char *name, const char *slug, pl_org_t *out)
 {
-    int rc = check_slug(ctx, slug);
+    int rc = pl_orgs_check_slug(ctx, slug);
     if (rc)
         return rc;
     const char *user_id = pl_ctx_user(ctx);
@@ -272,7 +271,7 @@ int pl_orgs_list_all(pl_db_t *db, pl_ctx_t *ctx, const char *cursor, int limit, 
 
 int pl_orgs_update(pl_db_t *db, pl_ctx_t *ctx, const char *name, const char *slug, pl_org_t *out)
 {
-    int rc = check_slug(ctx, slug);
+    int rc = pl_orgs_check_slug(ctx, slug);
     if (rc)
         return rc;
     pl_tenant_t *t = &ctx->tenant;

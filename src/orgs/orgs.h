@@ -102,6 +102,12 @@ bool pl_orgs_slug_valid(const char *slug);
  * to 30 letters and digits of name, lower-cased, other runs become one
  * hyphen; fallback (2..30 of [a-z0-9]) stands in when fewer than 2 remain. */
 void pl_orgs_slug_derive(const char *name, const char *fallback, char out[PL_ORGS_SLUG_MAX + 1]);
+/* The same rule for input: records 422 (field "slug") on ctx and returns
+ * PL_EINVAL unless slug is NULL or valid. */
+int pl_orgs_check_slug(pl_ctx_t *ctx, const char *slug);
+/* Records 422 (field "key") on ctx and returns PL_EINVAL unless key is a
+ * valid custom role key (pl_rbac_key_valid: a built-in key is not one). */
+int pl_roles_check_key(pl_ctx_t *ctx, const char *key);
 /* An invitation's status as shown at now: a pending one whose expires_at
  * has passed reads "expired". Returns stored otherwise (static or stored). */
 const char *pl_invitations_status(const char *stored, int64_t expires_at, int64_t now);
@@ -245,10 +251,17 @@ int pl_roles_list(pl_db_t *db, pl_ctx_t *ctx, pl_role_list_t *out);
 
 /* Creates a custom role. The key must be valid and not built in, the
  * permissions a subset of the caller's and the level below theirs (rbac):
- * 409 builtin_role, 422 (field "key"), 403 forbidden, 409 conflict when the
- * key exists. */
+ * 409 builtin_role (checked before anything else, so the other arguments
+ * may be NULL or empty then), 422 (field "key"), 403 forbidden, 409
+ * conflict when the key exists. */
 int pl_roles_create(pl_db_t *db, pl_ctx_t *ctx, const char *key, const char *name, int level,
                     const pl_perms_t *perms, pl_org_role_t *out);
+
+/* The custom role key as the caller may change or delete it (read only,
+ * the checks pl_roles_update and pl_roles_delete start with): 409
+ * builtin_role, 404 not_found, 403 forbidden when it holds more than the
+ * caller may define. */
+int pl_roles_get_editable(pl_db_t *db, pl_ctx_t *ctx, const char *key, pl_org_role_t *out);
 
 /* Changes a custom role: name, level and permissions each unchanged when
  * NULL. The caller must be allowed to define the role both as it is and as

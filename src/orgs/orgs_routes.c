@@ -105,10 +105,8 @@ static void write_catalog(pl_jw_t *w, const void *item)
 /* An optional slug: a string that follows the slug rules. */
 static void get_slug(pl_req_t *req, const char **slug)
 {
-    if (pl_json_get_string(req, "slug", false, 1, 64, slug) == PL_OK && *slug &&
-        !pl_orgs_slug_valid(*slug))
-        pl_req_field_error(req, "slug", "invalid",
-                           "Use 3 to 48 lowercase letters, digits and single hyphens.");
+    if (pl_json_get_string(req, "slug", false, 1, 64, slug) == PL_OK)
+        pl_orgs_check_slug(&req->ctx, *slug);
 }
 
 /* A permission list: an array of known keys. */
@@ -450,10 +448,16 @@ static int role_input(pl_req_t *req, bool required, role_input_t *in)
 static int roles_create(pl_req_t *req)
 {
     const char *key = NULL;
-    role_input_t in;
-    pl_json_get_string(req, "key", true, 1, PL_ROLE_KEY_MAX, &key);
-    if (role_input(req, true, &in))
-        return PL_EINVAL;
+    role_input_t in = {0};
+    /* a built-in key is refused (409, by the service) before the other
+     * fields are looked at */
+    if (pl_json_get_string(req, "key", true, 1, PL_ROLE_KEY_MAX, &key) ||
+        !pl_rbac_is_builtin(key)) {
+        if (key)
+            pl_roles_check_key(&req->ctx, key);
+        if (role_input(req, true, &in))
+            return PL_EINVAL;
+    }
     pl_db_t *db = pl_db_thread();
     if (!db)
         return PL_EDB;
@@ -464,15 +468,20 @@ static int roles_create(pl_req_t *req)
 
 static int roles_update(pl_req_t *req)
 {
-    role_input_t in;
-    if (role_input(req, false, &in))
-        return PL_EINVAL;
+    const char *key = pl_req_param(req, "key");
     pl_db_t *db = pl_db_thread();
     if (!db)
         return PL_EDB;
+    role_input_t in;
     pl_org_role_t r;
-    int rc = pl_roles_update(db, &req->ctx, pl_req_param(req, "key"), in.name,
-                             in.has_level ? &in.level : NULL, in.has_perms ? &in.perms : NULL, &r);
+    /* the role must be one the caller may change before its new fields are
+     * looked at; the update checks it again under the org's lock */
+    int rc = pl_roles_get_editable(db, &req->ctx, key, &r);
+    if (!rc)
+        rc = role_input(req, false, &in);
+    if (!rc)
+        rc = pl_roles_update(db, &req->ctx, key, in.name, in.has_level ? &in.level : NULL,
+                             in.has_perms ? &in.perms : NULL, &r);
     return rc ? rc : pl_resp_object(req, 200, write_role, &r);
 }
 

@@ -18,6 +18,15 @@ static int forbidden(pl_ctx_t *ctx, const char *detail)
     return pl_fail(ctx, 403, "forbidden", detail);
 }
 
+int pl_roles_check_key(pl_ctx_t *ctx, const char *key)
+{
+    if (pl_rbac_key_valid(key))
+        return PL_OK;
+    pl_field_error(ctx, "key", "invalid",
+                   "Use 2 to 32 of a-z, 0-9, _ and -, starting with a letter.");
+    return PL_EINVAL;
+}
+
 static pl_org_role_t custom_role(const pl_role_row_t *r)
 {
     pl_org_role_t o = {.id = r->id, .key = r->key, .name = r->name, .level = r->level};
@@ -71,11 +80,8 @@ int pl_roles_create(pl_db_t *db, pl_ctx_t *ctx, const char *key, const char *nam
 {
     if (pl_rbac_is_builtin(key))
         return builtin_role(ctx);
-    if (!pl_rbac_key_valid(key)) {
-        pl_field_error(ctx, "key", "invalid",
-                       "Use 2 to 32 of a-z, 0-9, _ and -, starting with a letter.");
+    if (pl_roles_check_key(ctx, key))
         return PL_EINVAL;
-    }
     pl_actor_t actor = pl_orgs_actor(ctx);
     if (!pl_rbac_may_define(&actor, level, perms))
         return forbidden(ctx, "A role cannot hold permissions you do not have.");
@@ -100,12 +106,14 @@ int pl_roles_create(pl_db_t *db, pl_ctx_t *ctx, const char *key, const char *nam
     return PL_OK;
 }
 
-/* The custom role key, locked against concurrent changes, which the caller
- * must be allowed to define as it is. */
-static int load_custom(pl_db_t *db, pl_ctx_t *ctx, const char *key, pl_org_role_t *out)
+/* The custom role key, which the caller must be allowed to define as it is;
+ * locked against concurrent changes when lock is set. */
+static int load_custom(pl_db_t *db, pl_ctx_t *ctx, const char *key, bool lock, pl_org_role_t *out)
 {
+    if (pl_rbac_is_builtin(key))
+        return builtin_role(ctx);
     pl_role_row_t row;
-    int rc = pl_orgs_store_lock(db, ctx->tenant.org_id);
+    int rc = lock ? pl_orgs_store_lock(db, ctx->tenant.org_id) : PL_OK;
     if (!rc)
         rc = pl_roles_store_get(db, ctx->arena, ctx->tenant.org_id, key, &row);
     if (rc == PL_ENOTFOUND)
@@ -119,16 +127,19 @@ static int load_custom(pl_db_t *db, pl_ctx_t *ctx, const char *key, pl_org_role_
     return PL_OK;
 }
 
+int pl_roles_get_editable(pl_db_t *db, pl_ctx_t *ctx, const char *key, pl_org_role_t *out)
+{
+    return load_custom(db, ctx, key, false, out);
+}
+
 int pl_roles_update(pl_db_t *db, pl_ctx_t *ctx, const char *key, const char *name, const int *level,
                     const pl_perms_t *perms, pl_org_role_t *out)
 {
-    if (pl_rbac_is_builtin(key))
-        return builtin_role(ctx);
     int rc = pl_db_begin(db);
     if (rc)
         return rc;
     pl_org_role_t r;
-    rc = load_custom(db, ctx, key, &r);
+    rc = load_custom(db, ctx, key, true, &r);
     if (!rc) {
         /* editing is bound by the creation rule, for the role as it becomes */
         if (name)
@@ -155,14 +166,12 @@ int pl_roles_update(pl_db_t *db, pl_ctx_t *ctx, const char *key, const char *nam
 
 int pl_roles_delete(pl_db_t *db, pl_ctx_t *ctx, const char *key)
 {
-    if (pl_rbac_is_builtin(key))
-        return builtin_role(ctx);
     int rc = pl_db_begin(db);
     if (rc)
         return rc;
     pl_org_role_t r;
     int64_t used = 0;
-    rc = load_custom(db, ctx, key, &r);
+    rc = load_custom(db, ctx, key, true, &r);
     if (!rc)
         rc = pl_roles_store_usage(db, ctx->tenant.org_id, key, &used);
     if (!rc && used > 0)
