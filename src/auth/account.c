@@ -9,6 +9,7 @@
 #include "auth/throttle.h"
 #include "core/crypto.h"
 #include "platform/audit/audit.h"
+#include "orgs/orgs.h"
 #include "platform/mail/mail.h"
 
 _Static_assert(PL_AUTH_PASSWORD_HASH_MAX >= PL_PASSWORD_HASH_MAX, "a hash fits its buffer");
@@ -67,46 +68,6 @@ static int check_name(pl_ctx_t *ctx, const char *field, const char *name)
     return PL_EINVAL;
 }
 
-void pl_auth_slug_base(const char *name, char out[31])
-{
-    size_t k = 0;
-    bool hyphen = false;
-    for (const char *p = name; *p && k < 30; p++) {
-        char c = *p;
-        if (c >= 'A' && c <= 'Z')
-            c = (char)(c - 'A' + 'a');
-        if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
-            out[k++] = c;
-            hyphen = false;
-        } else if (k && !hyphen) {
-            out[k++] = '-';
-            hyphen = true;
-        }
-    }
-    while (k && out[k - 1] == '-')
-        k--;
-    if (k < 2) {
-        memcpy(out, "user", 4);
-        k = 4;
-    }
-    out[k] = '\0';
-}
-
-/* A personal organization's slug: the readable base and a random suffix. */
-static void personal_slug(const char *name, char out[40])
-{
-    static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
-    char base[31];
-    unsigned char rnd[8];
-    char suffix[sizeof(rnd) + 1];
-    pl_auth_slug_base(name, base);
-    pl_random_bytes(rnd, sizeof(rnd));
-    for (size_t i = 0; i < sizeof(rnd); i++)
-        suffix[i] = alphabet[rnd[i] % 36];
-    suffix[sizeof(rnd)] = '\0';
-    snprintf(out, 40, "%s-%s", base, suffix);
-}
-
 int pl_auth_hash_password(pl_ctx_t *ctx, const char *field, const char *password, const char *email,
                           char hash[PL_AUTH_PASSWORD_HASH_MAX])
 {
@@ -120,9 +81,11 @@ int pl_auth_hash_password(pl_ctx_t *ctx, const char *field, const char *password
 
 /* ---- creating accounts ---- */
 
-/* Inserts the account of u (its id is made here) with its personal
- * organization into the caller's transaction; no audit. */
-static int insert_account(pl_db_t *db, pl_ctx_t *ctx, pl_user_t *u, pl_auth_org_t *org)
+/* Inserts the account of u (its id is made here) into the caller's
+ * transaction, audits user.registered, then creates its personal
+ * organization (orgs audits org.created). With self, the new user becomes
+ * the actor of the context (self-registration) before anything is audited. */
+static int insert_account(pl_db_t *db, pl_ctx_t *ctx, pl_user_t *u, bool self, pl_auth_org_t *org)
 {
     char *id = pl_arena_alloc(ctx->arena, PL_ID_LEN);
     pl_uuid7(id);
@@ -133,39 +96,26 @@ static int insert_account(pl_db_t *db, pl_ctx_t *ctx, pl_user_t *u, pl_auth_org_
         return pl_fail(ctx, 409, "email_taken", "An account with this email already exists.");
     if (!rc)
         rc = pl_db_set_context(db, "app.user_id", u->id);
+    if (!rc && self)
+        snprintf(ctx->principal.user_id, sizeof(ctx->principal.user_id), "%s", u->id);
+    json_t *d = json_pack("{s:s}", "email", u->email);
+    if (!rc)
+        rc = pl_audit_append(db, ctx, NULL, "user.registered", "user", u->id, d);
+    json_decref(d);
+    pl_org_t o;
+    if (!rc)
+        rc = pl_orgs_create_personal(db, ctx, u->id, u->name, &o);
     if (rc)
         return rc;
-    char *org_id = pl_arena_alloc(ctx->arena, PL_ID_LEN), slug[40];
-    pl_uuid7(org_id);
-    personal_slug(u->name, slug);
-    if ((rc = pl_store_org_insert(db, org_id, u->name, slug, true, u->created_at)))
-        return rc == PL_ECONFLICT ? PL_EBUSY : rc; /* a slug collision: try again */
-    if ((rc = pl_store_membership_insert(db, org_id, u->id, "owner", u->created_at)))
-        return rc;
     *org = (pl_auth_org_t){
-        .id = org_id,
-        .name = u->name,
-        .slug = pl_arena_strdup(ctx->arena, slug),
+        .id = o.id,
+        .name = o.name,
+        .slug = o.slug,
         .personal = true,
         .role = "owner",
-        .created_at = u->created_at,
+        .created_at = o.created_at,
     };
     return PL_OK;
-}
-
-/* user.registered on the instance chain, org.created on the new org's. */
-static int audit_account(pl_db_t *db, pl_ctx_t *ctx, const pl_user_t *u, const pl_auth_org_t *org)
-{
-    json_t *d = json_pack("{s:s}", "email", u->email);
-    int rc = pl_audit_append(db, ctx, NULL, "user.registered", "user", u->id, d);
-    json_decref(d);
-    if (!rc) /* the personal org's chain: row-level security needs its id */
-        rc = pl_db_set_context(db, "app.org_id", org->id);
-    d = json_pack("{s:s, s:s, s:b}", "name", org->name, "slug", org->slug, "personal", 1);
-    if (!rc)
-        rc = pl_audit_append(db, ctx, org->id, "org.created", "org", org->id, d);
-    json_decref(d);
-    return rc;
 }
 
 int pl_auth_create_user(pl_db_t *db, pl_ctx_t *ctx, const pl_auth_new_user_t *in, pl_user_t *user,
@@ -185,9 +135,7 @@ int pl_auth_create_user(pl_db_t *db, pl_ctx_t *ctx, const pl_auth_new_user_t *in
     int rc = pl_db_begin(db);
     if (rc)
         return rc;
-    rc = insert_account(db, ctx, &u, &o);
-    if (!rc)
-        rc = audit_account(db, ctx, &u, &o);
+    rc = insert_account(db, ctx, &u, false, &o);
     if ((rc = pl_db_finish(db, rc)))
         return rc;
     pl_auth_public_user(&u);
@@ -217,13 +165,9 @@ int pl_auth_register(pl_db_t *db, pl_ctx_t *ctx, const pl_auth_registration_t *i
     pl_auth_org_t o;
     if ((rc = pl_db_begin(db)))
         return rc;
-    rc = insert_account(db, ctx, &u, &o);
-    if (!rc) /* the new user is the actor of what follows */
-        snprintf(ctx->principal.user_id, sizeof(ctx->principal.user_id), "%s", u.id);
-    if (!rc)
-        rc = audit_account(db, ctx, &u, &o);
+    rc = insert_account(db, ctx, &u, true, &o);
     if (!rc && invited) {
-        rc = in->join ? in->join(in->join_arg, db, ctx, &u, in->invitation_token) : PL_ENOTFOUND;
+        rc = pl_orgs_join_by_invitation(db, ctx, u.id, u.email, in->invitation_token);
         if (rc == PL_ENOTFOUND) {
             pl_field_error(ctx, "invitation_token", "invalid",
                            "The invitation is unknown, used, expired or for another email.");

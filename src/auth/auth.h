@@ -128,19 +128,11 @@ typedef struct {
 int pl_auth_create_user(pl_db_t *db, pl_ctx_t *ctx, const pl_auth_new_user_t *in, pl_user_t *user,
                         pl_auth_org_t *org);
 
-/* Joins a new account to the organization that invited it: PL_ENOTFOUND
- * when the invitation is not pending for u->email; runs inside the
- * registration's transaction. */
-typedef int (*pl_auth_join_fn)(void *arg, pl_db_t *db, pl_ctx_t *ctx, const pl_user_t *u,
-                               const char *token);
-
 typedef struct {
     const char *email;
     const char *password;
     const char *name;
-    const char *invitation_token; /* optional: needs join */
-    pl_auth_join_fn join;
-    void *join_arg;
+    const char *invitation_token; /* optional: joins the inviting organization */
 } pl_auth_registration_t;
 
 /* Self-registration: creates the account (pl_auth_create_user, the new user
@@ -271,10 +263,5 @@ extern const pl_mail_template_def_t pl_auth_templates[];
  * and expired email tokens and sign-in steps. */
 extern const pl_job_def_t pl_auth_jobs[];
 extern const pl_schedule_def_t pl_auth_schedules[];
-
-/* ---- transitional ----
- * orgs/invitations.c still validates invitation emails with the request;
- * this keeps that call compiling until orgs takes a context too. */
-#define pl_auth_email(req, field, in, out) pl_auth_check_email(&(req)->ctx, field, in, out)
 
 #endif

@@ -26,10 +26,6 @@ extern pl_auth_config_t pl_auth_cfg;
 
 /* A display name: 1..PL_AUTH_NAME_MAX bytes. */
 bool pl_auth_name_valid(const char *name);
-/* The readable part of a personal organization's slug: name lower-cased,
- * runs of other characters as one '-', at most 30 characters, "user" when
- * fewer than 2 remain. out has room for 31 bytes. */
-void pl_auth_slug_base(const char *name, char out[31]);
 /* A recovery code as typed (any case, '-' and ' ' ignored) hashed as
  * stored; false when it cannot be one (not 10 characters). */
 bool pl_auth_recovery_hash(const char *code, char out[65]);

@@ -55,17 +55,9 @@ static int accepted(pl_req_t *req)
 
 /* ---- registration and sign-in ---- */
 
-/* orgs still takes the request to join an invitation (see auth.h). */
-static int join_invitation(void *arg, pl_db_t *db, pl_ctx_t *ctx, const pl_user_t *u,
-                           const char *token)
-{
-    PL_UNUSED(ctx);
-    return pl_orgs_join_by_invitation(arg, db, u, token);
-}
-
 static int register_account(pl_req_t *req)
 {
-    pl_auth_registration_t in = {.join = join_invitation, .join_arg = req};
+    pl_auth_registration_t in = {0};
     pl_json_get_string(req, "email", true, 1, PL_AUTH_EMAIL_INPUT_MAX, &in.email);
     pl_json_get_string(req, "password", true, 1, PL_AUTH_PASSWORD_INPUT_MAX, &in.password);
     pl_json_get_string(req, "name", true, 1, PL_AUTH_NAME_MAX, &in.name);

@@ -114,37 +114,9 @@ int pl_store_user_set_password(pl_db_t *db, const char *id, const char *hash, in
 
 /* ---- organizations and memberships ---- */
 
-static const char sql_org_insert[] =
-    "INSERT INTO organizations (id, name, slug, personal, created_at, updated_at) "
-    "VALUES ($1, $2, $3, $4, $5, $5)";
-static const char sql_membership_insert[] =
-    "INSERT INTO memberships (org_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)";
 static const char sql_user_orgs[] =
     "SELECT o.id, o.name, o.slug, o.personal, m.role, o.created_at FROM memberships m "
     "JOIN organizations o ON o.id = m.org_id WHERE m.user_id = $1 ORDER BY m.created_at, o.id";
-
-int pl_store_org_insert(pl_db_t *db, const char *id, const char *name, const char *slug,
-                        bool personal, int64_t now)
-{
-    PL_PREPARE(st, db, sql_org_insert);
-    pl_stmt_bind_text(st, 1, id);
-    pl_stmt_bind_text(st, 2, name);
-    pl_stmt_bind_text(st, 3, slug);
-    pl_stmt_bind_bool(st, 4, personal);
-    pl_stmt_bind_int64(st, 5, now);
-    return run(st);
-}
-
-int pl_store_membership_insert(pl_db_t *db, const char *org_id, const char *user_id,
-                               const char *role, int64_t now)
-{
-    PL_PREPARE(st, db, sql_membership_insert);
-    pl_stmt_bind_text(st, 1, org_id);
-    pl_stmt_bind_text(st, 2, user_id);
-    pl_stmt_bind_text(st, 3, role);
-    pl_stmt_bind_int64(st, 4, now);
-    return run(st);
-}
 
 int pl_store_user_orgs(pl_db_t *db, const char *user_id,
                        void (*fn)(void *arg, const pl_auth_org_t *o), void *arg)

@@ -1,4 +1,4 @@
-/* auth_store.h - SQL for users, personal organizations, sessions, refresh
+/* auth_store.h - SQL for users, their organizations list, sessions, refresh
  * tokens, sign-in attempts, email tokens and two-factor: the only place
  * accounts have any. For the files of src/auth; the services call these
  * inside their transactions.
@@ -7,10 +7,8 @@
  * copied into the given arena. Errors are PL_E* codes from db.h (PL_ENOTFOUND
  * when a lookup finds nothing). Passwords arrive hashed, tokens as SHA-256
  * hex.
- *
- * orgs still calls pl_store_org_insert, pl_store_membership_insert and
- * pl_store_user_set_verified (and reads pl_user_t through this header) until
- * it moves to its own store and to auth.h. */
+ * The user's list of organizations (GET /v1/me) is read here, joined with
+ * memberships; organizations are written by orgs' own store. */
 #ifndef PL_AUTH_STORE_H
 #define PL_AUTH_STORE_H
 
@@ -39,10 +37,6 @@ int pl_store_user_by_email(pl_db_t *db, pl_arena_t *a, const char *email, pl_use
 int pl_store_user_by_id(pl_db_t *db, pl_arena_t *a, const char *id, pl_user_t *out);
 int pl_store_user_set_name(pl_db_t *db, const char *id, const char *name, int64_t now);
 int pl_store_user_set_password(pl_db_t *db, const char *id, const char *hash, int64_t now);
-int pl_store_org_insert(pl_db_t *db, const char *id, const char *name, const char *slug,
-                        bool personal, int64_t now);
-int pl_store_membership_insert(pl_db_t *db, const char *org_id, const char *user_id,
-                               const char *role, int64_t now);
 /* The user's organizations with the user's role, oldest membership first;
  * the strings are valid during fn only. */
 int pl_store_user_orgs(pl_db_t *db, const char *user_id,

@@ -3,7 +3,7 @@
  * accept, by a signed-in user with the invited email or at registration. */
 #include <string.h>
 
-#include "auth/auth_store.h" /* pl_store_user_set_verified: accounts own users */
+#include "auth/auth.h" /* pl_auth_mark_email_verified: accounts own users */
 #include "core/crypto.h"
 #include "core/rows.h"
 #include "orgs/orgs.h"
@@ -249,7 +249,7 @@ int pl_invitations_accept(pl_db_t *db, pl_ctx_t *ctx, const char *token, pl_org_
         rc = audit_accepted(db, ctx, &inv, user_id);
     /* the token came to that mailbox: the address is proven */
     if (!rc && !ctx->principal.email_verified)
-        rc = pl_store_user_set_verified(db, user_id, inv.email, pl_now_ms());
+        rc = pl_auth_mark_email_verified(db, ctx, user_id, inv.email);
     if (!rc)
         rc = pl_orgs_store_get(db, ctx->arena, inv.org_id, true, out);
     if ((rc = pl_db_finish(db, rc)))

@@ -280,8 +280,4 @@ int pl_roles_delete(pl_db_t *db, pl_ctx_t *ctx, const char *key);
 extern bool pl_orgs_require_verified_email;
 extern const pl_mail_template_def_t pl_orgs_templates[];
 
-/* Until src/auth calls pl_orgs_join_by_invitation above, registration's
- * pre-service call shape (request, db, user, token) stays available. */
-#include "orgs/orgs_compat.h"
-
 #endif

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "auth/auth.h" /* pl_auth_email: accounts own email normalisation */
+#include "auth/auth.h" /* pl_auth_check_email: accounts own email normalisation */
 #include "core/tcache.h"
 #include "orgs/orgs.h"
 #include "web/web.h"
@@ -267,7 +267,7 @@ static int invitations_create(pl_req_t *req)
     pl_json_get_string(req, "email", true, 1, 320, &email_in);
     pl_json_get_string(req, "role", true, 1, PL_ROLE_KEY_MAX, &role);
     if (email_in)
-        pl_auth_email(req, "email", email_in, &email);
+        pl_auth_check_email(&req->ctx, "email", email_in, &email);
     if (pl_req_validated(req))
         return PL_EINVAL;
     pl_db_t *db = pl_db_thread();
@@ -313,12 +313,6 @@ static int invitations_accept(pl_req_t *req)
     pl_org_t o;
     int rc = pl_invitations_accept(db, &req->ctx, token, &o);
     return rc ? rc : pl_resp_object(req, 200, write_org, &o);
-}
-
-int pl_orgs_join_by_invitation_req(struct pl_req *req, pl_db_t *db, const pl_user_t *u,
-                                   const char *token)
-{
-    return pl_orgs_join_by_invitation(db, &req->ctx, u->id, u->email, token);
 }
 
 /* ---- teams ---- */

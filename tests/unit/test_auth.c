@@ -120,30 +120,6 @@ static void names(void **state)
     assert_false(pl_auth_name_valid(n));
 }
 
-static void slug_bases(void **state)
-{
-    (void)state;
-    char out[31];
-    pl_auth_slug_base("Ada Lovelace", out);
-    assert_string_equal(out, "ada-lovelace");
-    pl_auth_slug_base("  Grace -- Hopper!! ", out);
-    assert_string_equal(out, "grace-hopper");
-    pl_auth_slug_base("R2", out);
-    assert_string_equal(out, "r2");
-    /* fewer than two usable characters: a neutral base */
-    pl_auth_slug_base("\xc3\xa9", out);
-    assert_string_equal(out, "user");
-    pl_auth_slug_base("!", out);
-    assert_string_equal(out, "user");
-    pl_auth_slug_base("a", out);
-    assert_string_equal(out, "user");
-    /* at most 30 characters, never ending in '-' */
-    pl_auth_slug_base("abcdefghijklmnopqrstuvwxyz abcdefghijklmnop", out);
-    assert_string_equal(out, "abcdefghijklmnopqrstuvwxyz-abc");
-    pl_auth_slug_base("abcdefghijklmnopqrstuvwxyzabc d", out);
-    assert_string_equal(out, "abcdefghijklmnopqrstuvwxyzabc");
-}
-
 static void recovery_codes(void **state)
 {
     (void)state;
@@ -204,7 +180,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(check_email_records_a_field_error, arena_setup,
                                         arena_teardown),
         cmocka_unit_test(names),
-        cmocka_unit_test(slug_bases),
         cmocka_unit_test(recovery_codes),
         cmocka_unit_test_setup_teardown(weak_passwords_are_recorded, arena_setup, arena_teardown),
     };
