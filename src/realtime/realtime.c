@@ -1152,6 +1152,9 @@ static void *fanout(void *arg)
             continue;
         }
         pl_arena_t *a = pl_arena_create();
+        bool beat = pl_monotonic_us() >= next_beat;
+        if (beat) /* also catch what no wake-up announced (another process on SQLite) */
+            all = instance = true;
         if (all)
             norgs = group_keys(org_groups, orgs, pl_realtime_max_streams);
         if (every_user)
@@ -1162,7 +1165,6 @@ static void *fanout(void *arg)
             deliver_org(db, a, orgs[i]);
         for (int i = 0; i < nusers; i++)
             deliver_user(db, a, users[i]);
-        bool beat = pl_monotonic_us() >= next_beat;
         if (beat) {
             heartbeat();
             next_beat = pl_monotonic_us() + (int64_t)pl_realtime_heartbeat_s * 1000000;
