@@ -19,7 +19,8 @@ struct pl_feed {
     bool detached; /* the consumer's side is over */
     bool counted;  /* counts toward the live feeds */
     bool parked;   /* the consumer waits for a wake */
-    bool (*park)(void *arg);
+    bool probe;    /* a keep-alive was queued: the consumer checks its client */
+    bool (*park)(void *arg, bool probe);
     void (*wake)(void *arg);
     void *arg;
     pl_feed_t *prev, *next; /* every feed, for shutdown */
@@ -109,10 +110,11 @@ static void wake(pl_feed_t *f)
     }
 }
 
-int pl_feed_write(pl_feed_t *f, const void *data, size_t n)
+static int write_locked(pl_feed_t *f, const void *data, size_t n, bool probe)
 {
     int rc = PL_OK;
     pthread_mutex_lock(&f->lock);
+    f->probe |= probe;
     if (f->closed || f->detached) {
         rc = PL_ENOTFOUND;
     } else if (f->len - f->off + n > f->cap) {
@@ -139,6 +141,16 @@ int pl_feed_write(pl_feed_t *f, const void *data, size_t n)
     return rc;
 }
 
+int pl_feed_write(pl_feed_t *f, const void *data, size_t n)
+{
+    return write_locked(f, data, n, false);
+}
+
+int pl_feed_probe(pl_feed_t *f, const void *data, size_t n)
+{
+    return write_locked(f, data, n, true);
+}
+
 void pl_feed_close(pl_feed_t *f)
 {
     pthread_mutex_lock(&f->lock);
@@ -155,7 +167,8 @@ bool pl_feed_gone(pl_feed_t *f)
     return gone;
 }
 
-void pl_feed_attach(pl_feed_t *f, bool (*park)(void *arg), void (*wakefn)(void *arg), void *arg)
+void pl_feed_attach(pl_feed_t *f, bool (*park)(void *arg, bool probe), void (*wakefn)(void *arg),
+                    void *arg)
 {
     pthread_mutex_lock(&f->lock);
     f->park = park;
@@ -185,10 +198,11 @@ long pl_feed_read(pl_feed_t *f, char *out, size_t max)
         n = (long)k;
     } else if (f->closed) {
         n = PL_FEED_END;
-    } else if (f->park && !f->park(f->arg)) {
+    } else if (f->park && !f->park(f->arg, f->probe)) {
         f->closed = true; /* the client is gone */
         n = PL_FEED_END;
     } else {
+        f->probe = false;
         f->parked = f->park != NULL;
         n = 0;
     }

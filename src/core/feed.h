@@ -47,17 +47,22 @@ void pl_feed_release(pl_feed_t *f);
  * do not fit under the cap: the feed is then closed (the client is too slow;
  * it reconnects and resumes). */
 int pl_feed_write(pl_feed_t *f, const void *data, size_t n);
+/* pl_feed_write for a keep-alive (a heartbeat): the consumer also checks
+ * that its client is still there before it parks again (see park below). */
+int pl_feed_probe(pl_feed_t *f, const void *data, size_t n);
 /* Ends the body once what is queued has been sent. */
 void pl_feed_close(pl_feed_t *f);
 /* True once the consumer detached (the response is over) or the feed closed. */
 bool pl_feed_gone(pl_feed_t *f);
 
-/* Consumer side. Sets the callbacks of the consumer: park(arg) is called by
- * pl_feed_read when nothing is queued, and returns true when the consumer
- * now sleeps, false when it cannot (its client is gone: the feed then
- * closes); wake(arg) is called by the next write or close after a park
+/* Consumer side. Sets the callbacks of the consumer: park(arg, probe) is
+ * called by pl_feed_read when nothing is queued, and returns true when the
+ * consumer now sleeps, false when it cannot (its client is gone: the feed
+ * then closes); probe asks it to check its client first (a keep-alive was
+ * just sent). wake(arg) is called by the next write or close after a park
  * (once per park). */
-void pl_feed_attach(pl_feed_t *f, bool (*park)(void *arg), void (*wake)(void *arg), void *arg);
+void pl_feed_attach(pl_feed_t *f, bool (*park)(void *arg, bool probe), void (*wake)(void *arg),
+                    void *arg);
 /* Copies up to max queued bytes into buf and returns their count; returns
  * PL_FEED_END when the feed is closed and everything was read (or park
  * refused); otherwise (nothing queued) parks and returns 0: the consumer

@@ -359,16 +359,16 @@ typedef struct {
     int fd;
 } feed_conn_t;
 
-/* Parks the connection unless its client has gone: a suspended connection
- * is not polled, so a client that hung up is noticed here, when the next
- * write (at the latest the stream's heartbeat) resumes it. Event-stream
- * clients send nothing after the request, so a readable end of file means
- * the client closed. */
-static bool feed_park(void *arg)
+/* Parks the connection unless its client has gone. A suspended connection
+ * is not polled, so a client that hung up is noticed when a keep-alive
+ * (probe) resumes it: event-stream clients send nothing after the request,
+ * so a readable end of file means the client closed. (Only then: a system
+ * call per event and stream is what the fan-out cannot afford.) */
+static bool feed_park(void *arg, bool probe)
 {
     feed_conn_t *fc = arg;
     char byte;
-    if (fc->fd >= 0 && recv(fc->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 0)
+    if (probe && fc->fd >= 0 && recv(fc->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 0)
         return false;
     MHD_suspend_connection(fc->conn);
     return true;

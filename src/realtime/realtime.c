@@ -1074,7 +1074,7 @@ static void heartbeat(void)
 {
     pthread_mutex_lock(&reg_lock);
     for (stream_t *s = streams; s; s = s->next)
-        if (!s->dead && pl_feed_write(s->feed, ping, sizeof(ping) - 1))
+        if (!s->dead && pl_feed_probe(s->feed, ping, sizeof(ping) - 1))
             s->dead = true;
     pthread_mutex_unlock(&reg_lock);
 }
