@@ -33,6 +33,7 @@ bench: deps build
 	bench/run
 	bench/jobs
 	bench/run-pg
+	bench/streams
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -48,8 +48,8 @@ static double parse_time(const char *s)
 {
     struct tm tm = {0};
     int ms = 0;
-    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d.%3d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-               &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) != 7)
+    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d.%3d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+               &tm.tm_min, &tm.tm_sec, &ms) != 7)
         return -1;
     tm.tm_year -= 1900;
     tm.tm_mon -= 1;
@@ -153,7 +153,7 @@ int main(int argc, char **argv)
             size_t total = cn->carry_len + (size_t)r, used = 0;
             buf[total] = '\0';
             /* every event message ends with its created_at: ...","created_at":"<t>Z"}\n\n */
-            for (char *p = buf; (p = strstr(p, "\"created_at\":\"")); ) {
+            for (char *p = buf; (p = strstr(p, "\"created_at\":\""));) {
                 char *end = strstr(p, "Z\"}\n\n");
                 if (!end)
                     break;

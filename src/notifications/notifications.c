@@ -114,8 +114,7 @@ static bool is_actor(const pl_event_t *ev, const char *user_id)
 }
 
 /* Should the recipient get an email copy of type? */
-static int wants_email(pl_db_t *db, const char *user_id, const pl_notification_type_t *t,
-                       bool *out)
+static int wants_email(pl_db_t *db, const char *user_id, const pl_notification_type_t *t, bool *out)
 {
     *out = false;
     if (!t->has_preference)
@@ -193,8 +192,7 @@ int pl_notifications_create(pl_db_t *db, const pl_event_t *ev, const pl_notifica
 static const char *org_name(pl_db_t *db, pl_arena_t *a, const char *org_id)
 {
     const char *name = NULL;
-    return pl_ntf_store_org_name(db, a, org_id, &name) == PL_OK && name ? name
-                                                                         : "an organization";
+    return pl_ntf_store_org_name(db, a, org_id, &name) == PL_OK && name ? name : "an organization";
 }
 
 static const char *data_str(const pl_event_t *ev, const char *key)
@@ -210,9 +208,8 @@ static int invited(pl_db_t *db, pl_ctx_t *ctx, pl_arena_t *a, const pl_event_t *
     if (!email || pl_ntf_store_user_by_email(db, a, email, &user_id) != PL_OK)
         return PL_OK; /* no account yet: the email is all there is */
     const char *org = org_name(db, a, ev->org_id);
-    const char *inviter = ctx && ctx->principal.name && ctx->principal.name[0]
-                              ? ctx->principal.name
-                              : "A team member";
+    const char *inviter = ctx && ctx->principal.name && ctx->principal.name[0] ? ctx->principal.name
+                                                                               : "A team member";
     json_t *d = json_pack("{s:s?, s:s, s:s, s:s?, s:s?}", "invitation_id", ev->target_id, "org_id",
                           ev->org_id, "org_name", org, "role", role, "invited_by", ev->actor_id);
     pl_notification_t n = {
@@ -220,8 +217,9 @@ static int invited(pl_db_t *db, pl_ctx_t *ctx, pl_arena_t *a, const pl_event_t *
         .type = "member.invited",
         .org_id = ev->org_id,
         .title = pl_arena_printf(a, "Invitation to join %s", org),
-        .body = pl_arena_printf(a, "%s invited you to join %s as %s. The invitation email has "
-                                   "the link to accept it.",
+        .body = pl_arena_printf(a,
+                                "%s invited you to join %s as %s. The invitation email has "
+                                "the link to accept it.",
                                 inviter, org, role ? role : "a member"),
         .data = d,
     };
@@ -278,8 +276,8 @@ static int team_added(pl_db_t *db, pl_arena_t *a, const pl_event_t *ev)
     if (pl_ntf_store_team_name(db, a, ev->org_id, ev->target_id, &team) != PL_OK)
         team = "a team";
     const char *org = org_name(db, a, ev->org_id);
-    json_t *d = json_pack("{s:s, s:s, s:s, s:s}", "org_id", ev->org_id, "org_name", org,
-                          "team_id", ev->target_id, "team_name", team);
+    json_t *d = json_pack("{s:s, s:s, s:s, s:s}", "org_id", ev->org_id, "org_name", org, "team_id",
+                          ev->target_id, "team_name", team);
     pl_notification_t n = {
         .user_id = user_id,
         .type = "team.member_added",
@@ -361,8 +359,8 @@ static int signed_in(pl_db_t *db, pl_arena_t *a, const pl_event_t *ev)
     pl_time_format(ev->created_at, when);
     json_t *d = json_pack("{s:s, s:s, s:s?, s:s, s:s?}", "ip", ev->ip, "network", network,
                           "user_agent", ev->user_agent, "signed_in_at", when, "method", method);
-    json_t *vars = json_pack("{s:s, s:s, s:s, s:s}", "time", when, "ip", ev->ip, "network",
-                             network, "user_agent", ua);
+    json_t *vars = json_pack("{s:s, s:s, s:s, s:s}", "time", when, "ip", ev->ip, "network", network,
+                             "user_agent", ua);
     pl_notification_t n = {
         .user_id = ev->target_id,
         .type = "security.new_sign_in",
@@ -433,8 +431,8 @@ int pl_notifications_list(pl_db_t *db, pl_ctx_t *ctx, bool unread, const char *b
 {
     page_t p = {.b = out, .limit = limit, .a = ctx->arena};
     LIT(out, "{\"data\":[");
-    int rc = pl_ntf_store_page(db, ctx->arena, pl_ctx_user(ctx), unread, before, limit + 1,
-                               add_row, &p);
+    int rc =
+        pl_ntf_store_page(db, ctx->arena, pl_ctx_user(ctx), unread, before, limit + 1, add_row, &p);
     if (rc)
         return rc;
     LIT(out, "],\"next_cursor\":");

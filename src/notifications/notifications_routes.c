@@ -23,8 +23,7 @@ static int list(pl_req_t *req)
         return PL_EDB;
     pl_buf_t b;
     pl_buf_init(&b, 64 * 1024 * 1024);
-    rc = pl_notifications_list(db, &req->ctx, unread && !strcmp(unread, "true"), cursor, limit,
-                               &b);
+    rc = pl_notifications_list(db, &req->ctx, unread && !strcmp(unread, "true"), cursor, limit, &b);
     if (!rc)
         rc = pl_resp_json_buf(req, 200, &b);
     pl_buf_free(&b);

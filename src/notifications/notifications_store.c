@@ -38,7 +38,7 @@ static const char sql_mark_all[] =
 int pl_ntf_store_insert(pl_db_t *db, const pl_notification_row_t *n, const char *event_id)
 {
     PL_PREPARE(st, db, sql_insert);
-    const char *v[] = {n->id,   n->user_id, n->org_id, n->type,  n->title,
+    const char *v[] = {n->id,   n->user_id, n->org_id, n->type, n->title,
                        n->body, n->link,    n->data,   event_id};
     for (int i = 0; i < 9; i++)
         pl_stmt_bind_text(st, i + 1, v[i]);
@@ -60,8 +60,8 @@ static void read_row(pl_arena_t *a, pl_stmt_t *st, pl_notification_row_t *r)
     r->created_at = pl_stmt_col_int64(st, 9);
 }
 
-static int each(pl_stmt_t *st, pl_arena_t *a,
-                void (*fn)(void *arg, const pl_notification_row_t *r), void *arg)
+static int each(pl_stmt_t *st, pl_arena_t *a, void (*fn)(void *arg, const pl_notification_row_t *r),
+                void *arg)
 {
     int rc;
     while ((rc = pl_stmt_step(st)) == 1) {

@@ -32,8 +32,7 @@ int pl_ntf_store_mark_read(pl_db_t *db, const char *user_id, const char *id, int
 int pl_ntf_store_mark_all(pl_db_t *db, const char *user_id, int64_t now);
 
 /* Preferences: *found false when the user has no row for type. */
-int pl_ntf_store_pref(pl_db_t *db, const char *user_id, const char *type, bool *found,
-                      bool *email);
+int pl_ntf_store_pref(pl_db_t *db, const char *user_id, const char *type, bool *found, bool *email);
 int pl_ntf_store_prefs(pl_db_t *db, pl_arena_t *a, const char *user_id,
                        void (*fn)(void *arg, const char *type, bool email), void *arg);
 int pl_ntf_store_pref_set(pl_db_t *db, const char *user_id, const char *type, bool email,

@@ -19,18 +19,18 @@
 #include "realtime/realtime.h"
 #include "realtime/realtime_store.h"
 
-#define USER_CHANNEL    "plinth_users" /* payload: a user id */
-#define FEED_CAP        (4u * 1024 * 1024) /* bytes queued per stream before it is cut off */
-#define REPLAY_MAX      1000               /* events a resume replays at most */
-#define REPLAY_WINDOW   (24LL * 3600 * 1000)
-#define BATCH           500
-#define SWEEP_MS        (60LL * 1000) /* every stream's caller is re-checked this often */
-#define USER_SLACK_MS   5000          /* commits that land late, by creation time */
-#define RECENT          64            /* user-stream items remembered to skip repeats */
-#define BUCKETS         1024
-#define PENDING_MAX     64
-#define ACTIVITY_SCAN   5000 /* events scanned at most for one page of the feed */
-#define ACTIVITY_BATCH  200
+#define USER_CHANNEL   "plinth_users"     /* payload: a user id */
+#define FEED_CAP       (4u * 1024 * 1024) /* bytes queued per stream before it is cut off */
+#define REPLAY_MAX     1000               /* events a resume replays at most */
+#define REPLAY_WINDOW  (24LL * 3600 * 1000)
+#define BATCH          500
+#define SWEEP_MS       (60LL * 1000) /* every stream's caller is re-checked this often */
+#define USER_SLACK_MS  5000          /* commits that land late, by creation time */
+#define RECENT         64            /* user-stream items remembered to skip repeats */
+#define BUCKETS        1024
+#define PENDING_MAX    64
+#define ACTIVITY_SCAN  5000 /* events scanned at most for one page of the feed */
+#define ACTIVITY_BATCH 200
 
 int pl_realtime_max_streams = 10000;
 int pl_realtime_heartbeat_s = 15;
@@ -110,8 +110,8 @@ static pl_event_t event_of(const pl_rt_event_t *e)
     return ev;
 }
 
-static bool allowed(pl_db_t *db, const pl_viewer_t *v, const pl_event_rule_t *r, const pl_event_t *ev,
-                    const pl_rt_event_t *row)
+static bool allowed(pl_db_t *db, const pl_viewer_t *v, const pl_event_rule_t *r,
+                    const pl_event_t *ev, const pl_rt_event_t *row)
 {
     if (r->perm && !pl_perms_has(v->perms, pl_perm_bit(r->perm)))
         return false;
@@ -322,8 +322,8 @@ int pl_realtime_ticket_issue(pl_db_t *db, pl_ctx_t *ctx, bool org, char token[64
     int64_t now = pl_now_ms();
     int rc = pl_db_begin(db);
     if (!rc)
-        rc = pl_db_finish(db, pl_rt_store_ticket_insert(db, hash, &t,
-                                                         now + PL_TICKET_TTL_S * 1000LL, now));
+        rc = pl_db_finish(
+            db, pl_rt_store_ticket_insert(db, hash, &t, now + PL_TICKET_TTL_S * 1000LL, now));
     return rc;
 }
 
@@ -364,7 +364,8 @@ int pl_realtime_ticket_redeem(pl_db_t *db, pl_ctx_t *ctx, const char *ticket, co
         return bad_ticket(ctx, "The ticket is unknown, spent or expired.");
     if (rc)
         return rc;
-    if (org_ref && (!t.org_id || pl_rt_store_org_id(db, org_ref, org_id) || strcmp(org_id, t.org_id)))
+    if (org_ref &&
+        (!t.org_id || pl_rt_store_org_id(db, org_ref, org_id) || strcmp(org_id, t.org_id)))
         return bad_ticket(ctx, "This ticket is for another stream.");
     if (!org_ref && t.org_id)
         return bad_ticket(ctx, "This ticket is for another stream.");
@@ -408,7 +409,7 @@ int pl_realtime_ticket_redeem(pl_db_t *db, pl_ctx_t *ctx, const char *ticket, co
 typedef struct stream stream_t;
 
 typedef struct {
-    int64_t since;        /* items created at or after this are read */
+    int64_t since;         /* items created at or after this are read */
     char after[PL_ID_LEN]; /* ... and with an id above this */
     char recent[RECENT][PL_ID_LEN];
     int nrecent, next_recent;
@@ -427,9 +428,9 @@ struct stream {
     pl_perms_t perms;
     int64_t key_expires_at; /* 0: never */
     int64_t checked_at;
-    char *types;      /* packed; NULL: every type */
-    int64_t last_seq; /* the last event of the org considered for this stream */
-    user_state_t *u;  /* user streams */
+    char *types;           /* packed; NULL: every type */
+    int64_t last_seq;      /* the last event of the org considered for this stream */
+    user_state_t *u;       /* user streams */
     stream_t *next, *prev; /* every stream */
     stream_t *org_next;    /* the org's streams */
     stream_t *user_next;   /* the user's streams */
@@ -966,8 +967,9 @@ static void deliver_org(pl_db_t *db, pl_arena_t *a, const char *org)
                         continue;
                     }
                 }
-                bool about = e->target_id && ((s->user_id[0] && !strcmp(e->target_id, s->user_id)) ||
-                                              (s->key_id[0] && !strcmp(e->target_id, s->key_id)));
+                bool about =
+                    e->target_id && ((s->user_id[0] && !strcmp(e->target_id, s->user_id)) ||
+                                     (s->key_id[0] && !strcmp(e->target_id, s->key_id)));
                 if ((about || about_roles) && !caller_allowed(db, a, s, now))
                     end_stream(s);
             }
@@ -1116,8 +1118,8 @@ static void *fanout(void *arg)
 {
     PL_UNUSED(arg);
     int64_t next_beat = pl_monotonic_us() + (int64_t)pl_realtime_heartbeat_s * 1000000;
-    char (*orgs)[PL_ID_LEN] = pl_xmalloc(sizeof(char[PL_ID_LEN]) * (size_t)pl_realtime_max_streams);
-    char (*users)[PL_ID_LEN] = pl_xmalloc(sizeof(char[PL_ID_LEN]) * (size_t)pl_realtime_max_streams);
+    char(*orgs)[PL_ID_LEN] = pl_xmalloc(sizeof(char[PL_ID_LEN]) * (size_t)pl_realtime_max_streams);
+    char(*users)[PL_ID_LEN] = pl_xmalloc(sizeof(char[PL_ID_LEN]) * (size_t)pl_realtime_max_streams);
     for (;;) {
         pthread_mutex_lock(&wake_lock);
         while (!stopping && !npending_orgs && !npending_users && !pending_all &&

@@ -51,7 +51,7 @@ static const char *last_event_id(pl_req_t *req)
 static int respond_stream(pl_req_t *req, pl_feed_t *feed)
 {
     pl_resp_feed(req, 200, EVENT_STREAM, feed);
-    pl_feed_release(feed); /* the response holds its own reference */
+    pl_feed_release(feed);                          /* the response holds its own reference */
     pl_resp_header(req, "X-Accel-Buffering", "no"); /* proxies must not buffer it */
     return PL_OK;
 }
@@ -109,8 +109,8 @@ static pl_route_t routes[] = {
 
 static const pl_option_t options[] = {
     {"max-streams", "PLINTH_MAX_STREAMS", PL_OPT_INT, &pl_realtime_max_streams, 0, 1, 1000000,
-     PL_OPT_SERVE, "N", "event streams open at once on this instance; more answer 503 (default 10000)",
-     NULL},
+     PL_OPT_SERVE, "N",
+     "event streams open at once on this instance; more answer 503 (default 10000)", NULL},
     {"sse-heartbeat", "PLINTH_SSE_HEARTBEAT", PL_OPT_INT, &pl_realtime_heartbeat_s, 0, 1, 3600,
      PL_OPT_SERVE, "SECONDS", "keep-alive comment interval on event streams (default 15)", NULL},
     {0},
