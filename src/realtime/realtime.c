@@ -986,22 +986,28 @@ static void deliver_org(pl_db_t *db, pl_arena_t *a, const char *org)
 /* Delivers new items to the user's streams. */
 static void deliver_user(pl_db_t *db, pl_arena_t *a, const char *user)
 {
-    PL_UNUSED(a);
-    if (!user_source || pl_db_begin_read(db))
+    if (!user_source)
         return;
-    pl_buf_t msg;
-    pl_buf_init(&msg, FEED_CAP);
+    /* only this thread frees streams: the pointers stay valid unlocked */
+    stream_t *mine[16];
+    int n = 0;
     pthread_mutex_lock(&reg_lock);
     group_t *g = group_find(user_groups, user, false);
-    if (g && !pl_db_set_context(db, "app.user_id", user)) {
-        for (stream_t *s = g->head; s; s = s->user_next) {
-            if (!s->user_stream || s->dead)
-                continue;
-            user_emit_t e = {.s = s, .b = &msg};
-            user_source->read(db, user, s->u->since, s->u->after, 100, user_emit, &e);
+    for (stream_t *s = g ? g->head : NULL; s && n < (int)PL_ARRAY_LEN(mine); s = s->user_next)
+        if (s->user_stream && !s->dead)
+            mine[n++] = s;
+    pthread_mutex_unlock(&reg_lock);
+    if (!n || pl_db_begin_read(db))
+        return;
+    PL_UNUSED(a);
+    pl_buf_t msg;
+    pl_buf_init(&msg, FEED_CAP);
+    if (!pl_db_set_context(db, "app.user_id", user)) {
+        for (int i = 0; i < n; i++) {
+            user_emit_t e = {.s = mine[i], .b = &msg};
+            user_source->read(db, user, mine[i]->u->since, mine[i]->u->after, 100, user_emit, &e);
         }
     }
-    pthread_mutex_unlock(&reg_lock);
     pl_buf_free(&msg);
     pl_db_rollback(db);
 }
@@ -1049,27 +1055,32 @@ static void scan_instance(pl_db_t *db, pl_arena_t *a)
 static void recheck_marked(pl_db_t *db, pl_arena_t *a, bool sweep)
 {
     int64_t now = pl_now_ms();
-    int marked = 0;
+    stream_t **marked = NULL;
+    size_t n = 0, size = 0;
     pthread_mutex_lock(&reg_lock);
     for (stream_t *s = streams; s; s = s->next) {
         if (!s->dead && sweep &&
             (now - s->checked_at >= SWEEP_MS || (s->key_expires_at && s->key_expires_at <= now)))
             s->recheck = true;
-        marked += !s->dead && s->recheck;
-    }
-    pthread_mutex_unlock(&reg_lock);
-    if (!marked || pl_db_begin_read(db))
-        return;
-    pthread_mutex_lock(&reg_lock);
-    for (stream_t *s = streams; s; s = s->next) {
         if (s->dead || !s->recheck)
             continue;
         s->recheck = false;
-        if (!caller_allowed(db, a, s, now))
-            end_stream(s);
+        if (n == size) {
+            size = size ? 2 * size : 64;
+            marked = pl_xrealloc(marked, size * sizeof(*marked));
+        }
+        marked[n++] = s;
     }
     pthread_mutex_unlock(&reg_lock);
-    pl_db_rollback(db);
+    /* the checks run unlocked, so opening streams never waits on them: only
+     * this thread frees streams or reads their callers' permissions */
+    if (n && !pl_db_begin_read(db)) {
+        for (size_t i = 0; i < n; i++)
+            if (!caller_allowed(db, a, marked[i], now))
+                end_stream(marked[i]);
+        pl_db_rollback(db);
+    }
+    free(marked);
 }
 
 static void heartbeat(void)
