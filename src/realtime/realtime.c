@@ -321,10 +321,15 @@ int pl_realtime_ticket_issue(pl_db_t *db, pl_ctx_t *ctx, bool org, char token[64
     pl_sha256_hex(token, strlen(token), hash);
     int64_t now = pl_now_ms();
     int rc = pl_db_begin(db);
+    if (rc)
+        return rc;
+    /* the caller's spent and expired tickets go as new ones come: the table
+     * holds about a minute of each organization's and user's tickets */
+    if (t.org_id || t.user_id)
+        rc = pl_rt_store_ticket_purge(db, t.org_id, t.user_id, now);
     if (!rc)
-        rc = pl_db_finish(
-            db, pl_rt_store_ticket_insert(db, hash, &t, now + PL_TICKET_TTL_S * 1000LL, now));
-    return rc;
+        rc = pl_rt_store_ticket_insert(db, hash, &t, now + PL_TICKET_TTL_S * 1000LL, now);
+    return pl_db_finish(db, rc);
 }
 
 static int bad_ticket(pl_ctx_t *ctx, const char *detail)
@@ -358,8 +363,11 @@ int pl_realtime_ticket_redeem(pl_db_t *db, pl_ctx_t *ctx, const char *ticket, co
     int64_t now = pl_now_ms();
     pl_rt_ticket_t t;
     /* spent in the request's own transaction: on SQLite a read scope that has
-     * read nothing yet, which this write turns into a write transaction */
-    int rc = pl_rt_store_ticket_spend(db, ctx->arena, hash, now, &t);
+     * read nothing yet, which this write turns into a write transaction (a
+     * request that fails afterwards rolls the spending back with it) */
+    int rc = pl_db_set_context(db, "app.stream_ticket", hash);
+    if (!rc)
+        rc = pl_rt_store_ticket_spend(db, ctx->arena, hash, now, &t);
     if (rc == PL_ENOTFOUND)
         return bad_ticket(ctx, "The ticket is unknown, spent or expired.");
     if (rc)
@@ -1290,17 +1298,4 @@ void pl_realtime_stop(void)
         fanout_running = false;
     }
     reap(true);
-}
-
-int pl_realtime_purge(const char *job_id, json_t *payload, char *err, size_t errlen)
-{
-    PL_UNUSED(job_id);
-    PL_UNUSED(payload);
-    pl_db_t *db = pl_db_thread();
-    int rc = db ? pl_db_begin(db) : PL_EDB;
-    if (!rc)
-        rc = pl_db_finish(db, pl_rt_store_ticket_purge(db, pl_now_ms() - 3600LL * 1000));
-    if (rc)
-        snprintf(err, errlen, "purging stream tickets failed (%d)", rc);
-    return rc;
 }

@@ -149,7 +149,6 @@ extern int pl_realtime_heartbeat_s; /* --sse-heartbeat */
 int pl_realtime_init(void);
 int pl_realtime_start(void);
 void pl_realtime_stop(void);
-int pl_realtime_purge(const char *job_id, json_t *payload, char *err, size_t errlen);
 #endif
 
 #endif

@@ -116,21 +116,9 @@ static const pl_option_t options[] = {
     {0},
 };
 
-static const pl_job_def_t jobs[] = {
-    {"realtime.purge", pl_realtime_purge},
-    {0},
-};
-
-static const pl_schedule_def_t schedules[] = {
-    {"realtime.purge", "realtime.purge", 3600LL * 1000, NULL},
-    {0},
-};
-
 const pl_module_t pl_realtime_module = {
     .name = "realtime",
     .routes = routes,
-    .jobs = jobs,
-    .schedules = schedules,
     .options = options,
     .init = pl_realtime_init,
     .start = pl_realtime_start,

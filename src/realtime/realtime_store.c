@@ -86,7 +86,10 @@ static const char sql_ticket_insert[] =
 static const char sql_ticket_spend[] =
     "UPDATE stream_tickets SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL AND "
     "expires_at > $2 RETURNING org_id, user_id, session_id, api_key_id";
-static const char sql_ticket_purge[] = "DELETE FROM stream_tickets WHERE expires_at < $1";
+static const char sql_ticket_purge_org[] =
+    "DELETE FROM stream_tickets WHERE org_id = $1 AND expires_at < $2";
+static const char sql_ticket_purge_user[] =
+    "DELETE FROM stream_tickets WHERE org_id IS NULL AND user_id = $1 AND expires_at < $2";
 
 int pl_rt_store_ticket_insert(pl_db_t *db, const char *hash, const pl_rt_ticket_t *t,
                               int64_t expires_at, int64_t now)
@@ -121,10 +124,11 @@ int pl_rt_store_ticket_spend(pl_db_t *db, pl_arena_t *a, const char *hash, int64
     return rc == 1 ? PL_OK : rc == 0 ? PL_ENOTFOUND : rc;
 }
 
-int pl_rt_store_ticket_purge(pl_db_t *db, int64_t cutoff)
+int pl_rt_store_ticket_purge(pl_db_t *db, const char *org_id, const char *user_id, int64_t cutoff)
 {
-    PL_PREPARE(st, db, sql_ticket_purge);
-    pl_stmt_bind_int64(st, 1, cutoff);
+    PL_PREPARE(st, db, org_id ? sql_ticket_purge_org : sql_ticket_purge_user);
+    pl_stmt_bind_text(st, 1, org_id ? org_id : user_id);
+    pl_stmt_bind_int64(st, 2, cutoff);
     return done(pl_stmt_exec(st));
 }
 

@@ -38,8 +38,9 @@ int pl_rt_store_ticket_insert(pl_db_t *db, const char *hash, const pl_rt_ticket_
 /* Spends the ticket: PL_ENOTFOUND when unknown, spent or expired. */
 int pl_rt_store_ticket_spend(pl_db_t *db, pl_arena_t *a, const char *hash, int64_t now,
                              pl_rt_ticket_t *out);
-/* Deletes tickets that expired before cutoff. */
-int pl_rt_store_ticket_purge(pl_db_t *db, int64_t cutoff);
+/* Deletes the tickets of org_id (NULL: of user_id's own stream) that
+ * expired before cutoff. */
+int pl_rt_store_ticket_purge(pl_db_t *db, const char *org_id, const char *user_id, int64_t cutoff);
 
 /* True (1) when the session is live and its user (user_id) enabled, 0 when
  * not, or an error. */

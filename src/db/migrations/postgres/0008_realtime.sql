@@ -3,8 +3,6 @@
 -- stream_tickets: single-use, short-lived credentials for browsers'
 -- EventSource (which cannot send headers), stored as SHA-256 like refresh
 -- tokens. org_id is NULL for a ticket to the user's notification stream.
--- Like sessions, tickets are credentials looked up by their hash and never
--- listed, so they have no row-level policy.
 CREATE TABLE stream_tickets (
     token_hash TEXT PRIMARY KEY,
     org_id TEXT REFERENCES organizations(id) ON DELETE CASCADE,
@@ -16,6 +14,17 @@ CREATE TABLE stream_tickets (
     created_at BIGINT NOT NULL
 );
 CREATE INDEX stream_tickets_expires ON stream_tickets(expires_at);
+CREATE INDEX stream_tickets_user ON stream_tickets(user_id);
+
+-- A ticket is visible in its organization (minted there), to its user (the
+-- notification stream's), or by its hash while a stream redeems it
+-- (app.stream_ticket), as API keys are.
+ALTER TABLE stream_tickets ENABLE ROW LEVEL SECURITY;
+ALTER TABLE stream_tickets FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON stream_tickets
+    USING (org_id = current_setting('app.org_id', true)
+           OR user_id = current_setting('app.user_id', true)
+           OR token_hash = current_setting('app.stream_ticket', true));
 
 -- A user's notifications. org_id names the organization an event happened
 -- in (NULL for account events such as sign-in alerts); it is not a foreign

@@ -14,6 +14,7 @@ CREATE TABLE stream_tickets (
     created_at BIGINT NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX stream_tickets_expires ON stream_tickets(expires_at);
+CREATE INDEX stream_tickets_user ON stream_tickets(user_id);
 
 -- A user's notifications. org_id names the organization an event happened
 -- in (NULL for account events such as sign-in alerts); it is not a foreign
