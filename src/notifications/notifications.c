@@ -109,7 +109,7 @@ static void notification_json(pl_buf_t *b, const pl_notification_row_t *r)
 
 static bool is_actor(const pl_event_t *ev, const char *user_id)
 {
-    return ev->actor_type && !strcmp(ev->actor_type, "user") && ev->actor_id &&
+    return ev && ev->actor_type && !strcmp(ev->actor_type, "user") && ev->actor_id &&
            !strcmp(ev->actor_id, user_id);
 }
 
