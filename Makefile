@@ -33,6 +33,7 @@ bench: deps build
 	bench/run
 	bench/jobs
 	bench/run-pg
+	bench/streams
 
 # FUZZ_SECONDS per harness (default 60); see fuzz/README.md.
 fuzz:

@@ -1,8 +1,9 @@
 /* dispatch.c - the steps between a matched route and its handler:
- * authenticate (access token or API key) -> resolve the tenant -> authorize
- * -> handler, inside the request's database scope. The rules live in the
- * services (auth, apikeys, orgs, rbac); this file only orders them and turns
- * their answers into HTTP. */
+ * authenticate (access token or API key, or for the routes that browsers'
+ * EventSource calls a single-use ?ticket=) -> resolve the tenant ->
+ * authorize -> handler, inside the request's database scope. The rules live
+ * in the services (auth, apikeys, orgs, rbac) and the ticket's module; this
+ * file only orders them and turns their answers into HTTP. */
 #include <string.h>
 #include <strings.h>
 
@@ -41,10 +42,33 @@ static int answer(pl_req_t *req, int rc)
     return rc;
 }
 
+/* The route's auth and permission, for a principal a ticket authenticated. */
+static int authorize_ticket(pl_req_t *req, pl_db_t *db, const char *ticket)
+{
+    const pl_route_t *route = req->route;
+    int rc = route->ticket(req, ticket);
+    if (rc)
+        return answer(req, rc);
+    if (req->ctx.principal.api_key_id[0]) /* the ticket resolved the key's org */
+        return route->auth == PL_AUTH_ORG
+                   ? PL_OK
+                   : unauthenticated(req, "unauthenticated", "API keys cannot call this route.");
+    if (route->auth == PL_AUTH_ADMIN && !req->ctx.principal.is_admin)
+        return pl_req_fail(req, 403, "forbidden", "Only instance admins may do this.");
+    if (route->auth == PL_AUTH_ORG)
+        return pl_orgs_resolve(db, &req->ctx, pl_req_param(req, "org"), route->perm_bit);
+    return PL_OK;
+}
+
 int pl_dispatch_authorize(pl_req_t *req, pl_db_t *db)
 {
     const pl_route_t *route = req->route;
     const char *h = pl_req_header(req, "Authorization");
+    if ((!h || !*h) && route->ticket) {
+        const char *ticket = pl_req_query(req, "ticket");
+        if (ticket && *ticket)
+            return authorize_ticket(req, db, ticket);
+    }
     if (!h || !*h)
         return unauthenticated(req, "unauthenticated", "Send an access token as Bearer.");
     if (strncasecmp(h, "Bearer ", 7) != 0)

@@ -10,11 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "core/config.h"
 #include "core/crypto.h"
+#include "core/feed.h"
 #include "core/metrics.h"
 #include "db/db.h"
 #include "http/clientip.h"
@@ -168,6 +171,10 @@ static const char *cors_allowed(pl_req_t *req)
 static void render_problem(pl_req_t *req, int rc)
 {
     pl_err_t *err = &req->ctx.err;
+    if (req->feed) { /* the error replaces a long-lived body */
+        pl_feed_detach(req->feed);
+        req->feed = NULL;
+    }
     int status = err->status;
     const char *code = err->code;
     const char *detail = err->detail;
@@ -264,10 +271,80 @@ static void access_log(pl_req_t *req)
         pl_log_buffered(b.ptr, b.len);
 }
 
+/* ---- long-lived responses (core/feed.h) ----
+ * A feed's connection is parked with MHD_suspend_connection while nothing is
+ * queued, so it holds no thread; the producer's next write resumes it from
+ * its own thread. libmicrohttpd calls the reader with the response's lock
+ * held, on the connection's thread, which is where suspending is allowed. */
+
+typedef struct {
+    pl_feed_t *feed;
+    struct MHD_Connection *conn;
+    int fd;
+} feed_conn_t;
+
+/* Parks the connection unless its client has gone. A suspended connection
+ * is not polled, so a client that hung up is noticed when a keep-alive
+ * (probe) resumes it: event-stream clients send nothing after the request,
+ * so a readable end of file means the client closed. (Only then: a system
+ * call per event and stream is what the fan-out cannot afford.) */
+static bool feed_park(void *arg, bool probe)
+{
+    feed_conn_t *fc = arg;
+    char byte;
+    if (probe && fc->fd >= 0 && recv(fc->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 0)
+        return false;
+    MHD_suspend_connection(fc->conn);
+    return true;
+}
+
+static void feed_wake(void *arg)
+{
+    MHD_resume_connection(((feed_conn_t *)arg)->conn);
+}
+
+static ssize_t feed_reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    PL_UNUSED(pos);
+    feed_conn_t *fc = cls;
+    long n = pl_feed_read(fc->feed, buf, max);
+    return n == PL_FEED_END ? MHD_CONTENT_READER_END_OF_STREAM : (ssize_t)n;
+}
+
+static void feed_free(void *cls)
+{
+    feed_conn_t *fc = cls;
+    pl_feed_detach(fc->feed);
+    free(fc);
+}
+
+static struct MHD_Response *feed_response(struct MHD_Connection *c, pl_req_t *req)
+{
+    feed_conn_t *fc = pl_xcalloc(1, sizeof(*fc));
+    fc->feed = req->feed;
+    fc->conn = c;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    fc->fd = ci ? ci->connect_fd : -1;
+    /* the block is only used for HTTP/1.0 clients: chunks go straight into
+     * the connection's buffer */
+    struct MHD_Response *r =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, feed_reader, fc, feed_free);
+    if (!r) {
+        free(fc);
+        return NULL;
+    }
+    req->feed = NULL; /* the response owns the reference now */
+    pl_feed_attach(fc->feed, feed_park, feed_wake, fc);
+    return r;
+}
+
 static enum MHD_Result send_response(struct MHD_Connection *c, pl_req_t *req)
 {
     struct MHD_Response *r;
-    if (req->stream_read && !req->ctx.err.status) {
+    if (req->feed && !req->ctx.err.status) {
+        r = feed_response(c, req);
+    } else if (req->stream_read && !req->ctx.err.status) {
         r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024,
                                               (MHD_ContentReaderCallback)req->stream_read,
                                               req->stream_cls, req->stream_free);
@@ -510,6 +587,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     }
     if (req->stream_read && req->stream_free)
         req->stream_free(req->stream_cls); /* never handed to a response */
+    if (req->feed)
+        pl_feed_detach(req->feed); /* likewise */
     pl_buf_free(&cs->body);
     pl_arena_destroy(req->ctx.arena);
     *con_cls = NULL;
@@ -594,7 +673,9 @@ void pl_server_print_routes(FILE *f)
         pl_methods_format(routes[i].method, method, sizeof(method));
         fprintf(f, "%-7s %-62s %-6s %-20s %-10s %s\n", method, routes[i].path,
                 auth_names[routes[i].auth], routes[i].perm ? routes[i].perm : "-", routes[i].module,
-                (routes[i].flags & PL_ROUTE_JSON) ? "json" : "-");
+                (routes[i].flags & PL_ROUTE_JSON) ? "json"
+                : routes[i].ticket                ? "ticket"
+                                                  : "-");
     }
 }
 
@@ -614,8 +695,17 @@ int pl_server_start(void)
         fprintf(stderr, "plinth: cannot resolve listen address %s\n", pl_cfg.http_addr);
         return PL_EINVAL;
     }
-    unsigned flags =
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    /* Each stream holds a connection and a descriptor: take every descriptor
+     * the system allows, and room for the streams on top of the usual
+     * connections. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    unsigned conn_limit = 10000 + (unsigned)pl_feed_limit();
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
+                     MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     daemon_ = MHD_start_daemon(flags, (uint16_t)pl_cfg.http_port, NULL, NULL, &on_request, NULL,
@@ -624,7 +714,7 @@ int pl_server_start(void)
                                MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)pl_cfg.conn_timeout,
                                MHD_OPTION_NOTIFY_COMPLETED, &on_completed, NULL,
                                MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
-                               MHD_OPTION_CONNECTION_LIMIT, (unsigned)10000, MHD_OPTION_END);
+                               MHD_OPTION_CONNECTION_LIMIT, conn_limit, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!daemon_) {
         fprintf(stderr, "plinth: cannot listen on %s (in use or not allowed)\n", pl_cfg.http_addr);
@@ -641,6 +731,10 @@ void pl_server_stop(int grace_ms)
      * stopped: the pool's threads may still hold it in their epoll sets,
      * and libmicrohttpd aborts when it cannot remove it from them. */
     MHD_socket fd = MHD_quiesce_daemon(daemon_);
+    /* Long-lived responses end now (their parked connections resume and
+     * finish), and none starts: libmicrohttpd must not be stopped while a
+     * connection is suspended. */
+    pl_feed_shutdown();
     int64_t deadline = pl_monotonic_us() + (int64_t)grace_ms * 1000;
     while (atomic_load(&in_flight) > 0 && pl_monotonic_us() < deadline) {
         struct timespec ts = {0, 5 * 1000 * 1000};

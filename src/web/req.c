@@ -152,6 +152,19 @@ int pl_resp_stream(pl_req_t *req, int status, const char *content_type,
     return PL_OK;
 }
 
+int pl_resp_feed(pl_req_t *req, int status, const char *content_type, pl_feed_t *feed)
+{
+    req->status = status;
+    req->content_type = content_type;
+    req->resp_body = NULL;
+    req->resp_len = 0;
+    if (req->feed)
+        pl_feed_detach(req->feed);
+    pl_feed_ref(feed);
+    req->feed = feed;
+    return PL_OK;
+}
+
 int pl_resp_status(pl_req_t *req, int status)
 {
     req->status = status;

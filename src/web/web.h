@@ -20,6 +20,7 @@
 
 #include "core/core.h"
 #include "core/ctx.h"
+#include "core/feed.h"
 #include "core/jsonw.h"
 
 #define PL_MAX_PARAMS 4
@@ -53,6 +54,14 @@ struct pl_route {
     pl_auth_t auth;
     const char *perm; /* permission key for PL_AUTH_ORG routes; NULL: any member */
     unsigned flags;   /* PL_ROUTE_* */
+    /* For routes that browsers call through EventSource, which cannot send
+     * headers: a request without an Authorization header may carry
+     * ?ticket=, which this function redeems instead of a bearer token. It
+     * fills req->ctx.principal (and, for an API key's ticket,
+     * req->ctx.tenant, as the API-key check does) or records a 401 and
+     * returns an error; then the route's auth and permission apply as
+     * usual. NULL: bearer tokens only. */
+    int (*ticket)(pl_req_t *req, const char *ticket);
     /* filled when the table is assembled at start */
     int index;          /* position in the table (metrics) */
     int perm_bit;       /* perm's bit in the catalog, -1 when perm is NULL */
@@ -96,6 +105,9 @@ struct pl_req {
     long (*stream_read)(void *cls, uint64_t pos, char *buf, size_t max);
     void *stream_cls;
     void (*stream_free)(void *cls);
+    /* a long-lived body fed from another thread (pl_resp_feed); the
+     * request holds a reference until the server takes it over */
+    pl_feed_t *feed;
     /* work to run after the handler, outside its read snapshot */
     int ndeferred;
     void (*deferred_fn[4])(pl_req_t *req, void *arg);
@@ -124,6 +136,15 @@ int pl_resp_status(pl_req_t *req, int status); /* empty body, e.g. 204 */
 int pl_resp_stream(pl_req_t *req, int status, const char *content_type,
                    long (*read)(void *cls, uint64_t pos, char *buf, size_t max), void *cls,
                    void (*free_cls)(void *cls));
+
+/* A long-lived body fed by a module from its own thread (server-sent
+ * events): the response is sent with status and content_type, then every
+ * byte written into feed (core/feed.h), until the feed closes or the
+ * client goes away. The connection holds no thread while it waits: it is
+ * parked, and each write wakes it. Takes a reference to feed (the caller
+ * keeps its own, as the producer). A request whose handler fails after this
+ * call still releases it. */
+int pl_resp_feed(pl_req_t *req, int status, const char *content_type, pl_feed_t *feed);
 
 /* A JSON body already written into b (see core/jsonw.h); takes b's memory. */
 int pl_resp_json_buf(pl_req_t *req, int status, pl_buf_t *b);

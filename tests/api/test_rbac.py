@@ -562,6 +562,10 @@ ROUTE_PERMISSIONS = {
     ("GET", "/v1/orgs/{}/audit-events"): "audit.read",
     ("GET", "/v1/orgs/{}/audit-events/export"): "audit.read",
     ("GET", "/v1/orgs/{}/audit-events/verify"): "audit.read",
+    # realtime: any member (or key); each event is filtered by its own rule
+    ("POST", "/v1/orgs/{}/events/ticket"): None,
+    ("GET", "/v1/orgs/{}/events/stream"): None,
+    ("GET", "/v1/orgs/{}/activity"): None,
 }
 
 
