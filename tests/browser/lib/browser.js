@@ -1,0 +1,87 @@
+// browser.js - Debian's Chromium driven by playwright-core (never a
+// downloaded browser), plus the checks every page gets: axe-core finds no
+// serious or critical violation, and screenshots at 1280 px and 375 px go
+// to build/test-results/screenshots/.
+"use strict";
+
+const fs = require("node:fs");
+const os = require("node:os");
+const path = require("node:path");
+const { chromium } = require("playwright-core");
+const { AxeBuilder } = require("@axe-core/playwright");
+const { ROOT } = require("./server.js");
+
+const CHROMIUM = process.env.PLINTH_TEST_CHROMIUM || "/usr/bin/chromium";
+const ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+  "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+const SHOTS = path.join(ROOT, "build", "test-results", "screenshots");
+const WIDE = { width: 1280, height: 860 };
+const NARROW = { width: 375, height: 740 };
+
+// A browser with a fresh profile. close() removes the profile.
+async function launch() {
+  const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), "plinth-chromium-"));
+  const context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: CHROMIUM, headless: true, args: ARGS, viewport: WIDE,
+    reducedMotion: "reduce", locale: "en-US", timezoneId: "UTC",
+  });
+  context.setDefaultTimeout(15000);
+  const errors = [];
+  const watch = (page) => {
+    page.on("pageerror", (e) => errors.push(`${page.url()}: ${e.message}`));
+    page.on("console", (m) => {
+      // CSP violations are reported on the console: any is a bug
+      if (m.type() === "error" && /Content Security Policy|Refused to/.test(m.text())) errors.push(`${page.url()}: ${m.text()}`);
+    });
+  };
+  context.on("page", watch);
+  context.pages().forEach(watch);
+  return {
+    context,
+    errors,
+    async page() {
+      const p = context.pages()[0] || await context.newPage();
+      return p;
+    },
+    async newPage() {
+      return context.newPage();
+    },
+    async close() {
+      await context.close();
+      fs.rmSync(userDataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+// Fails when axe-core reports a serious or critical violation on the page
+// as it is now. Returns the violations of lower impact (for the log).
+async function checkA11y(page, name) {
+  const result = await new AxeBuilder({ page }).analyze();
+  const bad = result.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+  if (bad.length) {
+    const text = bad.map((v) => `${v.impact} ${v.id}: ${v.help}\n${v.nodes.slice(0, 5).map((n) => `    ${n.target.join(" ")} ${n.failureSummary}`).join("\n")}`).join("\n");
+    throw new Error(`axe: ${bad.length} serious/critical violation(s) on ${name}:\n${text}`);
+  }
+  return result.violations;
+}
+
+// Screenshots of the page at 1280 px and 375 px (full page), named
+// <name>-1280.png and <name>-375.png; the accessibility check runs at both
+// widths. The viewport is wide again afterwards.
+async function capture(page, name, { a11y = true } = {}) {
+  fs.mkdirSync(SHOTS, { recursive: true });
+  for (const [vp, suffix] of [[WIDE, "1280"], [NARROW, "375"]]) {
+    await page.setViewportSize(vp);
+    await page.waitForTimeout(50);
+    if (a11y) await checkA11y(page, `${name} at ${suffix} px`);
+    // nothing may stick out sideways at 375 px
+    if (suffix === "375") {
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      if (overflow > 1) throw new Error(`${name}: the page is ${overflow} px wider than a 375 px screen`);
+    }
+    await page.screenshot({ path: path.join(SHOTS, `${name}-${suffix}.png`), fullPage: true });
+  }
+  await page.setViewportSize(WIDE);
+}
+
+module.exports = { launch, checkA11y, capture, SHOTS };
