@@ -10,7 +10,8 @@ import { api, p } from "./common/api.js";
 import { header, section, badge, table, time, pagedList, notice, loading, errorNotice } from "./common/ui.js";
 import { auditLog, verifyBadge } from "./common/audit.js";
 
-export function orgsPage(ctx) {
+export async function orgsPage(ctx) {
+  await ctx.app.loadMe();
   const list = pagedList(
     (cursor) => api.get("/v1/admin/orgs", { cursor, limit: 50 }),
     (orgs) => table([
@@ -20,7 +21,6 @@ export function orgsPage(ctx) {
       { label: "Your role", render: (o) => ctx.app.roleIn(o.id) || h("span", { class: "muted" }, "not a member") },
       { label: "Created", render: (o) => time(o.created_at) },
     ], orgs, { caption: "Organizations, oldest first", empty: "No organizations yet." }));
-  if (!ctx.app.me) ctx.app.loadMe().catch(() => {});
   return [header("Organizations", { lead: "Every organization (tenant) of this instance." }), list];
 }
 
@@ -54,7 +54,7 @@ function lazy(load) {
 }
 
 export async function orgPage(ctx) {
-  const me = ctx.app.me || await ctx.app.loadMe();
+  const me = await ctx.app.loadMe(); // memberships may have changed since sign-in
   const org = await findOrg(ctx.params.org);
   if (!org) return [header("Organization not found"), notice("error", "No organization has this id.")];
   ctx.setTitle(org.name);

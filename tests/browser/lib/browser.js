@@ -84,4 +84,20 @@ async function capture(page, name, { a11y = true } = {}) {
   await page.setViewportSize(WIDE);
 }
 
-module.exports = { launch, checkA11y, capture, SHOTS };
+// Signs in through the form at url (/_/ or /account/...): email and
+// password, then the TOTP code when the account has 2FA. Waits for the
+// first view after sign-in (its h1).
+async function signIn(page, url, { email, password, totp = null }, { landing = null } = {}) {
+  await page.goto(url);
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  if (totp) {
+    await page.getByRole("heading", { name: "Two-factor authentication" }).waitFor();
+    await page.getByLabel("Authentication code").fill(await totp.next());
+    await page.getByRole("button", { name: "Verify" }).click();
+  }
+  if (landing) await page.getByRole("heading", { level: 1, name: landing }).waitFor();
+}
+
+module.exports = { launch, checkA11y, capture, signIn, SHOTS };

@@ -62,8 +62,10 @@ function dbUrl(name) {
 
 class Server {
   // env: extra environment; args: extra `serve` arguments.
-  constructor({ env = {}, args = [], workers = 1, threads = 4 } = {}) {
-    this.extraEnv = env;
+  // publicPath: links in emails point at url + publicPath (PLINTH_PUBLIC_URL).
+  constructor({ env = {}, args = [], workers = 1, threads = 4, publicPath = null } = {}) {
+    this.extraEnv = { ...env };
+    this.publicPath = publicPath;
     this.args = args;
     this.workers = workers;
     this.threads = threads;
@@ -85,6 +87,7 @@ class Server {
   async start() {
     this.port = this.port || await freePort();
     this.url = `http://127.0.0.1:${this.port}`;
+    if (this.publicPath !== null) this.extraEnv.PLINTH_PUBLIC_URL = this.url + this.publicPath;
     if (engine() === "postgres" && !this.pgDb) {
       this.pgDb = `plinth_b_${crypto.randomBytes(8).toString("hex")}`;
       psql(`DO $$ BEGIN CREATE ROLE ${APP_ROLE} LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$`);
