@@ -19,7 +19,7 @@ function orgHref(o, suffix = "") {
 // the rules: only owners grant owner, others grant roles below their own).
 function roleOptions(access) {
   const roles = access.roles ? access.roles.slice().sort((a, b) => b.level - a.level) : BUILTIN_ROLES.map((k) => ({ key: k, name: k }));
-  return roles.map((r) => [r.key, r.name === r.key ? r.key : `${r.name} (${r.key})`]);
+  return roles.map((r) => [r.key, r.name.toLowerCase() === r.key ? r.name : `${r.name} (${r.key})`]);
 }
 
 async function refreshMe(ctx) {
