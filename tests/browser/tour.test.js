@@ -17,7 +17,7 @@ const { launch, capture, checkA11y, signIn } = require("./lib/browser.js");
 const { register, admin, enableTotp, createOrg, ok, eventually, email, PASSWORD } = require("./lib/world.js");
 
 const T = { timeout: 300000 };
-const skip = engine() !== "sqlite" ? "screenshots and accessibility are checked on SQLite only" : false;
+const SKIP = engine() !== "sqlite" ? "pages are checked and captured on SQLite only" : false;
 
 // Waits until the view has finished loading (no loading notice, nothing busy).
 async function settle(page, heading) {
@@ -44,7 +44,11 @@ async function open(page, href, heading, name) {
   await capture(page, name);
 }
 
-describe("every page", { skip }, () => {
+describe("every page", () => {
+  if (SKIP) {
+    for (const name of ["admin dashboard", "account portal, signed out", "account portal, signed in"]) it(name, { skip: SKIP }, () => {});
+    return;
+  }
   let s;
   let sink;
   let b;

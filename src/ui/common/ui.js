@@ -184,8 +184,8 @@ export function form({ fields, submit = "Save", onSubmit, extra = [], cls = null
       for (const x of fields) x.setError("");
     },
     success(text) {
+      // a status region: screen readers read it out when it appears
       mount(status, notice("success", text));
-      announce(text);
     },
   };
   f.addEventListener("submit", async (e) => {
