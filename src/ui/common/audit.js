@@ -5,12 +5,12 @@
 
 import { h, mount } from "./dom.js";
 import { api } from "./api.js";
-import { badge, button, download, field, form, loading, pagedList, table, time } from "./ui.js";
+import { badge, button, download, field, form, pagedList, table, time } from "./ui.js";
 import { announce } from "./router.js";
 
 // The verify badge of a chain, with a button to check again.
 export function verifyBadge(base, label = "Audit chain") {
-  const out = h("span", { class: "verify", "aria-live": "polite" }, loading("Verifying…"));
+  const out = h("span", { class: "verify", "aria-live": "polite" }, h("span", { class: "loading" }, "Verifying…"));
   async function check() {
     try {
       const v = await api.get(`${base}/verify`);
