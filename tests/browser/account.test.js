@@ -49,6 +49,34 @@ describe("account portal", () => {
     assert.deepEqual(stored, [0, 0, ""]);
   });
 
+  it("moves focus for keyboard and screen-reader users", T, async () => {
+    // a route change focuses the new page's heading
+    await page.getByRole("link", { name: "Sessions" }).focus();
+    await page.keyboard.press("Enter");
+    await page.getByRole("heading", { level: 1, name: "Sessions" }).waitFor();
+    await page.waitForFunction(() => document.activeElement.tagName === "H1" && document.activeElement.textContent === "Sessions");
+    assert.equal(await page.title(), "Sessions · plinth");
+
+    // the skip link is the first stop and leads to the main content
+    const tab = await b.newPage();
+    await tab.goto(`${s.url}/account/sign-in`);
+    await tab.getByRole("heading", { level: 1, name: "Sign in" }).waitFor();
+    await tab.keyboard.press("Tab");
+    assert.equal(await tab.evaluate(() => document.activeElement.textContent), "Skip to main content");
+    await tab.keyboard.press("Enter");
+    assert.equal(await tab.evaluate(() => document.activeElement.id), "main");
+    // a form with a missing field: the error is tied to the field, which gets focus
+    await tab.getByRole("button", { name: "Sign in" }).click();
+    assert.equal(await tab.evaluate(() => document.activeElement.name), "email");
+    assert.equal(await tab.getByLabel("Email").getAttribute("aria-invalid"), "true");
+    // a wrong password: an alert names the problem
+    await tab.getByLabel("Email").fill(ada.email);
+    await tab.getByLabel("Password").fill("not the password at all");
+    await tab.getByRole("button", { name: "Sign in" }).click();
+    await tab.getByRole("alert").waitFor();
+    await tab.close();
+  });
+
   it("turns on 2FA from the shown secret and signs in with a code", T, async () => {
     await page.getByRole("link", { name: "Password and 2FA" }).click();
     await page.getByRole("button", { name: "Set up two-factor authentication" }).click();

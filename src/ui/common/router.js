@@ -19,7 +19,10 @@ export class Router {
   }
 
   start() {
-    window.addEventListener("popstate", () => this.resolve(false));
+    window.addEventListener("popstate", () => {
+      // a jump to a fragment (the skip link) is not a new page
+      if (location.pathname + location.search !== this.key) this.resolve(false);
+    });
     document.addEventListener("click", (e) => this.#onClick(e));
     return this.resolve(false);
   }
@@ -48,6 +51,7 @@ export class Router {
   }
 
   async resolve(focus) {
+    this.key = location.pathname + location.search;
     const path = this.path();
     const query = new URLSearchParams(location.search);
     let match = null;
