@@ -75,6 +75,8 @@ async function checkA11y(page, name, { contrast = true } = {}) {
 // width). The viewport is wide again afterwards.
 async function capture(page, name, { a11y = true } = {}) {
   fs.mkdirSync(SHOTS, { recursive: true });
+  const t0 = Date.now();
+  const times = [];
   for (const [vp, suffix] of [[WIDE, "1280"], [NARROW, "375"]]) {
     await page.setViewportSize(vp);
     await page.waitForTimeout(50);
@@ -89,8 +91,11 @@ async function capture(page, name, { a11y = true } = {}) {
         throw new Error(`${name}: the page is ${overflow} px wider than a 375 px screen (${culprits.join(", ")})`);
       }
     }
+    times.push(Date.now());
     await page.screenshot({ path: path.join(SHOTS, `${name}-${suffix}.png`), fullPage: true });
+    times.push(Date.now());
   }
+  if (process.env.PLINTH_TEST_PROFILE) console.log(`capture ${name}: ${times.map((t) => t - t0).join(" ")}`);
   await page.setViewportSize(WIDE);
 }
 
