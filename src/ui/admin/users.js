@@ -94,7 +94,9 @@ export async function userPage(ctx) {
         h("dt", null, "Status"), h("dd", null, userBadges(u)),
         h("dt", null, "Two-factor"), h("dd", null, u.mfa_enabled ? "On" : "Off"),
         h("dt", null, "Created"), h("dd", null, time(u.created_at)))),
-      orgsSection);
+      orgsSection,
+      section("Sessions", h("p", { class: "hint" },
+        "This server does not list another user's sessions to admins. Disabling the account signs it out everywhere.")));
   }
 
   const orgsBody = h("div", null, loading());

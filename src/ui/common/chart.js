@@ -7,9 +7,9 @@
 
 import { h, s, id } from "./dom.js";
 
-const W = 480;
-const H = 180;
-const PAD = { top: 10, right: 8, bottom: 24, left: 34 };
+const W = 360;
+const H = 170;
+const PAD = { top: 10, right: 8, bottom: 22, left: 28 };
 
 // A round number >= v for the top of the y axis.
 function niceMax(v) {
@@ -28,7 +28,7 @@ function frame(labels, max) {
     g.append(s("line", { x1: PAD.left, x2: W - PAD.right, y1: y, y2: y, class: f ? "grid" : "axis" }));
     g.append(s("text", { x: PAD.left - 4, y: y + 4, class: "tick", "text-anchor": "end" }, String(Math.round(max * f * 10) / 10)));
   }
-  const every = Math.max(1, Math.ceil(labels.length / 8));
+  const every = Math.max(1, Math.ceil(labels.length / 6));
   const step = iw / labels.length;
   labels.forEach((l, i) => {
     if (i % every) return;
