@@ -4,7 +4,7 @@
 BUILD      := build
 ASAN_BUILD := build-asan
 
-.PHONY: all deps build asan run test bench format clean
+.PHONY: all deps build asan run test bench fuzz format clean
 
 all: build
 
@@ -34,8 +34,12 @@ bench: deps build
 	bench/jobs
 	bench/run-pg
 
+# FUZZ_SECONDS per harness (default 60); see fuzz/README.md.
+fuzz: deps
+	scripts/fuzz $(FUZZ_SECONDS)
+
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz

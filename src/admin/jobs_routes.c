@@ -1,7 +1,8 @@
-/* jobs_routes.c - the instance-admin view of the job queue. */
+/* jobs_routes.c - the instance-admin view of the job queue, over the jobs
+ * platform service (platform/jobs). */
 #include <string.h>
 
-#include "admin/admin.h"
+#include "admin/admin_routes.h"
 #include "core/jsonw.h"
 #include "platform/jobs/jobs.h"
 #include "web/web.h"

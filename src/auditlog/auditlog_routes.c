@@ -1,31 +1,35 @@
-/* auditlog_routes.c - reading the audit log over HTTP: an org's events,
- * their streamed export and verification, and a user's security events.
- * The log itself (append, chains, verification) is platform/audit. */
+/* auditlog_routes.c - the HTTP face of the audit log: an org's events,
+ * their streamed export and verification, and a user's security events;
+ * and the module's descriptor. */
 #include <stdio.h>
 #include <string.h>
 
+#include "auditlog/auditlog.h"
 #include "core/module.h"
-#include "db/db.h"
-#include "platform/audit/audit.h"
 #include "web/web.h"
+
+static void write_verification(pl_jw_t *w, const void *item)
+{
+    const pl_auditlog_verification_t *v = item;
+    pl_jw_object_open(w, NULL);
+    pl_jw_bool(w, "valid", v->valid);
+    if (v->valid) {
+        pl_jw_int(w, "events", v->events);
+        pl_jw_string(w, "head", v->head);
+    } else {
+        pl_jw_int(w, "first_invalid_seq", v->first_invalid_seq);
+    }
+    pl_jw_object_close(w);
+}
 
 static int verify(pl_req_t *req)
 {
     pl_db_t *db = pl_db_thread();
     if (!db)
         return PL_EDB;
-    bool valid;
-    int64_t events, bad;
-    char head[65];
-    int rc = pl_audit_verify_chain(db, req->ctx.tenant.org_id, &valid, &events, &bad, head);
-    if (rc)
-        return rc;
-    if (valid)
-        return pl_resp_json(
-            req, 200,
-            json_pack("{s:b, s:I, s:s}", "valid", 1, "events", (json_int_t)events, "head", head));
-    return pl_resp_json(req, 200,
-                        json_pack("{s:b, s:I}", "valid", 0, "first_invalid_seq", (json_int_t)bad));
+    pl_auditlog_verification_t v;
+    int rc = pl_auditlog_verify(db, &req->ctx, &v);
+    return rc ? rc : pl_resp_object(req, 200, write_verification, &v);
 }
 
 /* Parses an RFC 3339 UTC time query parameter into ms; PL_EINVAL when bad. */
@@ -41,14 +45,15 @@ static int query_time(pl_req_t *req, const char *name, int64_t *out)
     return PL_OK;
 }
 
-static int page_args(pl_req_t *req, pl_audit_query_t *q)
+/* ?limit= and ?cursor= (a seq). */
+static int page_args(pl_req_t *req, pl_auditlog_filter_t *f)
 {
     const char *cursor;
-    int rc = pl_req_page(req, &q->limit, &cursor);
+    int rc = pl_req_page(req, &f->limit, &cursor);
     if (rc)
         return rc;
-    q->before = 0;
-    if (cursor && pl_parse_int64(cursor, 1, INT64_MAX, &q->before))
+    f->before = 0;
+    if (cursor && pl_parse_int64(cursor, 1, INT64_MAX, &f->before))
         return pl_req_fail(req, 400, "bad_request", "cursor is malformed.");
     return PL_OK;
 }
@@ -63,43 +68,49 @@ static int filter_arg(pl_req_t *req, const char *name, const char **out)
     return PL_OK;
 }
 
-static int write_page(pl_req_t *req, const pl_audit_query_t *q)
+static int render_page(pl_req_t *req, int rc, pl_auditlog_page_t *page)
 {
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
-    json_t *list;
-    int64_t next;
-    int rc = pl_audit_page(db, q, &list, &next);
     if (rc)
         return rc;
     char cursor[24];
-    snprintf(cursor, sizeof(cursor), "%lld", (long long)next);
-    return pl_resp_list(req, list, next ? cursor : NULL);
+    snprintf(cursor, sizeof(cursor), "%lld", (long long)page->next);
+    return pl_resp_list(req, page->events, page->next ? cursor : NULL);
 }
 
 static int list(pl_req_t *req)
 {
-    pl_audit_query_t q = {.chain = req->ctx.tenant.org_id, .since = 0, .until = INT64_MAX};
-    int rc = page_args(req, &q);
+    pl_auditlog_filter_t f = {.since = 0, .until = INT64_MAX};
+    int rc = page_args(req, &f);
     if (!rc)
-        rc = filter_arg(req, "action", &q.action);
+        rc = filter_arg(req, "action", &f.action);
     if (!rc)
-        rc = filter_arg(req, "actor_id", &q.actor_id);
+        rc = filter_arg(req, "actor_id", &f.actor_id);
     if (!rc)
-        rc = filter_arg(req, "target_id", &q.target_id);
+        rc = filter_arg(req, "target_id", &f.target_id);
     if (!rc)
-        rc = query_time(req, "since", &q.since);
+        rc = query_time(req, "since", &f.since);
     if (!rc)
-        rc = query_time(req, "until", &q.until);
-    return rc ? rc : write_page(req, &q);
+        rc = query_time(req, "until", &f.until);
+    if (rc)
+        return rc;
+    pl_db_t *db = pl_db_thread();
+    if (!db)
+        return PL_EDB;
+    pl_auditlog_page_t page;
+    return render_page(req, pl_auditlog_list(db, &req->ctx, &f, &page), &page);
 }
 
 static int security_events(pl_req_t *req)
 {
-    pl_audit_query_t q = {.chain = PL_AUDIT_INSTANCE, .subject = req->ctx.principal.user_id};
-    int rc = page_args(req, &q);
-    return rc ? rc : write_page(req, &q);
+    pl_auditlog_filter_t f = {0};
+    int rc = page_args(req, &f);
+    if (rc)
+        return rc;
+    pl_db_t *db = pl_db_thread();
+    if (!db)
+        return PL_EDB;
+    pl_auditlog_page_t page;
+    return render_page(req, pl_auditlog_security_events(db, &req->ctx, &f, &page), &page);
 }
 
 static long export_read(void *cls, uint64_t pos, char *out, size_t max)
@@ -120,7 +131,7 @@ static int export(pl_req_t *req)
     if (format && strcmp(format, "jsonl") && strcmp(format, "csv"))
         return pl_req_fail(req, 400, "bad_request", "format must be jsonl or csv.");
     bool csv = format && !strcmp(format, "csv");
-    pl_audit_export_t *x = pl_audit_export_open(req->ctx.tenant.org_id, csv);
+    pl_audit_export_t *x = pl_auditlog_export(&req->ctx, csv);
     pl_resp_header(req, "Content-Disposition",
                    csv ? "attachment; filename=\"audit-events.csv\""
                        : "attachment; filename=\"audit-events.jsonl\"");

@@ -1,29 +1,27 @@
-/* auth.c - signing keys, the per-request token check, session issuing and
- * maintenance. */
-#include <errno.h>
-#include <fcntl.h>
+/* auth.c - signing keys, the per-request token check, and sessions: issuing,
+ * refreshing (rotation with reuse detection), ending and listing them, and
+ * their maintenance. */
 #include <liboath/oath.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
-#include "auth/auth.h"
+#include "auth/auth_int.h"
 #include "auth/jwt.h"
 #include "auth/password.h"
 #include "core/config.h"
 #include "core/crypto.h"
 #include "core/keyring.h"
-#include "db/db.h"
 #include "core/metrics.h"
+#include "db/db.h"
+#include "platform/audit/audit.h"
 #include "platform/jobs/jobs.h"
 
 #define ISSUER            "plinth"
 #define TOUCH_INTERVAL_MS (60 * 1000)
+
+_Static_assert(PL_AUTH_ACCESS_TOKEN_MAX >= PL_JWT_MAX, "an access token fits its buffer");
 
 static unsigned char jwt_key[64];
 static size_t jwt_key_len;
@@ -106,75 +104,38 @@ int pl_auth_access_token(const char *user_id, const char *session_id, char *out,
     return pl_jwt_sign(jwt_key, jwt_key_len, ISSUER, &c, out, size);
 }
 
-json_t *pl_auth_user_json(const pl_user_t *u)
-{
-    char created[32];
-    pl_time_format(u->created_at, created);
-    return json_pack("{s:s, s:s, s:s, s:b, s:b, s:s}", "id", u->id, "email", u->email, "name",
-                     u->name, "email_verified", u->email_verified, "mfa_enabled", u->mfa_enabled,
-                     "created_at", created);
-}
-
-int pl_auth_email(pl_req_t *req, const char *field, const char *in, const char **out)
-{
-    size_t n = strlen(in);
-    while (n && (in[n - 1] == ' ' || in[n - 1] == '\t' || in[n - 1] == '\n' || in[n - 1] == '\r'))
-        n--;
-    while (n && (*in == ' ' || *in == '\t' || *in == '\n' || *in == '\r'))
-        in++, n--;
-    char *e = pl_arena_strndup(req->ctx.arena, in, n);
-    const char *at = strchr(e, '@');
-    bool ok = n >= 3 && n <= 254 && at && at != e && at[1] && !strchr(at + 1, '@') &&
-              (size_t)(at - e) <= 64 && strchr(at + 1, '.') && at[strlen(at) - 1] != '.' &&
-              at[1] != '.';
-    for (size_t i = 0; ok && i < n; i++) {
-        unsigned char c = (unsigned char)e[i];
-        if (c <= 0x20 || c == 0x7f || c == '<' || c == '>' || c == '(' || c == ')' || c == ',' ||
-            c == ';' || c == ':' || c == '\\' || c == '"' || c == '[' || c == ']')
-            ok = false;
-        else if (c >= 'A' && c <= 'Z')
-            e[i] = (char)(c - 'A' + 'a');
-    }
-    if (!ok) {
-        pl_req_field_error(req, field, "invalid", "Must be a valid email address.");
-        return PL_EINVAL;
-    }
-    *out = e;
-    return PL_OK;
-}
-
-int pl_auth_issue_session(pl_req_t *req, pl_db_t *db, const pl_user_t *user, json_t **pair)
+int pl_auth_issue_session(pl_db_t *db, pl_ctx_t *ctx, const pl_user_t *user, pl_auth_tokens_t *out)
 {
     int64_t now = pl_now_ms();
     int rc = pl_store_sessions_trim(db, user->id, PL_MAX_SESSIONS - 1, now);
     if (rc)
         return rc;
-    char sid[37];
+    char sid[PL_ID_LEN];
     pl_uuid7(sid);
-    const char *ua_copy = req->ctx.user_agent ? req->ctx.user_agent : "";
     pl_session_t s = {
         .id = sid,
         .user_id = user->id,
         .created_at = now,
         .expires_at = now + PL_SESSION_TTL_MS,
-        .ip = req->client_ip,
-        .user_agent = ua_copy,
+        .ip = ctx->ip,
+        .user_agent = ctx->user_agent ? ctx->user_agent : "",
     };
     if ((rc = pl_store_session_insert(db, &s)))
         return rc;
-    char refresh[64], hash[65];
-    pl_token_new(32, refresh, sizeof(refresh));
-    pl_sha256_hex(refresh, strlen(refresh), hash);
-    if ((rc = pl_store_refresh_insert(db, hash, sid, now)))
+    char hash[65];
+    pl_token_new(32, out->refresh_token, sizeof(out->refresh_token));
+    pl_sha256_hex(out->refresh_token, strlen(out->refresh_token), hash);
+    rc = pl_store_refresh_insert(db, hash, sid, now);
+    if (!rc)
+        rc = pl_auth_access_token(user->id, sid, out->access_token, sizeof(out->access_token));
+    if (rc) {
+        pl_memzero(out, sizeof(*out));
         return rc;
-    char access[PL_JWT_MAX];
-    if ((rc = pl_auth_access_token(user->id, sid, access, sizeof(access))))
-        return rc;
-    *pair = json_pack("{s:s, s:s, s:i, s:s, s:o}", "token_type", "Bearer", "access_token", access,
-                      "expires_in", pl_auth_cfg.access_ttl, "refresh_token", refresh, "user",
-                      pl_auth_user_json(user));
-    pl_memzero(refresh, sizeof(refresh));
-    snprintf(req->ctx.principal.user_id, sizeof(req->ctx.principal.user_id), "%s", user->id);
+    }
+    out->expires_in = pl_auth_cfg.access_ttl;
+    out->user = *user;
+    pl_auth_public_user(&out->user);
+    snprintf(ctx->principal.user_id, sizeof(ctx->principal.user_id), "%s", user->id);
     return PL_OK;
 }
 
@@ -293,6 +254,161 @@ int pl_auth_authenticate(pl_db_t *db, pl_ctx_t *ctx, const char *tok, size_t len
     p->orgs_version = s.orgs_version;
     /* row-level security lets a user see their own memberships across orgs */
     return pl_db_set_context(db, "app.user_id", c.sub);
+}
+
+/* ---- sessions ---- */
+
+/* Revokes a session after its refresh token was presented twice, and
+ * commits that even though the caller is refused. */
+static int refresh_reused(pl_db_t *db, pl_ctx_t *ctx, const pl_refresh_state_t *st)
+{
+    int rc = pl_store_session_revoke(db, st->session_id, st->user_id, "refresh_token_reused",
+                                     pl_now_ms());
+    if (!rc) {
+        json_t *d =
+            json_pack("{s:s, s:s}", "session_id", st->session_id, "reason", "refresh_token_reused");
+        rc = pl_audit_append(db, ctx, NULL, "session.revoked", "user", st->user_id, d);
+        json_decref(d);
+    }
+    if ((rc = pl_db_finish(db, rc == PL_ENOTFOUND ? PL_OK : rc)))
+        return rc;
+    pl_log("warn", "refresh token reused; session %s revoked (request_id %s)", st->session_id,
+           ctx->request_id ? ctx->request_id : "");
+    return pl_fail(ctx, 401, "refresh_token_reused",
+                   "This refresh token was already used; the session is revoked.");
+}
+
+int pl_auth_refresh(pl_db_t *db, pl_ctx_t *ctx, const char *refresh_token, pl_auth_tokens_t *out)
+{
+    char hash[65];
+    pl_sha256_hex(refresh_token, strlen(refresh_token), hash);
+    int rc = pl_db_begin(db);
+    if (rc)
+        return rc;
+    pl_refresh_state_t st;
+    int64_t now = pl_now_ms();
+    rc = pl_store_refresh_lookup(db, ctx->arena, hash, &st);
+    if (rc == PL_ENOTFOUND)
+        rc = pl_fail(ctx, 401, "invalid_token", "The refresh token is not valid.");
+    if (rc)
+        return pl_db_finish(db, rc);
+    if (st.spent_at)
+        return refresh_reused(db, ctx, &st);
+    if (st.user_disabled)
+        return pl_db_finish(db, pl_fail(ctx, 403, "account_disabled", "This account is disabled."));
+    if (st.session_revoked_at || st.session_expires_at <= now)
+        return pl_db_finish(db, pl_fail(ctx, 401, "session_revoked", "The session has ended."));
+    rc = pl_store_refresh_spend(db, hash, now);
+    if (rc == 0) /* a concurrent refresh spent it first */
+        return refresh_reused(db, ctx, &st);
+    if (rc < 0)
+        return pl_db_finish(db, rc);
+    char fresh_hash[65];
+    pl_token_new(32, out->refresh_token, sizeof(out->refresh_token));
+    pl_sha256_hex(out->refresh_token, strlen(out->refresh_token), fresh_hash);
+    rc = pl_store_refresh_insert(db, fresh_hash, st.session_id, now);
+    if (!rc)
+        rc = pl_store_session_extend(db, st.session_id, now, now + PL_SESSION_TTL_MS);
+    if (!rc)
+        rc = pl_store_user_by_id(db, ctx->arena, st.user_id, &out->user);
+    if (!rc)
+        rc = pl_auth_access_token(st.user_id, st.session_id, out->access_token,
+                                  sizeof(out->access_token));
+    if ((rc = pl_db_finish(db, rc))) {
+        pl_memzero(out, sizeof(*out));
+        return rc;
+    }
+    out->expires_in = pl_auth_cfg.access_ttl;
+    pl_auth_public_user(&out->user);
+    snprintf(ctx->principal.user_id, sizeof(ctx->principal.user_id), "%s", st.user_id);
+    return PL_OK;
+}
+
+int pl_auth_logout(pl_db_t *db, pl_ctx_t *ctx)
+{
+    int rc = pl_auth_need_user(ctx);
+    if (!rc)
+        rc = pl_db_begin(db);
+    if (rc)
+        return rc;
+    const pl_principal_t *p = &ctx->principal;
+    rc = pl_store_session_revoke(db, p->session_id, p->user_id, "logout", pl_now_ms());
+    if (!rc)
+        rc = pl_audit_append(db, ctx, NULL, "user.logged_out", "session", p->session_id, NULL);
+    /* a session that already ended ends again quietly */
+    return pl_db_finish(db, rc == PL_ENOTFOUND ? PL_OK : rc);
+}
+
+int pl_auth_logout_all(pl_db_t *db, pl_ctx_t *ctx)
+{
+    int rc = pl_auth_need_user(ctx);
+    if (!rc)
+        rc = pl_db_begin(db);
+    if (rc)
+        return rc;
+    rc = pl_store_sessions_revoke_all(db, ctx->principal.user_id, NULL, "logout_all", pl_now_ms());
+    json_t *d = json_pack("{s:b}", "all", 1);
+    if (!rc)
+        rc = pl_audit_append(db, ctx, NULL, "session.revoked", "user", ctx->principal.user_id, d);
+    json_decref(d);
+    return pl_db_finish(db, rc);
+}
+
+int pl_auth_revoke_user_sessions(pl_db_t *db, pl_ctx_t *ctx, const char *user_id, const char *keep,
+                                 const char *reason)
+{
+    PL_UNUSED(ctx);
+    int rc = pl_db_begin(db);
+    if (rc)
+        return rc;
+    return pl_db_finish(db, pl_store_sessions_revoke_all(db, user_id, keep, reason, pl_now_ms()));
+}
+
+static int no_such_session(pl_ctx_t *ctx)
+{
+    return pl_fail(ctx, 404, "not_found", "No such session.");
+}
+
+int pl_auth_session_revoke(pl_db_t *db, pl_ctx_t *ctx, const char *session_id)
+{
+    int rc = pl_auth_need_user(ctx);
+    if (rc)
+        return rc;
+    if (!session_id || !pl_uuid_valid(session_id))
+        return no_such_session(ctx);
+    if ((rc = pl_db_begin(db)))
+        return rc;
+    rc = pl_store_session_revoke(db, session_id, ctx->principal.user_id, "revoked", pl_now_ms());
+    if (!rc)
+        rc = pl_audit_append(db, ctx, NULL, "session.revoked", "session", session_id, NULL);
+    if ((rc = pl_db_finish(db, rc)) == PL_ENOTFOUND)
+        return no_such_session(ctx);
+    return rc;
+}
+
+typedef struct {
+    const char *current;
+    void (*fn)(void *arg, const pl_session_t *s);
+    void *arg;
+} sessions_walk_t;
+
+static void mark_current(void *arg, const pl_session_t *s)
+{
+    sessions_walk_t *w = arg;
+    pl_session_t copy = *s;
+    copy.current = !strcmp(s->id, w->current);
+    w->fn(w->arg, &copy);
+}
+
+int pl_auth_sessions(pl_db_t *db, pl_ctx_t *ctx, void (*fn)(void *arg, const pl_session_t *s),
+                     void *arg)
+{
+    int rc = pl_auth_need_user(ctx);
+    if (rc)
+        return rc;
+    sessions_walk_t w = {ctx->principal.session_id, fn, arg};
+    return pl_store_sessions_live(db, ctx->arena, ctx->principal.user_id, pl_now_ms(), mark_current,
+                                  &w);
 }
 
 /* ---- maintenance (a scheduled job) ---- */

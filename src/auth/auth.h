@@ -1,16 +1,86 @@
-/* auth.h - authentication and authorization of requests, and account setup.
- * Thread-safe. */
+/* auth.h - accounts, sessions, email verification, password reset and
+ * two-factor sign-in: the service API (API.md "Accounts and sessions" and
+ * "Two-factor authentication").
+ *
+ * Every service takes the calling thread's connection and the caller's
+ * context (core/ctx.h): the signed-in user (ctx->principal), the client IP,
+ * user agent and request id (written to the audit log), and the arena. A
+ * service validates its input (email syntax and normalisation, names, the
+ * password policy), runs its own transaction (pl_db_begin/pl_db_finish, so
+ * inside a request's scope it joins it), writes its audit events and queues
+ * its email in that transaction, and returns PL_OK or a negative PL_E* code.
+ * A client error is recorded on ctx (status, code, field errors; see
+ * pl_fail) before it is returned; PL_EDB, PL_EBUSY and PL_EINTERNAL record
+ * nothing.
+ *
+ * Memory: strings in results live in ctx->arena unless said otherwise.
+ * Results that hold secrets (tokens, recovery codes) are plain arrays the
+ * caller wipes with pl_memzero once they are rendered.
+ *
+ * Thread-safety: after the module's init, any thread may call any service,
+ * each with its own connection and context. */
 #ifndef PL_AUTH_H
 #define PL_AUTH_H
 
 #include "core/ctx.h"
 #include "core/module.h"
 #include "db/db.h"
-#include "web/web.h"
 
-/* Loads or generates the token signing key (PLINTH_JWT_SECRET, else a 0600
- * file in the data directory). Call once at start, after the config. */
-int pl_auth_init(void);
+/* Input limits a caller checks before calling (request shape). */
+#define PL_AUTH_EMAIL_INPUT_MAX    320  /* bytes of an email as typed */
+#define PL_AUTH_NAME_MAX           200  /* bytes of a display name */
+#define PL_AUTH_PASSWORD_INPUT_MAX 4096 /* longer input is refused before hashing */
+#define PL_AUTH_TOKEN_INPUT_MAX    256  /* refresh, email and sign-in step tokens */
+#define PL_AUTH_CODE_INPUT_MAX     32   /* a TOTP or recovery code */
+
+#define PL_AUTH_ACCESS_TOKEN_MAX  1024 /* an access token and its NUL */
+#define PL_AUTH_TOKEN_LEN         64   /* a 32-byte random token (base64url) and its NUL */
+#define PL_AUTH_PASSWORD_HASH_MAX 128  /* an Argon2id PHC string and its NUL */
+#define PL_AUTH_RECOVERY_CODES    10
+#define PL_AUTH_RECOVERY_CODE_LEN 12 /* "xxxxx-xxxxx" and its NUL */
+
+/* An account. password_hash is NULL in every result a service returns. */
+typedef struct {
+    const char *id;
+    const char *email;
+    const char *name;
+    const char *password_hash;
+    bool email_verified;
+    bool mfa_enabled;
+    bool is_admin;
+    bool disabled;
+    int64_t created_at;
+} pl_user_t;
+
+/* A session (a sign-in on one device). */
+typedef struct {
+    const char *id;
+    const char *user_id;
+    int64_t created_at, last_used_at, expires_at, revoked_at; /* revoked_at 0: live */
+    const char *ip;
+    const char *user_agent;
+    bool current; /* the caller's own session (listings) */
+} pl_session_t;
+
+/* An organization as its member sees it. */
+typedef struct {
+    const char *id;
+    const char *name;
+    const char *slug;
+    bool personal;
+    const char *role; /* the member's role key */
+    int64_t created_at;
+} pl_auth_org_t;
+
+/* What a completed sign-in hands out (API.md TokenPair). Secret: wipe it. */
+typedef struct {
+    char access_token[PL_AUTH_ACCESS_TOKEN_MAX];
+    char refresh_token[PL_AUTH_TOKEN_LEN];
+    int expires_in; /* seconds the access token lives */
+    pl_user_t user;
+} pl_auth_tokens_t;
+
+/* ---- the per-request check (http/dispatch) ---- */
 
 /* Verifies an access token (len bytes) and the session behind it, filling
  * ctx->principal and the transaction's user context (row-level security).
@@ -18,51 +88,180 @@ int pl_auth_init(void);
  * (detail on ctx). *touch tells that the session's last use should be
  * recorded (pl_auth_touch_session, after the request's snapshot). */
 int pl_auth_authenticate(pl_db_t *db, pl_ctx_t *ctx, const char *token, size_t len, bool *touch);
+/* Records the session's last use now (best effort: errors are dropped). */
 void pl_auth_touch_session(pl_db_t *db, const char *session_id);
 
-#endif
+/* ---- validation other modules share ---- */
 
-#ifndef PL_AUTH_INTERNAL_DONE
-#define PL_AUTH_INTERNAL_DONE
-#include "auth/auth_store.h"
+/* The canonical form of an email address (surrounding white space trimmed,
+ * lower-cased) as a new string in a, or NULL when it is not a plausible
+ * address (one '@', a dotted domain, 3..254 bytes, a local part of at most
+ * 64, no spaces, controls or RFC 5322 specials). Pure. */
+char *pl_auth_email_normalize(pl_arena_t *a, const char *in);
+/* The same for a service's input: *out is the canonical address; else a 422
+ * field error (invalid) on field and PL_EINVAL. */
+int pl_auth_check_email(pl_ctx_t *ctx, const char *field, const char *in, const char **out);
 
-#define PL_SESSION_TTL_MS (30LL * 24 * 3600 * 1000) /* refresh tokens live 30 days */
-#define PL_MAX_SESSIONS   5
+/* ---- accounts ---- */
 
-/* The hourly purge of expired sessions, old sign-in attempts and expired
- * email tokens. */
+/* Applies the password policy to password (checked against email too, which
+ * may be NULL) and hashes it with Argon2id into hash. 422 weak_password with
+ * a field error on field; PL_EINTERNAL when hashing fails. Slow on purpose
+ * (tens of milliseconds): call it before opening a transaction. */
+int pl_auth_hash_password(pl_ctx_t *ctx, const char *field, const char *password, const char *email,
+                          char hash[PL_AUTH_PASSWORD_HASH_MAX]);
+
+/* A new account. */
+typedef struct {
+    const char *email;         /* normalised here */
+    const char *name;          /* 1..PL_AUTH_NAME_MAX bytes */
+    const char *password_hash; /* from pl_auth_hash_password */
+    bool email_verified;
+    bool is_admin;
+} pl_auth_new_user_t;
+
+/* Creates an account with its personal organization (the user its owner) and
+ * audits user.registered and org.created, with ctx's caller as the actor.
+ * *user and *org (either may be NULL) describe what was created. 422 on a
+ * malformed email or name, 409 email_taken; PL_EBUSY when the personal
+ * org's slug collided (retry). */
+int pl_auth_create_user(pl_db_t *db, pl_ctx_t *ctx, const pl_auth_new_user_t *in, pl_user_t *user,
+                        pl_auth_org_t *org);
+
+typedef struct {
+    const char *email;
+    const char *password;
+    const char *name;
+    const char *invitation_token; /* optional: joins the inviting organization */
+} pl_auth_registration_t;
+
+/* Self-registration: creates the account (pl_auth_create_user, the new user
+ * acting), joins the inviting organization when an invitation token is
+ * given (the email then counts as verified) or else queues the verification
+ * email, and signs in. 422 validation_failed (email, name), weak_password,
+ * invalid_token (invitation_token); 409 email_taken. org may be NULL. */
+int pl_auth_register(pl_db_t *db, pl_ctx_t *ctx, const pl_auth_registration_t *in,
+                     pl_auth_tokens_t *tokens, pl_auth_org_t *org);
+
+/* The first step of sign-in. Without two-factor, *out holds the tokens;
+ * with it, out->mfa_required and a single-use out->mfa_token (5 minutes)
+ * for pl_auth_login_mfa. 401 invalid_credentials (unknown email and wrong
+ * password alike), 403 account_disabled, 429 rate_limited or account_locked
+ * (ctx->err.retry_after set), 422 on a malformed email. */
+typedef struct {
+    bool mfa_required;
+    char mfa_token[PL_AUTH_TOKEN_LEN];
+    pl_auth_tokens_t tokens;
+} pl_auth_login_t;
+int pl_auth_login(pl_db_t *db, pl_ctx_t *ctx, const char *email, const char *password,
+                  pl_auth_login_t *out);
+
+/* The second step: a current TOTP code or an unused recovery code. 401
+ * invalid_token (unknown, spent or expired step, or 5 wrong codes),
+ * invalid_mfa_code, 403 account_disabled, 429 as for pl_auth_login. */
+int pl_auth_login_mfa(pl_db_t *db, pl_ctx_t *ctx, const char *mfa_token, const char *code,
+                      pl_auth_tokens_t *out);
+
+/* Spends a refresh token for a new pair. A spent token presented again
+ * revokes its session: 401 refresh_token_reused. 401 invalid_token,
+ * session_revoked; 403 account_disabled. */
+int pl_auth_refresh(pl_db_t *db, pl_ctx_t *ctx, const char *refresh_token, pl_auth_tokens_t *out);
+
+/* The signed-in caller's sessions: ending the current one, all of them,
+ * one by id (404 not_found unless it is a live session of the caller), and
+ * the live ones, each passed to fn (valid during the call). */
+int pl_auth_logout(pl_db_t *db, pl_ctx_t *ctx);
+int pl_auth_logout_all(pl_db_t *db, pl_ctx_t *ctx);
+int pl_auth_session_revoke(pl_db_t *db, pl_ctx_t *ctx, const char *session_id);
+int pl_auth_sessions(pl_db_t *db, pl_ctx_t *ctx, void (*fn)(void *arg, const pl_session_t *s),
+                     void *arg);
+
+/* Revokes every live session of user_id but keep (may be NULL), with reason
+ * ("disabled", ...), inside the caller's transaction or one of its own. No
+ * audit event: the caller records why. */
+int pl_auth_revoke_user_sessions(pl_db_t *db, pl_ctx_t *ctx, const char *user_id, const char *keep,
+                                 const char *reason);
+
+/* ---- profiles ---- */
+
+/* An account by id or by (canonical) email. PL_ENOTFOUND, nothing recorded. */
+int pl_auth_user_get(pl_db_t *db, pl_ctx_t *ctx, const char *user_id, pl_user_t *out);
+int pl_auth_user_by_email(pl_db_t *db, pl_ctx_t *ctx, const char *email, pl_user_t *out);
+
+/* The caller's organizations with the caller's role, oldest membership
+ * first, each passed to fn (valid during the call). */
+int pl_auth_user_orgs(pl_db_t *db, pl_ctx_t *ctx, void (*fn)(void *arg, const pl_auth_org_t *o),
+                      void *arg);
+
+/* Renames the caller when name is not NULL (422 on field "name"), then
+ * reads the caller's account into *out. */
+int pl_auth_profile_update(pl_db_t *db, pl_ctx_t *ctx, const char *name, pl_user_t *out);
+
+/* Changes the caller's password: 422 current_password incorrect, 422
+ * weak_password on new_password. Every other session of the caller ends and
+ * a notice is mailed. */
+int pl_auth_password_change(pl_db_t *db, pl_ctx_t *ctx, const char *current,
+                            const char *new_password);
+
+/* Marks user_id's email verified when it is still email (an invitation
+ * proved the mailbox). PL_ENOTFOUND when the address changed. */
+int pl_auth_mark_email_verified(pl_db_t *db, pl_ctx_t *ctx, const char *user_id, const char *email);
+
+/* ---- email verification and password reset ---- */
+
+/* Mails the caller a verification link (24 h) unless the address is
+ * verified or a link went out in the last minute. */
+int pl_auth_verification_request(pl_db_t *db, pl_ctx_t *ctx);
+/* Spends a verification token: 422 invalid_token when unknown, used,
+ * expired, or issued to an address the account no longer has. */
+int pl_auth_email_verify(pl_db_t *db, pl_ctx_t *ctx, const char *token);
+/* Mails a reset link (1 h) to the account of email, if there is one and no
+ * link went out in the last minute: PL_OK either way (no enumeration); 422
+ * on a malformed email. */
+int pl_auth_password_reset_request(pl_db_t *db, pl_ctx_t *ctx, const char *email);
+/* Spends a reset token and sets the password: every session ends, the
+ * sign-in counters of the email clear, a notice is mailed. 422 invalid_token,
+ * weak_password (field new_password). */
+int pl_auth_password_reset(pl_db_t *db, pl_ctx_t *ctx, const char *token, const char *new_password);
+
+/* ---- two-factor (the caller's) ---- */
+
+/* A new pending TOTP secret; strings in ctx->arena. 409 mfa_already_enabled. */
+typedef struct {
+    const char *secret; /* base32 */
+    const char *otpauth_uri;
+    const char *qr_svg;
+} pl_auth_totp_setup_t;
+int pl_auth_mfa_setup(pl_db_t *db, pl_ctx_t *ctx, pl_auth_totp_setup_t *out);
+
+/* Fresh recovery codes, the old ones void. Secret: wipe it. */
+typedef struct {
+    char codes[PL_AUTH_RECOVERY_CODES][PL_AUTH_RECOVERY_CODE_LEN];
+} pl_auth_recovery_codes_t;
+
+/* Turns two-factor on with a code of the pending secret (422 code
+ * incorrect; 409 without a pending secret or when already on). */
+int pl_auth_mfa_enable(pl_db_t *db, pl_ctx_t *ctx, const char *code, pl_auth_recovery_codes_t *out);
+/* Turns it off: the password (422 password incorrect) and a current code
+ * or recovery code (422 code incorrect). 409 conflict when it is off. */
+int pl_auth_mfa_disable(pl_db_t *db, pl_ctx_t *ctx, const char *password, const char *code);
+/* New recovery codes, given the password. 409 conflict when it is off. */
+int pl_auth_mfa_recovery_codes(pl_db_t *db, pl_ctx_t *ctx, const char *password,
+                               pl_auth_recovery_codes_t *out);
+
+/* ---- the module's parts (its descriptor is in auth_routes.c) ---- */
+
+/* Loads or generates the token signing key (PLINTH_JWT_SECRET, else a 0600
+ * file in the data directory), sets the Argon2id cost and registers the
+ * metrics. Once at start, after the configuration; PL_OK or an error
+ * (printed). */
+int pl_auth_init(void);
+extern const pl_option_t pl_auth_options[];
+/* verify_email, password_reset, password_changed, mfa_enabled, mfa_disabled */
+extern const pl_mail_template_def_t pl_auth_templates[];
+/* auth.purge: the hourly purge of expired sessions, old sign-in attempts
+ * and expired email tokens and sign-in steps. */
 extern const pl_job_def_t pl_auth_jobs[];
 extern const pl_schedule_def_t pl_auth_schedules[];
 
-/* Normalises an email (trim, lower-case) into the arena and validates it;
- * records a 422 field error on `field` and returns PL_EINVAL when malformed. */
-int pl_auth_email(pl_req_t *req, const char *field, const char *in, const char **out);
-
-/* Creates a session for user inside the caller's write transaction and
- * renders nothing: fills the TokenPair object (access + refresh token). The
- * least recently used sessions beyond the cap are revoked. */
-int pl_auth_issue_session(pl_req_t *req, pl_db_t *db, const pl_user_t *user, json_t **pair);
-
-/* Mints an access token for (user, session). */
-int pl_auth_access_token(const char *user_id, const char *session_id, char *out, size_t size);
-
-/* The public User object. */
-json_t *pl_auth_user_json(const pl_user_t *u);
-
-/* The settings of accounts (flags and PLINTH_* variables in
- * pl_auth_options), read-only after start. */
-typedef struct {
-    int access_ttl;        /* --access-ttl seconds */
-    int64_t argon2_memory; /* --argon2-memory bytes */
-    int argon2_ops;        /* --argon2-ops */
-    char jwt_secret[512];  /* PLINTH_JWT_SECRET */
-    char mfa_issuer[64];   /* PLINTH_MFA_ISSUER */
-} pl_auth_config_t;
-extern pl_auth_config_t pl_auth_cfg;
-extern const pl_option_t pl_auth_options[];
-extern const pl_mail_template_def_t pl_auth_templates[];
-
-/* Counts an authentication outcome in /metrics ("success", "failure",
- * "throttled", "locked"). */
-void pl_auth_count(const char *outcome);
 #endif

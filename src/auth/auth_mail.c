@@ -1,6 +1,6 @@
 /* auth_mail.c - the emails of accounts: verification, password reset, and
  * notices of password and two-factor changes. */
-#include "auth/auth.h"
+#include "auth/auth_int.h"
 
 #define IGNORE_TEXT                                                                                \
     "If you did not make this change, reset your password right away and tell your administrator."

@@ -1,463 +1,191 @@
-/* auth_routes.c - registration, sign-in, refresh, sessions and /v1/me. */
+/* auth_routes.c - the HTTP side of accounts, sessions, email verification,
+ * password reset and two-factor: each handler checks the body's shape, calls
+ * one service of auth.h with the request's context, and renders the result.
+ * The module's descriptor closes the file. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "platform/audit/audit.h"
 #include "auth/auth.h"
 #include "auth/auth_routes.h"
-#include "auth/password.h"
-#include "auth/throttle.h"
-#include "core/config.h"
 #include "core/crypto.h"
 #include "core/jsonw.h"
-#include "db/db.h"
-#include "platform/mail/mail.h"
 #include "orgs/orgs.h"
+#include "web/web.h"
 
-#define NAME_MAX_BYTES     200
-#define PASSWORD_INPUT_MAX 4096 /* longer inputs are refused before hashing */
+/* ---- representations ---- */
 
-static const char *fmt_time(pl_req_t *req, int64_t ms)
+json_t *pl_auth_user_json(pl_ctx_t *ctx, const pl_user_t *u)
 {
-    char *out = pl_arena_alloc(req->ctx.arena, 32);
-    pl_time_format(ms, out);
-    return out;
+    return json_pack("{s:s, s:s, s:s, s:b, s:b, s:s}", "id", u->id, "email", u->email, "name",
+                     u->name, "email_verified", u->email_verified, "mfa_enabled", u->mfa_enabled,
+                     "created_at", pl_ctx_time(ctx, u->created_at));
 }
 
-static json_t *org_json(const char *id, const char *name, const char *slug, bool personal,
-                        const char *role, int64_t created_at)
+/* A TokenPair; the tokens are wiped once copied. */
+static json_t *tokens_json(pl_req_t *req, pl_auth_tokens_t *t)
 {
-    char created[32];
-    pl_time_format(created_at, created);
-    return json_pack("{s:s, s:s, s:s, s:b, s:s, s:s}", "id", id, "name", name, "slug", slug,
-                     "personal", personal, "created_at", created, "role", role);
+    json_t *o = json_pack("{s:s, s:s, s:i, s:s, s:o}", "token_type", "Bearer", "access_token",
+                          t->access_token, "expires_in", t->expires_in, "refresh_token",
+                          t->refresh_token, "user", pl_auth_user_json(&req->ctx, &t->user));
+    pl_memzero(t, sizeof(*t));
+    return o;
 }
 
-/* A personal organization's slug: the name made URL-safe, and a random suffix. */
-static void personal_slug(const char *name, char out[49])
+static json_t *recovery_codes_json(pl_auth_recovery_codes_t *c)
 {
-    size_t k = 0;
-    bool hyphen = false;
-    for (const char *p = name; *p && k < 30; p++) {
-        char c = *p;
-        if (c >= 'A' && c <= 'Z')
-            c = (char)(c - 'A' + 'a');
-        if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
-            out[k++] = c;
-            hyphen = false;
-        } else if (k && !hyphen) {
-            out[k++] = '-';
-            hyphen = true;
-        }
-    }
-    while (k && out[k - 1] == '-')
-        k--;
-    if (k < 2) {
-        memcpy(out, "user", 4);
-        k = 4;
-    }
-    static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
-    unsigned char rnd[8];
-    pl_random_bytes(rnd, sizeof(rnd));
-    out[k++] = '-';
-    for (size_t i = 0; i < sizeof(rnd); i++)
-        out[k++] = alphabet[rnd[i] % 36];
-    out[k] = '\0';
+    json_t *codes = json_array();
+    for (int i = 0; i < PL_AUTH_RECOVERY_CODES; i++)
+        json_array_append_new(codes, json_string(c->codes[i]));
+    pl_memzero(c, sizeof(*c));
+    return json_pack("{s:o}", "recovery_codes", codes);
 }
 
-int pl_auth_create_user(pl_db_t *db, pl_user_t *u, json_t **org_out)
+static int accepted(pl_req_t *req)
 {
-    int64_t now = pl_now_ms();
-    int rc = pl_store_user_insert(db, u, now);
-    if (!rc)
-        rc = pl_db_set_context(db, "app.user_id", u->id);
-    if (rc)
-        return rc;
-    char org_id[37], slug[49];
-    pl_uuid7(org_id);
-    personal_slug(u->name, slug);
-    if ((rc = pl_store_org_insert(db, org_id, u->name, slug, true, now)))
-        return rc == PL_ECONFLICT ? PL_EBUSY : rc;
-    if ((rc = pl_store_membership_insert(db, org_id, u->id, "owner", now)))
-        return rc;
-    if (org_out)
-        *org_out = org_json(org_id, u->name, slug, true, "owner", now);
-    return PL_OK;
+    return pl_resp_json(req, 202, json_pack("{s:s}", "status", "accepted"));
 }
 
-/* Checks the password policy; records 422 weak_password on field. */
-static int check_new_password(pl_req_t *req, const char *field, const char *password,
-                              const char *email)
-{
-    const char *reason = NULL;
-    if (pl_password_check(password, strlen(password), email, &reason) == PL_OK)
-        return PL_OK;
-    pl_req_field_error(req, field, "weak_password", reason);
-    return pl_req_fail(req, 422, "weak_password", reason);
-}
+/* Declares db as the thread's connection, returning PL_EDB from the
+ * handler when there is none. */
+#define THREAD_DB(db)                                                                              \
+    pl_db_t *db = pl_db_thread();                                                                  \
+    if (!db)                                                                                       \
+        return PL_EDB;
 
-int pl_auth_register(pl_req_t *req)
+/* ---- registration and sign-in ---- */
+
+static int register_account(pl_req_t *req)
 {
-    const char *email_in = NULL, *password = NULL, *name = NULL, *invitation = NULL, *email = NULL;
-    pl_json_get_string(req, "email", true, 1, 320, &email_in);
-    pl_json_get_string(req, "password", true, 1, PASSWORD_INPUT_MAX, &password);
-    pl_json_get_string(req, "name", true, 1, NAME_MAX_BYTES, &name);
-    pl_json_get_string(req, "invitation_token", false, 1, 256, &invitation);
-    if (email_in)
-        pl_auth_email(req, "email", email_in, &email);
+    pl_auth_registration_t in = {0};
+    pl_json_get_string(req, "email", true, 1, PL_AUTH_EMAIL_INPUT_MAX, &in.email);
+    pl_json_get_string(req, "password", true, 1, PL_AUTH_PASSWORD_INPUT_MAX, &in.password);
+    pl_json_get_string(req, "name", true, 1, PL_AUTH_NAME_MAX, &in.name);
+    pl_json_get_string(req, "invitation_token", false, 1, PL_AUTH_TOKEN_INPUT_MAX,
+                       &in.invitation_token);
     if (pl_req_validated(req))
         return PL_EINVAL;
-    if (check_new_password(req, "password", password, email))
-        return PL_EINVAL;
-
-    char hash[PL_PASSWORD_HASH_MAX];
-    if (pl_password_hash(password, strlen(password), hash))
-        return PL_EINTERNAL;
-    char id[37];
-    pl_uuid7(id);
-    /* an invited user proves the address with the token: verified at once */
-    pl_user_t u = {.id = id,
-                   .email = email,
-                   .name = name,
-                   .password_hash = hash,
-                   .created_at = pl_now_ms(),
-                   .email_verified = invitation != NULL};
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
-    int rc = pl_db_begin(db);
+    THREAD_DB(db);
+    pl_auth_tokens_t tokens;
+    pl_auth_org_t org;
+    int rc = pl_auth_register(db, &req->ctx, &in, &tokens, &org);
     if (rc)
         return rc;
-    json_t *org = NULL, *pair = NULL;
-    rc = pl_auth_create_user(db, &u, &org);
-    if (rc == PL_ECONFLICT)
-        rc = pl_req_fail(req, 409, "email_taken", "An account with this email already exists.");
-    if (!rc) {
-        /* the new user is the actor of what follows */
-        snprintf(req->ctx.principal.user_id, sizeof(req->ctx.principal.user_id), "%s", u.id);
-        json_t *org_id = json_object_get(org, "id");
-        json_t *d = json_pack("{s:s}", "email", u.email);
-        rc = pl_audit_append(db, &req->ctx, NULL, "user.registered", "user", u.id, d);
-        if (!rc) /* the personal org's chain: row-level security needs its id */
-            rc = pl_db_set_context(db, "app.org_id", json_string_value(org_id));
-        json_decref(d);
-        d = json_pack("{s:s, s:O, s:b}", "name", u.name, "slug", json_object_get(org, "slug"),
-                      "personal", 1);
-        if (!rc)
-            rc = pl_audit_append(db, &req->ctx, json_string_value(org_id), "org.created", "org",
-                                 json_string_value(org_id), d);
-        json_decref(d);
-    }
-    if (!rc && invitation) {
-        rc = pl_orgs_join_by_invitation(req, db, &u, invitation);
-        if (rc == PL_ENOTFOUND) {
-            pl_req_field_error(req, "invitation_token", "invalid",
-                               "The invitation is unknown, used, expired or for another email.");
-            rc = pl_req_fail(req, 422, "invalid_token", "The invitation token is not valid.");
-        }
-    }
-    if (!rc && !invitation)
-        rc = pl_auth_send_verification(req, db, &u);
-    if (!rc)
-        rc = pl_auth_issue_session(req, db, &u, &pair);
-    rc = pl_db_finish(db, rc);
-    if (rc) {
-        json_decref(org);
-        json_decref(pair);
-        return rc;
-    }
-    json_object_set_new(pair, "organization", org);
-    return pl_resp_json(req, 201, pair);
+    json_t *body = tokens_json(req, &tokens);
+    json_object_set_new(body, "organization",
+                        json_pack("{s:s, s:s, s:s, s:b, s:s, s:s}", "id", org.id, "name", org.name,
+                                  "slug", org.slug, "personal", org.personal, "created_at",
+                                  pl_req_time(req, org.created_at), "role", org.role));
+    return pl_resp_json(req, 201, body);
 }
 
-/* Reads the counters the throttle rules need and decides. */
-int pl_auth_throttle(pl_req_t *req, pl_db_t *db, const char *email)
+static int login(pl_req_t *req)
 {
-    int64_t now = pl_now_ms();
-    pl_throttle_input_t in = {0};
-    int rc = pl_store_attempts_recent(db, email, req->client_ip, PL_THROTTLE_LOCK_FAILS,
-                                      in.recent_success, in.recent_at, &in.nrecent);
-    if (!rc)
-        rc = pl_store_attempts_failed_email_ip(db, email, req->client_ip, now - 60 * 1000,
-                                               &in.minute_fails, &in.minute_oldest);
-    if (!rc)
-        rc = pl_store_attempts_failed_ip(db, req->client_ip, now - PL_THROTTLE_IP_WINDOW_MS,
-                                         &in.ip_fails, &in.ip_oldest);
-    if (rc)
-        return rc;
-    int retry = 0;
-    switch (pl_throttle_decide(&in, now, &retry)) {
-    case PL_THROTTLE_ALLOW:
-        return PL_OK;
-    case PL_THROTTLE_LOCKED:
-        pl_auth_count("locked");
-        req->ctx.err.retry_after = retry;
-        return pl_req_fail(req, 429, "account_locked",
-                           "Too many failed sign-ins; this account is locked for a while.");
-    case PL_THROTTLE_RATE_LIMITED:
-        break;
-    }
-    pl_auth_count("throttled");
-    req->ctx.err.retry_after = retry;
-    return pl_req_fail(req, 429, "rate_limited", "Too many sign-in attempts; try again later.");
-}
-
-int pl_auth_login(pl_req_t *req)
-{
-    const char *email_in = NULL, *password = NULL, *email = NULL;
-    pl_json_get_string(req, "email", true, 1, 320, &email_in);
-    pl_json_get_string(req, "password", true, 1, PASSWORD_INPUT_MAX, &password);
-    if (email_in)
-        pl_auth_email(req, "email", email_in, &email);
+    const char *email = NULL, *password = NULL;
+    pl_json_get_string(req, "email", true, 1, PL_AUTH_EMAIL_INPUT_MAX, &email);
+    pl_json_get_string(req, "password", true, 1, PL_AUTH_PASSWORD_INPUT_MAX, &password);
     if (pl_req_validated(req))
         return PL_EINVAL;
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
-    int rc = pl_auth_throttle(req, db, email);
+    THREAD_DB(db);
+    pl_auth_login_t out;
+    int rc = pl_auth_login(db, &req->ctx, email, password, &out);
     if (rc)
         return rc;
-
-    pl_user_t u;
-    rc = pl_store_user_by_email(db, req->ctx.arena, email, &u);
-    if (rc && rc != PL_ENOTFOUND)
-        return rc;
-    bool found = rc == PL_OK;
-    bool ok = pl_password_verify(found ? u.password_hash : NULL, password, strlen(password));
-    if (!ok) {
-        if ((rc = pl_db_begin(db)))
-            return rc;
-        rc = pl_store_attempt_insert(db, email, req->client_ip, false, pl_now_ms());
-        if (!rc && found) /* unknown emails have nobody to tell */
-            rc = pl_audit_append(db, &req->ctx, NULL, "user.login_failed", "user", u.id, NULL);
-        if ((rc = pl_db_finish(db, rc)))
-            return rc;
-        pl_auth_count("failure");
-        return pl_req_fail(req, 401, "invalid_credentials", "The email or password is wrong.");
-    }
-    if (u.disabled) {
-        pl_auth_count("disabled");
-        return pl_req_fail(req, 403, "account_disabled", "This account is disabled.");
-    }
-    if (pl_password_needs_rehash(u.password_hash)) {
-        char hash[PL_PASSWORD_HASH_MAX];
-        if (pl_password_hash(password, strlen(password), hash) == PL_OK)
-            pl_store_user_set_password(db, u.id, hash, pl_now_ms());
-    }
-    /* the one way to a session from a password: with two-factor on, only a
-     * challenge comes back, and pl_auth_login_mfa finishes the sign-in */
-    if (u.mfa_enabled)
-        return pl_mfa_challenge(req, db, &u);
-    if ((rc = pl_db_begin(db)))
-        return rc;
-    json_t *pair = NULL;
-    rc = pl_store_attempt_insert(db, email, req->client_ip, true, pl_now_ms());
-    if (!rc)
-        rc = pl_auth_issue_session(req, db, &u, &pair);
-    if (!rc)
-        rc = pl_auth_audit_login(req, db, &u, false);
-    if ((rc = pl_db_finish(db, rc))) {
-        json_decref(pair);
-        return rc;
-    }
-    pl_auth_count("success");
-    return pl_resp_json(req, 200, pair);
+    if (!out.mfa_required)
+        return pl_resp_json(req, 200, tokens_json(req, &out.tokens));
+    json_t *body = json_pack("{s:b, s:s, s:[s, s]}", "mfa_required", 1, "mfa_token", out.mfa_token,
+                             "mfa_methods", "totp", "recovery_code");
+    pl_memzero(&out, sizeof(out));
+    return pl_resp_json(req, 200, body);
 }
 
-int pl_auth_audit_login(pl_req_t *req, pl_db_t *db, const pl_user_t *u, bool mfa)
+static int login_mfa(pl_req_t *req)
 {
-    json_t *d = json_pack("{s:b}", "mfa", mfa);
-    int rc = pl_audit_append(db, &req->ctx, NULL, "user.logged_in", "user", u->id, d);
-    json_decref(d);
-    return rc;
+    const char *token = NULL, *code = NULL;
+    pl_json_get_string(req, "mfa_token", true, 1, PL_AUTH_TOKEN_INPUT_MAX, &token);
+    pl_json_get_string(req, "code", true, 1, PL_AUTH_CODE_INPUT_MAX, &code);
+    if (pl_req_validated(req))
+        return PL_EINVAL;
+    THREAD_DB(db);
+    pl_auth_tokens_t tokens;
+    int rc = pl_auth_login_mfa(db, &req->ctx, token, code, &tokens);
+    return rc ? rc : pl_resp_json(req, 200, tokens_json(req, &tokens));
 }
 
-/* Revokes a session after its refresh token was presented twice. */
-static int refresh_reused(pl_req_t *req, pl_db_t *db, const pl_refresh_state_t *st)
-{
-    int rc = pl_store_session_revoke(db, st->session_id, st->user_id, "refresh_token_reused",
-                                     pl_now_ms());
-    if (!rc) {
-        json_t *d =
-            json_pack("{s:s, s:s}", "session_id", st->session_id, "reason", "refresh_token_reused");
-        rc = pl_audit_append(db, &req->ctx, NULL, "session.revoked", "user", st->user_id, d);
-        json_decref(d);
-    }
-    if (rc && rc != PL_ENOTFOUND) {
-        pl_db_rollback(db);
-        return rc;
-    }
-    if ((rc = pl_db_commit(db)))
-        return rc;
-    pl_log("warn", "refresh token reused; session %s revoked (request_id %s)", st->session_id,
-           req->request_id);
-    return pl_req_fail(req, 401, "refresh_token_reused",
-                       "This refresh token was already used; the session is revoked.");
-}
-
-int pl_auth_refresh(pl_req_t *req)
+static int refresh(pl_req_t *req)
 {
     const char *token = NULL;
-    if (pl_json_get_string(req, "refresh_token", true, 1, 256, &token))
+    if (pl_json_get_string(req, "refresh_token", true, 1, PL_AUTH_TOKEN_INPUT_MAX, &token))
         return PL_EINVAL;
-    char hash[65];
-    pl_sha256_hex(token, strlen(token), hash);
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
-    int rc = pl_db_begin(db);
-    if (rc)
-        return rc;
-    pl_refresh_state_t st;
-    int64_t now = pl_now_ms();
-    rc = pl_store_refresh_lookup(db, req->ctx.arena, hash, &st);
-    if (rc) {
-        pl_db_rollback(db);
-        if (rc == PL_ENOTFOUND)
-            return pl_req_fail(req, 401, "invalid_token", "The refresh token is not valid.");
-        return rc;
-    }
-    if (st.spent_at)
-        return refresh_reused(req, db, &st);
-    if (st.user_disabled) {
-        pl_db_rollback(db);
-        return pl_req_fail(req, 403, "account_disabled", "This account is disabled.");
-    }
-    if (st.session_revoked_at || st.session_expires_at <= now) {
-        pl_db_rollback(db);
-        return pl_req_fail(req, 401, "session_revoked", "The session has ended.");
-    }
-    rc = pl_store_refresh_spend(db, hash, now);
-    if (rc == 0) /* a concurrent refresh spent it first */
-        return refresh_reused(req, db, &st);
-    if (rc < 0) {
-        pl_db_rollback(db);
-        return rc;
-    }
-    pl_user_t u;
-    char fresh[64], fresh_hash[65], access[1024];
-    pl_token_new(32, fresh, sizeof(fresh));
-    pl_sha256_hex(fresh, strlen(fresh), fresh_hash);
-    rc = pl_store_refresh_insert(db, fresh_hash, st.session_id, now);
-    if (!rc)
-        rc = pl_store_session_extend(db, st.session_id, now, now + PL_SESSION_TTL_MS);
-    if (!rc)
-        rc = pl_store_user_by_id(db, req->ctx.arena, st.user_id, &u);
-    if (!rc)
-        rc = pl_auth_access_token(st.user_id, st.session_id, access, sizeof(access));
-    if ((rc = pl_db_finish(db, rc))) {
-        pl_memzero(fresh, sizeof(fresh));
-        return rc;
-    }
-    json_t *pair = json_pack("{s:s, s:s, s:i, s:s, s:o}", "token_type", "Bearer", "access_token",
-                             access, "expires_in", pl_auth_cfg.access_ttl, "refresh_token", fresh,
-                             "user", pl_auth_user_json(&u));
-    pl_memzero(fresh, sizeof(fresh));
-    snprintf(req->ctx.principal.user_id, sizeof(req->ctx.principal.user_id), "%s", st.user_id);
-    return pl_resp_json(req, 200, pair);
+    THREAD_DB(db);
+    pl_auth_tokens_t tokens;
+    int rc = pl_auth_refresh(db, &req->ctx, token, &tokens);
+    return rc ? rc : pl_resp_json(req, 200, tokens_json(req, &tokens));
 }
 
-int pl_auth_logout(pl_req_t *req)
+/* ---- sessions ---- */
+
+static int logout(pl_req_t *req)
 {
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
-    int rc = pl_db_begin(db);
-    if (rc)
-        return rc;
-    rc = pl_store_session_revoke(db, req->ctx.principal.session_id, req->ctx.principal.user_id,
-                                 "logout", pl_now_ms());
-    if (!rc)
-        rc = pl_audit_append(db, &req->ctx, NULL, "user.logged_out", "session",
-                             req->ctx.principal.session_id, NULL);
-    if ((rc = pl_db_finish(db, rc == PL_ENOTFOUND ? PL_OK : rc)))
-        return rc;
-    return pl_resp_status(req, 204);
+    THREAD_DB(db);
+    int rc = pl_auth_logout(db, &req->ctx);
+    return rc ? rc : pl_resp_status(req, 204);
 }
 
-int pl_auth_logout_all(pl_req_t *req)
+static int logout_all(pl_req_t *req)
 {
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
-    int rc = pl_db_begin(db);
-    if (rc)
-        return rc;
-    rc = pl_store_sessions_revoke_all(db, req->ctx.principal.user_id, NULL, "logout_all",
-                                      pl_now_ms());
-    json_t *d = json_pack("{s:b}", "all", 1);
-    if (!rc)
-        rc = pl_audit_append(db, &req->ctx, NULL, "session.revoked", "user",
-                             req->ctx.principal.user_id, d);
-    json_decref(d);
-    if ((rc = pl_db_finish(db, rc)))
-        return rc;
-    return pl_resp_status(req, 204);
+    THREAD_DB(db);
+    int rc = pl_auth_logout_all(db, &req->ctx);
+    return rc ? rc : pl_resp_status(req, 204);
 }
 
 typedef struct {
     pl_req_t *req;
     json_t *list;
-} list_ctx_t;
+} sessions_out_t;
 
-static void add_session(void *ctx, const pl_session_t *s)
+static void add_session(void *arg, const pl_session_t *s)
 {
-    list_ctx_t *c = ctx;
-    json_array_append_new(c->list,
+    sessions_out_t *o = arg;
+    json_array_append_new(o->list,
                           json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b}", "id", s->id,
-                                    "created_at", fmt_time(c->req, s->created_at), "last_used_at",
-                                    fmt_time(c->req, s->last_used_at), "expires_at",
-                                    fmt_time(c->req, s->expires_at), "ip", s->ip ? s->ip : "",
-                                    "user_agent", s->user_agent ? s->user_agent : "", "current",
-                                    !strcmp(s->id, c->req->ctx.principal.session_id)));
+                                    "created_at", pl_req_time(o->req, s->created_at),
+                                    "last_used_at", pl_req_time(o->req, s->last_used_at),
+                                    "expires_at", pl_req_time(o->req, s->expires_at), "ip",
+                                    s->ip ? s->ip : "", "user_agent",
+                                    s->user_agent ? s->user_agent : "", "current", s->current));
 }
 
-int pl_auth_sessions_list(pl_req_t *req)
+static int sessions_list(pl_req_t *req)
 {
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
-    list_ctx_t ctx = {req, json_array()};
-    int rc = pl_store_sessions_live(db, req->ctx.arena, req->ctx.principal.user_id, pl_now_ms(),
-                                    add_session, &ctx);
+    THREAD_DB(db);
+    sessions_out_t o = {req, json_array()};
+    int rc = pl_auth_sessions(db, &req->ctx, add_session, &o);
     if (rc) {
-        json_decref(ctx.list);
+        json_decref(o.list);
         return rc;
     }
-    return pl_resp_list(req, ctx.list, NULL);
+    return pl_resp_list(req, o.list, NULL);
 }
 
-int pl_auth_sessions_revoke(pl_req_t *req)
+static int sessions_revoke(pl_req_t *req)
 {
-    const char *id = pl_req_param(req, "id");
-    if (!pl_uuid_valid(id))
-        return pl_req_fail(req, 404, "not_found", "No such session.");
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
-    int rc = pl_db_begin(db);
-    if (rc)
-        return rc;
-    rc = pl_store_session_revoke(db, id, req->ctx.principal.user_id, "revoked", pl_now_ms());
-    if (!rc)
-        rc = pl_audit_append(db, &req->ctx, NULL, "session.revoked", "session", id, NULL);
-    if ((rc = pl_db_finish(db, rc)) == PL_ENOTFOUND)
-        return pl_req_fail(req, 404, "not_found", "No such session.");
+    THREAD_DB(db);
+    int rc = pl_auth_session_revoke(db, &req->ctx, pl_req_param(req, "id"));
     return rc ? rc : pl_resp_status(req, 204);
 }
 
-static void write_org(void *ctx, const char *id, const char *name, const char *slug, bool personal,
-                      const char *role, int64_t created_at)
+/* ---- /v1/me ---- */
+
+static void write_org(void *arg, const pl_auth_org_t *o)
 {
-    PL_UNUSED(created_at);
-    pl_jw_t *w = ctx;
+    pl_jw_t *w = arg;
     pl_jw_object_open(w, NULL);
-    pl_jw_string(w, "id", id);
-    pl_jw_string(w, "name", name);
-    pl_jw_string(w, "slug", slug);
-    pl_jw_bool(w, "personal", personal);
-    pl_jw_string(w, "role", role);
+    pl_jw_string(w, "id", o->id);
+    pl_jw_string(w, "name", o->name);
+    pl_jw_string(w, "slug", o->slug);
+    pl_jw_bool(w, "personal", o->personal);
+    pl_jw_string(w, "role", o->role);
     pl_jw_object_close(w);
 }
 
@@ -469,7 +197,7 @@ static void write_org(void *ctx, const char *id, const char *name, const char *s
 #define ORGS_CACHE_MAX   (64 * 1024)
 
 typedef struct {
-    char user_id[37];
+    char user_id[PL_ID_LEN];
     int64_t version;
     char *json;
     size_t len;
@@ -508,7 +236,7 @@ static orgs_slot_t *orgs_slot(const char *user_id)
 /* GET /v1/me is the hottest authenticated read: the user comes with the
  * session check, the organizations from the cache when unchanged, and the
  * answer is written straight into the buffer. */
-int pl_auth_me_get(pl_req_t *req)
+static int me_get(pl_req_t *req)
 {
     const pl_principal_t *p = &req->ctx.principal;
     pl_buf_t b;
@@ -535,7 +263,7 @@ int pl_auth_me_get(pl_req_t *req)
         }
         size_t start = b.len + 1; /* after the comma */
         pl_jw_array_open(&w, "organizations");
-        rc = pl_store_user_orgs(db, req->ctx.arena, p->user_id, write_org, &w);
+        rc = pl_auth_user_orgs(db, &req->ctx, write_org, &w);
         pl_jw_array_close(&w);
         size_t from = start + strlen("\"organizations\":");
         if (!rc && !w.err && b.len - from <= ORGS_CACHE_MAX) {
@@ -555,73 +283,116 @@ int pl_auth_me_get(pl_req_t *req)
     return rc;
 }
 
-int pl_auth_me_update(pl_req_t *req)
+static int me_update(pl_req_t *req)
 {
     const char *name = NULL;
-    if (pl_json_get_string(req, "name", false, 1, NAME_MAX_BYTES, &name))
+    if (pl_json_get_string(req, "name", false, 1, PL_AUTH_NAME_MAX, &name))
         return PL_EINVAL;
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
-    int rc;
-    if (name) {
-        if ((rc = pl_db_begin(db)))
-            return rc;
-        rc = pl_store_user_set_name(db, req->ctx.principal.user_id, name, pl_now_ms());
-        json_t *d = json_pack("{s:s}", "name", name);
-        if (!rc)
-            rc = pl_audit_append(db, &req->ctx, NULL, "user.updated", "user",
-                                 req->ctx.principal.user_id, d);
-        json_decref(d);
-        if ((rc = pl_db_finish(db, rc)))
-            return rc;
-    }
+    THREAD_DB(db);
     pl_user_t u;
-    if ((rc = pl_store_user_by_id(db, req->ctx.arena, req->ctx.principal.user_id, &u)))
-        return rc;
-    return pl_resp_json(req, 200, pl_auth_user_json(&u));
+    int rc = pl_auth_profile_update(db, &req->ctx, name, &u);
+    return rc ? rc : pl_resp_json(req, 200, pl_auth_user_json(&req->ctx, &u));
 }
 
-int pl_auth_me_password(pl_req_t *req)
+static int me_password(pl_req_t *req)
 {
     const char *current = NULL, *fresh = NULL;
-    pl_json_get_string(req, "current_password", true, 1, PASSWORD_INPUT_MAX, &current);
-    pl_json_get_string(req, "new_password", true, 1, PASSWORD_INPUT_MAX, &fresh);
+    pl_json_get_string(req, "current_password", true, 1, PL_AUTH_PASSWORD_INPUT_MAX, &current);
+    pl_json_get_string(req, "new_password", true, 1, PL_AUTH_PASSWORD_INPUT_MAX, &fresh);
     if (pl_req_validated(req))
         return PL_EINVAL;
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
-    pl_user_t u;
-    int rc = pl_store_user_by_id(db, req->ctx.arena, req->ctx.principal.user_id, &u);
+    THREAD_DB(db);
+    int rc = pl_auth_password_change(db, &req->ctx, current, fresh);
+    return rc ? rc : pl_resp_status(req, 204);
+}
+
+/* ---- email verification and password reset ---- */
+
+static int verify_email_request(pl_req_t *req)
+{
+    THREAD_DB(db);
+    int rc = pl_auth_verification_request(db, &req->ctx);
+    return rc ? rc : accepted(req);
+}
+
+static int verify_email(pl_req_t *req)
+{
+    const char *token = NULL;
+    if (pl_json_get_string(req, "token", true, 1, PL_AUTH_TOKEN_INPUT_MAX, &token))
+        return PL_EINVAL;
+    THREAD_DB(db);
+    int rc = pl_auth_email_verify(db, &req->ctx, token);
+    return rc ? rc : pl_resp_status(req, 204);
+}
+
+static int password_reset_request(pl_req_t *req)
+{
+    const char *email = NULL;
+    if (pl_json_get_string(req, "email", true, 1, PL_AUTH_EMAIL_INPUT_MAX, &email))
+        return PL_EINVAL;
+    THREAD_DB(db);
+    int rc = pl_auth_password_reset_request(db, &req->ctx, email);
+    return rc ? rc : accepted(req); /* the same answer whether or not the account exists */
+}
+
+static int password_reset(pl_req_t *req)
+{
+    const char *token = NULL, *fresh = NULL;
+    pl_json_get_string(req, "token", true, 1, PL_AUTH_TOKEN_INPUT_MAX, &token);
+    pl_json_get_string(req, "new_password", true, 1, PL_AUTH_PASSWORD_INPUT_MAX, &fresh);
+    if (pl_req_validated(req))
+        return PL_EINVAL;
+    THREAD_DB(db);
+    int rc = pl_auth_password_reset(db, &req->ctx, token, fresh);
+    return rc ? rc : pl_resp_status(req, 204);
+}
+
+/* ---- two-factor ---- */
+
+static int mfa_setup(pl_req_t *req)
+{
+    THREAD_DB(db);
+    pl_auth_totp_setup_t out;
+    int rc = pl_auth_mfa_setup(db, &req->ctx, &out);
     if (rc)
         return rc;
-    if (!pl_password_verify(u.password_hash, current, strlen(current))) {
-        pl_req_field_error(req, "current_password", "incorrect", "The current password is wrong.");
+    return pl_resp_json(req, 200,
+                        json_pack("{s:s, s:s, s:s}", "secret", out.secret, "otpauth_uri",
+                                  out.otpauth_uri, "qr_svg", out.qr_svg));
+}
+
+static int mfa_enable(pl_req_t *req)
+{
+    const char *code = NULL;
+    if (pl_json_get_string(req, "code", true, 1, PL_AUTH_CODE_INPUT_MAX, &code))
         return PL_EINVAL;
-    }
-    if (check_new_password(req, "new_password", fresh, u.email))
+    THREAD_DB(db);
+    pl_auth_recovery_codes_t codes;
+    int rc = pl_auth_mfa_enable(db, &req->ctx, code, &codes);
+    return rc ? rc : pl_resp_json(req, 200, recovery_codes_json(&codes));
+}
+
+static int mfa_disable(pl_req_t *req)
+{
+    const char *password = NULL, *code = NULL;
+    pl_json_get_string(req, "password", true, 1, PL_AUTH_PASSWORD_INPUT_MAX, &password);
+    pl_json_get_string(req, "code", true, 1, PL_AUTH_CODE_INPUT_MAX, &code);
+    if (pl_req_validated(req))
         return PL_EINVAL;
-    char hash[PL_PASSWORD_HASH_MAX];
-    if (pl_password_hash(fresh, strlen(fresh), hash))
-        return PL_EINTERNAL;
-    if ((rc = pl_db_begin(db)))
-        return rc;
-    int64_t now = pl_now_ms();
-    rc = pl_store_user_set_password(db, u.id, hash, now);
-    if (!rc)
-        rc = pl_store_sessions_revoke_all(db, u.id, req->ctx.principal.session_id,
-                                          "password_changed", now);
-    if (!rc)
-        rc = pl_audit_append(db, &req->ctx, NULL, "user.password_changed", "user", u.id, NULL);
-    if (!rc) {
-        json_t *vars = json_pack("{s:s}", "name", u.name);
-        rc = pl_mail_enqueue(db, "password_changed", u.email, vars);
-        json_decref(vars);
-    }
-    if ((rc = pl_db_finish(db, rc)))
-        return rc;
-    return pl_resp_status(req, 204);
+    THREAD_DB(db);
+    int rc = pl_auth_mfa_disable(db, &req->ctx, password, code);
+    return rc ? rc : pl_resp_status(req, 204);
+}
+
+static int mfa_recovery_codes(pl_req_t *req)
+{
+    const char *password = NULL;
+    if (pl_json_get_string(req, "password", true, 1, PL_AUTH_PASSWORD_INPUT_MAX, &password))
+        return PL_EINVAL;
+    THREAD_DB(db);
+    pl_auth_recovery_codes_t codes;
+    int rc = pl_auth_mfa_recovery_codes(db, &req->ctx, password, &codes);
+    return rc ? rc : pl_resp_json(req, 200, recovery_codes_json(&codes));
 }
 
 /* ---- the module ---- */
@@ -629,27 +400,25 @@ int pl_auth_me_password(pl_req_t *req)
 #define J PL_ROUTE_JSON
 
 static pl_route_t routes[] = {
-    {PL_M_POST, "/v1/auth/register", pl_auth_register, PL_AUTH_NONE, NULL, J},
-    {PL_M_POST, "/v1/auth/login", pl_auth_login, PL_AUTH_NONE, NULL, J},
-    {PL_M_POST, "/v1/auth/refresh", pl_auth_refresh, PL_AUTH_NONE, NULL, J},
-    {PL_M_POST, "/v1/auth/logout", pl_auth_logout, PL_AUTH_USER, NULL, J},
-    {PL_M_POST, "/v1/auth/logout-all", pl_auth_logout_all, PL_AUTH_USER, NULL, J},
-    {PL_M_GET, "/v1/auth/sessions", pl_auth_sessions_list, PL_AUTH_USER, NULL, 0},
-    {PL_M_DELETE, "/v1/auth/sessions/{id}", pl_auth_sessions_revoke, PL_AUTH_USER, NULL, 0},
-    {PL_M_GET, "/v1/me", pl_auth_me_get, PL_AUTH_USER, NULL, 0},
-    {PL_M_PATCH, "/v1/me", pl_auth_me_update, PL_AUTH_USER, NULL, J},
-    {PL_M_POST, "/v1/me/password", pl_auth_me_password, PL_AUTH_USER, NULL, J},
-    {PL_M_POST, "/v1/auth/verify-email/request", pl_auth_verify_email_request, PL_AUTH_USER, NULL,
-     J},
-    {PL_M_POST, "/v1/auth/verify-email", pl_auth_verify_email, PL_AUTH_NONE, NULL, J},
-    {PL_M_POST, "/v1/auth/password-reset/request", pl_auth_password_reset_request, PL_AUTH_NONE,
-     NULL, J},
-    {PL_M_POST, "/v1/auth/password-reset", pl_auth_password_reset, PL_AUTH_NONE, NULL, J},
-    {PL_M_POST, "/v1/auth/login/mfa", pl_auth_login_mfa, PL_AUTH_NONE, NULL, J},
-    {PL_M_POST, "/v1/me/mfa/totp/setup", pl_mfa_setup, PL_AUTH_USER, NULL, J},
-    {PL_M_POST, "/v1/me/mfa/totp/enable", pl_mfa_enable, PL_AUTH_USER, NULL, J},
-    {PL_M_POST, "/v1/me/mfa/totp/disable", pl_mfa_disable, PL_AUTH_USER, NULL, J},
-    {PL_M_POST, "/v1/me/mfa/recovery-codes", pl_mfa_recovery_codes, PL_AUTH_USER, NULL, J},
+    {PL_M_POST, "/v1/auth/register", register_account, PL_AUTH_NONE, NULL, J},
+    {PL_M_POST, "/v1/auth/login", login, PL_AUTH_NONE, NULL, J},
+    {PL_M_POST, "/v1/auth/refresh", refresh, PL_AUTH_NONE, NULL, J},
+    {PL_M_POST, "/v1/auth/logout", logout, PL_AUTH_USER, NULL, J},
+    {PL_M_POST, "/v1/auth/logout-all", logout_all, PL_AUTH_USER, NULL, J},
+    {PL_M_GET, "/v1/auth/sessions", sessions_list, PL_AUTH_USER, NULL, 0},
+    {PL_M_DELETE, "/v1/auth/sessions/{id}", sessions_revoke, PL_AUTH_USER, NULL, 0},
+    {PL_M_GET, "/v1/me", me_get, PL_AUTH_USER, NULL, 0},
+    {PL_M_PATCH, "/v1/me", me_update, PL_AUTH_USER, NULL, J},
+    {PL_M_POST, "/v1/me/password", me_password, PL_AUTH_USER, NULL, J},
+    {PL_M_POST, "/v1/auth/verify-email/request", verify_email_request, PL_AUTH_USER, NULL, J},
+    {PL_M_POST, "/v1/auth/verify-email", verify_email, PL_AUTH_NONE, NULL, J},
+    {PL_M_POST, "/v1/auth/password-reset/request", password_reset_request, PL_AUTH_NONE, NULL, J},
+    {PL_M_POST, "/v1/auth/password-reset", password_reset, PL_AUTH_NONE, NULL, J},
+    {PL_M_POST, "/v1/auth/login/mfa", login_mfa, PL_AUTH_NONE, NULL, J},
+    {PL_M_POST, "/v1/me/mfa/totp/setup", mfa_setup, PL_AUTH_USER, NULL, J},
+    {PL_M_POST, "/v1/me/mfa/totp/enable", mfa_enable, PL_AUTH_USER, NULL, J},
+    {PL_M_POST, "/v1/me/mfa/totp/disable", mfa_disable, PL_AUTH_USER, NULL, J},
+    {PL_M_POST, "/v1/me/mfa/recovery-codes", mfa_recovery_codes, PL_AUTH_USER, NULL, J},
     {0},
 };
 

@@ -1,8 +1,32 @@
-/* auth_store.c - SQL for accounts and sessions. */
+/* auth_store.c - SQL for accounts, sessions, sign-in attempts, email tokens
+ * and two-factor. */
 #include <stdio.h>
 #include <string.h>
 
 #include "auth/auth_store.h"
+
+/* A statement run for its effect: PL_OK or the error. */
+static int run(pl_stmt_t *st)
+{
+    int rc = pl_stmt_exec(st);
+    return rc < 0 ? rc : PL_OK;
+}
+
+/* The end of a one-row read, given the result of its step (1: the row was
+ * read): resets st; PL_OK, PL_ENOTFOUND, or the error. */
+static int one_done(pl_stmt_t *st, int step)
+{
+    pl_stmt_reset(st);
+    return step == 1 ? PL_OK : step == 0 ? PL_ENOTFOUND : step;
+}
+
+/* The end of a read of many rows, given the last step's result: resets st;
+ * PL_OK or the error. */
+static int list_done(pl_stmt_t *st, int step)
+{
+    pl_stmt_reset(st);
+    return step < 0 ? step : PL_OK;
+}
 
 /* ---- users ---- */
 
@@ -28,8 +52,7 @@ static int one_user(pl_stmt_t *st, pl_arena_t *a, pl_user_t *out)
     int rc = pl_stmt_step(st);
     if (rc == 1)
         read_user(a, st, out);
-    pl_stmt_reset(st);
-    return rc == 1 ? PL_OK : rc == 0 ? PL_ENOTFOUND : rc;
+    return one_done(st, rc);
 }
 
 static const char sql_user_insert[] =
@@ -47,8 +70,7 @@ int pl_store_user_insert(pl_db_t *db, const pl_user_t *u, int64_t now)
     pl_stmt_bind_bool(st, 6, u->mfa_enabled);
     pl_stmt_bind_bool(st, 7, u->is_admin);
     pl_stmt_bind_int64(st, 8, now);
-    int rc = pl_stmt_exec(st);
-    return rc < 0 ? rc : PL_OK;
+    return run(st);
 }
 
 static const char sql_user_by_email[] = "SELECT " USER_COLS " FROM users WHERE email = $1";
@@ -71,10 +93,6 @@ int pl_store_user_by_id(pl_db_t *db, pl_arena_t *a, const char *id, pl_user_t *o
 static const char sql_user_set_name[] = "UPDATE users SET name = $2, updated_at = $3 WHERE id = $1";
 static const char sql_user_set_password[] =
     "UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1";
-static const char sql_user_set_admin[] =
-    "UPDATE users SET is_admin = $2, updated_at = $3 WHERE id = $1";
-static const char sql_user_set_disabled[] =
-    "UPDATE users SET disabled_at = $2, updated_at = $3 WHERE id = $1";
 
 int pl_store_user_set_name(pl_db_t *db, const char *id, const char *name, int64_t now)
 {
@@ -94,115 +112,30 @@ int pl_store_user_set_password(pl_db_t *db, const char *id, const char *hash, in
     return pl_stmt_exec_found(st);
 }
 
-int pl_store_user_set_admin(pl_db_t *db, const char *id, bool admin, int64_t now)
-{
-    PL_PREPARE(st, db, sql_user_set_admin);
-    pl_stmt_bind_text(st, 1, id);
-    pl_stmt_bind_bool(st, 2, admin);
-    pl_stmt_bind_int64(st, 3, now);
-    return pl_stmt_exec_found(st);
-}
-
-int pl_store_user_set_disabled(pl_db_t *db, const char *id, int64_t disabled_at, int64_t now)
-{
-    PL_PREPARE(st, db, sql_user_set_disabled);
-    pl_stmt_bind_text(st, 1, id);
-    if (disabled_at)
-        pl_stmt_bind_int64(st, 2, disabled_at);
-    else
-        pl_stmt_bind_null(st, 2);
-    pl_stmt_bind_int64(st, 3, now);
-    return pl_stmt_exec_found(st);
-}
-
-/* LIKE patterns escape their wildcards with '\'. */
-static const char sql_users_list[] =
-    "SELECT " USER_COLS " FROM users WHERE ($1 = '' OR id > $1) AND ($2 = '' OR "
-    "lower(email) LIKE $3 ESCAPE '\\' OR lower(name) LIKE $3 ESCAPE '\\') ORDER BY id LIMIT $4";
-
-int pl_store_users_list(pl_db_t *db, pl_arena_t *a, const char *query, const char *after, int limit,
-                        void (*fn)(void *ctx, const pl_user_t *u), void *ctx)
-{
-    PL_PREPARE(st, db, sql_users_list);
-    const char *q = query ? query : "";
-    size_t n = strlen(q);
-    char *pattern = pl_arena_alloc(a, 2 * n + 3);
-    size_t k = 0;
-    pattern[k++] = '%';
-    for (size_t i = 0; i < n; i++) {
-        char c = q[i];
-        if (c >= 'A' && c <= 'Z')
-            c = (char)(c - 'A' + 'a');
-        if (c == '%' || c == '_' || c == '\\')
-            pattern[k++] = '\\';
-        pattern[k++] = c;
-    }
-    pattern[k++] = '%';
-    pattern[k] = '\0';
-    pl_stmt_bind_text(st, 1, after ? after : "");
-    pl_stmt_bind_text(st, 2, q);
-    pl_stmt_bind_text(st, 3, pattern);
-    pl_stmt_bind_int64(st, 4, limit);
-    int rc;
-    while ((rc = pl_stmt_step(st)) == 1) {
-        pl_user_t u;
-        read_user(a, st, &u);
-        fn(ctx, &u);
-    }
-    pl_stmt_reset(st);
-    return rc < 0 ? rc : PL_OK;
-}
-
 /* ---- organizations and memberships ---- */
 
-static const char sql_org_insert[] =
-    "INSERT INTO organizations (id, name, slug, personal, created_at, updated_at) "
-    "VALUES ($1, $2, $3, $4, $5, $5)";
-static const char sql_membership_insert[] =
-    "INSERT INTO memberships (org_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)";
 static const char sql_user_orgs[] =
     "SELECT o.id, o.name, o.slug, o.personal, m.role, o.created_at FROM memberships m "
     "JOIN organizations o ON o.id = m.org_id WHERE m.user_id = $1 ORDER BY m.created_at, o.id";
 
-int pl_store_org_insert(pl_db_t *db, const char *id, const char *name, const char *slug,
-                        bool personal, int64_t now)
+int pl_store_user_orgs(pl_db_t *db, const char *user_id,
+                       void (*fn)(void *arg, const pl_auth_org_t *o), void *arg)
 {
-    PL_PREPARE(st, db, sql_org_insert);
-    pl_stmt_bind_text(st, 1, id);
-    pl_stmt_bind_text(st, 2, name);
-    pl_stmt_bind_text(st, 3, slug);
-    pl_stmt_bind_bool(st, 4, personal);
-    pl_stmt_bind_int64(st, 5, now);
-    int rc = pl_stmt_exec(st);
-    return rc < 0 ? rc : PL_OK;
-}
-
-int pl_store_membership_insert(pl_db_t *db, const char *org_id, const char *user_id,
-                               const char *role, int64_t now)
-{
-    PL_PREPARE(st, db, sql_membership_insert);
-    pl_stmt_bind_text(st, 1, org_id);
-    pl_stmt_bind_text(st, 2, user_id);
-    pl_stmt_bind_text(st, 3, role);
-    pl_stmt_bind_int64(st, 4, now);
-    int rc = pl_stmt_exec(st);
-    return rc < 0 ? rc : PL_OK;
-}
-
-int pl_store_user_orgs(pl_db_t *db, pl_arena_t *a, const char *user_id,
-                       void (*fn)(void *ctx, const char *id, const char *name, const char *slug,
-                                  bool personal, const char *role, int64_t created_at),
-                       void *ctx)
-{
-    PL_UNUSED(a);
     PL_PREPARE(st, db, sql_user_orgs);
     pl_stmt_bind_text(st, 1, user_id);
     int rc;
-    while ((rc = pl_stmt_step(st)) == 1)
-        fn(ctx, pl_stmt_col_text(st, 0), pl_stmt_col_text(st, 1), pl_stmt_col_text(st, 2),
-           pl_stmt_col_bool(st, 3), pl_stmt_col_text(st, 4), pl_stmt_col_int64(st, 5));
-    pl_stmt_reset(st);
-    return rc < 0 ? rc : PL_OK;
+    while ((rc = pl_stmt_step(st)) == 1) {
+        pl_auth_org_t o = {
+            .id = pl_stmt_col_text(st, 0),
+            .name = pl_stmt_col_text(st, 1),
+            .slug = pl_stmt_col_text(st, 2),
+            .personal = pl_stmt_col_bool(st, 3),
+            .role = pl_stmt_col_text(st, 4),
+            .created_at = pl_stmt_col_int64(st, 5),
+        };
+        fn(arg, &o);
+    }
+    return list_done(st, rc);
 }
 
 /* ---- sessions ---- */
@@ -242,8 +175,7 @@ int pl_store_session_insert(pl_db_t *db, const pl_session_t *s)
     pl_stmt_bind_int64(st, 4, s->expires_at);
     pl_stmt_bind_text(st, 5, s->ip);
     pl_stmt_bind_text(st, 6, s->user_agent);
-    int rc = pl_stmt_exec(st);
-    return rc < 0 ? rc : PL_OK;
+    return run(st);
 }
 
 int pl_store_session_state(pl_db_t *db, pl_arena_t *a, const char *session_id, const char *user_id,
@@ -270,8 +202,7 @@ int pl_store_session_state(pl_db_t *db, pl_arena_t *a, const char *session_id, c
         out->user.is_admin = out->is_admin;
         out->user.disabled = out->user_disabled;
     }
-    pl_stmt_reset(st);
-    return rc == 1 ? PL_OK : rc == 0 ? PL_ENOTFOUND : rc;
+    return one_done(st, rc);
 }
 
 int pl_store_session_touch(pl_db_t *db, const char *session_id, int64_t now)
@@ -279,8 +210,7 @@ int pl_store_session_touch(pl_db_t *db, const char *session_id, int64_t now)
     PL_PREPARE(st, db, sql_session_touch);
     pl_stmt_bind_text(st, 1, session_id);
     pl_stmt_bind_int64(st, 2, now);
-    int rc = pl_stmt_exec(st);
-    return rc < 0 ? rc : PL_OK;
+    return run(st);
 }
 
 int pl_store_session_extend(pl_db_t *db, const char *session_id, int64_t now, int64_t expires_at)
@@ -289,8 +219,7 @@ int pl_store_session_extend(pl_db_t *db, const char *session_id, int64_t now, in
     pl_stmt_bind_text(st, 1, session_id);
     pl_stmt_bind_int64(st, 2, now);
     pl_stmt_bind_int64(st, 3, expires_at);
-    int rc = pl_stmt_exec(st);
-    return rc < 0 ? rc : PL_OK;
+    return run(st);
 }
 
 int pl_store_session_revoke(pl_db_t *db, const char *session_id, const char *user_id,
@@ -312,8 +241,7 @@ int pl_store_sessions_revoke_all(pl_db_t *db, const char *user_id, const char *k
     pl_stmt_bind_text(st, 2, keep ? keep : "");
     pl_stmt_bind_text(st, 3, reason);
     pl_stmt_bind_int64(st, 4, now);
-    int rc = pl_stmt_exec(st);
-    return rc < 0 ? rc : PL_OK;
+    return run(st);
 }
 
 int pl_store_sessions_trim(pl_db_t *db, const char *user_id, int keep, int64_t now)
@@ -362,8 +290,7 @@ int pl_store_sessions_live(pl_db_t *db, pl_arena_t *a, const char *user_id, int6
         s.user_agent = pl_stmt_col_dup(st, a, 5);
         fn(ctx, &s);
     }
-    pl_stmt_reset(st);
-    return rc < 0 ? rc : PL_OK;
+    return list_done(st, rc);
 }
 
 /* ---- refresh tokens ---- */
@@ -384,8 +311,7 @@ int pl_store_refresh_insert(pl_db_t *db, const char *token_hash, const char *ses
     pl_stmt_bind_text(st, 1, token_hash);
     pl_stmt_bind_text(st, 2, session_id);
     pl_stmt_bind_int64(st, 3, now);
-    int rc = pl_stmt_exec(st);
-    return rc < 0 ? rc : PL_OK;
+    return run(st);
 }
 
 int pl_store_refresh_lookup(pl_db_t *db, pl_arena_t *a, const char *token_hash,
@@ -402,8 +328,7 @@ int pl_store_refresh_lookup(pl_db_t *db, pl_arena_t *a, const char *token_hash,
         out->session_expires_at = pl_stmt_col_int64(st, 4);
         out->user_disabled = pl_stmt_col_bool(st, 5);
     }
-    pl_stmt_reset(st);
-    return rc == 1 ? PL_OK : rc == 0 ? PL_ENOTFOUND : rc;
+    return one_done(st, rc);
 }
 
 int pl_store_refresh_spend(pl_db_t *db, const char *token_hash, int64_t now)
@@ -437,8 +362,7 @@ int pl_store_attempt_insert(pl_db_t *db, const char *email, const char *ip, bool
     pl_stmt_bind_text(st, 2, ip);
     pl_stmt_bind_bool(st, 3, success);
     pl_stmt_bind_int64(st, 4, now);
-    int rc = pl_stmt_exec(st);
-    return rc < 0 ? rc : PL_OK;
+    return run(st);
 }
 
 static int count_oldest(pl_stmt_t *st, int *count, int64_t *oldest)
@@ -450,8 +374,7 @@ static int count_oldest(pl_stmt_t *st, int *count, int64_t *oldest)
         *count = (int)pl_stmt_col_int64(st, 0);
         *oldest = pl_stmt_col_is_null(st, 1) ? 0 : pl_stmt_col_int64(st, 1);
     }
-    pl_stmt_reset(st);
-    return rc < 0 ? rc : PL_OK;
+    return list_done(st, rc);
 }
 
 int pl_store_attempts_failed_email_ip(pl_db_t *db, const char *email, const char *ip, int64_t since,
@@ -488,17 +411,15 @@ int pl_store_attempts_recent(pl_db_t *db, const char *email, const char *ip, int
         at[k] = pl_stmt_col_int64(st, 1);
         k++;
     }
-    pl_stmt_reset(st);
     *found = k;
-    return rc < 0 ? rc : PL_OK;
+    return list_done(st, rc);
 }
 
 int pl_store_attempts_clear_email(pl_db_t *db, const char *email)
 {
     PL_PREPARE(st, db, sql_attempts_clear_email);
     pl_stmt_bind_text(st, 1, email);
-    int rc = pl_stmt_exec(st);
-    return rc < 0 ? rc : PL_OK;
+    return run(st);
 }
 
 /* ---- email tokens ---- */
@@ -527,8 +448,7 @@ int pl_store_email_token_insert(pl_db_t *db, const char *hash, const char *user_
     pl_stmt_bind_text(st, 4, email);
     pl_stmt_bind_int64(st, 5, expires_at);
     pl_stmt_bind_int64(st, 6, now);
-    int rc = pl_stmt_exec(st);
-    return rc < 0 ? rc : PL_OK;
+    return run(st);
 }
 
 int pl_store_email_token_consume(pl_db_t *db, pl_arena_t *a, const char *hash, const char *purpose,
@@ -545,8 +465,7 @@ int pl_store_email_token_consume(pl_db_t *db, pl_arena_t *a, const char *hash, c
         while (pl_stmt_step(st) == 1)
             ;
     }
-    pl_stmt_reset(st);
-    return rc == 1 ? PL_OK : rc == 0 ? PL_ENOTFOUND : rc;
+    return one_done(st, rc);
 }
 
 int pl_store_email_tokens_recent(pl_db_t *db, const char *user_id, const char *purpose,
@@ -558,8 +477,7 @@ int pl_store_email_tokens_recent(pl_db_t *db, const char *user_id, const char *p
     pl_stmt_bind_int64(st, 3, since);
     int rc = pl_stmt_step(st);
     *count = rc == 1 ? (int)pl_stmt_col_int64(st, 0) : 0;
-    pl_stmt_reset(st);
-    return rc < 0 ? rc : PL_OK;
+    return list_done(st, rc);
 }
 
 int pl_store_email_tokens_void(pl_db_t *db, const char *user_id, const char *purpose, int64_t now)
@@ -568,8 +486,7 @@ int pl_store_email_tokens_void(pl_db_t *db, const char *user_id, const char *pur
     pl_stmt_bind_text(st, 1, user_id);
     pl_stmt_bind_text(st, 2, purpose);
     pl_stmt_bind_int64(st, 3, now);
-    int rc = pl_stmt_exec(st);
-    return rc < 0 ? rc : PL_OK;
+    return run(st);
 }
 
 int pl_store_user_set_verified(pl_db_t *db, const char *id, const char *email, int64_t now)
@@ -622,8 +539,7 @@ int pl_store_totp_get(pl_db_t *db, pl_arena_t *a, const char *user_id, pl_totp_r
         out->enabled_at = pl_stmt_col_is_null(st, 1) ? 0 : pl_stmt_col_int64(st, 1);
         out->last_step = pl_stmt_col_int64(st, 2);
     }
-    pl_stmt_reset(st);
-    return rc == 1 ? PL_OK : rc == 0 ? PL_ENOTFOUND : rc;
+    return one_done(st, rc);
 }
 
 int pl_store_totp_put_pending(pl_db_t *db, const char *user_id, const char *sealed, int64_t now)
@@ -632,8 +548,7 @@ int pl_store_totp_put_pending(pl_db_t *db, const char *user_id, const char *seal
     pl_stmt_bind_text(st, 1, user_id);
     pl_stmt_bind_text(st, 2, sealed);
     pl_stmt_bind_int64(st, 3, now);
-    int rc = pl_stmt_exec(st);
-    return rc < 0 ? rc : PL_OK;
+    return run(st);
 }
 
 int pl_store_totp_enable(pl_db_t *db, const char *user_id, int64_t step, int64_t now)
@@ -659,8 +574,7 @@ int pl_store_totp_delete(pl_db_t *db, const char *user_id)
 {
     PL_PREPARE(st, db, sql_totp_delete);
     pl_stmt_bind_text(st, 1, user_id);
-    int rc = pl_stmt_exec(st);
-    return rc < 0 ? rc : PL_OK;
+    return run(st);
 }
 
 int pl_store_user_set_mfa(pl_db_t *db, const char *user_id, bool enabled, int64_t now)
@@ -710,8 +624,7 @@ int pl_store_challenge_insert(pl_db_t *db, const char *hash, const char *user_id
     pl_stmt_bind_text(st, 2, user_id);
     pl_stmt_bind_int64(st, 3, expires_at);
     pl_stmt_bind_int64(st, 4, now);
-    int rc = pl_stmt_exec(st);
-    return rc < 0 ? rc : PL_OK;
+    return run(st);
 }
 
 int pl_store_challenge_get(pl_db_t *db, pl_arena_t *a, const char *hash, int64_t now,
@@ -724,16 +637,14 @@ int pl_store_challenge_get(pl_db_t *db, pl_arena_t *a, const char *hash, int64_t
     int rc = pl_stmt_step(st);
     if (rc == 1)
         *user_id = pl_stmt_col_dup(st, a, 0);
-    pl_stmt_reset(st);
-    return rc == 1 ? PL_OK : rc == 0 ? PL_ENOTFOUND : rc;
+    return one_done(st, rc);
 }
 
 int pl_store_challenge_fail(pl_db_t *db, const char *hash)
 {
     PL_PREPARE(st, db, sql_challenge_fail);
     pl_stmt_bind_text(st, 1, hash);
-    int rc = pl_stmt_exec(st);
-    return rc < 0 ? rc : PL_OK;
+    return run(st);
 }
 
 int pl_store_challenge_use(pl_db_t *db, const char *hash, int64_t now)

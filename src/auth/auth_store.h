@@ -1,31 +1,19 @@
-/* auth_store.h - SQL for users, personal organizations, sessions, refresh
- * tokens and sign-in attempts. Functions take the calling thread's connection;
- * strings they return are copied into the given arena. Errors are PL_E* codes
- * from db.h (PL_ENOTFOUND when a lookup finds nothing). */
+/* auth_store.h - SQL for users, their organizations list, sessions, refresh
+ * tokens, sign-in attempts, email tokens and two-factor: the only place
+ * accounts have any. For the files of src/auth; the services call these
+ * inside their transactions.
+ *
+ * Functions take the calling thread's connection; strings they return are
+ * copied into the given arena. Errors are PL_E* codes from db.h (PL_ENOTFOUND
+ * when a lookup finds nothing). Passwords arrive hashed, tokens as SHA-256
+ * hex.
+ * The user's list of organizations (GET /v1/me) is read here, joined with
+ * memberships; organizations are written by orgs' own store. */
 #ifndef PL_AUTH_STORE_H
 #define PL_AUTH_STORE_H
 
+#include "auth/auth.h"
 #include "db/db.h"
-
-typedef struct {
-    const char *id;
-    const char *email;
-    const char *name;
-    const char *password_hash;
-    bool email_verified;
-    bool mfa_enabled;
-    bool is_admin;
-    bool disabled;
-    int64_t created_at;
-} pl_user_t;
-
-typedef struct {
-    const char *id;
-    const char *user_id;
-    int64_t created_at, last_used_at, expires_at, revoked_at; /* revoked_at 0: live */
-    const char *ip;
-    const char *user_agent;
-} pl_session_t;
 
 /* What an authenticated request needs to know about its session. */
 typedef struct {
@@ -49,23 +37,10 @@ int pl_store_user_by_email(pl_db_t *db, pl_arena_t *a, const char *email, pl_use
 int pl_store_user_by_id(pl_db_t *db, pl_arena_t *a, const char *id, pl_user_t *out);
 int pl_store_user_set_name(pl_db_t *db, const char *id, const char *name, int64_t now);
 int pl_store_user_set_password(pl_db_t *db, const char *id, const char *hash, int64_t now);
-int pl_store_user_set_admin(pl_db_t *db, const char *id, bool admin, int64_t now);
-/* disabled_at 0 enables. PL_ENOTFOUND for an unknown user. */
-int pl_store_user_set_disabled(pl_db_t *db, const char *id, int64_t disabled_at, int64_t now);
-/* Users ordered by id, after cursor (an id) when given, matching query (a
- * substring of email or name, case-insensitive) when given; calls fn per row. */
-int pl_store_users_list(pl_db_t *db, pl_arena_t *a, const char *query, const char *after, int limit,
-                        void (*fn)(void *ctx, const pl_user_t *u), void *ctx);
-
-int pl_store_org_insert(pl_db_t *db, const char *id, const char *name, const char *slug,
-                        bool personal, int64_t now);
-int pl_store_membership_insert(pl_db_t *db, const char *org_id, const char *user_id,
-                               const char *role, int64_t now);
-/* The user's organizations with the user's role, oldest membership first. */
-int pl_store_user_orgs(pl_db_t *db, pl_arena_t *a, const char *user_id,
-                       void (*fn)(void *ctx, const char *id, const char *name, const char *slug,
-                                  bool personal, const char *role, int64_t created_at),
-                       void *ctx);
+/* The user's organizations with the user's role, oldest membership first;
+ * the strings are valid during fn only. */
+int pl_store_user_orgs(pl_db_t *db, const char *user_id,
+                       void (*fn)(void *arg, const pl_auth_org_t *o), void *arg);
 
 int pl_store_session_insert(pl_db_t *db, const pl_session_t *s);
 int pl_store_session_state(pl_db_t *db, pl_arena_t *a, const char *session_id, const char *user_id,

@@ -9,17 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "platform/audit/audit.h"
-#include "auth/auth.h"
-#include "auth/auth_routes.h"
+#include "auth/auth_int.h"
 #include "auth/password.h"
-#include "core/config.h"
 #include "core/crypto.h"
 #include "core/keyring.h"
+#include "platform/audit/audit.h"
 #include "platform/mail/mail.h"
 
 #define SECRET_BYTES           20
-#define RECOVERY_CODES         10
 #define CHALLENGE_TTL_MS       (5 * 60 * 1000)
 #define CHALLENGE_MAX_FAILURES 5
 
@@ -75,8 +72,7 @@ static int use_totp(pl_db_t *db, pl_arena_t *a, const char *user_id, const char 
     return rc < 0 ? rc : rc == 1 ? PL_OK : PL_EINVAL;
 }
 
-/* Normalises a recovery code (lower case, no separators) and hashes it. */
-static bool recovery_hash(const char *code, char out[65])
+bool pl_auth_recovery_hash(const char *code, char out[65])
 {
     char norm[32];
     size_t k = 0;
@@ -102,21 +98,20 @@ static int use_second_factor(pl_db_t *db, pl_arena_t *a, const char *user_id, co
     if (rc != PL_EINVAL)
         return rc;
     char hash[65];
-    if (!recovery_hash(code, hash))
+    if (!pl_auth_recovery_hash(code, hash))
         return PL_EINVAL;
     rc = pl_store_recovery_use(db, user_id, hash, pl_now_ms());
     return rc == PL_ENOTFOUND ? PL_EINVAL : rc;
 }
 
-/* Ten new recovery codes ("xxxxx-xxxxx"), stored hashed; the old ones void. */
-static int new_recovery_codes(pl_db_t *db, const char *user_id, json_t **out)
+/* New recovery codes ("xxxxx-xxxxx"), stored hashed; the old ones void. */
+static int new_recovery_codes(pl_db_t *db, const char *user_id, pl_auth_recovery_codes_t *out)
 {
     static const char alphabet[] = "abcdefghjkmnpqrstuvwxyz23456789";
-    char hashes[RECOVERY_CODES][65];
-    json_t *codes = json_array();
-    for (int i = 0; i < RECOVERY_CODES; i++) {
+    char hashes[PL_AUTH_RECOVERY_CODES][65];
+    for (int i = 0; i < PL_AUTH_RECOVERY_CODES; i++) {
         unsigned char rnd[10];
-        char code[12];
+        char *code = out->codes[i];
         pl_random_bytes(rnd, sizeof(rnd));
         for (int k = 0, j = 0; k < 10; k++) {
             if (k == 5)
@@ -124,17 +119,12 @@ static int new_recovery_codes(pl_db_t *db, const char *user_id, json_t **out)
             code[j++] = alphabet[rnd[k] % (sizeof(alphabet) - 1)];
         }
         code[11] = '\0';
-        recovery_hash(code, hashes[i]);
-        json_array_append_new(codes, json_string(code));
-        pl_memzero(code, sizeof(code));
+        pl_auth_recovery_hash(code, hashes[i]);
     }
-    int rc = pl_store_recovery_replace(db, user_id, hashes, RECOVERY_CODES, pl_now_ms());
-    if (rc) {
-        json_decref(codes);
-        return rc;
-    }
-    *out = codes;
-    return PL_OK;
+    int rc = pl_store_recovery_replace(db, user_id, hashes, PL_AUTH_RECOVERY_CODES, pl_now_ms());
+    if (rc)
+        pl_memzero(out, sizeof(*out));
+    return rc;
 }
 
 /* ---- QR code ---- */
@@ -184,266 +174,237 @@ static char *uri_escape(pl_arena_t *a, const char *s)
     return out;
 }
 
-/* ---- routes ---- */
+/* ---- the caller's two-factor settings ---- */
 
-static int code_incorrect(pl_req_t *req)
+static int code_incorrect(pl_ctx_t *ctx)
 {
-    pl_req_field_error(req, "code", "incorrect", "The code is wrong or was already used.");
+    pl_field_error(ctx, "code", "incorrect", "The code is wrong or was already used.");
     return PL_EINVAL;
 }
 
-int pl_mfa_setup(pl_req_t *req)
+static int already_on(pl_ctx_t *ctx)
 {
-    if (req->ctx.principal.mfa_enabled)
-        return pl_req_fail(req, 409, "mfa_already_enabled", "Two-factor sign-in is already on.");
+    return pl_fail(ctx, 409, "mfa_already_enabled", "Two-factor sign-in is already on.");
+}
+
+static int not_on(pl_ctx_t *ctx)
+{
+    return pl_fail(ctx, 409, "conflict", "Two-factor sign-in is not on.");
+}
+
+int pl_auth_mfa_setup(pl_db_t *db, pl_ctx_t *ctx, pl_auth_totp_setup_t *out)
+{
+    int rc = pl_auth_need_user(ctx);
+    if (rc)
+        return rc;
+    const pl_principal_t *p = &ctx->principal;
+    if (p->mfa_enabled)
+        return already_on(ctx);
     unsigned char secret[SECRET_BYTES];
     pl_random_bytes(secret, sizeof(secret));
     char *b32 = NULL;
     size_t b32len = 0;
-    if (oath_base32_encode((const char *)secret, sizeof(secret), &b32, &b32len) != OATH_OK)
+    if (oath_base32_encode((const char *)secret, sizeof(secret), &b32, &b32len) != OATH_OK) {
+        pl_memzero(secret, sizeof(secret));
         return PL_EINTERNAL;
-    char *secret_text = pl_arena_strndup(req->ctx.arena, b32, b32len);
+    }
+    char *secret_text = pl_arena_strndup(ctx->arena, b32, b32len);
     pl_memzero(b32, b32len);
     free(b32);
-    char *sealed =
-        pl_keyring_seal(req->ctx.arena, secret, sizeof(secret), req->ctx.principal.user_id);
+    char *sealed = pl_keyring_seal(ctx->arena, secret, sizeof(secret), p->user_id);
     pl_memzero(secret, sizeof(secret));
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
-    int rc = pl_db_begin(db);
-    if (!rc)
-        rc = pl_db_finish(
-            db, pl_store_totp_put_pending(db, req->ctx.principal.user_id, sealed, pl_now_ms()));
+    if (!(rc = pl_db_begin(db)))
+        rc = pl_db_finish(db, pl_store_totp_put_pending(db, p->user_id, sealed, pl_now_ms()));
     if (rc)
         return rc;
-    const char *issuer = uri_escape(req->ctx.arena, pl_auth_cfg.mfa_issuer);
-    char *uri = pl_arena_printf(
-        req->ctx.arena,
-        "otpauth://totp/%s:%s?secret=%s&issuer=%s&algorithm=SHA1&digits=6&period=30", issuer,
-        uri_escape(req->ctx.arena, req->ctx.principal.email), secret_text, issuer);
-    char *svg = qr_svg(req->ctx.arena, uri);
-    if (!svg)
-        return PL_EINTERNAL;
-    return pl_resp_json(
-        req, 200,
-        json_pack("{s:s, s:s, s:s}", "secret", secret_text, "otpauth_uri", uri, "qr_svg", svg));
+    const char *issuer = uri_escape(ctx->arena, pl_auth_cfg.mfa_issuer);
+    out->secret = secret_text;
+    out->otpauth_uri = pl_arena_printf(
+        ctx->arena, "otpauth://totp/%s:%s?secret=%s&issuer=%s&algorithm=SHA1&digits=6&period=30",
+        issuer, uri_escape(ctx->arena, p->email ? p->email : ""), secret_text, issuer);
+    out->qr_svg = qr_svg(ctx->arena, out->otpauth_uri);
+    return out->qr_svg ? PL_OK : PL_EINTERNAL;
 }
 
-static int send_notice(pl_db_t *db, pl_req_t *req, const char *t)
+/* Mails the caller a notice of a two-factor change. */
+static int send_notice(pl_db_t *db, pl_ctx_t *ctx, const char *template_name)
 {
-    json_t *vars =
-        json_pack("{s:s}", "name", req->ctx.principal.name ? req->ctx.principal.name : "");
-    int rc = pl_mail_enqueue(db, t, req->ctx.principal.email, vars);
+    const pl_principal_t *p = &ctx->principal;
+    json_t *vars = json_pack("{s:s}", "name", p->name ? p->name : "");
+    int rc = pl_mail_enqueue(db, template_name, p->email, vars);
     json_decref(vars);
     return rc;
 }
 
-int pl_mfa_enable(pl_req_t *req)
+int pl_auth_mfa_enable(pl_db_t *db, pl_ctx_t *ctx, const char *code, pl_auth_recovery_codes_t *out)
 {
-    const char *code = NULL;
-    if (pl_json_get_string(req, "code", true, 1, 32, &code))
-        return PL_EINVAL;
-    if (req->ctx.principal.mfa_enabled)
-        return pl_req_fail(req, 409, "mfa_already_enabled", "Two-factor sign-in is already on.");
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
-    int rc = pl_db_begin(db);
+    int rc = pl_auth_need_user(ctx);
     if (rc)
         return rc;
+    const char *user_id = ctx->principal.user_id;
+    if (ctx->principal.mfa_enabled)
+        return already_on(ctx);
+    if ((rc = pl_db_begin(db)))
+        return rc;
     pl_totp_row_t row;
-    json_t *codes = NULL;
     unsigned char secret[64];
     size_t n = 0;
     int64_t step = -1;
-    rc = pl_store_totp_get(db, req->ctx.arena, req->ctx.principal.user_id, &row);
+    rc = pl_store_totp_get(db, ctx->arena, user_id, &row);
     if (rc == PL_ENOTFOUND)
-        rc = pl_req_fail(req, 409, "conflict", "Start with POST /v1/me/mfa/totp/setup.");
-    if (!rc && !(rc = open_secret(&row, req->ctx.principal.user_id, secret, &n))) {
+        rc = pl_fail(ctx, 409, "conflict", "Start with POST /v1/me/mfa/totp/setup.");
+    if (!rc && !(rc = open_secret(&row, user_id, secret, &n))) {
         step = totp_step(secret, n, code, pl_now_ms() / 1000);
         pl_memzero(secret, sizeof(secret));
         if (step < 0)
-            rc = code_incorrect(req);
+            rc = code_incorrect(ctx);
     }
     int64_t now = pl_now_ms();
     if (!rc)
-        rc = pl_store_totp_enable(db, req->ctx.principal.user_id, step, now);
+        rc = pl_store_totp_enable(db, user_id, step, now);
     if (!rc)
-        rc = pl_store_user_set_mfa(db, req->ctx.principal.user_id, true, now);
+        rc = pl_store_user_set_mfa(db, user_id, true, now);
     if (!rc)
-        rc = new_recovery_codes(db, req->ctx.principal.user_id, &codes);
+        rc = new_recovery_codes(db, user_id, out);
     if (!rc)
-        rc = send_notice(db, req, "mfa_enabled");
+        rc = send_notice(db, ctx, "mfa_enabled");
     if (!rc)
-        rc = pl_audit_append(db, &req->ctx, NULL, "user.mfa_enabled", "user",
-                             req->ctx.principal.user_id, NULL);
-    if ((rc = pl_db_finish(db, rc))) {
-        json_decref(codes);
-        return rc;
-    }
-    return pl_resp_json(req, 200, json_pack("{s:o}", "recovery_codes", codes));
+        rc = pl_audit_append(db, ctx, NULL, "user.mfa_enabled", "user", user_id, NULL);
+    if ((rc = pl_db_finish(db, rc)))
+        pl_memzero(out, sizeof(*out));
+    return rc;
 }
 
-/* Checks the account password for /v1/me/mfa routes: 422 on field
+/* Checks the caller's password for the two-factor settings: 422 on field
  * "password" when wrong. */
-static int check_password(pl_req_t *req, pl_db_t *db, const char *password)
+static int check_password(pl_db_t *db, pl_ctx_t *ctx, const char *password)
 {
     pl_user_t u;
-    int rc = pl_store_user_by_id(db, req->ctx.arena, req->ctx.principal.user_id, &u);
+    int rc = pl_store_user_by_id(db, ctx->arena, ctx->principal.user_id, &u);
     if (rc)
         return rc;
     if (!pl_password_verify(u.password_hash, password, strlen(password))) {
-        pl_req_field_error(req, "password", "incorrect", "The password is wrong.");
+        pl_field_error(ctx, "password", "incorrect", "The password is wrong.");
         return PL_EINVAL;
     }
     return PL_OK;
 }
 
-int pl_mfa_disable(pl_req_t *req)
+int pl_auth_mfa_disable(pl_db_t *db, pl_ctx_t *ctx, const char *password, const char *code)
 {
-    const char *password = NULL, *code = NULL;
-    pl_json_get_string(req, "password", true, 1, 4096, &password);
-    pl_json_get_string(req, "code", true, 1, 32, &code);
-    if (pl_req_validated(req))
-        return PL_EINVAL;
-    if (!req->ctx.principal.mfa_enabled)
-        return pl_req_fail(req, 409, "conflict", "Two-factor sign-in is not on.");
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
-    int rc = check_password(req, db, password);
+    int rc = pl_auth_need_user(ctx);
     if (rc)
         return rc;
-    if ((rc = pl_db_begin(db)))
+    const char *user_id = ctx->principal.user_id;
+    if (!ctx->principal.mfa_enabled)
+        return not_on(ctx);
+    if ((rc = check_password(db, ctx, password)) || (rc = pl_db_begin(db)))
         return rc;
-    rc = use_second_factor(db, req->ctx.arena, req->ctx.principal.user_id, code);
+    rc = use_second_factor(db, ctx->arena, user_id, code);
     if (rc == PL_EINVAL)
-        rc = code_incorrect(req);
+        rc = code_incorrect(ctx);
     int64_t now = pl_now_ms();
     if (!rc)
-        rc = pl_store_totp_delete(db, req->ctx.principal.user_id);
+        rc = pl_store_totp_delete(db, user_id);
     if (!rc)
-        rc = pl_store_recovery_replace(db, req->ctx.principal.user_id, NULL, 0, now);
+        rc = pl_store_recovery_replace(db, user_id, NULL, 0, now);
     if (!rc)
-        rc = pl_store_user_set_mfa(db, req->ctx.principal.user_id, false, now);
+        rc = pl_store_user_set_mfa(db, user_id, false, now);
     if (!rc)
-        rc = send_notice(db, req, "mfa_disabled");
+        rc = send_notice(db, ctx, "mfa_disabled");
     if (!rc)
-        rc = pl_audit_append(db, &req->ctx, NULL, "user.mfa_disabled", "user",
-                             req->ctx.principal.user_id, NULL);
-    if ((rc = pl_db_finish(db, rc)))
-        return rc;
-    return pl_resp_status(req, 204);
+        rc = pl_audit_append(db, ctx, NULL, "user.mfa_disabled", "user", user_id, NULL);
+    return pl_db_finish(db, rc);
 }
 
-int pl_mfa_recovery_codes(pl_req_t *req)
+int pl_auth_mfa_recovery_codes(pl_db_t *db, pl_ctx_t *ctx, const char *password,
+                               pl_auth_recovery_codes_t *out)
 {
-    const char *password = NULL;
-    if (pl_json_get_string(req, "password", true, 1, 4096, &password))
-        return PL_EINVAL;
-    if (!req->ctx.principal.mfa_enabled)
-        return pl_req_fail(req, 409, "conflict", "Two-factor sign-in is not on.");
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
-    int rc = check_password(req, db, password);
+    int rc = pl_auth_need_user(ctx);
     if (rc)
         return rc;
-    json_t *codes = NULL;
-    if ((rc = pl_db_begin(db)))
+    const char *user_id = ctx->principal.user_id;
+    if (!ctx->principal.mfa_enabled)
+        return not_on(ctx);
+    if ((rc = check_password(db, ctx, password)) || (rc = pl_db_begin(db)))
         return rc;
-    rc = new_recovery_codes(db, req->ctx.principal.user_id, &codes);
+    rc = new_recovery_codes(db, user_id, out);
     if (!rc)
-        rc = pl_audit_append(db, &req->ctx, NULL, "user.recovery_codes_regenerated", "user",
-                             req->ctx.principal.user_id, NULL);
-    if ((rc = pl_db_finish(db, rc))) {
-        json_decref(codes);
-        return rc;
-    }
-    return pl_resp_json(req, 200, json_pack("{s:o}", "recovery_codes", codes));
+        rc = pl_audit_append(db, ctx, NULL, "user.recovery_codes_regenerated", "user", user_id,
+                             NULL);
+    if ((rc = pl_db_finish(db, rc)))
+        pl_memzero(out, sizeof(*out));
+    return rc;
 }
 
 /* ---- the second step of sign-in ---- */
 
-int pl_mfa_challenge(pl_req_t *req, pl_db_t *db, const pl_user_t *u)
+int pl_auth_mfa_challenge(pl_db_t *db, pl_ctx_t *ctx, const pl_user_t *u,
+                          char token[PL_AUTH_TOKEN_LEN])
 {
-    char token[64], hash[65];
-    pl_token_new(32, token, sizeof(token));
+    PL_UNUSED(ctx);
+    char hash[65];
+    pl_token_new(32, token, PL_AUTH_TOKEN_LEN);
     pl_sha256_hex(token, strlen(token), hash);
     int64_t now = pl_now_ms();
     int rc = pl_db_begin(db);
     if (!rc)
         rc = pl_db_finish(db,
                           pl_store_challenge_insert(db, hash, u->id, now + CHALLENGE_TTL_MS, now));
-    if (rc) {
-        pl_memzero(token, sizeof(token));
-        return rc;
-    }
-    rc = pl_resp_json(req, 200,
-                      json_pack("{s:b, s:s, s:[s, s]}", "mfa_required", 1, "mfa_token", token,
-                                "mfa_methods", "totp", "recovery_code"));
-    pl_memzero(token, sizeof(token));
+    if (rc)
+        pl_memzero(token, PL_AUTH_TOKEN_LEN);
     return rc;
 }
 
-int pl_auth_login_mfa(pl_req_t *req)
+static int step_expired(pl_ctx_t *ctx)
 {
-    const char *token = NULL, *code = NULL;
-    pl_json_get_string(req, "mfa_token", true, 1, 256, &token);
-    pl_json_get_string(req, "code", true, 1, 32, &code);
-    if (pl_req_validated(req))
-        return PL_EINVAL;
+    return pl_fail(ctx, 401, "invalid_token", "The sign-in step expired; start again.");
+}
+
+int pl_auth_login_mfa(pl_db_t *db, pl_ctx_t *ctx, const char *mfa_token, const char *code,
+                      pl_auth_tokens_t *out)
+{
     char hash[65];
-    pl_sha256_hex(token, strlen(token), hash);
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    pl_sha256_hex(mfa_token, strlen(mfa_token), hash);
     const char *user_id = NULL;
     pl_user_t u;
     int64_t now = pl_now_ms();
-    int rc =
-        pl_store_challenge_get(db, req->ctx.arena, hash, now, CHALLENGE_MAX_FAILURES, &user_id);
+    int rc = pl_store_challenge_get(db, ctx->arena, hash, now, CHALLENGE_MAX_FAILURES, &user_id);
     if (rc == PL_ENOTFOUND)
-        return pl_req_fail(req, 401, "invalid_token", "The sign-in step expired; start again.");
+        return step_expired(ctx);
     if (!rc)
-        rc = pl_store_user_by_id(db, req->ctx.arena, user_id, &u);
-    if (rc)
-        return rc;
+        rc = pl_store_user_by_id(db, ctx->arena, user_id, &u);
     /* the sign-in throttles guard this step too */
-    if ((rc = pl_auth_throttle(req, db, u.email)))
+    if (rc || (rc = pl_auth_throttle(db, ctx, u.email)) || (rc = pl_db_begin(db)))
         return rc;
-    if ((rc = pl_db_begin(db)))
-        return rc;
-    rc = use_second_factor(db, req->ctx.arena, u.id, code);
+    rc = use_second_factor(db, ctx->arena, u.id, code);
     if (rc == PL_EINVAL) {
         rc = pl_store_challenge_fail(db, hash);
         if (!rc)
-            rc = pl_store_attempt_insert(db, u.email, req->client_ip, false, now);
+            rc = pl_store_attempt_insert(db, u.email, ctx->ip, false, now);
         json_t *d = json_pack("{s:s}", "reason", "invalid_mfa_code");
         if (!rc)
-            rc = pl_audit_append(db, &req->ctx, NULL, "user.login_failed", "user", u.id, d);
+            rc = pl_audit_append(db, ctx, NULL, "user.login_failed", "user", u.id, d);
         json_decref(d);
         if ((rc = pl_db_finish(db, rc)))
             return rc;
         pl_auth_count("failure");
-        return pl_req_fail(req, 401, "invalid_mfa_code", "The code is wrong or was already used.");
+        return pl_fail(ctx, 401, "invalid_mfa_code", "The code is wrong or was already used.");
     }
-    json_t *pair = NULL;
     if (!rc && u.disabled)
-        rc = pl_req_fail(req, 403, "account_disabled", "This account is disabled.");
+        rc = pl_fail(ctx, 403, "account_disabled", "This account is disabled.");
     if (!rc && pl_store_challenge_use(db, hash, now) != 1)
-        rc = pl_req_fail(req, 401, "invalid_token", "The sign-in step expired; start again.");
+        rc = step_expired(ctx);
     if (!rc)
-        rc = pl_store_attempt_insert(db, u.email, req->client_ip, true, now);
+        rc = pl_store_attempt_insert(db, u.email, ctx->ip, true, now);
     if (!rc)
-        rc = pl_auth_issue_session(req, db, &u, &pair);
+        rc = pl_auth_issue_session(db, ctx, &u, out);
     if (!rc)
-        rc = pl_auth_audit_login(req, db, &u, true);
+        rc = pl_auth_audit_login(db, ctx, &u, true);
     if ((rc = pl_db_finish(db, rc))) {
-        json_decref(pair);
+        pl_memzero(out, sizeof(*out));
         return rc;
     }
     pl_auth_count("success");
-    return pl_resp_json(req, 200, pair);
+    return PL_OK;
 }

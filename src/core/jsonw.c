@@ -103,3 +103,11 @@ void pl_jw_time(pl_jw_t *w, const char *key, int64_t ms)
     raw(w, t, strlen(t));
     raw(w, "\"", 1);
 }
+
+void pl_jw_time_or_null(pl_jw_t *w, const char *key, int64_t ms)
+{
+    if (ms)
+        pl_jw_time(w, key, ms);
+    else
+        pl_jw_string(w, key, NULL);
+}

@@ -26,5 +26,7 @@ void pl_jw_bool(pl_jw_t *w, const char *key, bool value);
 void pl_jw_int(pl_jw_t *w, const char *key, int64_t value);
 /* A UTC millisecond time as an RFC 3339 string. */
 void pl_jw_time(pl_jw_t *w, const char *key, int64_t ms);
+/* The same, or null when ms is 0 (a time that is not set). */
+void pl_jw_time_or_null(pl_jw_t *w, const char *key, int64_t ms);
 
 #endif

@@ -124,12 +124,7 @@ int pl_time_parse(const char *s, int64_t *ms)
 
 void pl_hex(const unsigned char *in, size_t n, char *out)
 {
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[in[i] >> 4];
-        out[2 * i + 1] = digits[in[i] & 15];
-    }
-    out[2 * n] = '\0';
+    sodium_bin2hex(out, 2 * n + 1, in, n);
 }
 
 void pl_uuid7(char out[37])

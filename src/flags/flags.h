@@ -15,8 +15,8 @@
 #define PL_FLAGS_H
 
 #include "core/core.h"
+#include "core/ctx.h"
 #include "db/db.h"
-#include "web/web.h"
 
 #define PL_FLAG_KEY_MAX 64
 
@@ -72,13 +72,56 @@ bool pl_flags_eval(const pl_flags_snapshot_t *s, size_t i, const char *org_id);
  * current snapshot; false for an unknown flag. */
 bool pl_flags_enabled(const char *key, const char *org_id);
 
-/* Handlers (routes.c). */
-int pl_flags_admin_list(pl_req_t *req);
-int pl_flags_admin_put(pl_req_t *req);
-int pl_flags_admin_delete(pl_req_t *req);
-int pl_flags_override_put(pl_req_t *req);
-int pl_flags_override_delete(pl_req_t *req);
-int pl_flags_org_list(pl_req_t *req);
+/* ---- management (instance admins): the service API ----
+ * Functions take the calling thread's connection and the acting context;
+ * refusals are recorded on ctx and returned as negative PL_E* codes. Each
+ * change runs in its own transaction (joining the caller's), bumps
+ * flags_version and writes flag.updated to the instance chain. This
+ * instance's snapshot follows once the caller calls pl_flags_reload after
+ * its transaction has ended (other instances' pollers follow within a
+ * second). Structs filled for the caller live in ctx->arena. */
+
+/* An organization's override of a flag. */
+typedef struct {
+    const char *flag_key, *org_id;
+    bool enabled;
+} pl_flag_org_t;
+
+typedef struct {
+    const char *key, *description;
+    bool enabled;
+    int rollout_percent;
+    int64_t created_at, updated_at;
+    const pl_flag_org_t *overrides; /* by org id */
+    int noverrides;
+} pl_flag_t;
+
+/* A page of flags in key order (the database's); next_cursor is the last
+ * key when another page follows. */
+typedef struct {
+    const pl_flag_t *items;
+    int n;
+    const char *next_cursor;
+} pl_flag_page_t;
+
+/* pl_flags_key_valid for input: records 422 (field "key") on ctx and
+ * returns PL_EINVAL unless key is valid. */
+int pl_flags_check_key(pl_ctx_t *ctx, const char *key);
+
+/* Flags with their overrides, after the flag key cursor (NULL: first). */
+int pl_flags_list(pl_db_t *db, pl_ctx_t *ctx, const char *cursor, int limit, pl_flag_page_t *out);
+/* Creates or replaces flag key (its overrides and created_at stay); out
+ * gets it as stored. 422 (field "key") for an invalid key. */
+int pl_flags_put(pl_db_t *db, pl_ctx_t *ctx, const char *key, const char *description, bool enabled,
+                 int rollout_percent, pl_flag_t *out);
+/* Deletes a flag and its overrides. 404 not_found. */
+int pl_flags_delete(pl_db_t *db, pl_ctx_t *ctx, const char *key);
+/* Sets the override of the organization org_ref (id or slug). 404
+ * not_found for an unknown flag or organization. */
+int pl_flags_override_set(pl_db_t *db, pl_ctx_t *ctx, const char *key, const char *org_ref,
+                          bool enabled, pl_flag_org_t *out);
+/* Deletes that override; 404 also when the org has none. */
+int pl_flags_override_delete(pl_db_t *db, pl_ctx_t *ctx, const char *key, const char *org_ref);
 
 /* ---- SQL (flags_store.c): for the files in src/flags, which define
  * PL_FLAGS_INTERNAL. Writers call these inside their write transaction. ---- */
@@ -91,10 +134,7 @@ typedef struct {
     int64_t created_at, updated_at;
 } pl_flag_row_t;
 
-typedef struct {
-    const char *flag_key, *org_id;
-    bool enabled;
-} pl_flag_override_row_t;
+typedef pl_flag_org_t pl_flag_override_row_t;
 
 /* The kv row 'flags_version' (0 when absent), and its increment. */
 int pl_flags_store_version(pl_db_t *db, int64_t *out);
@@ -124,8 +164,6 @@ int pl_flags_store_all(pl_db_t *db,
                                   const pl_flag_override_row_t *o),
                        void *ctx);
 
-/* An organization's id from its id or slug (copied into a); PL_ENOTFOUND. */
-int pl_flags_store_org_id(pl_db_t *db, pl_arena_t *a, const char *id_or_slug, const char **id);
 int pl_flags_store_override_upsert(pl_db_t *db, const char *key, const char *org_id, bool enabled,
                                    int64_t now);
 /* PL_ENOTFOUND when the org has no override of the flag. */

@@ -1,37 +1,12 @@
-/* flags_routes.c - instance-admin flag management and the per-org evaluation
- * route. Every change bumps flags_version in its transaction and rebuilds
- * this instance's snapshot once the transaction has ended (pl_req_defer). */
-#include <string.h>
-
-#define PL_FLAGS_INTERNAL
-#include "platform/audit/audit.h"
+/* flags_routes.c - the HTTP face of feature flags: instance-admin
+ * management, and the per-org evaluation route; and the module's
+ * descriptor. A change rebuilds this instance's snapshot once the
+ * request's transaction has ended (pl_req_defer). */
+#include "core/module.h"
 #include "flags/flags.h"
+#include "web/web.h"
 
 #define DESCRIPTION_MAX 1000
-#define ORG_REF_MAX     64
-
-/* flag.updated in the instance chain, in the change's transaction. */
-static int audit_flag(pl_db_t *db, pl_req_t *req, const char *key, const char *change,
-                      const char *org_id, bool enabled)
-{
-    json_t *d =
-        json_pack("{s:s, s:s?, s:b}", "change", change, "org_id", org_id, "enabled", enabled);
-    int rc = pl_audit_append(db, &req->ctx, NULL, "flag.updated", "flag", key, d);
-    json_decref(d);
-    return rc;
-}
-
-static const char *fmt_time(pl_req_t *req, int64_t ms)
-{
-    char *out = pl_arena_alloc(req->ctx.arena, 32);
-    pl_time_format(ms, out);
-    return out;
-}
-
-static int no_flag(pl_req_t *req)
-{
-    return pl_req_fail(req, 404, "not_found", "No such flag.");
-}
 
 /* Runs after the request's transaction ended: the rebuild reads what was
  * committed (a rolled-back change rebuilds the same flags, harmlessly). */
@@ -43,52 +18,39 @@ static void rebuild_snapshot(pl_req_t *req, void *arg)
     pl_flags_reload(pl_db_thread());
 }
 
-/* A Flag; takes a reference to overrides (an array of {org_id, enabled}). */
-static json_t *flag_json(pl_req_t *req, const pl_flag_row_t *f, json_t *overrides)
+static void write_override(pl_jw_t *w, const pl_flag_org_t *o, bool with_key)
 {
-    return json_pack("{s:s, s:s, s:b, s:i, s:O, s:s, s:s}", "key", f->key, "description",
-                     f->description, "enabled", f->enabled, "rollout_percent", f->rollout_percent,
-                     "overrides", overrides, "created_at", fmt_time(req, f->created_at),
-                     "updated_at", fmt_time(req, f->updated_at));
+    pl_jw_object_open(w, NULL);
+    if (with_key)
+        pl_jw_string(w, "flag_key", o->flag_key);
+    pl_jw_string(w, "org_id", o->org_id);
+    pl_jw_bool(w, "enabled", o->enabled);
+    pl_jw_object_close(w);
 }
 
-static json_t *override_json(const pl_flag_override_row_t *o)
+static void write_flag(pl_jw_t *w, const void *item)
 {
-    return json_pack("{s:s, s:b}", "org_id", o->org_id, "enabled", o->enabled);
+    const pl_flag_t *f = item;
+    pl_jw_object_open(w, NULL);
+    pl_jw_string(w, "key", f->key);
+    pl_jw_string(w, "description", f->description);
+    pl_jw_bool(w, "enabled", f->enabled);
+    pl_jw_int(w, "rollout_percent", f->rollout_percent);
+    pl_jw_array_open(w, "overrides");
+    for (int i = 0; i < f->noverrides; i++)
+        write_override(w, &f->overrides[i], false);
+    pl_jw_array_close(w);
+    pl_jw_time(w, "created_at", f->created_at);
+    pl_jw_time(w, "updated_at", f->updated_at);
+    pl_jw_object_close(w);
 }
 
-/* ---- GET /v1/admin/flags ---- */
-
-typedef struct {
-    pl_req_t *req;
-    json_t *list;
-    json_t *by_key; /* key -> the flag's overrides array */
-    int count, limit;
-    const char *first, *last;
-} page_t;
-
-static void add_flag(void *ctx, const pl_flag_row_t *f)
+static void write_org_override(pl_jw_t *w, const void *item)
 {
-    page_t *p = ctx;
-    if (++p->count > p->limit)
-        return; /* the extra row only tells that another page exists */
-    json_t *overrides = json_array();
-    json_array_append_new(p->list, flag_json(p->req, f, overrides));
-    json_object_set_new(p->by_key, f->key, overrides);
-    p->last = pl_arena_strdup(p->req->ctx.arena, f->key);
-    if (!p->first)
-        p->first = p->last;
+    write_override(w, item, true);
 }
 
-static void add_override(void *ctx, const pl_flag_override_row_t *o)
-{
-    page_t *p = ctx;
-    json_t *overrides = json_object_get(p->by_key, o->flag_key);
-    if (overrides)
-        json_array_append_new(overrides, override_json(o));
-}
-
-int pl_flags_admin_list(pl_req_t *req)
+static int admin_list(pl_req_t *req)
 {
     int limit;
     const char *cursor;
@@ -100,51 +62,20 @@ int pl_flags_admin_list(pl_req_t *req)
     pl_db_t *db = pl_db_thread();
     if (!db)
         return PL_EDB;
-    page_t p = {req, json_array(), json_object(), 0, limit, NULL, NULL};
-    rc = pl_flags_store_list(db, cursor, limit + 1, add_flag, &p);
-    /* the page's keys are exactly those in [first, last], in the same
-     * (database) order the page was cut in */
-    if (!rc && p.first)
-        rc = pl_flags_store_overrides(db, p.first, p.last, add_override, &p);
-    json_decref(p.by_key);
-    if (rc) {
-        json_decref(p.list);
-        return rc;
-    }
-    return pl_resp_list(req, p.list, p.count > limit ? p.last : NULL);
+    pl_flag_page_t page;
+    rc = pl_flags_list(db, &req->ctx, cursor, limit, &page);
+    return rc ? rc
+              : pl_resp_page(req, page.items, (size_t)page.n, sizeof(*page.items), write_flag,
+                             page.next_cursor);
 }
 
-/* ---- PUT /v1/admin/flags/{key} ---- */
-
-static void collect_override(void *ctx, const pl_flag_override_row_t *o)
-{
-    json_array_append_new(ctx, override_json(o));
-}
-
-/* The flag as stored now, inside the caller's transaction. */
-static int read_flag(pl_req_t *req, pl_db_t *db, const char *key, json_t **out)
-{
-    pl_flag_row_t f;
-    int rc = pl_flags_store_get(db, req->ctx.arena, key, &f);
-    if (rc)
-        return rc;
-    json_t *overrides = json_array();
-    rc = pl_flags_store_overrides(db, key, key, collect_override, overrides);
-    if (rc == PL_OK)
-        *out = flag_json(req, &f, overrides);
-    json_decref(overrides);
-    return rc;
-}
-
-int pl_flags_admin_put(pl_req_t *req)
+static int admin_put(pl_req_t *req)
 {
     const char *key = pl_req_param(req, "key");
     const char *description = NULL;
     bool enabled = false;
     int64_t rollout = 100;
-    if (!pl_flags_key_valid(key))
-        pl_req_field_error(req, "key", "invalid",
-                           "Use 1 to 64 of a-z, 0-9, '.', '_' and '-', starting with a letter.");
+    pl_flags_check_key(&req->ctx, key);
     pl_json_get_string(req, "description", false, 0, DESCRIPTION_MAX, &description);
     pl_json_get_bool(req, "enabled", true, &enabled);
     pl_json_get_int(req, "rollout_percent", false, 0, 100, &rollout);
@@ -153,75 +84,28 @@ int pl_flags_admin_put(pl_req_t *req)
     pl_db_t *db = pl_db_thread();
     if (!db)
         return PL_EDB;
-    int rc = pl_db_begin(db);
+    pl_flag_t f;
+    int rc = pl_flags_put(db, &req->ctx, key, description, enabled, (int)rollout, &f);
     if (rc)
         return rc;
-    int64_t now = pl_now_ms();
-    json_t *flag = NULL;
-    rc = pl_flags_store_bump(db, now);
-    if (!rc)
-        rc = pl_flags_store_upsert(db, key, description ? description : "", enabled, (int)rollout,
-                                   now);
-    if (!rc)
-        rc = audit_flag(db, req, key, "upserted", NULL, enabled);
-    if (!rc)
-        rc = read_flag(req, db, key, &flag);
-    if ((rc = pl_db_finish(db, rc))) {
-        json_decref(flag);
-        return rc;
-    }
     pl_req_defer(req, rebuild_snapshot, NULL);
-    return pl_resp_json(req, 200, flag);
+    return pl_resp_object(req, 200, write_flag, &f);
 }
 
-/* ---- DELETE /v1/admin/flags/{key} ---- */
-
-int pl_flags_admin_delete(pl_req_t *req)
+static int admin_delete(pl_req_t *req)
 {
-    const char *key = pl_req_param(req, "key");
-    if (!pl_flags_key_valid(key))
-        return no_flag(req);
     pl_db_t *db = pl_db_thread();
     if (!db)
         return PL_EDB;
-    int rc = pl_db_begin(db);
+    int rc = pl_flags_delete(db, &req->ctx, pl_req_param(req, "key"));
     if (rc)
         return rc;
-    rc = pl_flags_store_bump(db, pl_now_ms());
-    if (!rc)
-        rc = pl_flags_store_delete(db, key); /* its overrides go with it */
-    if (!rc)
-        rc = audit_flag(db, req, key, "deleted", NULL, false);
-    if ((rc = pl_db_finish(db, rc)))
-        return rc == PL_ENOTFOUND ? no_flag(req) : rc;
     pl_req_defer(req, rebuild_snapshot, NULL);
     return pl_resp_status(req, 204);
 }
 
-/* ---- PUT/DELETE /v1/admin/flags/{key}/orgs/{org} ---- */
-
-/* The flag exists and {org} (id or slug) names an organization: its id. */
-static int resolve_target(pl_req_t *req, pl_db_t *db, const char *key, const char **org_id)
+static int override_put(pl_req_t *req)
 {
-    const char *ref = pl_req_param(req, "org");
-    if (!pl_flags_key_valid(key))
-        return no_flag(req);
-    pl_flag_row_t f;
-    int rc = pl_flags_store_get(db, req->ctx.arena, key, &f);
-    if (rc)
-        return rc == PL_ENOTFOUND ? no_flag(req) : rc;
-    if (!ref || strlen(ref) > ORG_REF_MAX)
-        rc = PL_ENOTFOUND;
-    else
-        rc = pl_flags_store_org_id(db, req->ctx.arena, ref, org_id);
-    if (rc == PL_ENOTFOUND)
-        return pl_req_fail(req, 404, "not_found", "No such organization.");
-    return rc;
-}
-
-int pl_flags_override_put(pl_req_t *req)
-{
-    const char *key = pl_req_param(req, "key");
     bool enabled = false;
     pl_json_get_bool(req, "enabled", true, &enabled);
     if (pl_req_validated(req))
@@ -229,67 +113,45 @@ int pl_flags_override_put(pl_req_t *req)
     pl_db_t *db = pl_db_thread();
     if (!db)
         return PL_EDB;
-    int rc = pl_db_begin(db);
+    pl_flag_org_t o;
+    int rc = pl_flags_override_set(db, &req->ctx, pl_req_param(req, "key"),
+                                   pl_req_param(req, "org"), enabled, &o);
     if (rc)
         return rc;
-    const char *org_id = NULL;
-    int64_t now = pl_now_ms();
-    rc = resolve_target(req, db, key, &org_id);
-    if (!rc)
-        rc = pl_flags_store_bump(db, now);
-    if (!rc)
-        rc = pl_flags_store_override_upsert(db, key, org_id, enabled, now);
-    if (!rc)
-        rc = audit_flag(db, req, key, "override_set", org_id, enabled);
-    if ((rc = pl_db_finish(db, rc))) {
-        if (rc == PL_EFKEY) /* the flag or the org went away meanwhile */
-            return pl_req_fail(req, 404, "not_found", "No such flag or organization.");
-        return rc;
-    }
     pl_req_defer(req, rebuild_snapshot, NULL);
-    return pl_resp_json(
-        req, 200,
-        json_pack("{s:s, s:s, s:b}", "flag_key", key, "org_id", org_id, "enabled", enabled));
+    return pl_resp_object(req, 200, write_org_override, &o);
 }
 
-int pl_flags_override_delete(pl_req_t *req)
+static int override_delete(pl_req_t *req)
 {
-    const char *key = pl_req_param(req, "key");
     pl_db_t *db = pl_db_thread();
     if (!db)
         return PL_EDB;
-    int rc = pl_db_begin(db);
+    int rc =
+        pl_flags_override_delete(db, &req->ctx, pl_req_param(req, "key"), pl_req_param(req, "org"));
     if (rc)
         return rc;
-    const char *org_id = NULL;
-    rc = resolve_target(req, db, key, &org_id);
-    if (!rc)
-        rc = pl_flags_store_bump(db, pl_now_ms());
-    if (!rc)
-        rc = pl_flags_store_override_delete(db, key, org_id);
-    if (!rc)
-        rc = audit_flag(db, req, key, "override_deleted", org_id, false);
-    if ((rc = pl_db_finish(db, rc))) {
-        if (rc == PL_ENOTFOUND && !req->ctx.err.status)
-            return pl_req_fail(req, 404, "not_found", "This organization has no override.");
-        return rc;
-    }
     pl_req_defer(req, rebuild_snapshot, NULL);
     return pl_resp_status(req, 204);
 }
 
-/* ---- GET /v1/orgs/{org}/flags ---- */
-
-/* Evaluated from the snapshot alone: no query. */
-int pl_flags_org_list(pl_req_t *req)
+/* The acting org's flags, evaluated from the snapshot alone: no query. */
+static void write_evaluated(pl_jw_t *w, const void *item)
 {
-    json_t *flags = json_object();
+    const char *org_id = item;
     pl_flags_snapshot_t *s = pl_flags_acquire();
+    pl_jw_object_open(w, NULL);
+    pl_jw_object_open(w, "flags");
     for (size_t i = 0; i < pl_flags_count(s); i++)
-        json_object_set_new(flags, pl_flags_key(s, i),
-                            json_boolean(pl_flags_eval(s, i, req->ctx.tenant.org_id)));
+        pl_jw_bool(w, pl_flags_key(s, i), pl_flags_eval(s, i, org_id));
+    pl_jw_object_close(w);
+    pl_jw_object_close(w);
     pl_flags_release(s);
-    return pl_resp_json(req, 200, json_pack("{s:o}", "flags", flags));
+}
+
+static int org_list(pl_req_t *req)
+{
+    return pl_resp_object(req, 200, write_evaluated, req->ctx.tenant.org_id);
 }
 
 /* ---- the module ---- */
@@ -297,13 +159,12 @@ int pl_flags_org_list(pl_req_t *req)
 #define J PL_ROUTE_JSON
 
 static pl_route_t routes[] = {
-    {PL_M_GET, "/v1/orgs/{org}/flags", pl_flags_org_list, PL_AUTH_ORG, "flag.read", 0},
-    {PL_M_GET, "/v1/admin/flags", pl_flags_admin_list, PL_AUTH_ADMIN, NULL, 0},
-    {PL_M_PUT, "/v1/admin/flags/{key}", pl_flags_admin_put, PL_AUTH_ADMIN, NULL, J},
-    {PL_M_DELETE, "/v1/admin/flags/{key}", pl_flags_admin_delete, PL_AUTH_ADMIN, NULL, 0},
-    {PL_M_PUT, "/v1/admin/flags/{key}/orgs/{org}", pl_flags_override_put, PL_AUTH_ADMIN, NULL, J},
-    {PL_M_DELETE, "/v1/admin/flags/{key}/orgs/{org}", pl_flags_override_delete, PL_AUTH_ADMIN, NULL,
-     0},
+    {PL_M_GET, "/v1/orgs/{org}/flags", org_list, PL_AUTH_ORG, "flag.read", 0},
+    {PL_M_GET, "/v1/admin/flags", admin_list, PL_AUTH_ADMIN, NULL, 0},
+    {PL_M_PUT, "/v1/admin/flags/{key}", admin_put, PL_AUTH_ADMIN, NULL, J},
+    {PL_M_DELETE, "/v1/admin/flags/{key}", admin_delete, PL_AUTH_ADMIN, NULL, 0},
+    {PL_M_PUT, "/v1/admin/flags/{key}/orgs/{org}", override_put, PL_AUTH_ADMIN, NULL, J},
+    {PL_M_DELETE, "/v1/admin/flags/{key}/orgs/{org}", override_delete, PL_AUTH_ADMIN, NULL, 0},
     {0},
 };
 

@@ -168,20 +168,6 @@ int pl_flags_store_all(pl_db_t *db,
 
 /* ---- overrides ---- */
 
-/* Slugs never look like ids (orgs_routes.c), so one lookup serves both. */
-static const char sql_org_id[] = "SELECT id FROM organizations WHERE id = $1 OR slug = $1";
-
-int pl_flags_store_org_id(pl_db_t *db, pl_arena_t *a, const char *id_or_slug, const char **id)
-{
-    PL_PREPARE(st, db, sql_org_id);
-    pl_stmt_bind_text(st, 1, id_or_slug);
-    int rc = pl_stmt_step(st);
-    if (rc == 1)
-        *id = pl_arena_strdup(a, pl_stmt_col_text(st, 0));
-    pl_stmt_reset(st);
-    return rc == 1 ? PL_OK : rc == 0 ? PL_ENOTFOUND : rc;
-}
-
 static const char sql_override_upsert[] =
     "INSERT INTO flag_overrides (flag_key, org_id, enabled, created_at, updated_at) "
     "VALUES ($1, $2, $3, $4, $4) ON CONFLICT (flag_key, org_id) DO UPDATE SET "

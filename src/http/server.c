@@ -17,6 +17,7 @@
 #include "core/crypto.h"
 #include "core/metrics.h"
 #include "db/db.h"
+#include "http/clientip.h"
 #include "http/dispatch.h"
 #include "http/ratelimit.h"
 #include "http/router.h"
@@ -33,15 +34,6 @@ static atomic_int in_flight;
 static char **cors_origins;
 static size_t cors_count;
 static bool cors_any;
-
-/* Trusted proxies as address/prefix pairs. */
-typedef struct {
-    int family;
-    unsigned char addr[16];
-    int prefix;
-} cidr_t;
-static cidr_t *proxies;
-static size_t proxy_count;
 
 /* Body bytes read and thrown away after the cap before answering 413, so the
  * client reads the answer instead of a reset connection. */
@@ -121,105 +113,37 @@ static void new_request_id(char out[37])
 
 /* ---- client address ---- */
 
-static int parse_cidr(const char *s, cidr_t *out)
-{
-    char host[64];
-    const char *slash = strchr(s, '/');
-    size_t hl = slash ? (size_t)(slash - s) : strlen(s);
-    if (hl == 0 || hl >= sizeof(host))
-        return PL_EINVAL;
-    memcpy(host, s, hl);
-    host[hl] = '\0';
-    int max;
-    if (inet_pton(AF_INET, host, out->addr) == 1) {
-        out->family = AF_INET;
-        max = 32;
-    } else if (inet_pton(AF_INET6, host, out->addr) == 1) {
-        out->family = AF_INET6;
-        max = 128;
-    } else {
-        return PL_EINVAL;
-    }
-    int64_t p = max;
-    if (slash && pl_parse_int64(slash + 1, 0, max, &p))
-        return PL_EINVAL;
-    out->prefix = (int)p;
-    return PL_OK;
-}
+typedef struct {
+    const char *lines[PL_CLIENTIP_MAX_LINES + 1];
+    int n;
+} xff_t;
 
-static bool addr_in(const cidr_t *c, int family, const unsigned char *a)
+static enum MHD_Result collect_xff(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
 {
-    if (c->family != family)
-        return false;
-    int full = c->prefix / 8, rest = c->prefix % 8;
-    if (memcmp(c->addr, a, (size_t)full) != 0)
-        return false;
-    if (rest == 0)
-        return true;
-    unsigned char mask = (unsigned char)(0xff << (8 - rest));
-    return (c->addr[full] & mask) == (a[full] & mask);
-}
-
-static bool is_trusted(const char *ip)
-{
-    unsigned char a[16];
-    int family = AF_INET;
-    if (inet_pton(AF_INET, ip, a) != 1) {
-        family = AF_INET6;
-        if (inet_pton(AF_INET6, ip, a) != 1)
-            return false;
-    }
-    for (size_t i = 0; i < proxy_count; i++)
-        if (addr_in(&proxies[i], family, a))
-            return true;
-    return false;
+    PL_UNUSED(kind);
+    xff_t *x = cls;
+    if (!strcasecmp(key, "X-Forwarded-For") && x->n <= PL_CLIENTIP_MAX_LINES)
+        x->lines[x->n++] = value; /* one too many marks "too many" */
+    return MHD_YES;
 }
 
 static void client_ip(struct MHD_Connection *c, char *out, size_t size)
 {
-    out[0] = '\0';
+    char peer[64] = "";
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     if (ci && ci->client_addr) {
         const struct sockaddr *sa = ci->client_addr;
         if (sa->sa_family == AF_INET)
-            inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)size);
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, peer, sizeof(peer));
         else if (sa->sa_family == AF_INET6)
-            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out,
-                      (socklen_t)size);
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, peer, sizeof(peer));
     }
-    if (!proxy_count || !is_trusted(out))
-        return;
-    /* Walk X-Forwarded-For from the right, skipping trusted proxies. */
-    const char *xff = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Forwarded-For");
-    if (!xff || strlen(xff) > 4096)
-        return;
-    const char *end = xff + strlen(xff);
-    while (end > xff) {
-        const char *start = end;
-        while (start > xff && start[-1] != ',')
-            start--;
-        const char *a = start, *b = end;
-        while (a < b && (*a == ' ' || *a == '\t'))
-            a++;
-        while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
-            b--;
-        char cand[64];
-        size_t n = (size_t)(b - a);
-        unsigned char tmp[16];
-        if (n > 0 && n < sizeof(cand)) {
-            memcpy(cand, a, n);
-            cand[n] = '\0';
-            if (inet_pton(AF_INET, cand, tmp) != 1 && inet_pton(AF_INET6, cand, tmp) != 1)
-                return; /* garbage: keep the last trusted hop's view */
-            snprintf(out, size, "%s", cand);
-            if (!is_trusted(cand))
-                return;
-        } else {
-            return;
-        }
-        end = start > xff ? start - 1 : xff;
-    }
+    xff_t x = {.n = 0};
+    if (pl_clientip_trusted(peer))
+        MHD_get_connection_values(c, MHD_HEADER_KIND, collect_xff, &x);
+    pl_clientip_resolve(peer, x.lines, x.n, out, size);
 }
 
 /* ---- CORS ---- */
@@ -638,34 +562,7 @@ static int parse_lists(void)
         }
         s = e ? e + 1 : s + strlen(s);
     }
-    s = pl_cfg.trusted_proxies;
-    while (*s) {
-        const char *e = strchr(s, ',');
-        size_t n = e ? (size_t)(e - s) : strlen(s);
-        char item[80];
-        while (n && s[0] == ' ')
-            s++, n--;
-        while (n && s[n - 1] == ' ')
-            n--;
-        if (n) {
-            if (n >= sizeof(item)) {
-                fprintf(stderr, "plinth: PLINTH_TRUSTED_PROXIES: entry too long\n");
-                return PL_EINVAL;
-            }
-            memcpy(item, s, n);
-            item[n] = '\0';
-            cidr_t c;
-            if (parse_cidr(item, &c)) {
-                fprintf(stderr,
-                        "plinth: PLINTH_TRUSTED_PROXIES: \"%s\" is not an address or CIDR\n", item);
-                return PL_EINVAL;
-            }
-            proxies = pl_xrealloc(proxies, (proxy_count + 1) * sizeof(cidr_t));
-            proxies[proxy_count++] = c;
-        }
-        s = e ? e + 1 : s + strlen(s);
-    }
-    return PL_OK;
+    return pl_clientip_set_trusted(pl_cfg.trusted_proxies);
 }
 
 int pl_server_assemble(void)
@@ -695,6 +592,12 @@ int pl_server_assemble(void)
         }
     }
     return PL_OK;
+}
+
+const pl_route_t *pl_server_routes(size_t *n)
+{
+    *n = nroutes;
+    return routes;
 }
 
 static const char *const auth_names[] = {"none", "user", "admin", "org"};

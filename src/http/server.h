@@ -11,6 +11,10 @@
  * PL_EINTERNAL (printed) when a route names an unknown permission. */
 int pl_server_assemble(void);
 
+/* The assembled route table (after pl_server_assemble) and its size. */
+struct pl_route;
+const struct pl_route *pl_server_routes(size_t *n);
+
 /* Prints the assembled route table: method, path, auth, permission, module,
  * flags; one route a line after a header line. */
 void pl_server_print_routes(FILE *f);

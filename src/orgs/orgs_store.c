@@ -21,6 +21,28 @@ static void read_org(pl_arena_t *a, pl_stmt_t *st, pl_org_t *o)
     o->personal = pl_stmt_col_bool(st, 3);
     o->created_at = pl_stmt_col_int64(st, 4);
     o->members_version = pl_stmt_col_int64(st, 5);
+    o->role = NULL;
+}
+
+static int one_row(int rc)
+{
+    return rc == 1 ? PL_OK : rc == 0 ? PL_ENOTFOUND : rc;
+}
+
+static const char sql_org_insert[] =
+    "INSERT INTO organizations (id, name, slug, personal, created_at, updated_at) "
+    "VALUES ($1, $2, $3, $4, $5, $5)";
+
+int pl_orgs_store_insert(pl_db_t *db, const char *id, const char *name, const char *slug,
+                         bool personal, int64_t now)
+{
+    PL_PREPARE(st, db, sql_org_insert);
+    pl_stmt_bind_text(st, 1, id);
+    pl_stmt_bind_text(st, 2, name);
+    pl_stmt_bind_text(st, 3, slug);
+    pl_stmt_bind_bool(st, 4, personal);
+    pl_stmt_bind_int64(st, 5, now);
+    return done_rc(pl_stmt_exec(st));
 }
 
 static const char sql_org_by_id[] = "SELECT " ORG_COLS " FROM organizations o WHERE o.id = $1";
@@ -34,7 +56,7 @@ int pl_orgs_store_get(pl_db_t *db, pl_arena_t *a, const char *id_or_slug, bool b
     if (rc == 1)
         read_org(a, st, out);
     pl_stmt_reset(st);
-    return rc == 1 ? PL_OK : rc == 0 ? PL_ENOTFOUND : rc;
+    return one_row(rc);
 }
 
 static const char sql_org_update[] =
@@ -79,41 +101,55 @@ static const char sql_orgs_for_user[] =
 static const char sql_orgs_all[] = "SELECT " ORG_COLS ", '' FROM organizations o "
                                    "WHERE ($1 = '' OR o.id > $1) ORDER BY o.id LIMIT $2";
 
-static int org_rows(pl_stmt_t *st, pl_arena_t *a,
-                    void (*fn)(void *ctx, const pl_org_t *o, const char *role), void *ctx)
+/* Rows of ORG_COLS and a role column (empty: none). */
+static int org_rows(pl_stmt_t *st, pl_arena_t *a, pl_rows_t *out)
 {
     int rc;
     while ((rc = pl_stmt_step(st)) == 1) {
-        pl_org_t o;
-        read_org(a, st, &o);
-        fn(ctx, &o, pl_stmt_col_text(st, 6));
+        pl_org_t *o = pl_rows_add(out);
+        if (!o)
+            break;
+        read_org(a, st, o);
+        const char *role = pl_stmt_col_text(st, 6);
+        o->role = role && role[0] ? pl_arena_strdup(a, role) : NULL;
     }
     pl_stmt_reset(st);
     return done_rc(rc);
 }
 
 int pl_orgs_store_list_for_user(pl_db_t *db, pl_arena_t *a, const char *user_id, const char *after,
-                                int limit,
-                                void (*fn)(void *ctx, const pl_org_t *o, const char *role),
-                                void *ctx)
+                                pl_rows_t *out)
 {
     PL_PREPARE(st, db, sql_orgs_for_user);
     pl_stmt_bind_text(st, 1, user_id);
     pl_stmt_bind_text(st, 2, after ? after : "");
-    pl_stmt_bind_int64(st, 3, limit);
-    return org_rows(st, a, fn, ctx);
+    pl_stmt_bind_int64(st, 3, out->limit + 1);
+    return org_rows(st, a, out);
 }
 
-int pl_orgs_store_list_all(pl_db_t *db, pl_arena_t *a, const char *after, int limit,
-                           void (*fn)(void *ctx, const pl_org_t *o, const char *role), void *ctx)
+int pl_orgs_store_list_all(pl_db_t *db, pl_arena_t *a, const char *after, pl_rows_t *out)
 {
     PL_PREPARE(st, db, sql_orgs_all);
     pl_stmt_bind_text(st, 1, after ? after : "");
-    pl_stmt_bind_int64(st, 2, limit);
-    return org_rows(st, a, fn, ctx);
+    pl_stmt_bind_int64(st, 2, out->limit + 1);
+    return org_rows(st, a, out);
 }
 
 /* ---- memberships ---- */
+
+static const char sql_member_insert[] =
+    "INSERT INTO memberships (org_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)";
+
+int pl_members_store_insert(pl_db_t *db, const char *org_id, const char *user_id, const char *role,
+                            int64_t now)
+{
+    PL_PREPARE(st, db, sql_member_insert);
+    pl_stmt_bind_text(st, 1, org_id);
+    pl_stmt_bind_text(st, 2, user_id);
+    pl_stmt_bind_text(st, 3, role);
+    pl_stmt_bind_int64(st, 4, now);
+    return done_rc(pl_stmt_exec(st));
+}
 
 static const char sql_member_role[] =
     "SELECT role FROM memberships WHERE org_id = $1 AND user_id = $2";
@@ -128,7 +164,7 @@ int pl_members_store_role(pl_db_t *db, pl_arena_t *a, const char *org_id, const 
     if (rc == 1)
         *role = pl_stmt_col_dup(st, a, 0);
     pl_stmt_reset(st);
-    return rc == 1 ? PL_OK : rc == 0 ? PL_ENOTFOUND : rc;
+    return one_row(rc);
 }
 
 #define MEMBER_COLS "m.user_id, u.email, u.name, m.role, m.created_at"
@@ -158,21 +194,22 @@ int pl_members_store_get(pl_db_t *db, pl_arena_t *a, const char *org_id, const c
     if (rc == 1)
         read_member(a, st, out);
     pl_stmt_reset(st);
-    return rc == 1 ? PL_OK : rc == 0 ? PL_ENOTFOUND : rc;
+    return one_row(rc);
 }
 
 int pl_members_store_list(pl_db_t *db, pl_arena_t *a, const char *org_id, const char *after,
-                          int limit, void (*fn)(void *ctx, const pl_member_t *m), void *ctx)
+                          pl_rows_t *out)
 {
     PL_PREPARE(st, db, sql_members_list);
     pl_stmt_bind_text(st, 1, org_id);
     pl_stmt_bind_text(st, 2, after ? after : "");
-    pl_stmt_bind_int64(st, 3, limit);
+    pl_stmt_bind_int64(st, 3, out->limit + 1);
     int rc;
     while ((rc = pl_stmt_step(st)) == 1) {
-        pl_member_t m;
-        read_member(a, st, &m);
-        fn(ctx, &m);
+        pl_member_t *m = pl_rows_add(out);
+        if (!m)
+            break;
+        read_member(a, st, m);
     }
     pl_stmt_reset(st);
     return done_rc(rc);
@@ -236,7 +273,7 @@ int pl_members_store_has_email(pl_db_t *db, const char *org_id, const char *emai
 
 #define ROLE_COLS "id, key, name, level, permissions"
 
-static void read_role(pl_arena_t *a, pl_stmt_t *st, pl_custom_role_t *r)
+static void read_role(pl_arena_t *a, pl_stmt_t *st, pl_role_row_t *r)
 {
     r->id = pl_stmt_col_dup(st, a, 0);
     r->key = pl_stmt_col_dup(st, a, 1);
@@ -259,7 +296,7 @@ static const char sql_role_usage[] =
     "(SELECT count(*) FROM invitations WHERE org_id = $1 AND role = $2 AND status = 'pending')";
 
 int pl_roles_store_get(pl_db_t *db, pl_arena_t *a, const char *org_id, const char *key,
-                       pl_custom_role_t *out)
+                       pl_role_row_t *out)
 {
     PL_PREPARE(st, db, sql_role_get);
     pl_stmt_bind_text(st, 1, org_id);
@@ -268,25 +305,25 @@ int pl_roles_store_get(pl_db_t *db, pl_arena_t *a, const char *org_id, const cha
     if (rc == 1)
         read_role(a, st, out);
     pl_stmt_reset(st);
-    return rc == 1 ? PL_OK : rc == 0 ? PL_ENOTFOUND : rc;
+    return one_row(rc);
 }
 
-int pl_roles_store_list(pl_db_t *db, pl_arena_t *a, const char *org_id,
-                        void (*fn)(void *ctx, const pl_custom_role_t *r), void *ctx)
+int pl_roles_store_list(pl_db_t *db, pl_arena_t *a, const char *org_id, pl_rows_t *out)
 {
     PL_PREPARE(st, db, sql_roles_list);
     pl_stmt_bind_text(st, 1, org_id);
     int rc;
     while ((rc = pl_stmt_step(st)) == 1) {
-        pl_custom_role_t r;
-        read_role(a, st, &r);
-        fn(ctx, &r);
+        pl_role_row_t *r = pl_rows_add(out);
+        if (!r)
+            break;
+        read_role(a, st, r);
     }
     pl_stmt_reset(st);
     return done_rc(rc);
 }
 
-int pl_roles_store_insert(pl_db_t *db, const char *org_id, const pl_custom_role_t *r, int64_t now)
+int pl_roles_store_insert(pl_db_t *db, const char *org_id, const pl_role_row_t *r, int64_t now)
 {
     PL_PREPARE(st, db, sql_role_insert);
     pl_stmt_bind_text(st, 1, org_id);
@@ -299,7 +336,7 @@ int pl_roles_store_insert(pl_db_t *db, const char *org_id, const pl_custom_role_
     return done_rc(pl_stmt_exec(st));
 }
 
-int pl_roles_store_update(pl_db_t *db, const char *org_id, const pl_custom_role_t *r, int64_t now)
+int pl_roles_store_update(pl_db_t *db, const char *org_id, const pl_role_row_t *r, int64_t now)
 {
     PL_PREPARE(st, db, sql_role_update);
     pl_stmt_bind_text(st, 1, org_id);
@@ -331,7 +368,7 @@ int pl_roles_store_usage(pl_db_t *db, const char *org_id, const char *key, int64
 
 #define INV_COLS "id, org_id, email, role, status, invited_by, expires_at, created_at"
 
-static void read_inv(pl_arena_t *a, pl_stmt_t *st, pl_invitation_t *i)
+static void read_inv(pl_arena_t *a, pl_stmt_t *st, pl_invitation_row_t *i)
 {
     i->id = pl_stmt_col_dup(st, a, 0);
     i->org_id = pl_stmt_col_dup(st, a, 1);
@@ -357,7 +394,7 @@ static const char sql_inv_status[] = "UPDATE invitations SET status = $4, update
                                      "org_id = $1 AND id = $2 AND status = $3";
 static const char sql_inv_by_token[] = "SELECT " INV_COLS " FROM invitations WHERE token_hash = $1";
 
-int pl_invitations_store_insert(pl_db_t *db, const char *org_id, const pl_invitation_t *inv,
+int pl_invitations_store_insert(pl_db_t *db, const char *org_id, const pl_invitation_row_t *inv,
                                 const char *token_hash, int64_t now)
 {
     PL_PREPARE(st, db, sql_inv_insert);
@@ -381,17 +418,17 @@ int pl_invitations_store_expire(pl_db_t *db, const char *org_id, const char *ema
     return done_rc(pl_stmt_exec(st));
 }
 
-static int one_inv(pl_stmt_t *st, pl_arena_t *a, pl_invitation_t *out)
+static int one_inv(pl_stmt_t *st, pl_arena_t *a, pl_invitation_row_t *out)
 {
     int rc = pl_stmt_step(st);
     if (rc == 1)
         read_inv(a, st, out);
     pl_stmt_reset(st);
-    return rc == 1 ? PL_OK : rc == 0 ? PL_ENOTFOUND : rc;
+    return one_row(rc);
 }
 
 int pl_invitations_store_get(pl_db_t *db, pl_arena_t *a, const char *org_id, const char *id,
-                             pl_invitation_t *out)
+                             pl_invitation_row_t *out)
 {
     PL_PREPARE(st, db, sql_inv_get);
     pl_stmt_bind_text(st, 1, org_id);
@@ -399,18 +436,19 @@ int pl_invitations_store_get(pl_db_t *db, pl_arena_t *a, const char *org_id, con
     return one_inv(st, a, out);
 }
 
-int pl_invitations_store_list(pl_db_t *db, pl_arena_t *a, const char *org_id, const char *after,
-                              int limit, void (*fn)(void *ctx, const pl_invitation_t *i), void *ctx)
+int pl_invitations_store_list(pl_db_t *db, pl_arena_t *a, const char *org_id, const char *before,
+                              pl_rows_t *out)
 {
     PL_PREPARE(st, db, sql_inv_list);
     pl_stmt_bind_text(st, 1, org_id);
-    pl_stmt_bind_text(st, 2, after ? after : "");
-    pl_stmt_bind_int64(st, 3, limit);
+    pl_stmt_bind_text(st, 2, before ? before : "");
+    pl_stmt_bind_int64(st, 3, out->limit + 1);
     int rc;
     while ((rc = pl_stmt_step(st)) == 1) {
-        pl_invitation_t i;
-        read_inv(a, st, &i);
-        fn(ctx, &i);
+        pl_invitation_row_t *i = pl_rows_add(out);
+        if (!i)
+            break;
+        read_inv(a, st, i);
     }
     pl_stmt_reset(st);
     return done_rc(rc);
@@ -429,7 +467,7 @@ int pl_invitations_store_set_status(pl_db_t *db, const char *org_id, const char 
 }
 
 int pl_invitations_store_by_token(pl_db_t *db, pl_arena_t *a, const char *token_hash,
-                                  pl_invitation_t *out)
+                                  pl_invitation_row_t *out)
 {
     PL_PREPARE(st, db, sql_inv_by_token);
     pl_stmt_bind_text(st, 1, token_hash);
@@ -486,21 +524,22 @@ int pl_teams_store_get(pl_db_t *db, pl_arena_t *a, const char *org_id, const cha
     if (rc == 1)
         read_team(a, st, out);
     pl_stmt_reset(st);
-    return rc == 1 ? PL_OK : rc == 0 ? PL_ENOTFOUND : rc;
+    return one_row(rc);
 }
 
 int pl_teams_store_list(pl_db_t *db, pl_arena_t *a, const char *org_id, const char *after,
-                        int limit, void (*fn)(void *ctx, const pl_team_t *t), void *ctx)
+                        pl_rows_t *out)
 {
     PL_PREPARE(st, db, sql_teams_list);
     pl_stmt_bind_text(st, 1, org_id);
     pl_stmt_bind_text(st, 2, after ? after : "");
-    pl_stmt_bind_int64(st, 3, limit);
+    pl_stmt_bind_int64(st, 3, out->limit + 1);
     int rc;
     while ((rc = pl_stmt_step(st)) == 1) {
-        pl_team_t t;
-        read_team(a, st, &t);
-        fn(ctx, &t);
+        pl_team_t *t = pl_rows_add(out);
+        if (!t)
+            break;
+        read_team(a, st, t);
     }
     pl_stmt_reset(st);
     return done_rc(rc);

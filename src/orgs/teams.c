@@ -2,226 +2,147 @@
  * the organization (a foreign key to memberships removes them with it). */
 #include <string.h>
 
-#include "platform/audit/audit.h"
-#include "core/jsonw.h"
-#include "db/db.h"
+#include "core/rows.h"
 #include "orgs/orgs.h"
 #include "orgs/orgs_store.h"
+#include "platform/audit/audit.h"
 
-#define NAME_MAX_BYTES 200
-
-static void write_team(pl_jw_t *w, const pl_team_t *t)
+static int no_team(pl_ctx_t *ctx)
 {
-    pl_jw_object_open(w, NULL);
-    pl_jw_string(w, "id", t->id);
-    pl_jw_string(w, "name", t->name);
-    pl_jw_int(w, "member_count", t->member_count);
-    pl_jw_time(w, "created_at", t->created_at);
-    pl_jw_object_close(w);
+    return pl_fail(ctx, 404, "not_found", "No such team.");
 }
 
-static int team_response(pl_req_t *req, int status, const pl_team_t *t)
-{
-    pl_buf_t b;
-    pl_buf_init(&b, 64 * 1024);
-    pl_jw_t w;
-    pl_jw_init(&w, &b);
-    write_team(&w, t);
-    int rc = w.err ? w.err : pl_resp_json_buf(req, status, &b);
-    pl_buf_free(&b);
-    return rc;
-}
-
-static int audit_team(pl_db_t *db, pl_req_t *req, const char *action, const char *team_id,
+static int audit_team(pl_db_t *db, pl_ctx_t *ctx, const char *action, const char *team_id,
                       const char *key, const char *value)
 {
     json_t *d = json_pack("{s:s}", key, value);
-    int rc = pl_audit_append(db, &req->ctx, req->ctx.tenant.org_id, action, "team", team_id, d);
+    int rc = pl_audit_append(db, ctx, ctx->tenant.org_id, action, "team", team_id, d);
     json_decref(d);
     return rc;
 }
 
-static int no_team(pl_req_t *req)
+/* The team in the acting org; records 404 otherwise. */
+static int load_team(pl_db_t *db, pl_ctx_t *ctx, const char *id, pl_team_t *t)
 {
-    return pl_req_fail(req, 404, "not_found", "No such team.");
+    if (!pl_uuid_valid(id))
+        return no_team(ctx);
+    int rc = pl_teams_store_get(db, ctx->arena, ctx->tenant.org_id, id, t);
+    return rc == PL_ENOTFOUND ? no_team(ctx) : rc;
 }
 
-typedef struct {
-    pl_jw_t *w;
-    int count, limit;
-    const char *last;
-} page_t;
-
-static void add_team(void *ctx, const pl_team_t *t)
+int pl_teams_list(pl_db_t *db, pl_ctx_t *ctx, const char *cursor, int limit, pl_team_page_t *out)
 {
-    page_t *p = ctx;
-    if (++p->count > p->limit)
-        return;
-    write_team(p->w, t);
-    p->last = t->id;
-}
-
-int pl_teams_list(pl_req_t *req)
-{
-    int limit;
-    const char *cursor;
-    int rc = pl_req_page_id(req, &limit, &cursor);
+    pl_rows_t rows;
+    pl_rows_init(&rows, ctx->arena, sizeof(pl_team_t), limit);
+    int rc = pl_teams_store_list(db, ctx->arena, ctx->tenant.org_id, cursor, &rows);
     if (rc)
         return rc;
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
-    pl_buf_t b;
-    pl_buf_init(&b, 16 * 1024 * 1024);
-    pl_jw_t w;
-    pl_jw_init(&w, &b);
-    pl_jw_object_open(&w, NULL);
-    pl_jw_array_open(&w, "data");
-    page_t p = {&w, 0, limit, NULL};
-    rc = pl_teams_store_list(db, req->ctx.arena, req->ctx.tenant.org_id, cursor, limit + 1,
-                             add_team, &p);
-    pl_jw_array_close(&w);
-    pl_jw_string(&w, "next_cursor", p.count > limit ? p.last : NULL);
-    pl_jw_object_close(&w);
+    out->items = rows.items;
+    out->n = rows.n;
+    out->next_cursor = rows.more ? out->items[out->n - 1].id : NULL;
+    return PL_OK;
+}
+
+int pl_teams_get(pl_db_t *db, pl_ctx_t *ctx, const char *team_id, pl_team_t *out)
+{
+    return load_team(db, ctx, team_id, out);
+}
+
+int pl_teams_create(pl_db_t *db, pl_ctx_t *ctx, const char *name, pl_team_t *out)
+{
+    char *id = pl_arena_alloc(ctx->arena, PL_ID_LEN);
+    pl_uuid7(id);
+    pl_team_t t = {id, pl_arena_strdup(ctx->arena, name), 0, pl_now_ms()};
+    int rc = pl_db_begin(db);
+    if (rc)
+        return rc;
+    rc = pl_teams_store_insert(db, ctx->tenant.org_id, t.id, t.name, t.created_at);
     if (!rc)
-        rc = w.err;
+        rc = audit_team(db, ctx, "team.created", t.id, "name", t.name);
+    if ((rc = pl_db_finish(db, rc)))
+        return rc;
+    *out = t;
+    return PL_OK;
+}
+
+int pl_teams_rename(pl_db_t *db, pl_ctx_t *ctx, const char *team_id, const char *name,
+                    pl_team_t *out)
+{
+    int rc = pl_db_begin(db);
+    if (rc)
+        return rc;
+    pl_team_t t;
+    rc = load_team(db, ctx, team_id, &t);
     if (!rc)
-        rc = pl_resp_json_buf(req, 200, &b);
-    pl_buf_free(&b);
+        rc = pl_teams_store_rename(db, ctx->tenant.org_id, t.id, name, pl_now_ms());
+    if (!rc)
+        rc = audit_team(db, ctx, "team.updated", t.id, "name", name);
+    if ((rc = pl_db_finish(db, rc)))
+        return rc;
+    t.name = pl_arena_strdup(ctx->arena, name);
+    *out = t;
+    return PL_OK;
+}
+
+int pl_teams_delete(pl_db_t *db, pl_ctx_t *ctx, const char *team_id)
+{
+    int rc = pl_db_begin(db);
+    if (rc)
+        return rc;
+    pl_team_t t;
+    rc = load_team(db, ctx, team_id, &t);
+    if (!rc)
+        rc = pl_teams_store_delete(db, ctx->tenant.org_id, t.id);
+    if (!rc)
+        rc = audit_team(db, ctx, "team.deleted", t.id, "name", t.name);
+    return pl_db_finish(db, rc);
+}
+
+/* 422 (field "user") unless user_id is a member of the acting org. */
+static int org_member(pl_db_t *db, pl_ctx_t *ctx, const char *user_id)
+{
+    const char *role = NULL;
+    int rc = pl_uuid_valid(user_id)
+                 ? pl_members_store_role(db, ctx->arena, ctx->tenant.org_id, user_id, &role)
+                 : PL_ENOTFOUND;
+    if (rc == PL_ENOTFOUND) {
+        pl_field_error(ctx, "user", "not_a_member",
+                       "The user is not a member of this organization.");
+        return PL_EINVAL;
+    }
     return rc;
 }
 
-int pl_teams_create(pl_req_t *req)
+static int team_member(pl_db_t *db, pl_ctx_t *ctx, const char *team_id, const char *user_id,
+                       bool add)
 {
-    const char *name = NULL;
-    if (pl_json_get_string(req, "name", true, 1, NAME_MAX_BYTES, &name))
-        return PL_EINVAL;
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
-    char id[37];
-    pl_uuid7(id);
-    int64_t now = pl_now_ms();
-    int rc = pl_db_begin(db);
-    if (rc)
-        return rc;
-    rc = pl_teams_store_insert(db, req->ctx.tenant.org_id, id, name, now);
-    if (!rc)
-        rc = audit_team(db, req, "team.created", id, "name", name);
-    if ((rc = pl_db_finish(db, rc)))
-        return rc;
-    pl_team_t t = {id, name, 0, now};
-    return team_response(req, 201, &t);
-}
-
-/* The team of the path, in this org; records 404 otherwise. */
-static int load_team(pl_req_t *req, pl_db_t *db, pl_team_t *t)
-{
-    const char *id = pl_req_param(req, "team");
-    if (!pl_uuid_valid(id))
-        return no_team(req);
-    int rc = pl_teams_store_get(db, req->ctx.arena, req->ctx.tenant.org_id, id, t);
-    return rc == PL_ENOTFOUND ? no_team(req) : rc;
-}
-
-int pl_teams_get(pl_req_t *req)
-{
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
-    pl_team_t t;
-    int rc = load_team(req, db, &t);
-    return rc ? rc : team_response(req, 200, &t);
-}
-
-int pl_teams_update(pl_req_t *req)
-{
-    const char *name = NULL;
-    if (pl_json_get_string(req, "name", true, 1, NAME_MAX_BYTES, &name))
-        return PL_EINVAL;
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    const char *org_id = ctx->tenant.org_id;
     int rc = pl_db_begin(db);
     if (rc)
         return rc;
     pl_team_t t;
-    rc = load_team(req, db, &t);
+    rc = load_team(db, ctx, team_id, &t);
     if (!rc)
-        rc = pl_teams_store_rename(db, req->ctx.tenant.org_id, t.id, name, pl_now_ms());
-    if (!rc)
-        rc = audit_team(db, req, "team.updated", t.id, "name", name);
-    if ((rc = pl_db_finish(db, rc)))
-        return rc;
-    t.name = name;
-    return team_response(req, 200, &t);
-}
-
-int pl_teams_delete(pl_req_t *req)
-{
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
-    int rc = pl_db_begin(db);
-    if (rc)
-        return rc;
-    pl_team_t t;
-    rc = load_team(req, db, &t);
-    if (!rc)
-        rc = pl_teams_store_delete(db, req->ctx.tenant.org_id, t.id);
-    if (!rc)
-        rc = audit_team(db, req, "team.deleted", t.id, "name", t.name);
-    if ((rc = pl_db_finish(db, rc)))
-        return rc;
-    return pl_resp_status(req, 204);
-}
-
-static int team_member(pl_req_t *req, bool add)
-{
-    const char *user_id = pl_req_param(req, "user");
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
-    int rc = pl_db_begin(db);
-    if (rc)
-        return rc;
-    pl_team_t t;
-    rc = load_team(req, db, &t);
-    const char *role = NULL;
-    if (!rc) {
-        int m =
-            pl_uuid_valid(user_id)
-                ? pl_members_store_role(db, req->ctx.arena, req->ctx.tenant.org_id, user_id, &role)
-                : PL_ENOTFOUND;
-        if (m == PL_ENOTFOUND) {
-            pl_req_field_error(req, "user", "not_a_member",
-                               "The user is not a member of this organization.");
-            rc = PL_EINVAL;
-        } else {
-            rc = m;
-        }
-    }
+        rc = org_member(db, ctx, user_id);
     if (!rc && add)
-        rc = pl_teams_store_add_member(db, req->ctx.tenant.org_id, t.id, user_id, pl_now_ms());
+        rc = pl_teams_store_add_member(db, org_id, t.id, user_id, pl_now_ms());
     if (!rc && !add) {
-        rc = pl_teams_store_remove_member(db, req->ctx.tenant.org_id, t.id, user_id);
+        rc = pl_teams_store_remove_member(db, org_id, t.id, user_id);
         if (rc == PL_ENOTFOUND)
-            rc = pl_req_fail(req, 404, "not_found", "The user is not in this team.");
+            rc = pl_fail(ctx, 404, "not_found", "The user is not in this team.");
     }
     if (!rc)
-        rc = audit_team(db, req, add ? "team.member_added" : "team.member_removed", t.id, "user_id",
+        rc = audit_team(db, ctx, add ? "team.member_added" : "team.member_removed", t.id, "user_id",
                         user_id);
-    if ((rc = pl_db_finish(db, rc)))
-        return rc;
-    return pl_resp_status(req, 204);
+    return pl_db_finish(db, rc);
 }
 
-int pl_teams_member_add(pl_req_t *req)
+int pl_teams_member_add(pl_db_t *db, pl_ctx_t *ctx, const char *team_id, const char *user_id)
 {
-    return team_member(req, true);
+    return team_member(db, ctx, team_id, user_id, true);
 }
 
-int pl_teams_member_remove(pl_req_t *req)
+int pl_teams_member_remove(pl_db_t *db, pl_ctx_t *ctx, const char *team_id, const char *user_id)
 {
-    return team_member(req, false);
+    return team_member(db, ctx, team_id, user_id, false);
 }

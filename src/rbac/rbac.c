@@ -158,6 +158,15 @@ json_t *pl_perms_to_json(const pl_perms_t *perms)
     return a;
 }
 
+void pl_perms_write(pl_jw_t *w, const char *key, const pl_perms_t *perms)
+{
+    pl_jw_array_open(w, key);
+    for (int i = pl_perms_next(perms, 0); i >= 0 && i < pl_perm_count();
+         i = pl_perms_next(perms, i + 1))
+        pl_jw_string(w, NULL, catalog[i].key);
+    pl_jw_array_close(w);
+}
+
 char *pl_perms_to_text(pl_arena_t *a, const pl_perms_t *perms)
 {
     pl_buf_t b;
@@ -239,7 +248,8 @@ bool pl_rbac_may_manage(const pl_actor_t *actor, int target_level)
 
 bool pl_rbac_may_define(const pl_actor_t *actor, int level, const pl_perms_t *perms)
 {
-    if (level < 1 || level >= PL_ROLE_LEVEL_OWNER || !pl_perms_subset(perms, &actor->perms))
+    if (level < PL_ROLE_LEVEL_CUSTOM_MIN || level > PL_ROLE_LEVEL_CUSTOM_MAX ||
+        !pl_perms_subset(perms, &actor->perms))
         return false;
     /* a role is granted to whoever holds it: raising its level is granting
      * that level, so only owners define roles at or above their own */

@@ -12,12 +12,17 @@
 #include <jansson.h>
 
 #include "core/core.h"
+#include "core/jsonw.h"
 #include "core/module.h"
 #include "core/perms.h"
 
 #define PL_ROLE_LEVEL_OWNER 4
-#define PL_ROLE_KEY_MAX     32
-#define PL_PERM_KEY_MAX     96
+/* Custom roles sit strictly below owner and at or above the lowest level a
+ * member can be given a role at (API.md: 1..3). */
+#define PL_ROLE_LEVEL_CUSTOM_MIN 1
+#define PL_ROLE_LEVEL_CUSTOM_MAX (PL_ROLE_LEVEL_OWNER - 1)
+#define PL_ROLE_KEY_MAX          32
+#define PL_PERM_KEY_MAX          96
 
 typedef struct {
     const char *key;
@@ -50,6 +55,9 @@ void pl_perm_all(pl_perms_t *out);
 int pl_perms_from_json(json_t *arr, pl_perms_t *out, const char **bad);
 /* A new JSON array of the keys in perms, in catalog order. */
 json_t *pl_perms_to_json(const pl_perms_t *perms);
+/* Writes the keys in perms as a JSON array member named key (NULL inside
+ * an array), in catalog order. */
+void pl_perms_write(pl_jw_t *w, const char *key, const pl_perms_t *perms);
 /* Space-separated keys, for storage (an arena string); and back (unknown
  * keys, e.g. of a collection deleted since, are skipped). */
 char *pl_perms_to_text(pl_arena_t *a, const pl_perms_t *perms);
@@ -79,8 +87,9 @@ bool pl_rbac_may_assign(const pl_actor_t *actor, const pl_role_t *role);
  * may act on anyone; others only on strictly lower levels. */
 bool pl_rbac_may_manage(const pl_actor_t *actor, int target_level);
 /* May actor create or edit a custom role with these permissions and level?
- * The permissions must be a subset of the actor's; levels are 1..3, and
- * below the actor's own unless the actor is an owner. */
+ * The permissions must be a subset of the actor's; levels are
+ * PL_ROLE_LEVEL_CUSTOM_MIN..MAX, and below the actor's own unless the actor
+ * is an owner. */
 bool pl_rbac_may_define(const pl_actor_t *actor, int level, const pl_perms_t *perms);
 
 /* A custom role key: 2..32 of [a-z0-9_-], starting with a letter, not a

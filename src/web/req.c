@@ -276,3 +276,45 @@ int pl_resp_list(pl_req_t *req, json_t *data, const char *next_cursor)
     json_object_set_new(o, "next_cursor", next_cursor ? json_string(next_cursor) : json_null());
     return pl_resp_json(req, 200, o);
 }
+
+#define OBJECT_MAX (4 * 1024 * 1024)
+#define PAGE_MAX   (16 * 1024 * 1024)
+
+int pl_resp_object(pl_req_t *req, int status, pl_write_fn write, const void *item)
+{
+    pl_buf_t b;
+    pl_buf_init(&b, OBJECT_MAX);
+    pl_jw_t w;
+    pl_jw_init(&w, &b);
+    write(&w, item);
+    int rc = w.err ? w.err : pl_resp_json_buf(req, status, &b);
+    pl_buf_free(&b);
+    return rc;
+}
+
+int pl_page_write(pl_buf_t *b, const void *items, size_t n, size_t size, pl_write_fn write,
+                  const char *next_cursor)
+{
+    pl_jw_t w;
+    pl_jw_init(&w, b);
+    pl_jw_object_open(&w, NULL);
+    pl_jw_array_open(&w, "data");
+    for (size_t i = 0; i < n; i++)
+        write(&w, (const char *)items + i * size);
+    pl_jw_array_close(&w);
+    pl_jw_string(&w, "next_cursor", next_cursor);
+    pl_jw_object_close(&w);
+    return w.err;
+}
+
+int pl_resp_page(pl_req_t *req, const void *items, size_t n, size_t size, pl_write_fn write,
+                 const char *next_cursor)
+{
+    pl_buf_t b;
+    pl_buf_init(&b, PAGE_MAX);
+    int rc = pl_page_write(&b, items, n, size, write, next_cursor);
+    if (!rc)
+        rc = pl_resp_json_buf(req, 200, &b);
+    pl_buf_free(&b);
+    return rc;
+}

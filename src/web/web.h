@@ -20,6 +20,7 @@
 
 #include "core/core.h"
 #include "core/ctx.h"
+#include "core/jsonw.h"
 
 #define PL_MAX_PARAMS 4
 
@@ -173,6 +174,21 @@ int pl_req_page_id(pl_req_t *req, int *limit, const char **cursor);
 
 /* Renders a list page {"data": [...], "next_cursor": ...}. Steals data. */
 int pl_resp_list(pl_req_t *req, json_t *data, const char *next_cursor);
+
+/* Writes one item (a struct a service returned) as a JSON value. */
+typedef void (*pl_write_fn)(pl_jw_t *w, const void *item);
+
+/* Renders item, written by write, as the JSON body. */
+int pl_resp_object(pl_req_t *req, int status, pl_write_fn write, const void *item);
+/* Writes a list page {"data": [...], "next_cursor": ...} into b: n items of
+ * size bytes each from items, each written by write; next_cursor NULL writes
+ * null. PL_ELIMIT when b's cap is hit. For a page kept (pl_tcache) before it
+ * is sent with pl_resp_json_buf. */
+int pl_page_write(pl_buf_t *b, const void *items, size_t n, size_t size, pl_write_fn write,
+                  const char *next_cursor);
+/* Renders that page with status 200. */
+int pl_resp_page(pl_req_t *req, const void *items, size_t n, size_t size, pl_write_fn write,
+                 const char *next_cursor);
 
 /* A time as RFC 3339 in the request's arena. */
 static inline const char *pl_req_time(pl_req_t *req, int64_t ms)

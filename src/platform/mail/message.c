@@ -4,15 +4,15 @@
  * charset=utf-8 and base64 in 76-character lines. base64 rather than
  * quoted-printable because it needs no line-length or trailing-space rules and
  * survives any relay; every mail client decodes it. */
+#include <assert.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
+#include <sodium.h>
+
 #include "core/crypto.h"
 #include "platform/mail/message.h"
-
-static const char b64_alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 bool pl_mail_header_ok(const char *v)
 {
@@ -90,24 +90,18 @@ void pl_mail_date(int64_t ms, char out[40])
              months[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
-/* base64 of n bytes (a multiple of 3 except at the very end) appended to out. */
+#define B64_LINE_BYTES 57 /* one 76-character line of base64 */
+
+/* base64 (RFC 4648, padded) of n <= B64_LINE_BYTES bytes appended to out. */
 static int b64_append(pl_buf_t *out, const unsigned char *in, size_t n)
 {
-    char quad[4];
-    for (size_t i = 0; i < n; i += 3) {
-        unsigned v = (unsigned)in[i] << 16;
-        if (i + 1 < n)
-            v |= (unsigned)in[i + 1] << 8;
-        if (i + 2 < n)
-            v |= in[i + 2];
-        quad[0] = b64_alphabet[(v >> 18) & 63];
-        quad[1] = b64_alphabet[(v >> 12) & 63];
-        quad[2] = i + 1 < n ? b64_alphabet[(v >> 6) & 63] : '=';
-        quad[3] = i + 2 < n ? b64_alphabet[v & 63] : '=';
-        if (pl_buf_append(out, quad, 4))
-            return PL_ELIMIT;
-    }
-    return PL_OK;
+    char enc[sodium_base64_ENCODED_LEN(B64_LINE_BYTES, sodium_base64_VARIANT_ORIGINAL)];
+    assert(n <= B64_LINE_BYTES);
+    if (n > B64_LINE_BYTES)
+        return PL_EINVAL;
+    sodium_bin2base64(enc, sizeof(enc), in, n, sodium_base64_VARIANT_ORIGINAL);
+    size_t len = sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_ORIGINAL) - 1;
+    return pl_buf_append(out, enc, len) ? PL_ELIMIT : PL_OK;
 }
 
 static bool is_plain_ascii(const char *s)
@@ -168,9 +162,8 @@ static int body_append(pl_buf_t *out, pl_str_t body)
     }
     if (rc == PL_OK)
         rc = pl_buf_append(&canon, body.ptr + run, body.len - run);
-    /* 57 bytes make one 76-character line */
-    for (size_t i = 0; rc == PL_OK && i < canon.len; i += 57) {
-        size_t take = canon.len - i < 57 ? canon.len - i : 57;
+    for (size_t i = 0; rc == PL_OK && i < canon.len; i += B64_LINE_BYTES) {
+        size_t take = canon.len - i < B64_LINE_BYTES ? canon.len - i : B64_LINE_BYTES;
         rc = b64_append(out, (const unsigned char *)canon.ptr + i, take);
         if (rc == PL_OK)
             rc = pl_buf_append(out, "\r\n", 2);

@@ -1,0 +1,114 @@
+/* apikeys_store.c - SQL for API keys. */
+#include "apikeys/apikeys_store.h"
+#include "rbac/rbac.h"
+
+#define KEY_COLS                                                                                   \
+    "id, org_id, name, prefix, permissions, created_by, level, expires_at, last_used_at, "         \
+    "revoked_at, created_at"
+
+static int done_rc(int rc)
+{
+    return rc < 0 ? rc : PL_OK;
+}
+
+static int64_t col_time(pl_stmt_t *st, int col)
+{
+    return pl_stmt_col_is_null(st, col) ? 0 : pl_stmt_col_int64(st, col);
+}
+
+static void read_key(pl_arena_t *a, pl_stmt_t *st, pl_apikey_t *k)
+{
+    k->id = pl_stmt_col_dup(st, a, 0);
+    k->org_id = pl_stmt_col_dup(st, a, 1);
+    k->name = pl_stmt_col_dup(st, a, 2);
+    k->prefix = pl_stmt_col_dup(st, a, 3);
+    pl_perms_from_text(pl_stmt_col_text(st, 4), &k->perms);
+    k->created_by = pl_stmt_col_dup(st, a, 5);
+    k->level = (int)pl_stmt_col_int64(st, 6);
+    k->expires_at = col_time(st, 7);
+    k->last_used_at = col_time(st, 8);
+    k->revoked_at = col_time(st, 9);
+    k->created_at = col_time(st, 10);
+}
+
+static const char sql_by_hash[] = "SELECT " KEY_COLS " FROM api_keys WHERE key_hash = $1";
+
+int pl_apikeys_store_by_hash(pl_db_t *db, pl_arena_t *a, const char *hash, pl_apikey_t *out)
+{
+    PL_PREPARE(st, db, sql_by_hash);
+    pl_stmt_bind_text(st, 1, hash);
+    int rc = pl_stmt_step(st);
+    if (rc == 1)
+        read_key(a, st, out);
+    pl_stmt_reset(st);
+    return rc == 1 ? PL_OK : rc == 0 ? PL_ENOTFOUND : rc;
+}
+
+static const char sql_insert[] =
+    "INSERT INTO api_keys (id, org_id, name, prefix, key_hash, permissions, level, created_by, "
+    "expires_at, created_at) VALUES ($2, $1, $3, $4, $5, $6, $7, $8, $9, $10)";
+
+int pl_apikeys_store_insert(pl_db_t *db, pl_arena_t *a, const pl_apikey_t *k, const char *hash)
+{
+    PL_PREPARE(st, db, sql_insert);
+    pl_stmt_bind_text(st, 1, k->org_id);
+    pl_stmt_bind_text(st, 2, k->id);
+    pl_stmt_bind_text(st, 3, k->name);
+    pl_stmt_bind_text(st, 4, k->prefix);
+    pl_stmt_bind_text(st, 5, hash);
+    pl_stmt_bind_text(st, 6, pl_perms_to_text(a, &k->perms));
+    pl_stmt_bind_int64(st, 7, k->level);
+    pl_stmt_bind_text(st, 8, k->created_by);
+    if (k->expires_at)
+        pl_stmt_bind_int64(st, 9, k->expires_at);
+    else
+        pl_stmt_bind_null(st, 9);
+    pl_stmt_bind_int64(st, 10, k->created_at);
+    return done_rc(pl_stmt_exec(st));
+}
+
+static const char sql_list[] =
+    "SELECT " KEY_COLS " FROM api_keys WHERE org_id = $1 AND revoked_at IS NULL AND "
+    "($2 = '' OR id < $2) ORDER BY id DESC LIMIT $3";
+
+int pl_apikeys_store_list(pl_db_t *db, pl_arena_t *a, const char *org_id, const char *before,
+                          pl_rows_t *out)
+{
+    PL_PREPARE(st, db, sql_list);
+    pl_stmt_bind_text(st, 1, org_id);
+    pl_stmt_bind_text(st, 2, before ? before : "");
+    pl_stmt_bind_int64(st, 3, out->limit + 1);
+    int rc;
+    while ((rc = pl_stmt_step(st)) == 1) {
+        pl_apikey_t *k = pl_rows_add(out);
+        if (!k)
+            break;
+        read_key(a, st, k);
+    }
+    pl_stmt_reset(st);
+    return done_rc(rc);
+}
+
+static const char sql_revoke[] = "UPDATE api_keys SET revoked_at = $3 WHERE org_id = $1 AND "
+                                 "id = $2 AND revoked_at IS NULL";
+
+int pl_apikeys_store_revoke(pl_db_t *db, const char *org_id, const char *id, int64_t now)
+{
+    PL_PREPARE(st, db, sql_revoke);
+    pl_stmt_bind_text(st, 1, org_id);
+    pl_stmt_bind_text(st, 2, id);
+    pl_stmt_bind_int64(st, 3, now);
+    return pl_stmt_exec_found(st);
+}
+
+static const char sql_touch[] =
+    "UPDATE api_keys SET last_used_at = $3 WHERE org_id = $1 AND id = $2";
+
+int pl_apikeys_store_touch(pl_db_t *db, const char *org_id, const char *id, int64_t now)
+{
+    PL_PREPARE(st, db, sql_touch);
+    pl_stmt_bind_text(st, 1, org_id);
+    pl_stmt_bind_text(st, 2, id);
+    pl_stmt_bind_int64(st, 3, now);
+    return done_rc(pl_stmt_exec(st));
+}

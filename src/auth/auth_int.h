@@ -1,0 +1,75 @@
+/* auth_int.h - what the files of src/auth share and nothing else includes:
+ * the settings, the pure rules, and the steps the services compose (issuing a session, the sign-in
+ * throttle, the two-factor challenge). Same conventions as auth.h: a db connection and a context,
+ * errors recorded on ctx. */
+#ifndef PL_AUTH_INT_H
+#define PL_AUTH_INT_H
+
+#include "auth/auth.h"
+#include "auth/auth_store.h"
+
+#define PL_SESSION_TTL_MS (30LL * 24 * 3600 * 1000) /* refresh tokens live 30 days */
+#define PL_MAX_SESSIONS   5
+
+/* The settings of accounts (flags and PLINTH_* variables in
+ * pl_auth_options), read-only after start. */
+typedef struct {
+    int access_ttl;        /* --access-ttl seconds */
+    int64_t argon2_memory; /* --argon2-memory bytes */
+    int argon2_ops;        /* --argon2-ops */
+    char jwt_secret[512];  /* PLINTH_JWT_SECRET */
+    char mfa_issuer[64];   /* PLINTH_MFA_ISSUER */
+} pl_auth_config_t;
+extern pl_auth_config_t pl_auth_cfg;
+
+/* ---- pure rules (unit-tested) ---- */
+
+/* A display name: 1..PL_AUTH_NAME_MAX bytes. */
+bool pl_auth_name_valid(const char *name);
+/* A recovery code as typed (any case, '-' and ' ' ignored) hashed as
+ * stored; false when it cannot be one (not 10 characters). */
+bool pl_auth_recovery_hash(const char *code, char out[65]);
+
+/* ---- steps the services compose (inside the caller's transaction) ---- */
+
+/* Counts an authentication outcome in /metrics ("success", "failure",
+ * "throttled", "locked", "disabled"). */
+void pl_auth_count(const char *outcome);
+
+/* Creates a session for user (the least recently used ones beyond the cap
+ * are revoked) and fills *out; the user becomes ctx's caller. */
+int pl_auth_issue_session(pl_db_t *db, pl_ctx_t *ctx, const pl_user_t *user, pl_auth_tokens_t *out);
+
+/* Mints an access token for (user, session). */
+int pl_auth_access_token(const char *user_id, const char *session_id, char *out, size_t size);
+
+/* The sign-in throttles for (email, ctx->ip): 429 rate_limited or
+ * account_locked (with retry_after) when the attempt must not be
+ * evaluated. Reads only. */
+int pl_auth_throttle(pl_db_t *db, pl_ctx_t *ctx, const char *email);
+
+/* Records user.logged_in for u (after the session was issued). */
+int pl_auth_audit_login(pl_db_t *db, pl_ctx_t *ctx, const pl_user_t *u, bool mfa);
+
+/* Issues an email-verification token for u and queues its email. */
+int pl_auth_send_verification(pl_db_t *db, pl_ctx_t *ctx, const pl_user_t *u);
+
+/* The password step's answer with two-factor on: a single-use challenge
+ * (5 minutes) stored in its own transaction; its token into token. */
+int pl_auth_mfa_challenge(pl_db_t *db, pl_ctx_t *ctx, const pl_user_t *u,
+                          char token[PL_AUTH_TOKEN_LEN]);
+
+/* PL_OK when a signed-in user calls; else 401 (routes guarantee one, so
+ * this only keeps a misrouted call from acting as nobody). */
+static inline int pl_auth_need_user(pl_ctx_t *ctx)
+{
+    return pl_ctx_user(ctx) ? PL_OK : pl_fail(ctx, 401, "unauthenticated", "Sign in first.");
+}
+
+/* A user as services return it: without its password hash. */
+static inline void pl_auth_public_user(pl_user_t *u)
+{
+    u->password_hash = NULL;
+}
+
+#endif

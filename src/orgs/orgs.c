@@ -1,0 +1,316 @@
+/* orgs.c - the tenant (resolving the acting organization and the caller's
+ * role in it), and organizations themselves: creation, listing, renaming,
+ * deletion, and the slug rules. */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/crypto.h"
+#include "core/rows.h"
+#include "orgs/orgs.h"
+#include "orgs/orgs_store.h"
+#include "platform/audit/audit.h"
+
+bool pl_orgs_require_verified_email;
+
+static int not_found(pl_ctx_t *ctx)
+{
+    return pl_fail(ctx, 404, "not_found", "No such resource.");
+}
+
+/* ---- slugs ---- */
+
+bool pl_orgs_slug_valid(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n < PL_ORGS_SLUG_MIN || n > PL_ORGS_SLUG_MAX || s[0] == '-' || s[n - 1] == '-' ||
+        pl_uuid_valid(s))
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c == '-' && s[i + 1] == '-')
+            return false;
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+#define DERIVED_STEM_MAX 30
+#define DERIVED_SUFFIX   8
+
+void pl_orgs_slug_derive(const char *name, const char *fallback, char out[PL_ORGS_SLUG_MAX + 1])
+{
+    size_t k = 0;
+    for (const char *p = name; *p && k < DERIVED_STEM_MAX; p++) {
+        char c = *p;
+        if (c >= 'A' && c <= 'Z')
+            c = (char)(c - 'A' + 'a');
+        if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
+            out[k++] = c;
+        else if (k && out[k - 1] != '-')
+            out[k++] = '-';
+    }
+    while (k && out[k - 1] == '-')
+        k--;
+    if (k < 2) {
+        k = strnlen(fallback, DERIVED_STEM_MAX);
+        memcpy(out, fallback, k);
+    }
+    static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+    unsigned char rnd[DERIVED_SUFFIX];
+    pl_random_bytes(rnd, sizeof(rnd));
+    out[k++] = '-';
+    for (size_t i = 0; i < sizeof(rnd); i++)
+        out[k++] = alphabet[rnd[i] % 36];
+    out[k] = '\0';
+}
+
+int pl_orgs_check_slug(pl_ctx_t *ctx, const char *slug)
+{
+    if (slug && !pl_orgs_slug_valid(slug)) {
+        pl_field_error(ctx, "slug", "invalid",
+                       "Use 3 to 48 lowercase letters, digits and single hyphens.");
+        return PL_EINVAL;
+    }
+    return PL_OK;
+}
+
+static int slug_taken(pl_ctx_t *ctx)
+{
+    pl_field_error(ctx, "slug", "taken", "This slug is already in use.");
+    return pl_fail(ctx, 409, "slug_taken", "This slug is already in use.");
+}
+
+/* ---- the tenant ---- */
+
+pl_actor_t pl_orgs_actor(const pl_ctx_t *ctx)
+{
+    return (pl_actor_t){.level = ctx->tenant.level,
+                        .perms = ctx->tenant.perms,
+                        .is_api_key = ctx->tenant.is_api_key};
+}
+
+pl_org_t pl_orgs_current(const pl_ctx_t *ctx)
+{
+    const pl_tenant_t *t = &ctx->tenant;
+    return (pl_org_t){.id = t->org_id,
+                      .name = t->name,
+                      .slug = t->slug,
+                      .personal = t->personal,
+                      .created_at = t->created_at,
+                      .members_version = t->members_version,
+                      .role = t->role};
+}
+
+int pl_orgs_role(pl_db_t *db, pl_ctx_t *ctx, const char *org_id, const char *key, pl_role_t *out)
+{
+    if (pl_rbac_builtin(key, out))
+        return PL_OK;
+    pl_role_row_t r;
+    int rc = pl_roles_store_get(db, ctx->arena, org_id, key, &r);
+    if (rc)
+        return rc;
+    out->key = r.key;
+    out->name = r.name;
+    out->level = r.level;
+    pl_perms_from_text(r.permissions, &out->perms);
+    return PL_OK;
+}
+
+int pl_orgs_lookup(pl_db_t *db, pl_arena_t *a, const char *ref, pl_org_t *out)
+{
+    /* slugs never look like ids, so the shape of ref says which it is */
+    if (!ref || strlen(ref) > PL_ORGS_SLUG_MAX + 4)
+        return PL_ENOTFOUND;
+    return pl_orgs_store_get(db, a, ref, pl_uuid_valid(ref), out);
+}
+
+int pl_orgs_enter(pl_db_t *db, pl_ctx_t *ctx, const pl_org_t *o)
+{
+    int rc = pl_db_set_context(db, "app.org_id", o->id);
+    if (rc)
+        return rc;
+    pl_tenant_t *t = &ctx->tenant;
+    snprintf(t->org_id, sizeof(t->org_id), "%s", o->id);
+    t->name = o->name;
+    t->slug = o->slug;
+    t->personal = o->personal;
+    t->created_at = o->created_at;
+    t->members_version = o->members_version;
+    return PL_OK;
+}
+
+int pl_orgs_resolve(pl_db_t *db, pl_ctx_t *ctx, const char *ref, int perm_bit)
+{
+    pl_org_t o;
+    int rc = pl_orgs_lookup(db, ctx->arena, ref, &o);
+    if (rc == PL_ENOTFOUND)
+        return not_found(ctx);
+    if (rc || (rc = pl_orgs_enter(db, ctx, &o)))
+        return rc;
+    const char *role_key = NULL;
+    rc = pl_members_store_role(db, ctx->arena, o.id, ctx->principal.user_id, &role_key);
+    if (rc == PL_ENOTFOUND) /* non-members learn nothing, not even that it exists */
+        return not_found(ctx);
+    if (rc)
+        return rc;
+    pl_role_t role;
+    if ((rc = pl_orgs_role(db, ctx, o.id, role_key, &role)))
+        return rc == PL_ENOTFOUND ? PL_EINTERNAL : rc; /* a member's role always exists */
+    pl_tenant_t *t = &ctx->tenant;
+    t->resolved = true;
+    t->role = role_key;
+    t->level = role.level;
+    t->perms = role.perms;
+    t->is_api_key = false;
+    if (perm_bit >= 0 && !pl_perms_has(&role.perms, perm_bit))
+        return pl_fail(ctx, 403, "forbidden", "Your role does not allow this.");
+    return PL_OK;
+}
+
+/* ---- organizations ---- */
+
+/* Inserts an organization with owner as its owner and audits org.created,
+ * in the caller's transaction. */
+static int insert_org(pl_db_t *db, pl_ctx_t *ctx, const pl_org_t *o, const char *owner)
+{
+    int rc = pl_db_set_context(db, "app.org_id", o->id);
+    if (!rc)
+        rc = pl_orgs_store_insert(db, o->id, o->name, o->slug, o->personal, o->created_at);
+    if (!rc)
+        rc = pl_members_store_insert(db, o->id, owner, "owner", o->created_at);
+    if (!rc) {
+        json_t *d =
+            json_pack("{s:s, s:s, s:b}", "name", o->name, "slug", o->slug, "personal", o->personal);
+        rc = pl_audit_append(db, ctx, o->id, "org.created", "org", o->id, d);
+        json_decref(d);
+    }
+    return rc;
+}
+
+int pl_orgs_create(pl_db_t *db, pl_ctx_t *ctx, const char *name, const char *slug, pl_org_t *out)
+{
+    int rc = pl_orgs_check_slug(ctx, slug);
+    if (rc)
+        return rc;
+    const char *user_id = pl_ctx_user(ctx);
+    if (!user_id)
+        return pl_fail(ctx, 403, "forbidden", "Only users create organizations.");
+    if (pl_orgs_require_verified_email && !ctx->principal.email_verified)
+        return pl_fail(ctx, 403, "email_not_verified",
+                       "Verify your email address before creating organizations.");
+    char *id = pl_arena_alloc(ctx->arena, PL_ID_LEN);
+    pl_uuid7(id);
+    if (!slug) {
+        char *derived = pl_arena_alloc(ctx->arena, PL_ORGS_SLUG_MAX + 1);
+        pl_orgs_slug_derive(name, "org", derived);
+        slug = derived;
+    }
+    pl_org_t o = {.id = id,
+                  .name = pl_arena_strdup(ctx->arena, name),
+                  .slug = pl_arena_strdup(ctx->arena, slug),
+                  .created_at = pl_now_ms(),
+                  .role = "owner"};
+    if ((rc = pl_db_begin(db)))
+        return rc;
+    rc = insert_org(db, ctx, &o, user_id);
+    if ((rc = pl_db_finish(db, rc)))
+        return rc == PL_ECONFLICT ? slug_taken(ctx) : rc;
+    *out = o;
+    return PL_OK;
+}
+
+int pl_orgs_create_personal(pl_db_t *db, pl_ctx_t *ctx, const char *user_id, const char *name,
+                            pl_org_t *out)
+{
+    char *id = pl_arena_alloc(ctx->arena, PL_ID_LEN);
+    char *slug = pl_arena_alloc(ctx->arena, PL_ORGS_SLUG_MAX + 1);
+    pl_uuid7(id);
+    pl_orgs_slug_derive(name, "user", slug);
+    pl_org_t o = {.id = id,
+                  .name = pl_arena_strdup(ctx->arena, name),
+                  .slug = slug,
+                  .personal = true,
+                  .created_at = pl_now_ms(),
+                  .role = "owner"};
+    int rc = pl_db_begin(db);
+    if (rc)
+        return rc;
+    rc = insert_org(db, ctx, &o, user_id);
+    if ((rc = pl_db_finish(db, rc)))
+        return rc == PL_ECONFLICT ? PL_EBUSY : rc;
+    *out = o;
+    return PL_OK;
+}
+
+static int org_page(pl_rows_t *rows, int rc, pl_org_page_t *out)
+{
+    if (rc)
+        return rc;
+    out->items = rows->items;
+    out->n = rows->n;
+    out->next_cursor = rows->more ? out->items[out->n - 1].id : NULL;
+    return PL_OK;
+}
+
+int pl_orgs_list_mine(pl_db_t *db, pl_ctx_t *ctx, const char *cursor, int limit, pl_org_page_t *out)
+{
+    pl_rows_t rows;
+    pl_rows_init(&rows, ctx->arena, sizeof(pl_org_t), limit);
+    int rc = pl_orgs_store_list_for_user(db, ctx->arena, ctx->principal.user_id, cursor, &rows);
+    return org_page(&rows, rc, out);
+}
+
+int pl_orgs_list_all(pl_db_t *db, pl_ctx_t *ctx, const char *cursor, int limit, pl_org_page_t *out)
+{
+    pl_rows_t rows;
+    pl_rows_init(&rows, ctx->arena, sizeof(pl_org_t), limit);
+    int rc = pl_orgs_store_list_all(db, ctx->arena, cursor, &rows);
+    return org_page(&rows, rc, out);
+}
+
+int pl_orgs_update(pl_db_t *db, pl_ctx_t *ctx, const char *name, const char *slug, pl_org_t *out)
+{
+    int rc = pl_orgs_check_slug(ctx, slug);
+    if (rc)
+        return rc;
+    pl_tenant_t *t = &ctx->tenant;
+    const char *new_name = pl_arena_strdup(ctx->arena, name ? name : t->name);
+    const char *new_slug = pl_arena_strdup(ctx->arena, slug ? slug : t->slug);
+    if ((rc = pl_db_begin(db)))
+        return rc;
+    rc = pl_orgs_store_update(db, t->org_id, new_name, new_slug, pl_now_ms());
+    if (!rc) {
+        json_t *d = json_pack("{s:s, s:s}", "name", new_name, "slug", new_slug);
+        rc = pl_audit_append(db, ctx, t->org_id, "org.updated", "org", t->org_id, d);
+        json_decref(d);
+    }
+    if ((rc = pl_db_finish(db, rc)))
+        return rc == PL_ECONFLICT ? slug_taken(ctx) : rc;
+    t->name = new_name;
+    t->slug = new_slug;
+    *out = pl_orgs_current(ctx);
+    return PL_OK;
+}
+
+int pl_orgs_delete(pl_db_t *db, pl_ctx_t *ctx)
+{
+    const pl_tenant_t *t = &ctx->tenant;
+    if (t->personal)
+        return pl_fail(ctx, 409, "personal_org", "A personal organization cannot be deleted.");
+    int rc = pl_db_begin(db);
+    if (rc)
+        return rc;
+    /* memberships, invitations, teams and roles go with it (ON DELETE
+     * CASCADE); the org's chain stays (it has no foreign key), and the
+     * instance chain records the deletion too, since the org's own chain is
+     * no longer reachable */
+    json_t *d = json_pack("{s:s, s:s}", "name", t->name, "slug", t->slug);
+    rc = pl_audit_append(db, ctx, t->org_id, "org.deleted", "org", t->org_id, d);
+    if (!rc)
+        rc = pl_audit_append(db, ctx, NULL, "org.deleted", "org", t->org_id, d);
+    json_decref(d);
+    if (!rc)
+        rc = pl_orgs_store_delete(db, t->org_id);
+    return pl_db_finish(db, rc);
+}
