@@ -44,9 +44,21 @@ describe("account portal", () => {
     await page.getByRole("button", { name: "Create account" }).click();
     await page.getByRole("heading", { level: 1, name: "Your account" }).waitFor();
     await page.getByRole("main").getByText(ada.email).first().waitFor();
-    // the access token lives in memory only
+    // the access token lives in memory only; the refresh token in an
+    // HttpOnly cookie that script cannot read
     const stored = await page.evaluate(() => [localStorage.length, sessionStorage.length, document.cookie]);
     assert.deepEqual(stored, [0, 0, ""]);
+    const cookies = await page.context().cookies();
+    const c = cookies.find((x) => x.name === "plinth_refresh");
+    assert.ok(c && c.httpOnly && c.sameSite === "Strict" && c.path === "/v1/auth", JSON.stringify(cookies));
+
+    // a reload, or another tab, signs back in from the cookie
+    await page.reload();
+    await page.getByRole("heading", { level: 1, name: "Your account" }).waitFor();
+    const tab = await b.newPage();
+    await tab.goto(`${s.url}/account/sessions`);
+    await tab.getByRole("heading", { level: 1, name: "Sessions" }).waitFor();
+    await tab.close();
   });
 
   it("moves focus for keyboard and screen-reader users", T, async () => {
@@ -58,7 +70,7 @@ describe("account portal", () => {
     assert.equal(await page.title(), "Sessions · plinth");
 
     // the skip link is the first stop and leads to the main content
-    const tab = await b.newPage();
+    const tab = await b.otherPage();
     await tab.goto(`${s.url}/account/sign-in`);
     await tab.getByRole("heading", { level: 1, name: "Sign in" }).waitFor();
     await tab.keyboard.press("Tab");
@@ -92,9 +104,8 @@ describe("account portal", () => {
     await page.getByRole("button", { name: "I have saved them" }).click();
     await page.getByRole("main").getByText("Two-factor authentication is on.", { exact: true }).waitFor();
 
-    // a new tab starts signed out (tokens are per page, in memory) and
-    // signing in now asks for the second factor
-    const tab = await b.newPage();
+    // signing in (in another browser) now asks for the second factor
+    const tab = await b.otherPage();
     await signIn(tab, `${s.url}/account/security`, ada, { landing: "Password and 2FA" });
     await tab.close();
   });
@@ -117,8 +128,8 @@ describe("account portal", () => {
     const link = msg.link("/account/accept-invite");
     assert.ok(link.startsWith(`${s.url}/account/accept-invite?token=`), link);
 
-    // Bob opens the link in his own tab: signs in there, then accepts
-    const tab = await b.newPage();
+    // Bob opens the link in his own browser: signs in there, then accepts
+    const tab = await b.otherPage();
     await tab.goto(link);
     await tab.getByRole("heading", { level: 1, name: "Join an organization" }).waitFor();
     await tab.getByLabel("Email").fill(bob.email);
@@ -134,7 +145,7 @@ describe("account portal", () => {
     await page.getByLabel("Role").selectOption("viewer");
     await page.getByRole("button", { name: "Send invitation" }).click();
     const link2 = (await sink.waitFor(carol, { contains: "/accept-invite?token=" })).link("/account/accept-invite");
-    const tab2 = await b.newPage();
+    const tab2 = await b.otherPage();
     await tab2.goto(link2);
     await tab2.getByRole("link", { name: "Create an account and join" }).click();
     await tab2.getByLabel("Name").fill("Carol Countess");

@@ -97,7 +97,7 @@ describe("every page", () => {
   });
 
   it("admin dashboard", T, async () => {
-    const page = await b.newPage();
+    const page = await b.otherPage();
     const base = `${s.url}/_`;
     await visit(page, `${base}/`, "Sign in", "admin-sign-in");
     await page.getByLabel("Email").fill(w.admin.email);
@@ -136,7 +136,7 @@ describe("every page", () => {
   });
 
   it("account portal, signed out", T, async () => {
-    const page = await b.newPage();
+    const page = await b.otherPage();
     const base = `${s.url}/account`;
     await visit(page, `${base}/`, "Sign in", "account-sign-in");
     await visit(page, `${base}/sign-up`, "Create your account", "account-sign-up");
@@ -158,7 +158,7 @@ describe("every page", () => {
   });
 
   it("account portal, signed in", T, async () => {
-    const page = await b.newPage();
+    const page = await b.otherPage();
     await signIn(page, `${s.url}/account/`, w.ada, { landing: "Your account" });
     await settle(page);
     await capture(page, "account-profile");
@@ -194,7 +194,7 @@ describe("every page", () => {
     await page.close();
 
     // a viewer on a page her role does not include
-    const viewer = await b.newPage();
+    const viewer = await b.otherPage();
     await signIn(viewer, `${s.url}/account${acme.slice("/account".length)}/roles`, { email: w.carol.email, password: PASSWORD }, { landing: "Roles" });
     await settle(viewer);
     await viewer.getByText("does not include this page").waitFor();

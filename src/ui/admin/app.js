@@ -131,13 +131,20 @@ session.addEventListener("change", (e) => {
   if (!e.detail.signedIn) {
     app.me = null;
     app.reason = e.detail.reason || "signed_out";
-    router.go("/sign-in", { replace: true });
+    if (router.current) router.go("/sign-in", { replace: true }); // else start() draws it
   }
 });
 
 (async () => {
   if (await session.restore()) {
-    try { await app.loadMe(); } catch { /* the views load it again */ }
+    // the browser session may be a user's of the account portal: the
+    // dashboard is for instance admins only (the session stays theirs)
+    try {
+      await api.get("/v1/admin/users", { limit: 1 });
+      await app.loadMe();
+    } catch {
+      session.forget("not_admin");
+    }
   }
   await router.start();
 })();

@@ -39,8 +39,8 @@ async function chainStatus() {
   try {
     const v = await api.get("/v1/admin/audit-events/verify");
     return v.valid
-      ? badge("Valid", "ok", "Instance audit chain: valid")
-      : badge(`Broken at #${v.first_invalid_seq}`, "bad", `Instance audit chain: broken at event ${v.first_invalid_seq}`);
+      ? badge(`Verified · ${v.events} events`, "ok", `Instance chain: verified, ${v.events} events, intact`)
+      : badge(`Tampered · first bad event #${v.first_invalid_seq}`, "bad", `Instance chain: verification failed at event ${v.first_invalid_seq}`);
   } catch (err) {
     if (api.missing(err)) return h("span", { class: "muted" }, "Not available on this server");
     return badge("Unknown", "warn");

@@ -3,12 +3,12 @@
 // Access tokens live in this module's memory only: never in localStorage,
 // sessionStorage, cookies readable by script or the URL, so a script
 // injected into another tab or a stolen disk cannot read them. Sign-in asks
-// for a browser session (`"session_cookie": true`): a server that supports it
-// keeps the refresh token in the HttpOnly `plinth_refresh` cookie (path
-// /v1/auth) and leaves it out of the body; then refreshing sends that cookie
-// with `X-Plinth-CSRF: 1`, and `restore()` signs a reloaded page back in. A
-// server without it returns the refresh token in the body: it stays in
-// memory beside the access token, and a reload signs the user out.
+// for a browser session (`"session_cookie": true`): the server keeps the
+// refresh token in the HttpOnly `plinth_refresh` cookie (path /v1/auth) and
+// leaves it out of the body; refreshing sends that cookie with
+// `X-Plinth-CSRF: 1`, and `restore()` signs a reloaded page back in. A pair
+// that does carry a refresh token (a server without browser sessions) keeps
+// it in memory beside the access token, and a reload then signs out.
 
 const EARLY_MS = 30 * 1000; // refresh this long before the access token expires
 
@@ -91,12 +91,20 @@ export class Session extends EventTarget {
     return true;
   }
 
-  // After a reload: signs back in from the refresh cookie when the server
-  // keeps browser sessions in one. Returns whether a session was restored.
-  // Servers that return the refresh token in the body have nothing to
-  // restore: the page starts signed out.
+  // After a reload or in a new tab: signs back in from the refresh cookie
+  // (one browser session per origin, shared by both apps). Returns whether
+  // a session was restored; without a cookie the page starts signed out.
   async restore() {
+    this.#cookie = true;
+    if (await this.refresh()) return true;
+    this.#cookie = false;
     return false;
+  }
+
+  // Forgets the session here without revoking it (another app of this
+  // origin may go on using it).
+  forget(reason = null) {
+    this.clear(reason);
   }
 
   // Revokes the session on the server (best effort) and forgets it.

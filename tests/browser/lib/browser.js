@@ -5,7 +5,6 @@
 "use strict";
 
 const fs = require("node:fs");
-const os = require("node:os");
 const path = require("node:path");
 const { chromium } = require("playwright-core");
 const { AxeBuilder } = require("@axe-core/playwright");
@@ -18,14 +17,12 @@ const SHOTS = path.join(ROOT, "build", "test-results", "screenshots");
 const WIDE = { width: 1280, height: 860 };
 const NARROW = { width: 375, height: 740 };
 
-// A browser with a fresh profile. close() removes the profile.
+// A browser with a fresh profile (playwright makes a temporary user-data-dir
+// and removes it at close). Each user of a test gets a context of their own
+// (own cookies: a browser session is per context); pages of one context
+// share the session as tabs do.
 async function launch() {
-  const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), "plinth-chromium-"));
-  const context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM, headless: true, args: ARGS, viewport: WIDE,
-    reducedMotion: "reduce", locale: "en-US", timezoneId: "UTC",
-  });
-  context.setDefaultTimeout(15000);
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
   const errors = [];
   const watch = (page) => {
     page.on("pageerror", (e) => errors.push(`${page.url()}: ${e.message}`));
@@ -34,21 +31,29 @@ async function launch() {
       if (m.type() === "error" && /Content Security Policy|Refused to/.test(m.text())) errors.push(`${page.url()}: ${m.text()}`);
     });
   };
-  context.on("page", watch);
-  context.pages().forEach(watch);
+  async function context() {
+    const c = await browser.newContext({ viewport: WIDE, reducedMotion: "reduce", locale: "en-US", timezoneId: "UTC" });
+    c.setDefaultTimeout(15000);
+    c.on("page", watch);
+    return c;
+  }
+  const first = await context();
   return {
-    context,
+    browser,
     errors,
+    // the first user's page, and more tabs of that user
     async page() {
-      const p = context.pages()[0] || await context.newPage();
-      return p;
+      return first.pages()[0] || first.newPage();
     },
     async newPage() {
-      return context.newPage();
+      return first.newPage();
+    },
+    // a page of another user: a fresh context, signed out
+    async otherPage() {
+      return (await context()).newPage();
     },
     async close() {
-      await context.close();
-      fs.rmSync(userDataDir, { recursive: true, force: true });
+      await browser.close();
     },
   };
 }
