@@ -11,9 +11,14 @@
  *                                    into the app, which routes it
  * Every answer carries a strict Content-Security-Policy (no inline script or
  * style, nothing from another origin), a strong ETag (If-None-Match -> 304)
- * and nosniff (a server default). */
+ * and nosniff (a server default). The pages name the product
+ * (PLINTH_PRODUCT_NAME) where index.html says {{PRODUCT}}: filled in once
+ * at start. */
+#include <stdlib.h>
 #include <string.h>
 
+#include "core/config.h"
+#include "core/crypto.h"
 #include "core/module.h"
 #include "ui/ui.h"
 #include "web/web.h"
@@ -22,21 +27,79 @@
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "              \
     "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 
-/* The mounts: route path -> app folder. */
-static const struct {
+/* The mounts: route path -> app folder, and the app's page with the
+ * product's name (built by init, read-only after). */
+static struct {
     const char *mount;
     const char *app;
+    pl_ui_asset_t page;
 } mounts[] = {
-    {"/_", "admin"},
-    {"/account", "account"},
+    {"/_", "admin", {0}},
+    {"/account", "account", {0}},
 };
 
-static const char *app_of(const char *mount)
+static int mount_of(const char *mount)
 {
     for (size_t i = 0; i < PL_ARRAY_LEN(mounts); i++)
         if (!strcmp(mounts[i].mount, mount))
-            return mounts[i].app;
-    return NULL;
+            return (int)i;
+    return -1;
+}
+
+/* index.html with every {{PRODUCT}} replaced by the product's name,
+ * HTML-escaped; its ETag hashes the result. */
+static void build_page(pl_ui_asset_t *out, const pl_ui_asset_t *in)
+{
+    pl_buf_t b, name;
+    pl_buf_init(&b, 1u << 20);
+    pl_buf_init(&name, 1024);
+    for (const char *c = pl_cfg.product_name[0] ? pl_cfg.product_name : "plinth"; *c; c++) {
+        const char *rep = *c == '&'   ? "&amp;"
+                          : *c == '<' ? "&lt;"
+                          : *c == '>' ? "&gt;"
+                          : *c == '"' ? "&quot;"
+                                      : NULL;
+        if (rep)
+            pl_buf_append(&name, rep, strlen(rep));
+        else
+            pl_buf_append(&name, c, 1);
+    }
+    const char *p = in->data, *end = in->data + in->len;
+    while (p < end) {
+        const char *hit = memmem(p, (size_t)(end - p), "{{PRODUCT}}", 11);
+        size_t n = hit ? (size_t)(hit - p) : (size_t)(end - p);
+        pl_buf_append(&b, p, n);
+        if (!hit)
+            break;
+        pl_buf_append(&b, name.ptr, name.len);
+        p = hit + 11;
+    }
+    unsigned char d[32];
+    pl_sha256(b.ptr, b.len, d);
+    char *etag = pl_xmalloc(19);
+    static const char hex[] = "0123456789abcdef";
+    etag[0] = '"';
+    for (int i = 0; i < 8; i++) {
+        etag[1 + 2 * i] = hex[d[i] >> 4];
+        etag[2 + 2 * i] = hex[d[i] & 15];
+    }
+    etag[17] = '"';
+    etag[18] = '\0';
+    *out = *in;
+    out->data = b.ptr; /* kept for the life of the process */
+    out->len = b.len;
+    out->etag = etag;
+    pl_buf_free(&name);
+}
+
+static int init(void)
+{
+    for (size_t i = 0; i < PL_ARRAY_LEN(mounts); i++) {
+        const pl_ui_asset_t *a = pl_ui_find(mounts[i].app, "index.html");
+        if (a && !mounts[i].page.data)
+            build_page(&mounts[i].page, a);
+    }
+    return PL_OK;
 }
 
 /* Whether an If-None-Match header names etag (a list, or "*"). */
@@ -61,10 +124,11 @@ static bool etag_matches(const char *inm, const char *etag)
 static int serve(pl_req_t *req)
 {
     const char *mount = req->route->path;
-    const char *app = app_of(mount);
+    int m = mount_of(mount);
     const char *rest = req->path + strlen(mount);
-    if (!app)
+    if (m < 0)
         return pl_req_fail(req, 404, "not_found", "No such resource.");
+    const char *app = mounts[m].app;
     if (!*rest) {
         pl_resp_header(req, "Location", pl_arena_printf(req->ctx.arena, "%s/", mount));
         return pl_resp_status(req, 308);
@@ -81,7 +145,7 @@ static int serve(pl_req_t *req)
             !strncmp(version, pl_ui_version, (size_t)(slash - version)))
             cache = "public, max-age=31536000, immutable";
         /* else a page of another build asks: the current file, revalidated */
-    } else if (!(a = pl_ui_find(app, "index.html"))) {
+    } else if (!(a = mounts[m].page.data ? &mounts[m].page : NULL)) {
         return pl_req_fail(req, 404, "not_found", "No such resource.");
     }
 
@@ -107,4 +171,5 @@ static pl_route_t routes[] = {
 const pl_module_t pl_ui_module = {
     .name = "ui",
     .routes = routes,
+    .init = init,
 };

@@ -458,6 +458,17 @@ def test_links_default_to_the_account_portal(make_server):
     assert page.headers["Content-Type"] == "text/html; charset=utf-8"
 
 
+def test_product_name_in_emails(make_server):
+    s = make_server(args=list(FAST_ARGON2), workers=1,
+                    env={"PLINTH_PRODUCT_NAME": "Acme <Cloud>", "PLINTH_PUBLIC_URL": PUBLIC_URL})
+    addr, _ = new_user(s)
+    wait_log(s, re.escape(PUBLIC_URL + "/verify-email?token="))
+    log = s.log()
+    assert "your Acme <Cloud> account" in log
+    assert "automated message from Acme <Cloud>." in log
+    assert "your plinth account" not in log
+
+
 def test_mail_from_default_and_display_name(make_server):
     sink = SmtpSink().start()
     try:

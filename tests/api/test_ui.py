@@ -50,6 +50,19 @@ def test_mount_without_slash_redirects(server, mount):
     assert r.headers["Location"] == mount + "/"
 
 
+def test_product_name(server, make_server):
+    """The pages name the product (PLINTH_PRODUCT_NAME, HTML-escaped)."""
+    assert "<title>Account · plinth</title>" in server.get("/account/").text
+    s = make_server(env={"PLINTH_PRODUCT_NAME": 'Acme <Cloud> & "Co"'})
+    for mount, title in (("/_/", "Admin"), ("/account/", "Account")):
+        page = s.get(mount).text
+        esc = "Acme &lt;Cloud&gt; &amp; &quot;Co&quot;"
+        assert "<title>%s · %s</title>" % (title, esc) in page
+        assert '<meta name="product" content="%s">' % esc in page
+        assert "<Cloud>" not in page
+    assert s.get("/account/").headers["ETag"] != server.get("/account/").headers["ETag"]
+
+
 def test_other_paths_are_not_the_dashboards(server):
     for path in ["/accounts", "/_x", "/account-x/"]:
         plinth.assert_problem(server.get(path), 404, "not_found")

@@ -24,7 +24,7 @@ describe("account portal", () => {
     sink = await new SmtpSink().start();
     s = await new Server({
       workers: 2, publicPath: "/account",
-      env: { PLINTH_SMTP_URL: sink.url, PLINTH_MAIL_FROM: "noreply@plinth.test" },
+      env: { PLINTH_SMTP_URL: sink.url, PLINTH_MAIL_FROM: "noreply@plinth.test", PLINTH_PRODUCT_NAME: "Engine Works" },
     }).start();
     b = await launch();
     page = await b.page();
@@ -67,7 +67,8 @@ describe("account portal", () => {
     await page.keyboard.press("Enter");
     await page.getByRole("heading", { level: 1, name: "Sessions" }).waitFor();
     await page.waitForFunction(() => document.activeElement.tagName === "H1" && document.activeElement.textContent === "Sessions");
-    assert.equal(await page.title(), "Sessions · plinth");
+    assert.equal(await page.title(), "Sessions · Engine Works");
+    await page.getByRole("banner").getByRole("link", { name: /Engine Works/ }).waitFor();
 
     // the skip link is the first stop and leads to the main content
     const tab = await b.otherPage();
@@ -125,6 +126,7 @@ describe("account portal", () => {
     await page.getByRole("table", { name: "Invitations" }).getByText(bob.email).waitFor();
 
     const msg = await sink.waitFor(bob.email, { contains: "/accept-invite?token=" });
+    assert.match(msg.text, /invited you to join Analytical Engines on Engine Works as Member\./);
     const link = msg.link("/account/accept-invite");
     assert.ok(link.startsWith(`${s.url}/account/accept-invite?token=`), link);
 

@@ -14,7 +14,8 @@ import * as me from "./me.js";
 import * as org from "./org.js";
 
 const BASE = "/account";
-const PRODUCT = "plinth";
+// The product's name (PLINTH_PRODUCT_NAME), which the server writes into the page.
+const PRODUCT = (document.querySelector('meta[name="product"]') || {}).content || "plinth";
 
 // Wave-1 built-in roles, used only when the caller may not read the roles
 // (no role.read, e.g. a viewer): the pages then follow these defaults.

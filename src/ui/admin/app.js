@@ -16,7 +16,8 @@ import { flagsPage, flagPage } from "./flags.js";
 import { jobsPage } from "./jobs.js";
 
 const BASE = "/_";
-const PRODUCT = "plinth";
+// The product's name (PLINTH_PRODUCT_NAME), which the server writes into the page.
+const PRODUCT = (document.querySelector('meta[name="product"]') || {}).content || "plinth";
 
 const REASONS = {
   signed_out: "You are signed out.",
