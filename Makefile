@@ -35,7 +35,8 @@ bench: deps build
 	bench/run-pg
 
 # FUZZ_SECONDS per harness (default 60); see fuzz/README.md.
-fuzz: deps
+fuzz:
+	@scripts/install-deps fuzz
 	scripts/fuzz $(FUZZ_SECONDS)
 
 format:

@@ -21,6 +21,8 @@ import uuid
 
 import requests
 
+import contract
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PSQL = "/usr/bin/psql"
 
@@ -146,6 +148,7 @@ class Server:
         self.session = None
         self.exit_codes = []      # exit code of every stop() so far
         self.check_exit = True    # teardown fails on a non-zero exit after SIGTERM
+        self.contract_errors = []  # contract violations seen by request_once
         if start:
             self.start()
 
@@ -257,6 +260,7 @@ class Server:
             if marker:
                 problems.append("sanitizer report (%s) in server log:\n%s"
                                 % (marker, self.log_tail(200)))
+            problems += self.contract_errors
             if self.check_exit:
                 bad = [c for c in self.exit_codes if c != 0]
                 if bad:
@@ -296,13 +300,34 @@ class Server:
     # -- HTTP --
 
     def request(self, method, path, json=None, token=None, headers=None, timeout=10, **kw):
+        """Sends one request and checks the response against openapi.yaml (see
+        contract.py): an undocumented status, media type or body fails the test."""
         h = dict(headers or {})
         if token is not None:
             h["Authorization"] = "Bearer " + token
         if self.session is None:
             self.session = requests.Session()
-        return self.session.request(method, self.url + path, json=json, headers=h,
-                                    timeout=timeout, **kw)
+        r = self.session.request(method, self.url + path, json=json, headers=h,
+                                 timeout=timeout, **kw)
+        contract.check(method, path, r)
+        return r
+
+    def request_once(self, method, path, json=None, token=None, headers=None, timeout=10,
+                     **kw):
+        """Like request, on a connection of its own: safe from several threads at once.
+        A contract violation raises and is also reported when the server closes, since
+        an exception in a thread alone does not fail the test."""
+        h = dict(headers or {})
+        if token is not None:
+            h["Authorization"] = "Bearer " + token
+        r = requests.request(method, self.url + path, json=json, headers=h, timeout=timeout,
+                             **kw)
+        try:
+            contract.check(method, path, r)
+        except contract.ContractError as e:
+            self.contract_errors.append(str(e))
+            raise
+        return r
 
     def get(self, path, **kw):
         return self.request("GET", path, **kw)

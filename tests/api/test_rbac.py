@@ -8,7 +8,6 @@ import threading
 import uuid
 
 import pytest
-import requests
 
 import plinth
 from plinth import assert_problem
@@ -474,8 +473,7 @@ def _together(calls):
 
 def _raw(srv, method, path, user, body=None):
     # One request on its own connection (a requests.Session is not thread-safe).
-    return requests.request(method, srv.url + path, json=body, timeout=10,
-                            headers={"Authorization": "Bearer " + user.token})
+    return srv.request_once(method, path, json=body, token=user.token)
 
 
 @pytest.mark.parametrize("how", ["demote", "leave", "remove"])
