@@ -41,7 +41,8 @@ def table_from_binary():
         assert len(cols) == 6, "plinth routes: expected 6 columns: %r" % line
         method, path, auth, perm, _module, flags = cols
         assert auth in AUTH_KINDS, "plinth routes: unknown auth %r in %r" % (auth, line)
-        assert flags in ("json", "-"), "plinth routes: unknown flags %r in %r" % (flags, line)
+        assert flags in ("json", "subtree", "-"), "plinth routes: unknown flags %r in %r" % (
+            flags, line)
         routes.append((method.lower(), path, auth, None if perm == "-" else perm,
                        flags == "json"))
     return routes
