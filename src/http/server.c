@@ -338,6 +338,25 @@ static struct MHD_Response *feed_response(struct MHD_Connection *c, pl_req_t *re
     pl_feed_attach(fc->feed, feed_park, feed_wake, fc);
     return r;
 }
+/* Whether the handler set header name itself (pl_resp_header). */
+static bool handler_sets(const pl_req_t *req, const char *name)
+{
+    for (int i = 0; i < req->nheaders; i++)
+        if (!strcasecmp(req->hdr_names[i], name))
+            return true;
+    return false;
+}
+
+/* The security headers every response carries. A handler that sets one of
+ * them (the dashboards' Content-Security-Policy and Cache-Control) replaces
+ * the default. */
+static const char *const default_headers[][2] = {
+    {"X-Content-Type-Options", "nosniff"},
+    {"X-Frame-Options", "DENY"},
+    {"Referrer-Policy", "no-referrer"},
+    {"Cache-Control", "no-store"},
+    {"Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"},
+};
 
 static enum MHD_Result send_response(struct MHD_Connection *c, pl_req_t *req)
 {
@@ -357,12 +376,9 @@ static enum MHD_Result send_response(struct MHD_Connection *c, pl_req_t *req)
     if (req->content_type)
         MHD_add_response_header(r, "Content-Type", req->content_type);
     MHD_add_response_header(r, "X-Request-Id", req->request_id);
-    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-    MHD_add_response_header(r, "X-Frame-Options", "DENY");
-    MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
-    MHD_add_response_header(r, "Cache-Control", "no-store");
-    MHD_add_response_header(r, "Content-Security-Policy",
-                            "default-src 'none'; frame-ancestors 'none'");
+    for (size_t i = 0; i < PL_ARRAY_LEN(default_headers); i++)
+        if (!handler_sets(req, default_headers[i][0]))
+            MHD_add_response_header(r, default_headers[i][0], default_headers[i][1]);
     const char *origin = cors_allowed(req);
     if (origin) {
         MHD_add_response_header(r, "Access-Control-Allow-Origin", origin);
@@ -669,13 +685,21 @@ void pl_server_print_routes(FILE *f)
     fprintf(f, "%-7s %-62s %-6s %-20s %-10s %s\n", "METHOD", "PATH", "AUTH", "PERMISSION", "MODULE",
             "FLAGS");
     for (size_t i = 0; i < nroutes; i++) {
-        char method[16];
+        char method[16], flags[32] = "";
         pl_methods_format(routes[i].method, method, sizeof(method));
+        /* flags: a comma-separated list, "-" when none */
+        if (routes[i].flags & PL_ROUTE_JSON)
+            snprintf(flags + strlen(flags), sizeof(flags) - strlen(flags), "%sjson",
+                     flags[0] ? "," : "");
+        if (routes[i].flags & PL_ROUTE_SUBTREE)
+            snprintf(flags + strlen(flags), sizeof(flags) - strlen(flags), "%ssubtree",
+                     flags[0] ? "," : "");
+        if (routes[i].ticket)
+            snprintf(flags + strlen(flags), sizeof(flags) - strlen(flags), "%sticket",
+                     flags[0] ? "," : "");
         fprintf(f, "%-7s %-62s %-6s %-20s %-10s %s\n", method, routes[i].path,
                 auth_names[routes[i].auth], routes[i].perm ? routes[i].perm : "-", routes[i].module,
-                (routes[i].flags & PL_ROUTE_JSON) ? "json"
-                : routes[i].ticket                ? "ticket"
-                                                  : "-");
+                flags[0] ? flags : "-");
     }
 }
 

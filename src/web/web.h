@@ -69,6 +69,13 @@ struct pl_route {
 };
 
 #define PL_ROUTE_JSON 1u /* the body, when present, must be a JSON object */
+/* The route serves its path and every path below it: "/account" matches
+ * "/account", "/account/" and "/account/orgs/acme/members" (but not
+ * "/accounts"). Its template has no parameters; the handler reads req->path.
+ * A route whose template matches the path exactly wins over a subtree route,
+ * and of two subtree routes the longer path wins. For static files and
+ * single-page apps (src/ui). */
+#define PL_ROUTE_SUBTREE 2u
 
 /* Where header and query values come from (set by http/). kind is
  * PL_REQ_HEADER or PL_REQ_QUERY; the result lives as long as the request. */

@@ -106,11 +106,15 @@ class Contract:
         self.spec = spec
         self.schemas = strict_copy(spec) if strict else spec
         self.routes = []      # (literal segment count, regex, template)
-        for template in spec.get("paths", {}):
+        for template, item in spec.get("paths", {}).items():
             pattern = "^" + "/".join(
                 "[^/]+" if re.fullmatch(r"\{\w+\}", seg) else re.escape(seg)
                 for seg in template.split("/")) + "$"
             literal = sum(1 for seg in template.split("/") if not seg.startswith("{"))
+            if item.get("x-subtree"):
+                # the path and every path below it, after any other template
+                pattern = "^" + re.escape(template) + "(/.*)?$"
+                literal = -1
             self.routes.append((literal, re.compile(pattern), template))
         # More literal segments first: /v1/me/sessions before /v1/me/{x}.
         self.routes.sort(key=lambda r: -r[0])

@@ -436,5 +436,6 @@ def routes():
         method, path, auth, perm, module, flags = line.split()
         table.append({"method": method, "path": path, "auth": auth,
                       "perm": None if perm == "-" else perm, "module": module,
-                      "json": flags == "json"})
+                      "json": "json" in flags.split(","),
+                      "flags": [] if flags == "-" else flags.split(",")})
     return table

@@ -41,9 +41,10 @@ def table_from_binary():
         assert len(cols) == 6, "plinth routes: expected 6 columns: %r" % line
         method, path, auth, perm, _module, flags = cols
         assert auth in AUTH_KINDS, "plinth routes: unknown auth %r in %r" % (auth, line)
-        assert flags in ("json", "-"), "plinth routes: unknown flags %r in %r" % (flags, line)
+        assert flags == "-" or set(flags.split(",")) <= {"json", "subtree", "ticket"}, \
+            "plinth routes: unknown flags %r in %r" % (flags, line)
         routes.append((method.lower(), path, auth, None if perm == "-" else perm,
-                       flags == "json"))
+                       "json" in flags.split(",")))
     return routes
 
 
