@@ -182,3 +182,8 @@ int pl_apikeys_revoke(pl_db_t *db, pl_ctx_t *ctx, const char *id)
         return pl_fail(ctx, 404, "not_found", "No such API key.");
     return rc;
 }
+
+int pl_apikeys_count_live(pl_db_t *db, const char *org_id, int64_t now, int64_t *out)
+{
+    return pl_apikeys_store_count_live(db, org_id, now, out);
+}

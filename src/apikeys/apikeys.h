@@ -67,4 +67,8 @@ int pl_apikeys_list(pl_db_t *db, pl_ctx_t *ctx, const char *cursor, int limit,
  * not_found for an unknown or already revoked key. */
 int pl_apikeys_revoke(pl_db_t *db, pl_ctx_t *ctx, const char *id);
 
+/* The live keys of org_id at now (neither revoked nor expired): the plan
+ * limit "api_keys". In the caller's transaction. */
+int pl_apikeys_count_live(pl_db_t *db, const char *org_id, int64_t now, int64_t *out);
+
 #endif
