@@ -208,7 +208,8 @@ int pl_members_remove(pl_db_t *db, pl_ctx_t *ctx, const char *user_id);
  * the invitation email in the same transaction; the token goes only into
  * the email. 403 email_not_verified (when required), 422 (field "role")
  * for an unknown role, 403 forbidden for a role the caller may not assign,
- * 409 already_member or invitation_pending. */
+ * 409 already_member, 402 plan_limit_reached when the plan's members (which
+ * count pending invitations) are all taken, 409 invitation_pending. */
 int pl_invitations_create(pl_db_t *db, pl_ctx_t *ctx, const char *email, const char *role_key,
                           pl_invitation_t *out);
 
