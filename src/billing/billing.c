@@ -399,6 +399,9 @@ int pl_billing_parse_interval(const char *s, int64_t *ms)
     default:
         break;
     }
+    for (size_t i = 0; i < n; i++)
+        if (num[i] < '0' || num[i] > '9')
+            return PL_EINVAL;
     int64_t v;
     if (!n || pl_parse_int64(num, 0, 366LL * 24 * 3600, &v) || v * unit / 1000 > 366LL * 24 * 3600)
         return PL_EINVAL;
