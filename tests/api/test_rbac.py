@@ -564,6 +564,10 @@ ROUTE_PERMISSIONS = {
     ("GET", "/v1/orgs/{}/audit-events"): "audit.read",
     ("GET", "/v1/orgs/{}/audit-events/export"): "audit.read",
     ("GET", "/v1/orgs/{}/audit-events/verify"): "audit.read",
+    ("GET", "/v1/orgs/{}/billing"): "billing.read",
+    ("GET", "/v1/orgs/{}/usage"): "org.read",
+    ("POST", "/v1/orgs/{}/billing/checkout"): "billing.manage",
+    ("POST", "/v1/orgs/{}/billing/portal"): "billing.manage",
 }
 
 
