@@ -467,6 +467,32 @@ def test_plan_features_turn_flags_on(srv, admin, alice):
     assert flags_of(srv, alice, on["id"])[flag] is False
 
 
+def test_another_instance_follows_plan_changes(srv, admin, alice, make_server):
+    """A second process on the same storage: its plan cache follows changes
+    made through the first within its poll interval."""
+    other = make_server(args=srv.args, start=False)
+    if other.pg_db:
+        plinth.drop_database(other.pg_db)
+        other.pg_db = None
+    other.pg_url = srv.pg_url
+    other.data_dir = srv.data_dir
+    other.start()
+    flag = unique("remote")
+    assert srv.put("/v1/admin/flags/" + flag, json={"enabled": False},
+                   token=admin).status_code == 200
+    p = plan_ok(srv, admin, features=[flag])
+    org = create_org(srv, alice)
+    # the flag reaches the other instance's flags within a second; the org's
+    # plan is then in its cache
+    wait_for(lambda: flags_of(other, alice, org["id"]).get(flag) is False, timeout=5)
+    assign(srv, admin, org["id"], p["key"])
+    wait_for(lambda: flags_of(other, alice, org["id"])[flag] is True, timeout=5)
+    plan_ok(srv, admin, p["key"], features=[], limits={"requests_per_minute": 2})
+    wait_for(lambda: flags_of(other, alice, org["id"])[flag] is False, timeout=5)
+    wait_for(lambda: other.get("/v1/orgs/" + org["id"], token=alice.token).status_code == 429,
+             timeout=5)
+
+
 # --- requests_per_minute ------------------------------------------------------------------
 
 def test_requests_per_minute(srv, admin, alice):
