@@ -61,6 +61,12 @@ SELECT id, 'free', CAST(strftime('%s', 'now') AS INTEGER) * 1000,
        CAST(strftime('%s', 'now') AS INTEGER) * 1000
 FROM organizations;
 
+-- The counts a limit makes in the transaction of each guarded insert read
+-- only these (partial, covering) indexes: seats (pl_orgs_count_seats: members
+-- and pending invitations) and live API keys (pl_apikeys_count_live).
+CREATE INDEX invitations_seats ON invitations(org_id, expires_at) WHERE status = 'pending';
+CREATE INDEX api_keys_live ON api_keys(org_id, expires_at) WHERE revoked_at IS NULL;
+
 -- Stored usage of the limits that are not counted from their own tables
 -- (storage bytes, records, ...): raised by pl_billing_reserve in the
 -- transaction of the insert it guards, lowered by pl_billing_release.
