@@ -400,7 +400,8 @@ static void dispatch(pl_req_t *req, conn_state_t *cs)
             rc = PL_EDB;
             goto done;
         }
-        if ((rc = pl_db_scope_begin(db, req->method != PL_M_GET)))
+        bool writes = req->method != PL_M_GET || (req->route->flags & PL_ROUTE_WRITE);
+        if ((rc = pl_db_scope_begin(db, writes)))
             goto done;
         if ((rc = pl_dispatch_authorize(req, db)) == PL_OK)
             rc = req->route->handler(req);
@@ -592,9 +593,14 @@ void pl_server_print_routes(FILE *f)
     for (size_t i = 0; i < nroutes; i++) {
         char method[16];
         pl_methods_format(routes[i].method, method, sizeof(method));
+        unsigned fl = routes[i].flags;
+        const char *flags = (fl & PL_ROUTE_JSON) && (fl & PL_ROUTE_WRITE) ? "json,write"
+                            : (fl & PL_ROUTE_JSON)                        ? "json"
+                            : (fl & PL_ROUTE_WRITE)                       ? "write"
+                                                                          : "-";
         fprintf(f, "%-7s %-62s %-6s %-20s %-10s %s\n", method, routes[i].path,
                 auth_names[routes[i].auth], routes[i].perm ? routes[i].perm : "-", routes[i].module,
-                (routes[i].flags & PL_ROUTE_JSON) ? "json" : "-");
+                flags);
     }
 }
 

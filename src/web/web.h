@@ -60,6 +60,9 @@ struct pl_route {
 };
 
 #define PL_ROUTE_JSON 1u /* the body, when present, must be a JSON object */
+/* a GET that writes (an audited read: revealing a secret): it runs outside
+ * the read-only snapshot GETs get on SQLite, as other methods do */
+#define PL_ROUTE_WRITE 2u
 
 /* Where header and query values come from (set by http/). kind is
  * PL_REQ_HEADER or PL_REQ_QUERY; the result lives as long as the request. */
