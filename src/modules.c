@@ -14,6 +14,7 @@ extern const pl_module_t pl_ops_module;
 extern const pl_module_t pl_jobs_module;
 extern const pl_module_t pl_mail_module;
 extern const pl_module_t pl_audit_module;
+extern const pl_module_t pl_keys_module;
 extern const pl_module_t pl_events_module;
 extern const pl_module_t pl_auth_module;
 extern const pl_module_t pl_orgs_module;
@@ -29,6 +30,7 @@ const pl_module_t *const pl_modules[] = {
     &pl_mail_module,
     &pl_events_module,
     &pl_audit_module,
+    &pl_keys_module,
     /* features */
     &pl_auth_module,
     &pl_orgs_module,
