@@ -22,6 +22,7 @@ extern const pl_module_t pl_apikeys_module;
 extern const pl_module_t pl_auditlog_module;
 extern const pl_module_t pl_flags_module;
 extern const pl_module_t pl_admin_module;
+extern const pl_module_t pl_projects_module;
 
 const pl_module_t *const pl_modules[] = {
     /* platform: services every feature uses */
@@ -38,6 +39,7 @@ const pl_module_t *const pl_modules[] = {
     &pl_auditlog_module,
     &pl_flags_module,
     &pl_admin_module,
+    &pl_projects_module,
     NULL,
 };
 
