@@ -324,11 +324,17 @@ static int parse_json_body(pl_req_t *req)
     json_error_t jerr;
     json_t *v =
         json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
-    if (!v)
+    if (!v) {
+        /* jansson's message quotes the text "near" the error: keep only the
+         * reason, since a body may carry secrets */
+        char *near = strstr(jerr.text, " near ");
+        if (near)
+            *near = '\0';
         return pl_req_fail(req, 400, "invalid_json",
                            pl_arena_printf(req->ctx.arena,
                                            "The body is not valid JSON: %s at position %d.",
                                            jerr.text, jerr.position));
+    }
     pl_arena_cleanup_add(req->ctx.arena, (void (*)(void *))json_decref, v);
     if (!json_is_object(v))
         return pl_req_fail(req, 400, "bad_request", "The body must be a JSON object.");
