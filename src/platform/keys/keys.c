@@ -25,6 +25,7 @@
 #define CACHE_SLOTS 32
 
 typedef struct {
+    char scope[PL_ID_LEN + 16];
     char sealed[SEALED_KEY_MAX];
     unsigned char key[32];
 } cache_slot_t;
@@ -69,16 +70,19 @@ static int open_key(const unsigned char *master_key, const char *scope, const ch
 
 static int open_cached(const char *scope, const char *sealed, unsigned char out[32])
 {
-    size_t len = strlen(sealed);
-    cache_slot_t *slot = &cache[text_hash(sealed) % CACHE_SLOTS];
-    if (len < SEALED_KEY_MAX && !strcmp(slot->sealed, sealed)) {
+    /* the scope is part of the key: a sealed key copied into another
+     * scope's row must not open from the cache (it does not under its AD) */
+    size_t len = strlen(sealed), slen = strlen(scope);
+    cache_slot_t *slot = &cache[(text_hash(sealed) ^ text_hash(scope)) % CACHE_SLOTS];
+    if (!strcmp(slot->sealed, sealed) && !strcmp(slot->scope, scope)) {
         memcpy(out, slot->key, 32);
         return PL_OK;
     }
     int rc = open_key(pl_keyring_master(), scope, sealed, out);
     if (rc)
         return rc;
-    if (len < SEALED_KEY_MAX) {
+    if (len < sizeof(slot->sealed) && slen < sizeof(slot->scope)) {
+        memcpy(slot->scope, scope, slen + 1);
         memcpy(slot->sealed, sealed, len + 1);
         memcpy(slot->key, out, 32);
     }
