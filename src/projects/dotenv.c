@@ -128,10 +128,9 @@ static int quoted(parser_t *p, char q, pl_buf_t *out)
 
 /* An unquoted value: to the end of the line, without a trailing comment
  * and surrounding blanks. */
-static int unquoted(parser_t *p, pl_buf_t *out)
+static int unquoted(parser_t *p, bool blank_before, pl_buf_t *out)
 {
     size_t start = p->pos, end = p->pos;
-    bool blank_before = true; /* the blanks after = were skipped */
     while (!at_end(p) && p->s[p->pos] != '\n' &&
            !(p->s[p->pos] == '\r' && p->pos + 1 < p->n && p->s[p->pos + 1] == '\n')) {
         char c = p->s[p->pos];
@@ -191,6 +190,7 @@ int pl_dotenv_parse(pl_arena_t *a, const char *text, size_t n, int max, pl_doten
             break;
         }
         p.pos++; /* = */
+        size_t after_eq = p.pos;
         skip_blanks(&p);
         val.len = 0;
         char q = peek(&p);
@@ -205,7 +205,7 @@ int pl_dotenv_parse(pl_arena_t *a, const char *text, size_t n, int max, pl_doten
                 rc = fail(&p, p.line, "unexpected text after the closing quote");
                 break;
             }
-        } else if ((rc = unquoted(&p, &val))) {
+        } else if ((rc = unquoted(&p, p.pos > after_eq, &val))) {
             break;
         }
         char *key = pl_arena_strndup(a, p.s + ks, kn);
