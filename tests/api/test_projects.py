@@ -661,3 +661,41 @@ def test_rls_hides_project_rows(srv, w, engine):
         total = int(sql_rows(srv, "SELECT count(*) FROM %s WHERE org_id = '%s'" % (t, w.org),
                              w.org)[0][0])
         assert total == n, t
+
+
+# --- the contract ------------------------------------------------------------------------------
+
+def test_responses_match_the_openapi_schemas(srv, w):
+    import jsonschema
+    import yaml
+    spec = yaml.safe_load(srv.get("/v1/openapi.yaml").text)
+    resolver = jsonschema.RefResolver.from_schema(spec)
+
+    def check(r, path, method, status="200", ctype="application/json"):
+        assert r.status_code == int(status), (path, r.status_code, r.text)
+        op = spec["paths"][path][method]
+        schema = op["responses"][status]["content"][ctype]["schema"]
+        jsonschema.Draft202012Validator(schema, resolver=resolver).validate(r.json())
+
+    o, p, e = w.org, w.pid, w.eid
+    P = "/v1/orgs/{org}/projects"
+    E = P + "/{project}/environments/{env}"
+    check(srv.get(ppath(o), token=w.boss.token), P, "get")
+    check(srv.get(ppath(o, p), token=w.boss.token), P + "/{project}", "get")
+    check(srv.get(ppath(o, p, "/members"), token=w.boss.token), P + "/{project}/members", "get")
+    check(srv.get(epath(o, p), token=w.boss.token), P + "/{project}/environments", "get")
+    check(srv.get(epath(o, p, e), token=w.boss.token), E, "get")
+    check(srv.get(epath(o, p, e, "/members"), token=w.boss.token), E + "/members", "get")
+    check(srv.get(spath(o, p, e), token=w.boss.token), E + "/secrets", "get")
+    check(srv.get(spath(o, p, e, "SHARED"), token=w.boss.token), E + "/secrets/{key}", "get")
+    check(srv.put(spath(o, p, e, "CONTRACT"), json={"value": "c"}, token=w.boss.token),
+          E + "/secrets/{key}", "put")
+    check(srv.get(spath(o, p, e, rest="/export"), token=w.boss.token, params={"format": "json"}),
+          E + "/secrets/export", "get")
+    check(srv.post(spath(o, p, e, rest="/import"), json={"secrets": {"CONTRACT": "d"}},
+                   token=w.boss.token), E + "/secrets/import", "post")
+    check(srv.post(ppath(o, p, "/invitations"), json={"email": unique_email("c"),
+                                                      "role": "member"}, token=w.boss.token),
+          P + "/{project}/invitations", "post", "201")
+    check(srv.post(ppath(o), json={"name": "Contract"}, token=w.boss.token), P, "post", "201")
+    check(srv.get("/v1/orgs/%s/roles" % o, token=w.boss.token), "/v1/orgs/{org}/roles", "get")
