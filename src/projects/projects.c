@@ -155,10 +155,12 @@ char *pl_projects_slug_suffixed(pl_arena_t *a, const char *name, const char *fal
     return out;
 }
 
-const char *pl_secrets_ad(pl_arena_t *a, const char *org_id, const char *env_id, const char *key,
-                          int64_t version)
+const char *pl_secrets_ad(char out[PL_SECRETS_AD_MAX], const char *org_id, const char *env_id,
+                          const char *key, int64_t version)
 {
-    return pl_arena_printf(a, "secret/%s/%s/%s/%lld", org_id, env_id, key, (long long)version);
+    snprintf(out, PL_SECRETS_AD_MAX, "secret/%s/%s/%s/%lld", org_id, env_id, key,
+             (long long)version);
+    return out;
 }
 
 int pl_projects_resolve(pl_db_t *db, pl_ctx_t *ctx, const char *ref, pl_project_role_t need,

@@ -41,9 +41,11 @@ char *pl_projects_slug_suffixed(pl_arena_t *a, const char *name, const char *fal
 int pl_projects_slug_taken(pl_ctx_t *ctx);
 
 /* The associated data a secret version is sealed with, binding it to its
- * row: "secret/<org>/<env>/<key>/<version>". */
-const char *pl_secrets_ad(pl_arena_t *a, const char *org_id, const char *env_id, const char *key,
-                          int64_t version);
+ * row: "secret/<org>/<env>/<key>/<version>", written into out (which it
+ * returns). */
+#define PL_SECRETS_AD_MAX 256
+const char *pl_secrets_ad(char out[PL_SECRETS_AD_MAX], const char *org_id, const char *env_id,
+                          const char *key, int64_t version);
 
 /* `plinth keys verify`: opens every stored secret version. */
 int pl_secrets_check_sealed(pl_db_t *db, pl_keys_check_t *chk);

@@ -3,6 +3,7 @@
  * (platform/keys), If-Match, import and export. Values never reach the
  * log, the audit log or an error: events carry key names only. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/crypto.h"
@@ -129,7 +130,8 @@ int pl_secrets_list(pl_db_t *db, pl_ctx_t *ctx, const char *project_ref, const c
 static int open_row(pl_db_t *db, pl_ctx_t *ctx, const pl_datakey_t *k, const pl_environment_t *e,
                     const pl_secret_row_t *r, char **value, size_t *n)
 {
-    const char *ad = pl_secrets_ad(ctx->arena, ctx->tenant.org_id, e->id, r->key, r->version);
+    char ad[PL_SECRETS_AD_MAX];
+    pl_secrets_ad(ad, ctx->tenant.org_id, e->id, r->key, r->version);
     if (!k)
         return pl_keys_open(db, ctx->arena, ctx->tenant.org_id, r->sealed, ad, value, n);
     int rc = pl_keys_open_with(ctx->arena, k, r->sealed, ad, value, n);
@@ -190,7 +192,8 @@ static int write_version(pl_db_t *db, pl_ctx_t *ctx, const pl_datakey_t *k,
     if (rc)
         return rc;
     /* the version is part of the associated data: sealed after the bump */
-    const char *ad = pl_secrets_ad(ctx->arena, org, e->id, key, *version);
+    char ad[PL_SECRETS_AD_MAX];
+    pl_secrets_ad(ad, org, e->id, key, *version);
     char *box = pl_keys_seal_with(ctx->arena, k, value, n, ad);
     rc = pl_secrets_store_add_version(db, org, e->id, key, *version, box, by, now);
     if (!rc && *version > PL_SECRETS_VERSIONS_KEPT)
@@ -334,17 +337,27 @@ int pl_secrets_export(pl_db_t *db, pl_ctx_t *ctx, const char *project_ref, const
     }
     if (!rc && format == PL_SECRETS_JSON)
         rc = pl_buf_append(out, "{\"secrets\":{", 12);
+    /* one scratch buffer for every value, wiped at the end */
+    unsigned char *value = rows.n ? pl_xmalloc(PL_SECRETS_VALUE_MAX + 1) : NULL;
     for (int i = 0; !rc && i < rows.n; i++) {
         const pl_secret_row_t *r = pl_rows_at(&rows, i);
-        char *value = NULL;
-        size_t n = 0;
-        rc = open_row(db, ctx, &k, &e, r, &value, &n);
-        if (!rc)
-            rc = format == PL_SECRETS_JSON ? write_json_pair(out, i == 0, r->key, value, n)
-                                           : pl_dotenv_write(out, r->key, value, n);
-        if (value)
-            pl_memzero(value, n);
+        char ad[PL_SECRETS_AD_MAX];
+        pl_secrets_ad(ad, ctx->tenant.org_id, e.id, r->key, r->version);
+        long n = pl_keys_open_into(&k, r->sealed, ad, value, PL_SECRETS_VALUE_MAX + 1);
+        if (n < 0 || n > PL_SECRETS_VALUE_MAX) {
+            pl_log("error",
+                   "secrets: the value of %s does not open (altered, or copied from "
+                   "another row)",
+                   ad);
+            rc = PL_EINTERNAL;
+            break;
+        }
+        rc = format == PL_SECRETS_JSON
+                 ? write_json_pair(out, i == 0, r->key, (const char *)value, (size_t)n)
+                 : pl_dotenv_write(out, r->key, (const char *)value, (size_t)n);
+        pl_memzero(value, (size_t)n);
     }
+    free(value);
     if (!rc && format == PL_SECRETS_JSON)
         rc = pl_buf_append(out, "}}", 2);
     if (rc == PL_ELIMIT)
@@ -474,7 +487,8 @@ int pl_secrets_check_sealed(pl_db_t *db, pl_keys_check_t *chk)
             rc = pl_secrets_store_all_versions(db, oa, org, &rows);
         for (int j = 0; !rc && j < rows.n; j++) {
             const pl_secret_version_row_t *r = pl_rows_at(&rows, j);
-            const char *ad = pl_secrets_ad(oa, org, r->env_id, r->key, r->version);
+            char ad[PL_SECRETS_AD_MAX];
+            pl_secrets_ad(ad, org, r->env_id, r->key, r->version);
             const char *label = pl_arena_printf(
                 oa, "the secret %s version %lld of environment %s (organization %s)", r->key,
                 (long long)r->version, r->env_id, org);

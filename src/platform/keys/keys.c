@@ -175,6 +175,14 @@ int pl_keys_open_with(pl_arena_t *a, const pl_datakey_t *k, const char *box, con
     return PL_OK;
 }
 
+long pl_keys_open_into(const pl_datakey_t *k, const char *box, const char *ad, unsigned char *out,
+                       size_t out_size)
+{
+    if (!box || strncmp(box, BOX_PREFIX, BOX_PREFIX_LEN))
+        return -1;
+    return pl_unseal(k->key, box + BOX_PREFIX_LEN, ad, out, out_size);
+}
+
 int pl_keys_seal(pl_db_t *db, pl_arena_t *a, const char *org_id, const void *msg, size_t n,
                  const char *ad, char **box)
 {

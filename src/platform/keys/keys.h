@@ -60,6 +60,12 @@ char *pl_keys_seal_with(pl_arena_t *a, const pl_datakey_t *k, const void *msg, s
 int pl_keys_open_with(pl_arena_t *a, const pl_datakey_t *k, const char *box, const char *ad,
                       char **out, size_t *n);
 
+/* Opens box under k with ad into out (out_size bytes, of which the caller
+ * wipes what it used): the plaintext length, or -1 as pl_keys_open_with
+ * fails. No allocation: for loops over many values (exports). */
+long pl_keys_open_into(const pl_datakey_t *k, const char *box, const char *ad, unsigned char *out,
+                       size_t out_size);
+
 /* pl_keys_load (creating the key) and pl_keys_seal_with in one call: *box
  * in a. Inside the caller's write transaction. */
 int pl_keys_seal(pl_db_t *db, pl_arena_t *a, const char *org_id, const void *msg, size_t n,
