@@ -214,10 +214,12 @@ static int claim(pl_db_t *db, const pl_invitation_row_t *inv, int64_t now)
     return pl_invitations_store_set_status(db, inv->org_id, inv->id, "pending", "accepted", now);
 }
 
+/* role: the organization role the user holds after accepting (a project
+ * invitation leaves an existing member's role as it was) */
 static int audit_accepted(pl_db_t *db, pl_ctx_t *ctx, const pl_invitation_row_t *inv,
-                          const char *user_id)
+                          const char *user_id, const char *role)
 {
-    json_t *d = json_pack("{s:s, s:s}", "user_id", user_id, "role", inv->role);
+    json_t *d = json_pack("{s:s, s:s}", "user_id", user_id, "role", role);
     if (inv->project_id) {
         json_object_set_new(d, "project_id", json_string(inv->project_id));
         json_object_set_new(d, "project_role", json_string(inv->project_role));
@@ -243,7 +245,7 @@ int pl_orgs_join_by_invitation(pl_db_t *db, pl_ctx_t *ctx, const char *user_id, 
     if (!rc)
         rc = pl_members_store_insert(db, inv.org_id, user_id, inv.role, now);
     if (!rc)
-        rc = audit_accepted(db, ctx, &inv, user_id);
+        rc = audit_accepted(db, ctx, &inv, user_id, inv.role);
     if (!rc && inv.project_id)
         rc = pl_projects_join(db, ctx, inv.org_id, inv.project_id, user_id, inv.project_role);
     return pl_db_finish(db, rc);
@@ -290,7 +292,7 @@ int pl_invitations_accept(pl_db_t *db, pl_ctx_t *ctx, const char *token, pl_org_
         rc = pl_members_store_insert(db, inv.org_id, user_id, inv.role, now);
     }
     if (!rc)
-        rc = audit_accepted(db, ctx, &inv, user_id);
+        rc = audit_accepted(db, ctx, &inv, user_id, role);
     if (!rc && inv.project_id)
         rc = pl_projects_join(db, ctx, inv.org_id, inv.project_id, user_id, inv.project_role);
     /* the token came to that mailbox: the address is proven */
