@@ -14,6 +14,7 @@ extern const pl_module_t pl_ops_module;
 extern const pl_module_t pl_jobs_module;
 extern const pl_module_t pl_mail_module;
 extern const pl_module_t pl_audit_module;
+extern const pl_module_t pl_keys_module;
 extern const pl_module_t pl_events_module;
 extern const pl_module_t pl_auth_module;
 extern const pl_module_t pl_orgs_module;
@@ -22,6 +23,7 @@ extern const pl_module_t pl_auditlog_module;
 extern const pl_module_t pl_flags_module;
 extern const pl_module_t pl_billing_module;
 extern const pl_module_t pl_admin_module;
+extern const pl_module_t pl_projects_module;
 extern const pl_module_t pl_realtime_module;
 extern const pl_module_t pl_notifications_module;
 extern const pl_module_t pl_ui_module;
@@ -33,12 +35,14 @@ const pl_module_t *const pl_modules[] = {
     &pl_mail_module,
     &pl_events_module,
     &pl_audit_module,
+    &pl_keys_module,
     /* features */
     &pl_auth_module,
     &pl_orgs_module,
     &pl_apikeys_module,
     &pl_auditlog_module,
     &pl_flags_module,
+    &pl_projects_module,
     &pl_billing_module,
     &pl_admin_module,
     &pl_realtime_module,

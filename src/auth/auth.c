@@ -90,6 +90,14 @@ int pl_auth_init(void)
                 (long long)pl_auth_cfg.argon2_memory);
         return PL_EINVAL;
     }
+    /* TOTP secrets sealed before data keys existed move under the instance
+     * data key; `plinth keys verify` opens every one */
+    pl_keys_add_source("totp", pl_auth_mfa_check_seals);
+    pl_db_t *db = pl_db_thread();
+    if (!db || pl_auth_mfa_upgrade_seals(db)) {
+        fprintf(stderr, "plinth: cannot re-seal the TOTP secrets under the instance data key\n");
+        return PL_EINTERNAL;
+    }
     return PL_OK;
 }
 

@@ -7,6 +7,7 @@
 
 #include "auth/auth.h"
 #include "auth/auth_store.h"
+#include "platform/keys/keys.h"
 
 #define PL_SESSION_TTL_MS (30LL * 24 * 3600 * 1000) /* refresh tokens live 30 days */
 #define PL_MAX_SESSIONS   5
@@ -61,6 +62,13 @@ int pl_auth_mfa_challenge(pl_db_t *db, pl_ctx_t *ctx, const pl_user_t *u,
 
 /* PL_OK when a signed-in user calls; else 401 (routes guarantee one, so
  * this only keeps a misrouted call from acting as nobody). */
+/* TOTP secrets at rest (mfa.c): moves those still sealed under the master
+ * key directly under the instance data key, in one transaction (at start;
+ * idempotent, and safe with several instances starting at once); and the
+ * `plinth keys verify` source that opens every one. */
+int pl_auth_mfa_upgrade_seals(pl_db_t *db);
+int pl_auth_mfa_check_seals(pl_db_t *db, pl_keys_check_t *chk);
+
 static inline int pl_auth_need_user(pl_ctx_t *ctx)
 {
     return pl_ctx_user(ctx) ? PL_OK : pl_fail(ctx, 401, "unauthenticated", "Sign in first.");

@@ -577,6 +577,47 @@ int pl_store_totp_delete(pl_db_t *db, const char *user_id)
     return run(st);
 }
 
+static const char sql_totp_all[] = "SELECT user_id, secret_sealed FROM mfa_totp ORDER BY user_id";
+static const char sql_totp_legacy[] = "SELECT user_id, secret_sealed FROM mfa_totp "
+                                      "WHERE secret_sealed NOT LIKE 'dk1.%' ORDER BY user_id";
+static const char sql_totp_reseal[] =
+    "UPDATE mfa_totp SET secret_sealed = $3 WHERE user_id = $1 AND secret_sealed = $2";
+
+static int totp_rows(pl_stmt_t *st, pl_arena_t *a, pl_rows_t *out)
+{
+    int rc;
+    while ((rc = pl_stmt_step(st)) == 1) {
+        pl_totp_sealed_t *t = pl_rows_add(out);
+        if (!t)
+            break;
+        t->user_id = pl_stmt_col_dup(st, a, 0);
+        t->sealed = pl_stmt_col_dup(st, a, 1);
+    }
+    pl_stmt_reset(st);
+    return rc < 0 ? rc : PL_OK;
+}
+
+int pl_store_totp_all(pl_db_t *db, pl_arena_t *a, pl_rows_t *out)
+{
+    PL_PREPARE(st, db, sql_totp_all);
+    return totp_rows(st, a, out);
+}
+
+int pl_store_totp_legacy(pl_db_t *db, pl_arena_t *a, pl_rows_t *out)
+{
+    PL_PREPARE(st, db, sql_totp_legacy);
+    return totp_rows(st, a, out);
+}
+
+int pl_store_totp_reseal(pl_db_t *db, const char *user_id, const char *from, const char *to)
+{
+    PL_PREPARE(st, db, sql_totp_reseal);
+    pl_stmt_bind_text(st, 1, user_id);
+    pl_stmt_bind_text(st, 2, from);
+    pl_stmt_bind_text(st, 3, to);
+    return run(st);
+}
+
 int pl_store_user_set_mfa(pl_db_t *db, const char *user_id, bool enabled, int64_t now)
 {
     PL_PREPARE(st, db, sql_user_set_mfa);

@@ -13,6 +13,7 @@
 #define PL_AUTH_STORE_H
 
 #include "auth/auth.h"
+#include "core/rows.h"
 #include "db/db.h"
 
 /* What an authenticated request needs to know about its session. */
@@ -108,6 +109,16 @@ int pl_store_totp_enable(pl_db_t *db, const char *user_id, int64_t step, int64_t
  * (the code is fresh), 0 when it was not (a replay). */
 int pl_store_totp_use_step(pl_db_t *db, const char *user_id, int64_t step, int64_t now);
 int pl_store_totp_delete(pl_db_t *db, const char *user_id);
+/* A user's sealed TOTP secret, for the key checks and the upgrade. */
+typedef struct {
+    const char *user_id, *sealed;
+} pl_totp_sealed_t;
+/* Every TOTP row (pl_totp_sealed_t), or those still sealed under the master
+ * key directly (before data keys), by user id. */
+int pl_store_totp_all(pl_db_t *db, pl_arena_t *a, pl_rows_t *out);
+int pl_store_totp_legacy(pl_db_t *db, pl_arena_t *a, pl_rows_t *out);
+/* Replaces the sealed secret when it is still `from`. */
+int pl_store_totp_reseal(pl_db_t *db, const char *user_id, const char *from, const char *to);
 int pl_store_user_set_mfa(pl_db_t *db, const char *user_id, bool enabled, int64_t now);
 int pl_store_recovery_replace(pl_db_t *db, const char *user_id, char hashes[][65], int n,
                               int64_t now);

@@ -16,13 +16,17 @@ ALL_PERMISSIONS = [
     "org.read", "org.update", "org.delete", "member.read", "member.invite",
     "member.update_role", "member.remove", "team.read", "team.manage", "role.read",
     "role.manage", "apikey.read", "apikey.manage", "audit.read", "flag.read",
+    "project.create", "project.admin",
     "billing.read", "billing.manage",
 ]
+# Highest first, as GET /v1/orgs/{org}/roles lists them.
 BUILTIN_ROLES = {
     "owner": (4, set(ALL_PERMISSIONS)),
     "admin": (3, set(ALL_PERMISSIONS) - {"org.delete", "billing.manage"}),
-    "member": (2, {"org.read", "member.read", "team.read", "role.read", "flag.read"}),
+    "member": (2, {"org.read", "member.read", "team.read", "role.read", "flag.read",
+                   "project.create"}),
     "viewer": (1, {"org.read", "member.read", "flag.read"}),
+    "guest": (0, set()),
 }
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")

@@ -59,11 +59,39 @@ ROUTES = [
                                                  "success_url": "https://app.example/ok",
                                                  "cancel_url": "https://app.example/no"}),
     ("POST", "/v1/orgs/{org}/billing/portal", {"return_url": "https://app.example/"}),
+    ("GET", "/v1/orgs/{org}/projects", None),
+    ("POST", "/v1/orgs/{org}/projects", {"name": "Intruders"}),
+    ("GET", "/v1/orgs/{org}/projects/{project}", None),
+    ("PATCH", "/v1/orgs/{org}/projects/{project}", {"name": "Hijacked"}),
+    ("GET", "/v1/orgs/{org}/projects/{project}/members", None),
+    ("PUT", "/v1/orgs/{org}/projects/{project}/members/{user}", {"role": "owner"}),
+    ("POST", "/v1/orgs/{org}/projects/{project}/invitations",
+     {"email": INTRUDER_EMAIL, "role": "owner"}),
+    ("GET", "/v1/orgs/{org}/projects/{project}/environments", None),
+    ("POST", "/v1/orgs/{org}/projects/{project}/environments", {"name": "intruders"}),
+    ("GET", "/v1/orgs/{org}/projects/{project}/environments/{env}", None),
+    ("PATCH", "/v1/orgs/{org}/projects/{project}/environments/{env}", {"name": "Hijacked"}),
+    ("GET", "/v1/orgs/{org}/projects/{project}/environments/{env}/members", None),
+    ("PUT", "/v1/orgs/{org}/projects/{project}/environments/{env}/members/{user}",
+     {"role": "administrator"}),
+    ("GET", "/v1/orgs/{org}/projects/{project}/environments/{env}/secrets", None),
+    ("GET", "/v1/orgs/{org}/projects/{project}/environments/{env}/secrets/export", None),
+    ("POST", "/v1/orgs/{org}/projects/{project}/environments/{env}/secrets/import",
+     {"secrets": {"INTRUDER": "x"}}),
+    ("GET", "/v1/orgs/{org}/projects/{project}/environments/{env}/secrets/{skey}", None),
+    ("PUT", "/v1/orgs/{org}/projects/{project}/environments/{env}/secrets/{skey}",
+     {"value": "hijacked"}),
+    ("DELETE", "/v1/orgs/{org}/projects/{project}/environments/{env}/secrets/{skey}", None),
+    ("DELETE", "/v1/orgs/{org}/projects/{project}/environments/{env}/members/{user}", None),
+    ("DELETE", "/v1/orgs/{org}/projects/{project}/environments/{env}", None),
+    ("DELETE", "/v1/orgs/{org}/projects/{project}/members/{user}", None),
+    ("DELETE", "/v1/orgs/{org}/projects/{project}", None),
     # Last: if it wrongly succeeded it would take the rest with it.
     ("DELETE", "/v1/orgs/{org}", None),
 ]
 ROW_IDS = ["%s %s" % (m, p[len("/v1/orgs/{org}"):] or "/") for m, p, _ in ROUTES]
-OBJECT_ROUTES = [r for r in ROUTES if re.search(r"\{(user|team|id|key|apikey)\}", r[1])]
+OBJECT_ROUTES = [r for r in ROUTES
+                 if re.search(r"\{(user|team|id|key|apikey|project|env|skey)\}", r[1])]
 OBJECT_IDS = ["%s %s" % (m, p[len("/v1/orgs/{org}"):]) for m, p, _ in OBJECT_ROUTES]
 
 
@@ -118,6 +146,23 @@ def populate(srv, sink, owner, name, tag):
                  token=owner.token)
     assert r.status_code == 201, r.text
     o.apikey = r.json()["id"]
+    # a project whose member is the org's member, with a granted environment
+    # holding a secret
+    r = srv.post("/v1/orgs/%s/projects" % o.id, json={"name": name + " project"},
+                 token=owner.token)
+    assert r.status_code == 201, r.text
+    o.project = r.json()["id"]
+    base = "/v1/orgs/%s/projects/%s" % (o.id, o.project)
+    r = srv.put(base + "/members/" + o.member.id, json={"role": "member"}, token=owner.token)
+    assert r.status_code == 200, r.text
+    o.env = srv.get(base + "/environments", token=owner.token).json()["data"][0]["id"]
+    r = srv.put("%s/environments/%s/members/%s" % (base, o.env, o.member.id),
+                json={"role": "viewer"}, token=owner.token)
+    assert r.status_code == 200, r.text
+    o.skey = tag.upper() + "_SECRET"
+    r = srv.put("%s/environments/%s/secrets/%s" % (base, o.env, o.skey),
+                json={"value": "value of " + tag}, token=owner.token)
+    assert r.status_code == 200, r.text
     return o
 
 
@@ -149,6 +194,13 @@ def snapshot(srv, w):
             "roles": srv.get(base + "/roles", token=w.owner.token).json()["data"],
             "api_keys": [k["id"] for k in
                          srv.get(base + "/api-keys", token=w.owner.token).json()["data"]],
+            "projects": srv.get(base + "/projects", token=w.owner.token).json()["data"],
+            "environments": srv.get("%s/projects/%s/environments" % (base, o.project),
+                                    token=w.owner.token).json()["data"],
+            "project_members": srv.get("%s/projects/%s/members" % (base, o.project),
+                                       token=w.owner.token).json()["data"],
+            "secrets": srv.get("%s/projects/%s/environments/%s/secrets" % (base, o.project, o.env),
+                               token=w.owner.token).json()["data"],
         }
     return out
 
@@ -156,7 +208,8 @@ def snapshot(srv, w):
 def fill(template, o, org_ref=None):
     return (template.replace("{org}", org_ref or o.id).replace("{user}", o.member.id)
             .replace("{team}", o.team).replace("{id}", o.inv["id"]).replace("{key}", o.role)
-            .replace("{apikey}", o.apikey))
+            .replace("{apikey}", o.apikey).replace("{project}", o.project)
+            .replace("{env}", o.env).replace("{skey}", o.skey))
 
 
 def call(srv, token, method, path, body):
