@@ -61,6 +61,7 @@ int pl_modules_register(void)
         pl_jobs_register(mod->jobs);
         pl_jobs_register_schedules(mod->schedules);
         pl_mail_register(mod->templates);
+        pl_events_register_actions(mod->actions);
         if (mod->on_event)
             pl_events_subscribe(mod->name, mod->on_event);
     }
