@@ -564,6 +564,16 @@ ROUTE_PERMISSIONS = {
     ("GET", "/v1/orgs/{}/audit-events"): "audit.read",
     ("GET", "/v1/orgs/{}/audit-events/export"): "audit.read",
     ("GET", "/v1/orgs/{}/audit-events/verify"): "audit.read",
+    ("GET", "/v1/orgs/{}/webhooks"): "webhook.read",
+    ("POST", "/v1/orgs/{}/webhooks"): "webhook.manage",
+    ("GET", "/v1/orgs/{}/webhooks/{}"): "webhook.read",
+    ("PATCH", "/v1/orgs/{}/webhooks/{}"): "webhook.manage",
+    ("DELETE", "/v1/orgs/{}/webhooks/{}"): "webhook.manage",
+    ("POST", "/v1/orgs/{}/webhooks/{}/rotate-secret"): "webhook.manage",
+    ("POST", "/v1/orgs/{}/webhooks/{}/test"): "webhook.manage",
+    ("GET", "/v1/orgs/{}/webhooks/{}/deliveries"): "webhook.read",
+    ("GET", "/v1/orgs/{}/webhooks/{}/deliveries/{}"): "webhook.read",
+    ("POST", "/v1/orgs/{}/webhooks/{}/deliveries/{}/retry"): "webhook.manage",
 }
 
 
