@@ -8,6 +8,8 @@ delivery is queued in the same transaction as the change that causes it.
 """
 
 import base64
+import hashlib
+import hmac
 import json
 import os
 import re
@@ -602,6 +604,89 @@ def test_instance_endpoints(srv, admin, smtp_sink, receiver):  # noqa: F811
     assert srv.delete(path, token=admin["token"]).status_code == 204
     assert_problem(srv.get(path, token=admin["token"]), 404, "not_found")
     for ep in (ep_all, ep_orgs):
+        assert srv.delete(base + "/webhooks/" + ep["id"], token=admin["token"]).status_code == 204
+
+
+def totp(secret, step):
+    """RFC 6238 (SHA-1, 6 digits, 30 s) code of a base32 secret at a time step."""
+    key = base64.b32decode(secret + "=" * (-len(secret) % 8))
+    mac = hmac.new(key, step.to_bytes(8, "big"), hashlib.sha1).digest()
+    off = mac[-1] & 15
+    return "%06d" % ((int.from_bytes(mac[off:off + 4], "big") & 0x7FFFFFFF) % 1000000)
+
+
+def test_account_and_instance_admin_events(srv, admin, smtp_sink, receiver):  # noqa: F811
+    """The rest of the instance chain: email verification, sessions, password
+    change and reset, two-factor changes, promotion, job retries."""
+    base = "/v1/admin"
+    tag = uuid.uuid4().hex[:8]
+    users = hook(srv, admin["token"], base, receiver, "acct-users-" + tag, ["user.*"])
+    others = hook(srv, admin["token"], base, receiver, "acct-other-" + tag,
+                  ["session.revoked", "job.*"])
+    email = unique_email("acct")
+    r = srv.post("/v1/auth/register", json={"email": email, "password": PASSWORD, "name": "A"})
+    assert r.status_code == 201
+    uid, token = r.json()["user"]["id"], r.json()["access_token"]
+    vtoken = smtp_sink.wait_for_to(email, path="/verify-email").token("/verify-email")
+    assert srv.post("/v1/auth/verify-email", json={"token": vtoken}).status_code == 204
+    token2 = login_ok(srv, email)["access_token"]
+    sessions = srv.get("/v1/auth/sessions", token=token).json()["data"]
+    other = [x["id"] for x in sessions if not x["current"]][0]
+    assert srv.delete("/v1/auth/sessions/" + other, token=token).status_code == 204
+    new_pw = PASSWORD + " two"
+    assert srv.post("/v1/me/password", json={"current_password": PASSWORD,
+                                             "new_password": new_pw},
+                    token=token).status_code == 204
+    assert srv.post("/v1/auth/password-reset/request", json={"email": email}).status_code == 202
+    rtoken = smtp_sink.wait_for_to(email, path="/reset-password").token("/reset-password")
+    new_pw = PASSWORD + " three"
+    assert srv.post("/v1/auth/password-reset", json={"token": rtoken,
+                                                     "new_password": new_pw}).status_code == 204
+    token = login_ok(srv, email, new_pw)["access_token"]
+    secret = srv.post("/v1/me/mfa/totp/setup", json={}, token=token).json()["secret"]
+    step = int(time.time() // 30)
+    assert srv.post("/v1/me/mfa/totp/enable", json={"code": totp(secret, step)},
+                    token=token).status_code == 200
+    assert srv.post("/v1/me/mfa/recovery-codes", json={"password": new_pw},
+                    token=token).status_code == 200
+    assert srv.post("/v1/me/mfa/totp/disable", json={"password": new_pw,
+                                                     "code": totp(secret, step + 1)},
+                    token=token).status_code == 204
+    p = admin_create(srv, email, "unused password 123")
+    assert p.returncode == 0, p.stderr
+    # a job that dies, retried by an admin
+    env = {"PLINTH_DATABASE_URL": srv.pg_url} if srv.pg_url else {}
+    p = plinth.run_cli(["jobs", "enqueue", "--kind", "fail", "--max-attempts", "1", "--data",
+                        srv.data_dir], env=env, timeout=30)
+    assert p.returncode == 0, p.stderr
+    dead = wait_until(lambda: [j for j in srv.get("/v1/admin/jobs", token=admin["token"],
+                                                  params={"status": "dead"}).json()["data"]
+                               if j["kind"] == "fail"], what="a dead job")
+    assert srv.post("/v1/admin/jobs/%s/retry" % dead[0]["id"],
+                    token=admin["token"]).status_code == 200
+
+    want_user = {"user.registered", "user.email_verified", "user.logged_in",
+                 "user.password_changed", "user.password_reset", "user.mfa_enabled",
+                 "user.recovery_codes_regenerated", "user.mfa_disabled", "user.promoted_admin"}
+
+    def about(ds, who):
+        out = set()
+        for d in ds:
+            data = body_of(d)["data"]
+            if who in (data["actor"]["id"], (data["target"] or {}).get("id")):
+                out.add(body_of(d)["type"])
+        return out
+
+    got = receiver.wait_for("acct-users-" + tag, lambda ds: about(ds, uid) >= want_user,
+                            timeout=60, what="account events")
+    assert all(body_of(d)["type"].startswith("user.") and d["verified"] == [True] for d in got)
+    got = receiver.wait_for("acct-other-" + tag,
+                            lambda ds: "session.revoked" in about(ds, uid) and
+                            "job.retried" in about(ds, dead[0]["id"]),
+                            timeout=60, what="session and job events")
+    assert {body_of(d)["type"] for d in got} <= {"session.revoked", "job.retried"}
+    assert token2
+    for ep in (users, others):
         assert srv.delete(base + "/webhooks/" + ep["id"], token=admin["token"]).status_code == 204
 
 
