@@ -20,9 +20,11 @@
 
 #define DELIVER_JOB      "webhooks.deliver"
 #define PURGE_JOB        "webhooks.purge"
-#define LEASE_MARGIN_MS  10000            /* a lease outlives the attempt's timeout by this */
+/* A lease outlives its attempt's timeout by this, and ends before the job
+ * queue's lease of the job does (PLINTH_WEBHOOK_TIMEOUT is at most 25 s). */
+#define LEASE_MARGIN_MS  4000
+#define TIMEOUT_MAX_S    25
 #define LOOP_BUDGET_US   (5LL * 1000000)  /* a job keeps taking due deliveries this long */
-#define RECHECK_JITTER   1000             /* ms of spread for jobs that check back */
 #define PURGE_PAGE       200
 #define TEMPLATE_DISABLED "webhook_disabled"
 
@@ -711,15 +713,17 @@ int pl_webhooks_retry(pl_db_t *db, pl_ctx_t *ctx, const char *org_id, const char
 
 /* ---- the delivery job ----
  *
- * A job names one delivery. It claims it (T1: due, not leased, the endpoint
- * enabled and below its concurrency: a lease on the delivery), sends it
- * outside any transaction, then records the attempt (T2) and, while its
- * time budget lasts, takes the endpoint's next due delivery in that same
- * transaction. Both transactions lock the endpoint row first, so the
- * count of leases and the pick of the next due delivery are consistent
- * across workers and instances: a job that finds the endpoint busy can
- * leave its delivery to the attempt in flight, and checks back when that
- * attempt's lease ends in case its holder died. */
+ * A job names one delivery. It claims (T1) that delivery, or when it is not
+ * due any more, the endpoint's next due one: a lease on it, if the endpoint
+ * is enabled and below its concurrency cap. It sends outside any
+ * transaction, then records the attempt (T2) and, while its time budget
+ * lasts, leases the endpoint's next due delivery in that same transaction.
+ * Both transactions lock the endpoint row first, so the count of leases and
+ * the pick of the next due delivery agree across workers and instances: a
+ * job that finds the endpoint at its cap leaves, because the attempts in
+ * flight take the endpoint's due deliveries when they end. Leases name their
+ * job and end before the job queue's own lease does, so a job that died or
+ * failed is run again by the queue and takes its deliveries back. */
 
 typedef struct {
     const char *org_id;
@@ -767,22 +771,13 @@ static int enqueue_at(pl_db_t *db, const char *org_id, const char *delivery_id, 
     return rc;
 }
 
-/* A job that checks back on a delivery when a lease ends. */
-static int check_back(pl_db_t *db, const char *org_id, const char *delivery_id, int64_t at)
-{
-    uint32_t r;
-    pl_random_bytes(&r, sizeof(r));
-    int64_t now = pl_now_ms();
-    return enqueue_at(db, org_id, delivery_id, (at > now ? at : now) + r % RECHECK_JITTER);
-}
-
-/* Leases delivery id of endpoint e and fills a with what to send. */
+/* Leases delivery id of endpoint e to job and fills a with what to send. */
 static int take(pl_db_t *db, pl_arena_t *ar, const pl_webhook_row_t *e, const char *id,
-                int64_t now, attempt_t *a)
+                const char *job, int64_t now, attempt_t *a)
 {
     memset(a, 0, sizeof(*a));
     a->lease_until = now + (int64_t)timeout_s * 1000 + LEASE_MARGIN_MS;
-    int rc = pl_webhooks_store_delivery_lease(db, e->w.org_id, id, a->lease_until);
+    int rc = pl_webhooks_store_delivery_lease(db, e->w.org_id, id, a->lease_until, job);
     pl_webhook_job_row_t d;
     if (!rc)
         rc = pl_webhooks_store_delivery_get(db, ar, e->w.org_id, e->w.id, id, true, &d);
@@ -809,45 +804,43 @@ static int take(pl_db_t *db, pl_arena_t *ar, const pl_webhook_row_t *e, const ch
     return PL_OK;
 }
 
-static int claim(pl_db_t *db, pl_arena_t *ar, const char *org_id, const char *delivery_id,
-                 attempt_t *a)
+static bool takeable(const pl_webhook_job_row_t *d, const char *job, int64_t now)
+{
+    return !strcmp(d->d.status, "pending") && d->d.next_attempt_at <= now &&
+           (d->lease_until <= now || (d->lease_owner && !strcmp(d->lease_owner, job)));
+}
+
+static int claim(pl_db_t *db, pl_arena_t *ar, const char *job, const char *org_id,
+                 const char *delivery_id, attempt_t *a)
 {
     int rc = begin_owner(db, org_id);
     if (rc)
         return rc;
-    int64_t now = pl_now_ms(), leases = 0, first_end = 0;
+    int64_t now = pl_now_ms(), leases = 0;
     pl_webhook_job_row_t d;
     pl_webhook_row_t e;
+    const char *id = NULL;
     rc = pl_webhooks_store_delivery_get(db, ar, org_id, NULL, delivery_id, false, &d);
+    if (!rc)
+        rc = pl_webhooks_store_get(db, ar, org_id, d.d.endpoint_id, true, &e);
     if (rc == PL_ENOTFOUND) /* gone with its endpoint or organization */
         rc = PL_EEXISTS;
-    /* done, or due later: the job queued for that time takes it */
-    if (!rc && (strcmp(d.d.status, "pending") || d.d.next_attempt_at > now))
-        rc = PL_EEXISTS;
-    if (!rc) {
-        rc = pl_webhooks_store_get(db, ar, org_id, d.d.endpoint_id, true, &e);
-        if (rc == PL_ENOTFOUND)
-            rc = PL_EEXISTS;
-    }
-    if (!rc && !e.w.enabled && !d.is_test) {
+    if (!rc && takeable(&d, job, now) && !e.w.enabled && !d.is_test) {
         rc = pl_webhooks_store_delivery_abandon(db, org_id, delivery_id, "endpoint_disabled", now);
-        if (!rc)
-            rc = PL_EEXISTS;
-    }
-    if (!rc && d.lease_until > now) { /* an attempt is in flight */
-        rc = check_back(db, org_id, delivery_id, d.lease_until);
-        if (!rc)
-            rc = PL_EEXISTS;
+        d.d.status = "failed";
     }
     if (!rc)
-        rc = pl_webhooks_store_leases(db, org_id, d.d.endpoint_id, now, &leases, &first_end);
-    if (!rc && leases >= concurrency) {
-        rc = check_back(db, org_id, delivery_id, first_end);
-        if (!rc)
-            rc = PL_EEXISTS;
-    }
+        rc = pl_webhooks_store_leases(db, org_id, e.w.id, now, job, &leases);
+    if (!rc && leases >= concurrency)
+        rc = PL_EEXISTS; /* the attempts in flight take what is due */
+    if (!rc && takeable(&d, job, now))
+        id = delivery_id;
+    else if (!rc) /* done, due later, or in flight: help with the endpoint's backlog */
+        rc = pl_webhooks_store_next_due(db, ar, org_id, e.w.id, !e.w.enabled, now, job, &id);
+    if (rc == PL_ENOTFOUND)
+        rc = PL_EEXISTS;
     if (!rc)
-        rc = take(db, ar, &e, delivery_id, now, a);
+        rc = take(db, ar, &e, id, job, now, a);
     return finish(db, rc);
 }
 
@@ -969,8 +962,8 @@ static int disable(pl_db_t *db, pl_arena_t *ar, pl_webhook_row_t *e, const char 
 /* Records a's result, schedules what follows, and, with want_next, leases
  * the endpoint's next due delivery into next (PL_OK) in the same
  * transaction. PL_EEXISTS when there is nothing more to send now. */
-static int record(pl_db_t *db, pl_arena_t *ar, const attempt_t *a, const result_t *res,
-                  bool want_next, attempt_t *next)
+static int record(pl_db_t *db, pl_arena_t *ar, const char *job, const attempt_t *a,
+                  const result_t *res, bool want_next, attempt_t *next)
 {
     int rc = begin_owner(db, a->org_id);
     if (rc)
@@ -1017,13 +1010,14 @@ static int record(pl_db_t *db, pl_arena_t *ar, const attempt_t *a, const result_
     /* the slot this attempt held goes to the endpoint's next due delivery */
     const char *id = NULL;
     int found = rc ? rc
-                   : pl_webhooks_store_next_due(db, ar, a->org_id, e.w.id, !e.w.enabled, now, &id);
+                   : pl_webhooks_store_next_due(db, ar, a->org_id, e.w.id, !e.w.enabled, now, job,
+                                                &id);
     if (found == PL_ENOTFOUND)
         rc = PL_EEXISTS;
     else if (found)
         rc = found;
     else if (want_next)
-        rc = take(db, ar, &e, id, now, next);
+        rc = take(db, ar, &e, id, job, now, next);
     else if (!(rc = enqueue_at(db, a->org_id, id, now))) /* out of budget: a fresh job */
         rc = PL_EEXISTS;
     rc = finish(db, rc);
@@ -1034,7 +1028,6 @@ static int record(pl_db_t *db, pl_arena_t *ar, const attempt_t *a, const result_
 
 static int deliver_job(const char *job_id, json_t *payload, char *err, size_t errlen)
 {
-    PL_UNUSED(job_id);
     const char *delivery_id = json_string_value(json_object_get(payload, "delivery_id"));
     const char *org_id = json_string_value(json_object_get(payload, "org_id"));
     if (!delivery_id || !pl_uuid_valid(delivery_id) || (org_id && !pl_uuid_valid(org_id))) {
@@ -1048,7 +1041,7 @@ static int deliver_job(const char *job_id, json_t *payload, char *err, size_t er
     }
     pl_arena_t *ar = pl_arena_create();
     attempt_t a;
-    int rc = claim(db, ar, org_id, delivery_id, &a);
+    int rc = claim(db, ar, job_id, org_id, delivery_id, &a);
     int64_t start = pl_monotonic_us();
     while (rc == PL_OK) {
         result_t res;
@@ -1057,7 +1050,7 @@ static int deliver_job(const char *job_id, json_t *payload, char *err, size_t er
         pl_arena_t *next_ar = pl_arena_create();
         attempt_t next;
         bool more = pl_monotonic_us() - start < LOOP_BUDGET_US;
-        rc = record(db, next_ar, &a, &res, more, &next);
+        rc = record(db, next_ar, job_id, &a, &res, more, &next);
         pl_memzero(a.keys, sizeof(a.keys));
         pl_arena_destroy(ar);
         ar = next_ar;
@@ -1133,6 +1126,9 @@ static int check_schedule(void)
     return PL_EINVAL;
 }
 
+_Static_assert(TIMEOUT_MAX_S * 1000 + LEASE_MARGIN_MS < PL_JOB_LEASE_MS,
+               "a delivery's lease must end before its job's");
+
 int pl_webhooks_init(void)
 {
     static bool registered;
@@ -1150,8 +1146,9 @@ int pl_webhooks_init(void)
 }
 
 const pl_option_t pl_webhooks_options[] = {
-    {"webhook-timeout", "PLINTH_WEBHOOK_TIMEOUT", PL_OPT_INT, &timeout_s, 0, 1, 60, PL_OPT_RUN,
-     "SECONDS", "time allowed for one webhook delivery attempt (default 10)", NULL},
+    {"webhook-timeout", "PLINTH_WEBHOOK_TIMEOUT", PL_OPT_INT, &timeout_s, 0, 1, TIMEOUT_MAX_S,
+     PL_OPT_RUN, "SECONDS", "time allowed for one webhook delivery attempt, 1-25 (default 10)",
+     NULL},
     {"webhook-retry-schedule", "PLINTH_WEBHOOK_RETRY_SCHEDULE", PL_OPT_STR,
      PL_OPT_S(schedule_text), 0, 0, PL_OPT_RUN, "LIST",
      "delays before each webhook retry (default 5s,5m,30m,2h,5h,10h,10h)", check_schedule},

@@ -212,7 +212,8 @@ typedef struct {
     pl_webhook_delivery_t d;
     const char *org_id;
     bool is_test;
-    int64_t lease_until; /* 0: none */
+    int64_t lease_until;     /* 0: none */
+    const char *lease_owner; /* the job holding the lease, or NULL */
 } pl_webhook_job_row_t;
 
 /* Serialises the endpoint writers of one owner until the transaction ends
@@ -257,20 +258,22 @@ int pl_webhooks_store_attempts(pl_db_t *db, pl_arena_t *a, const char *org_id,
                                void (*fn)(void *arg, const pl_webhook_attempt_t *t), void *arg);
 /* Makes the delivery pending and due at `at`. */
 int pl_webhooks_store_delivery_requeue(pl_db_t *db, const char *org_id, const char *id, int64_t at);
-/* Leases (lease_until) or finishes a delivery without an attempt. */
+/* Leases a delivery to job owner until lease_until, or finishes it
+ * without an attempt. */
 int pl_webhooks_store_delivery_lease(pl_db_t *db, const char *org_id, const char *id,
-                                     int64_t lease_until);
+                                     int64_t lease_until, const char *owner);
 int pl_webhooks_store_delivery_abandon(pl_db_t *db, const char *org_id, const char *id,
                                        const char *error, int64_t now);
-/* How many deliveries of the endpoint hold a lease past now, and when the
- * first of those leases ends. */
+/* How many deliveries of the endpoint hold a lease past now, leases of
+ * job `owner` not counted. */
 int pl_webhooks_store_leases(pl_db_t *db, const char *org_id, const char *endpoint_id, int64_t now,
-                             int64_t *count, int64_t *first_end);
-/* The endpoint's next due delivery (pending, due by now, not leased), oldest
- * first; test messages only when tests_only. PL_ENOTFOUND when none. */
+                             const char *owner, int64_t *count);
+/* The endpoint's next due delivery (pending, due by now, not leased, or
+ * leased by job `owner`), oldest first; test messages only when
+ * tests_only. PL_ENOTFOUND when none. */
 int pl_webhooks_store_next_due(pl_db_t *db, pl_arena_t *a, const char *org_id,
                                const char *endpoint_id, bool tests_only, int64_t now,
-                               const char **id);
+                               const char *owner, const char **id);
 /* Records attempt n and the delivery's state after it, if the caller's
  * lease still holds (PL_ENOTFOUND otherwise). status is the delivery's new
  * status; next_at 0 and completed_at 0 store NULL. */

@@ -280,7 +280,7 @@ static void read_delivery(pl_stmt_t *st, pl_arena_t *a, pl_webhook_delivery_t *d
 /* endpoint_id '' matches any endpoint of the owner (the job knows only the
  * delivery) */
 static const char *const sql_delivery_get[2] =
-    BY_OWNER("SELECT " DELIVERY_COLS ", org_id, is_test, lease_until, "
+    BY_OWNER("SELECT " DELIVERY_COLS ", org_id, is_test, lease_until, lease_owner, "
              "CASE WHEN $4 THEN payload ELSE '' END FROM webhook_deliveries WHERE ",
              " AND id = $2 AND ($3 = '' OR endpoint_id = $3)");
 
@@ -298,7 +298,8 @@ int pl_webhooks_store_delivery_get(pl_db_t *db, pl_arena_t *a, const char *org_i
         out->org_id = pl_stmt_col_dup(st, a, 11);
         out->is_test = pl_stmt_col_bool(st, 12);
         out->lease_until = col_int_or_zero(st, 13);
-        out->d.payload = with_payload ? pl_stmt_col_dup(st, a, 14) : NULL;
+        out->lease_owner = pl_stmt_col_dup(st, a, 14);
+        out->d.payload = with_payload ? pl_stmt_col_dup(st, a, 15) : NULL;
     }
     pl_stmt_reset(st);
     return rc == 1 ? PL_OK : rc == 0 ? PL_ENOTFOUND : rc;
@@ -367,21 +368,23 @@ int pl_webhooks_store_delivery_requeue(pl_db_t *db, const char *org_id, const ch
     return pl_stmt_exec_found(st);
 }
 
-static const char *const sql_lease[2] =
-    BY_OWNER("UPDATE webhook_deliveries SET lease_until = $3 WHERE ", " AND id = $2");
+static const char *const sql_lease[2] = BY_OWNER(
+    "UPDATE webhook_deliveries SET lease_until = $3, lease_owner = $4 WHERE ", " AND id = $2");
 
 int pl_webhooks_store_delivery_lease(pl_db_t *db, const char *org_id, const char *id,
-                                     int64_t lease_until)
+                                     int64_t lease_until, const char *owner)
 {
     PREPARE_OWNED(st, db, sql_lease, org_id);
     pl_stmt_bind_text(st, 2, id);
     pl_stmt_bind_int64(st, 3, lease_until);
+    pl_stmt_bind_text(st, 4, owner);
     return pl_stmt_exec_found(st);
 }
 
 static const char *const sql_abandon[2] =
     BY_OWNER("UPDATE webhook_deliveries SET status = 'failed', last_error = $3, "
-             "next_attempt_at = NULL, lease_until = NULL, completed_at = $4 WHERE ",
+             "next_attempt_at = NULL, lease_until = NULL, lease_owner = NULL, completed_at = $4 "
+             "WHERE ",
              " AND id = $2 AND status = 'pending'");
 
 int pl_webhooks_store_delivery_abandon(pl_db_t *db, const char *org_id, const char *id,
@@ -395,18 +398,18 @@ int pl_webhooks_store_delivery_abandon(pl_db_t *db, const char *org_id, const ch
 }
 
 static const char *const sql_leases[2] =
-    BY_OWNER("SELECT count(*), min(lease_until) FROM webhook_deliveries WHERE ",
-             " AND endpoint_id = $2 AND lease_until > $3");
+    BY_OWNER("SELECT count(*) FROM webhook_deliveries WHERE ",
+             " AND endpoint_id = $2 AND lease_until > $3 AND lease_owner <> $4");
 
 int pl_webhooks_store_leases(pl_db_t *db, const char *org_id, const char *endpoint_id, int64_t now,
-                             int64_t *count, int64_t *first_end)
+                             const char *owner, int64_t *count)
 {
     PREPARE_OWNED(st, db, sql_leases, org_id);
     pl_stmt_bind_text(st, 2, endpoint_id);
     pl_stmt_bind_int64(st, 3, now);
+    pl_stmt_bind_text(st, 4, owner);
     int rc = pl_stmt_step(st);
     *count = rc == 1 ? pl_stmt_col_int64(st, 0) : 0;
-    *first_end = rc == 1 ? col_int_or_zero(st, 1) : 0;
     pl_stmt_reset(st);
     return done_rc(rc);
 }
@@ -414,17 +417,18 @@ int pl_webhooks_store_leases(pl_db_t *db, const char *org_id, const char *endpoi
 static const char *const sql_next_due[2] =
     BY_OWNER("SELECT id FROM webhook_deliveries WHERE ",
              " AND endpoint_id = $2 AND status = 'pending' AND next_attempt_at <= $3 "
-             "AND (lease_until IS NULL OR lease_until <= $3) AND (is_test OR NOT $4) "
-             "ORDER BY next_attempt_at LIMIT 1");
+             "AND (lease_until IS NULL OR lease_until <= $3 OR lease_owner = $5) "
+             "AND (is_test OR NOT $4) ORDER BY next_attempt_at LIMIT 1");
 
 int pl_webhooks_store_next_due(pl_db_t *db, pl_arena_t *a, const char *org_id,
                                const char *endpoint_id, bool tests_only, int64_t now,
-                               const char **id)
+                               const char *owner, const char **id)
 {
     PREPARE_OWNED(st, db, sql_next_due, org_id);
     pl_stmt_bind_text(st, 2, endpoint_id);
     pl_stmt_bind_int64(st, 3, now);
     pl_stmt_bind_bool(st, 4, tests_only);
+    pl_stmt_bind_text(st, 5, owner);
     int rc = pl_stmt_step(st);
     if (rc == 1)
         *id = pl_stmt_col_dup(st, a, 0);
@@ -438,7 +442,7 @@ static const char sql_attempt_insert[] =
 static const char *const sql_attempt_done[2] =
     BY_OWNER("UPDATE webhook_deliveries SET attempt_count = $4, status = $5, "
              "next_attempt_at = $6, completed_at = $7, last_response_status = $8, "
-             "last_error = $9, lease_until = NULL WHERE ",
+             "last_error = $9, lease_until = NULL, lease_owner = NULL WHERE ",
              " AND id = $2 AND lease_until = $3");
 
 int pl_webhooks_store_attempt_record(pl_db_t *db, const char *org_id, const char *id,

@@ -31,6 +31,7 @@ CREATE TABLE webhook_deliveries (
     attempt_count INTEGER NOT NULL DEFAULT 0,
     next_attempt_at BIGINT,
     lease_until BIGINT,
+    lease_owner TEXT,
     last_response_status INTEGER,
     last_error TEXT,
     created_at BIGINT NOT NULL,
