@@ -132,8 +132,8 @@ static int render_histogram(pl_buf_t *b, const pl_histogram_t *h)
     double sum = (double)atomic_load_explicit(&h->sum_us, memory_order_relaxed) / 1e6;
     if (h->labels[0]) {
         rc |= pl_buf_appendf(b, "%s_sum{%s} %.6f\n", h->name, h->labels, sum);
-        rc |= pl_buf_appendf(b, "%s_count{%s} %llu\n", h->name, h->labels,
-                             (unsigned long long)count);
+        rc |=
+            pl_buf_appendf(b, "%s_count{%s} %llu\n", h->name, h->labels, (unsigned long long)count);
     } else {
         rc |= pl_buf_appendf(b, "%s_sum %.6f\n", h->name, sum);
         rc |= pl_buf_appendf(b, "%s_count %llu\n", h->name, (unsigned long long)count);

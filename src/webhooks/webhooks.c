@@ -18,23 +18,23 @@
 #define PL_WEBHOOKS_INTERNAL
 #include "webhooks/webhooks.h"
 
-#define DELIVER_JOB      "webhooks.deliver"
-#define PURGE_JOB        "webhooks.purge"
+#define DELIVER_JOB "webhooks.deliver"
+#define PURGE_JOB   "webhooks.purge"
 /* A lease outlives its attempt's timeout by this, and ends before the job
  * queue's lease of the job does (PLINTH_WEBHOOK_TIMEOUT is at most 25 s). */
-#define LEASE_MARGIN_MS  4000
-#define TIMEOUT_MAX_S    25
-#define LOOP_BUDGET_US   (5LL * 1000000)  /* a job keeps taking due deliveries this long */
-#define PURGE_PAGE       200
+#define LEASE_MARGIN_MS   4000
+#define TIMEOUT_MAX_S     25
+#define LOOP_BUDGET_US    (5LL * 1000000) /* a job keeps taking due deliveries this long */
+#define PURGE_PAGE        200
 #define TEMPLATE_DISABLED "webhook_disabled"
 
 /* ---- settings ---- */
 
-static int timeout_s = 10;                                 /* PLINTH_WEBHOOK_TIMEOUT */
+static int timeout_s = 10;                                  /* PLINTH_WEBHOOK_TIMEOUT */
 static char schedule_text[256] = "5s,5m,30m,2h,5h,10h,10h"; /* PLINTH_WEBHOOK_RETRY_SCHEDULE */
-static int disable_after = 20;                             /* PLINTH_WEBHOOK_DISABLE_AFTER */
-static int concurrency = 1;                                /* PLINTH_WEBHOOK_CONCURRENCY */
-static int retention_days = 30;                            /* PLINTH_WEBHOOK_RETENTION_DAYS */
+static int disable_after = 20;                              /* PLINTH_WEBHOOK_DISABLE_AFTER */
+static int concurrency = 1;                                 /* PLINTH_WEBHOOK_CONCURRENCY */
+static int retention_days = 30;                             /* PLINTH_WEBHOOK_RETENTION_DAYS */
 static int64_t schedule[PL_WEBHOOK_SCHEDULE_MAX];
 static int nschedule;
 
@@ -55,10 +55,10 @@ static pl_counter_t outcome_retry = {"plinth_webhook_deliveries_total",
                                      "Webhook delivery attempts by outcome.", "outcome=\"retry\"",
                                      0, 0};
 static pl_counter_t outcome_failed = {"plinth_webhook_deliveries_total",
-                                      "Webhook delivery attempts by outcome.",
-                                      "outcome=\"failed\"", 0, 0};
+                                      "Webhook delivery attempts by outcome.", "outcome=\"failed\"",
+                                      0, 0};
 static const double duration_bounds[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
-                                          1,     2.5,  5,     10,   30,  60};
+                                         1,     2.5,  5,     10,   30,  60};
 static pl_histogram_t duration = {
     .name = "plinth_webhook_delivery_duration_seconds",
     .help = "Duration of webhook delivery attempts (DNS, connect, TLS, request, answer).",
@@ -298,7 +298,8 @@ int pl_webhooks_create(pl_db_t *db, pl_ctx_t *ctx, const char *org_id, const pl_
         .events_json = events,
     };
     r.w.updated_at = r.w.created_at;
-    r.secret_sealed = pl_keyring_seal(ctx->arena, key, sizeof(key), secret_ad(ctx->arena, org_id, id));
+    r.secret_sealed =
+        pl_keyring_seal(ctx->arena, key, sizeof(key), secret_ad(ctx->arena, org_id, id));
     pl_memzero(key, sizeof(key));
     row_events(ctx->arena, &r);
 
@@ -310,11 +311,12 @@ int pl_webhooks_create(pl_db_t *db, pl_ctx_t *ctx, const char *org_id, const pl_
     if (!rc)
         rc = pl_webhooks_store_count(db, org_id, &used);
     if (!rc && used >= max) {
-        ctx->err.extra_json = pl_arena_printf(
-            ctx->arena, "\"limit\":\"webhooks\",\"used\":%lld,\"max\":%lld", (long long)used,
-            (long long)max);
-        rc = pl_fail(ctx, 402, "plan_limit_reached",
-                     pl_arena_printf(ctx->arena, "At most %lld webhook endpoints.", (long long)max));
+        ctx->err.extra_json =
+            pl_arena_printf(ctx->arena, "\"limit\":\"webhooks\",\"used\":%lld,\"max\":%lld",
+                            (long long)used, (long long)max);
+        rc =
+            pl_fail(ctx, 402, "plan_limit_reached",
+                    pl_arena_printf(ctx->arena, "At most %lld webhook endpoints.", (long long)max));
     }
     /* audited first, so the new endpoint is not sent its own creation */
     json_t *d = json_pack("{s:s, s:o, s:b}", "url", url_origin(ctx->arena, r.w.url), "events",
@@ -411,9 +413,9 @@ int pl_webhooks_update(pl_db_t *db, pl_ctx_t *ctx, const char *org_id, const cha
         int64_t now = pl_now_ms();
         rc = pl_webhooks_store_update(db, &r, now);
         r.w.updated_at = now;
-        json_t *d = json_pack("{s:s, s:o, s:b, s:O}", "url", url_origin(ctx->arena, r.w.url),
-                              "events", events_array(&r.w), "enabled", r.w.enabled, "changed",
-                              changed);
+        json_t *d =
+            json_pack("{s:s, s:o, s:b, s:O}", "url", url_origin(ctx->arena, r.w.url), "events",
+                      events_array(&r.w), "enabled", r.w.enabled, "changed", changed);
         if (!rc)
             rc = audit(db, ctx, &r, "webhook.updated", d);
         json_decref(d);
@@ -507,12 +509,13 @@ static char *event_body(const pl_event_t *ev)
     json_object_set_new(e, "seq", json_integer(ev->seq));
     json_object_set_new(e, "org_id", str_or_null(ev->org_id));
     json_object_set_new(e, "action", json_string(ev->action));
-    json_object_set_new(e, "actor", json_pack("{s:s, s:o}", "type", ev->actor_type, "id",
-                                              str_or_null(ev->actor_id)));
-    json_object_set_new(e, "target", ev->target_type
-                                         ? json_pack("{s:s, s:o}", "type", ev->target_type, "id",
-                                                     str_or_null(ev->target_id))
-                                         : json_null());
+    json_object_set_new(
+        e, "actor",
+        json_pack("{s:s, s:o}", "type", ev->actor_type, "id", str_or_null(ev->actor_id)));
+    json_object_set_new(e, "target",
+                        ev->target_type ? json_pack("{s:s, s:o}", "type", ev->target_type, "id",
+                                                    str_or_null(ev->target_id))
+                                        : json_null());
     json_object_set_new(e, "request_id", str_or_null(ev->request_id));
     json_object_set(e, "data", ev->data ? ev->data : json_object());
     json_object_set_new(e, "created_at", json_string(created));
@@ -865,8 +868,9 @@ static int read_answer(void *cls, const char *data, size_t n)
 /* httpc's error codes as static strings (the response's buffer dies first). */
 static const char *error_code(const char *e)
 {
-    static const char *const known[] = {"forbidden_address", "timeout", "connect_failed", "dns",
-                                        "tls", "invalid_url", "too_large", "failed"};
+    static const char *const known[] = {
+        "forbidden_address", "timeout",   "connect_failed", "dns", "tls",
+        "invalid_url",       "too_large", "failed"};
     for (size_t i = 0; i < PL_ARRAY_LEN(known); i++)
         if (!strcmp(e, known[i]))
             return known[i];
@@ -938,10 +942,9 @@ static int disable(pl_db_t *db, pl_arena_t *ar, pl_webhook_row_t *e, const char 
     json_t *to = json_array();
     if (!rc)
         rc = pl_webhooks_store_recipients(db, e->w.org_id, add_recipient, to);
-    const char *why = !strcmp(reason, "gone")
-                          ? "it answered 410 Gone"
-                          : pl_arena_printf(ar, "%d deliveries in a row failed",
-                                            e->failed_deliveries);
+    const char *why = !strcmp(reason, "gone") ? "it answered 410 Gone"
+                                              : pl_arena_printf(ar, "%d deliveries in a row failed",
+                                                                e->failed_deliveries);
     for (size_t i = 0; !rc && i < json_array_size(to); i++) {
         json_t *r = json_array_get(to, i);
         json_t *vars = json_pack("{s:O, s:s, s:s, s:s, s:s}", "name", json_object_get(r, "name"),
@@ -983,10 +986,9 @@ static int record(pl_db_t *db, pl_arena_t *ar, const char *job, const attempt_t 
         completed = 0;
     }
     if (!rc)
-        rc = pl_webhooks_store_attempt_record(db, a->org_id, a->delivery_id, a->lease_until,
-                                              a->attempt, res->at, res->status,
-                                              (res->duration_us + 500) / 1000, res->error, status,
-                                              next_at, completed);
+        rc = pl_webhooks_store_attempt_record(
+            db, a->org_id, a->delivery_id, a->lease_until, a->attempt, res->at, res->status,
+            (res->duration_us + 500) / 1000, res->error, status, next_at, completed);
     bool recorded = rc == PL_OK;
     if (rc == PL_ENOTFOUND) { /* the lease ran out and another attempt took over */
         pl_log("warn", "webhooks: delivery %s: attempt %d outlived its lease", a->delivery_id,
@@ -1003,15 +1005,16 @@ static int record(pl_db_t *db, pl_arena_t *ar, const char *job, const attempt_t 
             rc = pl_webhooks_store_set_failures(db, a->org_id, e.w.id, e.failed_deliveries);
             if (!rc && e.w.enabled && gone)
                 rc = disable(db, ar, &e, "gone");
-            else if (!rc && e.w.enabled && disable_after > 0 && e.failed_deliveries >= disable_after)
+            else if (!rc && e.w.enabled && disable_after > 0 &&
+                     e.failed_deliveries >= disable_after)
                 rc = disable(db, ar, &e, "failing");
         }
     }
     /* the slot this attempt held goes to the endpoint's next due delivery */
     const char *id = NULL;
-    int found = rc ? rc
-                   : pl_webhooks_store_next_due(db, ar, a->org_id, e.w.id, !e.w.enabled, now, job,
-                                                &id);
+    int found =
+        rc ? rc
+           : pl_webhooks_store_next_due(db, ar, a->org_id, e.w.id, !e.w.enabled, now, job, &id);
     if (found == PL_ENOTFOUND)
         rc = PL_EEXISTS;
     else if (found)
@@ -1149,9 +1152,9 @@ const pl_option_t pl_webhooks_options[] = {
     {"webhook-timeout", "PLINTH_WEBHOOK_TIMEOUT", PL_OPT_INT, &timeout_s, 0, 1, TIMEOUT_MAX_S,
      PL_OPT_RUN, "SECONDS", "time allowed for one webhook delivery attempt, 1-25 (default 10)",
      NULL},
-    {"webhook-retry-schedule", "PLINTH_WEBHOOK_RETRY_SCHEDULE", PL_OPT_STR,
-     PL_OPT_S(schedule_text), 0, 0, PL_OPT_RUN, "LIST",
-     "delays before each webhook retry (default 5s,5m,30m,2h,5h,10h,10h)", check_schedule},
+    {"webhook-retry-schedule", "PLINTH_WEBHOOK_RETRY_SCHEDULE", PL_OPT_STR, PL_OPT_S(schedule_text),
+     0, 0, PL_OPT_RUN, "LIST", "delays before each webhook retry (default 5s,5m,30m,2h,5h,10h,10h)",
+     check_schedule},
     {"webhook-disable-after", "PLINTH_WEBHOOK_DISABLE_AFTER", PL_OPT_INT, &disable_after, 0, 0,
      100000, PL_OPT_RUN, "N",
      "consecutive failed deliveries that disable an endpoint, 0 never (default 20)", NULL},
@@ -1175,7 +1178,7 @@ const pl_schedule_def_t pl_webhooks_schedules[] = {
 };
 
 const char *const pl_webhooks_actions[] = {
-    "webhook.created", "webhook.updated",  "webhook.deleted",
+    "webhook.created",        "webhook.updated",  "webhook.deleted",
     "webhook.secret_rotated", "webhook.disabled", NULL,
 };
 

@@ -43,17 +43,17 @@
 
 /* Endpoints per owner. One place, so a plan's `webhooks` limit can replace
  * it: see webhooks_limit() in webhooks.c. */
-#define PL_WEBHOOK_MAX_ENDPOINTS 20
-#define PL_WEBHOOK_EVENTS_MAX    64   /* entries of an endpoint's events */
-#define PL_WEBHOOK_DESCRIPTION_MAX 1024 /* bytes */
-#define PL_WEBHOOK_SECRET_PREFIX "whsec_"
-#define PL_WEBHOOK_SECRET_BYTES  32
-#define PL_WEBHOOK_SECRET_LEN    64 /* room for "whsec_" + base64 of 32 bytes + NUL */
-#define PL_WEBHOOK_PAYLOAD_MAX   (256 * 1024) /* bytes of a message body */
-#define PL_WEBHOOK_RESPONSE_MAX  4096         /* bytes of an answer read */
+#define PL_WEBHOOK_MAX_ENDPOINTS       20
+#define PL_WEBHOOK_EVENTS_MAX          64   /* entries of an endpoint's events */
+#define PL_WEBHOOK_DESCRIPTION_MAX     1024 /* bytes */
+#define PL_WEBHOOK_SECRET_PREFIX       "whsec_"
+#define PL_WEBHOOK_SECRET_BYTES        32
+#define PL_WEBHOOK_SECRET_LEN          64 /* room for "whsec_" + base64 of 32 bytes + NUL */
+#define PL_WEBHOOK_PAYLOAD_MAX         (256 * 1024) /* bytes of a message body */
+#define PL_WEBHOOK_RESPONSE_MAX        4096         /* bytes of an answer read */
 #define PL_WEBHOOK_ROTATION_OVERLAP_MS (24LL * 3600 * 1000)
-#define PL_WEBHOOK_SCHEDULE_MAX  20 /* retries in PLINTH_WEBHOOK_RETRY_SCHEDULE */
-#define PL_WEBHOOK_TEST_EVENT    "webhook.test"
+#define PL_WEBHOOK_SCHEDULE_MAX        20 /* retries in PLINTH_WEBHOOK_RETRY_SCHEDULE */
+#define PL_WEBHOOK_TEST_EVENT          "webhook.test"
 
 /* An endpoint as the API shows it (never its secret). */
 typedef struct {
@@ -202,8 +202,8 @@ typedef struct {
     pl_webhook_t w;
     const char *events_json;
     const char *secret_sealed;
-    const char *previous_sealed;     /* NULL: none */
-    int64_t previous_expires_at;     /* 0: none */
+    const char *previous_sealed; /* NULL: none */
+    int64_t previous_expires_at; /* 0: none */
     int failed_deliveries;
 } pl_webhook_row_t;
 
@@ -249,8 +249,8 @@ int pl_webhooks_store_delivery_get(pl_db_t *db, pl_arena_t *a, const char *org_i
                                    const char *endpoint_id, const char *id, bool with_payload,
                                    pl_webhook_job_row_t *out);
 int pl_webhooks_store_delivery_list(pl_db_t *db, pl_arena_t *a, const char *org_id,
-                                    const char *endpoint_id, const char *status,
-                                    const char *before, int limit,
+                                    const char *endpoint_id, const char *status, const char *before,
+                                    int limit,
                                     void (*fn)(void *arg, const pl_webhook_delivery_t *d),
                                     void *arg);
 int pl_webhooks_store_attempts(pl_db_t *db, pl_arena_t *a, const char *org_id,

@@ -81,9 +81,9 @@ static void parse_events(pl_req_t *req, bool required, pl_webhook_input_t *in)
     }
     size_t n = json_array_size(v);
     if (n > PL_WEBHOOK_EVENTS_MAX) {
-        pl_req_field_error(req, "events", "too_long",
-                           pl_arena_printf(req->ctx.arena, "At most %d entries.",
-                                           PL_WEBHOOK_EVENTS_MAX));
+        pl_req_field_error(
+            req, "events", "too_long",
+            pl_arena_printf(req->ctx.arena, "At most %d entries.", PL_WEBHOOK_EVENTS_MAX));
         return;
     }
     const char **list = pl_arena_alloc(req->ctx.arena, (n + 1) * sizeof(char *));
@@ -109,8 +109,7 @@ static int parse_input(pl_req_t *req, bool create, pl_webhook_input_t *in)
     in->enabled = -1;
     pl_json_get_string(req, "url", create, 1, PL_HTTPC_URL_MAX, &in->url);
     parse_events(req, create, in);
-    pl_json_get_string(req, "description", false, 0, PL_WEBHOOK_DESCRIPTION_MAX,
-                       &in->description);
+    pl_json_get_string(req, "description", false, 0, PL_WEBHOOK_DESCRIPTION_MAX, &in->description);
     if (json_object_get(req->json, "enabled") &&
         pl_json_get_bool(req, "enabled", false, &enabled) == PL_OK &&
         !json_is_null(json_object_get(req->json, "enabled")))
@@ -170,8 +169,7 @@ static int create(pl_req_t *req)
     json_t *o = endpoint_json(req, &w);
     json_object_set_new(o, "secret", json_string(secret));
     pl_memzero(secret, sizeof(secret));
-    pl_resp_header(req, "Location",
-                   pl_arena_printf(req->ctx.arena, "%s/%s", req->path, w.id));
+    pl_resp_header(req, "Location", pl_arena_printf(req->ctx.arena, "%s/%s", req->path, w.id));
     return pl_resp_json(req, 201, o);
 }
 
@@ -198,7 +196,7 @@ static int update(pl_req_t *req)
     return rc ? rc : pl_resp_json(req, 200, endpoint_json(req, &w));
 }
 
-static int delete(pl_req_t *req)
+static int delete (pl_req_t *req)
 {
     pl_db_t *db = pl_db_thread();
     if (!db)
@@ -252,8 +250,7 @@ static int deliveries(pl_req_t *req)
     const char *status = pl_req_query(req, "status");
     if (status && strcmp(status, "pending") && strcmp(status, "succeeded") &&
         strcmp(status, "failed"))
-        return pl_req_fail(req, 400, "bad_request",
-                           "status must be pending, succeeded or failed.");
+        return pl_req_fail(req, 400, "bad_request", "status must be pending, succeeded or failed.");
     pl_db_t *db = pl_db_thread();
     if (!db)
         return PL_EDB;

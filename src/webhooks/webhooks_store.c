@@ -132,9 +132,8 @@ int pl_webhooks_store_get(pl_db_t *db, pl_arena_t *a, const char *org_id, const 
     return rc == 1 ? PL_OK : rc == 0 ? PL_ENOTFOUND : rc;
 }
 
-static const char *const sql_list[2] = BY_OWNER("SELECT " ENDPOINT_COLS
-                                                " FROM webhook_endpoints WHERE ",
-                                                " AND id > $2 ORDER BY id LIMIT $3");
+static const char *const sql_list[2] = BY_OWNER(
+    "SELECT " ENDPOINT_COLS " FROM webhook_endpoints WHERE ", " AND id > $2 ORDER BY id LIMIT $3");
 
 int pl_webhooks_store_list(pl_db_t *db, pl_arena_t *a, const char *org_id, const char *after,
                            int limit, void (*fn)(void *arg, const pl_webhook_row_t *r), void *arg)
@@ -311,8 +310,8 @@ static const char *const sql_delivery_list[2] =
              "ORDER BY id DESC LIMIT $5");
 
 int pl_webhooks_store_delivery_list(pl_db_t *db, pl_arena_t *a, const char *org_id,
-                                    const char *endpoint_id, const char *status,
-                                    const char *before, int limit,
+                                    const char *endpoint_id, const char *status, const char *before,
+                                    int limit,
                                     void (*fn)(void *arg, const pl_webhook_delivery_t *d),
                                     void *arg)
 {
@@ -539,9 +538,8 @@ int pl_webhooks_store_orgs(pl_db_t *db, pl_arena_t *a, const char *after, int li
     return done_rc(rc);
 }
 
-static const char *const sql_purge[2] =
-    BY_OWNER("DELETE FROM webhook_deliveries WHERE ",
-             " AND status <> 'pending' AND created_at < $2");
+static const char *const sql_purge[2] = BY_OWNER("DELETE FROM webhook_deliveries WHERE ",
+                                                 " AND status <> 'pending' AND created_at < $2");
 
 int pl_webhooks_store_purge(pl_db_t *db, const char *org_id, int64_t before)
 {

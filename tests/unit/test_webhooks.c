@@ -58,9 +58,12 @@ static void schedules_are_parsed_strictly(void **state)
     assert_int_equal(s[0], 200);
     assert_int_equal(pl_webhooks_parse_schedule("0s,1d", s), 2);
     assert_int_equal(s[1], 86400000);
-    const char *bad[] = {"", ",", "5s,", ",5s", "5", "s", "5 s", "5s, 5m", " 5s", "5x", "-5s",
-                         "+5s", "5S", "1.5s", "8d", "1000000000s", "5s;5m", "5sm", "5ms5",
-                         "1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s"};
+    const char *bad[] = {
+        "",      ",",    "5s,",  ",5s",
+        "5",     "s",    "5 s",  "5s, 5m",
+        " 5s",   "5x",   "-5s",  "+5s",
+        "5S",    "1.5s", "8d",   "1000000000s",
+        "5s;5m", "5sm",  "5ms5", "1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s"};
     for (size_t i = 0; i < PL_ARRAY_LEN(bad); i++)
         assert_int_equal(pl_webhooks_parse_schedule(bad[i], s), -1);
     assert_int_equal(pl_webhooks_parse_schedule(NULL, s), -1);
@@ -70,8 +73,7 @@ static void schedules_are_parsed_strictly(void **state)
 static void patterns_match_and_are_checked_against_the_catalog(void **state)
 {
     (void)state;
-    static const char *const catalog[] = {"member.invited", "member.removed", "org.updated",
-                                          NULL};
+    static const char *const catalog[] = {"member.invited", "member.removed", "org.updated", NULL};
     pl_events_register_actions(catalog);
     pl_events_register_actions(catalog); /* duplicates are ignored */
     assert_int_equal(pl_events_action_count(), 3);
@@ -101,9 +103,16 @@ static void message_body_has_the_documented_shape(void **state)
 {
     (void)state;
     json_t *data = json_pack("{s:s}", "name", "Acme ✓");
-    pl_event_t ev = {.id = "e1", .org_id = "o1", .seq = 7, .action = "org.updated",
-                     .actor_type = "user", .actor_id = "u1", .target_type = "org",
-                     .target_id = "o1", .data = data, .created_at = 1795000000123LL,
+    pl_event_t ev = {.id = "e1",
+                     .org_id = "o1",
+                     .seq = 7,
+                     .action = "org.updated",
+                     .actor_type = "user",
+                     .actor_id = "u1",
+                     .target_type = "org",
+                     .target_id = "o1",
+                     .data = data,
+                     .created_at = 1795000000123LL,
                      .request_id = NULL};
     char *body = event_body(&ev);
     assert_non_null(body);
@@ -115,8 +124,12 @@ static void message_body_has_the_documented_shape(void **state)
               "\"created_at\":\"2026-11-18T11:06:40.123Z\"}}");
     free(body);
     /* a system event without a target */
-    pl_event_t sys = {.id = "e2", .seq = 1, .action = "job.retried", .actor_type = "system",
-                      .data = data, .created_at = 0};
+    pl_event_t sys = {.id = "e2",
+                      .seq = 1,
+                      .action = "job.retried",
+                      .actor_type = "system",
+                      .data = data,
+                      .created_at = 0};
     body = event_body(&sys);
     assert_non_null(strstr(body, "\"org_id\":null"));
     assert_non_null(strstr(body, "\"actor\":{\"type\":\"system\",\"id\":null},\"target\":null"));
