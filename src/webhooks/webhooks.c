@@ -388,7 +388,9 @@ int pl_webhooks_update(pl_db_t *db, pl_ctx_t *ctx, const char *org_id, const cha
     if (rc)
         return rc;
     pl_webhook_row_t r;
-    rc = get_row(db, ctx, org_id, id, true, &r);
+    rc = pl_webhooks_store_lock_owner(db, org_id); /* one endpoint writer per owner */
+    if (!rc)
+        rc = get_row(db, ctx, org_id, id, true, &r);
     json_t *changed = json_array();
     if (!rc && in->url && strcmp(in->url, r.w.url)) {
         r.w.url = in->url;
@@ -433,13 +435,17 @@ int pl_webhooks_delete(pl_db_t *db, pl_ctx_t *ctx, const char *org_id, const cha
     if (rc)
         return rc;
     pl_webhook_row_t r;
-    rc = get_row(db, ctx, org_id, id, false, &r);
+    rc = pl_webhooks_store_lock_owner(db, org_id);
     if (!rc)
-        rc = pl_webhooks_store_delete(db, org_id, id); /* its deliveries go with it */
+        rc = get_row(db, ctx, org_id, id, false, &r);
+    /* audited first: the chain head is locked before the endpoint's row, the
+     * order of every audited change that reads the endpoints (no deadlock) */
     json_t *d = json_pack("{s:s}", "url", rc ? "" : url_origin(ctx->arena, r.w.url));
     if (!rc)
         rc = audit(db, ctx, &r, "webhook.deleted", d);
     json_decref(d);
+    if (!rc)
+        rc = pl_webhooks_store_delete(db, org_id, id); /* its deliveries go with it */
     if (rc == PL_ENOTFOUND && !ctx->err.status)
         rc = not_found(ctx);
     return pl_db_finish(db, rc);
@@ -452,7 +458,9 @@ int pl_webhooks_rotate_secret(pl_db_t *db, pl_ctx_t *ctx, const char *org_id, co
     if (rc)
         return rc;
     pl_webhook_row_t r;
-    rc = get_row(db, ctx, org_id, id, true, &r);
+    rc = pl_webhooks_store_lock_owner(db, org_id);
+    if (!rc)
+        rc = get_row(db, ctx, org_id, id, true, &r);
     if (!rc) {
         unsigned char key[PL_WEBHOOK_SECRET_BYTES];
         pl_webhooks_secret_new(secret, key);

@@ -217,7 +217,8 @@ typedef struct {
 } pl_webhook_job_row_t;
 
 /* Serialises the endpoint writers of one owner until the transaction ends
- * (PostgreSQL advisory lock; SQLite writers are serial already). */
+ * (PostgreSQL advisory lock; SQLite writers are serial already): the limit
+ * check of a create, and the lock order of updates and deletes. */
 int pl_webhooks_store_lock_owner(pl_db_t *db, const char *org_id);
 int pl_webhooks_store_count(pl_db_t *db, const char *org_id, int64_t *out);
 int pl_webhooks_store_insert(pl_db_t *db, const pl_webhook_row_t *r);
