@@ -525,7 +525,7 @@ static char *event_body(const pl_event_t *ev)
                                                     str_or_null(ev->target_id))
                                         : json_null());
     json_object_set_new(e, "request_id", str_or_null(ev->request_id));
-    json_object_set(e, "data", ev->data ? ev->data : json_object());
+    json_object_set_new(e, "data", ev->data ? json_incref(ev->data) : json_object());
     json_object_set_new(e, "created_at", json_string(created));
     char *text = message_body(ev->action, ev->created_at, e);
     json_decref(e);
