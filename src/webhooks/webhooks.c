@@ -25,6 +25,7 @@
 #define LEASE_MARGIN_MS   4000
 #define TIMEOUT_MAX_S     25
 #define LOOP_BUDGET_US    (5LL * 1000000) /* a job keeps taking due deliveries this long */
+#define PUMP_GRACE_MS     60000           /* a queued or running pump looks again within this */
 #define PURGE_PAGE        200
 #define TEMPLATE_DISABLED "webhook_disabled"
 
@@ -37,6 +38,8 @@ static int concurrency = 1;                                 /* PLINTH_WEBHOOK_CO
 static int retention_days = 30;                             /* PLINTH_WEBHOOK_RETENTION_DAYS */
 static int64_t schedule[PL_WEBHOOK_SCHEDULE_MAX];
 static int nschedule;
+
+static int kick(pl_db_t *db, const char *org_id, const char *endpoint_id);
 
 /* The most endpoints an owner may have. The plan's `webhooks` limit takes
  * this one's place when plans exist. */
@@ -355,7 +358,7 @@ int pl_webhooks_list(pl_db_t *db, pl_ctx_t *ctx, const char *org_id, const char 
     return pl_webhooks_store_list(db, ctx->arena, org_id, after, limit, list_row, &l);
 }
 
-static int get_row(pl_db_t *db, pl_ctx_t *ctx, const char *org_id, const char *id, bool lock,
+static int get_row(pl_db_t *db, pl_ctx_t *ctx, const char *org_id, const char *id, int lock,
                    pl_webhook_row_t *r)
 {
     if (!id || !pl_uuid_valid(id))
@@ -372,7 +375,7 @@ int pl_webhooks_get(pl_db_t *db, pl_ctx_t *ctx, const char *org_id, const char *
                     pl_webhook_t *out)
 {
     pl_webhook_row_t r;
-    int rc = get_row(db, ctx, org_id, id, false, &r);
+    int rc = get_row(db, ctx, org_id, id, PL_WEBHOOK_NO_LOCK, &r);
     if (!rc)
         *out = r.w;
     return rc;
@@ -390,7 +393,7 @@ int pl_webhooks_update(pl_db_t *db, pl_ctx_t *ctx, const char *org_id, const cha
     pl_webhook_row_t r;
     rc = pl_webhooks_store_lock_owner(db, org_id); /* one endpoint writer per owner */
     if (!rc)
-        rc = get_row(db, ctx, org_id, id, true, &r);
+        rc = get_row(db, ctx, org_id, id, PL_WEBHOOK_LOCK, &r);
     json_t *changed = json_array();
     if (!rc && in->url && strcmp(in->url, r.w.url)) {
         r.w.url = in->url;
@@ -421,8 +424,13 @@ int pl_webhooks_update(pl_db_t *db, pl_ctx_t *ctx, const char *org_id, const cha
         if (!rc)
             rc = audit(db, ctx, &r, "webhook.updated", d);
         json_decref(d);
+        /* disabled: what waits for it fails now; in flight ends on its own */
+        if (!rc && !r.w.enabled)
+            rc = pl_webhooks_store_abandon_pending(db, org_id, id, "endpoint_disabled", now);
     }
     json_decref(changed);
+    if (!rc) /* it held the endpoint's row: a pump may have skipped it */
+        rc = kick(db, org_id, id);
     if ((rc = pl_db_finish(db, rc)))
         return rc;
     *out = r.w;
@@ -437,7 +445,7 @@ int pl_webhooks_delete(pl_db_t *db, pl_ctx_t *ctx, const char *org_id, const cha
     pl_webhook_row_t r;
     rc = pl_webhooks_store_lock_owner(db, org_id);
     if (!rc)
-        rc = get_row(db, ctx, org_id, id, false, &r);
+        rc = get_row(db, ctx, org_id, id, PL_WEBHOOK_NO_LOCK, &r);
     /* audited first: the chain head is locked before the endpoint's row, the
      * order of every audited change that reads the endpoints (no deadlock) */
     json_t *d = json_pack("{s:s}", "url", rc ? "" : url_origin(ctx->arena, r.w.url));
@@ -460,7 +468,7 @@ int pl_webhooks_rotate_secret(pl_db_t *db, pl_ctx_t *ctx, const char *org_id, co
     pl_webhook_row_t r;
     rc = pl_webhooks_store_lock_owner(db, org_id);
     if (!rc)
-        rc = get_row(db, ctx, org_id, id, true, &r);
+        rc = get_row(db, ctx, org_id, id, PL_WEBHOOK_LOCK, &r);
     if (!rc) {
         unsigned char key[PL_WEBHOOK_SECRET_BYTES];
         pl_webhooks_secret_new(secret, key);
@@ -475,6 +483,8 @@ int pl_webhooks_rotate_secret(pl_db_t *db, pl_ctx_t *ctx, const char *org_id, co
     }
     if (!rc)
         rc = audit(db, ctx, &r, "webhook.secret_rotated", NULL);
+    if (!rc) /* it held the endpoint's row: a pump may have skipped it */
+        rc = kick(db, org_id, id);
     if ((rc = pl_db_finish(db, rc)))
         pl_memzero(secret, PL_WEBHOOK_SECRET_LEN);
     return rc;
@@ -532,7 +542,27 @@ static char *event_body(const pl_event_t *ev)
     return text;
 }
 
-/* Stores one delivery and enqueues its job, in the caller's transaction. */
+static int enqueue_pump(pl_db_t *db, const char *org_id, const char *endpoint_id, int64_t at)
+{
+    json_t *p = json_pack("{s:s, s:o}", "endpoint_id", endpoint_id, "org_id", str_or_null(org_id));
+    pl_job_opts_t opts = {.run_at = at};
+    int rc = pl_jobs_enqueue(db, DELIVER_JOB, p, &opts);
+    json_decref(p);
+    return rc;
+}
+
+/* Makes sure a pump looks at the endpoint's due deliveries after the
+ * caller's transaction: queues a pump job unless one is queued or running
+ * (pump_until ahead). */
+static int kick(pl_db_t *db, const char *org_id, const char *endpoint_id)
+{
+    int64_t now = pl_now_ms();
+    int rc = pl_webhooks_store_kick(db, org_id, endpoint_id, now, now + PUMP_GRACE_MS);
+    return rc == 1 ? enqueue_pump(db, org_id, endpoint_id, 0) : rc;
+}
+
+/* Stores one delivery (due now), in the caller's transaction; the caller
+ * kicks the endpoint's pump. */
 static int queue_delivery(pl_db_t *db, const char *org_id, const char *endpoint_id,
                           const char *event_id, const char *type, const char *body, bool is_test,
                           char *id_out)
@@ -541,10 +571,6 @@ static int queue_delivery(pl_db_t *db, const char *org_id, const char *endpoint_
     pl_uuid7(id);
     int rc = pl_webhooks_store_delivery_insert(db, id, org_id, endpoint_id, event_id, type, body,
                                                is_test, pl_now_ms());
-    json_t *p = json_pack("{s:s, s:o}", "delivery_id", id, "org_id", str_or_null(org_id));
-    if (!rc)
-        rc = pl_jobs_enqueue(db, DELIVER_JOB, p, NULL);
-    json_decref(p);
     if (!rc && id_out)
         memcpy(id_out, id, PL_ID_LEN);
     return rc;
@@ -586,6 +612,8 @@ static int fan_out(pl_db_t *db, const pl_event_t *ev, const char *owner, char **
             rc = PL_EINTERNAL;
         if (!rc)
             rc = queue_delivery(db, owner, m.ids[i], ev->id, ev->action, *body, false, NULL);
+        if (!rc)
+            rc = kick(db, owner, m.ids[i]);
     }
     free(m.ids);
     return rc;
@@ -617,7 +645,7 @@ int pl_webhooks_send_test(pl_db_t *db, pl_ctx_t *ctx, const char *org_id, const 
     if (rc)
         return rc;
     pl_webhook_row_t r;
-    rc = get_row(db, ctx, org_id, id, false, &r);
+    rc = get_row(db, ctx, org_id, id, PL_WEBHOOK_LOCK, &r);
     char event_id[PL_ID_LEN], created[32];
     pl_uuid7(event_id);
     int64_t now = pl_now_ms();
@@ -645,6 +673,8 @@ int pl_webhooks_send_test(pl_db_t *db, pl_ctx_t *ctx, const char *org_id, const 
     if (!rc)
         rc = queue_delivery(db, org_id, id, event_id, PL_WEBHOOK_TEST_EVENT, body, true,
                             delivery_id);
+    if (!rc)
+        rc = kick(db, org_id, id);
     free(body);
     return pl_db_finish(db, rc);
 }
@@ -661,7 +691,7 @@ int pl_webhooks_deliveries(pl_db_t *db, pl_ctx_t *ctx, const char *org_id, const
                            void (*fn)(void *arg, const pl_webhook_delivery_t *d), void *arg)
 {
     pl_webhook_row_t r;
-    int rc = get_row(db, ctx, org_id, endpoint_id, false, &r);
+    int rc = get_row(db, ctx, org_id, endpoint_id, PL_WEBHOOK_NO_LOCK, &r);
     if (!rc)
         rc = pl_webhooks_store_delivery_list(db, ctx->arena, org_id, endpoint_id, status, before,
                                              limit, fn, arg);
@@ -673,7 +703,7 @@ int pl_webhooks_delivery(pl_db_t *db, pl_ctx_t *ctx, const char *org_id, const c
                          void (*fn)(void *arg, const pl_webhook_attempt_t *a), void *arg)
 {
     pl_webhook_row_t r;
-    int rc = get_row(db, ctx, org_id, endpoint_id, false, &r);
+    int rc = get_row(db, ctx, org_id, endpoint_id, PL_WEBHOOK_NO_LOCK, &r);
     if (rc)
         return rc;
     if (!id || !pl_uuid_valid(id))
@@ -697,7 +727,7 @@ int pl_webhooks_retry(pl_db_t *db, pl_ctx_t *ctx, const char *org_id, const char
         return rc;
     pl_webhook_row_t r;
     pl_webhook_job_row_t d;
-    rc = get_row(db, ctx, org_id, endpoint_id, false, &r);
+    rc = get_row(db, ctx, org_id, endpoint_id, PL_WEBHOOK_LOCK, &r);
     if (!rc && (!id || !pl_uuid_valid(id)))
         rc = delivery_not_found(ctx);
     if (!rc) {
@@ -710,10 +740,8 @@ int pl_webhooks_retry(pl_db_t *db, pl_ctx_t *ctx, const char *org_id, const char
     int64_t now = pl_now_ms();
     if (!rc)
         rc = pl_webhooks_store_delivery_requeue(db, org_id, id, now);
-    json_t *p = json_pack("{s:s, s:o}", "delivery_id", id, "org_id", str_or_null(org_id));
     if (!rc)
-        rc = pl_jobs_enqueue(db, DELIVER_JOB, p, NULL);
-    json_decref(p);
+        rc = kick(db, org_id, endpoint_id);
     if (!rc)
         rc = pl_webhooks_store_delivery_get(db, ctx->arena, org_id, endpoint_id, id, false, &d);
     if ((rc = pl_db_finish(db, rc)))
@@ -722,19 +750,21 @@ int pl_webhooks_retry(pl_db_t *db, pl_ctx_t *ctx, const char *org_id, const char
     return PL_OK;
 }
 
-/* ---- the delivery job ----
+/* ---- the delivery job: a pump per endpoint ----
  *
- * A job names one delivery. It claims (T1) that delivery, or when it is not
- * due any more, the endpoint's next due one: a lease on it, if the endpoint
- * is enabled and below its concurrency cap. It sends outside any
- * transaction, then records the attempt (T2) and, while its time budget
- * lasts, leases the endpoint's next due delivery in that same transaction.
- * Both transactions lock the endpoint row first, so the count of leases and
- * the pick of the next due delivery agree across workers and instances: a
- * job that finds the endpoint at its cap leaves, because the attempts in
- * flight take the endpoint's due deliveries when they end. Leases name their
- * job and end before the job queue's own lease does, so a job that died or
- * failed is run again by the queue and takes its deliveries back. */
+ * A "webhooks.deliver" job pumps one endpoint: each step (one transaction,
+ * the endpoint's row locked) records the last attempt, then leases the
+ * endpoint's next due delivery to the job; the message is sent between
+ * steps, outside any transaction. A pump runs while deliveries are due and
+ * its time budget lasts, then leaves a fresh job for the rest (so a backlog
+ * takes turns with the queue's other work). pump_until on the endpoint says
+ * a pump is queued or running: changes that queue deliveries start one only
+ * when none is (kick), so a burst of events costs one job, not one per
+ * delivery. At most `concurrency` deliveries of an endpoint hold a lease at
+ * once; a pump that finds the endpoint at its cap ends, the ones in flight
+ * go on. Leases name their job and end before the job queue's lease of the
+ * job does, so a pump that died or failed is run again by the queue and takes
+ * its deliveries back. docs/webhooks.md has the race analysis. */
 
 typedef struct {
     const char *org_id;
@@ -773,15 +803,6 @@ static int finish(pl_db_t *db, int rc)
     return c ? c : PL_EEXISTS;
 }
 
-static int enqueue_at(pl_db_t *db, const char *org_id, const char *delivery_id, int64_t at)
-{
-    json_t *p = json_pack("{s:s, s:o}", "delivery_id", delivery_id, "org_id", str_or_null(org_id));
-    pl_job_opts_t opts = {.run_at = at};
-    int rc = pl_jobs_enqueue(db, DELIVER_JOB, p, &opts);
-    json_decref(p);
-    return rc;
-}
-
 /* Leases delivery id of endpoint e to job and fills a with what to send. */
 static int take(pl_db_t *db, pl_arena_t *ar, const pl_webhook_row_t *e, const char *id,
                 const char *job, int64_t now, attempt_t *a)
@@ -813,46 +834,6 @@ static int take(pl_db_t *db, pl_arena_t *ar, const pl_webhook_row_t *e, const ch
             PL_WEBHOOK_SECRET_BYTES)
         a->nkeys = 2;
     return PL_OK;
-}
-
-static bool takeable(const pl_webhook_job_row_t *d, const char *job, int64_t now)
-{
-    return !strcmp(d->d.status, "pending") && d->d.next_attempt_at <= now &&
-           (d->lease_until <= now || (d->lease_owner && !strcmp(d->lease_owner, job)));
-}
-
-static int claim(pl_db_t *db, pl_arena_t *ar, const char *job, const char *org_id,
-                 const char *delivery_id, attempt_t *a)
-{
-    int rc = begin_owner(db, org_id);
-    if (rc)
-        return rc;
-    int64_t now = pl_now_ms(), leases = 0;
-    pl_webhook_job_row_t d;
-    pl_webhook_row_t e;
-    const char *id = NULL;
-    rc = pl_webhooks_store_delivery_get(db, ar, org_id, NULL, delivery_id, false, &d);
-    if (!rc)
-        rc = pl_webhooks_store_get(db, ar, org_id, d.d.endpoint_id, true, &e);
-    if (rc == PL_ENOTFOUND) /* gone with its endpoint or organization */
-        rc = PL_EEXISTS;
-    if (!rc && takeable(&d, job, now) && !e.w.enabled && !d.is_test) {
-        rc = pl_webhooks_store_delivery_abandon(db, org_id, delivery_id, "endpoint_disabled", now);
-        d.d.status = "failed";
-    }
-    if (!rc)
-        rc = pl_webhooks_store_leases(db, org_id, e.w.id, now, job, &leases);
-    if (!rc && leases >= concurrency)
-        rc = PL_EEXISTS; /* the attempts in flight take what is due */
-    if (!rc && takeable(&d, job, now))
-        id = delivery_id;
-    else if (!rc) /* done, due later, or in flight: help with the endpoint's backlog */
-        rc = pl_webhooks_store_next_due(db, ar, org_id, e.w.id, !e.w.enabled, now, job, &id);
-    if (rc == PL_ENOTFOUND)
-        rc = PL_EEXISTS;
-    if (!rc)
-        rc = take(db, ar, &e, id, job, now, a);
-    return finish(db, rc);
 }
 
 typedef struct {
@@ -965,83 +946,144 @@ static int disable(pl_db_t *db, pl_arena_t *ar, pl_webhook_row_t *e, const char 
             rc = PL_OK;
     }
     json_decref(to);
+    /* what waits for it fails now; what is in flight ends on its own */
+    if (!rc)
+        rc = pl_webhooks_store_abandon_pending(db, e->w.org_id, e->w.id, "endpoint_disabled",
+                                               pl_now_ms());
     if (!rc)
         pl_log("warn", "webhooks: endpoint %s disabled (%s)", e->w.id, reason);
     return rc;
 }
 
-/* Records a's result, schedules what follows, and, with want_next, leases
- * the endpoint's next due delivery into next (PL_OK) in the same
- * transaction. PL_EEXISTS when there is nothing more to send now. */
-static int record(pl_db_t *db, pl_arena_t *ar, const char *job, const attempt_t *a,
-                  const result_t *res, bool want_next, attempt_t *next)
+/* Records a's result in the step's transaction (e locked): the attempt, the
+ * delivery's state, the retry's wake-up, the endpoint's health. *outcome is
+ * the counter to bump once committed, NULL when the lease was lost. */
+static int record(pl_db_t *db, pl_arena_t *ar, pl_webhook_row_t *e, const attempt_t *a,
+                  const result_t *res, int64_t now, pl_counter_t **outcome)
 {
-    int rc = begin_owner(db, a->org_id);
-    if (rc)
-        return rc;
-    int64_t now = pl_now_ms();
-    pl_webhook_row_t e;
-    rc = pl_webhooks_store_get(db, ar, a->org_id, a->endpoint_id, true, &e);
-    if (rc == PL_ENOTFOUND) /* deleted meanwhile, with the delivery */
-        return finish(db, PL_EEXISTS);
     bool ok = !res->error && res->status >= 200 && res->status < 300;
     bool gone = !res->error && res->status == 410;
-    const char *status = ok ? "succeeded" : "failed";
-    int64_t next_at = 0, completed = now;
-    if (!ok && !gone && a->attempt <= nschedule) {
-        status = "pending";
-        next_at = now + schedule[a->attempt - 1];
-        completed = 0;
-    }
-    if (!rc)
-        rc = pl_webhooks_store_attempt_record(
-            db, a->org_id, a->delivery_id, a->lease_until, a->attempt, res->at, res->status,
-            (res->duration_us + 500) / 1000, res->error, status, next_at, completed);
-    bool recorded = rc == PL_OK;
+    bool may_retry = !gone && a->attempt <= nschedule && (e->w.enabled || a->is_test);
+    const char *status = ok ? "succeeded" : may_retry ? "pending" : "failed";
+    int64_t next_at = !ok && may_retry ? now + schedule[a->attempt - 1] : 0;
+    int rc = pl_webhooks_store_attempt_record(
+        db, a->org_id, a->delivery_id, a->lease_until, a->attempt, res->at, res->status,
+        (res->duration_us + 500) / 1000, res->error, status, next_at, next_at ? 0 : now);
+    *outcome = NULL;
     if (rc == PL_ENOTFOUND) { /* the lease ran out and another attempt took over */
         pl_log("warn", "webhooks: delivery %s: attempt %d outlived its lease", a->delivery_id,
                a->attempt);
-        rc = PL_OK;
+        return PL_OK;
     }
-    if (!rc && recorded && next_at)
-        rc = enqueue_at(db, a->org_id, a->delivery_id, next_at);
-    if (!rc && recorded && !a->is_test) {
-        if (ok && e.failed_deliveries)
-            rc = pl_webhooks_store_set_failures(db, a->org_id, e.w.id, e.failed_deliveries = 0);
-        else if (!ok && !next_at) {
-            e.failed_deliveries++;
-            rc = pl_webhooks_store_set_failures(db, a->org_id, e.w.id, e.failed_deliveries);
-            if (!rc && e.w.enabled && gone)
-                rc = disable(db, ar, &e, "gone");
-            else if (!rc && e.w.enabled && disable_after > 0 &&
-                     e.failed_deliveries >= disable_after)
-                rc = disable(db, ar, &e, "failing");
+    if (rc)
+        return rc;
+    *outcome = ok ? &outcome_success : next_at ? &outcome_retry : &outcome_failed;
+    if (next_at) /* a pump wakes up for the retry */
+        rc = enqueue_pump(db, a->org_id, a->endpoint_id, next_at);
+    if (rc || a->is_test)
+        return rc;
+    if (ok && e->failed_deliveries)
+        rc = pl_webhooks_store_set_failures(db, a->org_id, e->w.id, e->failed_deliveries = 0);
+    else if (!ok && !next_at) {
+        e->failed_deliveries++;
+        rc = pl_webhooks_store_set_failures(db, a->org_id, e->w.id, e->failed_deliveries);
+        if (!rc && e->w.enabled && gone)
+            rc = disable(db, ar, e, "gone");
+        else if (!rc && e->w.enabled && disable_after > 0 && e->failed_deliveries >= disable_after)
+            rc = disable(db, ar, e, "failing");
+    }
+    return rc;
+}
+
+/* One step of a pump: records done's result (NULL on the first step), then
+ * leases the endpoint's next due delivery into next. PL_OK: send next;
+ * PL_EEXISTS: the pump ends; else a database error (the job is retried). */
+static int step(pl_db_t *db, pl_arena_t *ar, const char *job, const char *org_id,
+                const char *endpoint_id, const attempt_t *done, const result_t *res,
+                bool budget_left, attempt_t *next)
+{
+    int rc = begin_owner(db, org_id);
+    if (rc)
+        return rc;
+    int64_t now = pl_now_ms(), leases = 0;
+    pl_webhook_row_t e;
+    pl_counter_t *outcome = NULL;
+    const char *id = NULL;
+    bool audited = false;
+    rc = pl_webhooks_store_get(db, ar, org_id, endpoint_id, PL_WEBHOOK_LOCK, &e);
+    if (rc == PL_ENOTFOUND) /* deleted, with its deliveries */
+        return finish(db, PL_EEXISTS);
+    if (!rc && done) {
+        bool was_enabled = e.w.enabled;
+        rc = record(db, ar, &e, done, res, now, &outcome);
+        audited = was_enabled && !e.w.enabled;
+    }
+    if (!rc && !budget_left) { /* a fresh job goes on after the queue's other work */
+        rc = pl_webhooks_store_set_pump(db, org_id, endpoint_id, now + PUMP_GRACE_MS);
+        if (!rc)
+            rc = enqueue_pump(db, org_id, endpoint_id, 0);
+        if (!rc)
+            rc = PL_EEXISTS;
+    }
+    if (!rc)
+        rc = pl_webhooks_store_leases(db, org_id, endpoint_id, now, job, &leases);
+    if (!rc && leases >= concurrency)
+        rc = PL_EEXISTS; /* the attempts in flight go on */
+    if (!rc) {
+        rc = pl_webhooks_store_next_due(db, ar, org_id, endpoint_id, !e.w.enabled, now, job, NULL,
+                                        &id);
+        /* Before ending, wait for the transactions that are queueing
+         * deliveries for this endpoint (they key-share its row; their kick
+         * skipped it while this pump held it) and look once more, at the
+         * time after the wait. Not after this step wrote an audit event:
+         * they may be waiting for its chain. */
+        if (rc == PL_ENOTFOUND && pl_db_engine() == PL_DB_POSTGRES && !audited) {
+            rc = pl_webhooks_store_get(db, ar, org_id, endpoint_id, PL_WEBHOOK_LOCK_ALL, &e);
+            now = pl_now_ms();
+            if (!rc)
+                rc = pl_webhooks_store_next_due(db, ar, org_id, endpoint_id, !e.w.enabled, now, job,
+                                                NULL, &id);
+        }
+        if (rc == PL_ENOTFOUND) {
+            /* one queued a moment ahead of this clock (another instance's)
+             * gets a pump of its own; retries have theirs already */
+            int64_t at = 0;
+            rc = pl_webhooks_store_next_pending_at(db, org_id, endpoint_id, !e.w.enabled, now, &at);
+            if (!rc && at - now < PUMP_GRACE_MS)
+                rc = enqueue_pump(db, org_id, endpoint_id, at);
+            else if (rc == PL_ENOTFOUND || !rc)
+                rc = PL_OK;
+            if (!rc)
+                rc = pl_webhooks_store_set_pump(db, org_id, endpoint_id, 0);
+            if (!rc)
+                rc = PL_EEXISTS;
         }
     }
-    /* the slot this attempt held goes to the endpoint's next due delivery */
-    const char *id = NULL;
-    int found =
-        rc ? rc
-           : pl_webhooks_store_next_due(db, ar, a->org_id, e.w.id, !e.w.enabled, now, job, &id);
-    if (found == PL_ENOTFOUND)
-        rc = PL_EEXISTS;
-    else if (found)
-        rc = found;
-    else if (want_next)
+    if (!rc)
+        rc = pl_webhooks_store_set_pump(db, org_id, endpoint_id, now + PUMP_GRACE_MS);
+    if (!rc)
         rc = take(db, ar, &e, id, job, now, next);
-    else if (!(rc = enqueue_at(db, a->org_id, id, now))) /* out of budget: a fresh job */
-        rc = PL_EEXISTS;
+    /* room for more attempts at once and more due: a second pump, once per
+     * pump (the second may start a third, up to the cap) */
+    if (!rc && !done && leases + 1 < concurrency) {
+        const char *other;
+        int found = pl_webhooks_store_next_due(db, ar, org_id, endpoint_id, !e.w.enabled, now, job,
+                                               id, &other);
+        rc = found == PL_OK          ? enqueue_pump(db, org_id, endpoint_id, 0)
+             : found == PL_ENOTFOUND ? PL_OK
+                                     : found;
+    }
     rc = finish(db, rc);
-    if (recorded && (rc == PL_OK || rc == PL_EEXISTS))
-        pl_counter_inc(ok ? &outcome_success : next_at ? &outcome_retry : &outcome_failed);
+    if (outcome && (rc == PL_OK || rc == PL_EEXISTS))
+        pl_counter_inc(outcome);
     return rc;
 }
 
 static int deliver_job(const char *job_id, json_t *payload, char *err, size_t errlen)
 {
-    const char *delivery_id = json_string_value(json_object_get(payload, "delivery_id"));
+    const char *endpoint_id = json_string_value(json_object_get(payload, "endpoint_id"));
     const char *org_id = json_string_value(json_object_get(payload, "org_id"));
-    if (!delivery_id || !pl_uuid_valid(delivery_id) || (org_id && !pl_uuid_valid(org_id))) {
+    if (!endpoint_id || !pl_uuid_valid(endpoint_id) || (org_id && !pl_uuid_valid(org_id))) {
         snprintf(err, errlen, "malformed payload");
         return PL_EINVAL;
     }
@@ -1052,7 +1094,7 @@ static int deliver_job(const char *job_id, json_t *payload, char *err, size_t er
     }
     pl_arena_t *ar = pl_arena_create();
     attempt_t a;
-    int rc = claim(db, ar, job_id, org_id, delivery_id, &a);
+    int rc = step(db, ar, job_id, org_id, endpoint_id, NULL, NULL, true, &a);
     int64_t start = pl_monotonic_us();
     while (rc == PL_OK) {
         result_t res;
@@ -1061,7 +1103,7 @@ static int deliver_job(const char *job_id, json_t *payload, char *err, size_t er
         pl_arena_t *next_ar = pl_arena_create();
         attempt_t next;
         bool more = pl_monotonic_us() - start < LOOP_BUDGET_US;
-        rc = record(db, next_ar, job_id, &a, &res, more, &next);
+        rc = step(db, next_ar, job_id, org_id, endpoint_id, &a, &res, more, &next);
         pl_memzero(a.keys, sizeof(a.keys));
         pl_arena_destroy(ar);
         ar = next_ar;
@@ -1074,7 +1116,7 @@ static int deliver_job(const char *job_id, json_t *payload, char *err, size_t er
     pl_arena_destroy(ar);
     if (rc == PL_EEXISTS)
         return PL_OK;
-    snprintf(err, errlen, "delivery %s: database error (%d)", delivery_id, rc);
+    snprintf(err, errlen, "endpoint %s: database error (%d)", endpoint_id, rc);
     return rc;
 }
 

@@ -222,8 +222,12 @@ typedef struct {
 int pl_webhooks_store_lock_owner(pl_db_t *db, const char *org_id);
 int pl_webhooks_store_count(pl_db_t *db, const char *org_id, int64_t *out);
 int pl_webhooks_store_insert(pl_db_t *db, const pl_webhook_row_t *r);
-/* lock: FOR NO KEY UPDATE on PostgreSQL (the job's claim and record). */
-int pl_webhooks_store_get(pl_db_t *db, pl_arena_t *a, const char *org_id, const char *id, bool lock,
+/* Row locks an endpoint read may take (PostgreSQL; SQLite writers are
+ * serial): none, FOR NO KEY UPDATE (changes, the delivery job), FOR UPDATE
+ * (waits for the transactions that key-share it: those queueing
+ * deliveries). */
+enum { PL_WEBHOOK_NO_LOCK, PL_WEBHOOK_LOCK, PL_WEBHOOK_LOCK_ALL };
+int pl_webhooks_store_get(pl_db_t *db, pl_arena_t *a, const char *org_id, const char *id, int lock,
                           pl_webhook_row_t *out);
 int pl_webhooks_store_list(pl_db_t *db, pl_arena_t *a, const char *org_id, const char *after,
                            int limit, void (*fn)(void *arg, const pl_webhook_row_t *r), void *arg);
@@ -235,6 +239,18 @@ int pl_webhooks_store_set_secret(pl_db_t *db, const char *org_id, const char *id
                                  const char *sealed, const char *previous_sealed,
                                  int64_t previous_expires_at, int64_t now);
 int pl_webhooks_store_set_failures(pl_db_t *db, const char *org_id, const char *id, int failures);
+/* Claims the endpoint's pump: sets pump_until to until when it is unset or
+ * before now, and returns 1 then (the caller queues a pump job), else 0. On
+ * PostgreSQL an endpoint row locked by another transaction is skipped (0):
+ * that transaction is a pump, or kicks one itself. */
+int pl_webhooks_store_kick(pl_db_t *db, const char *org_id, const char *id, int64_t now,
+                           int64_t until);
+/* Sets pump_until (0: none) of an endpoint the caller has locked. */
+int pl_webhooks_store_set_pump(pl_db_t *db, const char *org_id, const char *id, int64_t until);
+/* Fails the endpoint's pending deliveries that are not in flight (test
+ * messages excepted) with last_error error. */
+int pl_webhooks_store_abandon_pending(pl_db_t *db, const char *org_id, const char *endpoint_id,
+                                      const char *error, int64_t now);
 
 /* The enabled endpoints of the owner (id, events), locked against deletion
  * until the transaction ends (FOR KEY SHARE on PostgreSQL). */
@@ -259,22 +275,23 @@ int pl_webhooks_store_attempts(pl_db_t *db, pl_arena_t *a, const char *org_id,
                                void (*fn)(void *arg, const pl_webhook_attempt_t *t), void *arg);
 /* Makes the delivery pending and due at `at`. */
 int pl_webhooks_store_delivery_requeue(pl_db_t *db, const char *org_id, const char *id, int64_t at);
-/* Leases a delivery to job owner until lease_until, or finishes it
- * without an attempt. */
+/* Leases a delivery to job owner until lease_until. */
 int pl_webhooks_store_delivery_lease(pl_db_t *db, const char *org_id, const char *id,
                                      int64_t lease_until, const char *owner);
-int pl_webhooks_store_delivery_abandon(pl_db_t *db, const char *org_id, const char *id,
-                                       const char *error, int64_t now);
 /* How many deliveries of the endpoint hold a lease past now, leases of
  * job `owner` not counted. */
 int pl_webhooks_store_leases(pl_db_t *db, const char *org_id, const char *endpoint_id, int64_t now,
                              const char *owner, int64_t *count);
 /* The endpoint's next due delivery (pending, due by now, not leased, or
- * leased by job `owner`), oldest first; test messages only when
- * tests_only. PL_ENOTFOUND when none. */
+ * leased by job `owner`) other than `except` (may be NULL), oldest first;
+ * test messages only when tests_only. PL_ENOTFOUND when none. */
 int pl_webhooks_store_next_due(pl_db_t *db, pl_arena_t *a, const char *org_id,
                                const char *endpoint_id, bool tests_only, int64_t now,
-                               const char *owner, const char **id);
+                               const char *owner, const char *except, const char **id);
+/* When the endpoint's first pending delivery that is not in flight falls
+ * due (test messages only when tests_only); PL_ENOTFOUND when none. */
+int pl_webhooks_store_next_pending_at(pl_db_t *db, const char *org_id, const char *endpoint_id,
+                                      bool tests_only, int64_t now, int64_t *at);
 /* Records attempt n and the delivery's state after it, if the caller's
  * lease still holds (PL_ENOTFOUND otherwise). status is the delivery's new
  * status; next_at 0 and completed_at 0 store NULL. */

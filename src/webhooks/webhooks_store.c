@@ -119,11 +119,16 @@ static const char *const sql_get[2] =
     BY_OWNER("SELECT " ENDPOINT_COLS " FROM webhook_endpoints WHERE ", " AND id = $2");
 static const char *const sql_get_lock[2] = BY_OWNER(
     "SELECT " ENDPOINT_COLS " FROM webhook_endpoints WHERE ", " AND id = $2 FOR NO KEY UPDATE");
+static const char *const sql_get_lock_all[2] =
+    BY_OWNER("SELECT " ENDPOINT_COLS " FROM webhook_endpoints WHERE ", " AND id = $2 FOR UPDATE");
 
-int pl_webhooks_store_get(pl_db_t *db, pl_arena_t *a, const char *org_id, const char *id, bool lock,
+int pl_webhooks_store_get(pl_db_t *db, pl_arena_t *a, const char *org_id, const char *id, int lock,
                           pl_webhook_row_t *out)
 {
-    PREPARE_OWNED(st, db, lock && is_pg() ? sql_get_lock : sql_get, org_id);
+    const char *const *q = !is_pg() || lock == PL_WEBHOOK_NO_LOCK ? sql_get
+                           : lock == PL_WEBHOOK_LOCK              ? sql_get_lock
+                                                                  : sql_get_lock_all;
+    PREPARE_OWNED(st, db, q, org_id);
     pl_stmt_bind_text(st, 2, id);
     int rc = pl_stmt_step(st);
     if (rc == 1)
@@ -209,6 +214,39 @@ int pl_webhooks_store_set_failures(pl_db_t *db, const char *org_id, const char *
     PREPARE_OWNED(st, db, sql_set_failures, org_id);
     pl_stmt_bind_text(st, 2, id);
     pl_stmt_bind_int64(st, 3, failures);
+    return done_rc(pl_stmt_exec(st));
+}
+
+static const char *const sql_kick[2] =
+    BY_OWNER("UPDATE webhook_endpoints SET pump_until = $3 WHERE ",
+             " AND id = $2 AND (pump_until IS NULL OR pump_until < $4)");
+static const char *const sql_kick_pg[2] = BY_OWNER(
+    "UPDATE webhook_endpoints SET pump_until = $3 WHERE id = (SELECT id FROM webhook_endpoints "
+    "WHERE ",
+    " AND id = $2 AND (pump_until IS NULL OR pump_until < $4) FOR NO KEY UPDATE SKIP LOCKED)");
+
+int pl_webhooks_store_kick(pl_db_t *db, const char *org_id, const char *id, int64_t now,
+                           int64_t until)
+{
+    PREPARE_OWNED(st, db, is_pg() ? sql_kick_pg : sql_kick, org_id);
+    pl_stmt_bind_text(st, 2, id);
+    pl_stmt_bind_int64(st, 3, until);
+    pl_stmt_bind_int64(st, 4, now);
+    int rc = pl_stmt_exec(st);
+    return rc < 0 ? rc : rc > 0 ? 1 : 0;
+}
+
+static const char *const sql_set_pump[2] =
+    BY_OWNER("UPDATE webhook_endpoints SET pump_until = $3 WHERE ", " AND id = $2");
+
+int pl_webhooks_store_set_pump(pl_db_t *db, const char *org_id, const char *id, int64_t until)
+{
+    PREPARE_OWNED(st, db, sql_set_pump, org_id);
+    pl_stmt_bind_text(st, 2, id);
+    if (until)
+        pl_stmt_bind_int64(st, 3, until);
+    else
+        pl_stmt_bind_null(st, 3);
     return done_rc(pl_stmt_exec(st));
 }
 
@@ -382,15 +420,15 @@ int pl_webhooks_store_delivery_lease(pl_db_t *db, const char *org_id, const char
 
 static const char *const sql_abandon[2] =
     BY_OWNER("UPDATE webhook_deliveries SET status = 'failed', last_error = $3, "
-             "next_attempt_at = NULL, lease_until = NULL, lease_owner = NULL, completed_at = $4 "
-             "WHERE ",
-             " AND id = $2 AND status = 'pending'");
+             "next_attempt_at = NULL, completed_at = $4 WHERE ",
+             " AND endpoint_id = $2 AND status = 'pending' AND NOT is_test "
+             "AND (lease_until IS NULL OR lease_until <= $4)");
 
-int pl_webhooks_store_delivery_abandon(pl_db_t *db, const char *org_id, const char *id,
-                                       const char *error, int64_t now)
+int pl_webhooks_store_abandon_pending(pl_db_t *db, const char *org_id, const char *endpoint_id,
+                                      const char *error, int64_t now)
 {
     PREPARE_OWNED(st, db, sql_abandon, org_id);
-    pl_stmt_bind_text(st, 2, id);
+    pl_stmt_bind_text(st, 2, endpoint_id);
     pl_stmt_bind_text(st, 3, error);
     pl_stmt_bind_int64(st, 4, now);
     return done_rc(pl_stmt_exec(st));
@@ -417,22 +455,42 @@ static const char *const sql_next_due[2] =
     BY_OWNER("SELECT id FROM webhook_deliveries WHERE ",
              " AND endpoint_id = $2 AND status = 'pending' AND next_attempt_at <= $3 "
              "AND (lease_until IS NULL OR lease_until <= $3 OR lease_owner = $5) "
-             "AND (is_test OR NOT $4) ORDER BY next_attempt_at LIMIT 1");
+             "AND (is_test OR NOT $4) AND id <> $6 ORDER BY next_attempt_at LIMIT 1");
 
 int pl_webhooks_store_next_due(pl_db_t *db, pl_arena_t *a, const char *org_id,
                                const char *endpoint_id, bool tests_only, int64_t now,
-                               const char *owner, const char **id)
+                               const char *owner, const char *except, const char **id)
 {
     PREPARE_OWNED(st, db, sql_next_due, org_id);
     pl_stmt_bind_text(st, 2, endpoint_id);
     pl_stmt_bind_int64(st, 3, now);
     pl_stmt_bind_bool(st, 4, tests_only);
     pl_stmt_bind_text(st, 5, owner);
+    pl_stmt_bind_text(st, 6, except ? except : "");
     int rc = pl_stmt_step(st);
     if (rc == 1)
         *id = pl_stmt_col_dup(st, a, 0);
     pl_stmt_reset(st);
     return rc == 1 ? PL_OK : rc == 0 ? PL_ENOTFOUND : rc;
+}
+
+static const char *const sql_next_pending_at[2] =
+    BY_OWNER("SELECT min(next_attempt_at) FROM webhook_deliveries WHERE ",
+             " AND endpoint_id = $2 AND status = 'pending' "
+             "AND (lease_until IS NULL OR lease_until <= $3) AND (is_test OR NOT $4)");
+
+int pl_webhooks_store_next_pending_at(pl_db_t *db, const char *org_id, const char *endpoint_id,
+                                      bool tests_only, int64_t now, int64_t *at)
+{
+    PREPARE_OWNED(st, db, sql_next_pending_at, org_id);
+    pl_stmt_bind_text(st, 2, endpoint_id);
+    pl_stmt_bind_int64(st, 3, now);
+    pl_stmt_bind_bool(st, 4, tests_only);
+    int rc = pl_stmt_step(st);
+    bool found = rc == 1 && !pl_stmt_col_is_null(st, 0);
+    *at = found ? pl_stmt_col_int64(st, 0) : 0;
+    pl_stmt_reset(st);
+    return rc < 0 ? rc : found ? PL_OK : PL_ENOTFOUND;
 }
 
 static const char sql_attempt_insert[] =

@@ -14,6 +14,7 @@ CREATE TABLE webhook_endpoints (
     previous_secret_sealed TEXT,
     previous_secret_expires_at BIGINT,
     failed_deliveries INTEGER NOT NULL DEFAULT 0,
+    pump_until BIGINT,
     created_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL
 );
