@@ -444,10 +444,13 @@ int pl_webhooks_delete(pl_db_t *db, pl_ctx_t *ctx, const char *org_id, const cha
         return rc;
     pl_webhook_row_t r;
     rc = pl_webhooks_store_lock_owner(db, org_id);
+    /* The row is held (FOR NO KEY UPDATE) before the audit event key-shares
+     * it and the delete locks it whole: a pump that is ending waits for
+     * key-sharers, so holding only the key share while waiting for the pump
+     * would deadlock. The audit comes before the delete: changes lock their
+     * chain head first and key-share the endpoints after. */
     if (!rc)
-        rc = get_row(db, ctx, org_id, id, PL_WEBHOOK_NO_LOCK, &r);
-    /* audited first: the chain head is locked before the endpoint's row, the
-     * order of every audited change that reads the endpoints (no deadlock) */
+        rc = get_row(db, ctx, org_id, id, PL_WEBHOOK_LOCK, &r);
     json_t *d = json_pack("{s:s}", "url", rc ? "" : url_origin(ctx->arena, r.w.url));
     if (!rc)
         rc = audit(db, ctx, &r, "webhook.deleted", d);
@@ -809,10 +812,8 @@ static int take(pl_db_t *db, pl_arena_t *ar, const pl_webhook_row_t *e, const ch
 {
     memset(a, 0, sizeof(*a));
     a->lease_until = now + (int64_t)timeout_s * 1000 + LEASE_MARGIN_MS;
-    int rc = pl_webhooks_store_delivery_lease(db, e->w.org_id, id, a->lease_until, job);
     pl_webhook_job_row_t d;
-    if (!rc)
-        rc = pl_webhooks_store_delivery_get(db, ar, e->w.org_id, e->w.id, id, true, &d);
+    int rc = pl_webhooks_store_delivery_lease(db, ar, e->w.org_id, id, a->lease_until, job, &d);
     if (rc)
         return rc;
     a->org_id = e->w.org_id;
@@ -1059,7 +1060,9 @@ static int step(pl_db_t *db, pl_arena_t *ar, const char *job, const char *org_id
                 rc = PL_EEXISTS;
         }
     }
-    if (!rc)
+    /* pump_until stays ahead while the pump runs (refreshed once half of it
+     * went by) */
+    if (!rc && e.pump_until < now + PUMP_GRACE_MS / 2)
         rc = pl_webhooks_store_set_pump(db, org_id, endpoint_id, now + PUMP_GRACE_MS);
     if (!rc)
         rc = take(db, ar, &e, id, job, now, next);
@@ -1102,7 +1105,7 @@ static int deliver_job(const char *job_id, json_t *payload, char *err, size_t er
         /* each round's strings live in a fresh arena */
         pl_arena_t *next_ar = pl_arena_create();
         attempt_t next;
-        bool more = pl_monotonic_us() - start < LOOP_BUDGET_US;
+        bool more = pl_monotonic_us() - start < LOOP_BUDGET_US && !pl_jobs_stopping();
         rc = step(db, next_ar, job_id, org_id, endpoint_id, &a, &res, more, &next);
         pl_memzero(a.keys, sizeof(a.keys));
         pl_arena_destroy(ar);

@@ -205,6 +205,7 @@ typedef struct {
     const char *previous_sealed; /* NULL: none */
     int64_t previous_expires_at; /* 0: none */
     int failed_deliveries;
+    int64_t pump_until; /* 0: no pump queued or running */
 } pl_webhook_row_t;
 
 /* A delivery as the job sees it. */
@@ -275,9 +276,11 @@ int pl_webhooks_store_attempts(pl_db_t *db, pl_arena_t *a, const char *org_id,
                                void (*fn)(void *arg, const pl_webhook_attempt_t *t), void *arg);
 /* Makes the delivery pending and due at `at`. */
 int pl_webhooks_store_delivery_requeue(pl_db_t *db, const char *org_id, const char *id, int64_t at);
-/* Leases a delivery to job owner until lease_until. */
-int pl_webhooks_store_delivery_lease(pl_db_t *db, const char *org_id, const char *id,
-                                     int64_t lease_until, const char *owner);
+/* Leases a delivery to job owner until lease_until, and reads what to send
+ * (id, attempt_count, is_test, payload of *out; strings in a). */
+int pl_webhooks_store_delivery_lease(pl_db_t *db, pl_arena_t *a, const char *org_id, const char *id,
+                                     int64_t lease_until, const char *owner,
+                                     pl_webhook_job_row_t *out);
 /* How many deliveries of the endpoint hold a lease past now, leases of
  * job `owner` not counted. */
 int pl_webhooks_store_leases(pl_db_t *db, const char *org_id, const char *endpoint_id, int64_t now,

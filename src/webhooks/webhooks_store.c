@@ -95,7 +95,7 @@ int pl_webhooks_store_insert(pl_db_t *db, const pl_webhook_row_t *r)
 #define ENDPOINT_COLS                                                                              \
     "id, org_id, url, events, description, enabled, disabled_reason, secret_sealed, "              \
     "previous_secret_sealed, previous_secret_expires_at, failed_deliveries, created_at, "          \
-    "updated_at"
+    "updated_at, pump_until"
 
 static void read_endpoint(pl_stmt_t *st, pl_arena_t *a, pl_webhook_row_t *r)
 {
@@ -113,6 +113,7 @@ static void read_endpoint(pl_stmt_t *st, pl_arena_t *a, pl_webhook_row_t *r)
     r->failed_deliveries = (int)pl_stmt_col_int64(st, 10);
     r->w.created_at = pl_stmt_col_int64(st, 11);
     r->w.updated_at = pl_stmt_col_int64(st, 12);
+    r->pump_until = col_int_or_zero(st, 13);
 }
 
 static const char *const sql_get[2] =
@@ -405,17 +406,30 @@ int pl_webhooks_store_delivery_requeue(pl_db_t *db, const char *org_id, const ch
     return pl_stmt_exec_found(st);
 }
 
-static const char *const sql_lease[2] = BY_OWNER(
-    "UPDATE webhook_deliveries SET lease_until = $3, lease_owner = $4 WHERE ", " AND id = $2");
+static const char *const sql_lease[2] =
+    BY_OWNER("UPDATE webhook_deliveries SET lease_until = $3, lease_owner = $4 WHERE ",
+             " AND id = $2 RETURNING id, attempt_count, is_test, payload");
 
-int pl_webhooks_store_delivery_lease(pl_db_t *db, const char *org_id, const char *id,
-                                     int64_t lease_until, const char *owner)
+int pl_webhooks_store_delivery_lease(pl_db_t *db, pl_arena_t *a, const char *org_id, const char *id,
+                                     int64_t lease_until, const char *owner,
+                                     pl_webhook_job_row_t *out)
 {
     PREPARE_OWNED(st, db, sql_lease, org_id);
     pl_stmt_bind_text(st, 2, id);
     pl_stmt_bind_int64(st, 3, lease_until);
     pl_stmt_bind_text(st, 4, owner);
-    return pl_stmt_exec_found(st);
+    int rc = pl_stmt_step(st);
+    if (rc == 1) {
+        memset(out, 0, sizeof(*out));
+        out->d.id = pl_stmt_col_dup(st, a, 0);
+        out->d.attempt_count = (int)pl_stmt_col_int64(st, 1);
+        out->is_test = pl_stmt_col_bool(st, 2);
+        out->d.payload = pl_stmt_col_dup(st, a, 3);
+        while (pl_stmt_step(st) == 1) /* read to the end so the UPDATE completes */
+            ;
+    }
+    pl_stmt_reset(st);
+    return rc == 1 ? PL_OK : rc == 0 ? PL_ENOTFOUND : rc;
 }
 
 static const char *const sql_abandon[2] =
