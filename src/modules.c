@@ -23,6 +23,7 @@ extern const pl_module_t pl_auditlog_module;
 extern const pl_module_t pl_flags_module;
 extern const pl_module_t pl_billing_module;
 extern const pl_module_t pl_admin_module;
+extern const pl_module_t pl_webhooks_module;
 extern const pl_module_t pl_projects_module;
 extern const pl_module_t pl_realtime_module;
 extern const pl_module_t pl_notifications_module;
@@ -42,6 +43,7 @@ const pl_module_t *const pl_modules[] = {
     &pl_apikeys_module,
     &pl_auditlog_module,
     &pl_flags_module,
+    &pl_webhooks_module,
     &pl_projects_module,
     &pl_billing_module,
     &pl_admin_module,
@@ -74,6 +76,7 @@ int pl_modules_register(void)
         pl_jobs_register(mod->jobs);
         pl_jobs_register_schedules(mod->schedules);
         pl_mail_register(mod->templates);
+        pl_events_register_actions(mod->actions);
         if (mod->on_event)
             pl_events_subscribe(mod->name, mod->on_event);
     }

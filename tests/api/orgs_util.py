@@ -11,11 +11,13 @@ import uuid
 import plinth
 from accounts_util import PASSWORD, TIME_RE, register, unique_email
 
-# The permission catalog and the built-in roles of API.md.
+# The permission catalog and the built-in roles of API.md (wave 1, and the
+# wave-2 permissions of the capabilities built so far).
 ALL_PERMISSIONS = [
     "org.read", "org.update", "org.delete", "member.read", "member.invite",
     "member.update_role", "member.remove", "team.read", "team.manage", "role.read",
     "role.manage", "apikey.read", "apikey.manage", "audit.read", "flag.read",
+    "webhook.read", "webhook.manage",
     "project.create", "project.admin",
     "billing.read", "billing.manage",
 ]

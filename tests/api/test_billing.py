@@ -438,6 +438,24 @@ def test_projects_limit_and_concurrent_creates(srv, admin, alice):
     assert r.status_code == 201, r.text
 
 
+def test_webhooks_limit(srv, admin, alice):
+    p = plan_ok(srv, admin, limits={"webhooks": 2})
+    org = create_org(srv, alice)
+    assign(srv, admin, org["id"], p["key"])
+    path = "/v1/orgs/%s/webhooks" % org["id"]
+    body = {"url": "https://93.184.216.34/hook", "events": ["*"]}
+    ids = []
+    for _ in range(2):
+        r = srv.post(path, json=body, token=alice.token)
+        assert r.status_code == 201, r.text
+        ids.append(r.json()["id"])
+    assert usage(srv, alice, org["id"])["webhooks"] == {"used": 2, "max": 2}
+    assert_limit(srv.post(path, json=body, token=alice.token), "webhooks", 2, 2)
+    assert srv.delete("%s/%s" % (path, ids[0]), token=alice.token).status_code == 204
+    r = srv.post(path, json=body, token=alice.token)
+    assert r.status_code == 201, r.text
+
+
 # --- permissions ------------------------------------------------------------------------
 
 def test_billing_permissions(srv, smtp_sink, alice):  # noqa: F811

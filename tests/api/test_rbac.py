@@ -596,6 +596,16 @@ ROUTE_PERMISSIONS = {
     ("GET", "/v1/orgs/{}/usage"): "org.read",
     ("POST", "/v1/orgs/{}/billing/checkout"): "billing.manage",
     ("POST", "/v1/orgs/{}/billing/portal"): "billing.manage",
+    ("GET", "/v1/orgs/{}/webhooks"): "webhook.read",
+    ("POST", "/v1/orgs/{}/webhooks"): "webhook.manage",
+    ("GET", "/v1/orgs/{}/webhooks/{}"): "webhook.read",
+    ("PATCH", "/v1/orgs/{}/webhooks/{}"): "webhook.manage",
+    ("DELETE", "/v1/orgs/{}/webhooks/{}"): "webhook.manage",
+    ("POST", "/v1/orgs/{}/webhooks/{}/rotate-secret"): "webhook.manage",
+    ("POST", "/v1/orgs/{}/webhooks/{}/test"): "webhook.manage",
+    ("GET", "/v1/orgs/{}/webhooks/{}/deliveries"): "webhook.read",
+    ("GET", "/v1/orgs/{}/webhooks/{}/deliveries/{}"): "webhook.read",
+    ("POST", "/v1/orgs/{}/webhooks/{}/deliveries/{}/retry"): "webhook.manage",
 }
 
 
