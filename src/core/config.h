@@ -31,6 +31,8 @@ typedef struct {
     char cors_origins[2048];    /* PLINTH_CORS_ORIGINS: comma separated, "*" allowed */
     char trusted_proxies[2048]; /* PLINTH_TRUSTED_PROXIES: comma separated CIDRs */
     char public_url[512];       /* PLINTH_PUBLIC_URL (default http://<--http>) */
+    char public_api_url[256];   /* PLINTH_PUBLIC_API_URL: where clients reach the API; the
+                                 * access tokens' issuer (default http://<--http>) */
     char master_key[512];       /* PLINTH_MASTER_KEY */
     /* derived */
     char sqlite_path[1100];
