@@ -1,5 +1,6 @@
 /* auth_routes.c - the HTTP side of accounts, sessions, email verification,
- * password reset and two-factor: each handler checks the body's shape, calls
+ * password reset, two-factor, magic links and the token verification
+ * documents: each handler checks the body's shape, calls
  * one service of auth.h with the request's context, and renders the result.
  * The module's descriptor closes the file. */
 #include <pthread.h>
@@ -22,14 +23,29 @@ json_t *pl_auth_user_json(pl_ctx_t *ctx, const pl_user_t *u)
                      "created_at", pl_ctx_time(ctx, u->created_at));
 }
 
-/* A TokenPair; the tokens are wiped once copied. */
-static json_t *tokens_json(pl_req_t *req, pl_auth_tokens_t *t)
+static json_t *tokens_json_ctx(pl_ctx_t *ctx, pl_auth_tokens_t *t)
 {
     json_t *o = json_pack("{s:s, s:s, s:i, s:s, s:o}", "token_type", "Bearer", "access_token",
                           t->access_token, "expires_in", t->expires_in, "refresh_token",
-                          t->refresh_token, "user", pl_auth_user_json(&req->ctx, &t->user));
+                          t->refresh_token, "user", pl_auth_user_json(ctx, &t->user));
     pl_memzero(t, sizeof(*t));
     return o;
+}
+
+/* A TokenPair; the tokens are wiped once copied. */
+static json_t *tokens_json(pl_req_t *req, pl_auth_tokens_t *t)
+{
+    return tokens_json_ctx(&req->ctx, t);
+}
+
+json_t *pl_auth_login_json(pl_ctx_t *ctx, pl_auth_login_t *out)
+{
+    if (!out->mfa_required)
+        return tokens_json_ctx(ctx, &out->tokens);
+    json_t *body = json_pack("{s:b, s:s, s:[s, s]}", "mfa_required", 1, "mfa_token", out->mfa_token,
+                             "mfa_methods", "totp", "recovery_code");
+    pl_memzero(out, sizeof(*out));
+    return body;
 }
 
 static json_t *recovery_codes_json(pl_auth_recovery_codes_t *c)
@@ -89,14 +105,7 @@ static int login(pl_req_t *req)
     THREAD_DB(db);
     pl_auth_login_t out;
     int rc = pl_auth_login(db, &req->ctx, email, password, &out);
-    if (rc)
-        return rc;
-    if (!out.mfa_required)
-        return pl_resp_json(req, 200, tokens_json(req, &out.tokens));
-    json_t *body = json_pack("{s:b, s:s, s:[s, s]}", "mfa_required", 1, "mfa_token", out.mfa_token,
-                             "mfa_methods", "totp", "recovery_code");
-    pl_memzero(&out, sizeof(out));
-    return pl_resp_json(req, 200, body);
+    return rc ? rc : pl_resp_json(req, 200, pl_auth_login_json(&req->ctx, &out));
 }
 
 static int login_mfa(pl_req_t *req)
@@ -347,6 +356,44 @@ static int password_reset(pl_req_t *req)
     return rc ? rc : pl_resp_status(req, 204);
 }
 
+/* ---- magic links ---- */
+
+static int magic_link_request(pl_req_t *req)
+{
+    const char *email = NULL;
+    if (pl_json_get_string(req, "email", true, 1, PL_AUTH_EMAIL_INPUT_MAX, &email))
+        return PL_EINVAL;
+    THREAD_DB(db);
+    int rc = pl_auth_magic_link_request(db, &req->ctx, email);
+    return rc ? rc : accepted(req); /* the same answer whether or not an email went out */
+}
+
+static int magic_link_verify(pl_req_t *req)
+{
+    const char *token = NULL;
+    if (pl_json_get_string(req, "token", true, 1, PL_AUTH_TOKEN_INPUT_MAX, &token))
+        return PL_EINVAL;
+    THREAD_DB(db);
+    pl_auth_login_t out;
+    int rc = pl_auth_magic_link_verify(db, &req->ctx, token, &out);
+    return rc ? rc : pl_resp_json(req, 200, pl_auth_login_json(&req->ctx, &out));
+}
+
+/* ---- tokens other services verify ---- */
+
+static int jwks(pl_req_t *req)
+{
+    THREAD_DB(db);
+    json_t *doc = NULL;
+    int rc = pl_auth_jwks(db, &req->ctx, &doc);
+    return rc ? rc : pl_resp_json(req, 200, doc);
+}
+
+static int openid_configuration(pl_req_t *req)
+{
+    return pl_resp_json(req, 200, pl_auth_openid_configuration());
+}
+
 /* ---- two-factor ---- */
 
 static int mfa_setup(pl_req_t *req)
@@ -419,6 +466,10 @@ static pl_route_t routes[] = {
     {PL_M_POST, "/v1/me/mfa/totp/enable", mfa_enable, PL_AUTH_USER, NULL, J},
     {PL_M_POST, "/v1/me/mfa/totp/disable", mfa_disable, PL_AUTH_USER, NULL, J},
     {PL_M_POST, "/v1/me/mfa/recovery-codes", mfa_recovery_codes, PL_AUTH_USER, NULL, J},
+    {PL_M_POST, "/v1/auth/magic-link/request", magic_link_request, PL_AUTH_NONE, NULL, J},
+    {PL_M_POST, "/v1/auth/magic-link/verify", magic_link_verify, PL_AUTH_NONE, NULL, J},
+    {PL_M_GET, "/.well-known/jwks.json", jwks, PL_AUTH_NONE, NULL, 0},
+    {PL_M_GET, "/.well-known/openid-configuration", openid_configuration, PL_AUTH_NONE, NULL, 0},
     {0},
 };
 
@@ -446,5 +497,8 @@ const pl_module_t pl_auth_module = {
     .schedules = pl_auth_schedules,
     .templates = pl_auth_templates,
     .options = pl_auth_options,
+    .commands = pl_auth_commands,
     .init = pl_auth_init,
+    .start = pl_auth_start,
+    .stop = pl_auth_stop,
 };
