@@ -21,6 +21,7 @@ extern const pl_module_t pl_apikeys_module;
 extern const pl_module_t pl_auditlog_module;
 extern const pl_module_t pl_flags_module;
 extern const pl_module_t pl_admin_module;
+extern const pl_module_t pl_passkeys_module;
 
 const pl_module_t *const pl_modules[] = {
     /* platform: services every feature uses */
@@ -36,6 +37,7 @@ const pl_module_t *const pl_modules[] = {
     &pl_auditlog_module,
     &pl_flags_module,
     &pl_admin_module,
+    &pl_passkeys_module,
     NULL,
 };
 
