@@ -202,15 +202,24 @@ int pl_auth_keys_init(void)
 {
     const char *want = pl_auth_cfg.jwt_alg;
     bool secret = pl_auth_cfg.jwt_secret[0] != '\0';
-    /* installations made before ES256 have a secret or a key file: they keep
-     * HS256 unless told otherwise; new data directories start with ES256 */
     bool legacy = secret || file_exists("jwt.key");
+    pl_db_t *db = pl_db_thread();
+    if (!db)
+        return PL_EDB;
+    int64_t count = 0, newest = 0, retired = 0;
+    int rc = pl_store_jwt_keys_state(db, &count, &newest, &retired);
+    if (rc)
+        return rc;
+    /* installations made before ES256 have a secret or a key file and no
+     * signing key in the database: they keep HS256 unless told otherwise; new
+     * data directories start with ES256, and stay with it when a secret is
+     * added later */
     if (!strcmp(want, "HS256"))
         alg = PL_JWT_HS256;
     else if (!strcmp(want, "ES256"))
         alg = PL_JWT_ES256;
     else
-        alg = legacy ? PL_JWT_HS256 : PL_JWT_ES256;
+        alg = legacy && count == 0 ? PL_JWT_HS256 : PL_JWT_ES256;
 
     if (secret) {
         size_t n = strlen(pl_auth_cfg.jwt_secret);
@@ -229,10 +238,7 @@ int pl_auth_keys_init(void)
     if (alg == PL_JWT_HS256)
         return PL_OK;
 
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
-    int rc = reload(db);
+    rc = reload(db);
     keyset_t *s = atomic_load(&current);
     if (!rc && s->signer < 0) {
         /* the first key of this database */

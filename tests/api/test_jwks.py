@@ -107,10 +107,13 @@ def test_es256_tokens_and_discovery(make_server, node_path):
     assert not jose_verify(node_path, [reg["access_token"]], "https://other.example",
                            jwks=jwks(s))[0]["ok"]
 
-    # the keys survive a restart: the token stays valid, the key the same
+    # the keys survive a restart: the token stays valid, the key the same; a
+    # secret added later does not turn the installation back to HS256
+    s.extra_env["PLINTH_JWT_SECRET"] = "late-secret-0123456789-abcdefghijklmnop"
     s.restart()
     assert me(s, reg["access_token"]).status_code == 200
     assert jwks(s)["keys"] == keys
+    assert jwt_parts(login_ok(s, reg["user"]["email"])["access_token"])[0]["alg"] == "ES256"
     # a token signed by another key with the same kid is refused
     parts = reg["access_token"].split(".")
     other = register(make_server(args=FAST_ARGON2))["access_token"].split(".")
