@@ -123,8 +123,12 @@ static void auth_data_and_client_data(void **state)
     assert_int_equal(pl_wa_parse_client_data(a, cd, n, &c, &why), PL_OK);
     assert_string_equal(c.type, "webauthn.get");
     assert_non_null(c.origin);
-    const char *bad[] = {"", "[]", "{\"type\":\"webauthn.get\"}", "{\"type\":1,\"challenge\":\"x\","
-                                                                 "\"origin\":\"o\"}"};
+    const char *bad[] = {
+        "",
+        "[]",
+        "{\"type\":\"webauthn.get\"}",
+        "{\"type\":1,\"challenge\":\"x\",\"origin\":\"o\"}",
+    };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         assert_int_equal(pl_wa_parse_client_data(a, (const unsigned char *)bad[i], strlen(bad[i]),
                                                  &c, &why),
