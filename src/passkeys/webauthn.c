@@ -1,6 +1,6 @@
 /* webauthn.c - WebAuthn structures a relying party checks: client data,
  * authenticator data, COSE keys, attestation objects (libcbor decodes the
- * CBOR; nesting is bounded by libcbor's own stack limit), signatures. */
+ * CBOR after a first pass bounds what it may allocate), signatures. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -67,15 +67,83 @@ static bool is_bytes(const cbor_item_t *item)
     return item && cbor_isa_bytestring(item) && cbor_bytestring_is_definite(item);
 }
 
+/* ---- a first pass over untrusted CBOR ----
+ * libcbor allocates an array or map for the size its header declares before
+ * reading the items, so a few bytes could ask for gigabytes. The first pass
+ * walks the item headers with libcbor's streaming decoder and accepts only
+ * what WebAuthn uses: definite lengths, no tags, and never more items
+ * pending than bytes left (each item takes at least one). */
+
+typedef struct {
+    size_t children; /* items the header just read announces */
+    bool bad;
+} scan_t;
+
+static void scan_array(void *c, size_t n)
+{
+    ((scan_t *)c)->children = n;
+}
+
+static void scan_map(void *c, size_t n)
+{
+    scan_t *s = c;
+    if (n > SIZE_MAX / 2)
+        s->bad = true;
+    else
+        s->children = 2 * n;
+}
+
+static void scan_refuse(void *c)
+{
+    ((scan_t *)c)->bad = true;
+}
+
+static void scan_tag(void *c, uint64_t tag)
+{
+    PL_UNUSED(tag);
+    ((scan_t *)c)->bad = true;
+}
+
+/* The length of the one well-formed item at p, or 0. */
+static size_t item_length(const unsigned char *p, size_t n)
+{
+    struct cbor_callbacks cb = cbor_empty_callbacks;
+    cb.array_start = scan_array;
+    cb.map_start = scan_map;
+    cb.indef_array_start = scan_refuse;
+    cb.indef_map_start = scan_refuse;
+    cb.byte_string_start = scan_refuse;
+    cb.string_start = scan_refuse;
+    cb.indef_break = scan_refuse;
+    cb.tag = scan_tag;
+    size_t off = 0, need = 1;
+    while (need) {
+        if (off >= n)
+            return 0;
+        scan_t s = {0, false};
+        struct cbor_decoder_result r = cbor_stream_decode(p + off, n - off, &cb, &s);
+        if (r.status != CBOR_DECODER_FINISHED || s.bad || r.read == 0)
+            return 0;
+        off += r.read;
+        if (s.children > n - off || need - 1 + s.children > n - off)
+            return 0;
+        need = need - 1 + s.children;
+    }
+    return off;
+}
+
 /* One whole CBOR item decoded from p; *used: its length in bytes. NULL
  * when malformed. */
 static cbor_item_t *load_one(const unsigned char *p, size_t n, size_t *used)
 {
+    size_t len = item_length(p, n);
+    if (!len)
+        return NULL;
     struct cbor_load_result res;
-    cbor_item_t *item = cbor_load(p, n, &res);
+    cbor_item_t *item = cbor_load(p, len, &res);
     if (!item)
         return NULL;
-    if (res.error.code != CBOR_ERR_NONE) {
+    if (res.error.code != CBOR_ERR_NONE || res.read != len) {
         cbor_decref(&item);
         return NULL;
     }
