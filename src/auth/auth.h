@@ -156,8 +156,7 @@ int pl_auth_magic_link_request(pl_db_t *db, pl_ctx_t *ctx, const char *email);
  * "magic_link"): *out holds the tokens or the two-factor step. 422
  * invalid_token when unknown, used or expired (a failed sign-in from
  * ctx->ip); 403 account_disabled; 429 as for pl_auth_login. */
-int pl_auth_magic_link_verify(pl_db_t *db, pl_ctx_t *ctx, const char *token,
-                              pl_auth_login_t *out);
+int pl_auth_magic_link_verify(pl_db_t *db, pl_ctx_t *ctx, const char *token, pl_auth_login_t *out);
 
 /* ---- tokens other services verify ---- */
 

@@ -47,8 +47,8 @@ int pl_jwt_sign(const unsigned char *key, size_t keylen, const char *iss, const 
                 char *out, size_t out_size)
 {
     char body[PL_JWT_MAX];
-    size_t n = signing_input(hs256_header_b64, sizeof(hs256_header_b64) - 1, iss, c, body,
-                             sizeof(body));
+    size_t n =
+        signing_input(hs256_header_b64, sizeof(hs256_header_b64) - 1, iss, c, body, sizeof(body));
     if (!n)
         return PL_EINVAL;
     unsigned char mac[32];
@@ -60,8 +60,8 @@ int pl_jwt_sign_es256(const pl_pkey_t *key, const char *kid, const char *iss,
                       const pl_jwt_claims_t *c, char *out, size_t out_size)
 {
     char header[160], header_b64[224], body[PL_JWT_MAX];
-    int hn = snprintf(header, sizeof(header), "{\"alg\":\"ES256\",\"typ\":\"JWT\",\"kid\":\"%s\"}",
-                      kid);
+    int hn =
+        snprintf(header, sizeof(header), "{\"alg\":\"ES256\",\"typ\":\"JWT\",\"kid\":\"%s\"}", kid);
     if (hn < 0 || (size_t)hn >= sizeof(header) || strlen(kid) >= PL_JWT_KID_MAX)
         return PL_EINVAL;
     size_t hl = pl_b64url_encode(header, (size_t)hn, header_b64, sizeof(header_b64));

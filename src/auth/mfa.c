@@ -349,8 +349,8 @@ int pl_auth_mfa_challenge(pl_db_t *db, pl_ctx_t *ctx, const pl_user_t *u, const 
     int64_t now = pl_now_ms();
     int rc = pl_db_begin(db);
     if (!rc)
-        rc = pl_db_finish(db, pl_store_challenge_insert(db, hash, u->id, method,
-                                                        now + CHALLENGE_TTL_MS, now));
+        rc = pl_db_finish(
+            db, pl_store_challenge_insert(db, hash, u->id, method, now + CHALLENGE_TTL_MS, now));
     if (rc)
         pl_memzero(token, PL_AUTH_TOKEN_LEN);
     return rc;

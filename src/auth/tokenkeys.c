@@ -31,8 +31,8 @@
 #include "platform/audit/audit.h"
 
 #define POLL_MS          5000
-#define RETIRE_GRACE_S   15                      /* > 2 polls: every instance has switched */
-#define RELOAD_MIN_MS    1000                    /* unknown kids reload at most once a second */
+#define RETIRE_GRACE_S   15                       /* > 2 polls: every instance has switched */
+#define RELOAD_MIN_MS    1000                     /* unknown kids reload at most once a second */
 #define PURGE_RETIRED_MS (2LL * 24 * 3600 * 1000) /* > grace + the longest access-ttl */
 
 typedef struct {
@@ -50,9 +50,9 @@ typedef struct keyset {
     struct keyset *replaced; /* the sets published before this one */
 } keyset_t;
 
-static pl_jwt_alg_t alg;           /* what new tokens are signed with */
-static unsigned char hs_key[32];   /* HS256: the shared key */
-static bool hs_accepted;           /* HS256 tokens verify (the secret is configured) */
+static pl_jwt_alg_t alg;            /* what new tokens are signed with */
+static unsigned char hs_key[32];    /* HS256: the shared key */
+static bool hs_accepted;            /* HS256 tokens verify (the secret is configured) */
 static _Atomic(keyset_t *) current; /* ES256 */
 static pthread_mutex_t reload_mu = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic int64_t last_reload_ms;
@@ -368,8 +368,8 @@ json_t *pl_auth_openid_configuration(void)
     snprintf(jwks, sizeof(jwks), "%s/.well-known/jwks.json", iss);
     /* the access tokens are what it describes: their signing algorithm and
      * claims (plinth is not an OpenID provider: no authorization endpoint) */
-    return json_pack("{s:s, s:s, s:[s], s:[s], s:[s], s:[s,s,s,s,s,s]}", "issuer", iss,
-                     "jwks_uri", jwks, "id_token_signing_alg_values_supported",
+    return json_pack("{s:s, s:s, s:[s], s:[s], s:[s], s:[s,s,s,s,s,s]}", "issuer", iss, "jwks_uri",
+                     jwks, "id_token_signing_alg_values_supported",
                      alg == PL_JWT_ES256 ? "ES256" : "HS256", "subject_types_supported", "public",
                      "response_types_supported", "token", "claims_supported", "iss", "sub", "sid",
                      "iat", "exp", "jti");

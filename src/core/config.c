@@ -105,7 +105,8 @@ static const pl_option_t core_opts[] = {
      "URL", "base URL of the product's pages, for links in emails (default http://<--http>)", NULL},
     {NULL, "PLINTH_PUBLIC_API_URL", PL_OPT_STR, PL_OPT_S(pl_cfg.public_api_url), 0, 0,
      PL_OPT_STORAGE, "URL",
-     "base URL of this API as clients reach it: the access tokens' issuer (default http://<--http>)",
+     "base URL of this API as clients reach it: the access tokens' issuer (default "
+     "http://<--http>)",
      check_public_api_url},
     {NULL, "PLINTH_MASTER_KEY", PL_OPT_STR, PL_OPT_S(pl_cfg.master_key), 0, 0, PL_OPT_STORAGE,
      "KEY", "key sealing secrets at rest, >= 32 bytes (default: generated into the data directory)",

@@ -120,8 +120,8 @@ int pl_pkey_es256_xy(const pl_pkey_t *k, unsigned char x[32], unsigned char y[32
     unsigned char pt[65];
     size_t n = 0;
     if (k->alg != PL_PKEY_ES256 ||
-        !EVP_PKEY_get_octet_string_param(k->k, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, pt,
-                                         sizeof(pt), &n) ||
+        !EVP_PKEY_get_octet_string_param(k->k, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, pt, sizeof(pt),
+                                         &n) ||
         n != 65 || pt[0] != 0x04)
         return PL_EINVAL;
     memcpy(x, pt + 1, 32);

@@ -14,12 +14,12 @@
 #include "passkeys/webauthn.h"
 #include "platform/audit/audit.h"
 
-#define CHALLENGE_TTL_MS  (5 * 60 * 1000)
-#define TIMEOUT_MS        300000
-#define MAX_ORIGINS       16
-#define BLOB_MAX          (16 * 1024) /* a decoded clientDataJSON, authData or attestation */
-#define DEFAULT_NAME      "Passkey"
-#define METHOD            "passkey"
+#define CHALLENGE_TTL_MS (5 * 60 * 1000)
+#define TIMEOUT_MS       300000
+#define MAX_ORIGINS      16
+#define BLOB_MAX         (16 * 1024) /* a decoded clientDataJSON, authData or attestation */
+#define DEFAULT_NAME     "Passkey"
+#define METHOD           "passkey"
 
 static struct {
     char rp_id[256];
@@ -91,8 +91,8 @@ int pl_passkeys_init(void)
             s++, n--;
         if (n) {
             char *o = pl_xstrndup(s, n);
-            if (!split_origin(o, origin, sizeof(origin), host, sizeof(host)) ||
-                strcmp(origin, o) || norigins == MAX_ORIGINS) {
+            if (!split_origin(o, origin, sizeof(origin), host, sizeof(host)) || strcmp(origin, o) ||
+                norigins == MAX_ORIGINS) {
                 fprintf(stderr,
                         "plinth: PLINTH_WEBAUTHN_ORIGINS: \"%s\" is not an origin "
                         "(scheme://host[:port]; at most %d)\n",
@@ -137,15 +137,15 @@ static int new_challenge(pl_db_t *db, const char *purpose, const char *user_id, 
     int64_t now = pl_now_ms();
     int rc = pl_db_begin(db);
     if (!rc)
-        rc = pl_db_finish(db, pl_store_wa_challenge_put(db, hash, purpose, user_id,
-                                                        now + CHALLENGE_TTL_MS, now));
+        rc = pl_db_finish(
+            db, pl_store_wa_challenge_put(db, hash, purpose, user_id, now + CHALLENGE_TTL_MS, now));
     return rc;
 }
 
 /* ---- reading a credential (PublicKeyCredential.toJSON()) ---- */
 
 typedef struct {
-    const char *id;                /* base64url of the raw id, canonical */
+    const char *id; /* base64url of the raw id, canonical */
     unsigned char raw_id[PL_WA_CRED_ID_MAX];
     size_t raw_id_len;
     unsigned char *client_data; /* decoded; arena */
@@ -167,8 +167,8 @@ static int bad_shape(pl_ctx_t *ctx, const char *why)
 }
 
 /* Decodes a base64url member of o into an arena buffer. */
-static int b64_member(pl_ctx_t *ctx, json_t *o, const char *key, bool required,
-                      unsigned char **out, size_t *n)
+static int b64_member(pl_ctx_t *ctx, json_t *o, const char *key, bool required, unsigned char **out,
+                      size_t *n)
 {
     json_t *v = json_object_get(o, key);
     *out = NULL;
@@ -224,9 +224,9 @@ static int read_credential(pl_ctx_t *ctx, json_t *cred, const char *a_key, bool 
     if (b64_member(ctx, resp, "clientDataJSON", true, &c->client_data, &c->client_data_len) ||
         b64_member(ctx, resp, a_key, true, &c->a, &c->a_len))
         return PL_EINVAL;
-    if (assertion && (b64_member(ctx, resp, "signature", true, &c->sig, &c->sig_len) ||
-                      b64_member(ctx, resp, "userHandle", false, &c->user_handle,
-                                 &c->user_handle_len)))
+    if (assertion &&
+        (b64_member(ctx, resp, "signature", true, &c->sig, &c->sig_len) ||
+         b64_member(ctx, resp, "userHandle", false, &c->user_handle, &c->user_handle_len)))
         return PL_EINVAL;
     json_t *tr = json_object_get(resp, "transports");
     c->transports = json_is_array(tr) ? tr : NULL;
@@ -295,9 +295,9 @@ int pl_passkeys_register_options(pl_db_t *db, pl_ctx_t *ctx, json_t **out)
         "rp", "id", cfg.rp_id, "name", cfg.rp_name, "user", "id", handle, "name",
         p->email ? p->email : "", "displayName", p->name ? p->name : "", "challenge", challenge,
         "pubKeyCredParams", "type", "public-key", "alg", PL_WA_ES256, "type", "public-key", "alg",
-        PL_WA_EDDSA, "timeout", TIMEOUT_MS, "excludeCredentials", exclude,
-        "authenticatorSelection", "residentKey", "required", "requireResidentKey", 1,
-        "userVerification", "preferred", "attestation", "none", "extensions", "credProps", 1);
+        PL_WA_EDDSA, "timeout", TIMEOUT_MS, "excludeCredentials", exclude, "authenticatorSelection",
+        "residentKey", "required", "requireResidentKey", 1, "userVerification", "preferred",
+        "attestation", "none", "extensions", "credProps", 1);
     *out = json_pack("{s:o}", "publicKey", pk);
     return PL_OK;
 }
@@ -358,8 +358,8 @@ static int refuse_registration(pl_ctx_t *ctx, const char *why)
 }
 
 /* The client data of a ceremony: type, origin, and the challenge's hash. */
-static int check_client_data(pl_ctx_t *ctx, const credential_t *c, const char *type,
-                             char hash[65], const char **why)
+static int check_client_data(pl_ctx_t *ctx, const credential_t *c, const char *type, char hash[65],
+                             const char **why)
 {
     pl_wa_client_data_t cd;
     if (pl_wa_parse_client_data(ctx->arena, c->client_data, c->client_data_len, &cd, why))
@@ -525,7 +525,8 @@ static int refuse_signin(pl_db_t *db, pl_ctx_t *ctx, const pl_user_t *u, const c
     pl_log("info", "passkey sign-in refused: %s (request_id %s)", reason,
            ctx->request_id ? ctx->request_id : "");
     int rc = pl_auth_signin_failed(db, ctx, u ? u->email : NULL, u ? u->id : NULL, METHOD, reason);
-    return rc ? rc : pl_fail(ctx, 401, "invalid_credentials", "The passkey assertion is not valid.");
+    return rc ? rc
+              : pl_fail(ctx, 401, "invalid_credentials", "The passkey assertion is not valid.");
 }
 
 int pl_passkeys_signin(pl_db_t *db, pl_ctx_t *ctx, json_t *credential, pl_auth_login_t *out)
@@ -597,8 +598,8 @@ int pl_passkeys_signin(pl_db_t *db, pl_ctx_t *ctx, json_t *credential, pl_auth_l
     bool uv = (ad.flags & PL_WA_UV) != 0;
     if ((rc = pl_db_begin(db)))
         return rc;
-    rc = pl_store_passkey_use(db, pk.pub.id, ad.sign_count, (ad.flags & PL_WA_BS) != 0,
-                              pl_now_ms());
+    rc =
+        pl_store_passkey_use(db, pk.pub.id, ad.sign_count, (ad.flags & PL_WA_BS) != 0, pl_now_ms());
     if (rc == PL_ENOTFOUND) { /* a concurrent use moved the counter first */
         pl_db_finish(db, PL_EINVAL);
         return refuse_signin(db, ctx, who, "sign_count");

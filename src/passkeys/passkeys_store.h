@@ -35,11 +35,11 @@ int pl_store_passkey_use(pl_db_t *db, const char *id, int64_t sign_count, bool b
 
 /* Challenges (SHA-256 hex of the challenge as sent). */
 int pl_store_wa_challenge_put(pl_db_t *db, const char *hash, const char *purpose,
-                           const char *user_id, int64_t expires_at, int64_t now);
+                              const char *user_id, int64_t expires_at, int64_t now);
 /* Spends a live challenge of purpose: PL_OK and its user (NULL when none)
  * when this call spent it; PL_ENOTFOUND when unknown, spent or expired. */
 int pl_store_wa_challenge_take(pl_db_t *db, pl_arena_t *a, const char *hash, const char *purpose,
-                            int64_t now, const char **user_id);
+                               int64_t now, const char **user_id);
 /* Deletes challenges that expired before `before`. */
 int pl_store_wa_challenges_purge(pl_db_t *db, int64_t before);
 

@@ -46,8 +46,8 @@ static cbor_item_t *map_get(const cbor_item_t *map, bool is_int, int64_t ikey, c
     struct cbor_pair *pairs = cbor_map_handle(map);
     for (size_t i = 0; i < cbor_map_size(map); i++) {
         int64_t k;
-        bool match = is_int ? int_value(pairs[i].key, &k) && k == ikey
-                            : text_is(pairs[i].key, skey);
+        bool match =
+            is_int ? int_value(pairs[i].key, &k) && k == ikey : text_is(pairs[i].key, skey);
         if (!match)
             continue;
         if (found)

@@ -69,12 +69,12 @@ int pl_wa_parse_client_data(pl_arena_t *a, const unsigned char *p, size_t n,
 
 /* A registration's attestation object, checked. */
 typedef struct {
-    char fmt[16];           /* "none" or "packed" */
-    pl_wa_auth_data_t ad;   /* points into auth_data */
+    char fmt[16];             /* "none" or "packed" */
+    pl_wa_auth_data_t ad;     /* points into auth_data */
     unsigned char *auth_data; /* a copy of the object's authData (xmalloc) */
     size_t auth_data_len;
-    int alg;                /* of the credential key */
-    pl_pkey_t *key;         /* the credential public key */
+    int alg;        /* of the credential key */
+    pl_pkey_t *key; /* the credential public key */
 } pl_wa_attestation_t;
 
 /* Parses an attestation object ({"fmt","attStmt","authData"}) and checks

@@ -130,9 +130,9 @@ static void auth_data_and_client_data(void **state)
         "{\"type\":1,\"challenge\":\"x\",\"origin\":\"o\"}",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-        assert_int_equal(pl_wa_parse_client_data(a, (const unsigned char *)bad[i], strlen(bad[i]),
-                                                 &c, &why),
-                         PL_EINVAL);
+        assert_int_equal(
+            pl_wa_parse_client_data(a, (const unsigned char *)bad[i], strlen(bad[i]), &c, &why),
+            PL_EINVAL);
     pl_arena_destroy(a);
     free(cd);
 }
