@@ -28,6 +28,7 @@ extern const pl_module_t pl_projects_module;
 extern const pl_module_t pl_realtime_module;
 extern const pl_module_t pl_notifications_module;
 extern const pl_module_t pl_ui_module;
+extern const pl_module_t pl_passkeys_module;
 
 const pl_module_t *const pl_modules[] = {
     /* platform: services every feature uses */
@@ -47,6 +48,7 @@ const pl_module_t *const pl_modules[] = {
     &pl_projects_module,
     &pl_billing_module,
     &pl_admin_module,
+    &pl_passkeys_module,
     &pl_realtime_module,
     &pl_notifications_module,
     /* the dashboards, on top of the public API */

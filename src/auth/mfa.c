@@ -411,7 +411,7 @@ int pl_auth_mfa_recovery_codes(pl_db_t *db, pl_ctx_t *ctx, const char *password,
 
 /* ---- the second step of sign-in ---- */
 
-int pl_auth_mfa_challenge(pl_db_t *db, pl_ctx_t *ctx, const pl_user_t *u,
+int pl_auth_mfa_challenge(pl_db_t *db, pl_ctx_t *ctx, const pl_user_t *u, const char *method,
                           char token[PL_AUTH_TOKEN_LEN])
 {
     PL_UNUSED(ctx);
@@ -421,8 +421,8 @@ int pl_auth_mfa_challenge(pl_db_t *db, pl_ctx_t *ctx, const pl_user_t *u,
     int64_t now = pl_now_ms();
     int rc = pl_db_begin(db);
     if (!rc)
-        rc = pl_db_finish(db,
-                          pl_store_challenge_insert(db, hash, u->id, now + CHALLENGE_TTL_MS, now));
+        rc = pl_db_finish(
+            db, pl_store_challenge_insert(db, hash, u->id, method, now + CHALLENGE_TTL_MS, now));
     if (rc)
         pl_memzero(token, PL_AUTH_TOKEN_LEN);
     return rc;
@@ -438,10 +438,11 @@ int pl_auth_login_mfa(pl_db_t *db, pl_ctx_t *ctx, const char *mfa_token, const c
 {
     char hash[65];
     pl_sha256_hex(mfa_token, strlen(mfa_token), hash);
-    const char *user_id = NULL;
+    const char *user_id = NULL, *method = NULL;
     pl_user_t u;
     int64_t now = pl_now_ms();
-    int rc = pl_store_challenge_get(db, ctx->arena, hash, now, CHALLENGE_MAX_FAILURES, &user_id);
+    int rc = pl_store_challenge_get(db, ctx->arena, hash, now, CHALLENGE_MAX_FAILURES, &user_id,
+                                    &method);
     if (rc == PL_ENOTFOUND)
         return step_expired(ctx);
     if (!rc)
@@ -453,30 +454,23 @@ int pl_auth_login_mfa(pl_db_t *db, pl_ctx_t *ctx, const char *mfa_token, const c
     if (rc == PL_EINVAL) {
         rc = pl_store_challenge_fail(db, hash);
         if (!rc)
-            rc = pl_store_attempt_insert(db, u.email, ctx->ip, false, now);
-        json_t *d = json_pack("{s:s}", "reason", "invalid_mfa_code");
-        if (!rc)
-            rc = pl_audit_append(db, ctx, NULL, "user.login_failed", "user", u.id, d);
-        json_decref(d);
+            rc = pl_auth_signin_failed(db, ctx, u.email, u.id, method, "invalid_mfa_code");
         if ((rc = pl_db_finish(db, rc)))
             return rc;
-        pl_auth_count("failure");
         return pl_fail(ctx, 401, "invalid_mfa_code", "The code is wrong or was already used.");
     }
     if (!rc && u.disabled)
         rc = pl_fail(ctx, 403, "account_disabled", "This account is disabled.");
     if (!rc && pl_store_challenge_use(db, hash, now) != 1)
         rc = step_expired(ctx);
+    pl_auth_login_t done;
     if (!rc)
-        rc = pl_store_attempt_insert(db, u.email, ctx->ip, true, now);
-    if (!rc)
-        rc = pl_auth_issue_session(db, ctx, &u, out);
-    if (!rc)
-        rc = pl_auth_audit_login(db, ctx, &u, true);
+        rc = pl_auth_signin_complete(db, ctx, &u, method, true, &done);
     if ((rc = pl_db_finish(db, rc))) {
-        pl_memzero(out, sizeof(*out));
+        pl_memzero(&done, sizeof(done));
         return rc;
     }
-    pl_auth_count("success");
+    *out = done.tokens;
+    pl_memzero(&done, sizeof(done));
     return PL_OK;
 }
