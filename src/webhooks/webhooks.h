@@ -3,9 +3,11 @@
  *
  * An endpoint has a URL, the events it subscribes to (action names,
  * "noun.*" patterns or "*"), and a signing secret ("whsec_" + base64 of 32
- * random bytes) that is shown once and stored sealed by the keyring, bound
- * to the endpoint's owner and id. Rotating the secret keeps the old one
- * signing for PL_WEBHOOK_ROTATION_OVERLAP_MS: both signatures are sent.
+ * random bytes) that is shown once and stored sealed under its owner's data
+ * key (platform/keys: the organization's, or the instance data key), bound
+ * to the endpoint's owner and id, so rotating the master key leaves it
+ * readable. Rotating the secret keeps the old one signing for
+ * PL_WEBHOOK_ROTATION_OVERLAP_MS: both signatures are sent.
  *
  * Delivery: the module's event subscriber (pl_webhooks_on_event) runs inside
  * the transaction of every audited change; for each enabled endpoint whose
