@@ -27,7 +27,7 @@
 #define TIMEOUT_MAX_S     25
 #define LOOP_BUDGET_US    (5LL * 1000000) /* a job keeps taking due deliveries this long */
 #define PUMP_GRACE_MS     60000           /* a queued or running pump looks again within this */
-#define PURGE_PAGE        200
+#define ORGS_PAGE         200             /* organizations read at once when walking them all */
 #define TEMPLATE_DISABLED "webhook_disabled"
 
 /* ---- settings ---- */
@@ -1186,19 +1186,72 @@ static int purge_job(const char *job_id, json_t *payload, char *err, size_t errl
     char last[PL_ID_LEN] = "";
     while (!rc) {
         pl_arena_t *ar = pl_arena_create();
-        const char *ids[PURGE_PAGE];
+        const char *ids[ORGS_PAGE];
         int n = 0;
-        rc = pl_webhooks_store_orgs(db, ar, last, PURGE_PAGE, ids, &n);
+        rc = pl_webhooks_store_orgs(db, ar, last, ORGS_PAGE, ids, &n);
         for (int i = 0; !rc && i < n; i++)
             rc = purge_owner(db, ids[i], before);
         if (n)
             snprintf(last, sizeof(last), "%s", ids[n - 1]);
         pl_arena_destroy(ar);
-        if (n < PURGE_PAGE)
+        if (n < ORGS_PAGE)
             break;
     }
     if (rc)
         snprintf(err, errlen, "purge failed (%d)", rc);
+    return rc;
+}
+
+/* ---- `plinth keys verify` ---- */
+
+/* Opens the secrets of every endpoint of one owner, in the caller's read
+ * transaction (with the owner's tenant context). */
+static int check_owner(pl_db_t *db, pl_keys_check_t *chk, const char *org_id)
+{
+    pl_arena_t *a = pl_arena_create();
+    pl_rows_t rows;
+    pl_rows_init(&rows, a, sizeof(pl_webhook_sealed_t), 0);
+    const char *owner = org_id ? pl_arena_printf(a, "organization %s", org_id) : "the instance";
+    int rc = pl_webhooks_store_sealed(db, a, org_id, &rows);
+    for (int i = 0; !rc && i < rows.n; i++) {
+        const pl_webhook_sealed_t *r = pl_rows_at(&rows, i);
+        const char *ad = secret_ad(a, org_id, r->id);
+        rc = pl_keys_check_box(
+            chk, org_id, r->secret_sealed, ad, NULL,
+            pl_arena_printf(a, "the signing secret of webhook endpoint %s (%s)", r->id, owner));
+        if (!rc && r->previous_sealed)
+            rc = pl_keys_check_box(chk, org_id, r->previous_sealed, ad, NULL,
+                                   pl_arena_printf(a,
+                                                   "the previous signing secret of webhook "
+                                                   "endpoint %s (%s)",
+                                                   r->id, owner));
+    }
+    pl_arena_destroy(a);
+    return rc;
+}
+
+/* The "webhooks" source: the instance's endpoints, then each
+ * organization's in its tenant context. */
+static int check_sealed(pl_db_t *db, pl_keys_check_t *chk)
+{
+    int rc = check_owner(db, chk, NULL);
+    char last[PL_ID_LEN] = "";
+    while (!rc) {
+        pl_arena_t *ar = pl_arena_create();
+        const char *ids[ORGS_PAGE];
+        int n = 0;
+        rc = pl_webhooks_store_orgs(db, ar, last, ORGS_PAGE, ids, &n);
+        for (int i = 0; !rc && i < n; i++) {
+            rc = pl_db_set_context(db, "app.org_id", ids[i]);
+            if (!rc)
+                rc = check_owner(db, chk, ids[i]);
+        }
+        if (n)
+            snprintf(last, sizeof(last), "%s", ids[n - 1]);
+        pl_arena_destroy(ar);
+        if (n < ORGS_PAGE)
+            break;
+    }
     return rc;
 }
 
@@ -1234,6 +1287,7 @@ int pl_webhooks_init(void)
 {
     static bool registered;
     pl_billing_counter("webhooks", count_endpoints);
+    pl_keys_add_source("webhooks", check_sealed);
     nschedule = pl_webhooks_parse_schedule(schedule_text, schedule);
     if (nschedule < 0 && check_schedule())
         return PL_EINVAL;
