@@ -10,11 +10,11 @@
 #include "billing/billing.h"
 #include "core/crypto.h"
 #include "core/httpc.h"
-#include "core/keyring.h"
 #include "core/metrics.h"
 #include "platform/audit/audit.h"
 #include "platform/events/events.h"
 #include "platform/jobs/jobs.h"
+#include "platform/keys/keys.h"
 #include "platform/mail/mail.h"
 #define PL_WEBHOOKS_INTERNAL
 #include "webhooks/webhooks.h"
@@ -27,7 +27,7 @@
 #define TIMEOUT_MAX_S     25
 #define LOOP_BUDGET_US    (5LL * 1000000) /* a job keeps taking due deliveries this long */
 #define PUMP_GRACE_MS     60000           /* a queued or running pump looks again within this */
-#define PURGE_PAGE        200
+#define ORGS_PAGE         200             /* organizations read at once when walking them all */
 #define TEMPLATE_DISABLED "webhook_disabled"
 
 /* ---- settings ---- */
@@ -159,7 +159,8 @@ void pl_webhooks_secret_new(char out[PL_WEBHOOK_SECRET_LEN],
                       sodium_base64_VARIANT_ORIGINAL);
 }
 
-/* The associated data a secret is sealed with: its owner and endpoint. */
+/* The associated data a secret is sealed with: its owner and endpoint. The
+ * previous secret keeps the box it was sealed in, so it uses the same. */
 static const char *secret_ad(pl_arena_t *a, const char *org_id, const char *id)
 {
     return pl_arena_printf(a, "webhook:%s:%s", org_id ? org_id : "instance", id);
@@ -302,14 +303,14 @@ int pl_webhooks_create(pl_db_t *db, pl_ctx_t *ctx, const char *org_id, const pl_
         .events_json = events,
     };
     r.w.updated_at = r.w.created_at;
-    r.secret_sealed =
-        pl_keyring_seal(ctx->arena, key, sizeof(key), secret_ad(ctx->arena, org_id, id));
-    pl_memzero(key, sizeof(key));
     row_events(ctx->arena, &r);
 
     int rc = pl_db_begin(db);
-    if (rc)
+    if (rc) {
+        pl_memzero(key, sizeof(key));
+        pl_memzero(secret, PL_WEBHOOK_SECRET_LEN);
         return rc;
+    }
     int64_t used = 0, max = webhooks_limit(org_id);
     /* an organization's plan may allow fewer (402 from billing; it counts
      * with count_endpoints under the org's lock, taken before any write) */
@@ -333,6 +334,14 @@ int pl_webhooks_create(pl_db_t *db, pl_ctx_t *ctx, const char *org_id, const pl_
     if (!rc)
         rc = audit(db, ctx, &r, "webhook.created", d);
     json_decref(d);
+    /* under the owner's data key, made in this transaction if it is the
+     * owner's first sealed value */
+    char *sealed = NULL;
+    if (!rc)
+        rc = pl_keys_seal(db, ctx->arena, org_id, key, sizeof(key),
+                          secret_ad(ctx->arena, org_id, id), &sealed);
+    pl_memzero(key, sizeof(key));
+    r.secret_sealed = sealed;
     if (!rc)
         rc = pl_webhooks_store_insert(db, &r);
     if ((rc = pl_db_finish(db, rc))) {
@@ -480,15 +489,18 @@ int pl_webhooks_rotate_secret(pl_db_t *db, pl_ctx_t *ctx, const char *org_id, co
         rc = get_row(db, ctx, org_id, id, PL_WEBHOOK_LOCK, &r);
     if (!rc) {
         unsigned char key[PL_WEBHOOK_SECRET_BYTES];
+        char *sealed = NULL;
         pl_webhooks_secret_new(secret, key);
-        const char *sealed =
-            pl_keyring_seal(ctx->arena, key, sizeof(key), secret_ad(ctx->arena, org_id, id));
+        rc = pl_keys_seal(db, ctx->arena, org_id, key, sizeof(key),
+                          secret_ad(ctx->arena, org_id, id), &sealed);
         pl_memzero(key, sizeof(key));
         int64_t now = pl_now_ms();
-        /* the secret in use keeps signing through the overlap; one rotated
-         * out earlier (a second rotation within it) stops now */
-        rc = pl_webhooks_store_set_secret(db, org_id, id, sealed, r.secret_sealed,
-                                          now + PL_WEBHOOK_ROTATION_OVERLAP_MS, now);
+        /* the secret in use keeps signing through the overlap, in the box
+         * it has; one rotated out earlier (a second rotation within it)
+         * stops now */
+        if (!rc)
+            rc = pl_webhooks_store_set_secret(db, org_id, id, sealed, r.secret_sealed,
+                                              now + PL_WEBHOOK_ROTATION_OVERLAP_MS, now);
     }
     if (!rc)
         rc = audit(db, ctx, &r, "webhook.secret_rotated", NULL);
@@ -812,6 +824,37 @@ static int finish(pl_db_t *db, int rc)
     return c ? c : PL_EEXISTS;
 }
 
+/* Opens e's current secret, and its previous one while the overlap lasts,
+ * into a->keys under the owner's data key: one read of the key, in the
+ * step's transaction (which set the owner's tenant context). */
+static int open_secrets(pl_db_t *db, pl_arena_t *ar, const pl_webhook_row_t *e, int64_t now,
+                        attempt_t *a)
+{
+    pl_datakey_t k;
+    int rc = pl_keys_load(db, e->w.org_id, false, &k);
+    if (rc == PL_ENOTFOUND) {
+        pl_log("error", "webhooks: endpoint %s has a sealed secret but its owner no data key",
+               e->w.id);
+        return PL_EINTERNAL;
+    }
+    if (rc)
+        return rc;
+    const char *ad = secret_ad(ar, e->w.org_id, e->w.id);
+    if (pl_keys_open_into(&k, e->secret_sealed, ad, a->keys[0], sizeof(a->keys[0])) !=
+        PL_WEBHOOK_SECRET_BYTES) {
+        pl_log("error", "webhooks: the secret of endpoint %s does not open", e->w.id);
+        rc = PL_EINTERNAL;
+    } else {
+        a->nkeys = 1;
+        if (e->previous_sealed && e->previous_expires_at > now &&
+            pl_keys_open_into(&k, e->previous_sealed, ad, a->keys[1], sizeof(a->keys[1])) ==
+                PL_WEBHOOK_SECRET_BYTES)
+            a->nkeys = 2;
+    }
+    pl_keys_release(&k);
+    return rc;
+}
+
 /* Leases delivery id of endpoint e to job and fills a with what to send. */
 static int take(pl_db_t *db, pl_arena_t *ar, const pl_webhook_row_t *e, const char *id,
                 const char *job, int64_t now, attempt_t *a)
@@ -829,18 +872,7 @@ static int take(pl_db_t *db, pl_arena_t *ar, const pl_webhook_row_t *e, const ch
     a->body = d.d.payload;
     a->attempt = d.d.attempt_count + 1;
     a->is_test = d.is_test;
-    const char *ad = secret_ad(ar, e->w.org_id, e->w.id);
-    if (pl_keyring_open(e->secret_sealed, ad, a->keys[0], sizeof(a->keys[0])) !=
-        PL_WEBHOOK_SECRET_BYTES) {
-        pl_log("error", "webhooks: the secret of endpoint %s does not open", e->w.id);
-        return PL_EINTERNAL;
-    }
-    a->nkeys = 1;
-    if (e->previous_sealed && e->previous_expires_at > now &&
-        pl_keyring_open(e->previous_sealed, ad, a->keys[1], sizeof(a->keys[1])) ==
-            PL_WEBHOOK_SECRET_BYTES)
-        a->nkeys = 2;
-    return PL_OK;
+    return open_secrets(db, ar, e, now, a);
 }
 
 typedef struct {
@@ -1123,6 +1155,7 @@ static int deliver_job(const char *job_id, json_t *payload, char *err, size_t er
         pl_events_after_commit();
     }
     pl_arena_destroy(ar);
+    pl_memzero(a.keys, sizeof(a.keys)); /* a first step that failed after opening them */
     if (rc == PL_EEXISTS)
         return PL_OK;
     snprintf(err, errlen, "endpoint %s: database error (%d)", endpoint_id, rc);
@@ -1153,19 +1186,72 @@ static int purge_job(const char *job_id, json_t *payload, char *err, size_t errl
     char last[PL_ID_LEN] = "";
     while (!rc) {
         pl_arena_t *ar = pl_arena_create();
-        const char *ids[PURGE_PAGE];
+        const char *ids[ORGS_PAGE];
         int n = 0;
-        rc = pl_webhooks_store_orgs(db, ar, last, PURGE_PAGE, ids, &n);
+        rc = pl_webhooks_store_orgs(db, ar, last, ORGS_PAGE, ids, &n);
         for (int i = 0; !rc && i < n; i++)
             rc = purge_owner(db, ids[i], before);
         if (n)
             snprintf(last, sizeof(last), "%s", ids[n - 1]);
         pl_arena_destroy(ar);
-        if (n < PURGE_PAGE)
+        if (n < ORGS_PAGE)
             break;
     }
     if (rc)
         snprintf(err, errlen, "purge failed (%d)", rc);
+    return rc;
+}
+
+/* ---- `plinth keys verify` ---- */
+
+/* Opens the secrets of every endpoint of one owner, in the caller's read
+ * transaction (with the owner's tenant context). */
+static int check_owner(pl_db_t *db, pl_keys_check_t *chk, const char *org_id)
+{
+    pl_arena_t *a = pl_arena_create();
+    pl_rows_t rows;
+    pl_rows_init(&rows, a, sizeof(pl_webhook_sealed_t), 0);
+    const char *owner = org_id ? pl_arena_printf(a, "organization %s", org_id) : "the instance";
+    int rc = pl_webhooks_store_sealed(db, a, org_id, &rows);
+    for (int i = 0; !rc && i < rows.n; i++) {
+        const pl_webhook_sealed_t *r = pl_rows_at(&rows, i);
+        const char *ad = secret_ad(a, org_id, r->id);
+        rc = pl_keys_check_box(
+            chk, org_id, r->secret_sealed, ad, NULL,
+            pl_arena_printf(a, "the signing secret of webhook endpoint %s (%s)", r->id, owner));
+        if (!rc && r->previous_sealed)
+            rc = pl_keys_check_box(chk, org_id, r->previous_sealed, ad, NULL,
+                                   pl_arena_printf(a,
+                                                   "the previous signing secret of webhook "
+                                                   "endpoint %s (%s)",
+                                                   r->id, owner));
+    }
+    pl_arena_destroy(a);
+    return rc;
+}
+
+/* The "webhooks" source: the instance's endpoints, then each
+ * organization's in its tenant context. */
+static int check_sealed(pl_db_t *db, pl_keys_check_t *chk)
+{
+    int rc = check_owner(db, chk, NULL);
+    char last[PL_ID_LEN] = "";
+    while (!rc) {
+        pl_arena_t *ar = pl_arena_create();
+        const char *ids[ORGS_PAGE];
+        int n = 0;
+        rc = pl_webhooks_store_orgs(db, ar, last, ORGS_PAGE, ids, &n);
+        for (int i = 0; !rc && i < n; i++) {
+            rc = pl_db_set_context(db, "app.org_id", ids[i]);
+            if (!rc)
+                rc = check_owner(db, chk, ids[i]);
+        }
+        if (n)
+            snprintf(last, sizeof(last), "%s", ids[n - 1]);
+        pl_arena_destroy(ar);
+        if (n < ORGS_PAGE)
+            break;
+    }
     return rc;
 }
 
@@ -1201,6 +1287,7 @@ int pl_webhooks_init(void)
 {
     static bool registered;
     pl_billing_counter("webhooks", count_endpoints);
+    pl_keys_add_source("webhooks", check_sealed);
     nschedule = pl_webhooks_parse_schedule(schedule_text, schedule);
     if (nschedule < 0 && check_schedule())
         return PL_EINVAL;

@@ -3,9 +3,11 @@
  *
  * An endpoint has a URL, the events it subscribes to (action names,
  * "noun.*" patterns or "*"), and a signing secret ("whsec_" + base64 of 32
- * random bytes) that is shown once and stored sealed by the keyring, bound
- * to the endpoint's owner and id. Rotating the secret keeps the old one
- * signing for PL_WEBHOOK_ROTATION_OVERLAP_MS: both signatures are sent.
+ * random bytes) that is shown once and stored sealed under its owner's data
+ * key (platform/keys: the organization's, or the instance data key), bound
+ * to the endpoint's owner and id, so rotating the master key leaves it
+ * readable. Rotating the secret keeps the old one signing for
+ * PL_WEBHOOK_ROTATION_OVERLAP_MS: both signatures are sent.
  *
  * Delivery: the module's event subscriber (pl_webhooks_on_event) runs inside
  * the transaction of every audited change; for each enabled endpoint whose
@@ -39,6 +41,7 @@
 
 #include "core/ctx.h"
 #include "core/module.h"
+#include "core/rows.h"
 #include "db/db.h"
 
 /* Endpoints per owner. One place, so a plan's `webhooks` limit can replace
@@ -184,7 +187,8 @@ void pl_webhooks_secret_new(char out[PL_WEBHOOK_SECRET_LEN],
 
 /* The event subscriber: queues deliveries in the change's transaction. */
 int pl_webhooks_on_event(pl_db_t *db, pl_ctx_t *ctx, const struct pl_event *ev);
-/* Checks the options and registers the metrics. */
+/* Checks the options, registers the metrics and the "webhooks" source of
+ * `plinth keys verify`. */
 int pl_webhooks_init(void);
 extern const pl_job_def_t pl_webhooks_jobs[];
 extern const pl_schedule_def_t pl_webhooks_schedules[];
@@ -239,6 +243,14 @@ int pl_webhooks_store_delete(pl_db_t *db, const char *org_id, const char *id);
 int pl_webhooks_store_set_secret(pl_db_t *db, const char *org_id, const char *id,
                                  const char *sealed, const char *previous_sealed,
                                  int64_t previous_expires_at, int64_t now);
+/* The sealed secrets of every endpoint of the owner, by id, into out
+ * (pl_webhook_sealed_t rows): for `plinth keys verify`. */
+typedef struct {
+    const char *id;
+    const char *secret_sealed;
+    const char *previous_sealed; /* NULL: none */
+} pl_webhook_sealed_t;
+int pl_webhooks_store_sealed(pl_db_t *db, pl_arena_t *a, const char *org_id, pl_rows_t *out);
 int pl_webhooks_store_set_failures(pl_db_t *db, const char *org_id, const char *id, int failures);
 /* Claims the endpoint's pump: sets pump_until to until when it is unset or
  * before now, and returns 1 then (the caller queues a pump job), else 0. On

@@ -207,6 +207,26 @@ int pl_webhooks_store_set_secret(pl_db_t *db, const char *org_id, const char *id
     return pl_stmt_exec_found(st);
 }
 
+static const char *const sql_sealed[2] =
+    BY_OWNER("SELECT id, secret_sealed, previous_secret_sealed FROM webhook_endpoints WHERE ",
+             " ORDER BY id");
+
+int pl_webhooks_store_sealed(pl_db_t *db, pl_arena_t *a, const char *org_id, pl_rows_t *out)
+{
+    PREPARE_OWNED(st, db, sql_sealed, org_id);
+    int rc;
+    while ((rc = pl_stmt_step(st)) == 1) {
+        pl_webhook_sealed_t *r = pl_rows_add(out);
+        if (!r)
+            break;
+        r->id = pl_stmt_col_dup(st, a, 0);
+        r->secret_sealed = pl_stmt_col_dup(st, a, 1);
+        r->previous_sealed = pl_stmt_col_dup(st, a, 2);
+    }
+    pl_stmt_reset(st);
+    return done_rc(rc);
+}
+
 static const char *const sql_set_failures[2] =
     BY_OWNER("UPDATE webhook_endpoints SET failed_deliveries = $3 WHERE ", " AND id = $2");
 

@@ -25,6 +25,7 @@ from plinth import assert_problem
 from accounts_util import (FAST_ARGON2, PASSWORD, TIME_RE, admin_create, login, login_ok,
                            unique_email)
 from orgs_util import add_member, create_org, invite_ok, new_user, tenant_count
+from projects_util import q, sql_rows, storage
 from smtp_sink import mail_env, smtp_sink  # noqa: F401
 from webhooks_util import Receiver, receiver, wait_until  # noqa: F401
 
@@ -34,6 +35,8 @@ ENDPOINT_KEYS = {"id", "url", "events", "description", "enabled", "disabled_reas
                  "created_at", "updated_at"}
 DELIVERY_KEYS = {"id", "event_id", "event_type", "status", "attempt_count", "next_attempt_at",
                  "last_response_status", "last_error", "created_at", "completed_at"}
+OLD_MASTER_KEY = "old master key of the webhook tests " + "o" * 16
+NEW_MASTER_KEY = "new master key of the webhook tests " + "n" * 16
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 # What API.md's guard refuses, spelled the ways an attacker would.
@@ -142,6 +145,21 @@ def audit_events(srv, token, org_id, action):
     r = srv.get("/v1/orgs/%s/audit-events" % org_id, token=token, params={"action": action})
     assert r.status_code == 200, r.text
     return r.json()["data"]
+
+
+def keys_cli(server, args, env=None):
+    """`plinth keys ARGS` against the server's storage."""
+    argv, senv = storage(server)
+    senv.update(env or {})
+    return plinth.run_cli(["keys"] + args + argv, env=senv, timeout=60)
+
+
+def sealed_secrets(server, org_id, ep_id):
+    """(secret_sealed, previous_secret_sealed) of an endpoint ("" for NULL)."""
+    rows = sql_rows(server, "SELECT secret_sealed, previous_secret_sealed FROM webhook_endpoints "
+                            "WHERE id = %s" % q(ep_id), org_id)
+    assert len(rows) == 1, rows
+    return rows[0][0], rows[0][1]
 
 
 def db_exec(server, org_id, sql):
@@ -971,6 +989,100 @@ def test_kill9_during_an_attempt_delivers_again_with_the_same_id(make_server,  #
     u.token = login_ok(s, u.email)["access_token"]
     ds = settled(s, u.token, base, ep["id"], 1, timeout=60)
     assert ds[0]["status"] == "succeeded" and ds[0]["id"] == got[0]["id"], ds
+
+
+def test_secrets_survive_a_master_key_rotation(make_server, smtp_sink,  # noqa: F811
+                                               receiver):  # noqa: F811
+    """Signing secrets are sealed under the owner's data key, which a master
+    key rotation re-seals: afterwards an organization's endpoint (current and
+    previous secret) and an instance endpoint still sign what the receiver
+    verifies, and `plinth keys verify` opens them all."""
+    old_env = {"PLINTH_MASTER_KEY": OLD_MASTER_KEY}
+    s = make_server(args=FAST_ARGON2, workers=1, env=server_env(smtp_sink, old_env))
+    u = new_user(s)
+    org = create_org(s, u)
+    base = org_base(org["id"])
+    name = "master-" + org["id"]
+    ep = hook(s, u.token, base, receiver, name, ["org.updated"])
+    new = s.post(base + "/webhooks/%s/rotate-secret" % ep["id"], token=u.token).json()["secret"]
+    receiver.configure(name, secrets=[ep["secret"], new])
+    email = unique_email("whmaster")
+    env = dict(old_env, PLINTH_DATABASE_URL=s.pg_url) if s.pg_url else dict(old_env)
+    p = plinth.run_cli(["admin", "create", "--email", email, "--data", s.data_dir]
+                       + list(FAST_ARGON2), env=env, input=ADMIN_PASSWORD + "\n", timeout=30)
+    assert p.returncode == 0, (p.stdout, p.stderr)
+    admin_token = login_ok(s, email, ADMIN_PASSWORD)["access_token"]
+    iname = "master-inst-" + org["id"]
+    inst = hook(s, admin_token, "/v1/admin", receiver, iname, ["flag.updated"])
+    # sealed under the data keys (the org's, the instance's), not the master key
+    current, previous = sealed_secrets(s, org["id"], ep["id"])
+    assert current.startswith("dk1.") and previous.startswith("dk1."), (current, previous)
+    assert sealed_secrets(s, None, inst["id"])[0].startswith("dk1.")
+    assert sql_rows(s, "SELECT count(*) FROM data_keys WHERE scope = %s" % q(org["id"]),
+                    org["id"]) == [["1"]]
+    assert sql_rows(s, "SELECT count(*) FROM data_keys WHERE scope = 'instance'") == [["1"]]
+    assert keys_cli(s, ["verify"], old_env).returncode == 0
+
+    s.stop()
+    p = keys_cli(s, ["rotate-master"], dict(old_env, PLINTH_MASTER_KEY_NEW=NEW_MASTER_KEY))
+    assert p.returncode == 0, p.stderr
+    assert sealed_secrets(s, org["id"], ep["id"]) == (current, previous)   # left as they were
+    p = keys_cli(s, ["verify"], {"PLINTH_MASTER_KEY": NEW_MASTER_KEY})
+    assert p.returncode == 0, p.stderr
+    assert int(re.match(r"^\d+ data keys and (\d+) sealed values open", p.stdout).group(1)) >= 3
+    s.extra_env["PLINTH_MASTER_KEY"] = NEW_MASTER_KEY
+    s.start()
+    assert s.patch(base, json={"name": "After rotation"}, token=u.token).status_code == 200
+    got = receiver.wait_for(name, timeout=60)
+    assert len(got) == 1 and got[0]["verified"] == [True, True], got
+    assert body_of(got[0])["data"]["data"]["name"] == "After rotation"
+    assert s.put("/v1/admin/flags/wh-master-" + org["id"][:8], json={"enabled": True},
+                 token=admin_token).status_code == 200
+    got = receiver.wait_for(iname, timeout=60)
+    assert got[0]["verified"] == [True] and body_of(got[0])["type"] == "flag.updated", got
+    r = s.post("/v1/admin/webhooks/%s/test" % inst["id"], token=admin_token)
+    assert r.status_code == 202, r.text
+    d_id = r.json()["delivery_id"]
+    got = receiver.wait_for(iname, lambda ds: any(d["id"] == d_id for d in ds), timeout=60)
+    assert [d["verified"] for d in got if d["id"] == d_id] == [[True]], got
+    ds = settled(s, u.token, base, ep["id"], 1)
+    assert ds[0]["status"] == "succeeded", ds
+
+
+@pytest.mark.parametrize("owner", ["org", "instance"])
+@pytest.mark.parametrize("case", ["flipped", "other_endpoint"])
+def test_keys_verify_names_a_broken_secret(srv, admin, owner, case):
+    """A webhook signing secret that was altered, or moved into another
+    endpoint's row, does not open: `plinth keys verify` exits 1 naming it."""
+    if owner == "org":
+        u = new_user(srv)
+        org_id = create_org(srv, u)["id"]
+        token, base = u.token, org_base(org_id)
+    else:
+        org_id, token, base = None, admin["token"], "/v1/admin"
+    ep = create_endpoint(srv, token, base, "https://v.example/a", ["org.updated"])
+    other = create_endpoint(srv, token, base, "https://v.example/b", ["org.updated"])
+    orig, _ = sealed_secrets(srv, org_id, ep["id"])
+    if case == "flipped":
+        body = orig[4:]
+        box = orig[:4] + body[:-3] + ("A" if body[-3] != "A" else "B") + body[-2:]
+    else:
+        box = sealed_secrets(srv, org_id, other["id"])[0]
+    db_exec(srv, org_id, "UPDATE webhook_endpoints SET secret_sealed = %s WHERE id = %s"
+            % (q(box), q(ep["id"])))
+    try:
+        p = keys_cli(srv, ["verify"])
+        assert p.returncode == 1, (p.returncode, p.stdout, p.stderr)
+        assert "webhook endpoint %s" % ep["id"] in p.stderr and "does not open" in p.stderr, \
+            p.stderr
+        assert (org_id or "the instance") in p.stderr, p.stderr
+    finally:
+        db_exec(srv, org_id, "UPDATE webhook_endpoints SET secret_sealed = %s WHERE id = %s"
+                % (q(orig), q(ep["id"])))
+        for e in (ep, other):
+            srv.delete(base + "/webhooks/" + e["id"], token=token)
+    p = keys_cli(srv, ["verify"])
+    assert p.returncode == 0, p.stderr
 
 
 def test_deleting_an_org_deletes_its_endpoints_and_deliveries(srv, receiver):  # noqa: F811

@@ -2,7 +2,8 @@
  * under data keys.
  *
  * Each organization has a data key (32 random bytes), and instance objects
- * (a user's TOTP seed) have one more, the instance data key; a data key is
+ * (a user's TOTP seed, an instance webhook endpoint's signing secret) have
+ * one more, the instance data key; a data key is
  * stored sealed under the master key (core/keyring) in `data_keys`, created
  * the first time something of its scope is sealed. Values are sealed
  * (XChaCha20-Poly1305) under their scope's data key with associated data
@@ -80,8 +81,7 @@ bool pl_keys_is_legacy(const char *box);
 /* Moves a legacy box (sealed with pl_keyring_seal under legacy_ad) under
  * the data key of org_id (NULL: instance) with ad, in the caller's write
  * transaction: *out is the new box. PL_EINTERNAL (logged) when the legacy
- * box does not open. For the migration of TOTP seeds (auth) and, when that
- * module stores them, webhook signing secrets. */
+ * box does not open. For the migration of TOTP seeds (auth). */
 int pl_keys_reseal_legacy(pl_db_t *db, pl_arena_t *a, const char *org_id, const char *box,
                           const char *legacy_ad, const char *ad, char **out);
 
