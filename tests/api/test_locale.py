@@ -216,6 +216,23 @@ def test_bad_template_directory_stops_the_start(make_server, tmp_path):
         s.start()
     assert "a subject is one non-empty line" in s.log()
 
+    for name, data in [("verify_email.txt", b"caf\xe9 {{link}}\n"), ("verify_email.html", b"a\x00b")]:
+        d = tmp_path / ("bytes-" + name)
+        d.mkdir()
+        (d / name).write_bytes(data)
+        s = make_server(args=["--templates", str(d)], start=False)
+        with pytest.raises(plinth.ServerError):
+            s.start()
+        assert "is not UTF-8 text" in s.log(), name
+
+    bad = tmp_path / "locale"
+    bad.mkdir()
+    (bad / "verify_email.de_DE.txt").write_text("x {{link}}\n")
+    s = make_server(args=["--templates", str(bad)], start=False)
+    with pytest.raises(plinth.ServerError):
+        s.start()
+    assert "is not a BCP 47 language tag" in s.log()
+
     s = make_server(args=["--templates", str(tmp_path / "missing")], start=False)
     with pytest.raises(plinth.ServerError):
         s.start()

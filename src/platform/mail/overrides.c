@@ -93,7 +93,7 @@ static char *read_file(const char *path, size_t max, char *err, size_t errlen)
         return NULL;
     }
     buf[n] = '\0';
-    json_t *utf8 = json_stringn(buf, n); /* NULL: not UTF-8 or holds NUL */
+    json_t *utf8 = memchr(buf, '\0', n) ? NULL : json_stringn(buf, n); /* NULL: not UTF-8 */
     if (!utf8) {
         snprintf(err, errlen, "is not UTF-8 text");
         free(buf);
