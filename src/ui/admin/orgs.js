@@ -71,8 +71,15 @@ function planProps(b) {
 function planSection(org, member) {
   const current = h("div");
   const usage = h("div");
+  let picker = null; // the plan select, once the plans are loaded
+  let currentPlan = null;
+  const showPlan = (b) => {
+    currentPlan = b.plan.key;
+    if (picker) picker.value = currentPlan;
+    mount(current, planProps(b));
+  };
   if (member) {
-    api.get(p`/v1/orgs/${org.id}/billing`).then((b) => mount(current, planProps(b))).catch((err) =>
+    api.get(p`/v1/orgs/${org.id}/billing`).then(showPlan).catch((err) =>
       mount(current, err.status === 403 ? notice("info", "Your role in this organization does not show its billing.") : errorNotice(err)));
     api.get(p`/v1/orgs/${org.id}/usage`).then((u) => mount(usage, table([
       { label: "Resource", render: ([, label]) => label },
@@ -87,13 +94,14 @@ function planSection(org, member) {
     if (!items.length) return mount(box, h("p", { class: "hint" }, "No plans are defined on this instance."));
     const f = form({
       label: "Assign a plan", submit: "Assign plan", submitKind: "secondary",
-      fields: [field({ name: "plan", label: "Plan", type: "select", options: items.map((x) => [x.key, `${x.name} (${x.key})`]) })],
+      fields: [field({ name: "plan", label: "Plan", type: "select", value: currentPlan, options: items.map((x) => [x.key, `${x.name} (${x.key})`]) })],
       async onSubmit(v) {
         const b = await api.put(p`/v1/admin/orgs/${org.id}/plan`, { plan: v.plan });
-        mount(current, planProps(b));
+        showPlan(b);
         f.success(`${org.name} is on ${b.plan.name} now.`);
       },
     });
+    picker = f.field("plan").control;
     return mount(box, f.el);
   }).catch((err) => mount(box, api.missing(err) ? null : errorNotice(err)));
   return section("Plan and usage", current, usage, box);
