@@ -97,7 +97,10 @@ int pl_stmt_bind_null(pl_stmt_t *st, int pos);
 /* Executes (on the first call) and advances. Returns 1 when a row is available,
  * 0 when done, or a negative PL_E* error: PL_ECONFLICT for a unique violation,
  * PL_EFKEY for a foreign-key violation, PL_EBUSY for a lock timeout or
- * serialization failure, PL_EDB otherwise (the message is logged). */
+ * serialization failure, PL_EUNAVAILABLE when the database cannot be
+ * reached, PL_ENOSPACE when its disk is full, PL_EDB otherwise (the message
+ * is logged). A PostgreSQL connection found dead at the start of a
+ * transaction (nothing written yet) is replaced and the statement retried. */
 int pl_stmt_step(pl_stmt_t *st);
 
 /* Column getters for the current row (0-based). Text is owned by the statement
@@ -109,6 +112,13 @@ bool pl_stmt_col_is_null(pl_stmt_t *st, int col);
 
 /* Clears bindings and results so the statement can be used again. */
 void pl_stmt_reset(pl_stmt_t *st);
+
+/* Runs a bound statement whose result nobody reads (a tenant context, a
+ * bookkeeping write) and resets it. On PostgreSQL it waits and travels with
+ * the next statement that needs an answer, in one pipeline (or with the
+ * COMMIT); its error, if any, is then that statement's. On SQLite it runs
+ * at once. Returns PL_OK or an error. */
+int pl_stmt_defer(pl_stmt_t *st);
 
 /* Convenience: step once, expect no row (INSERT/UPDATE/DELETE); resets the
  * statement. Returns the number of affected rows (>= 0) or a negative error. */
@@ -137,6 +147,12 @@ const char *pl_db_conflict_detail(pl_db_t *db);
 
 /* True when a simple query succeeds on this connection. */
 bool pl_db_ping(pl_db_t *db);
+
+/* True when the calling thread's last attempt to reach the database failed
+ * at the connection (the server is down or unreachable), so a request
+ * answers 503 rather than 500. Engines report with pl_db_note_unavailable. */
+bool pl_db_unavailable(void);
+void pl_db_note_unavailable(bool down);
 
 /* Cross-instance wake-ups. pl_db_notify queues a notification on channel
  * with an optional short payload (NULL: "") inside the caller's transaction,
@@ -197,6 +213,8 @@ typedef struct pl_db_ops {
     bool (*col_is_null)(pl_stmt_t *st, int col);
     void (*reset)(pl_stmt_t *st);
     int64_t (*changes)(pl_stmt_t *st); /* rows affected by the last completed run */
+    /* Optional: queues a bound statement (pl_stmt_defer); NULL runs it now. */
+    int (*defer)(pl_stmt_t *st);
 } pl_db_ops_t;
 
 struct pl_db {

@@ -29,6 +29,8 @@ static int map_error(pl_db_t *db, int rc, const char *msg, const char *sql)
     default:
         if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
             code = PL_EBUSY;
+        else if ((rc & 0xff) == SQLITE_FULL)
+            code = PL_ENOSPACE;
     }
     char buf[200];
     snprintf(buf, sizeof(buf), "%s (%s)", msg ? msg : sqlite3_errstr(rc), sqlite3_errstr(rc));

@@ -199,12 +199,29 @@ static void render_problem(pl_req_t *req, int rc)
             status = 503, code = "unavailable", detail = "The service is busy; try again.";
             err->retry_after = 1;
             break;
+        case PL_EUNAVAILABLE:
+            status = 503, code = "unavailable",
+            detail = "The database cannot be reached; try again shortly.";
+            err->retry_after = 5;
+            break;
+        case PL_ENOSPACE:
+            status = 507, code = "insufficient_storage",
+            detail = "The server has no storage left for this change.";
+            break;
+        case PL_EDB:
+            if (pl_db_unavailable()) { /* the connection, not the query, failed */
+                status = 503, code = "unavailable",
+                detail = "The database cannot be reached; try again shortly.";
+                err->retry_after = 5;
+                break;
+            }
+            /* fall through */
         default:
             status = 500, code = "internal", detail = "An internal error occurred.";
             break;
         }
     }
-    if (status >= 500 && rc != PL_EBUSY)
+    if (status >= 500 && status != 503 && status != 507)
         pl_log("error", "request %s %s failed with %d (request_id %s)", req->method_name,
                req->route ? req->route->path : req->path, rc, req->request_id);
     json_t *o = json_object();
@@ -490,7 +507,7 @@ static void dispatch(pl_req_t *req, conn_state_t *cs)
          * the tenant context, authorization and handler share one transaction */
         pl_db_t *db = pl_db_thread();
         if (!db) {
-            rc = PL_EDB;
+            rc = PL_EUNAVAILABLE;
             goto done;
         }
         if ((rc = pl_db_scope_begin(db, req->method != PL_M_GET)))
