@@ -23,6 +23,7 @@ extern const pl_module_t pl_flags_module;
 extern const pl_module_t pl_admin_module;
 extern const pl_module_t pl_realtime_module;
 extern const pl_module_t pl_notifications_module;
+extern const pl_module_t pl_account_module;
 extern const pl_module_t pl_ui_module;
 
 const pl_module_t *const pl_modules[] = {
@@ -41,6 +42,7 @@ const pl_module_t *const pl_modules[] = {
     &pl_admin_module,
     &pl_realtime_module,
     &pl_notifications_module,
+    &pl_account_module,
     /* the dashboards, on top of the public API */
     &pl_ui_module,
     NULL,
