@@ -220,6 +220,23 @@ bool pl_db_ping(pl_db_t *db)
     return db && !db->broken && db->conn && db->ops->exec(db, "SELECT 1") == PL_OK;
 }
 
+static const char sql_commit_probe[] =
+    "INSERT INTO kv (key, value, updated_at) VALUES ('readyz', '', $1) ON CONFLICT (key) DO "
+    "UPDATE SET updated_at = excluded.updated_at";
+
+bool pl_db_can_commit(pl_db_t *db)
+{
+    if (!db || pl_db_in_tx(db) || pl_db_begin(db))
+        return false;
+    pl_stmt_t *st = pl_db_prepare(db, sql_commit_probe);
+    int rc = st ? PL_OK : PL_EDB;
+    if (st) {
+        pl_stmt_bind_int64(st, 1, pl_now_ms());
+        rc = pl_stmt_exec(st);
+    }
+    return pl_db_finish(db, rc < 0 ? rc : PL_OK) == PL_OK;
+}
+
 /* ---- Transactions ---- */
 
 /* Transaction control. On SQLite these go through the statement cache:

@@ -147,6 +147,10 @@ const char *pl_db_conflict_detail(pl_db_t *db);
 
 /* True when a simple query succeeds on this connection. */
 bool pl_db_ping(pl_db_t *db);
+/* True when a write transaction commits on this connection: it stamps the
+ * row "readyz" of kv (a disk that is full, a read-only file or a database in
+ * recovery or read-only mode fails it). Call it outside any transaction. */
+bool pl_db_can_commit(pl_db_t *db);
 
 /* True when the calling thread's last attempt to reach the database failed
  * at the connection (the server is down or unreachable), so a request
