@@ -165,6 +165,15 @@ static int run(bool serve, int argc, char **argv)
         return EXIT_USAGE;
     }
     pl_log("info", "plinth %s starting (pid %d)", PL_VERSION, (int)getpid());
+    /* the data directory stays locked (shared) while running, so a restore
+     * cannot replace the database under us */
+    if (pl_config_ensure_data_dir())
+        return 1;
+    if ((rc = pl_config_lock_data_dir(false))) {
+        if (rc == PL_EBUSY)
+            fprintf(stderr, "plinth: a restore is running on %s\n", pl_cfg.data_dir);
+        return 1;
+    }
     pl_db_t *db = NULL;
     if ((rc = open_storage(&db, false)))
         return rc;
@@ -207,7 +216,7 @@ static int run_command(const pl_command_t *c, int argc, char **argv)
 {
     char *pos[MAX_POS];
     int npos = 0;
-    unsigned cmds = (c->flags & PL_CMD_STORAGE) ? PL_OPT_STORAGE : 0;
+    unsigned cmds = (c->flags & (PL_CMD_STORAGE | PL_CMD_OPTIONS)) ? PL_OPT_STORAGE : 0;
     int max = c->max_args < MAX_POS ? c->max_args : MAX_POS;
     int rc = load(cmds, c->options, argc, argv, c->usage, pos, max, &npos);
     if (rc >= 0)

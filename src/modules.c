@@ -15,6 +15,7 @@ extern const pl_module_t pl_jobs_module;
 extern const pl_module_t pl_mail_module;
 extern const pl_module_t pl_audit_module;
 extern const pl_module_t pl_events_module;
+extern const pl_module_t pl_backup_module;
 extern const pl_module_t pl_auth_module;
 extern const pl_module_t pl_orgs_module;
 extern const pl_module_t pl_apikeys_module;
@@ -34,6 +35,7 @@ const pl_module_t *const pl_modules[] = {
     &pl_mail_module,
     &pl_events_module,
     &pl_audit_module,
+    &pl_backup_module,
     /* features */
     &pl_auth_module,
     &pl_orgs_module,

@@ -92,5 +92,10 @@ int pl_config_ensure_data_dir(void);
 /* PL_OK when the data directory exists; else prints that it does not (the
  * command needs an existing installation) and returns PL_ENOTFOUND. */
 int pl_config_require_data_dir(void);
+/* Locks the data directory (the file plinth.lock in it) for the life of the
+ * process: shared for servers and workers, exclusive for a restore, which
+ * must not run beside them. PL_EBUSY when the other kind holds it; PL_EDB
+ * when the lock file cannot be opened (message printed). */
+int pl_config_lock_data_dir(bool exclusive);
 
 #endif

@@ -158,6 +158,33 @@ bool pl_db_can_commit(pl_db_t *db);
 bool pl_db_unavailable(void);
 void pl_db_note_unavailable(bool down);
 
+/* ---- SQLite files (plinth backup and restore) ----
+ * A backup is a SQLite file: the database as of one moment, plus the table
+ * PL_DB_BACKUP_FILES (name, content) with the data directory's files that
+ * go with it (generated keys). Errors are logged; the functions return
+ * PL_OK, PL_EINVAL (not a plinth backup, or not SQLite) or PL_EDB. */
+#define PL_DB_BACKUP_FILES "plinth_backup_files"
+
+/* Progress of a long copy: done of total units (pages or bytes). */
+typedef void (*pl_db_progress_fn)(void *arg, int64_t done, int64_t total);
+
+/* Copies db (a SQLite connection, outside any transaction) into the new
+ * file path as one consistent snapshot, while other connections and
+ * processes go on writing; fn (may be NULL) hears of each step. */
+int pl_db_sqlite_snapshot(pl_db_t *db, const char *path, pl_db_progress_fn fn, void *arg);
+/* Adds (or replaces) the file name in the backup at path. */
+int pl_db_sqlite_files_put(const char *path, const char *name, const void *data, size_t len);
+/* Passes every file of the backup at path to fn, which returns PL_OK to go
+ * on (data valid during the call); the first error stops the walk. */
+int pl_db_sqlite_files_get(const char *path,
+                           int (*fn)(void *arg, const char *name, const void *data, size_t len),
+                           void *arg);
+/* Drops the files table from path (a restored database keeps no copy). */
+int pl_db_sqlite_files_drop(const char *path);
+/* PL_OK and the schema version when path is a plinth backup; PL_EINVAL
+ * when it is SQLite but not a backup, PL_EDB when it cannot be read. */
+int pl_db_sqlite_file_check(const char *path, int64_t *version);
+
 /* Cross-instance wake-ups. pl_db_notify queues a notification on channel
  * with an optional short payload (NULL: "") inside the caller's transaction,
  * delivered at commit (PostgreSQL NOTIFY; a no-op on SQLite, where one
