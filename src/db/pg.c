@@ -20,12 +20,12 @@
 typedef struct {
     char name[16];
     int nparams;
-    char **values;  /* nparams entries, owned; NULL binds SQL NULL */
-    PGresult *res;  /* NULL until the first step */
-    int row;        /* current row; -1 before the first */
+    char **values; /* nparams entries, owned; NULL binds SQL NULL */
+    PGresult *res; /* NULL until the first step */
+    int row;       /* current row; -1 before the first */
     int nrows;
-    unsigned gen;   /* the connection generation it was prepared in */
-    bool readonly;  /* a plain SELECT: it writes and locks nothing */
+    unsigned gen;  /* the connection generation it was prepared in */
+    bool readonly; /* a plain SELECT: it writes and locks nothing */
 } pg_stmt_t;
 
 /* A statement whose result nobody waits for (pl_stmt_defer): it goes out
@@ -221,8 +221,16 @@ static void settle(pl_db_t *db)
     if (!dead && PQexitPipelineMode(pc->pq) != 1)
         dead = true;
     pc->tx_sent = false;
-    if (dead || PQstatus(pc->pq) != CONNECTION_OK)
+    if (dead || PQstatus(pc->pq) != CONNECTION_OK) {
         revive(db);
+        return;
+    }
+    /* a statement of the pipeline failed and its COMMIT was skipped: end
+     * the (read-only) transaction rather than leave it open */
+    if (PQtransactionStatus(pc->pq) != PQTRANS_IDLE) {
+        pl_log("warn", "postgres: a read-only transaction did not commit; rolled back");
+        PQclear(PQexec(pc->pq, "ROLLBACK"));
+    }
 }
 
 static bool sql_is_plain_select(const char *sql)
@@ -280,6 +288,11 @@ static int pipeline(pl_db_t *db, pl_stmt_t *st, const char *tail, bool wait, PGr
     int nq = 0, rc = PL_OK;
     bool had_begin = pc->begin_queued;
 
+    /* a deferred statement may have been prepared on a connection since
+     * replaced (a retry): prepare it here, before the pipeline starts */
+    for (int i = 0; i < pc->ndeferred; i++)
+        if ((rc = ensure_prepared(pc->deferred[i].st)))
+            return rc;
     if (PQenterPipelineMode(c) != 1)
         return map_error(db, NULL, "pipeline");
     bool sent = true;
@@ -290,8 +303,8 @@ static int pipeline(pl_db_t *db, pl_stmt_t *st, const char *tail, bool wait, PGr
     for (int i = 0; sent && i < pc->ndeferred; i++) {
         pg_deferred_t *d = &pc->deferred[i];
         pg_stmt_t *dps = d->st->impl;
-        sent = PQsendQueryPrepared(c, dps->name, dps->nparams, (const char *const *)d->values,
-                                   NULL, NULL, 0) == 1;
+        sent = PQsendQueryPrepared(c, dps->name, dps->nparams, (const char *const *)d->values, NULL,
+                                   NULL, 0) == 1;
         nq++;
     }
     int st_index = -1;
@@ -329,8 +342,7 @@ static int pipeline(pl_db_t *db, pl_stmt_t *st, const char *tail, bool wait, PGr
             if (!r)
                 break;
             ExecStatusType s = PQresultStatus(r);
-            if ((s == PGRES_TUPLES_OK || s == PGRES_COMMAND_OK) && q == st_index && out &&
-                !*out) {
+            if ((s == PGRES_TUPLES_OK || s == PGRES_COMMAND_OK) && q == st_index && out && !*out) {
                 *out = r;
                 continue;
             }

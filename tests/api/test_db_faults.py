@@ -47,9 +47,18 @@ def gauge(server, name):
 
 
 def terminate_connections(server):
-    """Ends every connection to the server's database, as a database restart does."""
+    """Ends every connection to the server's database, as a database restart
+    does, and waits until those backends are gone (pg_terminate_backend only
+    signals them), so no request of the test races with their exit."""
+    pids = plinth.psql("SELECT pid FROM pg_stat_activity WHERE datname = '%s' "
+                       "AND pid <> pg_backend_pid()" % server.pg_db).split()
+    if not pids:
+        return
     plinth.psql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                "WHERE datname = '%s' AND pid <> pg_backend_pid()" % server.pg_db)
+                "WHERE pid IN (%s)" % ",".join(pids))
+    wait_for(lambda: plinth.psql("SELECT count(*) FROM pg_stat_activity WHERE pid IN (%s)"
+                                 % ",".join(pids)).strip() == "0",
+             "the terminated backends to exit")
 
 
 def need_postgres(engine):
@@ -89,6 +98,25 @@ def test_job_backlog_fails_readyz_until_a_worker_drains_it(make_server):
 
 
 # --- PostgreSQL faults ----------------------------------------------------------------------
+
+def test_dead_connections_are_replaced_and_the_request_retried(make_server, engine):
+    need_postgres(engine)
+    s = make_server(args=FAST_ARGON2, threads=4)
+    body = register(s)
+    token = body["access_token"]
+    # open a connection on every HTTP thread
+    for _ in range(20):
+        assert s.get("/v1/me", token=token).status_code == 200
+        assert s.get("/readyz").status_code == 200
+    terminate_connections(s)
+    # no request sees the dead connections: reads, writes, unauthenticated routes
+    for i in range(30):
+        assert s.get("/v1/me", token=token).status_code == 200
+        r = s.patch("/v1/me", json={"name": "Renamed %d" % i}, token=token)
+        assert r.status_code == 200, r.text
+        assert s.get("/readyz").status_code == 200
+    assert s.get("/v1/me", token=token).json()["name"] == "Renamed 29"
+
 
 def test_unreachable_database_answers_503_with_retry_after(make_server, engine):
     need_postgres(engine)
