@@ -51,11 +51,29 @@ static int check_http(void)
     return PL_OK;
 }
 
+static int check_metrics_http(void)
+{
+    if (!pl_cfg.metrics_http[0])
+        return PL_OK;
+    if (parse_addr(pl_cfg.metrics_http, pl_cfg.metrics_host, sizeof(pl_cfg.metrics_host),
+                   &pl_cfg.metrics_port)) {
+        fprintf(stderr,
+                "plinth: --metrics-http: expected ADDR:PORT (e.g. 127.0.0.1:9090), got \"%s\"\n",
+                pl_cfg.metrics_http);
+        return PL_EINVAL;
+    }
+    return PL_OK;
+}
+
 static int sqlite_sync_mode; /* 0 full, 1 normal */
 
 static const pl_option_t core_opts[] = {
     {"http", "PLINTH_HTTP", PL_OPT_STR, PL_OPT_S(pl_cfg.http_addr), 0, 0, PL_OPT_SERVE, "ADDR:PORT",
      "address to listen on (default 127.0.0.1:8080)", check_http},
+    {"metrics-http", "PLINTH_METRICS_HTTP", PL_OPT_STR, PL_OPT_S(pl_cfg.metrics_http), 0, 0,
+     PL_OPT_WORKER, "ADDR:PORT",
+     "serve /metrics, /healthz and /readyz on this address (worker-only instances; default off)",
+     check_metrics_http},
     {"data", "PLINTH_DATA", PL_OPT_STR, PL_OPT_S(pl_cfg.data_dir), 0, 0, PL_OPT_STORAGE, "DIR",
      "data directory: SQLite database and generated keys (default ./plinth_data)", check_data_dir},
     {"threads", "PLINTH_THREADS", PL_OPT_INT, &pl_cfg.threads, 0, 1, 1024, PL_OPT_SERVE, "N",

@@ -26,6 +26,10 @@ typedef struct {
     bool rate_limit;       /* --rate-limit: general API rate limit (off by default) */
     int rate_limit_rps;    /* --rate-limit-rps per client IP */
     int shutdown_timeout;  /* --shutdown-timeout seconds for requests in flight */
+    /* worker */
+    char metrics_http[64]; /* --metrics-http ADDR:PORT ("" off), split below */
+    char metrics_host[48];
+    int metrics_port;
     /* environment only */
     char database_url[1024];    /* PLINTH_DATABASE_URL */
     char cors_origins[2048];    /* PLINTH_CORS_ORIGINS: comma separated, "*" allowed */

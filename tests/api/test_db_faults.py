@@ -16,6 +16,7 @@ import subprocess
 import time
 
 import pytest
+import requests
 
 import plinth
 from plinth import assert_problem, metric_value, parse_metrics
@@ -151,3 +152,41 @@ def test_readyz_fails_when_the_database_cannot_commit(make_server, engine):
         plinth.psql('ALTER DATABASE "%s" RESET default_transaction_read_only' % s.pg_db)
     terminate_connections(s)
     wait_for(lambda: s.get("/readyz").status_code == 200, "/readyz to recover")
+
+
+# --- a worker-only instance's metrics ---------------------------------------------------------
+
+def test_worker_metrics_http_counts_the_jobs_it_runs(make_server):
+    s = make_server(workers=0)
+    args, env = storage(s)
+    port = plinth.free_port()
+    url = "http://127.0.0.1:%d" % port
+    worker = subprocess.Popen([plinth.binary(), "worker", "--workers", "1", "--metrics-http",
+                               "127.0.0.1:%d" % port] + args, env=plinth.base_env(env),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        def up():
+            try:
+                return requests.get(url + "/healthz", timeout=5)
+            except requests.RequestException:
+                return None
+        r = wait_for(up, "the worker's metrics listener")
+        assert r.status_code == 200 and r.json() == {"status": "ok"}
+        p = plinth.run_cli(["jobs", "enqueue", "--kind", "noop", "--count", "3"] + args,
+                           env=env, timeout=60)
+        assert p.returncode == 0, p.stderr
+
+        def done():
+            text = requests.get(url + "/metrics", timeout=5).text
+            v = metric_value(parse_metrics(text), "plinth_jobs_total", kind="noop",
+                             outcome="done")
+            return v if v == 3 else None
+        wait_for(done, "the worker's metrics to count 3 noop jobs")
+        r = requests.get(url + "/readyz", timeout=5)
+        assert r.status_code == 200, r.text
+        assert r.json()["checks"] == {"database": "ok", "migrations": "ok", "jobs": "ok"}
+        # the API is not served there
+        assert requests.get(url + "/v1/me", timeout=5).status_code == 404
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=60) == 0
