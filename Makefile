@@ -4,7 +4,7 @@
 BUILD      := build
 ASAN_BUILD := build-asan
 
-.PHONY: all deps build asan run test bench fuzz format clean
+.PHONY: all deps build asan run test bench fuzz format clean deb
 
 all: build
 
@@ -34,6 +34,10 @@ bench: deps build
 	bench/jobs
 	bench/run-pg
 	bench/streams
+
+# A Debian package of the release build (scripts/make-deb).
+deb: build
+	scripts/make-deb $(BUILD)
 
 # FUZZ_SECONDS per harness (default 60); see fuzz/README.md.
 fuzz:
