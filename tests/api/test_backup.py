@@ -109,6 +109,7 @@ def test_backup_under_write_load_restores_every_table(make_server, tmp_path):
     assert "restored" in p.stdout, p.stdout
     p = cli(["audit", "verify", "--data", d1])
     assert p.returncode == 0, (p.stdout, p.stderr)
+    assert "audit verify:" in p.stderr and "chains" in p.stderr, p.stderr  # progress
     restored, now = tables(os.path.join(d1, "plinth.db")), tables(live)
     assert set(restored) == set(now), set(restored) ^ set(now)
     for t in APPEND_ONLY:
