@@ -8,6 +8,7 @@
 #include "account/account_store.h"
 #include "auth/auth.h"
 #include "notifications/notifications.h"
+#include "passkeys/passkeys.h"
 #include "platform/audit/audit.h"
 
 #define EXPORT_PAGE 200
@@ -33,6 +34,18 @@ static void add_membership(void *arg, const pl_auth_org_t *o)
     json_array_append_new(arg, json_pack("{s:{s:s, s:s, s:s, s:b}, s:s}", "organization", "id",
                                          o->id, "name", o->name, "slug", o->slug, "personal",
                                          o->personal, "role", o->role));
+}
+
+static void add_passkey(void *arg, const pl_passkey_t *p)
+{
+    char created[32], used[32];
+    pl_time_format(p->created_at, created);
+    if (p->last_used_at)
+        pl_time_format(p->last_used_at, used);
+    /* names and dates only: the credential itself stays */
+    json_array_append_new(arg, json_pack("{s:s, s:s, s:s, s:s?}", "id", p->id, "name", p->name,
+                                         "created_at", created, "last_used_at",
+                                         p->last_used_at ? used : NULL));
 }
 
 /* Every notification of the caller, newest first, through the inbox's pages. */
@@ -91,7 +104,7 @@ int pl_account_export(pl_db_t *db, pl_ctx_t *ctx, json_t **out)
         return pl_fail(ctx, 401, "unauthenticated", "Sign in first.");
     pl_user_t u;
     json_t *sessions = json_array(), *memberships = json_array(), *notifications = json_array(),
-           *events = json_array();
+           *events = json_array(), *passkeys = json_array();
     int rc = pl_db_begin(db);
     if (!rc)
         rc = pl_audit_append(db, ctx, NULL, "user.data_exported", "user", user_id, NULL);
@@ -102,6 +115,8 @@ int pl_account_export(pl_db_t *db, pl_ctx_t *ctx, json_t **out)
     if (!rc)
         rc = pl_auth_user_orgs(db, ctx, add_membership, memberships);
     if (!rc)
+        rc = pl_passkeys_list(db, ctx, add_passkey, passkeys);
+    if (!rc)
         rc = export_notifications(db, ctx, notifications);
     if (!rc)
         rc = export_security_events(db, ctx, events);
@@ -110,15 +125,16 @@ int pl_account_export(pl_db_t *db, pl_ctx_t *ctx, json_t **out)
         json_decref(memberships);
         json_decref(notifications);
         json_decref(events);
+        json_decref(passkeys);
         return rc;
     }
     json_t *profile = json_pack("{s:s, s:s, s:s, s:b, s:b, s:s}", "id", u.id, "email", u.email,
                                 "name", u.name, "email_verified", u.email_verified, "mfa_enabled",
                                 u.mfa_enabled, "created_at", pl_ctx_time(ctx, u.created_at));
-    *out = json_pack("{s:s, s:o, s:o, s:o, s:[], s:[], s:o, s:o}", "exported_at",
+    *out = json_pack("{s:s, s:o, s:o, s:o, s:[], s:o, s:o, s:o}", "exported_at",
                      pl_ctx_time(ctx, pl_now_ms()), "profile", profile, "sessions", sessions,
-                     "memberships", memberships, "identities", "passkeys", "notifications",
-                     notifications, "security_events", events);
+                     "memberships", memberships, "identities", "passkeys", passkeys,
+                     "notifications", notifications, "security_events", events);
     return PL_OK;
 }
 

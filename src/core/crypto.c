@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include <sodium.h>
+#include <stdlib.h>
 
 #include "core/crypto.h"
 
@@ -104,18 +105,30 @@ char *pl_seal(pl_arena_t *a, const unsigned char key[32], const void *msg, size_
 long pl_unseal(const unsigned char key[32], const char *box, const char *ad, unsigned char *out,
                size_t out_size)
 {
-    unsigned char raw[1024];
-    long rl = pl_b64url_decode(box, strlen(box), raw, sizeof(raw));
+    /* boxes of any size (secret values reach 64 KiB): a small one on the
+     * stack, a larger one in a heap buffer wiped afterwards */
+    unsigned char small[1024], *raw = small;
+    size_t blen = strlen(box), cap = blen / 4 * 3 + 3;
+    if (cap > sizeof(small))
+        raw = pl_xmalloc(cap);
+    else
+        cap = sizeof(small);
+    long result = -1;
+    long rl = pl_b64url_decode(box, blen, raw, cap);
     if (rl < (long)(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES +
                     crypto_aead_xchacha20poly1305_ietf_ABYTES))
-        return -1;
+        goto done;
     size_t clen = (size_t)rl - crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
     if (clen - crypto_aead_xchacha20poly1305_ietf_ABYTES > out_size)
-        return -1;
+        goto done;
     unsigned long long mlen = 0;
     if (crypto_aead_xchacha20poly1305_ietf_decrypt(
             out, &mlen, NULL, raw + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, clen,
             (const unsigned char *)ad, strlen(ad), raw, key) != 0)
-        return -1;
-    return (long)mlen;
+        goto done;
+    result = (long)mlen;
+done:
+    if (raw != small)
+        free(raw);
+    return result;
 }

@@ -436,11 +436,17 @@ static int parse_json_body(pl_req_t *req)
     json_error_t jerr;
     json_t *v =
         json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
-    if (!v)
+    if (!v) {
+        /* jansson's message quotes the text "near" the error: keep only the
+         * reason, since a body may carry secrets */
+        char *near = strstr(jerr.text, " near ");
+        if (near)
+            *near = '\0';
         return pl_req_fail(req, 400, "invalid_json",
                            pl_arena_printf(req->ctx.arena,
                                            "The body is not valid JSON: %s at position %d.",
                                            jerr.text, jerr.position));
+    }
     pl_arena_cleanup_add(req->ctx.arena, (void (*)(void *))json_decref, v);
     if (!json_is_object(v))
         return pl_req_fail(req, 400, "bad_request", "The body must be a JSON object.");
@@ -514,7 +520,8 @@ static void dispatch(pl_req_t *req, conn_state_t *cs)
             rc = PL_EUNAVAILABLE;
             goto done;
         }
-        if ((rc = pl_db_scope_begin(db, req->method != PL_M_GET)))
+        bool writes = req->method != PL_M_GET || (req->route->flags & PL_ROUTE_WRITE);
+        if ((rc = pl_db_scope_begin(db, writes)))
             goto done;
         if ((rc = pl_dispatch_authorize(req, db)) == PL_OK)
             rc = req->route->handler(req);
@@ -714,6 +721,9 @@ void pl_server_print_routes(FILE *f)
                      flags[0] ? "," : "");
         if (routes[i].flags & PL_ROUTE_SUBTREE)
             snprintf(flags + strlen(flags), sizeof(flags) - strlen(flags), "%ssubtree",
+                     flags[0] ? "," : "");
+        if (routes[i].flags & PL_ROUTE_WRITE)
+            snprintf(flags + strlen(flags), sizeof(flags) - strlen(flags), "%swrite",
                      flags[0] ? "," : "");
         if (routes[i].ticket)
             snprintf(flags + strlen(flags), sizeof(flags) - strlen(flags), "%sticket",

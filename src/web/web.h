@@ -76,6 +76,9 @@ struct pl_route {
  * and of two subtree routes the longer path wins. For static files and
  * single-page apps (src/ui). */
 #define PL_ROUTE_SUBTREE 2u
+/* a GET that writes (an audited read: revealing a secret): it runs outside
+ * the read-only snapshot GETs get on SQLite, as other methods do */
+#define PL_ROUTE_WRITE 4u
 
 /* Where header and query values come from (set by http/). kind is
  * PL_REQ_HEADER or PL_REQ_QUERY; the result lives as long as the request. */

@@ -41,7 +41,7 @@ def table_from_binary():
         assert len(cols) == 6, "plinth routes: expected 6 columns: %r" % line
         method, path, auth, perm, _module, flags = cols
         assert auth in AUTH_KINDS, "plinth routes: unknown auth %r in %r" % (auth, line)
-        assert flags == "-" or set(flags.split(",")) <= {"json", "subtree", "ticket"}, \
+        assert flags == "-" or set(flags.split(",")) <= {"json", "subtree", "ticket", "write"}, \
             "plinth routes: unknown flags %r in %r" % (flags, line)
         routes.append((method.lower(), path, auth, None if perm == "-" else perm,
                        "json" in flags.split(",")))
