@@ -130,8 +130,10 @@ def test_backup_under_write_load_restores_every_table(make_server, tmp_path):
         assert restored[t] == now[t], "table %s differs" % t
 
     # the restored directory serves, with the same keys: the old token works
+    # (on the same address: it is the tokens' issuer)
     s.stop()
-    r2 = make_server(args=["--data", d2] + FAST_ARGON2, data_flag=False, workers=0)
+    r2 = make_server(args=["--data", d2] + FAST_ARGON2, data_flag=False, workers=0,
+                     port=s.port)
     r = r2.get("/v1/me", token=token)
     assert r.status_code == 200, r.text
     assert r2.get("/readyz").status_code == 200
