@@ -93,9 +93,9 @@ def wait_for(check, what, deadline=60.0, interval=0.05):
 
 
 class Nginx:
-    def __init__(self, a, b):
+    def __init__(self, port, a, b):
         self.dir = tempfile.mkdtemp(prefix="plinth-nginx-")
-        self.port = plinth.free_port()
+        self.port = port
         self.url = "http://127.0.0.1:%d" % self.port
         user = "user root;\n" if os.geteuid() == 0 else ""
         with open(os.path.join(self.dir, "nginx.conf"), "w") as f:
@@ -154,8 +154,12 @@ class Cluster:
         self.db, self.db_url = plinth.create_database()
         self.tmp = tempfile.mkdtemp(prefix="plinth-cluster-")
         self.data_dir = os.path.join(self.tmp, "data")  # shared by the CLI commands
-        # keys every instance shares, as a deployment sets them
+        # the address clients use (the access tokens' issuer) and the keys
+        # every instance shares, as a deployment sets them
+        self.port = plinth.free_port()
+        self.url = "http://127.0.0.1:%d" % self.port
         self.env = {
+            "PLINTH_PUBLIC_API_URL": self.url,
             "PLINTH_DATABASE_URL": self.db_url,
             "PLINTH_JWT_SECRET": secrets.token_hex(32),
             "PLINTH_MASTER_KEY": secrets.token_hex(32),
@@ -167,8 +171,7 @@ class Cluster:
                                   start=False) for _ in range(2)]
         for s in self.api:
             s.start()
-        self.nginx = Nginx(self.api[0].port, self.api[1].port)
-        self.url = self.nginx.url
+        self.nginx = Nginx(self.port, self.api[0].port, self.api[1].port)
         self.workers = []
 
     def worker(self):
