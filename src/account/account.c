@@ -128,9 +128,10 @@ int pl_account_export(pl_db_t *db, pl_ctx_t *ctx, json_t **out)
         json_decref(passkeys);
         return rc;
     }
-    json_t *profile = json_pack("{s:s, s:s, s:s, s:b, s:b, s:s}", "id", u.id, "email", u.email,
-                                "name", u.name, "email_verified", u.email_verified, "mfa_enabled",
-                                u.mfa_enabled, "created_at", pl_ctx_time(ctx, u.created_at));
+    json_t *profile =
+        json_pack("{s:s, s:s, s:s, s:b, s:b, s:s, s:s?}", "id", u.id, "email", u.email, "name",
+                  u.name, "email_verified", u.email_verified, "mfa_enabled", u.mfa_enabled,
+                  "created_at", pl_ctx_time(ctx, u.created_at), "locale", u.locale);
     *out = json_pack("{s:s, s:o, s:o, s:o, s:[], s:o, s:o, s:o}", "exported_at",
                      pl_ctx_time(ctx, pl_now_ms()), "profile", profile, "sessions", sessions,
                      "memberships", memberships, "identities", "passkeys", passkeys,

@@ -26,7 +26,7 @@ static const char *like_pattern(pl_arena_t *a, const char *q)
 
 static const char sql_users[] =
     "SELECT id, email, name, email_verified, mfa_enabled, is_admin, disabled_at IS NOT NULL, "
-    "created_at FROM users WHERE ($1 = '' OR id > $1) AND ($2 = '' OR "
+    "created_at, locale FROM users WHERE ($1 = '' OR id > $1) AND ($2 = '' OR "
     "lower(email) LIKE $3 ESCAPE '\\' OR lower(name) LIKE $3 ESCAPE '\\') ORDER BY id LIMIT $4";
 
 int pl_admin_store_users(pl_db_t *db, pl_arena_t *a, const char *query, const char *after,
@@ -49,6 +49,7 @@ int pl_admin_store_users(pl_db_t *db, pl_arena_t *a, const char *query, const ch
             .is_admin = pl_stmt_col_bool(st, 5),
             .disabled = pl_stmt_col_bool(st, 6),
             .created_at = pl_stmt_col_int64(st, 7),
+            .locale = pl_stmt_col_is_null(st, 8) ? NULL : pl_stmt_col_text(st, 8),
         };
         fn(arg, &u);
     }

@@ -68,6 +68,40 @@ static int check_name(pl_ctx_t *ctx, const char *field, const char *name)
     return PL_EINVAL;
 }
 
+/* A BCP 47 tag in its conventional case ("pt-BR", "zh-Hant-TW") as a new
+ * string in the arena; else a 422 field error. */
+static int check_locale(pl_ctx_t *ctx, const char *field, const char *in, const char **out)
+{
+    if (!pl_mail_locale_valid(in)) {
+        pl_field_error(ctx, field, "invalid",
+                       "Must be a BCP 47 language tag such as \"de\" or \"pt-BR\" (at most 35 "
+                       "bytes).");
+        return PL_EINVAL;
+    }
+    size_t n = strlen(in);
+    char *t = pl_arena_strndup(ctx->arena, in, n);
+    bool first = true;
+    for (char *sub = t; sub;) {
+        char *end = strchr(sub, '-');
+        size_t len = end ? (size_t)(end - sub) : strlen(sub);
+        bool alpha = true;
+        for (size_t i = 0; i < len; i++)
+            alpha = alpha && !(sub[i] >= '0' && sub[i] <= '9');
+        for (size_t i = 0; i < len; i++) {
+            char c = sub[i];
+            bool upper = !first && alpha && (len == 2 || (len == 4 && i == 0));
+            if (upper && c >= 'a' && c <= 'z')
+                sub[i] = (char)(c - 'a' + 'A');
+            else if (!upper && c >= 'A' && c <= 'Z')
+                sub[i] = (char)(c - 'A' + 'a');
+        }
+        first = false;
+        sub = end ? end + 1 : NULL;
+    }
+    *out = t;
+    return PL_OK;
+}
+
 int pl_auth_hash_password(pl_ctx_t *ctx, const char *field, const char *password, const char *email,
                           char hash[PL_AUTH_PASSWORD_HASH_MAX])
 {
@@ -339,25 +373,36 @@ int pl_auth_user_orgs(pl_db_t *db, pl_ctx_t *ctx, void (*fn)(void *arg, const pl
     return rc ? rc : pl_store_user_orgs(db, ctx->principal.user_id, fn, arg);
 }
 
-int pl_auth_profile_update(pl_db_t *db, pl_ctx_t *ctx, const char *name, pl_user_t *out)
+int pl_auth_profile_update(pl_db_t *db, pl_ctx_t *ctx, const char *name, const char *locale,
+                           pl_user_t *out)
 {
     int rc = pl_auth_need_user(ctx);
     if (rc)
         return rc;
     const char *user_id = ctx->principal.user_id;
+    if (name && check_name(ctx, "name", name))
+        return PL_EINVAL;
+    if (locale && locale[0] && check_locale(ctx, "locale", locale, &locale))
+        return PL_EINVAL;
+    if (!name && !locale)
+        return pl_auth_user_get(db, ctx, user_id, out);
+    if ((rc = pl_db_begin(db)))
+        return rc;
+    int64_t now = pl_now_ms();
+    json_t *d = json_object();
     if (name) {
-        if (check_name(ctx, "name", name))
-            return PL_EINVAL;
-        if ((rc = pl_db_begin(db)))
-            return rc;
-        rc = pl_store_user_set_name(db, user_id, name, pl_now_ms());
-        json_t *d = json_pack("{s:s}", "name", name);
-        if (!rc)
-            rc = pl_audit_append(db, ctx, NULL, "user.updated", "user", user_id, d);
-        json_decref(d);
-        if ((rc = pl_db_finish(db, rc)))
-            return rc;
+        rc = pl_store_user_set_name(db, user_id, name, now);
+        json_object_set_new(d, "name", json_string(name));
     }
+    if (!rc && locale) {
+        rc = pl_store_user_set_locale(db, user_id, locale[0] ? locale : NULL, now);
+        json_object_set_new(d, "locale", locale[0] ? json_string(locale) : json_null());
+    }
+    if (!rc)
+        rc = pl_audit_append(db, ctx, NULL, "user.updated", "user", user_id, d);
+    json_decref(d);
+    if ((rc = pl_db_finish(db, rc)))
+        return rc;
     return pl_auth_user_get(db, ctx, user_id, out);
 }
 
@@ -387,7 +432,7 @@ int pl_auth_password_change(pl_db_t *db, pl_ctx_t *ctx, const char *current,
     if (!rc)
         rc = pl_audit_append(db, ctx, NULL, "user.password_changed", "user", u.id, NULL);
     if (!rc) {
-        json_t *vars = json_pack("{s:s}", "name", u.name);
+        json_t *vars = json_pack("{s:s, s:s?}", "name", u.name, "locale", u.locale);
         rc = pl_mail_enqueue(db, "password_changed", u.email, vars);
         json_decref(vars);
     }

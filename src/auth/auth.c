@@ -282,6 +282,7 @@ int pl_auth_authenticate(pl_db_t *db, pl_ctx_t *ctx, const char *tok, size_t len
     p->is_admin = s.is_admin;
     p->email = s.user.email;
     p->name = s.user.name;
+    p->locale = s.user.locale;
     p->email_verified = s.user.email_verified;
     p->mfa_enabled = s.user.mfa_enabled;
     p->user_created_at = s.user.created_at;

@@ -50,6 +50,7 @@ typedef struct {
     bool is_admin;
     bool disabled;
     int64_t created_at;
+    const char *locale; /* BCP 47 tag ("de", "pt-BR"); NULL: not set */
 } pl_user_t;
 
 /* A session (a sign-in on one device). */
@@ -262,9 +263,12 @@ int pl_auth_user_by_email(pl_db_t *db, pl_ctx_t *ctx, const char *email, pl_user
 int pl_auth_user_orgs(pl_db_t *db, pl_ctx_t *ctx, void (*fn)(void *arg, const pl_auth_org_t *o),
                       void *arg);
 
-/* Renames the caller when name is not NULL (422 on field "name"), then
- * reads the caller's account into *out. */
-int pl_auth_profile_update(pl_db_t *db, pl_ctx_t *ctx, const char *name, pl_user_t *out);
+/* Renames the caller when name is not NULL (422 on field "name") and sets
+ * the caller's locale when locale is not NULL ("" clears it; else a BCP 47
+ * tag, stored in its conventional case, 422 on field "locale"), in one
+ * transaction; then reads the caller's account into *out. */
+int pl_auth_profile_update(pl_db_t *db, pl_ctx_t *ctx, const char *name, const char *locale,
+                           pl_user_t *out);
 
 /* Changes the caller's password: 422 current_password incorrect, 422
  * weak_password on new_password. Every other session of the caller ends and

@@ -84,12 +84,12 @@ const pl_mail_template_def_t pl_auth_templates[] = {
         "magic_link",
         "Your sign-in link",
         "{{greeting}}\n\n"
-        "Open this link to sign in to your plinth account:\n\n"
+        "Open this link to sign in to your {{product}} account:\n\n"
         "{{link}}\n\n"
         "The link expires in 15 minutes and works once. If you did not ask to sign in, ignore "
         "this email: nobody can sign in without the link.\n",
         "<p>{{greeting}}</p>\n"
-        "<p>Open this link to sign in to your plinth account.</p>\n"
+        "<p>Open this link to sign in to your {{product}} account.</p>\n"
         "<p><a href=\"{{link}}\">Sign in</a></p>\n"
         "<p>If the link does not work, copy this address into your browser:<br>\n"
         "{{link}}</p>\n"

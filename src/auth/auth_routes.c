@@ -20,9 +20,10 @@
 
 json_t *pl_auth_user_json(pl_ctx_t *ctx, const pl_user_t *u)
 {
-    return json_pack("{s:s, s:s, s:s, s:b, s:b, s:s}", "id", u->id, "email", u->email, "name",
+    return json_pack("{s:s, s:s, s:s, s:b, s:b, s:s, s:o}", "id", u->id, "email", u->email, "name",
                      u->name, "email_verified", u->email_verified, "mfa_enabled", u->mfa_enabled,
-                     "created_at", pl_ctx_time(ctx, u->created_at));
+                     "created_at", pl_ctx_time(ctx, u->created_at), "locale",
+                     u->locale ? json_string(u->locale) : json_null());
 }
 
 /* ---- browser sessions ----
@@ -336,6 +337,7 @@ static int me_get(pl_req_t *req)
     pl_jw_bool(&w, "email_verified", p->email_verified);
     pl_jw_bool(&w, "mfa_enabled", p->mfa_enabled);
     pl_jw_time(&w, "created_at", p->user_created_at);
+    pl_jw_string(&w, "locale", p->locale); /* null when not set */
     int rc = PL_OK;
     orgs_slot_t *slot = orgs_slot(p->user_id);
     if (slot->json && slot->version == p->orgs_version && !strcmp(slot->user_id, p->user_id)) {
@@ -371,12 +373,14 @@ static int me_get(pl_req_t *req)
 
 static int me_update(pl_req_t *req)
 {
-    const char *name = NULL;
-    if (pl_json_get_string(req, "name", false, 1, PL_AUTH_NAME_MAX, &name))
+    const char *name = NULL, *locale = NULL;
+    pl_json_get_string(req, "name", false, 1, PL_AUTH_NAME_MAX, &name);
+    pl_json_get_string(req, "locale", false, 0, 35, &locale); /* "": clears */
+    if (pl_req_validated(req))
         return PL_EINVAL;
     THREAD_DB(db);
     pl_user_t u;
-    int rc = pl_auth_profile_update(db, &req->ctx, name, &u);
+    int rc = pl_auth_profile_update(db, &req->ctx, name, locale, &u);
     return rc ? rc : pl_resp_json(req, 200, pl_auth_user_json(&req->ctx, &u));
 }
 

@@ -32,7 +32,7 @@ static int list_done(pl_stmt_t *st, int step)
 
 #define USER_COLS                                                                                  \
     "id, email, name, password_hash, email_verified, mfa_enabled, is_admin, "                      \
-    "disabled_at IS NOT NULL, created_at"
+    "disabled_at IS NOT NULL, created_at, locale"
 
 static void read_user(pl_arena_t *a, pl_stmt_t *st, pl_user_t *u)
 {
@@ -45,6 +45,7 @@ static void read_user(pl_arena_t *a, pl_stmt_t *st, pl_user_t *u)
     u->is_admin = pl_stmt_col_bool(st, 6);
     u->disabled = pl_stmt_col_bool(st, 7);
     u->created_at = pl_stmt_col_int64(st, 8);
+    u->locale = pl_stmt_col_is_null(st, 9) ? NULL : pl_stmt_col_dup(st, a, 9);
 }
 
 static int one_user(pl_stmt_t *st, pl_arena_t *a, pl_user_t *out)
@@ -91,6 +92,8 @@ int pl_store_user_by_id(pl_db_t *db, pl_arena_t *a, const char *id, pl_user_t *o
 }
 
 static const char sql_user_set_name[] = "UPDATE users SET name = $2, updated_at = $3 WHERE id = $1";
+static const char sql_user_set_locale[] =
+    "UPDATE users SET locale = $2, updated_at = $3 WHERE id = $1";
 static const char sql_user_set_password[] =
     "UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1";
 
@@ -99,6 +102,18 @@ int pl_store_user_set_name(pl_db_t *db, const char *id, const char *name, int64_
     PL_PREPARE(st, db, sql_user_set_name);
     pl_stmt_bind_text(st, 1, id);
     pl_stmt_bind_text(st, 2, name);
+    pl_stmt_bind_int64(st, 3, now);
+    return pl_stmt_exec_found(st);
+}
+
+int pl_store_user_set_locale(pl_db_t *db, const char *id, const char *locale, int64_t now)
+{
+    PL_PREPARE(st, db, sql_user_set_locale);
+    pl_stmt_bind_text(st, 1, id);
+    if (locale)
+        pl_stmt_bind_text(st, 2, locale);
+    else
+        pl_stmt_bind_null(st, 2);
     pl_stmt_bind_int64(st, 3, now);
     return pl_stmt_exec_found(st);
 }
@@ -145,8 +160,8 @@ static const char sql_session_insert[] =
     "VALUES ($1, $2, $3, $3, $4, $5, $6)";
 static const char sql_session_state[] =
     "SELECT s.revoked_at, s.expires_at, s.last_used_at, s.created_at, u.disabled_at IS NOT NULL, "
-    "u.is_admin, u.email, u.name, u.email_verified, u.mfa_enabled, u.created_at, u.orgs_version "
-    "FROM sessions s "
+    "u.is_admin, u.email, u.name, u.email_verified, u.mfa_enabled, u.created_at, u.orgs_version, "
+    "u.locale FROM sessions s "
     "JOIN users u ON u.id = s.user_id WHERE s.id = $1 AND s.user_id = $2";
 static const char sql_session_touch[] = "UPDATE sessions SET last_used_at = $2 WHERE id = $1";
 static const char sql_session_extend[] =
@@ -199,6 +214,7 @@ int pl_store_session_state(pl_db_t *db, pl_arena_t *a, const char *session_id, c
         out->user.mfa_enabled = pl_stmt_col_bool(st, 9);
         out->user.created_at = pl_stmt_col_int64(st, 10);
         out->orgs_version = pl_stmt_col_int64(st, 11);
+        out->user.locale = pl_stmt_col_is_null(st, 12) ? NULL : pl_stmt_col_dup(st, a, 12);
         out->user.is_admin = out->is_admin;
         out->user.disabled = out->user_disabled;
     }

@@ -37,6 +37,8 @@ int pl_store_user_insert(pl_db_t *db, const pl_user_t *u, int64_t now);
 int pl_store_user_by_email(pl_db_t *db, pl_arena_t *a, const char *email, pl_user_t *out);
 int pl_store_user_by_id(pl_db_t *db, pl_arena_t *a, const char *id, pl_user_t *out);
 int pl_store_user_set_name(pl_db_t *db, const char *id, const char *name, int64_t now);
+/* Sets (locale NULL: clears) the user's preferred locale. */
+int pl_store_user_set_locale(pl_db_t *db, const char *id, const char *locale, int64_t now);
 int pl_store_user_set_password(pl_db_t *db, const char *id, const char *hash, int64_t now);
 /* The user's organizations with the user's role, oldest membership first;
  * the strings are valid during fn only. */

@@ -27,7 +27,8 @@ static int issue_token(pl_db_t *db, pl_ctx_t *ctx, const pl_user_t *u, const cha
     if (rc == PL_OK) {
         const char *link =
             pl_mail_link(ctx->arena, verify ? "/verify-email" : "/reset-password", token);
-        json_t *vars = json_pack("{s:s, s:s}", "name", u->name, "link", link);
+        json_t *vars =
+            json_pack("{s:s, s:s, s:s?}", "name", u->name, "link", link, "locale", u->locale);
         rc = pl_mail_enqueue(db, verify ? "verify_email" : "password_reset", u->email, vars);
         json_decref(vars);
     }
@@ -141,7 +142,7 @@ int pl_auth_password_reset(pl_db_t *db, pl_ctx_t *ctx, const char *token, const 
     if (rc == PL_OK)
         rc = pl_audit_append(db, ctx, NULL, "user.password_reset", "user", u.id, NULL);
     if (rc == PL_OK) {
-        json_t *vars = json_pack("{s:s}", "name", u.name);
+        json_t *vars = json_pack("{s:s, s:s?}", "name", u.name, "locale", u.locale);
         rc = pl_mail_enqueue(db, "password_changed", u.email, vars);
         json_decref(vars);
     }

@@ -150,7 +150,7 @@ pl_jwt_result_t pl_jwt_read_claims(const pl_jwt_parts_t *parts, const char *iss,
     if (!copy_id(p, "sub", c->sub) || !copy_id(p, "sid", c->sid) || !json_is_integer(iat) ||
         !json_is_integer(exp)) {
         rc = PL_JWT_MALFORMED;
-    } else if (!json_is_string(jiss) || strcmp(json_string_value(jiss), iss) != 0) {
+    } else if (!json_is_string(jiss) || (iss && strcmp(json_string_value(jiss), iss) != 0)) {
         rc = PL_JWT_BAD_ISS;
     } else {
         c->iat = json_integer_value(iat);

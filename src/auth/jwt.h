@@ -49,7 +49,8 @@ typedef struct {
 pl_jwt_result_t pl_jwt_split(const char *token, size_t len, pl_jwt_parts_t *p);
 
 /* Reads the claims of a token whose signature was verified: sub, sid, iat
- * and exp present, iss equal to iss, and not expired at now (seconds). */
+ * and exp present, iss a string equal to iss (any string when iss is NULL), and not expired at now
+ * (seconds). */
 pl_jwt_result_t pl_jwt_read_claims(const pl_jwt_parts_t *p, const char *iss, int64_t now,
                                    pl_jwt_claims_t *c);
 

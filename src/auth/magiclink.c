@@ -44,7 +44,8 @@ int pl_auth_magic_link_request(pl_db_t *db, pl_ctx_t *ctx, const char *email_in)
     rc = pl_store_magic_link_insert(db, hash, u.id, email, ctx->ip, now + MAGIC_TTL_MS, now);
     if (!rc) {
         const char *link = pl_mail_link(ctx->arena, "/magic-link", token);
-        json_t *vars = json_pack("{s:s, s:s}", "name", u.name, "link", link);
+        json_t *vars =
+            json_pack("{s:s, s:s, s:s?}", "name", u.name, "link", link, "locale", u.locale);
         rc = pl_mail_enqueue(db, "magic_link", u.email, vars);
         json_decref(vars);
     }

@@ -302,7 +302,7 @@ int pl_auth_mfa_setup(pl_db_t *db, pl_ctx_t *ctx, pl_auth_totp_setup_t *out)
 static int send_notice(pl_db_t *db, pl_ctx_t *ctx, const char *template_name)
 {
     const pl_principal_t *p = &ctx->principal;
-    json_t *vars = json_pack("{s:s}", "name", p->name ? p->name : "");
+    json_t *vars = json_pack("{s:s, s:s?}", "name", p->name ? p->name : "", "locale", p->locale);
     int rc = pl_mail_enqueue(db, template_name, p->email, vars);
     json_decref(vars);
     return rc;

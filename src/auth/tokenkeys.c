@@ -350,6 +350,7 @@ pl_jwt_result_t pl_auth_keys_verify(const char *tok, size_t len, int64_t now, pl
         pl_hmac_sha256(hs_key, sizeof(hs_key), tok, p.signed_len, mac);
         if (p.sig_len != 32 || !pl_ct_equal(p.sig, mac, 32))
             return PL_JWT_BAD_SIG;
+        /* a shared secret may be reused elsewhere: the issuer must be ours */
         return pl_jwt_read_claims(&p, pl_auth_issuer(), now, c);
     }
     if (alg != PL_JWT_ES256)
@@ -369,7 +370,10 @@ pl_jwt_result_t pl_auth_keys_verify(const char *tok, size_t len, int64_t now, pl
         return PL_JWT_BAD_SIG;
     *epoch = s->epoch;
     *deadline_ms = retire_deadline(k->retired_at);
-    return pl_jwt_read_claims(&p, pl_auth_issuer(), now, c);
+    /* any issuer: the key is this deployment's own (made in its database),
+     * so every instance accepts the tokens of the others whatever URL each
+     * was started with; iss is for the services that verify them */
+    return pl_jwt_read_claims(&p, NULL, now, c);
 }
 
 /* ---- the published keys ---- */

@@ -47,6 +47,7 @@ typedef struct {
     bool is_admin;
     const char *email; /* arena strings */
     const char *name;
+    const char *locale; /* NULL: not set */
     bool email_verified;
     bool mfa_enabled;
     int64_t user_created_at;

@@ -128,12 +128,14 @@ static int wants_email(pl_db_t *db, const char *user_id, const pl_notification_t
 
 static int queue_copy(pl_db_t *db, pl_arena_t *a, const pl_notification_t *n)
 {
-    const char *email = NULL, *name = NULL;
-    int rc = pl_ntf_store_user(db, a, n->user_id, &email, &name);
+    const char *email = NULL, *name = NULL, *locale = NULL;
+    int rc = pl_ntf_store_user(db, a, n->user_id, &email, &name, &locale);
     if (rc)
         return rc == PL_ENOTFOUND ? PL_OK : rc;
     json_t *vars = n->mail_vars ? json_copy(n->mail_vars) : json_object();
     json_object_set_new(vars, "name", json_string(name ? name : ""));
+    if (locale)
+        json_object_set_new(vars, "locale", json_string(locale));
     if (!n->mail_template) {
         json_object_set_new(vars, "title", json_string(n->title));
         json_object_set_new(vars, "body", json_string(n->body));

@@ -220,13 +220,13 @@ int pl_ntf_store_devices_purge(pl_db_t *db, int64_t cutoff)
 
 /* ---- facts ---- */
 
-static const char sql_user[] = "SELECT email, name FROM users WHERE id = $1";
+static const char sql_user[] = "SELECT email, name, locale FROM users WHERE id = $1";
 static const char sql_user_by_email[] = "SELECT id FROM users WHERE email = $1";
 static const char sql_org_name[] = "SELECT name FROM organizations WHERE id = $1";
 static const char sql_team_name[] = "SELECT name FROM teams WHERE org_id = $1 AND id = $2";
 
 int pl_ntf_store_user(pl_db_t *db, pl_arena_t *a, const char *user_id, const char **email,
-                      const char **name)
+                      const char **name, const char **locale)
 {
     PL_PREPARE(st, db, sql_user);
     pl_stmt_bind_text(st, 1, user_id);
@@ -234,6 +234,7 @@ int pl_ntf_store_user(pl_db_t *db, pl_arena_t *a, const char *user_id, const cha
     if (rc == 1) {
         *email = pl_stmt_col_dup(st, a, 0);
         *name = pl_stmt_col_dup(st, a, 1);
+        *locale = pl_stmt_col_is_null(st, 2) ? NULL : pl_stmt_col_dup(st, a, 2);
     }
     pl_stmt_reset(st);
     return one(rc);

@@ -45,10 +45,11 @@ int pl_ntf_store_device(pl_db_t *db, const char *user_id, const char *device, in
 int pl_ntf_store_device_seen(pl_db_t *db, const char *user_id, const char *device, int64_t now);
 int pl_ntf_store_devices_purge(pl_db_t *db, int64_t cutoff);
 
-/* Facts for the texts: a user's email and name; the user with an email;
+/* Facts for the texts: a user's email, name and locale (NULL: not set); the
+ * user with an email;
  * an organization's name; a team's name. PL_ENOTFOUND when missing. */
 int pl_ntf_store_user(pl_db_t *db, pl_arena_t *a, const char *user_id, const char **email,
-                      const char **name);
+                      const char **name, const char **locale);
 int pl_ntf_store_user_by_email(pl_db_t *db, pl_arena_t *a, const char *email, const char **id);
 int pl_ntf_store_org_name(pl_db_t *db, pl_arena_t *a, const char *org_id, const char **name);
 int pl_ntf_store_team_name(pl_db_t *db, pl_arena_t *a, const char *org_id, const char *team_id,

@@ -68,8 +68,16 @@ static int send_invitation(pl_db_t *db, pl_ctx_t *ctx, const pl_invitation_t *in
                              project_name ? inv->project_role : role->name, "link", link);
     if (project_name)
         json_object_set_new(vars, "project_name", json_string(project_name));
-    int rc =
-        pl_mail_enqueue(db, project_name ? "project_invitation" : "invitation", inv->email, vars);
+    /* an invitee who already has an account gets the email in their locale */
+    pl_user_t invitee;
+    int rc = pl_auth_user_by_email(db, ctx, inv->email, &invitee);
+    if (rc == PL_OK && invitee.locale)
+        json_object_set_new(vars, "locale", json_string(invitee.locale));
+    else if (rc != PL_OK && rc != PL_ENOTFOUND) {
+        json_decref(vars);
+        return rc;
+    }
+    rc = pl_mail_enqueue(db, project_name ? "project_invitation" : "invitation", inv->email, vars);
     json_decref(vars);
     return rc;
 }

@@ -10,6 +10,7 @@
 #include "platform/audit/audit.h"
 #include "platform/keys/keys.h"
 #include "projects/projects_int.h"
+#include "realtime/realtime.h"
 
 /* ---- the rules ---- */
 
@@ -628,6 +629,37 @@ int pl_projects_is_member(pl_db_t *db, const char *org_id, const char *project_i
     return out;
 }
 
+/* ---- who sees a project's events (streams, the activity feed) ---- */
+
+/* project.*, environment.* and secret.* events: callers with access to the
+ * event's project (and environment, when it names one), as API.md says;
+ * holders of project.admin see them all, those of deleted objects too. */
+static bool event_visible(pl_db_t *db, const pl_viewer_t *v, const pl_event_t *ev)
+{
+    if (pl_perms_has(v->perms, project_admin_bit()))
+        return true;
+    const char *project = json_string_value(json_object_get(ev->data, "project_id"));
+    const char *env = json_string_value(json_object_get(ev->data, "environment_id"));
+    if (!project || !v->user_id)
+        return false;
+    pl_ctx_t ctx = {.arena = pl_arena_create()};
+    snprintf(ctx.principal.user_id, sizeof(ctx.principal.user_id), "%s", v->user_id);
+    snprintf(ctx.tenant.org_id, sizeof(ctx.tenant.org_id), "%s", v->org_id);
+    ctx.tenant.perms = *v->perms;
+    /* an environment's own deletion: the project decides */
+    bool env_gone = ev->action && !strcmp(ev->action, "environment.deleted");
+    bool ok = pl_projects_can_access(db, &ctx, project, env_gone ? NULL : env) == PL_OK;
+    pl_arena_destroy(ctx.arena);
+    return ok;
+}
+
+static const pl_event_rule_t event_rules[] = {
+    {"project.*", NULL, event_visible},
+    {"environment.*", NULL, event_visible},
+    {"secret.*", NULL, event_visible},
+    {0},
+};
+
 /* ---- the module ---- */
 
 static int count_projects(pl_db_t *db, const char *org_id, int64_t now, int64_t *out)
@@ -640,5 +672,6 @@ int pl_projects_init(void)
 {
     pl_keys_add_source("secrets", pl_secrets_check_sealed);
     pl_billing_counter("projects", count_projects);
+    pl_realtime_rules_add(event_rules);
     return PL_OK;
 }

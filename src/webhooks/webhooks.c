@@ -1342,13 +1342,13 @@ const pl_mail_template_def_t pl_webhooks_templates[] = {
         TEMPLATE_DISABLED,
         "A webhook endpoint of {{org_name}} was disabled",
         "{{greeting}}\n\n"
-        "plinth stopped sending events to the webhook endpoint {{url}} ({{endpoint_id}}) of "
+        "{{product}} stopped sending events to the webhook endpoint {{url}} ({{endpoint_id}}) of "
         "{{org_name}}, because {{reason}}.\n\n"
         "Events are no longer queued for it. Once the receiver works again, enable the "
         "endpoint (PATCH it with \"enabled\": true) and retry the deliveries that failed; a "
         "test event checks the receiver first.\n",
         "<p>{{greeting}}</p>\n"
-        "<p>plinth stopped sending events to the webhook endpoint <strong>{{url}}</strong> "
+        "<p>{{product}} stopped sending events to the webhook endpoint <strong>{{url}}</strong> "
         "({{endpoint_id}}) of {{org_name}}, because {{reason}}.</p>\n"
         "<p>Events are no longer queued for it. Once the receiver works again, enable the "
         "endpoint (PATCH it with <code>\"enabled\": true</code>) and retry the deliveries "

@@ -98,6 +98,7 @@ def test_export_holds_the_account(srv):
     assert TIME_RE.match(body["exported_at"]), body
     p = body["profile"]
     assert p["id"] == u.id and p["email"] == u.email and p["name"] == name, p
+    assert p["locale"] is None, p
     assert [s for s in body["sessions"] if s["current"]], body["sessions"]
     roles = {m["organization"]["id"]: m["role"] for m in body["memberships"]}
     assert roles == {u.personal_org: "owner", org["id"]: "owner"}, body["memberships"]

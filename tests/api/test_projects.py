@@ -210,6 +210,36 @@ def test_world_as_set_up(srv, w):
         assert em.get(a.id) == a.env_role, a
 
 
+def test_activity_shows_project_events_to_those_with_access(srv, w):
+    """project.*, environment.* and secret.* events reach the callers with
+    access to their project (and environment), as the objects themselves do."""
+    def actions(a, types):
+        items, cursor = [], None
+        for _ in range(50):
+            params = {"types": types, "limit": 200}
+            if cursor:
+                params["cursor"] = cursor
+            r = srv.get("/v1/orgs/%s/activity" % w.org, token=a.token, params=params)
+            assert r.status_code == 200, r.text
+            items += r.json()["data"]
+            cursor = r.json()["next_cursor"]
+            if not cursor:
+                return items
+        raise AssertionError("too many pages")
+
+    other = w.other["id"]
+    for a in w.actors:
+        _, erole = effective(a)
+        secrets = [e for e in actions(a, "secret.*") if e["data"].get("environment_id") == w.eid]
+        assert bool(secrets) == (erole is not None), (a, secrets)
+        projects = [e for e in actions(a, "project.*") if e["data"].get("project_id") == other]
+        sees_other = a.org_role in ("owner", "admin") or (a.org_role == "guest"
+                                                           and not a.project_role)
+        assert bool(projects) == sees_other, (a, projects)
+        for e in actions(a, "secret.*"):
+            assert SHARED_VALUE not in str(e), e
+
+
 # --- one route per test, every actor -----------------------------------------------------------
 
 def call(srv, w, route, a):
@@ -656,7 +686,8 @@ def test_rls_hides_project_rows(srv, w, engine):
     for t in PROJECT_TABLES:
         where = "org_id IS NOT NULL" if t == "data_keys" else "TRUE"
         assert sql_rows(srv, "SELECT count(*) FROM %s WHERE %s" % (t, where)) == [["0"]], t
-        n = int(sql_rows(srv, "SELECT count(*) FROM %s" % t, w.org)[0][0])
+        # (the instance's data key, org_id NULL, is no organization's row)
+        n = int(sql_rows(srv, "SELECT count(*) FROM %s WHERE %s" % (t, where), w.org)[0][0])
         assert n > 0, t
         total = int(sql_rows(srv, "SELECT count(*) FROM %s WHERE org_id = '%s'" % (t, w.org),
                              w.org)[0][0])

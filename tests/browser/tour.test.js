@@ -56,7 +56,7 @@ describe("every page", () => {
 
   before(async () => {
     sink = await new SmtpSink().start();
-    s = await new Server({ workers: 1, publicPath: "/account", env: { PLINTH_SMTP_URL: sink.url, PLINTH_MAIL_FROM: "noreply@plinth.test" } }).start();
+    s = await new Server({ workers: 1, publicPath: "/account", env: { PLINTH_SMTP_URL: sink.url, PLINTH_MAIL_FROM: "noreply@plinth.test", PLINTH_ALLOW_PRIVATE_TARGETS: "1" } }).start();
     // the admin, with 2FA, a few flags, jobs (one dead) and an org of their own
     w.admin = await admin(s);
     w.adminTotp = await enableTotp(s, w.admin.token);
@@ -80,6 +80,8 @@ describe("every page", () => {
     await ok(s.api("POST", `/v1/orgs/${w.acme.id}/invitations`, { token: w.ada.token, body: { email: email("dave"), role: "member" } }), 201);
     await ok(s.api("POST", `/v1/orgs/${w.acme.id}/roles`, { token: w.ada.token, body: { key: "auditor", name: "Auditor", level: 1, permissions: ["org.read", "audit.read"] } }), 201);
     await ok(s.api("POST", `/v1/orgs/${w.acme.id}/api-keys`, { token: w.ada.token, body: { name: "Deploy bot", permissions: ["member.read"] } }), 201);
+    // a webhook endpoint nobody listens at, so its deliveries fail
+    w.hook = await ok(s.api("POST", `/v1/orgs/${w.acme.id}/webhooks`, { token: w.ada.token, body: { url: "http://127.0.0.1:9/hooks", events: ["member.*", "apikey.*"], description: "Audit mirror" } }), 201);
     await ok(s.api("PUT", "/v1/admin/flags/new-billing", { token: at, body: { description: "The new billing pages", enabled: true, rollout_percent: 40 } }));
     await ok(s.api("PUT", "/v1/admin/flags/dark-mode", { token: at, body: { description: "", enabled: false, rollout_percent: 100 } }));
     await ok(s.api("PUT", `/v1/admin/flags/new-billing/orgs/${w.acme.id}`, { token: at, body: { enabled: true } }));
@@ -189,6 +191,14 @@ describe("every page", () => {
     await settle(page);
     await capture(page, "account-api-key-created");
     await open(page, `${acme}/audit`, "Audit log", "account-audit");
+    await open(page, `${acme}/webhooks`, "Webhooks", "account-webhooks");
+    await page.getByLabel("URL").fill("http://127.0.0.1:9/other");
+    await page.getByLabel("Events").fill("org.*");
+    await page.getByRole("button", { name: "Create webhook" }).click();
+    await page.getByRole("textbox", { name: "Signing secret of http://127.0.0.1:9/other" }).waitFor();
+    await settle(page);
+    await capture(page, "account-webhook-created");
+    await open(page, `${acme}/webhooks/${w.hook.id}`, "Webhook", "account-webhook");
     await open(page, "/account/nowhere", "Page not found", "account-not-found");
     assert.deepEqual(b.errors, []);
     await page.close();

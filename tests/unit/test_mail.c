@@ -14,6 +14,7 @@
 #include "auth/auth.h"
 #include "core/config.h"
 #include "core/crypto.h"
+#include "modules.h"
 #include "orgs/orgs.h"
 #include "platform/mail/mail.h"
 #include "platform/mail/message.h"
@@ -261,6 +262,90 @@ static void every_template_renders(void **state)
     json_decref(p);
 }
 
+/* Variables every template sees without its caller passing them. */
+static bool implicit_var(const char *v)
+{
+    static const char *const names[] = {"greeting", "product", "name", "subject", "locale"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (!strcmp(v, names[i]))
+            return true;
+    return false;
+}
+
+static bool declared_var(const pl_mail_template_def_t *t, const char *v)
+{
+    for (const char *const *d = t->vars; d && *d; d++)
+        if (!strcmp(*d, v))
+            return true;
+    return false;
+}
+
+/* Every {{variable}} of part is implicit or declared by the template. */
+static void check_vars_declared(const pl_mail_template_def_t *t, const char *part)
+{
+    for (const char *p = strstr(part, "{{"); p; p = strstr(p + 2, "{{")) {
+        const char *close = strstr(p, "}}");
+        assert_non_null(close);
+        char v[64];
+        size_t n = (size_t)(close - p - 2);
+        assert_true(n < sizeof(v));
+        memcpy(v, p + 2, n);
+        v[n] = '\0';
+        if (!implicit_var(v) && !declared_var(t, v))
+            fail_msg("template %s uses {{%s}} without declaring it", t->name, v);
+    }
+}
+
+/* Every template of every module, rendered with every variable it uses set:
+ * each value shows up, nothing is left unexpanded. */
+static void every_module_template_expands(void **state)
+{
+    (void)state;
+    char saved[sizeof(pl_cfg.product_name)];
+    memcpy(saved, pl_cfg.product_name, sizeof(saved));
+    snprintf(pl_cfg.product_name, sizeof(pl_cfg.product_name), "Acme Cloud");
+    int checked = 0;
+    for (const pl_module_t *const *m = pl_modules; *m; m++) {
+        if (!(*m)->templates)
+            continue;
+        pl_mail_register((*m)->templates); /* a second registration is harmless */
+        for (const pl_mail_template_def_t *t = (*m)->templates; t->name; t++) {
+            check_vars_declared(t, t->subject);
+            check_vars_declared(t, t->text);
+            check_vars_declared(t, t->html);
+            json_t *vars = json_pack("{s:s}", "name", "Nora");
+            for (const char *const *d = t->vars; d && *d; d++) {
+                char value[96];
+                snprintf(value, sizeof(value), "%sV%s",
+                         strcmp(*d, "link") ? "" : "https://x.example/", *d);
+                json_object_set_new(vars, *d, json_string(value));
+            }
+            json_t *p = render(t->name, "nora@example.org", vars);
+            const char *parts[] = {field(p, "subject"), field(p, "text"), field(p, "html")};
+            for (size_t i = 0; i < 3; i++) {
+                if (strstr(parts[i], "{{") || strstr(parts[i], "}}"))
+                    fail_msg("template %s left a variable unexpanded: %s", t->name, parts[i]);
+                if (strstr(parts[i],
+                           "plinth")) /* the product's name comes from the configuration */
+                    fail_msg("template %s names plinth: %s", t->name, parts[i]);
+            }
+            for (const char *const *d = t->vars; d && *d; d++) {
+                char value[96];
+                snprintf(value, sizeof(value), "V%s", *d);
+                if (!strstr(parts[1], value) && !strstr(parts[2], value) &&
+                    !strstr(parts[0], value))
+                    fail_msg("template %s does not show {{%s}}", t->name, *d);
+            }
+            assert_non_null(strstr(parts[1], "Nora"));
+            assert_non_null(strstr(parts[1], "Acme Cloud"));
+            json_decref(p);
+            checked++;
+        }
+    }
+    memcpy(pl_cfg.product_name, saved, sizeof(saved));
+    assert_true(checked >= 8);
+}
+
 static void header_injection(void **state)
 {
     (void)state;
@@ -485,6 +570,7 @@ int main(void)
         cmocka_unit_test(body_cap),
         cmocka_unit_test(html_escaping),
         cmocka_unit_test(every_template_renders),
+        cmocka_unit_test(every_module_template_expands),
         cmocka_unit_test(header_injection),
         cmocka_unit_test(subject_encoding),
         cmocka_unit_test(links),

@@ -11,6 +11,7 @@
 #include "platform/jobs/jobs.h"
 #include "platform/mail/mail.h"
 #include "platform/mail/message.h"
+#include "platform/mail/overrides.h"
 #include "platform/mail/smtp.h"
 
 /* ---- templates ----
@@ -111,8 +112,8 @@ static json_t *template_vars(json_t *vars)
 {
     json_t *v = json_is_object(vars) ? json_copy(vars) : json_object();
     if (!json_object_get(v, "product"))
-        json_object_set_new(v, "product", json_string(pl_cfg.product_name[0] ? pl_cfg.product_name
-                                                                               : "plinth"));
+        json_object_set_new(v, "product",
+                            json_string(pl_cfg.product_name[0] ? pl_cfg.product_name : "plinth"));
     const char *name = json_string_value(json_object_get(v, "name"));
     char *greeting = NULL;
     if (name && name[0]) {
@@ -132,6 +133,7 @@ static json_t *template_vars(json_t *vars)
 
 static char smtp_url[1024] = "";                 /* PLINTH_SMTP_URL; empty: log */
 static char mail_from[320] = "plinth@localhost"; /* PLINTH_MAIL_FROM */
+static char templates_dir[1024] = "";            /* --templates; empty: built-in only */
 
 /* ---- links and ids ---- */
 
@@ -184,17 +186,26 @@ int pl_mail_render(const char *name, const char *to, json_t *vars, json_t **payl
         }
     }
     json_t *v = template_vars(vars);
+    /* a part a product overrides (--templates) is its whole part: no footer
+     * and no HTML frame are added to it */
+    const char *locale = json_string_value(json_object_get(v, "locale"));
+    const char *o_subject = pl_mail_override(name, locale, PL_MAIL_PART_SUBJECT);
+    const char *o_text = pl_mail_override(name, locale, PL_MAIL_PART_TEXT);
+    const char *o_html = pl_mail_override(name, locale, PL_MAIL_PART_HTML);
     pl_buf_t subject, text, html;
     pl_buf_init(&subject, PL_MAIL_SUBJECT_MAX);
     pl_buf_init(&text, PL_MAIL_BODY_MAX);
     pl_buf_init(&html, PL_MAIL_BODY_MAX);
     int rc = PL_EINVAL;
-    if (render(&subject, tpl->subject, v, ESC_HEADER) || render(&text, tpl->text, v, ESC_TEXT) ||
-        render(&text, text_foot, v, ESC_TEXT))
+    if (render(&subject, o_subject ? o_subject : tpl->subject, v, ESC_HEADER))
+        goto done;
+    if (o_text ? render(&text, o_text, v, ESC_TEXT)
+               : render(&text, tpl->text, v, ESC_TEXT) || render(&text, text_foot, v, ESC_TEXT))
         goto done;
     json_object_set_new(v, "subject", json_string(subject.ptr));
-    if (render(&html, html_head, v, ESC_HTML) || render(&html, tpl->html, v, ESC_HTML) ||
-        render(&html, html_foot, v, ESC_HTML))
+    if (o_html ? render(&html, o_html, v, ESC_HTML)
+               : render(&html, html_head, v, ESC_HTML) || render(&html, tpl->html, v, ESC_HTML) ||
+                     render(&html, html_foot, v, ESC_HTML))
         goto done;
 
     char message_id[300];
@@ -305,6 +316,8 @@ static int mail_init(void)
         fprintf(stderr, "plinth: %s\n", err);
         return PL_EINVAL;
     }
+    if (pl_mail_overrides_load(templates_dir))
+        return PL_EINVAL;
     static bool transport_ready;
     if (!transport_ready) {
         if (pl_mail_transport_init()) {
@@ -325,6 +338,9 @@ static const pl_option_t options[] = {
      "send email over SMTP (STARTTLS when offered); unset: emails are written to the log", NULL},
     {NULL, "PLINTH_MAIL_FROM", PL_OPT_STR, PL_OPT_S(mail_from), 0, 0, PL_OPT_RUN, "ADDRESS",
      "sender address of emails (default plinth@localhost)", NULL},
+    {"templates", "PLINTH_TEMPLATES", PL_OPT_STR, PL_OPT_S(templates_dir), 0, 0, PL_OPT_RUN, "DIR",
+     "email templates replacing the built-in ones: NAME[.LOCALE].subject|txt|html (docs/email.md)",
+     NULL},
     {0},
 };
 

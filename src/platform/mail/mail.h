@@ -16,10 +16,17 @@
  * core/module.h): registered at start, found by name. Every template sees
  * "name" (the recipient's name, may be ""), "greeting" (derived from it) and
  * the variables its caller passes, e.g. "link"
- * ({PLINTH_PUBLIC_URL}/path?token=...). */
+ * ({PLINTH_PUBLIC_URL}/path?token=...). A variable "locale" (the recipient's
+ * BCP 47 tag) picks the locale variant of the template's overrides
+ * (--templates DIR, platform/mail/overrides.h). */
 void pl_mail_register(const pl_mail_template_def_t *defs);
 /* The template called name, or NULL. */
 const pl_mail_template_def_t *pl_mail_template(const char *name);
+
+/* Whether s has the shape of a BCP 47 language tag ("de", "pt-BR",
+ * "zh-Hant-TW"): 2..35 bytes, a language subtag of 2 or 3 letters, then subtags
+ * of 1..8 letters or digits, each after one '-'. Pure. */
+bool pl_mail_locale_valid(const char *s);
 
 /* Builds the public link {PLINTH_PUBLIC_URL}{path}?token={token} (token
  * URL-escaped) into the arena. */

@@ -12,6 +12,7 @@ import { button, header, errorNotice, loading, notice } from "./common/ui.js";
 import * as auth from "./auth.js";
 import * as me from "./me.js";
 import * as org from "./org.js";
+import * as webhooks from "./webhooks.js";
 
 const BASE = "/account";
 // The product's name (PLINTH_PRODUCT_NAME), which the server writes into the page.
@@ -20,8 +21,8 @@ const PRODUCT = (document.querySelector('meta[name="product"]') || {}).content |
 // Wave-1 built-in roles, used only when the caller may not read the roles
 // (no role.read, e.g. a viewer): the pages then follow these defaults.
 const BUILTIN = {
-  owner: ["org.read", "org.update", "org.delete", "member.read", "member.invite", "member.update_role", "member.remove", "team.read", "team.manage", "role.read", "role.manage", "apikey.read", "apikey.manage", "audit.read", "flag.read"],
-  admin: ["org.read", "org.update", "member.read", "member.invite", "member.update_role", "member.remove", "team.read", "team.manage", "role.read", "role.manage", "apikey.read", "apikey.manage", "audit.read", "flag.read"],
+  owner: ["org.read", "org.update", "org.delete", "member.read", "member.invite", "member.update_role", "member.remove", "team.read", "team.manage", "role.read", "role.manage", "apikey.read", "apikey.manage", "audit.read", "flag.read", "webhook.read", "webhook.manage"],
+  admin: ["org.read", "org.update", "member.read", "member.invite", "member.update_role", "member.remove", "team.read", "team.manage", "role.read", "role.manage", "apikey.read", "apikey.manage", "audit.read", "flag.read", "webhook.read", "webhook.manage"],
   member: ["org.read", "member.read", "team.read", "role.read", "flag.read"],
   viewer: ["org.read", "member.read", "flag.read"],
 };
@@ -80,6 +81,8 @@ const routes = [
   R("/orgs/:org/roles", org.rolesPage, "Roles", { nav: "roles", perm: "role.read" }),
   R("/orgs/:org/api-keys", org.apiKeysPage, "API keys", { nav: "api-keys", perm: "apikey.read" }),
   R("/orgs/:org/audit", org.auditPage, "Audit log", { nav: "audit", perm: "audit.read" }),
+  R("/orgs/:org/webhooks", webhooks.webhooksPage, "Webhooks", { nav: "webhooks", perm: "webhook.read" }),
+  R("/orgs/:org/webhooks/:id", webhooks.webhookPage, "Webhook", { nav: "webhooks", perm: "webhook.read" }),
 ];
 
 // The org pages and the permission each needs, in menu order.
@@ -89,6 +92,7 @@ const ORG_PAGES = [
   ["/roles", "Roles", "role.read", "roles"],
   ["/api-keys", "API keys", "apikey.read", "api-keys"],
   ["/audit", "Audit log", "audit.read", "audit"],
+  ["/webhooks", "Webhooks", "webhook.read", "webhooks"],
 ];
 
 const root = document.getElementById("app");

@@ -7,6 +7,7 @@ import { session } from "./common/session.js";
 import { header, section, badge, button, confirm, copyable, download, field, form, notice, table, time, pagedList } from "./common/ui.js";
 import { qrSvg } from "./common/qr.js";
 import { announce } from "./common/router.js";
+import { createPasskey, passkeyError, passkeysSupported } from "./common/webauthn.js";
 
 export async function profilePage(ctx) {
   const me = await ctx.app.loadMe();
@@ -16,11 +17,19 @@ export async function profilePage(ctx) {
       e.target.replaceWith(h("span", { role: "status" }, "Sent: open the link in the email within 24 hours."));
     }, { small: true }));
   const name = form({
-    label: "Your name", submit: "Save name",
-    fields: [field({ name: "name", label: "Name", value: me.name, required: true, autocomplete: "name", attrs: { maxlength: 200 } })],
+    label: "Your name and language", submit: "Save",
+    fields: [
+      field({ name: "name", label: "Name", value: me.name, required: true, autocomplete: "name", attrs: { maxlength: 200 } }),
+      field({
+        name: "locale", label: "Language of emails", value: me.locale || "", autocomplete: "language", spellcheck: "false",
+        hint: "A language tag such as “de” or “pt-BR”; emails use it when the service has texts in that language. Empty: the default.",
+        attrs: { maxlength: 35 },
+      }),
+    ],
     async onSubmit(v) {
-      const u = await api.patch("/v1/me", { name: v.name });
+      const u = await api.patch("/v1/me", { name: v.name, locale: v.locale.trim() });
       ctx.app.me = { ...ctx.app.me, ...u };
+      name.field("locale").control.value = u.locale || "";
       name.success("Saved.");
     },
   });
@@ -140,12 +149,53 @@ function mfaSection(ctx) {
   return box;
 }
 
+// Passkeys: listed, added with the browser's authenticator, removed.
+async function passkeysSection() {
+  const box = h("div");
+  async function draw() {
+    const keys = (await api.all("/v1/me/passkeys")).items;
+    mount(box, table([
+      { label: "Name", render: (k) => k.name },
+      { label: "Added", render: (k) => time(k.created_at) },
+      { label: "Last used", render: (k) => (k.last_used_at ? time(k.last_used_at) : "Never") },
+      { label: "", render: (k) => button("Remove", async () => {
+        if (!await confirm(`You will no longer sign in with “${k.name}”.`, { title: "Remove this passkey?", confirmLabel: "Remove", danger: true })) return;
+        await api.del(p`/v1/me/passkeys/${k.id}`);
+        announce(`Passkey ${k.name} removed.`);
+        await draw();
+      }, { small: true, aria: `Remove the passkey ${k.name}` }) },
+    ], keys, { caption: "Your passkeys", empty: "No passkeys yet." }));
+  }
+  await draw();
+  if (!passkeysSupported()) {
+    return [box, notice("info", "This browser cannot create passkeys.")];
+  }
+  const add = form({
+    label: "Add a passkey", submit: "Add a passkey",
+    fields: [field({ name: "name", label: "Name", required: true, value: "Passkey", hint: "Which device or key it is, e.g. “Laptop”.", attrs: { maxlength: 100 } })],
+    async onSubmit(v) {
+      const options = await api.post("/v1/me/passkeys/register/options", {});
+      let credential;
+      try {
+        credential = await createPasskey(options);
+      } catch (err) {
+        throw new Error(passkeyError(err) || `The passkey could not be created (${err.message}).`);
+      }
+      await api.post("/v1/me/passkeys", { name: v.name.trim() || "Passkey", credential });
+      await draw();
+      add.success(`Passkey ${v.name} added: you can sign in with it now.`);
+    },
+  });
+  return [box, add.el];
+}
+
 export async function securityPage(ctx) {
   await ctx.app.loadMe();
   return [
     header("Password and 2FA"),
     section("Password", passwordForm()),
     section("Two-factor authentication", mfaSection(ctx)),
+    section("Passkeys", h("p", null, "Sign in with your fingerprint, face, screen lock or a security key instead of a password."), ...(await passkeysSection())),
   ];
 }
 

@@ -4,7 +4,8 @@
 // The API has no aggregate routes yet, so the numbers are derived from the
 // lists: users and organizations by their created_at, the job backlog from
 // each job's created_at and finished_at, sign-ins from the instance audit
-// events when the server offers GET /v1/admin/audit-events. Lists are read
+// events when the server offers GET /v1/admin/audit-events, failing webhooks
+// from the instance's endpoints (GET /v1/admin/webhooks). Lists are read
 // up to LIMIT items; beyond that the counts say "N+" (a server-side
 // aggregate would make them exact and cheap).
 
@@ -29,6 +30,20 @@ function stat(label, value, href) {
 async function instanceEvents(action, since) {
   try {
     return (await api.all("/v1/admin/audit-events", { action, since: new Date(since).toISOString() }, LIMIT)).items;
+  } catch (err) {
+    if (api.missing(err)) return null;
+    throw err;
+  }
+}
+
+// The instance's own webhook endpoints (GET /v1/admin/webhooks) that were
+// disabled for failing or answering 410; null when the server has no such
+// route. Organizations' endpoints are shown to their members only.
+async function failingWebhooks() {
+  try {
+    const all = await api.all("/v1/admin/webhooks", {}, LIMIT);
+    const bad = all.items.filter((w) => !w.enabled && (w.disabled_reason === "failing" || w.disabled_reason === "gone"));
+    return { items: bad, complete: all.complete };
   } catch (err) {
     if (api.missing(err)) return null;
     throw err;
@@ -77,7 +92,7 @@ async function recentJobs(since) {
 
 export async function overview() {
   const now = Date.now();
-  const [users, orgs, queued, running, dead, jobs, chain, signIns, failures] = await Promise.all([
+  const [users, orgs, queued, running, dead, jobs, chain, signIns, failures, hooks] = await Promise.all([
     api.all("/v1/admin/users", {}, LIMIT),
     api.all("/v1/admin/orgs", {}, LIMIT),
     api.all("/v1/admin/jobs", { status: "queued" }, LIMIT),
@@ -87,6 +102,7 @@ export async function overview() {
     chainStatus(),
     instanceEvents("user.logged_in", now - 24 * HOUR),
     instanceEvents("user.login_failed", now - 24 * HOUR),
+    failingWebhooks(),
   ]);
 
   const hours = buckets(24, "hour", now);
@@ -113,7 +129,8 @@ export async function overview() {
       stat("Organizations", count(orgs), "/_/orgs"),
       stat("Jobs queued", count(queued), "/_/jobs?status=queued"),
       stat("Jobs running", count(running), "/_/jobs?status=running"),
-      stat("Dead jobs", count(dead), "/_/jobs?status=dead")),
+      stat("Dead jobs", count(dead), "/_/jobs?status=dead"),
+      hooks ? stat("Failing instance webhooks", count(hooks)) : null),
     section("Audit log", h("p", { class: "row" }, "Instance chain: ", chain)),
     h("div", { class: "grid" },
       h("div", { class: "card" }, signInChart),

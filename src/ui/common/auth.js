@@ -1,10 +1,12 @@
-// auth.js - the sign-in form both apps use: email and password, then the
-// second factor when the account has 2FA on (a TOTP code or a recovery code).
+// auth.js - the sign-in form both apps use: email and password, or a
+// passkey, then the second factor when the account asks for it (a TOTP code
+// or a recovery code).
 
 import { h, mount } from "./dom.js";
 import { api } from "./api.js";
 import { session } from "./session.js";
-import { field, form, notice } from "./ui.js";
+import { button, field, form, notice } from "./ui.js";
+import { getPasskey, passkeyError, passkeysSupported } from "./webauthn.js";
 
 // Returns the element; calls done(pair) once signed in (the session already
 // holds the tokens). opts: {reason, links}: a notice to show first, and
@@ -29,7 +31,32 @@ export function signInForm(done, { reason = null, links = null } = {}) {
         }
       },
     });
-    mount(box, reason ? notice("info", reason) : null, f.el, links);
+    mount(box, reason ? notice("info", reason) : null, f.el, passkeyStep(), links);
+  }
+
+  // "Use a passkey": any discoverable passkey of this site, or the ones of
+  // the email typed above.
+  function passkeyStep() {
+    if (!passkeysSupported()) return null;
+    const out = h("div", { class: "passkey-signin" });
+    const b = button("Use a passkey", async () => {
+      const email = (box.querySelector('input[name="email"]') || {}).value || "";
+      const options = await api.post("/v1/auth/passkey/options", email.trim() ? { email: email.trim() } : {}, { auth: false });
+      let credential;
+      try {
+        credential = await getPasskey(options);
+      } catch (err) {
+        throw new Error(passkeyError(err) || `No passkey was used (${err.message}).`);
+      }
+      const r = await api.post("/v1/auth/passkey", { credential, session_cookie: true }, { auth: false });
+      if (r.mfa_required) mfaStep(r.mfa_token);
+      else {
+        session.adopt(r);
+        await done(r);
+      }
+    });
+    out.append(h("p", { class: "hint" }, "Or, without a password:"), b);
+    return out;
   }
 
   function mfaStep(mfaToken) {
