@@ -1,10 +1,11 @@
 # plinth: thin wrapper over meson + ninja. `make run` and `make test` install
-# missing Debian packages first (scripts/install-deps).
+# missing Debian packages first (scripts/install-deps; `make run` only the
+# runtime-only set).
 
 BUILD      := build
 ASAN_BUILD := build-asan
 
-.PHONY: all deps build asan run test bench fuzz format clean
+.PHONY: all deps deps-runtime build asan run test bench fuzz format clean deb
 
 all: build
 
@@ -23,7 +24,11 @@ build: $(BUILD)/build.ninja
 asan: $(ASAN_BUILD)/build.ninja
 	ninja -C $(ASAN_BUILD)
 
-run: deps build
+deps-runtime:
+	@scripts/install-deps runtime
+
+# the server only: installs what building and running need, not the test tools
+run: deps-runtime build
 	$(BUILD)/plinth serve
 
 test: deps build asan
@@ -35,6 +40,10 @@ bench: deps build
 	bench/webhooks
 	bench/run-pg
 	bench/streams
+
+# A Debian package of the release build (scripts/make-deb).
+deb: build
+	scripts/make-deb $(BUILD)
 
 # FUZZ_SECONDS per harness (default 60); see fuzz/README.md.
 fuzz:

@@ -165,6 +165,15 @@ static int run(bool serve, int argc, char **argv)
         return EXIT_USAGE;
     }
     pl_log("info", "plinth %s starting (pid %d)", PL_VERSION, (int)getpid());
+    /* the data directory stays locked (shared) while running, so a restore
+     * cannot replace the database under us */
+    if (pl_config_ensure_data_dir())
+        return 1;
+    if ((rc = pl_config_lock_data_dir(false))) {
+        if (rc == PL_EBUSY)
+            fprintf(stderr, "plinth: a restore is running on %s\n", pl_cfg.data_dir);
+        return 1;
+    }
     pl_db_t *db = NULL;
     if ((rc = open_storage(&db, false)))
         return rc;
@@ -172,12 +181,13 @@ static int run(bool serve, int argc, char **argv)
     if (pl_modules_init())
         return 1;
     pl_log_flush_start();
-    if (serve && pl_server_start()) {
+    bool metrics = !serve && pl_cfg.metrics_http[0];
+    if ((serve && pl_server_start()) || (metrics && pl_server_start_metrics())) {
         pl_log_flush_stop();
         return 1;
     }
     if (pl_modules_start()) {
-        if (serve)
+        if (serve || metrics)
             pl_server_stop(0);
         pl_modules_stop();
         pl_log_flush_stop();
@@ -189,10 +199,11 @@ static int run(bool serve, int argc, char **argv)
                pl_db_engine() == PL_DB_POSTGRES ? "postgres" : "sqlite", pl_cfg.threads,
                pl_cfg.workers);
     else
-        pl_log("info", "plinth %s worker running (%s, %d job workers)", PL_VERSION,
-               pl_db_engine() == PL_DB_POSTGRES ? "postgres" : "sqlite", pl_cfg.workers);
+        pl_log("info", "plinth %s worker running (%s, %d job workers%s%s)", PL_VERSION,
+               pl_db_engine() == PL_DB_POSTGRES ? "postgres" : "sqlite", pl_cfg.workers,
+               metrics ? ", metrics on http://" : "", metrics ? pl_cfg.metrics_http : "");
     wait_for_signal(&set);
-    if (serve)
+    if (serve || metrics)
         pl_server_stop(pl_cfg.shutdown_timeout * 1000);
     pl_modules_stop();
     pl_db_thread_close();
@@ -207,7 +218,7 @@ static int run_command(const pl_command_t *c, int argc, char **argv)
 {
     char *pos[MAX_POS];
     int npos = 0;
-    unsigned cmds = (c->flags & PL_CMD_STORAGE) ? PL_OPT_STORAGE : 0;
+    unsigned cmds = (c->flags & (PL_CMD_STORAGE | PL_CMD_OPTIONS)) ? PL_OPT_STORAGE : 0;
     int max = c->max_args < MAX_POS ? c->max_args : MAX_POS;
     int rc = load(cmds, c->options, argc, argv, c->usage, pos, max, &npos);
     if (rc >= 0)

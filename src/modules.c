@@ -16,6 +16,7 @@ extern const pl_module_t pl_mail_module;
 extern const pl_module_t pl_audit_module;
 extern const pl_module_t pl_keys_module;
 extern const pl_module_t pl_events_module;
+extern const pl_module_t pl_backup_module;
 extern const pl_module_t pl_auth_module;
 extern const pl_module_t pl_orgs_module;
 extern const pl_module_t pl_apikeys_module;
@@ -27,6 +28,7 @@ extern const pl_module_t pl_webhooks_module;
 extern const pl_module_t pl_projects_module;
 extern const pl_module_t pl_realtime_module;
 extern const pl_module_t pl_notifications_module;
+extern const pl_module_t pl_account_module;
 extern const pl_module_t pl_ui_module;
 extern const pl_module_t pl_passkeys_module;
 
@@ -37,6 +39,7 @@ const pl_module_t *const pl_modules[] = {
     &pl_mail_module,
     &pl_events_module,
     &pl_audit_module,
+    &pl_backup_module,
     &pl_keys_module,
     /* features */
     &pl_auth_module,
@@ -51,6 +54,7 @@ const pl_module_t *const pl_modules[] = {
     &pl_passkeys_module,
     &pl_realtime_module,
     &pl_notifications_module,
+    &pl_account_module,
     /* the dashboards, on top of the public API */
     &pl_ui_module,
     NULL,

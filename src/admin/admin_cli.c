@@ -85,6 +85,6 @@ const pl_command_t pl_admin_commands[] = {
     {"admin create", "create or promote an instance admin (password on stdin)",
      "Usage: plinth admin create --email EMAIL [options]\n"
      "The password is read from standard input.",
-     create_options, 0, PL_CMD_STORAGE, create_cmd},
+     create_options, 0, PL_CMD_STORAGE | PL_CMD_EXISTING, create_cmd},
     {0},
 };

@@ -297,6 +297,13 @@ int pl_auth_password_reset_request(pl_db_t *db, pl_ctx_t *ctx, const char *email
  * weak_password (field new_password). */
 int pl_auth_password_reset(pl_db_t *db, pl_ctx_t *ctx, const char *token, const char *new_password);
 
+/* Confirms the signed-in caller before an irreversible change: the
+ * password (422 password incorrect) and, with two-factor on, a current code
+ * or an unused recovery code (422 code required or incorrect), which is
+ * spent in the caller's transaction when one is open (a rollback gives it
+ * back). */
+int pl_auth_confirm(pl_db_t *db, pl_ctx_t *ctx, const char *password, const char *code);
+
 /* ---- two-factor (the caller's) ---- */
 
 /* A new pending TOTP secret; strings in ctx->arena. 409 mfa_already_enabled. */

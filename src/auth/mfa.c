@@ -362,6 +362,27 @@ static int check_password(pl_db_t *db, pl_ctx_t *ctx, const char *password)
     return PL_OK;
 }
 
+int pl_auth_confirm(pl_db_t *db, pl_ctx_t *ctx, const char *password, const char *code)
+{
+    int rc = pl_auth_need_user(ctx);
+    if (rc)
+        return rc;
+    if ((rc = check_password(db, ctx, password)))
+        return rc;
+    if (!ctx->principal.mfa_enabled)
+        return PL_OK;
+    if (!code || !*code) {
+        pl_field_error(ctx, "code", "required", "Two-factor sign-in is on: give a current code.");
+        return PL_EINVAL;
+    }
+    if ((rc = pl_db_begin(db)))
+        return rc;
+    rc = use_second_factor(db, ctx->arena, ctx->principal.user_id, code);
+    if (rc == PL_EINVAL)
+        rc = code_incorrect(ctx);
+    return pl_db_finish(db, rc);
+}
+
 int pl_auth_mfa_disable(pl_db_t *db, pl_ctx_t *ctx, const char *password, const char *code)
 {
     int rc = pl_auth_need_user(ctx);

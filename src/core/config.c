@@ -2,9 +2,11 @@
  * option table and those the modules add. */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -67,11 +69,29 @@ static int check_http(void)
     return PL_OK;
 }
 
+static int check_metrics_http(void)
+{
+    if (!pl_cfg.metrics_http[0])
+        return PL_OK;
+    if (parse_addr(pl_cfg.metrics_http, pl_cfg.metrics_host, sizeof(pl_cfg.metrics_host),
+                   &pl_cfg.metrics_port)) {
+        fprintf(stderr,
+                "plinth: --metrics-http: expected ADDR:PORT (e.g. 127.0.0.1:9090), got \"%s\"\n",
+                pl_cfg.metrics_http);
+        return PL_EINVAL;
+    }
+    return PL_OK;
+}
+
 static int sqlite_sync_mode; /* 0 full, 1 normal */
 
 static const pl_option_t core_opts[] = {
     {"http", "PLINTH_HTTP", PL_OPT_STR, PL_OPT_S(pl_cfg.http_addr), 0, 0, PL_OPT_SERVE, "ADDR:PORT",
      "address to listen on (default 127.0.0.1:8080)", check_http},
+    {"metrics-http", "PLINTH_METRICS_HTTP", PL_OPT_STR, PL_OPT_S(pl_cfg.metrics_http), 0, 0,
+     PL_OPT_WORKER, "ADDR:PORT",
+     "serve /metrics, /healthz and /readyz on this address (worker-only instances; default off)",
+     check_metrics_http},
     {"data", "PLINTH_DATA", PL_OPT_STR, PL_OPT_S(pl_cfg.data_dir), 0, 0, PL_OPT_STORAGE, "DIR",
      "data directory: SQLite database and generated keys (default ./plinth_data)", check_data_dir},
     {"threads", "PLINTH_THREADS", PL_OPT_INT, &pl_cfg.threads, 0, 1, 1024, PL_OPT_SERVE, "N",
@@ -105,9 +125,8 @@ static const pl_option_t core_opts[] = {
      "URL",
      "base URL of the pages emails link to (default http://<--http>/account, the account portal)",
      NULL},
-    {NULL, "PLINTH_PRODUCT_NAME", PL_OPT_STR, PL_OPT_S(pl_cfg.product_name), 0, 0,
-     PL_OPT_STORAGE, "NAME",
-     "the product's name in emails and on the dashboards (default plinth)", NULL},
+    {NULL, "PLINTH_PRODUCT_NAME", PL_OPT_STR, PL_OPT_S(pl_cfg.product_name), 0, 0, PL_OPT_STORAGE,
+     "NAME", "the product's name in emails and on the dashboards (default plinth)", NULL},
     {NULL, "PLINTH_PUBLIC_API_URL", PL_OPT_STR, PL_OPT_S(pl_cfg.public_api_url), 0, 0,
      PL_OPT_STORAGE, "URL",
      "base URL of this API as clients reach it: the access tokens' issuer (default "
@@ -300,6 +319,15 @@ static int run_check(const pl_option_t *o, void *arg)
     return o->check ? o->check() : PL_OK;
 }
 
+static bool is_bool_word(const char *v)
+{
+    static const char *const words[] = {"1", "0", "on", "off", "true", "false", "yes", "no"};
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+        if (!strcmp(v, words[i]))
+            return true;
+    return false;
+}
+
 int pl_config_load(unsigned cmds, const pl_option_t *own, int argc, char **argv, const char *usage,
                    char **pos, int max_pos, int *npos)
 {
@@ -331,6 +359,9 @@ int pl_config_load(unsigned cmds, const pl_option_t *own, int argc, char **argv,
             return PL_EINVAL;
         }
         const char *v = eq ? eq + 1 : NULL;
+        /* a boolean flag alone ("--without-keys") turns it on */
+        if (!v && f.found->type == PL_OPT_BOOL && (i + 1 >= argc || !is_bool_word(argv[i + 1])))
+            v = "on";
         if (!v) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "plinth: --%s needs a value (%s)\n", f.found->flag, f.found->arg);
@@ -393,11 +424,34 @@ int pl_config_ensure_data_dir(void)
 int pl_config_require_data_dir(void)
 {
     struct stat st;
-    if (stat(pl_cfg.data_dir, &st) == 0 && S_ISDIR(st.st_mode))
-        return PL_OK;
+    if (stat(pl_cfg.data_dir, &st) == 0 && S_ISDIR(st.st_mode)) {
+        /* on SQLite the database must be there too: a directory alone is
+         * not an installation */
+        if (pl_cfg.database_url[0] || stat(pl_cfg.sqlite_path, &st) == 0)
+            return PL_OK;
+        fprintf(stderr,
+                "plinth: no database at %s: this command works on an existing installation "
+                "(run it where the server runs, or pass --data DIR)\n",
+                pl_cfg.sqlite_path);
+        return PL_ENOTFOUND;
+    }
     fprintf(stderr,
             "plinth: no data directory at %s: this command works on an existing installation "
             "(run it where the server runs, or pass --data DIR)\n",
             pl_cfg.data_dir);
     return PL_ENOTFOUND;
+}
+
+int pl_config_lock_data_dir(bool exclusive)
+{
+    static int fd = -1; /* held until exit; the kernel releases it */
+    char path[1100];
+    snprintf(path, sizeof(path), "%s/plinth.lock", pl_cfg.data_dir);
+    if (fd < 0 && (fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0) {
+        fprintf(stderr, "plinth: cannot open %s: %s\n", path, strerror(errno));
+        return PL_EDB;
+    }
+    if (flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) == 0)
+        return PL_OK;
+    return errno == EWOULDBLOCK ? PL_EBUSY : PL_EDB;
 }

@@ -26,6 +26,10 @@ typedef struct {
     bool rate_limit;       /* --rate-limit: general API rate limit (off by default) */
     int rate_limit_rps;    /* --rate-limit-rps per client IP */
     int shutdown_timeout;  /* --shutdown-timeout seconds for requests in flight */
+    /* worker */
+    char metrics_http[64]; /* --metrics-http ADDR:PORT ("" off), split below */
+    char metrics_host[48];
+    int metrics_port;
     /* environment only */
     char database_url[1024];    /* PLINTH_DATABASE_URL */
     char cors_origins[2048];    /* PLINTH_CORS_ORIGINS: comma separated, "*" allowed */
@@ -94,5 +98,10 @@ int pl_config_ensure_data_dir(void);
 /* PL_OK when the data directory exists; else prints that it does not (the
  * command needs an existing installation) and returns PL_ENOTFOUND. */
 int pl_config_require_data_dir(void);
+/* Locks the data directory (the file plinth.lock in it) for the life of the
+ * process: shared for servers and workers, exclusive for a restore, which
+ * must not run beside them. PL_EBUSY when the other kind holds it; PL_EDB
+ * when the lock file cannot be opened (message printed). */
+int pl_config_lock_data_dir(bool exclusive);
 
 #endif

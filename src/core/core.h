@@ -25,6 +25,8 @@ enum {
     PL_EBUSY = -9,      /* database busy or serialization failure: may be retried */
     PL_EFKEY = -10,     /* foreign-key violation */
     PL_EEXISTS = -11,   /* already done (idempotent no-op) */
+    PL_EUNAVAILABLE = -12, /* the database cannot be reached: answer 503, try later */
+    PL_ENOSPACE = -13,     /* the disk (or the database's) is full: 507 */
 };
 
 /* A string that carries its length; ptr need not be NUL-terminated. */

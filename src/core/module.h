@@ -95,6 +95,10 @@ typedef struct {
     2u /* ... which must already exist (never create a new one); a                                 \
         * storage error then exits 2 */
 
+#define PL_CMD_OPTIONS                                                                             \
+    4u /* takes the storage options but opens nothing: the command                                 \
+        * reads pl_cfg itself (restore) */
+
 typedef struct {
     const char *name;           /* "admin create", "audit verify" */
     const char *summary;        /* one line for `plinth --help` */

@@ -20,6 +20,17 @@ static pl_db_config_t config;
 static bool configured;
 
 static __thread pl_db_t *thread_db;
+static __thread bool thread_unavailable;
+
+bool pl_db_unavailable(void)
+{
+    return thread_unavailable;
+}
+
+void pl_db_note_unavailable(bool down)
+{
+    thread_unavailable = down;
+}
 static pthread_key_t thread_key;
 static pthread_once_t thread_key_once = PTHREAD_ONCE_INIT;
 
@@ -209,6 +220,23 @@ bool pl_db_ping(pl_db_t *db)
     return db && !db->broken && db->conn && db->ops->exec(db, "SELECT 1") == PL_OK;
 }
 
+static const char sql_commit_probe[] =
+    "INSERT INTO kv (key, value, updated_at) VALUES ('readyz', '', $1) ON CONFLICT (key) DO "
+    "UPDATE SET updated_at = excluded.updated_at";
+
+bool pl_db_can_commit(pl_db_t *db)
+{
+    if (!db || pl_db_in_tx(db) || pl_db_begin(db))
+        return false;
+    pl_stmt_t *st = pl_db_prepare(db, sql_commit_probe);
+    int rc = st ? PL_OK : PL_EDB;
+    if (st) {
+        pl_stmt_bind_int64(st, 1, pl_now_ms());
+        rc = pl_stmt_exec(st);
+    }
+    return pl_db_finish(db, rc < 0 ? rc : PL_OK) == PL_OK;
+}
+
 /* ---- Transactions ---- */
 
 /* Transaction control. On SQLite these go through the statement cache:
@@ -351,9 +379,8 @@ int pl_db_set_context(pl_db_t *db, const char *key, const char *value)
         return PL_EDB;
     pl_stmt_bind_text(st, 1, key);
     pl_stmt_bind_text(st, 2, value);
-    int rc = pl_stmt_step(st);
-    pl_stmt_reset(st);
-    return rc < 0 ? rc : PL_OK;
+    /* nobody reads the answer: it travels with the next statement */
+    return pl_stmt_defer(st);
 }
 
 int pl_db_finish(pl_db_t *db, int rc)
@@ -513,6 +540,24 @@ void pl_stmt_reset(pl_stmt_t *st)
     st->done = false;
     if (st->impl)
         st->db->ops->reset(st);
+}
+
+int pl_stmt_defer(pl_stmt_t *st)
+{
+    int rc = stmt_ready(st);
+    if (rc)
+        return rc;
+    if (st->db->ops->defer) {
+        st->has_row = false;
+        st->done = false;
+        rc = st->db->ops->defer(st);
+        pl_stmt_reset(st);
+        return rc;
+    }
+    while ((rc = pl_stmt_step(st)) == 1)
+        ;
+    pl_stmt_reset(st);
+    return rc < 0 ? rc : PL_OK;
 }
 
 int pl_stmt_exec(pl_stmt_t *st)

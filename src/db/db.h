@@ -97,7 +97,10 @@ int pl_stmt_bind_null(pl_stmt_t *st, int pos);
 /* Executes (on the first call) and advances. Returns 1 when a row is available,
  * 0 when done, or a negative PL_E* error: PL_ECONFLICT for a unique violation,
  * PL_EFKEY for a foreign-key violation, PL_EBUSY for a lock timeout or
- * serialization failure, PL_EDB otherwise (the message is logged). */
+ * serialization failure, PL_EUNAVAILABLE when the database cannot be
+ * reached, PL_ENOSPACE when its disk is full, PL_EDB otherwise (the message
+ * is logged). A PostgreSQL connection found dead at the start of a
+ * transaction (nothing written yet) is replaced and the statement retried. */
 int pl_stmt_step(pl_stmt_t *st);
 
 /* Column getters for the current row (0-based). Text is owned by the statement
@@ -109,6 +112,13 @@ bool pl_stmt_col_is_null(pl_stmt_t *st, int col);
 
 /* Clears bindings and results so the statement can be used again. */
 void pl_stmt_reset(pl_stmt_t *st);
+
+/* Runs a bound statement whose result nobody reads (a tenant context, a
+ * bookkeeping write) and resets it. On PostgreSQL it waits and travels with
+ * the next statement that needs an answer, in one pipeline (or with the
+ * COMMIT); its error, if any, is then that statement's. On SQLite it runs
+ * at once. Returns PL_OK or an error. */
+int pl_stmt_defer(pl_stmt_t *st);
 
 /* Convenience: step once, expect no row (INSERT/UPDATE/DELETE); resets the
  * statement. Returns the number of affected rows (>= 0) or a negative error. */
@@ -137,6 +147,43 @@ const char *pl_db_conflict_detail(pl_db_t *db);
 
 /* True when a simple query succeeds on this connection. */
 bool pl_db_ping(pl_db_t *db);
+/* True when a write transaction commits on this connection: it stamps the
+ * row "readyz" of kv (a disk that is full, a read-only file or a database in
+ * recovery or read-only mode fails it). Call it outside any transaction. */
+bool pl_db_can_commit(pl_db_t *db);
+
+/* True when the calling thread's last attempt to reach the database failed
+ * at the connection (the server is down or unreachable), so a request
+ * answers 503 rather than 500. Engines report with pl_db_note_unavailable. */
+bool pl_db_unavailable(void);
+void pl_db_note_unavailable(bool down);
+
+/* ---- SQLite files (plinth backup and restore) ----
+ * A backup is a SQLite file: the database as of one moment, plus the table
+ * PL_DB_BACKUP_FILES (name, content) with the data directory's files that
+ * go with it (generated keys). Errors are logged; the functions return
+ * PL_OK, PL_EINVAL (not a plinth backup, or not SQLite) or PL_EDB. */
+#define PL_DB_BACKUP_FILES "plinth_backup_files"
+
+/* Progress of a long copy: done of total units (pages or bytes). */
+typedef void (*pl_db_progress_fn)(void *arg, int64_t done, int64_t total);
+
+/* Copies db (a SQLite connection, outside any transaction) into the new
+ * file path as one consistent snapshot, while other connections and
+ * processes go on writing; fn (may be NULL) hears of each step. */
+int pl_db_sqlite_snapshot(pl_db_t *db, const char *path, pl_db_progress_fn fn, void *arg);
+/* Adds (or replaces) the file name in the backup at path. */
+int pl_db_sqlite_files_put(const char *path, const char *name, const void *data, size_t len);
+/* Passes every file of the backup at path to fn, which returns PL_OK to go
+ * on (data valid during the call); the first error stops the walk. */
+int pl_db_sqlite_files_get(const char *path,
+                           int (*fn)(void *arg, const char *name, const void *data, size_t len),
+                           void *arg);
+/* Drops the files table from path (a restored database keeps no copy). */
+int pl_db_sqlite_files_drop(const char *path);
+/* PL_OK and the schema version when path is a plinth backup; PL_EINVAL
+ * when it is SQLite but not a backup, PL_EDB when it cannot be read. */
+int pl_db_sqlite_file_check(const char *path, int64_t *version);
 
 /* Cross-instance wake-ups. pl_db_notify queues a notification on channel
  * with an optional short payload (NULL: "") inside the caller's transaction,
@@ -197,6 +244,8 @@ typedef struct pl_db_ops {
     bool (*col_is_null)(pl_stmt_t *st, int col);
     void (*reset)(pl_stmt_t *st);
     int64_t (*changes)(pl_stmt_t *st); /* rows affected by the last completed run */
+    /* Optional: queues a bound statement (pl_stmt_defer); NULL runs it now. */
+    int (*defer)(pl_stmt_t *st);
 } pl_db_ops_t;
 
 struct pl_db {

@@ -1,7 +1,8 @@
 /* pg.c - the PostgreSQL engine over libpq: db->conn is a PGconn *, st->impl a
  * pg_stmt_t. Statements are prepared server-side under per-connection names
  * ("s1", "s2", ...); every parameter travels as text with no declared type,
- * so the server infers it. A result is fetched whole on the first step. */
+ * so the server infers it. A result is fetched whole on the first step.
+ * Transaction control and deferred statements travel in pipelines (below). */
 #define PL_DB_ENGINE
 #include "db/db.h"
 
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 typedef struct {
     char name[16];
@@ -22,13 +24,54 @@ typedef struct {
     PGresult *res; /* NULL until the first step */
     int row;       /* current row; -1 before the first */
     int nrows;
+    unsigned gen;  /* the connection generation it was prepared in */
+    bool readonly; /* a plain SELECT: it writes and locks nothing */
 } pg_stmt_t;
+
+/* A statement whose result nobody waits for (pl_stmt_defer): it goes out
+ * with the next statement that needs an answer, in one pipeline. */
+typedef struct {
+    pl_stmt_t *st;
+    char **values; /* a copy of the binds at the time it was deferred */
+} pg_deferred_t;
+
+#define MAX_DEFERRED 8
+
+/* db->conn. The request path on PostgreSQL costs round trips, not work, so
+ * the transaction's control statements travel with real ones: BEGIN waits
+ * for the first statement and goes out with it in one pipeline; statements
+ * whose results nobody reads (the tenant context) wait for the next one; a
+ * read-only transaction's COMMIT is sent without waiting, and its answer is
+ * read when the connection is used again (settle). */
+typedef struct {
+    PGconn *pq;
+    const pl_db_config_t *cfg;
+    unsigned gen;      /* bumped at every reconnect: older statements re-prepare */
+    bool begin_queued; /* BEGIN not sent yet */
+    bool tx_sent;      /* a transaction of ours is open on the server */
+    bool wrote;        /* the open transaction ran more than plain SELECTs */
+    bool pending;      /* an unanswered asynchronous COMMIT is in flight */
+    int ndeferred;
+    pg_deferred_t deferred[MAX_DEFERRED];
+} pg_conn_t;
+
+#define PC(db) ((pg_conn_t *)(db)->conn)
+#define PQ(db) (PC(db)->pq)
+
+/* Connection-level failures: the server went away or refuses connections.
+ * Such a failure answers 503 (PL_EUNAVAILABLE), and before anything of the
+ * transaction was written it is retried on a new connection. */
+static bool state_is_unavailable(const char *state)
+{
+    return !strncmp(state, "08", 2) || !strcmp(state, "57P01") || !strcmp(state, "57P02") ||
+           !strcmp(state, "57P03");
+}
 
 static void note_broken(pl_db_t *db)
 {
     /* Prepared statements die with the connection; pl_db_thread reconnects
      * and re-prepares. */
-    if (PQstatus(db->conn) != CONNECTION_OK)
+    if (PQstatus(PQ(db)) != CONNECTION_OK)
         db->broken = true;
 }
 
@@ -47,7 +90,7 @@ static int map_error(pl_db_t *db, const PGresult *res, const char *sql)
         state = "";
     if (!msg) {
         /* Connection-level failure; libpq's text ends with a newline. */
-        msg = PQerrorMessage(db->conn);
+        msg = PQerrorMessage(PQ(db));
         if (!msg || !*msg)
             msg = "unknown error";
     }
@@ -59,6 +102,11 @@ static int map_error(pl_db_t *db, const PGresult *res, const char *sql)
     } else if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 ||
                strcmp(state, "55P03") == 0) {
         code = PL_EBUSY;
+    } else if (strcmp(state, "53100") == 0) {
+        code = PL_ENOSPACE; /* disk_full */
+    } else if (state_is_unavailable(state) || PQstatus(PQ(db)) != CONNECTION_OK) {
+        code = PL_EUNAVAILABLE;
+        pl_db_note_unavailable(true);
     } else if (strncmp(state, "22", 2) == 0) {
         /* Data exceptions quote the offending value ("invalid input syntax
          * for type bigint: ..."); bound values are never logged. */
@@ -72,17 +120,6 @@ static int map_error(pl_db_t *db, const PGresult *res, const char *sql)
     return pl_db_fail(db, code, buf, detail ? detail : "", sql);
 }
 
-static int pq_exec(pl_db_t *db, const char *sql)
-{
-    int rc = PL_OK;
-    PGresult *res = PQexec(db->conn, sql);
-    ExecStatusType s = PQresultStatus(res);
-    if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK)
-        rc = map_error(db, res, sql);
-    PQclear(res);
-    return rc;
-}
-
 static void notice(void *arg, const char *message)
 {
     PL_UNUSED(arg);
@@ -92,42 +129,348 @@ static void notice(void *arg, const char *message)
     pl_log("warn", "postgres: %.*s", (int)n, message);
 }
 
-static int pq_open(pl_db_t *db, const pl_db_config_t *cfg)
+static const char sql_session_setup[] =
+    "SET application_name = 'plinth'; SET client_min_messages = warning";
+
+/* Opens a libpq connection; NULL (logged) when the server cannot be reached. */
+static PGconn *connect_pq(const pl_db_config_t *cfg)
 {
     PGconn *conn = PQconnectdb(cfg->pg_url ? cfg->pg_url : "");
-    int rc = PL_EDB;
-
     if (PQstatus(conn) != CONNECTION_OK) {
         const char *msg = PQerrorMessage(conn);
         size_t n = strlen(msg);
         if (n && msg[n - 1] == '\n')
             n--;
         pl_log("error", "postgres: cannot connect: %.*s", (int)n, msg);
-        goto out;
+        PQfinish(conn);
+        pl_db_note_unavailable(true);
+        return NULL;
     }
     /* libpq prints notices on stderr by default, which is our JSON log. */
     PQsetNoticeProcessor(conn, notice, NULL);
-    db->conn = conn;
-    rc = pq_exec(db, "SET application_name = 'plinth'; SET client_min_messages = warning");
-    if (rc) {
-        db->conn = NULL;
-        goto out;
+    PGresult *res = PQexec(conn, sql_session_setup);
+    bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+    PQclear(res);
+    if (!ok) {
+        pl_log("error", "postgres: cannot set up the session: %s", PQerrorMessage(conn));
+        PQfinish(conn);
+        return NULL;
     }
-    conn = NULL;
-out:
-    PQfinish(conn);
+    pl_db_note_unavailable(false);
+    return conn;
+}
+
+static void drop_deferred(pg_conn_t *pc)
+{
+    for (int i = 0; i < pc->ndeferred; i++) {
+        pg_deferred_t *d = &pc->deferred[i];
+        pg_stmt_t *ps = d->st->impl;
+        for (int k = 0; ps && k < ps->nparams; k++)
+            free(d->values[k]);
+        free(d->values);
+        d->values = NULL;
+    }
+    pc->ndeferred = 0;
+}
+
+/* Replaces a dead connection, when nothing of ours was open on it. The
+ * statements prepared on the old one are prepared again on first use. */
+static int revive(pl_db_t *db)
+{
+    pg_conn_t *pc = PC(db);
+    PGconn *fresh = connect_pq(pc->cfg);
+    if (!fresh)
+        return PL_EUNAVAILABLE;
+    PQfinish(pc->pq);
+    pc->pq = fresh;
+    pc->gen++;
+    pc->pending = false;
+    pc->tx_sent = false;
+    pl_log("info", "postgres: reconnected");
+    return PL_OK;
+}
+
+/* Reads the answer of an asynchronous COMMIT still in flight. A read-only
+ * transaction has nothing to lose: a failure only means the connection is
+ * gone, and it is replaced (nothing of ours is open on it any more). */
+static void settle(pl_db_t *db)
+{
+    pg_conn_t *pc = PC(db);
+    if (!pc->pending)
+        return;
+    pc->pending = false;
+    bool dead = false;
+    for (int guard = 0; guard < 16; guard++) {
+        PGresult *r = PQgetResult(pc->pq);
+        if (!r) {
+            if (PQstatus(pc->pq) != CONNECTION_OK) {
+                dead = true;
+                break;
+            }
+            continue;
+        }
+        ExecStatusType s = PQresultStatus(r);
+        PQclear(r);
+        if (s == PGRES_PIPELINE_SYNC)
+            break;
+        if (s == PGRES_FATAL_ERROR && PQstatus(pc->pq) != CONNECTION_OK) {
+            dead = true;
+            break;
+        }
+    }
+    if (!dead && PQexitPipelineMode(pc->pq) != 1)
+        dead = true;
+    pc->tx_sent = false;
+    if (dead || PQstatus(pc->pq) != CONNECTION_OK) {
+        revive(db);
+        return;
+    }
+    /* a statement of the pipeline failed and its COMMIT was skipped: end
+     * the (read-only) transaction rather than leave it open */
+    if (PQtransactionStatus(pc->pq) != PQTRANS_IDLE) {
+        pl_log("warn", "postgres: a read-only transaction did not commit; rolled back");
+        PQclear(PQexec(pc->pq, "ROLLBACK"));
+    }
+}
+
+static bool sql_is_plain_select(const char *sql)
+{
+    while (*sql == ' ' || *sql == '\n' || *sql == '\t')
+        sql++;
+    if (strncasecmp(sql, "SELECT", 6) != 0)
+        return false;
+    return !strcasestr(sql, " FOR UPDATE") && !strcasestr(sql, " FOR SHARE") &&
+           !strcasestr(sql, " FOR NO KEY") && !strcasestr(sql, " FOR KEY") &&
+           !strcasestr(sql, "pg_notify") && !strcasestr(sql, "nextval") &&
+           !strcasestr(sql, "advisory");
+}
+
+static int pq_exec_raw(pl_db_t *db, const char *sql)
+{
+    int rc = PL_OK;
+    PGresult *res = PQexec(PQ(db), sql);
+    ExecStatusType s = PQresultStatus(res);
+    if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK)
+        rc = map_error(db, res, sql);
+    PQclear(res);
     return rc;
+}
+
+/* (Re)prepares st on the current connection when it was prepared on an
+ * older one or never. */
+static int prepare_named(pl_stmt_t *st)
+{
+    pl_db_t *db = st->db;
+    pg_stmt_t *ps = st->impl;
+    PGresult *res = PQprepare(PQ(db), ps->name, st->sql, 0, NULL);
+    int rc = PL_OK;
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        rc = map_error(db, res, st->sql);
+    PQclear(res);
+    if (rc == PL_OK)
+        ps->gen = PC(db)->gen;
+    return rc;
+}
+
+static int ensure_prepared(pl_stmt_t *st)
+{
+    pg_stmt_t *ps = st->impl;
+    return ps->gen == PC(st->db)->gen ? PL_OK : prepare_named(st);
+}
+
+/* Sends [BEGIN] [deferred...] [st] [COMMIT] as one pipeline. With wait, reads
+ * every answer: the first error is returned (mapped), and st's result is
+ * handed to *out. Without, leaves the answers to settle(). */
+static int pipeline(pl_db_t *db, pl_stmt_t *st, const char *tail, bool wait, PGresult **out)
+{
+    pg_conn_t *pc = PC(db);
+    PGconn *c = pc->pq;
+    int nq = 0, rc = PL_OK;
+    bool had_begin = pc->begin_queued;
+
+    /* a deferred statement may have been prepared on a connection since
+     * replaced (a retry): prepare it here, before the pipeline starts */
+    for (int i = 0; i < pc->ndeferred; i++)
+        if ((rc = ensure_prepared(pc->deferred[i].st)))
+            return rc;
+    if (PQenterPipelineMode(c) != 1)
+        return map_error(db, NULL, "pipeline");
+    bool sent = true;
+    if (had_begin) {
+        sent = PQsendQueryParams(c, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) == 1;
+        nq++;
+    }
+    for (int i = 0; sent && i < pc->ndeferred; i++) {
+        pg_deferred_t *d = &pc->deferred[i];
+        pg_stmt_t *dps = d->st->impl;
+        sent = PQsendQueryPrepared(c, dps->name, dps->nparams, (const char *const *)d->values, NULL,
+                                   NULL, 0) == 1;
+        nq++;
+    }
+    int st_index = -1;
+    if (sent && st) {
+        pg_stmt_t *ps = st->impl;
+        sent = PQsendQueryPrepared(c, ps->name, ps->nparams, (const char *const *)ps->values, NULL,
+                                   NULL, 0) == 1;
+        st_index = nq++;
+    }
+    if (sent && tail) {
+        sent = PQsendQueryParams(c, tail, 0, NULL, NULL, NULL, NULL, 0) == 1;
+        nq++;
+    }
+    if (sent)
+        sent = PQpipelineSync(c) == 1;
+    if (!sent) {
+        /* nothing can be read back from a pipeline that was not sent whole */
+        int e = map_error(db, NULL, st ? st->sql : tail);
+        pc->ndeferred ? drop_deferred(pc) : (void)0;
+        return e == PL_EDB && PQstatus(c) != CONNECTION_OK ? PL_EUNAVAILABLE : e;
+    }
+    pc->begin_queued = false;
+    if (had_begin)
+        pc->tx_sent = true;
+    drop_deferred(pc);
+    if (!wait) {
+        pc->pending = true;
+        return PL_OK;
+    }
+    PGresult *err = NULL;
+    const char *err_sql = NULL;
+    for (int q = 0; q < nq; q++) {
+        for (int guard = 0;; guard++) {
+            PGresult *r = PQgetResult(c);
+            if (!r)
+                break;
+            ExecStatusType s = PQresultStatus(r);
+            if ((s == PGRES_TUPLES_OK || s == PGRES_COMMAND_OK) && q == st_index && out && !*out) {
+                *out = r;
+                continue;
+            }
+            if ((s == PGRES_FATAL_ERROR || s == PGRES_NONFATAL_ERROR) && !err) {
+                err = r;
+                err_sql = q == st_index ? st->sql : NULL;
+                continue;
+            }
+            PQclear(r);
+            if (guard > 64)
+                break;
+        }
+        if (PQstatus(c) != CONNECTION_OK)
+            break;
+    }
+    bool synced = false;
+    if (PQstatus(c) == CONNECTION_OK) {
+        PGresult *r = PQgetResult(c);
+        synced = r && PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+        PQclear(r);
+    }
+    if (!synced || PQexitPipelineMode(c) != 1) {
+        if (!err)
+            rc = map_error(db, NULL, st ? st->sql : tail);
+        db->broken = true;
+    }
+    if (err) {
+        rc = map_error(db, err, err_sql ? err_sql : (st ? st->sql : tail));
+        PQclear(err);
+    }
+    if (rc && out && *out) {
+        PQclear(*out);
+        *out = NULL;
+    }
+    if (rc == PL_EDB && PQstatus(c) != CONNECTION_OK)
+        rc = PL_EUNAVAILABLE;
+    return rc;
+}
+
+/* Whether a failure of the statement about to run may be retried on a new
+ * connection: nothing of ours was open on the server (the transaction's
+ * BEGIN travels with it, or there is no transaction and it only reads). */
+static bool may_retry(pg_conn_t *pc, pl_stmt_t *st)
+{
+    if (pc->begin_queued)
+        return true;
+    if (pc->tx_sent || pc->ndeferred)
+        return false;
+    return !st || ((pg_stmt_t *)st->impl)->readonly;
+}
+
+static int pq_exec(pl_db_t *db, const char *sql)
+{
+    pg_conn_t *pc = PC(db);
+    settle(db);
+    if (!strcmp(sql, "BEGIN")) {
+        if (pc->begin_queued || pc->tx_sent)
+            return pl_db_fail(db, PL_EINTERNAL, "transaction already open", NULL, NULL);
+        pc->begin_queued = true; /* sent with the first statement */
+        pc->wrote = false;
+        return PL_OK;
+    }
+    if (!strcmp(sql, "COMMIT") || !strcmp(sql, "ROLLBACK")) {
+        bool commit = sql[0] == 'C';
+        if (pc->begin_queued) { /* nothing was sent: nothing to end */
+            pc->begin_queued = false;
+            drop_deferred(pc);
+            return PL_OK;
+        }
+        if (!commit)
+            drop_deferred(pc);
+        int rc;
+        if (commit && !pc->wrote) {
+            /* a read-only transaction: its answer is read later */
+            rc = pipeline(db, NULL, "COMMIT", false, NULL);
+        } else if (pc->ndeferred) {
+            rc = pipeline(db, NULL, sql, true, NULL);
+        } else {
+            rc = pq_exec_raw(db, sql);
+        }
+        if (!pc->pending)
+            pc->tx_sent = false;
+        pc->wrote = false;
+        return rc;
+    }
+    /* anything else: what is queued goes first */
+    if (pc->begin_queued || pc->ndeferred) {
+        int rc = pipeline(db, NULL, NULL, true, NULL);
+        if (rc)
+            return rc;
+    }
+    if (pc->tx_sent && !sql_is_plain_select(sql))
+        pc->wrote = true;
+    int rc = pq_exec_raw(db, sql);
+    if (rc == PL_EUNAVAILABLE && !pc->tx_sent && sql_is_plain_select(sql) && revive(db) == PL_OK)
+        rc = pq_exec_raw(db, sql);
+    return rc;
+}
+
+static int pq_open(pl_db_t *db, const pl_db_config_t *cfg)
+{
+    PGconn *conn = connect_pq(cfg);
+    if (!conn)
+        return PL_EUNAVAILABLE;
+    pg_conn_t *pc = pl_xcalloc(1, sizeof(*pc));
+    pc->pq = conn;
+    pc->cfg = cfg;
+    pc->gen = 1;
+    db->conn = pc;
+    return PL_OK;
 }
 
 static void pq_close(pl_db_t *db)
 {
-    PQfinish(db->conn);
+    pg_conn_t *pc = PC(db);
+    drop_deferred(pc);
+    PQfinish(pc->pq);
+    free(pc);
     db->conn = NULL;
 }
 
 static int pq_tx_status(pl_db_t *db)
 {
-    switch (PQtransactionStatus(db->conn)) {
+    pg_conn_t *pc = PC(db);
+    settle(db);
+    if (pc->begin_queued)
+        return PL_TX_ACTIVE;
+    switch (PQtransactionStatus(pc->pq)) {
     case PQTRANS_ACTIVE:
     case PQTRANS_INTRANS:
         return PL_TX_ACTIVE;
@@ -141,22 +484,34 @@ static int pq_tx_status(pl_db_t *db)
 static int pq_prepare(pl_stmt_t *st)
 {
     pl_db_t *db = st->db;
+    pg_conn_t *pc = PC(db);
     pg_stmt_t *ps = NULL;
     PGresult *res = NULL;
     int rc = PL_EDB;
 
+    settle(db);
     ps = pl_xcalloc(1, sizeof(*ps));
     ps->row = -1;
+    ps->readonly = sql_is_plain_select(st->sql);
     snprintf(ps->name, sizeof(ps->name), "s%u", ++db->stmt_seq);
-    res = PQprepare(db->conn, ps->name, st->sql, 0, NULL);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+    for (int attempt = 0;; attempt++) {
+        res = PQprepare(pc->pq, ps->name, st->sql, 0, NULL);
+        if (PQresultStatus(res) == PGRES_COMMAND_OK)
+            break;
+        /* preparing writes nothing: a connection found dead here is replaced
+         * when no transaction of ours was open on it */
+        if (attempt == 0 && PQstatus(pc->pq) != CONNECTION_OK &&
+            (pc->begin_queued || !pc->tx_sent) && revive(db) == PL_OK) {
+            PQclear(res);
+            continue;
+        }
         rc = map_error(db, res, st->sql);
         goto out;
     }
     PQclear(res);
     /* The parameter count sizes the value array and catches binds to a
      * position the SQL does not have. */
-    res = PQdescribePrepared(db->conn, ps->name);
+    res = PQdescribePrepared(pc->pq, ps->name);
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
         rc = map_error(db, res, st->sql);
         goto out;
@@ -164,6 +519,7 @@ static int pq_prepare(pl_stmt_t *st)
     ps->nparams = PQnparams(res);
     if (ps->nparams > 0)
         ps->values = pl_xcalloc((size_t)ps->nparams, sizeof(*ps->values));
+    ps->gen = pc->gen;
     st->impl = ps;
     ps = NULL;
     rc = PL_OK;
@@ -236,26 +592,115 @@ static int pq_bind_null(pl_stmt_t *st, int pos)
     return set_value(st, pos, NULL);
 }
 
+/* Runs st (with whatever is queued before it) and keeps its result. */
+static int execute(pl_stmt_t *st, PGresult **out)
+{
+    pl_db_t *db = st->db;
+    pg_conn_t *pc = PC(db);
+    pg_stmt_t *ps = st->impl;
+    settle(db);
+    bool retry = may_retry(pc, st);
+    bool had_begin = pc->begin_queued;
+    /* deferred statements are kept for a second attempt */
+    pg_deferred_t saved[MAX_DEFERRED];
+    int nsaved = 0;
+    for (int attempt = 0;; attempt++) {
+        int rc = ensure_prepared(st);
+        for (int i = 0; rc == PL_OK && i < pc->ndeferred; i++)
+            rc = ensure_prepared(pc->deferred[i].st);
+        if (rc == PL_OK) {
+            if (pc->begin_queued || pc->ndeferred) {
+                if (retry && attempt == 0) { /* keep copies for a replay */
+                    nsaved = pc->ndeferred;
+                    for (int i = 0; i < nsaved; i++) {
+                        pg_stmt_t *dps = pc->deferred[i].st->impl;
+                        saved[i].st = pc->deferred[i].st;
+                        saved[i].values = pl_xcalloc((size_t)dps->nparams + 1, sizeof(char *));
+                        for (int k = 0; k < dps->nparams; k++)
+                            saved[i].values[k] = pc->deferred[i].values[k]
+                                                     ? pl_xstrdup(pc->deferred[i].values[k])
+                                                     : NULL;
+                    }
+                }
+                rc = pipeline(db, st, NULL, true, out);
+            } else {
+                PGresult *res = PQexecPrepared(pc->pq, ps->name, ps->nparams,
+                                               (const char *const *)ps->values, NULL, NULL, 0);
+                ExecStatusType s = PQresultStatus(res);
+                if (s != PGRES_TUPLES_OK && s != PGRES_COMMAND_OK) {
+                    rc = map_error(db, res, st->sql);
+                    PQclear(res);
+                } else {
+                    *out = res;
+                }
+            }
+        }
+        if (rc == PL_EUNAVAILABLE && retry && attempt == 0 && revive(db) == PL_OK) {
+            /* the connection was found dead before anything was written:
+             * the same statements again, on the new connection */
+            db->broken = false;
+            pc->begin_queued = had_begin;
+            pc->tx_sent = false;
+            for (int i = 0; i < nsaved; i++)
+                pc->deferred[i] = saved[i];
+            pc->ndeferred = nsaved;
+            nsaved = 0;
+            pl_log("warn", "postgres: connection lost before the transaction wrote anything; "
+                           "retried on a new connection");
+            continue;
+        }
+        for (int i = 0; i < nsaved; i++) {
+            pg_stmt_t *dps = saved[i].st->impl;
+            for (int k = 0; dps && k < dps->nparams; k++)
+                free(saved[i].values[k]);
+            free(saved[i].values);
+        }
+        if (rc == PL_OK && pc->tx_sent && !ps->readonly)
+            pc->wrote = true;
+        return rc;
+    }
+}
+
 static int pq_step(pl_stmt_t *st)
 {
     pg_stmt_t *ps = st->impl;
 
     if (!ps->res) {
-        PGresult *res = PQexecPrepared(st->db->conn, ps->name, ps->nparams,
-                                       (const char *const *)ps->values, NULL, NULL, 0);
-        ExecStatusType s = PQresultStatus(res);
-        if (s != PGRES_TUPLES_OK && s != PGRES_COMMAND_OK) {
-            int rc = map_error(st->db, res, st->sql);
-            PQclear(res);
+        PGresult *res = NULL;
+        int rc = execute(st, &res);
+        if (rc)
             return rc;
-        }
         ps->res = res;
+        ExecStatusType s = PQresultStatus(res);
         ps->nrows = s == PGRES_TUPLES_OK ? PQntuples(res) : 0;
         ps->row = -1;
     }
     if (ps->row < ps->nrows)
         ps->row++;
     return ps->row < ps->nrows ? 1 : 0;
+}
+
+/* Queues st to run before the next statement that needs an answer. */
+static int pq_defer(pl_stmt_t *st)
+{
+    pg_conn_t *pc = PC(st->db);
+    pg_stmt_t *ps = st->impl;
+    settle(st->db);
+    if (pc->ndeferred == MAX_DEFERRED) {
+        int rc = pipeline(st->db, NULL, NULL, true, NULL);
+        if (rc)
+            return rc;
+    }
+    pg_deferred_t *d = &pc->deferred[pc->ndeferred++];
+    d->st = st;
+    d->values = pl_xcalloc((size_t)ps->nparams + 1, sizeof(char *));
+    for (int k = 0; k < ps->nparams; k++) {
+        d->values[k] = ps->values[k];
+        ps->values[k] = NULL; /* moved */
+    }
+    if (pc->tx_sent && !ps->readonly)
+        pc->wrote = true;
+    return PL_OK;
 }
 
 static const char *value(pl_stmt_t *st, int col)
@@ -328,6 +773,7 @@ const pl_db_ops_t pl_db_pg_ops = {
     .col_is_null = pq_col_is_null,
     .reset = pq_reset,
     .changes = pq_changes,
+    .defer = pq_defer,
 };
 
 /* ---- LISTEN: a thread with its own connection that waits for notifications ---- */

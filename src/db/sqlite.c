@@ -29,6 +29,8 @@ static int map_error(pl_db_t *db, int rc, const char *msg, const char *sql)
     default:
         if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
             code = PL_EBUSY;
+        else if ((rc & 0xff) == SQLITE_FULL)
+            code = PL_ENOSPACE;
     }
     char buf[200];
     snprintf(buf, sizeof(buf), "%s (%s)", msg ? msg : sqlite3_errstr(rc), sqlite3_errstr(rc));
@@ -318,3 +320,161 @@ const pl_db_ops_t pl_db_sqlite_ops = {
     .reset = lite_reset,
     .changes = lite_changes,
 };
+
+/* ---- SQLite files: backup and restore ---- */
+
+int pl_db_sqlite_snapshot(pl_db_t *db, const char *path, pl_db_progress_fn fn, void *arg)
+{
+    if (!db || db->ops != &pl_db_sqlite_ops)
+        return PL_EINVAL;
+    sqlite3 *dst = NULL;
+    sqlite3_backup *b = NULL;
+    int rc = PL_EDB;
+    /* one read transaction holds the snapshot for the whole copy, so
+     * writers of other connections go on (WAL) without restarting it */
+    if (lite_exec(db, "BEGIN; SELECT count(*) FROM sqlite_master"))
+        return PL_EDB;
+    if (sqlite3_open_v2(path, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+        SQLITE_OK) {
+        pl_log("error", "sqlite: cannot create %s: %s", path,
+               dst ? sqlite3_errmsg(dst) : "out of memory");
+        goto out;
+    }
+    b = sqlite3_backup_init(dst, "main", db->conn, "main");
+    if (!b) {
+        pl_log("error", "sqlite: cannot start the backup: %s", sqlite3_errmsg(dst));
+        goto out;
+    }
+    int err;
+    do {
+        err = sqlite3_backup_step(b, 256);
+        if (fn)
+            fn(arg, sqlite3_backup_pagecount(b) - sqlite3_backup_remaining(b),
+               sqlite3_backup_pagecount(b));
+        if (err == SQLITE_BUSY || err == SQLITE_LOCKED)
+            sqlite3_sleep(10);
+    } while (err == SQLITE_OK || err == SQLITE_BUSY || err == SQLITE_LOCKED);
+    err = sqlite3_backup_finish(b) == SQLITE_OK && err == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+    b = NULL;
+    if (err != SQLITE_OK) {
+        pl_log("error", "sqlite: backup failed: %s", sqlite3_errmsg(dst));
+        goto out;
+    }
+    /* a self-contained file (no -wal beside it) marked as a backup by its
+     * files table, even when no file goes into it */
+    if (sqlite3_exec(dst,
+                     "PRAGMA journal_mode=DELETE; CREATE TABLE " PL_DB_BACKUP_FILES
+                     " (name TEXT PRIMARY KEY, content BLOB NOT NULL)",
+                     NULL, NULL, NULL) != SQLITE_OK) {
+        pl_log("error", "sqlite: %s: %s", path, sqlite3_errmsg(dst));
+        goto out;
+    }
+    rc = PL_OK;
+out:
+    if (b)
+        sqlite3_backup_finish(b);
+    sqlite3_close(dst);
+    lite_exec(db, "COMMIT");
+    return rc;
+}
+
+/* Opens path (an existing SQLite file) for the functions below. */
+static sqlite3 *open_file(const char *path, bool write)
+{
+    sqlite3 *conn = NULL;
+    int flags = write ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY;
+    if (sqlite3_open_v2(path, &conn, flags, NULL) != SQLITE_OK) {
+        pl_log("error", "sqlite: cannot open %s: %s", path,
+               conn ? sqlite3_errmsg(conn) : "out of memory");
+        sqlite3_close(conn);
+        return NULL;
+    }
+    sqlite3_busy_timeout(conn, 5000);
+    return conn;
+}
+
+static int file_fail(sqlite3 *conn, const char *path)
+{
+    pl_log("error", "sqlite: %s: %s", path, sqlite3_errmsg(conn));
+    sqlite3_close(conn);
+    return PL_EDB;
+}
+
+int pl_db_sqlite_files_put(const char *path, const char *name, const void *data, size_t len)
+{
+    sqlite3 *conn = open_file(path, true);
+    sqlite3_stmt *st = NULL;
+    if (!conn)
+        return PL_EDB;
+    if (sqlite3_exec(conn,
+                     "CREATE TABLE IF NOT EXISTS " PL_DB_BACKUP_FILES
+                     " (name TEXT PRIMARY KEY, content BLOB NOT NULL)",
+                     NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(
+            conn, "INSERT OR REPLACE INTO " PL_DB_BACKUP_FILES " (name, content) VALUES (?1, ?2)",
+            -1, &st, NULL) != SQLITE_OK)
+        return file_fail(conn, path);
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_blob64(st, 2, data, len, SQLITE_TRANSIENT);
+    int err = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (err != SQLITE_DONE)
+        return file_fail(conn, path);
+    sqlite3_close(conn);
+    return PL_OK;
+}
+
+int pl_db_sqlite_files_get(const char *path,
+                           int (*fn)(void *arg, const char *name, const void *data, size_t len),
+                           void *arg)
+{
+    sqlite3 *conn = open_file(path, false);
+    sqlite3_stmt *st = NULL;
+    if (!conn)
+        return PL_EDB;
+    if (sqlite3_prepare_v2(conn, "SELECT name, content FROM " PL_DB_BACKUP_FILES " ORDER BY name",
+                           -1, &st, NULL) != SQLITE_OK)
+        return file_fail(conn, path);
+    int rc = PL_OK, err;
+    while (rc == PL_OK && (err = sqlite3_step(st)) == SQLITE_ROW)
+        rc = fn(arg, (const char *)sqlite3_column_text(st, 0), sqlite3_column_blob(st, 1),
+                (size_t)sqlite3_column_bytes(st, 1));
+    sqlite3_finalize(st);
+    if (rc == PL_OK && err != SQLITE_DONE)
+        return file_fail(conn, path);
+    sqlite3_close(conn);
+    return rc;
+}
+
+int pl_db_sqlite_files_drop(const char *path)
+{
+    sqlite3 *conn = open_file(path, true);
+    if (!conn)
+        return PL_EDB;
+    if (sqlite3_exec(conn, "DROP TABLE IF EXISTS " PL_DB_BACKUP_FILES, NULL, NULL, NULL) !=
+        SQLITE_OK)
+        return file_fail(conn, path);
+    sqlite3_close(conn);
+    return PL_OK;
+}
+
+int pl_db_sqlite_file_check(const char *path, int64_t *version)
+{
+    sqlite3 *conn = open_file(path, false);
+    sqlite3_stmt *st = NULL;
+    if (!conn)
+        return PL_EDB;
+    *version = -1;
+    int rc = PL_EINVAL;
+    if (sqlite3_prepare_v2(conn,
+                           "SELECT (SELECT max(version) FROM schema_migrations), (SELECT count(*) "
+                           "FROM sqlite_master WHERE name = '" PL_DB_BACKUP_FILES "')",
+                           -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 1) == 1) {
+        *version = sqlite3_column_int64(st, 0);
+        rc = PL_OK;
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(conn);
+    return rc;
+}

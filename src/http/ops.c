@@ -20,7 +20,7 @@ static int ops_readyz(pl_req_t *req)
 {
     const char *database = "ok", *migrations = "ok", *jobs = "ok";
     pl_db_t *db = pl_db_thread();
-    int64_t queued;
+    double waited = 0;
     if (!db || !pl_db_ping(db)) {
         database = "unreachable";
         migrations = jobs = "unknown";
@@ -28,8 +28,13 @@ static int ops_readyz(pl_req_t *req)
     } else if (pl_db_migrations_current(db) != PL_OK) {
         migrations = "pending";
         jobs = "unknown";
-    } else if (pl_jobs_count(db, "queued", &queued) != PL_OK) {
+    } else if (!pl_db_can_commit(db)) {
+        database = "cannot_commit"; /* full disk, read-only file or server */
+        jobs = "unknown";
+    } else if (pl_jobs_oldest_queued_seconds(db, &waited) != PL_OK) {
         jobs = "unavailable"; /* the queue cannot be read */
+    } else if (waited > pl_jobs_stall_seconds) {
+        jobs = "stalled"; /* no worker takes due jobs */
     }
     bool ok = !strcmp(database, "ok") && !strcmp(migrations, "ok") && !strcmp(jobs, "ok");
     json_t *checks =

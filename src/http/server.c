@@ -31,6 +31,8 @@
 #include "rbac/rbac.h"
 
 static struct MHD_Daemon *daemon_;
+/* a worker's metrics listener: the operations routes only */
+static bool ops_only;
 static atomic_int in_flight;
 
 /* CORS: allowed origins, or allow_any for "*". */
@@ -199,12 +201,29 @@ static void render_problem(pl_req_t *req, int rc)
             status = 503, code = "unavailable", detail = "The service is busy; try again.";
             err->retry_after = 1;
             break;
+        case PL_EUNAVAILABLE:
+            status = 503, code = "unavailable",
+            detail = "The database cannot be reached; try again shortly.";
+            err->retry_after = 5;
+            break;
+        case PL_ENOSPACE:
+            status = 507, code = "insufficient_storage",
+            detail = "The server has no storage left for this change.";
+            break;
+        case PL_EDB:
+            if (pl_db_unavailable()) { /* the connection, not the query, failed */
+                status = 503, code = "unavailable",
+                detail = "The database cannot be reached; try again shortly.";
+                err->retry_after = 5;
+                break;
+            }
+            /* fall through */
         default:
             status = 500, code = "internal", detail = "An internal error occurred.";
             break;
         }
     }
-    if (status >= 500 && rc != PL_EBUSY)
+    if (status >= 500 && status != 503 && status != 507)
         pl_log("error", "request %s %s failed with %d (request_id %s)", req->method_name,
                req->route ? req->route->path : req->path, rc, req->request_id);
     json_t *o = json_object();
@@ -459,6 +478,8 @@ static void dispatch(pl_req_t *req, conn_state_t *cs)
     }
     /* an unknown method (0) matches no route but still collects Allow */
     int idx = pl_router_match(routes, nroutes, req->method, req->path, &m, &allowed);
+    if (ops_only && idx >= 0 && strcmp(routes[idx].module, "ops"))
+        idx = -1, allowed = 0;
 
     if (idx < 0) {
         if (req->method == PL_M_OPTIONS && allowed && cors_allowed(req) &&
@@ -496,7 +517,7 @@ static void dispatch(pl_req_t *req, conn_state_t *cs)
          * the tenant context, authorization and handler share one transaction */
         pl_db_t *db = pl_db_thread();
         if (!db) {
-            rc = PL_EDB;
+            rc = PL_EUNAVAILABLE;
             goto done;
         }
         bool writes = req->method != PL_M_GET || (req->route->flags & PL_ROUTE_WRITE);
@@ -713,7 +734,7 @@ void pl_server_print_routes(FILE *f)
     }
 }
 
-int pl_server_start(void)
+static int start_on(const char *addr, const char *host, int port_no, unsigned threads)
 {
     if (parse_lists() || pl_server_assemble())
         return PL_EINVAL;
@@ -724,9 +745,9 @@ int pl_server_start(void)
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = AI_PASSIVE;
     char port[16];
-    snprintf(port, sizeof(port), "%d", pl_cfg.http_port);
-    if (getaddrinfo(pl_cfg.http_host, port, &hints, &ai) != 0 || !ai) {
-        fprintf(stderr, "plinth: cannot resolve listen address %s\n", pl_cfg.http_addr);
+    snprintf(port, sizeof(port), "%d", port_no);
+    if (getaddrinfo(host, port, &hints, &ai) != 0 || !ai) {
+        fprintf(stderr, "plinth: cannot resolve listen address %s\n", addr);
         return PL_EINVAL;
     }
     /* Each stream holds a connection and a descriptor: take every descriptor
@@ -742,19 +763,29 @@ int pl_server_start(void)
                      MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    daemon_ = MHD_start_daemon(flags, (uint16_t)pl_cfg.http_port, NULL, NULL, &on_request, NULL,
-                               MHD_OPTION_EXTERNAL_LOGGER, &on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR,
-                               ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)pl_cfg.threads,
-                               MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)pl_cfg.conn_timeout,
-                               MHD_OPTION_NOTIFY_COMPLETED, &on_completed, NULL,
-                               MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
-                               MHD_OPTION_CONNECTION_LIMIT, conn_limit, MHD_OPTION_END);
+    daemon_ = MHD_start_daemon(
+        flags, (uint16_t)port_no, NULL, NULL, &on_request, NULL, MHD_OPTION_EXTERNAL_LOGGER,
+        &on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE, threads,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)pl_cfg.conn_timeout, MHD_OPTION_NOTIFY_COMPLETED,
+        &on_completed, NULL, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
+        MHD_OPTION_CONNECTION_LIMIT, conn_limit, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!daemon_) {
-        fprintf(stderr, "plinth: cannot listen on %s (in use or not allowed)\n", pl_cfg.http_addr);
+        fprintf(stderr, "plinth: cannot listen on %s (in use or not allowed)\n", addr);
         return PL_EINVAL;
     }
     return PL_OK;
+}
+
+int pl_server_start(void)
+{
+    return start_on(pl_cfg.http_addr, pl_cfg.http_host, pl_cfg.http_port, (unsigned)pl_cfg.threads);
+}
+
+int pl_server_start_metrics(void)
+{
+    ops_only = true;
+    return start_on(pl_cfg.metrics_http, pl_cfg.metrics_host, pl_cfg.metrics_port, 1);
 }
 
 void pl_server_stop(int grace_ms)

@@ -23,6 +23,10 @@ void pl_server_print_routes(FILE *f);
  * starts listening. PL_EINVAL (message printed) when the address cannot be
  * bound or a setting is malformed. */
 int pl_server_start(void);
+/* The same for a worker-only instance (`plinth worker --metrics-http`): one
+ * thread on pl_cfg.metrics_host:metrics_port answering the operations
+ * routes only (/healthz, /readyz, /metrics); every other path is 404. */
+int pl_server_start_metrics(void);
 
 /* Stops accepting connections, waits up to grace_ms for requests in flight,
  * then closes every connection and joins the threads. */

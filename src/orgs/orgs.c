@@ -153,16 +153,15 @@ int pl_orgs_enter(pl_db_t *db, pl_ctx_t *ctx, const pl_org_t *o)
 int pl_orgs_resolve(pl_db_t *db, pl_ctx_t *ctx, const char *ref, int perm_bit)
 {
     pl_org_t o;
-    int rc = pl_orgs_lookup(db, ctx->arena, ref, &o);
-    if (rc == PL_ENOTFOUND)
-        return not_found(ctx);
-    if (rc || (rc = pl_orgs_enter(db, ctx, &o)))
-        return rc;
     const char *role_key = NULL;
-    rc = pl_members_store_role(db, ctx->arena, o.id, ctx->principal.user_id, &role_key);
-    if (rc == PL_ENOTFOUND) /* non-members learn nothing, not even that it exists */
-        return not_found(ctx);
-    if (rc)
+    /* the org and the caller's role in one statement: one round trip */
+    int rc = !ref || strlen(ref) > PL_ORGS_SLUG_MAX + 4
+                 ? PL_ENOTFOUND
+                 : pl_orgs_store_get_with_role(db, ctx->arena, ref, pl_uuid_valid(ref),
+                                               ctx->principal.user_id, &o, &role_key);
+    if (rc == PL_ENOTFOUND || (rc == PL_OK && !role_key))
+        return not_found(ctx); /* non-members learn nothing, not even that it exists */
+    if (rc || (rc = pl_orgs_enter(db, ctx, &o)))
         return rc;
     pl_role_t role;
     if ((rc = pl_orgs_role(db, ctx, o.id, role_key, &role)))

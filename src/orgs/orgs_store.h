@@ -28,6 +28,10 @@ int pl_orgs_store_insert(pl_db_t *db, const char *id, const char *name, const ch
                          bool personal, int64_t now);
 int pl_orgs_store_get(pl_db_t *db, pl_arena_t *a, const char *id_or_slug, bool by_id,
                       pl_org_t *out);
+/* The org (id or slug) and user_id's role in it (NULL when not a member),
+ * in one statement. PL_ENOTFOUND when there is no such org. */
+int pl_orgs_store_get_with_role(pl_db_t *db, pl_arena_t *a, const char *id_or_slug, bool by_id,
+                                const char *user_id, pl_org_t *out, const char **role);
 int pl_orgs_store_update(pl_db_t *db, const char *org_id, const char *name, const char *slug,
                          int64_t now);
 int pl_orgs_store_delete(pl_db_t *db, const char *org_id);

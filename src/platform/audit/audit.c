@@ -6,6 +6,7 @@
 
 #include "core/config.h"
 #include "core/crypto.h"
+#include "core/progress.h"
 #include "platform/audit/audit.h"
 #include "platform/events/events.h"
 #include "platform/jobs/jobs.h"
@@ -467,6 +468,8 @@ static int verify_cli(pl_db_t *db, const char *org_id)
         }
     }
     int code = 0;
+    pl_progress_t progress;
+    pl_progress_start(&progress, "audit verify", "chains");
     for (size_t i = 0; i < n; i++) {
         bool valid;
         int64_t events, bad;
@@ -488,8 +491,10 @@ static int verify_cli(pl_db_t *db, const char *org_id)
                 code = 1;
         }
         free(chains[i]);
+        pl_progress_update(&progress, (int64_t)i + 1, (int64_t)n);
     }
     free(chains);
+    pl_progress_finish(&progress);
     return code;
 }
 

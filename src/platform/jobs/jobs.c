@@ -199,6 +199,25 @@ static int job_purge(const char *id, json_t *payload, char *err, size_t errlen)
     return rc;
 }
 
+int pl_jobs_stall_seconds = 300;
+
+int pl_jobs_oldest_queued_seconds(pl_db_t *db, double *out)
+{
+    int64_t now = pl_now_ms(), run_at = 0;
+    int rc = pl_jobs_store_oldest_due(db, now, &run_at);
+    *out = rc == PL_OK && run_at > 0 && run_at < now ? (double)(now - run_at) / 1000.0 : 0.0;
+    return rc;
+}
+
+static double oldest_gauge(void)
+{
+    pl_db_t *db = pl_db_thread();
+    double s = 0;
+    if (db)
+        pl_jobs_oldest_queued_seconds(db, &s);
+    return s;
+}
+
 static double queued_gauge(void)
 {
     pl_db_t *db = pl_db_thread();
@@ -229,6 +248,8 @@ static int jobs_init(void)
     pl_metrics_register_counter(&unknown_kind);
     pl_metrics_register_gauge("plinth_jobs_queued", "Jobs waiting to run (including retries).",
                               queued_gauge);
+    pl_metrics_register_gauge("plinth_jobs_oldest_queued_seconds",
+                              "Seconds the oldest due queued job has waited.", oldest_gauge);
     if (pl_db_listen(NOTIFY_CHANNEL, on_notify) != PL_OK)
         pl_log("warn", "jobs: cannot listen for notifications; polling every %d ms", IDLE_POLL_MS);
     return PL_OK;
@@ -486,8 +507,16 @@ static const pl_schedule_def_t job_schedules[] = {
     {0},
 };
 
+static const pl_option_t job_options[] = {
+    {"jobs-stall-seconds", "PLINTH_JOBS_STALL_SECONDS", PL_OPT_INT, &pl_jobs_stall_seconds, 0, 1,
+     86400 * 7, PL_OPT_RUN, "SECONDS",
+     "/readyz fails `jobs` when a due job has waited longer (default 300)", NULL},
+    {0},
+};
+
 const pl_module_t pl_jobs_module = {
     .name = "jobs",
+    .options = job_options,
     .jobs = job_kinds,
     .schedules = job_schedules,
     .commands = commands,

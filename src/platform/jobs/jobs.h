@@ -46,6 +46,13 @@ bool pl_jobs_stopping(void);
 /* Counts of jobs by status, for /readyz and /metrics. PL_OK or a db error. */
 int pl_jobs_count(pl_db_t *db, const char *status, int64_t *out);
 
+/* Seconds the oldest due queued job has waited (0 when none waits), for
+ * /readyz and the gauge plinth_jobs_oldest_queued_seconds. */
+int pl_jobs_oldest_queued_seconds(pl_db_t *db, double *out);
+/* --jobs-stall-seconds: /readyz fails `jobs` when the oldest due job has
+ * waited longer (default 300). */
+extern int pl_jobs_stall_seconds;
+
 /* A job as the admin view shows it. */
 typedef struct {
     const char *id;

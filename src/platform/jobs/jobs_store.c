@@ -113,6 +113,20 @@ int pl_jobs_store_count(pl_db_t *db, const char *status, int64_t *out)
     return rc < 0 ? rc : PL_OK;
 }
 
+/* Due queued jobs only: one waiting for its retry's run_at is not late. */
+static const char sql_oldest_due[] =
+    "SELECT min(run_at) FROM jobs WHERE status = 'queued' AND run_at <= $1";
+
+int pl_jobs_store_oldest_due(pl_db_t *db, int64_t now, int64_t *run_at)
+{
+    PL_PREPARE(st, db, sql_oldest_due);
+    pl_stmt_bind_int64(st, 1, now);
+    int rc = pl_stmt_step(st);
+    *run_at = rc == 1 && !pl_stmt_col_is_null(st, 0) ? pl_stmt_col_int64(st, 0) : 0;
+    pl_stmt_reset(st);
+    return rc < 0 ? rc : PL_OK;
+}
+
 #define JOB_COLS                                                                                   \
     "id, kind, status, attempts, max_attempts, run_at, created_at, updated_at, finished_at, "      \
     "last_error"

@@ -18,6 +18,8 @@ int pl_jobs_store_done(pl_db_t *db, const char *id, const char *worker, int atte
 int pl_jobs_store_fail(pl_db_t *db, const char *id, const char *worker, int attempts, bool dead,
                        int64_t retry_at, const char *error, int64_t now);
 int pl_jobs_store_count(pl_db_t *db, const char *status, int64_t *out);
+/* run_at of the oldest queued job due by now; 0 when none is. */
+int pl_jobs_store_oldest_due(pl_db_t *db, int64_t now, int64_t *run_at);
 int pl_jobs_store_list(pl_db_t *db, pl_arena_t *a, const char *status, const char *after, int limit,
                        void (*fn)(void *ctx, const pl_job_t *j), void *ctx);
 int pl_jobs_store_get(pl_db_t *db, pl_arena_t *a, const char *id, pl_job_t *out);
