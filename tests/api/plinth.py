@@ -216,8 +216,9 @@ class Server:
     def send_signal(self, sig):
         self.proc.send_signal(sig)
 
-    def stop(self, sig=signal.SIGTERM, timeout=5.0):
-        """Sends sig, waits up to timeout; returns the exit code (-9 if it had to be
+    def stop(self, sig=signal.SIGTERM, timeout=30.0):
+        """Sends sig, waits up to timeout (the default --shutdown-timeout: a server may
+        finish in-flight work that long); returns the exit code (-9 if it had to be
         killed). Idempotent: a stopped server returns its last exit code."""
         if self.session is not None:
             self.session.close()
