@@ -140,6 +140,22 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
     return len;
 }
 
+bool pl_utf8_valid(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    for (size_t i = 0; i < n;) {
+        if (p[i] < 0x80) { /* the common case first */
+            i++;
+            continue;
+        }
+        size_t len = utf8_seq(p + i, n - i);
+        if (!len)
+            return false;
+        i += len;
+    }
+    return true;
+}
+
 char *pl_utf8_clean(pl_arena_t *a, const char *s, size_t max)
 {
     size_t n = strlen(s);

@@ -104,6 +104,10 @@ bool pl_uuid_valid(const char *s);
 /* Lower-case hex of n bytes into out (2n+1 bytes). */
 void pl_hex(const unsigned char *in, size_t n, char *out);
 
+/* Whether n bytes at s are valid UTF-8: no stray continuation bytes,
+ * overlong forms, surrogates or code points past U+10FFFF. */
+bool pl_utf8_valid(const char *s, size_t n);
+
 /* A copy of s in the arena that is valid UTF-8 (each invalid byte becomes
  * U+FFFD), without control characters (they become spaces), and at most max
  * bytes long (cut at a character boundary). For strings taken from request

@@ -180,6 +180,23 @@ static inline int pl_req_validated(pl_req_t *req)
     return pl_validated(&req->ctx);
 }
 
+/* Header values (pure parsers, fuzzed in fuzz/fuzz_headers.c). */
+/* The token of an "Authorization: Bearer TOKEN" value (scheme case-
+ * insensitive, spaces around the token trimmed), pointing into h. PL_OK;
+ * PL_ENOTFOUND when h is absent or blank; PL_EINVAL for another scheme or
+ * an empty token. */
+int pl_header_bearer(const char *h, pl_str_t *token);
+/* Whether a Content-Type value is application/json (parameters allowed). */
+bool pl_header_is_json(const char *ct);
+/* The value of cookie name in a Cookie header (RFC 6265: "a=1; b=2",
+ * surrounding quotes removed), copied into a; NULL when absent. */
+const char *pl_header_cookie(pl_arena_t *a, const char *h, const char *name);
+/* Whether an If-Match / If-None-Match value ("*", or a list of entity-tags
+ * such as `"a", W/"b"`) names etag (the opaque tag, without quotes). Weak
+ * comparison (If-None-Match) lets W/ tags match; strong comparison
+ * (If-Match) does not. A malformed list matches nothing. */
+bool pl_header_etag_match(const char *h, const char *etag, bool weak);
+
 /* Pagination: parses ?limit= (default 50, 1..200) and ?cursor=; 400 on bad input. */
 int pl_req_page(pl_req_t *req, int *limit, const char **cursor);
 
