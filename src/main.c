@@ -172,12 +172,14 @@ static int run(bool serve, int argc, char **argv)
     if (pl_modules_init())
         return 1;
     pl_log_flush_start();
-    if (serve && pl_server_start()) {
+    bool listening = serve || pl_cfg.metrics_http[0];
+    if (listening && pl_server_start(serve)) {
+        pl_server_stop(0);
         pl_log_flush_stop();
         return 1;
     }
     if (pl_modules_start()) {
-        if (serve)
+        if (listening)
             pl_server_stop(0);
         pl_modules_stop();
         pl_log_flush_stop();
@@ -192,7 +194,7 @@ static int run(bool serve, int argc, char **argv)
         pl_log("info", "plinth %s worker running (%s, %d job workers)", PL_VERSION,
                pl_db_engine() == PL_DB_POSTGRES ? "postgres" : "sqlite", pl_cfg.workers);
     wait_for_signal(&set);
-    if (serve)
+    if (listening)
         pl_server_stop(pl_cfg.shutdown_timeout * 1000);
     pl_modules_stop();
     pl_db_thread_close();

@@ -69,6 +69,14 @@ struct pl_route {
 };
 
 #define PL_ROUTE_JSON 1u /* the body, when present, must be a JSON object */
+/* The handler hashes or verifies a password (Argon2id): authentication and
+ * handler run on the hashing pool, off the HTTP threads (docs/architecture.md,
+ * "Thread model"); when its queue is full the answer is 503 unavailable. */
+#define PL_ROUTE_HASHING 2u
+/* Served on the --metrics-http listener too (operations routes). */
+#define PL_ROUTE_OPS 4u
+/* With a --metrics-http listener, served there only (the metrics). */
+#define PL_ROUTE_PRIVATE 8u
 
 /* Where header and query values come from (set by http/). kind is
  * PL_REQ_HEADER or PL_REQ_QUERY; the result lives as long as the request. */

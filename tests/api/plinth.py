@@ -36,6 +36,22 @@ def binary():
     return os.path.abspath(b)
 
 
+_sanitized = None
+
+
+def sanitized():
+    """True when the binary under test is a sanitizer build (ASan/UBSan): the
+    heaviest tests (thousands of connections, floods) skip it."""
+    global _sanitized
+    if _sanitized is None:
+        try:
+            with open(binary(), "rb") as f:
+                _sanitized = b"AddressSanitizer" in f.read()
+        except OSError:
+            _sanitized = False
+    return _sanitized
+
+
 def engine():
     """'postgres' when the suite runs against PostgreSQL, else 'sqlite'."""
     return "postgres" if os.environ.get("PLINTH_TEST_PG_ADMIN_URL") else "sqlite"
@@ -426,7 +442,8 @@ def metric_value(samples, name, **labels):
 def routes():
     """The route table the binary assembles from its modules (`plinth routes`):
     a list of dicts with method, path, auth (none|user|admin|org), perm (None
-    when the route names none), module and json (the body must be an object)."""
+    when the route names none), module, json (the body must be an object) and
+    hashing (the route runs on the password hashing pool)."""
     out = subprocess.run([binary(), "routes"], capture_output=True, text=True, timeout=30,
                          env=base_env(), check=True).stdout
     lines = out.splitlines()
@@ -436,5 +453,6 @@ def routes():
         method, path, auth, perm, module, flags = line.split()
         table.append({"method": method, "path": path, "auth": auth,
                       "perm": None if perm == "-" else perm, "module": module,
-                      "json": flags == "json"})
+                      "json": "json" in flags.split(","),
+                      "hashing": "hashing" in flags.split(",")})
     return table

@@ -41,9 +41,11 @@ def table_from_binary():
         assert len(cols) == 6, "plinth routes: expected 6 columns: %r" % line
         method, path, auth, perm, _module, flags = cols
         assert auth in AUTH_KINDS, "plinth routes: unknown auth %r in %r" % (auth, line)
-        assert flags in ("json", "-"), "plinth routes: unknown flags %r in %r" % (flags, line)
+        names = set() if flags == "-" else set(flags.split(","))
+        assert names <= {"json", "hashing", "ops", "private", "ticket"}, \
+            "plinth routes: unknown flags %r in %r" % (flags, line)
         routes.append((method.lower(), path, auth, None if perm == "-" else perm,
-                       flags == "json"))
+                       "json" in names))
     return routes
 
 
