@@ -188,9 +188,10 @@ int pl_auth_register(pl_db_t *db, pl_ctx_t *ctx, const pl_auth_registration_t *i
 
 /* ---- the password step of sign-in ---- */
 
-int pl_auth_throttle(pl_db_t *db, pl_ctx_t *ctx, const char *email)
+/* The throttles' decision for an attempt by (email, ctx->ip) at now: PL_OK,
+ * or 429 rate_limited / account_locked with retry_after. Reads only. */
+static int decide(pl_db_t *db, pl_ctx_t *ctx, const char *email, int64_t now)
 {
-    int64_t now = pl_now_ms();
     pl_throttle_input_t in = {0};
     int rc = pl_store_attempts_recent(db, email, ctx->ip, PL_THROTTLE_LOCK_FAILS, in.recent_success,
                                       in.recent_at, &in.nrecent);
@@ -219,6 +220,43 @@ int pl_auth_throttle(pl_db_t *db, pl_ctx_t *ctx, const char *email)
     return pl_fail(ctx, 429, "rate_limited", "Too many sign-in attempts; try again later.");
 }
 
+int pl_auth_throttle(pl_db_t *db, pl_ctx_t *ctx, const char *email)
+{
+    return decide(db, ctx, email, pl_now_ms());
+}
+
+/* The decision and the record are one step: under a lock on the client
+ * address (every instance: pl_db_lock), in one write transaction, so of
+ * concurrent attempts exactly as many are evaluated as the limits allow.
+ * The lock is per address because both limits count per address. */
+int pl_auth_attempt_begin(pl_db_t *db, pl_ctx_t *ctx, const char *email, int64_t *attempt)
+{
+    int64_t now = pl_now_ms();
+    int rc = pl_db_begin(db);
+    if (rc)
+        return rc;
+    rc = pl_db_lock(db, pl_arena_printf(ctx->arena, "signin:%s", ctx->ip ? ctx->ip : ""));
+    if (!rc)
+        rc = decide(db, ctx, email, now);
+    if (!rc)
+        rc = pl_store_attempt_reserve(db, email, ctx->ip ? ctx->ip : "", now, attempt);
+    if (!rc) /* the failure stays counted when the request then fails */
+        pl_db_keep_on_error(db);
+    return pl_db_finish(db, rc);
+}
+
+int pl_auth_attempt_settle(pl_db_t *db, int64_t attempt, bool void_it)
+{
+    return pl_store_attempt_settle(db, attempt, void_it);
+}
+
+/* Settles an attempt in a transaction of its own. */
+static int settle_alone(pl_db_t *db, int64_t attempt, bool void_it)
+{
+    int rc = pl_db_begin(db);
+    return rc ? rc : pl_db_finish(db, pl_store_attempt_settle(db, attempt, void_it));
+}
+
 int pl_auth_audit_login(pl_db_t *db, pl_ctx_t *ctx, const pl_user_t *u, bool mfa)
 {
     json_t *d = json_pack("{s:b}", "mfa", mfa);
@@ -233,7 +271,8 @@ int pl_auth_login(pl_db_t *db, pl_ctx_t *ctx, const char *email_in, const char *
     const char *email = NULL;
     if (pl_auth_check_email(ctx, "email", email_in, &email))
         return PL_EINVAL;
-    int rc = pl_auth_throttle(db, ctx, email);
+    int64_t attempt = 0;
+    int rc = pl_auth_attempt_begin(db, ctx, email, &attempt);
     if (rc)
         return rc;
     pl_user_t u;
@@ -243,17 +282,19 @@ int pl_auth_login(pl_db_t *db, pl_ctx_t *ctx, const char *email_in, const char *
     bool found = rc == PL_OK;
     /* unknown emails are checked against a dummy hash: the same time */
     if (!pl_password_verify(found ? u.password_hash : NULL, password, strlen(password))) {
-        if ((rc = pl_db_begin(db)))
-            return rc;
-        rc = pl_store_attempt_insert(db, email, ctx->ip, false, pl_now_ms());
-        if (!rc && found) /* unknown emails have nobody to tell */
+        /* the attempt was counted as a failure when it began */
+        if (found) { /* unknown emails have nobody to tell */
+            if ((rc = pl_db_begin(db)))
+                return rc;
             rc = pl_audit_append(db, ctx, NULL, "user.login_failed", "user", u.id, NULL);
-        if ((rc = pl_db_finish(db, rc)))
-            return rc;
+            if ((rc = pl_db_finish(db, rc)))
+                return rc;
+        }
         pl_auth_count("failure");
         return pl_fail(ctx, 401, "invalid_credentials", "The email or password is wrong.");
     }
     if (u.disabled) {
+        settle_alone(db, attempt, true); /* not a sign-in: as before it began */
         pl_auth_count("disabled");
         return pl_fail(ctx, 403, "account_disabled", "This account is disabled.");
     }
@@ -264,13 +305,17 @@ int pl_auth_login(pl_db_t *db, pl_ctx_t *ctx, const char *email_in, const char *
             pl_db_finish(db, pl_store_user_set_password(db, u.id, hash, pl_now_ms()));
     }
     /* the one way to a session from a password: with two-factor on, only a
-     * challenge comes back, and pl_auth_login_mfa finishes the sign-in */
+     * challenge comes back, and pl_auth_login_mfa finishes the sign-in (the
+     * password step alone is neither a failure nor a success) */
     out->mfa_required = u.mfa_enabled;
-    if (u.mfa_enabled)
+    if (u.mfa_enabled) {
+        if ((rc = settle_alone(db, attempt, true)))
+            return rc;
         return pl_auth_mfa_challenge(db, ctx, &u, out->mfa_token);
+    }
     if ((rc = pl_db_begin(db)))
         return rc;
-    rc = pl_store_attempt_insert(db, email, ctx->ip, true, pl_now_ms());
+    rc = pl_store_attempt_settle(db, attempt, false);
     if (!rc)
         rc = pl_auth_issue_session(db, ctx, &u, &out->tokens);
     if (!rc)
@@ -339,17 +384,26 @@ int pl_auth_password_change(pl_db_t *db, pl_ctx_t *ctx, const char *current,
     pl_user_t u;
     if ((rc = pl_store_user_by_id(db, ctx->arena, ctx->principal.user_id, &u)))
         return rc;
+    /* a wrong current password counts as a failed sign-in */
+    int64_t attempt = 0;
+    if ((rc = pl_auth_attempt_begin(db, ctx, u.email, &attempt)))
+        return rc;
     if (!pl_password_verify(u.password_hash, current, strlen(current))) {
+        pl_auth_count("failure");
         pl_field_error(ctx, "current_password", "incorrect", "The current password is wrong.");
         return PL_EINVAL;
     }
     char hash[PL_AUTH_PASSWORD_HASH_MAX];
-    if ((rc = pl_auth_hash_password(ctx, "new_password", new_password, u.email, hash)))
+    if ((rc = pl_auth_hash_password(ctx, "new_password", new_password, u.email, hash))) {
+        settle_alone(db, attempt, false); /* the current password was right */
         return rc;
+    }
     if ((rc = pl_db_begin(db)))
         return rc;
     int64_t now = pl_now_ms();
-    rc = pl_store_user_set_password(db, u.id, hash, now);
+    rc = pl_store_attempt_settle(db, attempt, false);
+    if (!rc)
+        rc = pl_store_user_set_password(db, u.id, hash, now);
     if (!rc)
         rc = pl_store_sessions_revoke_all(db, u.id, ctx->principal.session_id, "password_changed",
                                           now);
