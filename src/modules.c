@@ -20,9 +20,11 @@ extern const pl_module_t pl_orgs_module;
 extern const pl_module_t pl_apikeys_module;
 extern const pl_module_t pl_auditlog_module;
 extern const pl_module_t pl_flags_module;
+extern const pl_module_t pl_billing_module;
 extern const pl_module_t pl_admin_module;
 extern const pl_module_t pl_realtime_module;
 extern const pl_module_t pl_notifications_module;
+extern const pl_module_t pl_ui_module;
 
 const pl_module_t *const pl_modules[] = {
     /* platform: services every feature uses */
@@ -37,9 +39,12 @@ const pl_module_t *const pl_modules[] = {
     &pl_apikeys_module,
     &pl_auditlog_module,
     &pl_flags_module,
+    &pl_billing_module,
     &pl_admin_module,
     &pl_realtime_module,
     &pl_notifications_module,
+    /* the dashboards, on top of the public API */
+    &pl_ui_module,
     NULL,
 };
 

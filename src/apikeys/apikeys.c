@@ -7,6 +7,7 @@
 
 #include "apikeys/apikeys.h"
 #include "apikeys/apikeys_store.h"
+#include "billing/billing.h"
 #include "core/crypto.h"
 #include "orgs/orgs.h"
 #include "platform/audit/audit.h"
@@ -137,7 +138,9 @@ int pl_apikeys_create(pl_db_t *db, pl_ctx_t *ctx, const char *name, const pl_per
                      .created_at = now};
     int rc = pl_db_begin(db);
     if (!rc) {
-        rc = pl_apikeys_store_insert(db, ctx->arena, &k, hash);
+        rc = pl_billing_reserve(db, ctx, k.org_id, "api_keys", 1);
+        if (!rc)
+            rc = pl_apikeys_store_insert(db, ctx->arena, &k, hash);
         if (!rc) {
             json_t *d = json_pack("{s:s, s:s, s:o}", "name", k.name, "prefix", k.prefix,
                                   "permissions", pl_perms_to_json(perms));
@@ -181,4 +184,9 @@ int pl_apikeys_revoke(pl_db_t *db, pl_ctx_t *ctx, const char *id)
     if ((rc = pl_db_finish(db, rc)) == PL_ENOTFOUND)
         return pl_fail(ctx, 404, "not_found", "No such API key.");
     return rc;
+}
+
+int pl_apikeys_count_live(pl_db_t *db, const char *org_id, int64_t now, int64_t *out)
+{
+    return pl_apikeys_store_count_live(db, org_id, now, out);
 }

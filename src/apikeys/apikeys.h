@@ -53,7 +53,8 @@ void pl_apikeys_touch(pl_db_t *db, const char *org_id, const char *key_id);
 
 /* Creates a key in the acting org with the caller's level and perms, which
  * must be a subset of the caller's (403 forbidden); expires_at is 0 or a
- * future time (422 on field "expires_at" otherwise). out gets the key's
+ * future time (422 on field "expires_at" otherwise); 402
+ * plan_limit_reached when the plan's api_keys are all live. out gets the key's
  * record and secret the key itself (PL_APIKEY_LEN + 1 bytes), which is
  * shown once and never stored: the caller wipes it (pl_memzero). */
 int pl_apikeys_create(pl_db_t *db, pl_ctx_t *ctx, const char *name, const pl_perms_t *perms,
@@ -66,5 +67,9 @@ int pl_apikeys_list(pl_db_t *db, pl_ctx_t *ctx, const char *cursor, int limit,
 /* Revokes a key of the acting org; it stops working at once. 404
  * not_found for an unknown or already revoked key. */
 int pl_apikeys_revoke(pl_db_t *db, pl_ctx_t *ctx, const char *id);
+
+/* The live keys of org_id at now (neither revoked nor expired): the plan
+ * limit "api_keys". In the caller's transaction. */
+int pl_apikeys_count_live(pl_db_t *db, const char *org_id, int64_t now, int64_t *out);
 
 #endif

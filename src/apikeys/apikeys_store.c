@@ -112,3 +112,18 @@ int pl_apikeys_store_touch(pl_db_t *db, const char *org_id, const char *id, int6
     pl_stmt_bind_int64(st, 3, now);
     return done_rc(pl_stmt_exec(st));
 }
+
+static const char sql_count_live[] =
+    "SELECT count(*) FROM api_keys WHERE org_id = $1 AND revoked_at IS NULL "
+    "AND (expires_at IS NULL OR expires_at > $2)";
+
+int pl_apikeys_store_count_live(pl_db_t *db, const char *org_id, int64_t now, int64_t *out)
+{
+    PL_PREPARE(st, db, sql_count_live);
+    pl_stmt_bind_text(st, 1, org_id);
+    pl_stmt_bind_int64(st, 2, now);
+    int rc = pl_stmt_step(st);
+    *out = rc == 1 ? pl_stmt_col_int64(st, 0) : 0;
+    pl_stmt_reset(st);
+    return rc < 0 ? rc : PL_OK;
+}

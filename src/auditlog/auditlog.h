@@ -51,4 +51,20 @@ int pl_auditlog_verify(pl_db_t *db, pl_ctx_t *ctx, pl_auditlog_verification_t *o
  * pl_audit_export_free; it may outlive the caller's transaction. */
 pl_audit_export_t *pl_auditlog_export(pl_ctx_t *ctx, bool csv);
 
+/* ---- instance admins ----
+ * Instance admins read any organization's chain and the instance chain
+ * (the dashboard's audit pages). Each call answers 403 forbidden unless
+ * ctx->principal is an instance admin. */
+
+/* Makes org_ref (id or slug) the acting organization for the calls above,
+ * without membership: 404 not_found when there is none. */
+int pl_auditlog_admin_enter(pl_db_t *db, pl_ctx_t *ctx, const char *org_ref);
+
+/* The instance chain's events matching f, its verification and export. */
+int pl_auditlog_instance_list(pl_db_t *db, pl_ctx_t *ctx, const pl_auditlog_filter_t *f,
+                              pl_auditlog_page_t *out);
+int pl_auditlog_instance_verify(pl_db_t *db, pl_ctx_t *ctx, pl_auditlog_verification_t *out);
+/* NULL (403 recorded) for a caller who is not an instance admin. */
+pl_audit_export_t *pl_auditlog_instance_export(pl_ctx_t *ctx, bool csv);
+
 #endif

@@ -1,6 +1,7 @@
 /* auditlog_routes.c - the HTTP face of the audit log: an org's events,
  * their streamed export and verification, and a user's security events;
- * and the module's descriptor. */
+ * the same for instance admins over any org's chain and the instance
+ * chain; and the module's descriptor. */
 #include <stdio.h>
 #include <string.h>
 
@@ -77,20 +78,28 @@ static int render_page(pl_req_t *req, int rc, pl_auditlog_page_t *page)
     return pl_resp_list(req, page->events, page->next ? cursor : NULL);
 }
 
+/* The filters of a list: page, action, actor_id, target_id, since, until. */
+static int list_filter(pl_req_t *req, pl_auditlog_filter_t *f)
+{
+    *f = (pl_auditlog_filter_t){.since = 0, .until = INT64_MAX};
+    int rc = page_args(req, f);
+    if (!rc)
+        rc = filter_arg(req, "action", &f->action);
+    if (!rc)
+        rc = filter_arg(req, "actor_id", &f->actor_id);
+    if (!rc)
+        rc = filter_arg(req, "target_id", &f->target_id);
+    if (!rc)
+        rc = query_time(req, "since", &f->since);
+    if (!rc)
+        rc = query_time(req, "until", &f->until);
+    return rc;
+}
+
 static int list(pl_req_t *req)
 {
-    pl_auditlog_filter_t f = {.since = 0, .until = INT64_MAX};
-    int rc = page_args(req, &f);
-    if (!rc)
-        rc = filter_arg(req, "action", &f.action);
-    if (!rc)
-        rc = filter_arg(req, "actor_id", &f.actor_id);
-    if (!rc)
-        rc = filter_arg(req, "target_id", &f.target_id);
-    if (!rc)
-        rc = query_time(req, "since", &f.since);
-    if (!rc)
-        rc = query_time(req, "until", &f.until);
+    pl_auditlog_filter_t f;
+    int rc = list_filter(req, &f);
     if (rc)
         return rc;
     pl_db_t *db = pl_db_thread();
@@ -139,11 +148,97 @@ static int export(pl_req_t *req)
                           export_read, x, export_free);
 }
 
+/* ---- instance admins: any organization's chain, and the instance chain ---- */
+
+/* Enters {org} for an admin route; db gets the thread's connection. */
+static int admin_org(pl_req_t *req, pl_db_t **db)
+{
+    if (!(*db = pl_db_thread()))
+        return PL_EDB;
+    return pl_auditlog_admin_enter(*db, &req->ctx, pl_req_param(req, "org"));
+}
+
+static int admin_org_list(pl_req_t *req)
+{
+    pl_auditlog_filter_t f;
+    pl_db_t *db;
+    int rc = list_filter(req, &f);
+    if (rc || (rc = admin_org(req, &db)))
+        return rc;
+    pl_auditlog_page_t page;
+    return render_page(req, pl_auditlog_list(db, &req->ctx, &f, &page), &page);
+}
+
+static int admin_org_verify(pl_req_t *req)
+{
+    pl_db_t *db;
+    int rc = admin_org(req, &db);
+    if (rc)
+        return rc;
+    pl_auditlog_verification_t v;
+    rc = pl_auditlog_verify(db, &req->ctx, &v);
+    return rc ? rc : pl_resp_object(req, 200, write_verification, &v);
+}
+
+static int admin_org_export(pl_req_t *req)
+{
+    pl_db_t *db;
+    int rc = admin_org(req, &db);
+    return rc ? rc : export(req);
+}
+
+static int instance_list(pl_req_t *req)
+{
+    pl_auditlog_filter_t f;
+    int rc = list_filter(req, &f);
+    if (rc)
+        return rc;
+    pl_db_t *db = pl_db_thread();
+    if (!db)
+        return PL_EDB;
+    pl_auditlog_page_t page;
+    return render_page(req, pl_auditlog_instance_list(db, &req->ctx, &f, &page), &page);
+}
+
+static int instance_verify(pl_req_t *req)
+{
+    pl_db_t *db = pl_db_thread();
+    if (!db)
+        return PL_EDB;
+    pl_auditlog_verification_t v;
+    int rc = pl_auditlog_instance_verify(db, &req->ctx, &v);
+    return rc ? rc : pl_resp_object(req, 200, write_verification, &v);
+}
+
+static int instance_export(pl_req_t *req)
+{
+    const char *format = pl_req_query(req, "format");
+    if (format && strcmp(format, "jsonl") && strcmp(format, "csv"))
+        return pl_req_fail(req, 400, "bad_request", "format must be jsonl or csv.");
+    bool csv = format && !strcmp(format, "csv");
+    pl_audit_export_t *x = pl_auditlog_instance_export(&req->ctx, csv);
+    if (!x)
+        return PL_EFORBIDDEN;
+    pl_resp_header(req, "Content-Disposition",
+                   csv ? "attachment; filename=\"audit-events-instance.csv\""
+                       : "attachment; filename=\"audit-events-instance.jsonl\"");
+    return pl_resp_stream(req, 200, csv ? "text/csv; charset=utf-8" : "application/x-ndjson",
+                          export_read, x, export_free);
+}
+
 static pl_route_t routes[] = {
     {PL_M_GET, "/v1/orgs/{org}/audit-events", list, PL_AUTH_ORG, "audit.read", 0},
     {PL_M_GET, "/v1/orgs/{org}/audit-events/export", export, PL_AUTH_ORG, "audit.read", 0},
     {PL_M_GET, "/v1/orgs/{org}/audit-events/verify", verify, PL_AUTH_ORG, "audit.read", 0},
     {PL_M_GET, "/v1/me/security-events", security_events, PL_AUTH_USER, NULL, 0},
+    {PL_M_GET, "/v1/admin/orgs/{org}/audit-events", admin_org_list, PL_AUTH_ADMIN, NULL, 0},
+    {PL_M_GET, "/v1/admin/orgs/{org}/audit-events/export", admin_org_export, PL_AUTH_ADMIN, NULL,
+     0},
+    {PL_M_GET, "/v1/admin/orgs/{org}/audit-events/verify", admin_org_verify, PL_AUTH_ADMIN, NULL,
+     0},
+    {PL_M_GET, "/v1/admin/audit-events", instance_list, PL_AUTH_ADMIN, NULL, 0},
+    {PL_M_GET, "/v1/admin/audit-events/export", instance_export, PL_AUTH_ADMIN, NULL, 0},
+    {PL_M_GET, "/v1/admin/audit-events/verify", instance_verify, PL_AUTH_ADMIN, NULL, 0},
     {0},
 };
 

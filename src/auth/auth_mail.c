@@ -12,12 +12,12 @@ const pl_mail_template_def_t pl_auth_templates[] = {
         "verify_email",
         "Verify your email address",
         "{{greeting}}\n\n"
-        "Please confirm the email address of your plinth account by opening this link:\n\n"
+        "Please confirm the email address of your {{product}} account by opening this link:\n\n"
         "{{link}}\n\n"
         "The link expires in 24 hours. If you did not create an account, you can ignore "
         "this email.\n",
         "<p>{{greeting}}</p>\n"
-        "<p>Please confirm the email address of your plinth account.</p>\n"
+        "<p>Please confirm the email address of your {{product}} account.</p>\n"
         "<p><a href=\"{{link}}\">Verify email address</a></p>\n"
         "<p>If the link does not work, copy this address into your browser:<br>\n"
         "{{link}}</p>\n"
@@ -29,13 +29,13 @@ const pl_mail_template_def_t pl_auth_templates[] = {
         "password_reset",
         "Reset your password",
         "{{greeting}}\n\n"
-        "We received a request to reset the password of your plinth account. To choose a new "
+        "We received a request to reset the password of your {{product}} account. To choose a new "
         "password, open this link:\n\n"
         "{{link}}\n\n"
         "The link expires in 1 hour and works once. If you did not ask for a reset, ignore "
         "this email: your password stays as it is.\n",
         "<p>{{greeting}}</p>\n"
-        "<p>We received a request to reset the password of your plinth account.</p>\n"
+        "<p>We received a request to reset the password of your {{product}} account.</p>\n"
         "<p><a href=\"{{link}}\">Choose a new password</a></p>\n"
         "<p>If the link does not work, copy this address into your browser:<br>\n"
         "{{link}}</p>\n"
@@ -47,10 +47,10 @@ const pl_mail_template_def_t pl_auth_templates[] = {
         "password_changed",
         "Your password was changed",
         "{{greeting}}\n\n"
-        "The password of your plinth account was just changed. If you made this change, "
+        "The password of your {{product}} account was just changed. If you made this change, "
         "there is nothing else to do.\n\n" IGNORE_TEXT "\n",
         "<p>{{greeting}}</p>\n"
-        "<p>The password of your plinth account was just changed. If you made this change, "
+        "<p>The password of your {{product}} account was just changed. If you made this change, "
         "there is nothing else to do.</p>\n"
         "<p>" IGNORE_TEXT "</p>\n",
         NULL,
@@ -59,11 +59,11 @@ const pl_mail_template_def_t pl_auth_templates[] = {
         "mfa_enabled",
         "Two-factor authentication was turned on",
         "{{greeting}}\n\n"
-        "Two-factor authentication was turned on for your plinth account. Signing in now "
+        "Two-factor authentication was turned on for your {{product}} account. Signing in now "
         "takes a code from your authenticator app or one of your recovery "
         "codes.\n\n" IGNORE_TEXT "\n",
         "<p>{{greeting}}</p>\n"
-        "<p>Two-factor authentication was turned on for your plinth account. Signing in now "
+        "<p>Two-factor authentication was turned on for your {{product}} account. Signing in now "
         "takes a code from your authenticator app or one of your recovery codes.</p>\n"
         "<p>" IGNORE_TEXT "</p>\n",
         NULL,
@@ -72,10 +72,10 @@ const pl_mail_template_def_t pl_auth_templates[] = {
         "mfa_disabled",
         "Two-factor authentication was turned off",
         "{{greeting}}\n\n"
-        "Two-factor authentication was turned off for your plinth account. Signing in now "
+        "Two-factor authentication was turned off for your {{product}} account. Signing in now "
         "takes only your password.\n\n" IGNORE_TEXT "\n",
         "<p>{{greeting}}</p>\n"
-        "<p>Two-factor authentication was turned off for your plinth account. Signing in now "
+        "<p>Two-factor authentication was turned off for your {{product}} account. Signing in now "
         "takes only your password.</p>\n"
         "<p>" IGNORE_TEXT "</p>\n",
         NULL,

@@ -7,7 +7,9 @@
 #include <string.h>
 
 #include "auth/auth.h"
+#include "auth/auth_int.h"
 #include "auth/auth_routes.h"
+#include "core/config.h"
 #include "core/crypto.h"
 #include "core/jsonw.h"
 #include "orgs/orgs.h"
@@ -22,15 +24,72 @@ json_t *pl_auth_user_json(pl_ctx_t *ctx, const pl_user_t *u)
                      "created_at", pl_ctx_time(ctx, u->created_at));
 }
 
-/* A TokenPair; the tokens are wiped once copied. */
-static json_t *tokens_json(pl_req_t *req, pl_auth_tokens_t *t)
+/* ---- browser sessions ----
+ * A sign-in with "session_cookie": true keeps the refresh token out of the
+ * body and in the HttpOnly cookie plinth_refresh, scoped to /v1/auth, so
+ * the dashboards never hold it in script. Refresh reads it back only with
+ * the header X-Plinth-CSRF: 1, which a cross-site form cannot send (and
+ * SameSite=Strict keeps the cookie off cross-site requests anyway). */
+
+#define REFRESH_COOKIE "plinth_refresh"
+#define CSRF_HEADER    "X-Plinth-CSRF"
+
+/* The Set-Cookie value for token (NULL: the cookie's removal). */
+static const char *refresh_cookie(pl_req_t *req, const char *token)
 {
-    json_t *o = json_pack("{s:s, s:s, s:i, s:s, s:o}", "token_type", "Bearer", "access_token",
-                          t->access_token, "expires_in", t->expires_in, "refresh_token",
-                          t->refresh_token, "user", pl_auth_user_json(&req->ctx, &t->user));
+    const char *secure = strncmp(pl_cfg.public_url, "https://", 8) ? "" : "; Secure";
+    if (!token)
+        return pl_arena_printf(req->ctx.arena,
+                               REFRESH_COOKIE "=; Path=/v1/auth; Max-Age=0; HttpOnly; "
+                                              "SameSite=Strict%s",
+                               secure);
+    return pl_arena_printf(req->ctx.arena,
+                           REFRESH_COOKIE "=%s; Path=/v1/auth; Max-Age=%lld; HttpOnly; "
+                                          "SameSite=Strict%s",
+                           token, (long long)(PL_SESSION_TTL_MS / 1000), secure);
+}
+
+/* The refresh token of the request's plinth_refresh cookie, or NULL. */
+static const char *cookie_token(pl_req_t *req)
+{
+    const char *c = pl_req_header(req, "Cookie");
+    size_t n = strlen(REFRESH_COOKIE);
+    while (c && *c) {
+        while (*c == ' ' || *c == ';')
+            c++;
+        if (!strncmp(c, REFRESH_COOKIE, n) && c[n] == '=') {
+            const char *v = c + n + 1, *end = strchr(v, ';');
+            size_t len = end ? (size_t)(end - v) : strlen(v);
+            return len && len <= PL_AUTH_TOKEN_INPUT_MAX ? pl_arena_strndup(req->ctx.arena, v, len)
+                                                         : NULL;
+        }
+        c = strchr(c, ';');
+    }
+    return NULL;
+}
+
+/* Whether the body asks for a browser session ("session_cookie": true). */
+static bool wants_cookie(pl_req_t *req)
+{
+    bool v = false;
+    return pl_json_get_bool(req, "session_cookie", false, &v) == PL_OK && v;
+}
+
+/* A TokenPair; the tokens are wiped once copied. With cookie, the refresh
+ * token goes into the plinth_refresh cookie and not into the body. */
+static json_t *tokens_json_as(pl_req_t *req, pl_auth_tokens_t *t, bool cookie)
+{
+    json_t *o = json_pack("{s:s, s:s, s:i}", "token_type", "Bearer", "access_token",
+                          t->access_token, "expires_in", t->expires_in);
+    if (cookie)
+        pl_resp_header(req, "Set-Cookie", refresh_cookie(req, t->refresh_token));
+    else
+        json_object_set_new(o, "refresh_token", json_string(t->refresh_token));
+    json_object_set_new(o, "user", pl_auth_user_json(&req->ctx, &t->user));
     pl_memzero(t, sizeof(*t));
     return o;
 }
+
 
 static json_t *recovery_codes_json(pl_auth_recovery_codes_t *c)
 {
@@ -63,6 +122,7 @@ static int register_account(pl_req_t *req)
     pl_json_get_string(req, "name", true, 1, PL_AUTH_NAME_MAX, &in.name);
     pl_json_get_string(req, "invitation_token", false, 1, PL_AUTH_TOKEN_INPUT_MAX,
                        &in.invitation_token);
+    bool cookie = wants_cookie(req);
     if (pl_req_validated(req))
         return PL_EINVAL;
     THREAD_DB(db);
@@ -71,7 +131,7 @@ static int register_account(pl_req_t *req)
     int rc = pl_auth_register(db, &req->ctx, &in, &tokens, &org);
     if (rc)
         return rc;
-    json_t *body = tokens_json(req, &tokens);
+    json_t *body = tokens_json_as(req, &tokens, cookie);
     json_object_set_new(body, "organization",
                         json_pack("{s:s, s:s, s:s, s:b, s:s, s:s}", "id", org.id, "name", org.name,
                                   "slug", org.slug, "personal", org.personal, "created_at",
@@ -84,6 +144,7 @@ static int login(pl_req_t *req)
     const char *email = NULL, *password = NULL;
     pl_json_get_string(req, "email", true, 1, PL_AUTH_EMAIL_INPUT_MAX, &email);
     pl_json_get_string(req, "password", true, 1, PL_AUTH_PASSWORD_INPUT_MAX, &password);
+    bool cookie = wants_cookie(req);
     if (pl_req_validated(req))
         return PL_EINVAL;
     THREAD_DB(db);
@@ -92,7 +153,7 @@ static int login(pl_req_t *req)
     if (rc)
         return rc;
     if (!out.mfa_required)
-        return pl_resp_json(req, 200, tokens_json(req, &out.tokens));
+        return pl_resp_json(req, 200, tokens_json_as(req, &out.tokens, cookie));
     json_t *body = json_pack("{s:b, s:s, s:[s, s]}", "mfa_required", 1, "mfa_token", out.mfa_token,
                              "mfa_methods", "totp", "recovery_code");
     pl_memzero(&out, sizeof(out));
@@ -104,39 +165,59 @@ static int login_mfa(pl_req_t *req)
     const char *token = NULL, *code = NULL;
     pl_json_get_string(req, "mfa_token", true, 1, PL_AUTH_TOKEN_INPUT_MAX, &token);
     pl_json_get_string(req, "code", true, 1, PL_AUTH_CODE_INPUT_MAX, &code);
+    bool cookie = wants_cookie(req);
     if (pl_req_validated(req))
         return PL_EINVAL;
     THREAD_DB(db);
     pl_auth_tokens_t tokens;
     int rc = pl_auth_login_mfa(db, &req->ctx, token, code, &tokens);
-    return rc ? rc : pl_resp_json(req, 200, tokens_json(req, &tokens));
+    return rc ? rc : pl_resp_json(req, 200, tokens_json_as(req, &tokens, cookie));
 }
 
+/* The refresh token comes from the body, or (without one in the body,
+ * with X-Plinth-CSRF: 1) from the plinth_refresh cookie, whose answer
+ * rotates the cookie. A cookie that no longer works is removed. */
 static int refresh(pl_req_t *req)
 {
-    const char *token = NULL;
-    if (pl_json_get_string(req, "refresh_token", true, 1, PL_AUTH_TOKEN_INPUT_MAX, &token))
+    const char *token = NULL, *csrf = pl_req_header(req, CSRF_HEADER);
+    bool cookie = false;
+    json_t *field = req->json ? json_object_get(req->json, "refresh_token") : NULL;
+    if (!field && csrf && !strcmp(csrf, "1") && (token = cookie_token(req)))
+        cookie = true;
+    else if (pl_json_get_string(req, "refresh_token", true, 1, PL_AUTH_TOKEN_INPUT_MAX, &token))
         return PL_EINVAL;
     THREAD_DB(db);
     pl_auth_tokens_t tokens;
     int rc = pl_auth_refresh(db, &req->ctx, token, &tokens);
-    return rc ? rc : pl_resp_json(req, 200, tokens_json(req, &tokens));
+    if (rc) {
+        if (cookie)
+            pl_resp_header(req, "Set-Cookie", refresh_cookie(req, NULL));
+        return rc;
+    }
+    return pl_resp_json(req, 200, tokens_json_as(req, &tokens, cookie));
 }
 
 /* ---- sessions ---- */
 
+/* Both also remove a browser session's cookie. */
 static int logout(pl_req_t *req)
 {
     THREAD_DB(db);
     int rc = pl_auth_logout(db, &req->ctx);
-    return rc ? rc : pl_resp_status(req, 204);
+    if (rc)
+        return rc;
+    pl_resp_header(req, "Set-Cookie", refresh_cookie(req, NULL));
+    return pl_resp_status(req, 204);
 }
 
 static int logout_all(pl_req_t *req)
 {
     THREAD_DB(db);
     int rc = pl_auth_logout_all(db, &req->ctx);
-    return rc ? rc : pl_resp_status(req, 204);
+    if (rc)
+        return rc;
+    pl_resp_header(req, "Set-Cookie", refresh_cookie(req, NULL));
+    return pl_resp_status(req, 204);
 }
 
 typedef struct {

@@ -117,7 +117,12 @@ static const pl_option_t core_opts[] = {
     {NULL, "PLINTH_TRUSTED_PROXIES", PL_OPT_STR, PL_OPT_S(pl_cfg.trusted_proxies), 0, 0,
      PL_OPT_SERVE, "CIDRS", "comma-separated proxies whose X-Forwarded-For is believed", NULL},
     {NULL, "PLINTH_PUBLIC_URL", PL_OPT_STR, PL_OPT_S(pl_cfg.public_url), 0, 0, PL_OPT_STORAGE,
-     "URL", "base URL of the product's pages, for links in emails (default http://<--http>)", NULL},
+     "URL",
+     "base URL of the pages emails link to (default http://<--http>/account, the account portal)",
+     NULL},
+    {NULL, "PLINTH_PRODUCT_NAME", PL_OPT_STR, PL_OPT_S(pl_cfg.product_name), 0, 0,
+     PL_OPT_STORAGE, "NAME",
+     "the product's name in emails and on the dashboards (default plinth)", NULL},
     {NULL, "PLINTH_MASTER_KEY", PL_OPT_STR, PL_OPT_S(pl_cfg.master_key), 0, 0, PL_OPT_STORAGE,
      "KEY", "key sealing secrets at rest, >= 32 bytes (default: generated into the data directory)",
      NULL},
@@ -362,8 +367,16 @@ int pl_config_load(unsigned cmds, const pl_option_t *own, int argc, char **argv,
         return PL_EINVAL;
     pl_cfg.sqlite_sync_full = sqlite_sync_mode == 0;
     snprintf(pl_cfg.sqlite_path, sizeof(pl_cfg.sqlite_path), "%s/plinth.db", pl_cfg.data_dir);
-    if (!pl_cfg.public_url[0])
-        snprintf(pl_cfg.public_url, sizeof(pl_cfg.public_url), "http://%s", pl_cfg.http_addr);
+    if (!pl_cfg.public_url[0]) /* the built-in account portal's pages */
+        snprintf(pl_cfg.public_url, sizeof(pl_cfg.public_url), "http://%s/account",
+                 pl_cfg.http_addr);
+    if (!pl_cfg.product_name[0])
+        snprintf(pl_cfg.product_name, sizeof(pl_cfg.product_name), "plinth");
+    for (const char *c = pl_cfg.product_name; *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f) {
+            fprintf(stderr, "plinth: PLINTH_PRODUCT_NAME must not contain control characters\n");
+            return PL_EINVAL;
+        }
     size_t ul = strlen(pl_cfg.public_url);
     while (ul && pl_cfg.public_url[ul - 1] == '/')
         pl_cfg.public_url[--ul] = '\0';

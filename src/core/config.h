@@ -37,7 +37,8 @@ typedef struct {
     char database_url[1024];    /* PLINTH_DATABASE_URL */
     char cors_origins[2048];    /* PLINTH_CORS_ORIGINS: comma separated, "*" allowed */
     char trusted_proxies[2048]; /* PLINTH_TRUSTED_PROXIES: comma separated CIDRs */
-    char public_url[512];       /* PLINTH_PUBLIC_URL (default http://<--http>) */
+    char public_url[512];       /* PLINTH_PUBLIC_URL (default http://<--http>/account) */
+    char product_name[128];     /* PLINTH_PRODUCT_NAME: emails and dashboards (default plinth) */
     char master_key[512];       /* PLINTH_MASTER_KEY */
     char metrics_token[256];    /* PLINTH_METRICS_TOKEN: bearer token /metrics requires */
     /* derived */

@@ -123,6 +123,13 @@ typedef struct pl_module {
     const pl_option_t *options; /* ends with {NULL, NULL, ...} (no flag and no env) */
     const pl_command_t *commands;
     pl_event_fn on_event;
+    /* A tenant hook: runs on every request authenticated into an
+     * organization (the routes under /v1/orgs/{org}, with a user's token or
+     * an API key), once authorization passed and ctx->tenant is filled,
+     * before the handler, in the request's database scope. Returns PL_OK,
+     * or an error recorded on ctx (e.g. 429 with retry_after) that answers
+     * the request instead of the handler. On the hot path: keep it cheap. */
+    int (*on_tenant)(struct pl_db *db, struct pl_ctx *ctx);
     /* After the configuration is loaded and storage is open, before any
      * thread starts: loads keys, registers metrics and LISTEN channels.
      * Returns PL_OK or an error (message printed): the process exits 1. */

@@ -121,12 +121,23 @@ int64_t pl_flags_version(const pl_flags_snapshot_t *s)
     return s ? s->version : -1;
 }
 
+static _Atomic(pl_flags_provider_fn) provider;
+
+void pl_flags_set_provider(pl_flags_provider_fn fn)
+{
+    atomic_store(&provider, fn);
+}
+
 bool pl_flags_eval(const pl_flags_snapshot_t *s, size_t i, const char *org_id)
 {
     if (!s || i >= s->n)
         return false;
     const flag_t *f = &s->flags[i];
-    return pl_flags_decide(f->enabled, f->rollout_percent, override_of(f, org_id), f->key, org_id);
+    pl_flag_override_t ov = override_of(f, org_id);
+    pl_flags_provider_fn p = atomic_load_explicit(&provider, memory_order_relaxed);
+    if (ov == PL_FLAG_NO_OVERRIDE && p && p(f->key, org_id))
+        return true; /* switched on by the organization's plan */
+    return pl_flags_decide(f->enabled, f->rollout_percent, ov, f->key, org_id);
 }
 
 bool pl_flags_enabled(const char *key, const char *org_id)

@@ -2,8 +2,10 @@
  * per-organization overrides, managed by instance admins and evaluated for an
  * organization from an immutable in-memory snapshot (no query per evaluation).
  *
- * Evaluation (API.md): an org override wins; else a disabled flag is off;
- * else the flag is on when pl_flags_bucket(key, org_id) < rollout_percent.
+ * Evaluation (API.md): an org override wins; else a flag the organization's
+ * plan lists among its features is on (pl_flags_set_provider); else a
+ * disabled flag is off; else the flag is on when pl_flags_bucket(key,
+ * org_id) < rollout_percent.
  *
  * The snapshot is refcounted and published by swapping one pointer: readers
  * pin it with pl_flags_acquire and unpin it with pl_flags_release; the last
@@ -71,6 +73,17 @@ bool pl_flags_eval(const pl_flags_snapshot_t *s, size_t i, const char *org_id);
 /* Convenience for other modules: flag key evaluated for org_id against the
  * current snapshot; false for an unknown flag. */
 bool pl_flags_enabled(const char *key, const char *org_id);
+
+/* A provider of flags switched on for an organization from outside the
+ * flag's own settings (billing: the features of the organization's plan),
+ * so flags need not know where they come from. With one registered,
+ * evaluation reads: an org override wins; else the flag is on when the
+ * provider says so; else the flag's own rule. It answers for flags of the
+ * snapshot only (an unknown flag stays off). It must be thread-safe and
+ * quick (it may read the thread's database connection on a cache miss).
+ * One per process; set at start (NULL removes it). */
+typedef bool (*pl_flags_provider_fn)(const char *key, const char *org_id);
+void pl_flags_set_provider(pl_flags_provider_fn fn);
 
 /* ---- management (instance admins): the service API ----
  * Functions take the calling thread's connection and the acting context;

@@ -1,15 +1,17 @@
 /* dispatch.c - the steps between a matched route and its handler:
  * authenticate (access token or API key, or for the routes that browsers'
  * EventSource calls a single-use ?ticket=) -> resolve the tenant ->
- * authorize -> handler, inside the request's database scope. The rules live
- * in the services (auth, apikeys, orgs, rbac) and the ticket's module; this
- * file only orders them and turns their answers into HTTP. */
+ * authorize -> the modules' tenant hooks -> handler, inside the request's
+ * database scope. The rules live in the services (auth, apikeys, orgs,
+ * rbac), the ticket's module and the hooks' modules; this file only orders
+ * them and turns their answers into HTTP. */
 #include <string.h>
 #include <strings.h>
 
 #include "apikeys/apikeys.h"
 #include "auth/auth.h"
 #include "http/dispatch.h"
+#include "modules.h"
 #include "orgs/orgs.h"
 
 static int unauthenticated(pl_req_t *req, const char *code, const char *detail)
@@ -42,6 +44,19 @@ static int answer(pl_req_t *req, int rc)
     return rc;
 }
 
+/* The modules' tenant hooks (per-organization rate limits), in module
+ * order, once the request is authorized inside its organization. The list
+ * is read-only after start; a module without a hook costs one test. */
+static int tenant_resolved(pl_req_t *req, pl_db_t *db)
+{
+    for (const pl_module_t *const *m = pl_modules; *m; m++) {
+        int rc = (*m)->on_tenant ? (*m)->on_tenant(db, &req->ctx) : PL_OK;
+        if (rc)
+            return rc;
+    }
+    return PL_OK;
+}
+
 /* The route's auth and permission, for a principal a ticket authenticated. */
 static int authorize_ticket(pl_req_t *req, pl_db_t *db, const char *ticket)
 {
@@ -51,12 +66,14 @@ static int authorize_ticket(pl_req_t *req, pl_db_t *db, const char *ticket)
         return answer(req, rc);
     if (req->ctx.principal.api_key_id[0]) /* the ticket resolved the key's org */
         return route->auth == PL_AUTH_ORG
-                   ? PL_OK
+                   ? tenant_resolved(req, db)
                    : unauthenticated(req, "unauthenticated", "API keys cannot call this route.");
     if (route->auth == PL_AUTH_ADMIN && !req->ctx.principal.is_admin)
         return pl_req_fail(req, 403, "forbidden", "Only instance admins may do this.");
-    if (route->auth == PL_AUTH_ORG)
-        return pl_orgs_resolve(db, &req->ctx, pl_req_param(req, "org"), route->perm_bit);
+    if (route->auth == PL_AUTH_ORG) {
+        rc = pl_orgs_resolve(db, &req->ctx, pl_req_param(req, "org"), route->perm_bit);
+        return rc ? rc : tenant_resolved(req, db);
+    }
     return PL_OK;
 }
 
@@ -87,7 +104,7 @@ int pl_dispatch_authorize(pl_req_t *req, pl_db_t *db)
                                      route->perm_bit, &touch);
         if (touch && req->ctx.principal.api_key_id[0])
             pl_req_defer(req, touch_key, NULL);
-        return answer(req, rc);
+        return rc ? answer(req, rc) : tenant_resolved(req, db);
     }
     if ((rc = pl_auth_authenticate(db, &req->ctx, tok, len, &touch)))
         return answer(req, rc);
@@ -95,7 +112,9 @@ int pl_dispatch_authorize(pl_req_t *req, pl_db_t *db)
         pl_req_defer(req, touch_session, NULL);
     if (route->auth == PL_AUTH_ADMIN && !req->ctx.principal.is_admin)
         return pl_req_fail(req, 403, "forbidden", "Only instance admins may do this.");
-    if (route->auth == PL_AUTH_ORG)
-        return pl_orgs_resolve(db, &req->ctx, pl_req_param(req, "org"), route->perm_bit);
+    if (route->auth == PL_AUTH_ORG) {
+        rc = pl_orgs_resolve(db, &req->ctx, pl_req_param(req, "org"), route->perm_bit);
+        return rc ? rc : tenant_resolved(req, db);
+    }
     return PL_OK;
 }

@@ -111,6 +111,13 @@ static int match_template(const char *tpl, const char *path, pl_match_t *m)
     return (*t || *p) ? -1 : literals;
 }
 
+/* Whether path is tpl or lies below it ("/_" holds "/_/" and "/_/a/b"). */
+static bool in_subtree(const char *tpl, const char *path)
+{
+    size_t n = strlen(tpl);
+    return !strncmp(tpl, path, n) && (path[n] == '\0' || path[n] == '/');
+}
+
 static int count_segments(const char *p)
 {
     int n = 0;
@@ -130,7 +137,20 @@ int pl_router_match(const pl_route_t *routes, size_t n, pl_method_t method, cons
     if (path[0] != '/')
         return -1;
     int segments = count_segments(path);
+    int subtree = -1;
+    size_t subtree_len = 0;
+    unsigned subtree_allowed = 0;
     for (size_t i = 0; i < n; i++) {
+        if (routes[i].flags & PL_ROUTE_SUBTREE) {
+            size_t len = strlen(routes[i].path);
+            if (!in_subtree(routes[i].path, path))
+                continue;
+            if (routes[i].method != method)
+                subtree_allowed |= routes[i].method;
+            else if (subtree < 0 || len > subtree_len)
+                subtree = (int)i, subtree_len = len;
+            continue;
+        }
         if (count_segments(routes[i].path) != segments || routes[i].path[1] != path[1])
             continue;
         int lit = match_template(routes[i].path, path, &tmp);
@@ -145,6 +165,14 @@ int pl_router_match(const pl_route_t *routes, size_t n, pl_method_t method, cons
             best_literals = lit;
             *m = tmp;
         }
+    }
+    if (best < 0 && !*allowed) {
+        /* no template matches the path: a subtree route may serve it */
+        if (subtree >= 0) {
+            m->nparams = 0;
+            return subtree;
+        }
+        *allowed = subtree_allowed;
     }
     return best;
 }

@@ -16,7 +16,9 @@ typedef struct {
 /* Finds the route for method and path. Returns its index, or -1 when no route
  * matches; then *allowed holds the methods of routes whose template matches
  * the path (0: unknown path -> 404; else 405). A template with more literal
- * segments wins over one with parameters. */
+ * segments wins over one with parameters; a route flagged PL_ROUTE_SUBTREE
+ * matches its path and every path below it, only when no template matches
+ * (the longest such path wins). */
 int pl_router_match(const pl_route_t *routes, size_t n, pl_method_t method, const char *path,
                     pl_match_t *m, unsigned *allowed);
 

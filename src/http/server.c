@@ -381,6 +381,25 @@ static struct MHD_Response *feed_response(struct MHD_Connection *c, pl_req_t *re
     pl_feed_attach(fc->feed, feed_park, feed_wake, fc);
     return r;
 }
+/* Whether the handler set header name itself (pl_resp_header). */
+static bool handler_sets(const pl_req_t *req, const char *name)
+{
+    for (int i = 0; i < req->nheaders; i++)
+        if (!strcasecmp(req->hdr_names[i], name))
+            return true;
+    return false;
+}
+
+/* The security headers every response carries. A handler that sets one of
+ * them (the dashboards' Content-Security-Policy and Cache-Control) replaces
+ * the default. */
+static const char *const default_headers[][2] = {
+    {"X-Content-Type-Options", "nosniff"},
+    {"X-Frame-Options", "DENY"},
+    {"Referrer-Policy", "no-referrer"},
+    {"Cache-Control", "no-store"},
+    {"Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"},
+};
 
 static enum MHD_Result send_response(struct MHD_Connection *c, pl_req_t *req)
 {
@@ -400,12 +419,9 @@ static enum MHD_Result send_response(struct MHD_Connection *c, pl_req_t *req)
     if (req->content_type)
         MHD_add_response_header(r, "Content-Type", req->content_type);
     MHD_add_response_header(r, "X-Request-Id", req->request_id);
-    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-    MHD_add_response_header(r, "X-Frame-Options", "DENY");
-    MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
-    MHD_add_response_header(r, "Cache-Control", "no-store");
-    MHD_add_response_header(r, "Content-Security-Policy",
-                            "default-src 'none'; frame-ancestors 'none'");
+    for (size_t i = 0; i < PL_ARRAY_LEN(default_headers); i++)
+        if (!handler_sets(req, default_headers[i][0]))
+            MHD_add_response_header(r, default_headers[i][0], default_headers[i][1]);
     const char *origin = cors_allowed(req);
     if (origin) {
         MHD_add_response_header(r, "Access-Control-Allow-Origin", origin);
@@ -642,9 +658,9 @@ static int early_status(conn_state_t *cs)
 static void early_problem(pl_req_t *req, int status)
 {
     if (status == 414)
-        pl_req_fail(req, 414, "uri_too_long",
-                    pl_arena_printf(req->ctx.arena, "The request target exceeds %d bytes.",
-                                    MAX_TARGET));
+        pl_req_fail(
+            req, 414, "uri_too_long",
+            pl_arena_printf(req->ctx.arena, "The request target exceeds %d bytes.", MAX_TARGET));
     else
         pl_req_fail(req, 431, "header_fields_too_large",
                     pl_arena_printf(req->ctx.arena, "The request's header fields exceed %d bytes.",
@@ -848,12 +864,13 @@ void pl_server_print_routes(FILE *f)
         unsigned bit;
         const char *name;
     } flag_names[] = {
-        {PL_ROUTE_JSON, "json"},       {PL_ROUTE_HASHING, "hashing"},
-        {PL_ROUTE_OPS, "ops"},         {PL_ROUTE_PRIVATE, "private"},
+        {PL_ROUTE_JSON, "json"}, {PL_ROUTE_SUBTREE, "subtree"}, {PL_ROUTE_HASHING, "hashing"},
+        {PL_ROUTE_OPS, "ops"},   {PL_ROUTE_PRIVATE, "private"},
     };
     for (size_t i = 0; i < nroutes; i++) {
         char method[16], flags[64] = "";
         pl_methods_format(routes[i].method, method, sizeof(method));
+        /* flags: a comma-separated list, "-" when none */
         for (size_t k = 0; k < PL_ARRAY_LEN(flag_names); k++)
             if (routes[i].flags & flag_names[k].bit)
                 snprintf(flags + strlen(flags), sizeof(flags) - strlen(flags), "%s%s",

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "auth/auth.h" /* pl_auth_mark_email_verified: accounts own users */
+#include "billing/billing.h"
 #include "core/crypto.h"
 #include "core/rows.h"
 #include "orgs/orgs.h"
@@ -94,6 +95,9 @@ int pl_invitations_create(pl_db_t *db, pl_ctx_t *ctx, const char *email, const c
         rc = not_yet_member(db, ctx, inv.email);
     if (!rc)
         rc = pl_invitations_store_expire(db, org_id, inv.email, now);
+    /* a pending invitation takes a seat of the plan (the org is locked) */
+    if (!rc)
+        rc = pl_billing_reserve(db, ctx, org_id, "members", 1);
     if (!rc) {
         inv.role = role.key;
         rc = pl_invitations_store_insert(db, org_id, &inv, hash, now);

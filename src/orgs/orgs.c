@@ -125,6 +125,16 @@ int pl_orgs_lookup(pl_db_t *db, pl_arena_t *a, const char *ref, pl_org_t *out)
     return pl_orgs_store_get(db, a, ref, pl_uuid_valid(ref), out);
 }
 
+int pl_orgs_lock(pl_db_t *db, const char *org_id)
+{
+    return pl_orgs_store_lock(db, org_id);
+}
+
+int pl_orgs_count_seats(pl_db_t *db, const char *org_id, int64_t now, int64_t *out)
+{
+    return pl_members_store_count_seats(db, org_id, now, out);
+}
+
 int pl_orgs_enter(pl_db_t *db, pl_ctx_t *ctx, const pl_org_t *o)
 {
     int rc = pl_db_set_context(db, "app.org_id", o->id);

@@ -132,6 +132,17 @@ int pl_orgs_lookup(pl_db_t *db, pl_arena_t *a, const char *org_ref, pl_org_t *ou
  * ctx->tenant.resolved. */
 int pl_orgs_enter(pl_db_t *db, pl_ctx_t *ctx, const pl_org_t *o);
 
+/* Serialises, until the caller's transaction ends, every change that depends
+ * on a count of the organization's members (and the counted plan limits of
+ * billing): the org row FOR UPDATE on PostgreSQL; SQLite's write transaction
+ * already holds the database's write lock. PL_ENOTFOUND for an unknown org. */
+int pl_orgs_lock(pl_db_t *db, const char *org_id);
+
+/* The seats org_id uses at now (the plan limit "members"): its members plus
+ * its pending invitations that have not expired. In the caller's
+ * transaction, after pl_orgs_lock when the count guards an insert. */
+int pl_orgs_count_seats(pl_db_t *db, const char *org_id, int64_t now, int64_t *out);
+
 /* The acting organization as an Org, with the caller's role. */
 pl_org_t pl_orgs_current(const pl_ctx_t *ctx);
 
@@ -197,7 +208,8 @@ int pl_members_remove(pl_db_t *db, pl_ctx_t *ctx, const char *user_id);
  * the invitation email in the same transaction; the token goes only into
  * the email. 403 email_not_verified (when required), 422 (field "role")
  * for an unknown role, 403 forbidden for a role the caller may not assign,
- * 409 already_member or invitation_pending. */
+ * 409 already_member, 402 plan_limit_reached when the plan's members (which
+ * count pending invitations) are all taken, 409 invitation_pending. */
 int pl_invitations_create(pl_db_t *db, pl_ctx_t *ctx, const char *email, const char *role_key,
                           pl_invitation_t *out);
 

@@ -259,6 +259,19 @@ int pl_members_store_count_role(pl_db_t *db, const char *org_id, const char *rol
     return count_query(st, out);
 }
 
+static const char sql_count_seats[] =
+    "SELECT (SELECT count(*) FROM memberships WHERE org_id = $1) + "
+    "(SELECT count(*) FROM invitations WHERE org_id = $1 AND status = 'pending' "
+    "AND expires_at > $2)";
+
+int pl_members_store_count_seats(pl_db_t *db, const char *org_id, int64_t now, int64_t *out)
+{
+    PL_PREPARE(st, db, sql_count_seats);
+    pl_stmt_bind_text(st, 1, org_id);
+    pl_stmt_bind_int64(st, 2, now);
+    return count_query(st, out);
+}
+
 int pl_members_store_has_email(pl_db_t *db, const char *org_id, const char *email)
 {
     PL_PREPARE(st, db, sql_member_has_email);

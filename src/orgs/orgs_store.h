@@ -54,6 +54,8 @@ int pl_members_store_list(pl_db_t *db, pl_arena_t *a, const char *org_id, const 
 int pl_members_store_set_role(pl_db_t *db, const char *org_id, const char *user_id,
                               const char *role);
 int pl_members_store_remove(pl_db_t *db, const char *org_id, const char *user_id);
+/* Members plus pending invitations not expired at now. */
+int pl_members_store_count_seats(pl_db_t *db, const char *org_id, int64_t now, int64_t *out);
 int pl_members_store_count_role(pl_db_t *db, const char *org_id, const char *role, int64_t *out);
 /* 1 when a user with this email is a member, 0 when not, or an error. */
 int pl_members_store_has_email(pl_db_t *db, const char *org_id, const char *email);

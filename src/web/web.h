@@ -69,14 +69,21 @@ struct pl_route {
 };
 
 #define PL_ROUTE_JSON 1u /* the body, when present, must be a JSON object */
+/* The route serves its path and every path below it: "/account" matches
+ * "/account", "/account/" and "/account/orgs/acme/members" (but not
+ * "/accounts"). Its template has no parameters; the handler reads req->path.
+ * A route whose template matches the path exactly wins over a subtree route,
+ * and of two subtree routes the longer path wins. For static files and
+ * single-page apps (src/ui). */
+#define PL_ROUTE_SUBTREE 2u
 /* The handler hashes or verifies a password (Argon2id): authentication and
  * handler run on the hashing pool, off the HTTP threads (docs/architecture.md,
  * "Thread model"); when its queue is full the answer is 503 unavailable. */
-#define PL_ROUTE_HASHING 2u
+#define PL_ROUTE_HASHING 4u
 /* Served on the --metrics-http listener too (operations routes). */
-#define PL_ROUTE_OPS 4u
+#define PL_ROUTE_OPS 8u
 /* With a --metrics-http listener, served there only (the metrics). */
-#define PL_ROUTE_PRIVATE 8u
+#define PL_ROUTE_PRIVATE 16u
 
 /* Where header and query values come from (set by http/). kind is
  * PL_REQ_HEADER or PL_REQ_QUERY; the result lives as long as the request. */

@@ -16,10 +16,11 @@ ALL_PERMISSIONS = [
     "org.read", "org.update", "org.delete", "member.read", "member.invite",
     "member.update_role", "member.remove", "team.read", "team.manage", "role.read",
     "role.manage", "apikey.read", "apikey.manage", "audit.read", "flag.read",
+    "billing.read", "billing.manage",
 ]
 BUILTIN_ROLES = {
     "owner": (4, set(ALL_PERMISSIONS)),
-    "admin": (3, set(ALL_PERMISSIONS) - {"org.delete"}),
+    "admin": (3, set(ALL_PERMISSIONS) - {"org.delete", "billing.manage"}),
     "member": (2, {"org.read", "member.read", "team.read", "role.read", "flag.read"}),
     "viewer": (1, {"org.read", "member.read", "flag.read"}),
 }

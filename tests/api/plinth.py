@@ -454,5 +454,6 @@ def routes():
         table.append({"method": method, "path": path, "auth": auth,
                       "perm": None if perm == "-" else perm, "module": module,
                       "json": "json" in flags.split(","),
-                      "hashing": "hashing" in flags.split(",")})
+                      "hashing": "hashing" in flags.split(","),
+                      "flags": [] if flags == "-" else flags.split(",")})
     return table

@@ -447,6 +447,27 @@ def test_log_transport_without_smtp_url(make_server):
     assert r.status_code == 204, r.text
 
 
+def test_links_default_to_the_account_portal(make_server):
+    """Without PLINTH_PUBLIC_URL, emails link to the built-in portal's pages."""
+    s = make_server(args=list(FAST_ARGON2), workers=1)
+    addr, _ = new_user(s)
+    m = wait_log(s, re.escape(s.url + "/account/verify-email?token=") + r"([A-Za-z0-9_\-%.~]+)")
+    page = s.get("/account/verify-email", params={"token": urllib.parse.unquote(m.group(1))})
+    assert page.status_code == 200
+    assert page.headers["Content-Type"] == "text/html; charset=utf-8"
+
+
+def test_product_name_in_emails(make_server):
+    s = make_server(args=list(FAST_ARGON2), workers=1,
+                    env={"PLINTH_PRODUCT_NAME": "Acme <Cloud>", "PLINTH_PUBLIC_URL": PUBLIC_URL})
+    addr, _ = new_user(s)
+    wait_log(s, re.escape(PUBLIC_URL + "/verify-email?token="))
+    log = s.log()
+    assert "your Acme <Cloud> account" in log
+    assert "automated message from Acme <Cloud>." in log
+    assert "your plinth account" not in log
+
+
 def test_mail_from_default_and_display_name(make_server):
     sink = SmtpSink().start()
     try:

@@ -53,6 +53,12 @@ ROUTES = [
     ("POST", "/v1/orgs/{org}/events/ticket", None),
     ("GET", "/v1/orgs/{org}/events/stream", None),
     ("GET", "/v1/orgs/{org}/activity", None),
+    ("GET", "/v1/orgs/{org}/billing", None),
+    ("GET", "/v1/orgs/{org}/usage", None),
+    ("POST", "/v1/orgs/{org}/billing/checkout", {"plan": "free",
+                                                 "success_url": "https://app.example/ok",
+                                                 "cancel_url": "https://app.example/no"}),
+    ("POST", "/v1/orgs/{org}/billing/portal", {"return_url": "https://app.example/"}),
     # Last: if it wrongly succeeded it would take the rest with it.
     ("DELETE", "/v1/orgs/{org}", None),
 ]
@@ -253,7 +259,8 @@ def test_nothing_changed(srv, w):
 
 # --- PostgreSQL row-level security -------------------------------------------------------------
 
-TENANT_TABLES = ("memberships", "invitations", "teams", "team_members", "roles")
+TENANT_TABLES = ("memberships", "invitations", "teams", "team_members", "roles", "org_billing",
+                 "billing_usage")
 
 
 def _pg(srv, sql):
@@ -325,7 +332,7 @@ def test_rls_shows_only_the_set_org(srv, w, pg_only):
         # owner + member; the member's accepted and the pending invitation;
         # one team with one member; one custom role.
         assert counts == {"memberships": 2, "invitations": 2, "teams": 1, "team_members": 1,
-                          "roles": 1}, counts
+                          "roles": 1, "org_billing": 1, "billing_usage": 0}, counts
     # Writes are fenced too: an update without app.org_id touches nothing.
     out = plinth.psql("UPDATE teams SET name = 'pwned'", url=srv.pg_url)
     r = srv.get("/v1/orgs/%s/teams/%s" % (w.a.id, w.a.team), token=w.owner.token)

@@ -566,6 +566,10 @@ ROUTE_PERMISSIONS = {
     ("POST", "/v1/orgs/{}/events/ticket"): None,
     ("GET", "/v1/orgs/{}/events/stream"): None,
     ("GET", "/v1/orgs/{}/activity"): None,
+    ("GET", "/v1/orgs/{}/billing"): "billing.read",
+    ("GET", "/v1/orgs/{}/usage"): "org.read",
+    ("POST", "/v1/orgs/{}/billing/checkout"): "billing.manage",
+    ("POST", "/v1/orgs/{}/billing/portal"): "billing.manage",
 }
 
 

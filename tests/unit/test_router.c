@@ -98,6 +98,50 @@ static void long_segments_are_refused(void **state)
     assert_int_equal(pl_router_match(table, N, PL_M_GET, path, &m, &allowed), -1);
 }
 
+static pl_route_t subtree_table[] = {
+    {PL_M_GET, "/account", h, PL_AUTH_NONE, NULL, PL_ROUTE_SUBTREE, 0},
+    {PL_M_HEAD, "/account", h, PL_AUTH_NONE, NULL, PL_ROUTE_SUBTREE, 0},
+    {PL_M_GET, "/account/assets", h, PL_AUTH_NONE, NULL, PL_ROUTE_SUBTREE, 0},
+    {PL_M_GET, "/account/{id}", h, PL_AUTH_NONE, NULL, 0, 0},
+    {PL_M_POST, "/v1/orgs", h, PL_AUTH_USER, NULL, 0, 0},
+};
+#define NS (sizeof(subtree_table) / sizeof(subtree_table[0]))
+
+static void subtree_serves_paths_below(void **state)
+{
+    (void)state;
+    pl_match_t m;
+    unsigned allowed;
+    const char *mine[] = {"/account", "/account/", "/account/orgs/acme/members", "/account/x/"};
+    for (size_t i = 0; i < sizeof(mine) / sizeof(mine[0]); i++) {
+        assert_int_equal(pl_router_match(subtree_table, NS, PL_M_GET, mine[i], &m, &allowed), 0);
+        assert_int_equal(m.nparams, 0);
+    }
+    assert_int_equal(pl_router_match(subtree_table, NS, PL_M_HEAD, "/account/a/b", &m, &allowed),
+                     1);
+    /* the longer subtree wins */
+    assert_int_equal(
+        pl_router_match(subtree_table, NS, PL_M_GET, "/account/assets/app.js", &m, &allowed), 2);
+    /* a matching template wins over a subtree */
+    assert_int_equal(pl_router_match(subtree_table, NS, PL_M_GET, "/account/x", &m, &allowed), 3);
+    assert_int_equal(m.nparams, 1);
+    /* a segment that only starts like the subtree is not in it */
+    assert_int_equal(pl_router_match(subtree_table, NS, PL_M_GET, "/accounts", &m, &allowed), -1);
+    assert_int_equal(allowed, 0);
+    assert_int_equal(pl_router_match(subtree_table, NS, PL_M_GET, "/v1/orgs", &m, &allowed), -1);
+    assert_int_equal(allowed, PL_M_POST);
+}
+
+static void subtree_wrong_method_lists_allowed(void **state)
+{
+    (void)state;
+    pl_match_t m;
+    unsigned allowed;
+    assert_int_equal(pl_router_match(subtree_table, NS, PL_M_POST, "/account/a/b", &m, &allowed),
+                     -1);
+    assert_int_equal(allowed, PL_M_GET | PL_M_HEAD);
+}
+
 static void methods_parse(void **state)
 {
     (void)state;
@@ -116,6 +160,8 @@ int main(void)
         cmocka_unit_test(wrong_method_lists_allowed),
         cmocka_unit_test(unknown_paths_do_not_match),
         cmocka_unit_test(long_segments_are_refused),
+        cmocka_unit_test(subtree_serves_paths_below),
+        cmocka_unit_test(subtree_wrong_method_lists_allowed),
         cmocka_unit_test(methods_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

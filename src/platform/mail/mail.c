@@ -38,7 +38,7 @@ const pl_mail_template_def_t *pl_mail_template(const char *name)
     return NULL;
 }
 
-static const char text_foot[] = "\n-- \nThis is an automated message from plinth.\n";
+static const char text_foot[] = "\n-- \nThis is an automated message from {{product}}.\n";
 
 static const char html_head[] =
     "<!DOCTYPE html>\n"
@@ -46,7 +46,8 @@ static const char html_head[] =
     "<body style=\"font-family: -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif; "
     "font-size: 15px; line-height: 1.5; color: #222;\">\n";
 static const char html_foot[] =
-    "<p style=\"color: #888; font-size: 13px;\">This is an automated message from plinth.</p>\n"
+    "<p style=\"color: #888; font-size: 13px;\">This is an automated message from "
+    "{{product}}.</p>\n"
     "</body></html>\n";
 
 typedef enum { ESC_TEXT, ESC_HTML, ESC_HEADER } esc_t;
@@ -103,11 +104,15 @@ static int render(pl_buf_t *out, const char *tpl, json_t *vars, esc_t esc)
     }
 }
 
-/* The variables a template sees: the caller's, plus "greeting", and a
- * stand-in for a missing inviter. Returns a new reference. */
+/* The variables a template sees: the caller's, plus "greeting", "product"
+ * (PLINTH_PRODUCT_NAME) and a stand-in for a missing inviter. Returns a new
+ * reference. */
 static json_t *template_vars(json_t *vars)
 {
     json_t *v = json_is_object(vars) ? json_copy(vars) : json_object();
+    if (!json_object_get(v, "product"))
+        json_object_set_new(v, "product", json_string(pl_cfg.product_name[0] ? pl_cfg.product_name
+                                                                               : "plinth"));
     const char *name = json_string_value(json_object_get(v, "name"));
     char *greeting = NULL;
     if (name && name[0]) {
@@ -185,11 +190,11 @@ int pl_mail_render(const char *name, const char *to, json_t *vars, json_t **payl
     pl_buf_init(&html, PL_MAIL_BODY_MAX);
     int rc = PL_EINVAL;
     if (render(&subject, tpl->subject, v, ESC_HEADER) || render(&text, tpl->text, v, ESC_TEXT) ||
-        pl_buf_append(&text, text_foot, strlen(text_foot)))
+        render(&text, text_foot, v, ESC_TEXT))
         goto done;
     json_object_set_new(v, "subject", json_string(subject.ptr));
     if (render(&html, html_head, v, ESC_HTML) || render(&html, tpl->html, v, ESC_HTML) ||
-        pl_buf_append(&html, html_foot, strlen(html_foot)))
+        render(&html, html_foot, v, ESC_HTML))
         goto done;
 
     char message_id[300];
