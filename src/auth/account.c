@@ -8,6 +8,7 @@
 #include "auth/password.h"
 #include "auth/throttle.h"
 #include "core/crypto.h"
+#include "core/quota.h"
 #include "platform/audit/audit.h"
 #include "orgs/orgs.h"
 #include "platform/mail/mail.h"
@@ -76,7 +77,19 @@ int pl_auth_hash_password(pl_ctx_t *ctx, const char *field, const char *password
         pl_field_error(ctx, field, "weak_password", reason);
         return pl_fail(ctx, 422, "weak_password", reason);
     }
-    return pl_password_hash(password, strlen(password), hash) ? PL_EINTERNAL : PL_OK;
+    return pl_auth_password_hash(password, hash);
+}
+
+int pl_auth_address_quota(pl_ctx_t *ctx, const char *action, int limit)
+{
+    char key[PL_QUOTA_KEY_MAX + 1];
+    snprintf(key, sizeof(key), "%s %s", action, ctx->ip ? ctx->ip : "");
+    int retry = 0;
+    if (pl_quota_take(key, limit, 3600 * 1000, pl_now_ms(), &retry))
+        return PL_OK;
+    ctx->err.retry_after = retry;
+    return pl_fail(ctx, 429, "rate_limited",
+                   "Too many requests from this address; try again later.");
 }
 
 /* ---- creating accounts ---- */
@@ -154,8 +167,11 @@ int pl_auth_register(pl_db_t *db, pl_ctx_t *ctx, const pl_auth_registration_t *i
     check_name(ctx, "name", in->name);
     if (pl_validated(ctx))
         return PL_EINVAL;
+    int rc = pl_auth_address_quota(ctx, "register", pl_auth_cfg.register_limit);
+    if (rc)
+        return rc;
     char hash[PL_AUTH_PASSWORD_HASH_MAX];
-    int rc = pl_auth_hash_password(ctx, "password", in->password, email, hash);
+    rc = pl_auth_hash_password(ctx, "password", in->password, email, hash);
     if (rc)
         return rc;
     /* an invited user proves the address with the token: verified at once */

@@ -19,6 +19,9 @@ typedef struct {
     int argon2_ops;        /* --argon2-ops */
     char jwt_secret[512];  /* PLINTH_JWT_SECRET */
     char mfa_issuer[64];   /* PLINTH_MFA_ISSUER */
+    int register_limit;    /* --register-limit per client address per hour */
+    int reset_limit;       /* --reset-limit per client address per hour */
+    int verify_limit;      /* --verify-limit per client address per hour */
 } pl_auth_config_t;
 extern pl_auth_config_t pl_auth_cfg;
 
@@ -32,9 +35,17 @@ bool pl_auth_recovery_hash(const char *code, char out[65]);
 
 /* ---- steps the services compose (inside the caller's transaction) ---- */
 
+/* Counts one use of action ("register", "reset", "verify") by ctx->ip
+ * against limit per hour (in memory, per instance; <= 0: none): PL_OK, or
+ * 429 rate_limited with retry_after when the address used them up. */
+int pl_auth_address_quota(pl_ctx_t *ctx, const char *action, int limit);
+
 /* Counts an authentication outcome in /metrics ("success", "failure",
  * "throttled", "locked", "disabled"). */
 void pl_auth_count(const char *outcome);
+/* Hashes a new password into out (counted in /metrics as
+ * plinth_password_hashes_total): PL_OK or PL_EINTERNAL. */
+int pl_auth_password_hash(const char *password, char out[PL_AUTH_PASSWORD_HASH_MAX]);
 
 /* Creates a session for user (the least recently used ones beyond the cap
  * are revoked) and fills *out; the user becomes ctx's caller. */

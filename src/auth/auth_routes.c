@@ -90,7 +90,6 @@ static json_t *tokens_json_as(pl_req_t *req, pl_auth_tokens_t *t, bool cookie)
     return o;
 }
 
-
 static json_t *recovery_codes_json(pl_auth_recovery_codes_t *c)
 {
     json_t *codes = json_array();

@@ -483,6 +483,19 @@ int pl_store_email_token_insert(pl_db_t *db, const char *hash, const char *user_
     return run(st);
 }
 
+static const char sql_email_token_live[] =
+    "SELECT 1 FROM email_tokens WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND "
+    "expires_at > $3";
+
+int pl_store_email_token_live(pl_db_t *db, const char *hash, const char *purpose, int64_t now)
+{
+    PL_PREPARE(st, db, sql_email_token_live);
+    pl_stmt_bind_text(st, 1, hash);
+    pl_stmt_bind_text(st, 2, purpose);
+    pl_stmt_bind_int64(st, 3, now);
+    return one_done(st, pl_stmt_step(st));
+}
+
 int pl_store_email_token_consume(pl_db_t *db, pl_arena_t *a, const char *hash, const char *purpose,
                                  int64_t now, const char **user_id, const char **email)
 {

@@ -93,6 +93,9 @@ int pl_store_email_token_insert(pl_db_t *db, const char *hash, const char *user_
  * (arena strings); PL_ENOTFOUND when it is unknown, used or expired. */
 int pl_store_email_token_consume(pl_db_t *db, pl_arena_t *a, const char *hash, const char *purpose,
                                  int64_t now, const char **user_id, const char **email);
+/* PL_OK when an unused, unexpired token of purpose has this hash, else
+ * PL_ENOTFOUND. Reads only. */
+int pl_store_email_token_live(pl_db_t *db, const char *hash, const char *purpose, int64_t now);
 /* Tokens of purpose issued to user since `since`. */
 int pl_store_email_tokens_recent(pl_db_t *db, const char *user_id, const char *purpose,
                                  int64_t since, int *count);
