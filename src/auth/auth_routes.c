@@ -118,7 +118,7 @@ static int register_account(pl_req_t *req)
     pl_auth_registration_t in = {0};
     pl_json_get_string(req, "email", true, 1, PL_AUTH_EMAIL_INPUT_MAX, &in.email);
     pl_json_get_string(req, "password", true, 1, PL_AUTH_PASSWORD_INPUT_MAX, &in.password);
-    pl_json_get_string(req, "name", true, 1, PL_AUTH_NAME_MAX, &in.name);
+    pl_json_get_name(req, "name", true, 1, PL_AUTH_NAME_MAX, &in.name);
     pl_json_get_string(req, "invitation_token", false, 1, PL_AUTH_TOKEN_INPUT_MAX,
                        &in.invitation_token);
     bool cookie = wants_cookie(req);
@@ -366,7 +366,7 @@ static int me_get(pl_req_t *req)
 static int me_update(pl_req_t *req)
 {
     const char *name = NULL;
-    if (pl_json_get_string(req, "name", false, 1, PL_AUTH_NAME_MAX, &name))
+    if (pl_json_get_name(req, "name", false, 1, PL_AUTH_NAME_MAX, &name))
         return PL_EINVAL;
     THREAD_DB(db);
     pl_user_t u;

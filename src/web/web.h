@@ -186,6 +186,12 @@ static inline void pl_req_field_error(pl_req_t *req, const char *field, const ch
  * PL_EINVAL. Strings are trimmed of nothing; lengths are in bytes. */
 int pl_json_get_string(pl_req_t *req, const char *field, bool required, size_t min_len,
                        size_t max_len, const char **out);
+/* pl_json_get_string for a name people read (of a user, an organization,
+ * a team, a role, a key, a plan): also refuses control characters
+ * (pl_text_has_control; 422, code "invalid"), which would land verbatim in
+ * emails and logs. */
+int pl_json_get_name(pl_req_t *req, const char *field, bool required, size_t min_len,
+                     size_t max_len, const char **out);
 int pl_json_get_bool(pl_req_t *req, const char *field, bool required, bool *out);
 int pl_json_get_int(pl_req_t *req, const char *field, bool required, int64_t min, int64_t max,
                     int64_t *out);
