@@ -1,4 +1,5 @@
 /* crypto.c - libsodium wrappers. */
+#include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -104,18 +105,27 @@ char *pl_seal(pl_arena_t *a, const unsigned char key[32], const void *msg, size_
 long pl_unseal(const unsigned char key[32], const char *box, const char *ad, unsigned char *out,
                size_t out_size)
 {
-    unsigned char raw[1024];
-    long rl = pl_b64url_decode(box, strlen(box), raw, sizeof(raw));
+    /* boxes of secrets fit on the stack; sealed message content may not */
+    unsigned char small[1024], *raw = small;
+    size_t blen = strlen(box), cap = blen / 4 * 3 + 3;
+    if (cap > sizeof(small))
+        raw = pl_xmalloc(cap);
+    else
+        cap = sizeof(small);
+    long rc = -1, rl = pl_b64url_decode(box, blen, raw, cap);
     if (rl < (long)(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES +
                     crypto_aead_xchacha20poly1305_ietf_ABYTES))
-        return -1;
+        goto out;
     size_t clen = (size_t)rl - crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
     if (clen - crypto_aead_xchacha20poly1305_ietf_ABYTES > out_size)
-        return -1;
+        goto out;
     unsigned long long mlen = 0;
     if (crypto_aead_xchacha20poly1305_ietf_decrypt(
             out, &mlen, NULL, raw + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, clen,
-            (const unsigned char *)ad, strlen(ad), raw, key) != 0)
-        return -1;
-    return (long)mlen;
+            (const unsigned char *)ad, strlen(ad), raw, key) == 0)
+        rc = (long)mlen;
+out:
+    if (raw != small)
+        free(raw);
+    return rc;
 }
