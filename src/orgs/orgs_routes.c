@@ -494,6 +494,13 @@ static const pl_option_t options[] = {
     {NULL, "PLINTH_REQUIRE_VERIFIED_EMAIL", PL_OPT_BOOL, &pl_orgs_require_verified_email, 0, 0, 0,
      PL_OPT_SERVE, "0|1",
      "creating organizations and invitations needs a verified email (default 0)", NULL},
+    {"invite-limit", "PLINTH_INVITE_LIMIT", PL_OPT_INT, &pl_orgs_invite_limit, 0, 0, 1000000,
+     PL_OPT_SERVE, "N", "invitation emails per organization per hour, 0 for no limit (default 100)",
+     NULL},
+    {"invite-recipient-limit", "PLINTH_INVITE_RECIPIENT_LIMIT", PL_OPT_INT,
+     &pl_orgs_invite_recipient_limit, 0, 0, 1000000, PL_OPT_SERVE, "N",
+     "invitation emails to one address per organization per hour, 0 for no limit (default 3)",
+     NULL},
     {0},
 };
 

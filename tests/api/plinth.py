@@ -185,7 +185,8 @@ class Server:
     # The suite registers and resets from 127.0.0.1 far more often than a
     # person would: no per-address hourly limits unless a test sets them.
     UNLIMITED = {"PLINTH_REGISTER_LIMIT": "0", "PLINTH_RESET_LIMIT": "0",
-                 "PLINTH_VERIFY_LIMIT": "0"}
+                 "PLINTH_VERIFY_LIMIT": "0", "PLINTH_INVITE_LIMIT": "0",
+                 "PLINTH_INVITE_RECIPIENT_LIMIT": "0"}
 
     def environment(self):
         extra = dict(self.UNLIMITED)
