@@ -2,7 +2,12 @@
  * an account with its personal organization, registration, the password
  * step of sign-in with its throttles, and the profile. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unicase.h>
+#include <unictype.h>
+#include <uninorm.h>
+#include <unistr.h>
 
 #include "auth/auth_int.h"
 #include "auth/password.h"
@@ -22,6 +27,24 @@ static bool is_space(char c)
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
+/* Whether s holds a character one cannot see or that controls text: the
+ * Unicode categories C (controls, format characters such as the zero-width
+ * ones and bidirectional marks, private use, unassigned) and Z (spaces:
+ * NBSP and the line separators; no space belongs in an address). */
+static bool has_invisible(const uint8_t *s, size_t n)
+{
+    const uint8_t *end = s + n;
+    ucs4_t uc;
+    for (int len; s < end; s += len) {
+        len = u8_mbtouc(&uc, s, (size_t)(end - s));
+        if (len <= 0 || uc == 0xfffd)
+            return true;
+        if (uc_is_general_category(uc, UC_CATEGORY_C) || uc_is_general_category(uc, UC_CATEGORY_Z))
+            return true;
+    }
+    return false;
+}
+
 char *pl_auth_email_normalize(pl_arena_t *a, const char *in)
 {
     size_t n = strlen(in);
@@ -29,7 +52,16 @@ char *pl_auth_email_normalize(pl_arena_t *a, const char *in)
         n--;
     while (n && is_space(*in))
         in++, n--;
-    char *e = pl_arena_strndup(a, in, n);
+    if (n > 1024 || !pl_utf8_valid(in, n) || has_invisible((const uint8_t *)in, n))
+        return NULL;
+    /* look-alikes are one address: NFC, then full Unicode case folding */
+    size_t folded_len = 0;
+    uint8_t *folded = u8_casefold((const uint8_t *)in, n, NULL, UNINORM_NFC, NULL, &folded_len);
+    if (!folded)
+        return NULL;
+    char *e = pl_arena_strndup(a, (const char *)folded, folded_len);
+    free(folded);
+    n = strlen(e);
     const char *at = strchr(e, '@');
     bool ok = n >= 3 && n <= 254 && at && at != e && at[1] && !strchr(at + 1, '@') &&
               (size_t)(at - e) <= 64 && strchr(at + 1, '.') && at[strlen(at) - 1] != '.' &&
