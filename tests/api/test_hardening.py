@@ -232,7 +232,10 @@ def test_connections_per_address_cap_spares_trusted_proxies(make_server):
 
 def test_connections_per_address_cap(make_server):
     s = make_server(args=FAST_ARGON2 + ["--max-conns-per-ip", "8"], threads=2)
-    socks = [socket.create_connection(("127.0.0.1", s.port), timeout=5) for _ in range(20)]
+    # an address of its own: the test client's keep-alive connection from
+    # 127.0.0.1 would otherwise hold one of the 8
+    socks = [socket.create_connection(("127.0.0.1", s.port), timeout=5,
+                                      source_address=("127.0.0.3", 0)) for _ in range(20)]
     try:
         deadline = time.monotonic() + 20
         while True:
@@ -249,7 +252,7 @@ def test_connections_per_address_cap(make_server):
     # the count falls back as connections close: the address is served again
     deadline = time.monotonic() + 30
     while True:
-        status, _, _ = send_raw(s.port, request_bytes("GET", b"/healthz"))
+        status, _, _ = send_raw(s.port, request_bytes("GET", b"/healthz"), source="127.0.0.3")
         if status == 200:
             break
         assert time.monotonic() < deadline, "the address stayed refused after its connections closed"
