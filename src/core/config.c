@@ -53,8 +53,9 @@ static int check_metrics_http(void)
 {
     if (pl_cfg.metrics_http[0] && parse_addr(pl_cfg.metrics_http, pl_cfg.metrics_host,
                                              sizeof(pl_cfg.metrics_host), &pl_cfg.metrics_port)) {
-        fprintf(stderr, "plinth: --metrics-http: expected ADDR:PORT (e.g. 127.0.0.1:9090), got "
-                        "\"%s\"\n",
+        fprintf(stderr,
+                "plinth: --metrics-http: expected ADDR:PORT (e.g. 127.0.0.1:9090), got "
+                "\"%s\"\n",
                 pl_cfg.metrics_http);
         return PL_EINVAL;
     }
@@ -120,9 +121,8 @@ static const pl_option_t core_opts[] = {
      "URL",
      "base URL of the pages emails link to (default http://<--http>/account, the account portal)",
      NULL},
-    {NULL, "PLINTH_PRODUCT_NAME", PL_OPT_STR, PL_OPT_S(pl_cfg.product_name), 0, 0,
-     PL_OPT_STORAGE, "NAME",
-     "the product's name in emails and on the dashboards (default plinth)", NULL},
+    {NULL, "PLINTH_PRODUCT_NAME", PL_OPT_STR, PL_OPT_S(pl_cfg.product_name), 0, 0, PL_OPT_STORAGE,
+     "NAME", "the product's name in emails and on the dashboards (default plinth)", NULL},
     {NULL, "PLINTH_MASTER_KEY", PL_OPT_STR, PL_OPT_S(pl_cfg.master_key), 0, 0, PL_OPT_STORAGE,
      "KEY", "key sealing secrets at rest, >= 32 bytes (default: generated into the data directory)",
      NULL},

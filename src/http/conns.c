@@ -14,7 +14,7 @@
 #include "http/conns.h"
 
 #define SHARDS      64
-#define BUCKETS     64 /* per shard */
+#define BUCKETS     64  /* per shard */
 #define WATCH_EVERY 100 /* ms between deadline scans */
 
 /* ---- open connections per address ---- */
