@@ -32,6 +32,7 @@ test: deps build asan
 bench: deps build
 	bench/run
 	bench/jobs
+	bench/webhooks
 	bench/run-pg
 	bench/streams
 

@@ -14,6 +14,7 @@ extern const pl_module_t pl_ops_module;
 extern const pl_module_t pl_jobs_module;
 extern const pl_module_t pl_mail_module;
 extern const pl_module_t pl_audit_module;
+extern const pl_module_t pl_keys_module;
 extern const pl_module_t pl_events_module;
 extern const pl_module_t pl_auth_module;
 extern const pl_module_t pl_orgs_module;
@@ -22,9 +23,12 @@ extern const pl_module_t pl_auditlog_module;
 extern const pl_module_t pl_flags_module;
 extern const pl_module_t pl_billing_module;
 extern const pl_module_t pl_admin_module;
+extern const pl_module_t pl_webhooks_module;
+extern const pl_module_t pl_projects_module;
 extern const pl_module_t pl_realtime_module;
 extern const pl_module_t pl_notifications_module;
 extern const pl_module_t pl_ui_module;
+extern const pl_module_t pl_passkeys_module;
 
 const pl_module_t *const pl_modules[] = {
     /* platform: services every feature uses */
@@ -33,14 +37,18 @@ const pl_module_t *const pl_modules[] = {
     &pl_mail_module,
     &pl_events_module,
     &pl_audit_module,
+    &pl_keys_module,
     /* features */
     &pl_auth_module,
     &pl_orgs_module,
     &pl_apikeys_module,
     &pl_auditlog_module,
     &pl_flags_module,
+    &pl_webhooks_module,
+    &pl_projects_module,
     &pl_billing_module,
     &pl_admin_module,
+    &pl_passkeys_module,
     &pl_realtime_module,
     &pl_notifications_module,
     /* the dashboards, on top of the public API */
@@ -70,6 +78,7 @@ int pl_modules_register(void)
         pl_jobs_register(mod->jobs);
         pl_jobs_register_schedules(mod->schedules);
         pl_mail_register(mod->templates);
+        pl_events_register_actions(mod->actions);
         if (mod->on_event)
             pl_events_subscribe(mod->name, mod->on_event);
     }

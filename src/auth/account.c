@@ -234,18 +234,21 @@ int pl_auth_register(pl_db_t *db, pl_ctx_t *ctx, const pl_auth_registration_t *i
     return rc;
 }
 
-/* ---- the password step of sign-in ---- */
+/* ---- the sign-in steps every way in shares ---- */
 
 /* The throttles' decision for an attempt by (email, ctx->ip) at now: PL_OK,
  * or 429 rate_limited / account_locked with retry_after. Reads only. */
 static int decide(pl_db_t *db, pl_ctx_t *ctx, const char *email, int64_t now)
 {
     pl_throttle_input_t in = {0};
-    int rc = pl_store_attempts_recent(db, email, ctx->ip, PL_THROTTLE_LOCK_FAILS, in.recent_success,
+    int rc = PL_OK;
+    if (email) {
+        rc = pl_store_attempts_recent(db, email, ctx->ip, PL_THROTTLE_LOCK_FAILS, in.recent_success,
                                       in.recent_at, &in.nrecent);
-    if (!rc)
-        rc = pl_store_attempts_failed_email_ip(db, email, ctx->ip, now - 60 * 1000,
-                                               &in.minute_fails, &in.minute_oldest);
+        if (!rc)
+            rc = pl_store_attempts_failed_email_ip(db, email, ctx->ip, now - 60 * 1000,
+                                                   &in.minute_fails, &in.minute_oldest);
+    }
     if (!rc)
         rc = pl_store_attempts_failed_ip(db, ctx->ip, now - PL_THROTTLE_IP_WINDOW_MS, &in.ip_fails,
                                          &in.ip_oldest);
@@ -287,7 +290,7 @@ int pl_auth_attempt_begin(pl_db_t *db, pl_ctx_t *ctx, const char *email, int64_t
     if (!rc)
         rc = decide(db, ctx, email, now);
     if (!rc)
-        rc = pl_store_attempt_reserve(db, email, ctx->ip ? ctx->ip : "", now, attempt);
+        rc = pl_store_attempt_reserve(db, email ? email : "", ctx->ip ? ctx->ip : "", now, attempt);
     if (!rc) /* the failure stays counted when the request then fails */
         pl_db_keep_on_error(db);
     return pl_db_finish(db, rc);
@@ -305,13 +308,77 @@ static int settle_alone(pl_db_t *db, int64_t attempt, bool void_it)
     return rc ? rc : pl_db_finish(db, pl_store_attempt_settle(db, attempt, void_it));
 }
 
-int pl_auth_audit_login(pl_db_t *db, pl_ctx_t *ctx, const pl_user_t *u, bool mfa)
+int pl_auth_audit_login(pl_db_t *db, pl_ctx_t *ctx, const pl_user_t *u, const char *method,
+                        bool mfa)
 {
-    json_t *d = json_pack("{s:b}", "mfa", mfa);
+    json_t *d = json_pack("{s:s, s:b}", "method", method, "mfa", mfa);
     int rc = pl_audit_append(db, ctx, NULL, "user.logged_in", "user", u->id, d);
     json_decref(d);
     return rc;
 }
+
+int pl_auth_signin_failed(pl_db_t *db, pl_ctx_t *ctx, const char *email, const char *user_id,
+                          const char *method, const char *reason, int64_t attempt)
+{
+    int rc = pl_db_begin(db);
+    if (rc)
+        return rc;
+    /* an unknown account counts toward the client IP's limit alone; an
+     * attempt begun with pl_auth_attempt_begin is counted already */
+    if (!attempt)
+        rc = pl_store_attempt_insert(db, email ? email : "", ctx->ip, false, pl_now_ms());
+    if (!rc && user_id) { /* unknown accounts have nobody to tell */
+        json_t *d = json_pack("{s:s}", "method", method);
+        if (reason)
+            json_object_set_new(d, "reason", json_string(reason));
+        rc = pl_audit_append(db, ctx, NULL, "user.login_failed", "user", user_id, d);
+        json_decref(d);
+    }
+    if ((rc = pl_db_finish(db, rc)))
+        return rc;
+    pl_auth_count("failure");
+    return PL_OK;
+}
+
+int pl_auth_signin_complete(pl_db_t *db, pl_ctx_t *ctx, const pl_user_t *u, const char *method,
+                            bool two_factors, int64_t attempt, pl_auth_login_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (u->disabled) {
+        if (attempt) /* not a sign-in: as before it began */
+            settle_alone(db, attempt, true);
+        pl_auth_count("disabled");
+        return pl_fail(ctx, 403, "account_disabled", "This account is disabled.");
+    }
+    /* the one way to a session: with two-factor on, only a challenge comes
+     * back unless the proof was two factors already, and pl_auth_login_mfa
+     * finishes the sign-in (the first step alone is neither a failure nor a
+     * success) */
+    if (u->mfa_enabled && !two_factors) {
+        int rc = attempt ? settle_alone(db, attempt, true) : PL_OK;
+        if (rc)
+            return rc;
+        out->mfa_required = true;
+        return pl_auth_mfa_challenge(db, ctx, u, method, out->mfa_token);
+    }
+    int rc = pl_db_begin(db);
+    if (rc)
+        return rc;
+    rc = attempt ? pl_store_attempt_settle(db, attempt, false)
+                 : pl_store_attempt_insert(db, u->email, ctx->ip, true, pl_now_ms());
+    if (!rc)
+        rc = pl_auth_issue_session(db, ctx, u, &out->tokens);
+    if (!rc)
+        rc = pl_auth_audit_login(db, ctx, u, method, two_factors);
+    if ((rc = pl_db_finish(db, rc))) {
+        pl_memzero(out, sizeof(*out));
+        return rc;
+    }
+    pl_auth_count("success");
+    return PL_OK;
+}
+
+/* ---- the password step of sign-in ---- */
 
 int pl_auth_login(pl_db_t *db, pl_ctx_t *ctx, const char *email_in, const char *password,
                   pl_auth_login_t *out)
@@ -330,50 +397,18 @@ int pl_auth_login(pl_db_t *db, pl_ctx_t *ctx, const char *email_in, const char *
     bool found = rc == PL_OK;
     /* unknown emails are checked against a dummy hash: the same time */
     if (!pl_password_verify(found ? u.password_hash : NULL, password, strlen(password))) {
-        /* the attempt was counted as a failure when it began */
-        if (found) { /* unknown emails have nobody to tell */
-            if ((rc = pl_db_begin(db)))
-                return rc;
-            rc = pl_audit_append(db, ctx, NULL, "user.login_failed", "user", u.id, NULL);
-            if ((rc = pl_db_finish(db, rc)))
-                return rc;
-        }
-        pl_auth_count("failure");
+        if ((rc = pl_auth_signin_failed(db, ctx, email, found ? u.id : NULL, "password", NULL,
+                                        attempt)))
+            return rc;
         return pl_fail(ctx, 401, "invalid_credentials", "The email or password is wrong.");
     }
-    if (u.disabled) {
-        settle_alone(db, attempt, true); /* not a sign-in: as before it began */
-        pl_auth_count("disabled");
-        return pl_fail(ctx, 403, "account_disabled", "This account is disabled.");
-    }
-    if (pl_password_needs_rehash(u.password_hash)) {
+    if (!u.disabled && pl_password_needs_rehash(u.password_hash)) {
         char hash[PL_PASSWORD_HASH_MAX];
         if (pl_password_hash(password, strlen(password), hash) == PL_OK &&
             pl_db_begin(db) == PL_OK) /* best effort: the old hash still works */
             pl_db_finish(db, pl_store_user_set_password(db, u.id, hash, pl_now_ms()));
     }
-    /* the one way to a session from a password: with two-factor on, only a
-     * challenge comes back, and pl_auth_login_mfa finishes the sign-in (the
-     * password step alone is neither a failure nor a success) */
-    out->mfa_required = u.mfa_enabled;
-    if (u.mfa_enabled) {
-        if ((rc = settle_alone(db, attempt, true)))
-            return rc;
-        return pl_auth_mfa_challenge(db, ctx, &u, out->mfa_token);
-    }
-    if ((rc = pl_db_begin(db)))
-        return rc;
-    rc = pl_store_attempt_settle(db, attempt, false);
-    if (!rc)
-        rc = pl_auth_issue_session(db, ctx, &u, &out->tokens);
-    if (!rc)
-        rc = pl_auth_audit_login(db, ctx, &u, false);
-    if ((rc = pl_db_finish(db, rc))) {
-        pl_memzero(out, sizeof(*out));
-        return rc;
-    }
-    pl_auth_count("success");
-    return PL_OK;
+    return pl_auth_signin_complete(db, ctx, &u, "password", false, attempt, out);
 }
 
 /* ---- profiles ---- */

@@ -18,13 +18,10 @@
 #include "platform/audit/audit.h"
 #include "platform/jobs/jobs.h"
 
-#define ISSUER            "plinth"
 #define TOUCH_INTERVAL_MS (60 * 1000)
 
 _Static_assert(PL_AUTH_ACCESS_TOKEN_MAX >= PL_JWT_MAX, "an access token fits its buffer");
-
-static unsigned char jwt_key[64];
-static size_t jwt_key_len;
+_Static_assert(PL_AUTH_KID_MAX == PL_JWT_KID_MAX, "a key id fits its buffer");
 
 static pl_counter_t auth_counters[] = {
     {"plinth_auth_attempts_total", "Sign-in attempts by outcome.", "outcome=\"success\"", 0, 0},
@@ -50,6 +47,16 @@ void pl_auth_count(const char *outcome)
             pl_counter_inc(&auth_counters[i]);
 }
 
+static int check_jwt_alg(void)
+{
+    const char *a = pl_auth_cfg.jwt_alg;
+    if (a[0] && strcmp(a, "HS256") && strcmp(a, "ES256")) {
+        fprintf(stderr, "plinth: PLINTH_JWT_ALG: expected HS256 or ES256\n");
+        return PL_EINVAL;
+    }
+    return PL_OK;
+}
+
 pl_auth_config_t pl_auth_cfg = {
     .access_ttl = 900,
     .argon2_memory = 19LL * 1024 * 1024,
@@ -71,7 +78,13 @@ const pl_option_t pl_auth_options[] = {
     {NULL, "PLINTH_MFA_ISSUER", PL_OPT_STR, PL_OPT_S(pl_auth_cfg.mfa_issuer), 0, 0, PL_OPT_SERVE,
      "NAME", "issuer shown by authenticator apps (default plinth)", NULL},
     {NULL, "PLINTH_JWT_SECRET", PL_OPT_STR, PL_OPT_S(pl_auth_cfg.jwt_secret), 0, 0, PL_OPT_STORAGE,
-     "SECRET", "access-token signing key (default: generated into the data directory)", NULL},
+     "SECRET", "HS256 access-token signing secret, >= 32 bytes (installations that use HS256)",
+     NULL},
+    {NULL, "PLINTH_JWT_ALG", PL_OPT_STR, PL_OPT_S(pl_auth_cfg.jwt_alg), 0, 0, PL_OPT_STORAGE,
+     "HS256|ES256",
+     "access-token signatures (default: ES256 for new data directories, HS256 where "
+     "PLINTH_JWT_SECRET or jwt.key exists)",
+     check_jwt_alg},
     {"register-limit", "PLINTH_REGISTER_LIMIT", PL_OPT_INT, &pl_auth_cfg.register_limit, 0, 0,
      1000000, PL_OPT_SERVE, "N",
      "registrations per client address per hour, 0 for no limit (default 20)", NULL},
@@ -93,20 +106,9 @@ int pl_auth_init(void)
     for (size_t i = 0; i < PL_ARRAY_LEN(auth_counters); i++)
         pl_metrics_register_counter(&auth_counters[i]);
     pl_metrics_register_counter(&hashes);
-    if (pl_auth_cfg.jwt_secret[0]) {
-        size_t n = strlen(pl_auth_cfg.jwt_secret);
-        if (n < 32) {
-            fprintf(stderr, "plinth: PLINTH_JWT_SECRET must be at least 32 bytes\n");
-            return PL_EINVAL;
-        }
-        /* any length: hash it down to a 32-byte key */
-        pl_sha256(pl_auth_cfg.jwt_secret, n, jwt_key);
-        jwt_key_len = 32;
-    } else {
-        if (pl_keyring_key_file("jwt.key", jwt_key, 32))
-            return PL_EINTERNAL;
-        jwt_key_len = 32;
-    }
+    int rc = pl_auth_keys_init();
+    if (rc)
+        return rc;
     if (oath_init() != OATH_OK) {
         fprintf(stderr, "plinth: cannot initialise liboath\n");
         return PL_EINTERNAL;
@@ -115,6 +117,15 @@ int pl_auth_init(void)
         fprintf(stderr, "plinth: cannot hash passwords with --argon2-memory %lld\n",
                 (long long)pl_auth_cfg.argon2_memory);
         return PL_EINVAL;
+    }
+    /* TOTP secrets sealed before data keys existed move under the instance
+     * data key; `plinth keys verify` opens every one */
+    pl_keys_add_source("totp", pl_auth_mfa_check_seals);
+    pl_keys_add_source("jwt", pl_auth_keys_check_seals);
+    pl_db_t *db = pl_db_thread();
+    if (!db || pl_auth_mfa_upgrade_seals(db)) {
+        fprintf(stderr, "plinth: cannot re-seal the TOTP secrets under the instance data key\n");
+        return PL_EINTERNAL;
     }
     return PL_OK;
 }
@@ -127,7 +138,17 @@ int pl_auth_access_token(const char *user_id, const char *session_id, char *out,
     pl_uuid7(c.jti);
     c.iat = pl_now_ms() / 1000;
     c.exp = c.iat + pl_auth_cfg.access_ttl;
-    return pl_jwt_sign(jwt_key, jwt_key_len, ISSUER, &c, out, size);
+    return pl_auth_keys_sign(&c, out, size);
+}
+
+int pl_auth_start(void)
+{
+    return pl_auth_keys_start();
+}
+
+void pl_auth_stop(void)
+{
+    pl_auth_keys_stop();
 }
 
 int pl_auth_issue_session(pl_db_t *db, pl_ctx_t *ctx, const pl_user_t *user, pl_auth_tokens_t *out)
@@ -169,14 +190,18 @@ int pl_auth_issue_session(pl_db_t *db, pl_ctx_t *ctx, const pl_user_t *user, pl_
 
 /* Verified-token cache: a per-thread direct-mapped table of tokens whose
  * signature was already checked, so a client reusing its token skips the
- * base64, JSON and HMAC work. Entries hold only tokens signed with our key;
- * expiry is checked on every hit, and the session check below still runs on
- * every request, so revocation is unaffected. Losing the cache is harmless. */
+ * base64, JSON and HMAC or ECDSA work. Entries hold only tokens signed with
+ * one of our keys; expiry is checked on every hit, and the session check
+ * below still runs on every request, so revocation is unaffected. A hit is
+ * verified again when the signing keys were reloaded since (a key may have
+ * left) or its key's acceptance ended. Losing the cache is harmless. */
 #define TOKEN_CACHE_SLOTS 64
-#define TOKEN_CACHE_MAX   512
+#define TOKEN_CACHE_MAX   PL_JWT_MAX
 
 typedef struct {
     uint16_t len;
+    uint64_t epoch;      /* of the key set that verified it */
+    int64_t deadline_ms; /* when its key stops being accepted; 0: never */
     char token[TOKEN_CACHE_MAX];
     pl_jwt_claims_t claims;
 } token_slot_t;
@@ -216,16 +241,25 @@ static pl_jwt_result_t verify_cached(const char *tok, size_t len, int64_t now, p
             pthread_setspecific(token_cache_key, token_cache);
         }
         slot = &token_cache[fnv1a(tok, len) % TOKEN_CACHE_SLOTS];
-        if (slot->len == len && pl_ct_equal(slot->token, tok, len)) {
+        if (slot->len == len && pl_ct_equal(slot->token, tok, len) &&
+            slot->epoch == pl_auth_keys_epoch() &&
+            (!slot->deadline_ms || pl_now_ms() < slot->deadline_ms)) {
             *c = slot->claims;
             return c->exp <= now ? PL_JWT_EXPIRED : PL_JWT_OK;
         }
     }
-    pl_jwt_result_t rc = pl_jwt_verify(jwt_key, jwt_key_len, ISSUER, tok, len, now, c);
-    if (rc == PL_JWT_OK && slot) {
-        memcpy(slot->token, tok, len);
-        slot->len = (uint16_t)len;
-        slot->claims = *c;
+    uint64_t epoch = 0;
+    int64_t deadline = 0;
+    pl_jwt_result_t rc = pl_auth_keys_verify(tok, len, now, c, &epoch, &deadline);
+    if (slot) {
+        slot->len = 0;
+        if (rc == PL_JWT_OK) {
+            memcpy(slot->token, tok, len);
+            slot->len = (uint16_t)len;
+            slot->epoch = epoch;
+            slot->deadline_ms = deadline;
+            slot->claims = *c;
+        }
     }
     return rc;
 }

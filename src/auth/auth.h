@@ -80,6 +80,14 @@ typedef struct {
     pl_user_t user;
 } pl_auth_tokens_t;
 
+/* What a sign-in step answers: the tokens, or (two-factor on) a single-use
+ * mfa_token for pl_auth_login_mfa. Secret: wipe it. */
+typedef struct {
+    bool mfa_required;
+    char mfa_token[PL_AUTH_TOKEN_LEN];
+    pl_auth_tokens_t tokens;
+} pl_auth_login_t;
+
 /* ---- the per-request check (http/dispatch) ---- */
 
 /* Verifies an access token (len bytes) and the session behind it, filling
@@ -101,6 +109,76 @@ char *pl_auth_email_normalize(pl_arena_t *a, const char *in);
 /* The same for a service's input: *out is the canonical address; else a 422
  * field error (invalid) on field and PL_EINVAL. */
 int pl_auth_check_email(pl_ctx_t *ctx, const char *field, const char *in, const char **out);
+
+/* ---- sign-in steps every way in shares ----
+ * Password sign-in, magic links, passkeys and identity providers end the
+ * same way, so the rules of API.md hold for each (the throttles, 2FA on
+ * every way in, the audit trail). A module that adds a way in calls, in
+ * order: pl_auth_throttle before it evaluates an attempt,
+ * pl_auth_signin_failed when the attempt fails, and pl_auth_signin_complete
+ * once it knows who signs in. It never issues sessions itself. */
+
+/* The sign-in throttles for an attempt from ctx->ip on the account of email
+ * (canonical): 429 rate_limited or account_locked, with
+ * ctx->err.retry_after, when the attempt must not be evaluated. email NULL
+ * (the account is not known yet): the limit of the client IP alone. Reads
+ * only. */
+int pl_auth_throttle(pl_db_t *db, pl_ctx_t *ctx, const char *email);
+
+/* Records a failed sign-in from ctx->ip: it counts toward the throttles of
+ * email (NULL: of the IP alone), unless attempt is the id of an attempt
+ * begun under the throttles' lock (counted as a failure already; 0: none),
+ * and when user_id is known, user.login_failed is audited with data
+ * {method, reason} (reason may be NULL). Joins the caller's transaction or
+ * commits its own. */
+int pl_auth_signin_failed(pl_db_t *db, pl_ctx_t *ctx, const char *email, const char *user_id,
+                          const char *method, const char *reason, int64_t attempt);
+
+/* Finishes a sign-in whose first step (method: "password", "magic_link",
+ * "passkey", "oauth", "sso") proved u (as read from the store, with email
+ * and mfa_enabled): 403 account_disabled for a disabled account; with
+ * two-factor on and !two_factors, out->mfa_required and a single-use
+ * out->mfa_token (pl_auth_login_mfa finishes that sign-in and audits this
+ * method); else the attempt counts as a success, a session is issued
+ * (out->tokens, u becomes ctx's caller) and user.logged_in is audited with
+ * data {method, mfa}. two_factors: the proof already was two factors (a
+ * user-verified passkey). Joins the caller's transaction, if any.
+ * attempt: the id of an attempt begun under the throttles' lock (the
+ * password and code steps), settled here; 0 records the outcome anew. */
+int pl_auth_signin_complete(pl_db_t *db, pl_ctx_t *ctx, const pl_user_t *u, const char *method,
+                            bool two_factors, int64_t attempt, pl_auth_login_t *out);
+
+/* ---- magic links ---- */
+
+/* Mails the account of email a sign-in link ({PLINTH_PUBLIC_URL}/magic-link
+ * ?token=..., 15 minutes, single use), unless the caps are reached: 5 emails
+ * per address and 20 per client IP per hour. PL_OK whether or not an email
+ * went out or the account exists (no enumeration); 422 on a malformed
+ * email. */
+int pl_auth_magic_link_request(pl_db_t *db, pl_ctx_t *ctx, const char *email);
+/* Spends a magic-link token and signs in (pl_auth_signin_complete, method
+ * "magic_link"): *out holds the tokens or the two-factor step. 422
+ * invalid_token when unknown, used or expired (a failed sign-in from
+ * ctx->ip); 403 account_disabled; 429 as for pl_auth_login. */
+int pl_auth_magic_link_verify(pl_db_t *db, pl_ctx_t *ctx, const char *token, pl_auth_login_t *out);
+
+/* ---- tokens other services verify ---- */
+
+#define PL_AUTH_KID_MAX 64 /* a signing key's id and its NUL */
+
+/* The access tokens' issuer (PLINTH_PUBLIC_API_URL); static. */
+const char *pl_auth_issuer(void);
+/* The JWK Set of the keys access tokens are signed with now or may still
+ * carry ({"keys":[]} with HS256, whose key is secret). New reference. */
+int pl_auth_jwks(pl_db_t *db, pl_ctx_t *ctx, json_t **out);
+/* The OpenID Provider metadata of the issuer (issuer, jwks_uri, ...). New
+ * reference. */
+json_t *pl_auth_openid_configuration(void);
+/* Adds a new ES256 signing key and retires the others (they stay published
+ * until the tokens they signed expire); running instances sign with it
+ * within seconds. Audits jwt_key.rotated. 409 conflict when tokens are
+ * signed with HS256. */
+int pl_auth_keys_rotate(pl_db_t *db, pl_ctx_t *ctx, char kid[PL_AUTH_KID_MAX]);
 
 /* ---- accounts ---- */
 
@@ -148,11 +226,6 @@ int pl_auth_register(pl_db_t *db, pl_ctx_t *ctx, const pl_auth_registration_t *i
  * for pl_auth_login_mfa. 401 invalid_credentials (unknown email and wrong
  * password alike), 403 account_disabled, 429 rate_limited or account_locked
  * (ctx->err.retry_after set), 422 on a malformed email. */
-typedef struct {
-    bool mfa_required;
-    char mfa_token[PL_AUTH_TOKEN_LEN];
-    pl_auth_tokens_t tokens;
-} pl_auth_login_t;
 int pl_auth_login(pl_db_t *db, pl_ctx_t *ctx, const char *email, const char *password,
                   pl_auth_login_t *out);
 
@@ -251,13 +324,20 @@ int pl_auth_mfa_recovery_codes(pl_db_t *db, pl_ctx_t *ctx, const char *password,
 
 /* ---- the module's parts (its descriptor is in auth_routes.c) ---- */
 
-/* Loads or generates the token signing key (PLINTH_JWT_SECRET, else a 0600
- * file in the data directory), sets the Argon2id cost and registers the
- * metrics. Once at start, after the configuration; PL_OK or an error
- * (printed). */
+/* Loads the token signing keys (HS256: PLINTH_JWT_SECRET or a 0600 file in
+ * the data directory; ES256: the database's, creating the first), sets the
+ * Argon2id cost and registers the metrics. Once at start, after the
+ * configuration and storage; PL_OK or an error (printed). */
 int pl_auth_init(void);
+/* Starts (and stops) the thread that notices other instances' new signing
+ * keys. */
+int pl_auth_start(void);
+void pl_auth_stop(void);
+/* `plinth keys rotate-jwt` */
+extern const pl_command_t pl_auth_commands[];
 extern const pl_option_t pl_auth_options[];
-/* verify_email, password_reset, password_changed, mfa_enabled, mfa_disabled */
+/* verify_email, password_reset, password_changed, mfa_enabled, mfa_disabled,
+ * magic_link */
 extern const pl_mail_template_def_t pl_auth_templates[];
 /* auth.purge: the hourly purge of expired sessions, old sign-in attempts
  * and expired email tokens and sign-in steps. */

@@ -1,5 +1,5 @@
-/* auth_mail.c - the emails of accounts: verification, password reset, and
- * notices of password and two-factor changes. */
+/* auth_mail.c - the emails of accounts: verification, password reset, sign-in
+ * links, and notices of password and two-factor changes. */
 #include "auth/auth_int.h"
 
 #define IGNORE_TEXT                                                                                \
@@ -79,6 +79,23 @@ const pl_mail_template_def_t pl_auth_templates[] = {
         "takes only your password.</p>\n"
         "<p>" IGNORE_TEXT "</p>\n",
         NULL,
+    },
+    {
+        "magic_link",
+        "Your sign-in link",
+        "{{greeting}}\n\n"
+        "Open this link to sign in to your plinth account:\n\n"
+        "{{link}}\n\n"
+        "The link expires in 15 minutes and works once. If you did not ask to sign in, ignore "
+        "this email: nobody can sign in without the link.\n",
+        "<p>{{greeting}}</p>\n"
+        "<p>Open this link to sign in to your plinth account.</p>\n"
+        "<p><a href=\"{{link}}\">Sign in</a></p>\n"
+        "<p>If the link does not work, copy this address into your browser:<br>\n"
+        "{{link}}</p>\n"
+        "<p>The link expires in 15 minutes and works once. If you did not ask to sign in, ignore "
+        "this email: nobody can sign in without the link.</p>\n",
+        link_vars,
     },
     {0},
 };

@@ -1,5 +1,6 @@
 /* auth_routes.c - the HTTP side of accounts, sessions, email verification,
- * password reset and two-factor: each handler checks the body's shape, calls
+ * password reset, two-factor, magic links and the token verification
+ * documents: each handler checks the body's shape, calls
  * one service of auth.h with the request's context, and renders the result.
  * The module's descriptor closes the file. */
 #include <pthread.h>
@@ -69,7 +70,7 @@ static const char *cookie_token(pl_req_t *req)
 }
 
 /* Whether the body asks for a browser session ("session_cookie": true). */
-static bool wants_cookie(pl_req_t *req)
+bool pl_auth_wants_cookie(pl_req_t *req)
 {
     bool v = false;
     return pl_json_get_bool(req, "session_cookie", false, &v) == PL_OK && v;
@@ -88,6 +89,18 @@ static json_t *tokens_json_as(pl_req_t *req, pl_auth_tokens_t *t, bool cookie)
     json_object_set_new(o, "user", pl_auth_user_json(&req->ctx, &t->user));
     pl_memzero(t, sizeof(*t));
     return o;
+}
+
+/* The answer to a first sign-in step: a TokenPair (tokens_json_as), or the
+ * second step to take; what it holds is wiped once copied. */
+json_t *pl_auth_login_json(pl_req_t *req, pl_auth_login_t *out, bool cookie)
+{
+    if (!out->mfa_required)
+        return tokens_json_as(req, &out->tokens, cookie);
+    json_t *body = json_pack("{s:b, s:s, s:[s, s]}", "mfa_required", 1, "mfa_token", out->mfa_token,
+                             "mfa_methods", "totp", "recovery_code");
+    pl_memzero(out, sizeof(*out));
+    return body;
 }
 
 static json_t *recovery_codes_json(pl_auth_recovery_codes_t *c)
@@ -121,7 +134,7 @@ static int register_account(pl_req_t *req)
     pl_json_get_name(req, "name", true, 1, PL_AUTH_NAME_MAX, &in.name);
     pl_json_get_string(req, "invitation_token", false, 1, PL_AUTH_TOKEN_INPUT_MAX,
                        &in.invitation_token);
-    bool cookie = wants_cookie(req);
+    bool cookie = pl_auth_wants_cookie(req);
     if (pl_req_validated(req))
         return PL_EINVAL;
     THREAD_DB(db);
@@ -143,20 +156,13 @@ static int login(pl_req_t *req)
     const char *email = NULL, *password = NULL;
     pl_json_get_string(req, "email", true, 1, PL_AUTH_EMAIL_INPUT_MAX, &email);
     pl_json_get_string(req, "password", true, 1, PL_AUTH_PASSWORD_INPUT_MAX, &password);
-    bool cookie = wants_cookie(req);
+    bool cookie = pl_auth_wants_cookie(req);
     if (pl_req_validated(req))
         return PL_EINVAL;
     THREAD_DB(db);
     pl_auth_login_t out;
     int rc = pl_auth_login(db, &req->ctx, email, password, &out);
-    if (rc)
-        return rc;
-    if (!out.mfa_required)
-        return pl_resp_json(req, 200, tokens_json_as(req, &out.tokens, cookie));
-    json_t *body = json_pack("{s:b, s:s, s:[s, s]}", "mfa_required", 1, "mfa_token", out.mfa_token,
-                             "mfa_methods", "totp", "recovery_code");
-    pl_memzero(&out, sizeof(out));
-    return pl_resp_json(req, 200, body);
+    return rc ? rc : pl_resp_json(req, 200, pl_auth_login_json(req, &out, cookie));
 }
 
 static int login_mfa(pl_req_t *req)
@@ -164,7 +170,7 @@ static int login_mfa(pl_req_t *req)
     const char *token = NULL, *code = NULL;
     pl_json_get_string(req, "mfa_token", true, 1, PL_AUTH_TOKEN_INPUT_MAX, &token);
     pl_json_get_string(req, "code", true, 1, PL_AUTH_CODE_INPUT_MAX, &code);
-    bool cookie = wants_cookie(req);
+    bool cookie = pl_auth_wants_cookie(req);
     if (pl_req_validated(req))
         return PL_EINVAL;
     THREAD_DB(db);
@@ -427,6 +433,46 @@ static int password_reset(pl_req_t *req)
     return rc ? rc : pl_resp_status(req, 204);
 }
 
+/* ---- magic links ---- */
+
+static int magic_link_request(pl_req_t *req)
+{
+    const char *email = NULL;
+    if (pl_json_get_string(req, "email", true, 1, PL_AUTH_EMAIL_INPUT_MAX, &email))
+        return PL_EINVAL;
+    THREAD_DB(db);
+    int rc = pl_auth_magic_link_request(db, &req->ctx, email);
+    return rc ? rc : accepted(req); /* the same answer whether or not an email went out */
+}
+
+static int magic_link_verify(pl_req_t *req)
+{
+    const char *token = NULL;
+    pl_json_get_string(req, "token", true, 1, PL_AUTH_TOKEN_INPUT_MAX, &token);
+    bool cookie = pl_auth_wants_cookie(req);
+    if (pl_req_validated(req))
+        return PL_EINVAL;
+    THREAD_DB(db);
+    pl_auth_login_t out;
+    int rc = pl_auth_magic_link_verify(db, &req->ctx, token, &out);
+    return rc ? rc : pl_resp_json(req, 200, pl_auth_login_json(req, &out, cookie));
+}
+
+/* ---- tokens other services verify ---- */
+
+static int jwks(pl_req_t *req)
+{
+    THREAD_DB(db);
+    json_t *doc = NULL;
+    int rc = pl_auth_jwks(db, &req->ctx, &doc);
+    return rc ? rc : pl_resp_json(req, 200, doc);
+}
+
+static int openid_configuration(pl_req_t *req)
+{
+    return pl_resp_json(req, 200, pl_auth_openid_configuration());
+}
+
 /* ---- two-factor ---- */
 
 static int mfa_setup(pl_req_t *req)
@@ -500,6 +546,10 @@ static pl_route_t routes[] = {
     {PL_M_POST, "/v1/me/mfa/totp/enable", mfa_enable, PL_AUTH_USER, NULL, J},
     {PL_M_POST, "/v1/me/mfa/totp/disable", mfa_disable, PL_AUTH_USER, NULL, H},
     {PL_M_POST, "/v1/me/mfa/recovery-codes", mfa_recovery_codes, PL_AUTH_USER, NULL, H},
+    {PL_M_POST, "/v1/auth/magic-link/request", magic_link_request, PL_AUTH_NONE, NULL, J},
+    {PL_M_POST, "/v1/auth/magic-link/verify", magic_link_verify, PL_AUTH_NONE, NULL, J},
+    {PL_M_GET, "/.well-known/jwks.json", jwks, PL_AUTH_NONE, NULL, 0},
+    {PL_M_GET, "/.well-known/openid-configuration", openid_configuration, PL_AUTH_NONE, NULL, 0},
     {0},
 };
 
@@ -527,5 +577,8 @@ const pl_module_t pl_auth_module = {
     .schedules = pl_auth_schedules,
     .templates = pl_auth_templates,
     .options = pl_auth_options,
+    .commands = pl_auth_commands,
     .init = pl_auth_init,
+    .start = pl_auth_start,
+    .stop = pl_auth_stop,
 };

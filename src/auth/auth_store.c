@@ -564,16 +564,17 @@ static const char sql_recovery_insert[] =
     "INSERT INTO mfa_recovery_codes (user_id, code_hash, created_at) VALUES ($1, $2, $3)";
 static const char sql_recovery_use[] = "UPDATE mfa_recovery_codes SET used_at = $3 WHERE "
                                        "user_id = $1 AND code_hash = $2 AND used_at IS NULL";
-static const char sql_challenge_insert[] = "INSERT INTO mfa_challenges (token_hash, user_id, "
-                                           "expires_at, created_at) VALUES ($1, $2, $3, $4)";
+static const char sql_challenge_insert[] =
+    "INSERT INTO mfa_challenges (token_hash, user_id, method, expires_at, created_at) "
+    "VALUES ($1, $2, $3, $4, $5)";
 static const char sql_challenge_get[] =
-    "SELECT user_id FROM mfa_challenges WHERE token_hash = $1 AND used_at IS NULL AND "
+    "SELECT user_id, method FROM mfa_challenges WHERE token_hash = $1 AND used_at IS NULL AND "
     "expires_at > $2 AND failures < $3";
 static const char sql_challenge_fail[] =
     "UPDATE mfa_challenges SET failures = failures + 1 WHERE token_hash = $1";
 static const char sql_challenge_take[] =
     "UPDATE mfa_challenges SET failures = failures + 1 WHERE token_hash = $1 AND used_at IS NULL "
-    "AND expires_at > $2 AND failures < $3 RETURNING user_id";
+    "AND expires_at > $2 AND failures < $3 RETURNING user_id, method";
 static const char sql_challenge_use[] =
     "UPDATE mfa_challenges SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL";
 
@@ -625,6 +626,47 @@ int pl_store_totp_delete(pl_db_t *db, const char *user_id)
     return run(st);
 }
 
+static const char sql_totp_all[] = "SELECT user_id, secret_sealed FROM mfa_totp ORDER BY user_id";
+static const char sql_totp_legacy[] = "SELECT user_id, secret_sealed FROM mfa_totp "
+                                      "WHERE secret_sealed NOT LIKE 'dk1.%' ORDER BY user_id";
+static const char sql_totp_reseal[] =
+    "UPDATE mfa_totp SET secret_sealed = $3 WHERE user_id = $1 AND secret_sealed = $2";
+
+static int totp_rows(pl_stmt_t *st, pl_arena_t *a, pl_rows_t *out)
+{
+    int rc;
+    while ((rc = pl_stmt_step(st)) == 1) {
+        pl_totp_sealed_t *t = pl_rows_add(out);
+        if (!t)
+            break;
+        t->user_id = pl_stmt_col_dup(st, a, 0);
+        t->sealed = pl_stmt_col_dup(st, a, 1);
+    }
+    pl_stmt_reset(st);
+    return rc < 0 ? rc : PL_OK;
+}
+
+int pl_store_totp_all(pl_db_t *db, pl_arena_t *a, pl_rows_t *out)
+{
+    PL_PREPARE(st, db, sql_totp_all);
+    return totp_rows(st, a, out);
+}
+
+int pl_store_totp_legacy(pl_db_t *db, pl_arena_t *a, pl_rows_t *out)
+{
+    PL_PREPARE(st, db, sql_totp_legacy);
+    return totp_rows(st, a, out);
+}
+
+int pl_store_totp_reseal(pl_db_t *db, const char *user_id, const char *from, const char *to)
+{
+    PL_PREPARE(st, db, sql_totp_reseal);
+    pl_stmt_bind_text(st, 1, user_id);
+    pl_stmt_bind_text(st, 2, from);
+    pl_stmt_bind_text(st, 3, to);
+    return run(st);
+}
+
 int pl_store_user_set_mfa(pl_db_t *db, const char *user_id, bool enabled, int64_t now)
 {
     PL_PREPARE(st, db, sql_user_set_mfa);
@@ -665,39 +707,44 @@ int pl_store_recovery_use(pl_db_t *db, const char *user_id, const char *hash, in
 }
 
 int pl_store_challenge_take(pl_db_t *db, pl_arena_t *a, const char *hash, int64_t now,
-                            int max_failures, const char **user_id)
+                            int max_failures, const char **user_id, const char **method)
 {
     PL_PREPARE(st, db, sql_challenge_take);
     pl_stmt_bind_text(st, 1, hash);
     pl_stmt_bind_int64(st, 2, now);
     pl_stmt_bind_int64(st, 3, max_failures);
     int rc = pl_stmt_step(st);
-    if (rc == 1)
+    if (rc == 1) {
         *user_id = pl_stmt_col_dup(st, a, 0);
+        *method = pl_stmt_col_dup(st, a, 1);
+    }
     return one_done(st, rc);
 }
 
 int pl_store_challenge_insert(pl_db_t *db, const char *hash, const char *user_id,
-                              int64_t expires_at, int64_t now)
+                              const char *method, int64_t expires_at, int64_t now)
 {
     PL_PREPARE(st, db, sql_challenge_insert);
     pl_stmt_bind_text(st, 1, hash);
     pl_stmt_bind_text(st, 2, user_id);
-    pl_stmt_bind_int64(st, 3, expires_at);
-    pl_stmt_bind_int64(st, 4, now);
+    pl_stmt_bind_text(st, 3, method);
+    pl_stmt_bind_int64(st, 4, expires_at);
+    pl_stmt_bind_int64(st, 5, now);
     return run(st);
 }
 
 int pl_store_challenge_get(pl_db_t *db, pl_arena_t *a, const char *hash, int64_t now,
-                           int max_failures, const char **user_id)
+                           int max_failures, const char **user_id, const char **method)
 {
     PL_PREPARE(st, db, sql_challenge_get);
     pl_stmt_bind_text(st, 1, hash);
     pl_stmt_bind_int64(st, 2, now);
     pl_stmt_bind_int64(st, 3, max_failures);
     int rc = pl_stmt_step(st);
-    if (rc == 1)
+    if (rc == 1) {
         *user_id = pl_stmt_col_dup(st, a, 0);
+        *method = pl_stmt_col_dup(st, a, 1);
+    }
     return one_done(st, rc);
 }
 
@@ -723,14 +770,16 @@ static const char sql_purge_sessions[] = "DELETE FROM sessions WHERE expires_at 
 static const char sql_purge_attempts[] = "DELETE FROM login_attempts WHERE created_at < $1";
 static const char sql_purge_tokens[] = "DELETE FROM email_tokens WHERE expires_at < $1";
 static const char sql_purge_challenges[] = "DELETE FROM mfa_challenges WHERE expires_at < $1";
+static const char sql_purge_magic_links[] = "DELETE FROM magic_links WHERE expires_at < $1";
 
 int pl_store_purge(pl_db_t *db, int64_t sessions_before, int64_t attempts_before,
                    int64_t tokens_before)
 {
     const char *sql[] = {sql_purge_sessions, sql_purge_attempts, sql_purge_tokens,
-                         sql_purge_challenges};
-    int64_t before[] = {sessions_before, attempts_before, tokens_before, tokens_before};
-    for (int i = 0; i < 4; i++) {
+                         sql_purge_challenges, sql_purge_magic_links};
+    int64_t before[] = {sessions_before, attempts_before, tokens_before, tokens_before,
+                        tokens_before};
+    for (size_t i = 0; i < PL_ARRAY_LEN(sql); i++) {
         PL_PREPARE(st, db, sql[i]);
         pl_stmt_bind_int64(st, 1, before[i]);
         int rc = pl_stmt_exec(st);
@@ -738,4 +787,142 @@ int pl_store_purge(pl_db_t *db, int64_t sessions_before, int64_t attempts_before
             return rc;
     }
     return PL_OK;
+}
+
+/* ---- magic links ---- */
+
+static const char sql_magic_insert[] =
+    "INSERT INTO magic_links (token_hash, user_id, email, ip, expires_at, created_at) "
+    "VALUES ($1, $2, $3, $4, $5, $6)";
+static const char sql_magic_count_email[] =
+    "SELECT count(*) FROM magic_links WHERE email = $1 AND created_at >= $2";
+static const char sql_magic_count_ip[] =
+    "SELECT count(*) FROM magic_links WHERE ip = $1 AND created_at >= $2";
+static const char sql_magic_find[] =
+    "SELECT user_id, email FROM magic_links WHERE token_hash = $1 AND used_at IS NULL AND "
+    "expires_at > $2";
+static const char sql_magic_use[] =
+    "UPDATE magic_links SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL AND "
+    "expires_at > $2";
+
+int pl_store_magic_link_insert(pl_db_t *db, const char *hash, const char *user_id,
+                               const char *email, const char *ip, int64_t expires_at, int64_t now)
+{
+    PL_PREPARE(st, db, sql_magic_insert);
+    pl_stmt_bind_text(st, 1, hash);
+    pl_stmt_bind_text(st, 2, user_id);
+    pl_stmt_bind_text(st, 3, email);
+    pl_stmt_bind_text(st, 4, ip);
+    pl_stmt_bind_int64(st, 5, expires_at);
+    pl_stmt_bind_int64(st, 6, now);
+    return run(st);
+}
+
+static int count_since(pl_db_t *db, const char *sql, const char *key, int64_t since, int *count)
+{
+    PL_PREPARE(st, db, sql);
+    pl_stmt_bind_text(st, 1, key);
+    pl_stmt_bind_int64(st, 2, since);
+    int rc = pl_stmt_step(st);
+    if (rc == 1)
+        *count = (int)pl_stmt_col_int64(st, 0);
+    return one_done(st, rc);
+}
+
+int pl_store_magic_links_sent(pl_db_t *db, const char *email, const char *ip, int64_t since,
+                              int *by_email, int *by_ip)
+{
+    int rc = count_since(db, sql_magic_count_email, email, since, by_email);
+    return rc ? rc : count_since(db, sql_magic_count_ip, ip, since, by_ip);
+}
+
+int pl_store_magic_link_find(pl_db_t *db, pl_arena_t *a, const char *hash, int64_t now,
+                             const char **user_id, const char **email)
+{
+    PL_PREPARE(st, db, sql_magic_find);
+    pl_stmt_bind_text(st, 1, hash);
+    pl_stmt_bind_int64(st, 2, now);
+    int rc = pl_stmt_step(st);
+    if (rc == 1) {
+        *user_id = pl_stmt_col_dup(st, a, 0);
+        *email = pl_stmt_col_dup(st, a, 1);
+    }
+    return one_done(st, rc);
+}
+
+int pl_store_magic_link_use(pl_db_t *db, const char *hash, int64_t now)
+{
+    PL_PREPARE(st, db, sql_magic_use);
+    pl_stmt_bind_text(st, 1, hash);
+    pl_stmt_bind_int64(st, 2, now);
+    return pl_stmt_exec_found(st);
+}
+
+/* ---- access-token signing keys ---- */
+
+static const char sql_jwt_keys[] =
+    "SELECT kid, alg, private_sealed, public_jwk, created_at, retired_at FROM jwt_keys "
+    "ORDER BY created_at DESC, kid DESC";
+static const char sql_jwt_keys_state[] =
+    "SELECT count(*), coalesce(max(created_at), 0), coalesce(max(retired_at), 0) FROM jwt_keys";
+static const char sql_jwt_key_insert[] =
+    "INSERT INTO jwt_keys (kid, alg, private_sealed, public_jwk, created_at) "
+    "VALUES ($1, $2, $3, $4, $5)";
+static const char sql_jwt_keys_retire[] =
+    "UPDATE jwt_keys SET retired_at = $2 WHERE retired_at IS NULL AND kid <> $1";
+static const char sql_jwt_keys_purge[] = "DELETE FROM jwt_keys WHERE retired_at < $1";
+
+int pl_store_jwt_keys(pl_db_t *db, void (*fn)(void *arg, const pl_jwt_key_row_t *row), void *arg)
+{
+    PL_PREPARE(st, db, sql_jwt_keys);
+    int rc;
+    while ((rc = pl_stmt_step(st)) == 1) {
+        pl_jwt_key_row_t row = {
+            .kid = pl_stmt_col_text(st, 0),
+            .alg = pl_stmt_col_text(st, 1),
+            .private_sealed = pl_stmt_col_text(st, 2),
+            .public_jwk = pl_stmt_col_text(st, 3),
+            .created_at = pl_stmt_col_int64(st, 4),
+            .retired_at = pl_stmt_col_is_null(st, 5) ? 0 : pl_stmt_col_int64(st, 5),
+        };
+        fn(arg, &row);
+    }
+    return list_done(st, rc);
+}
+
+int pl_store_jwt_keys_state(pl_db_t *db, int64_t *count, int64_t *newest, int64_t *last_retired)
+{
+    PL_PREPARE(st, db, sql_jwt_keys_state);
+    int rc = pl_stmt_step(st);
+    if (rc == 1) {
+        *count = pl_stmt_col_int64(st, 0);
+        *newest = pl_stmt_col_int64(st, 1);
+        *last_retired = pl_stmt_col_int64(st, 2);
+    }
+    return one_done(st, rc);
+}
+
+int pl_store_jwt_key_insert(pl_db_t *db, const char *kid, const char *alg, const char *sealed,
+                            const char *public_jwk, int64_t now)
+{
+    PL_PREPARE(st, db, sql_jwt_key_insert);
+    pl_stmt_bind_text(st, 1, kid);
+    pl_stmt_bind_text(st, 2, alg);
+    pl_stmt_bind_text(st, 3, sealed);
+    pl_stmt_bind_text(st, 4, public_jwk);
+    pl_stmt_bind_int64(st, 5, now);
+    return run(st);
+}
+
+int pl_store_jwt_keys_retire(pl_db_t *db, const char *keep, int64_t now, int64_t purge_before)
+{
+    PL_PREPARE(st, db, sql_jwt_keys_retire);
+    pl_stmt_bind_text(st, 1, keep);
+    pl_stmt_bind_int64(st, 2, now);
+    int rc = run(st);
+    if (rc)
+        return rc;
+    PL_PREPARE(pst, db, sql_jwt_keys_purge);
+    pl_stmt_bind_int64(pst, 1, purge_before);
+    return run(pst);
 }

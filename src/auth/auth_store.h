@@ -13,6 +13,7 @@
 #define PL_AUTH_STORE_H
 
 #include "auth/auth.h"
+#include "core/rows.h"
 #include "db/db.h"
 
 /* What an authenticated request needs to know about its session. */
@@ -117,29 +118,67 @@ int pl_store_totp_enable(pl_db_t *db, const char *user_id, int64_t step, int64_t
  * (the code is fresh), 0 when it was not (a replay). */
 int pl_store_totp_use_step(pl_db_t *db, const char *user_id, int64_t step, int64_t now);
 int pl_store_totp_delete(pl_db_t *db, const char *user_id);
+/* A user's sealed TOTP secret, for the key checks and the upgrade. */
+typedef struct {
+    const char *user_id, *sealed;
+} pl_totp_sealed_t;
+/* Every TOTP row (pl_totp_sealed_t), or those still sealed under the master
+ * key directly (before data keys), by user id. */
+int pl_store_totp_all(pl_db_t *db, pl_arena_t *a, pl_rows_t *out);
+int pl_store_totp_legacy(pl_db_t *db, pl_arena_t *a, pl_rows_t *out);
+/* Replaces the sealed secret when it is still `from`. */
+int pl_store_totp_reseal(pl_db_t *db, const char *user_id, const char *from, const char *to);
 int pl_store_user_set_mfa(pl_db_t *db, const char *user_id, bool enabled, int64_t now);
 int pl_store_recovery_replace(pl_db_t *db, const char *user_id, char hashes[][65], int n,
                               int64_t now);
 /* Spends an unused recovery code; PL_ENOTFOUND when there is none. */
 int pl_store_recovery_use(pl_db_t *db, const char *user_id, const char *hash, int64_t now);
 int pl_store_challenge_insert(pl_db_t *db, const char *hash, const char *user_id,
-                              int64_t expires_at, int64_t now);
-/* A live challenge (unused, unexpired, under max_failures) and its user. */
+                              const char *method, int64_t expires_at, int64_t now);
+/* A live challenge (unused, unexpired, under max_failures), its user and
+ * the method of the first step. */
 int pl_store_challenge_get(pl_db_t *db, pl_arena_t *a, const char *hash, int64_t now,
-                           int max_failures, const char **user_id);
+                           int max_failures, const char **user_id, const char **method);
 int pl_store_challenge_fail(pl_db_t *db, const char *hash);
 /* Takes one of a live challenge's attempts before its code is checked
  * (failures + 1, in one statement, so concurrent takes never exceed
- * max_failures) and its user into *user_id. PL_ENOTFOUND when the
+ * max_failures), its user into *user_id and first step into *method. PL_ENOTFOUND when the
  * challenge is used, expired, unknown or out of attempts. */
 int pl_store_challenge_take(pl_db_t *db, pl_arena_t *a, const char *hash, int64_t now,
-                            int max_failures, const char **user_id);
+                            int max_failures, const char **user_id, const char **method);
 /* Marks it used; 1 when this call did, 0 when it was already used. */
 int pl_store_challenge_use(pl_db_t *db, const char *hash, int64_t now);
 
+/* Magic links (token hashes). */
+int pl_store_magic_link_insert(pl_db_t *db, const char *hash, const char *user_id,
+                               const char *email, const char *ip, int64_t expires_at, int64_t now);
+/* Links sent since `since` to email, and from ip. */
+int pl_store_magic_links_sent(pl_db_t *db, const char *email, const char *ip, int64_t since,
+                              int *by_email, int *by_ip);
+/* An unused, unexpired link: its user and the address it went to (arena
+ * strings); PL_ENOTFOUND otherwise. Reads only. */
+int pl_store_magic_link_find(pl_db_t *db, pl_arena_t *a, const char *hash, int64_t now,
+                             const char **user_id, const char **email);
+/* Spends it: PL_OK when this call did, PL_ENOTFOUND when it was spent (or
+ * expired) already. */
+int pl_store_magic_link_use(pl_db_t *db, const char *hash, int64_t now);
+
+/* Access-token signing keys: every row, newest first (strings valid during
+ * fn); the figures that change with any rotation; a new key; retiring every
+ * current key but keep, and deleting keys retired before purge_before. */
+typedef struct {
+    const char *kid, *alg, *private_sealed, *public_jwk;
+    int64_t created_at, retired_at; /* retired_at 0: current */
+} pl_jwt_key_row_t;
+int pl_store_jwt_keys(pl_db_t *db, void (*fn)(void *arg, const pl_jwt_key_row_t *row), void *arg);
+int pl_store_jwt_keys_state(pl_db_t *db, int64_t *count, int64_t *newest, int64_t *last_retired);
+int pl_store_jwt_key_insert(pl_db_t *db, const char *kid, const char *alg, const char *sealed,
+                            const char *public_jwk, int64_t now);
+int pl_store_jwt_keys_retire(pl_db_t *db, const char *keep, int64_t now, int64_t purge_before);
+
 /* Maintenance: deletes sessions (with their refresh tokens) expired before
  * sessions_before, sign-in attempts older than attempts_before, and email
- * tokens expired before tokens_before. */
+ * tokens, sign-in steps and magic links expired before tokens_before. */
 int pl_store_purge(pl_db_t *db, int64_t sessions_before, int64_t attempts_before,
                    int64_t tokens_before);
 

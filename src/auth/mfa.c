@@ -1,6 +1,7 @@
 /* mfa.c - TOTP two-factor sign-in (RFC 6238 with liboath: SHA-1, 6 digits,
  * 30 s, +-1 step), recovery codes, and the second step of sign-in. The TOTP
- * secret is sealed at rest; a code is accepted at most once per user (the
+ * secret is sealed at rest under the instance data key (platform/keys),
+ * bound to "totp/<user id>"; a code is accepted at most once per user (the
  * last used time step is kept); recovery codes are single use. */
 #include <ctype.h>
 #include <liboath/oath.h>
@@ -13,6 +14,8 @@
 #include "auth/password.h"
 #include "core/crypto.h"
 #include "core/keyring.h"
+#include "core/rows.h"
+#include "platform/keys/keys.h"
 #include "platform/audit/audit.h"
 #include "platform/mail/mail.h"
 
@@ -38,16 +41,80 @@ static int64_t totp_step(const unsigned char *secret, size_t n, const char *code
     return rc >= 0 ? (int64_t)counter : -1;
 }
 
-static int open_secret(const pl_totp_row_t *row, const char *user_id, unsigned char out[64],
-                       size_t *n)
+/* The associated data a user's TOTP seed is sealed with. */
+static void totp_ad(const char *user_id, char out[64])
 {
-    long len = pl_keyring_open(row->secret_sealed, user_id, out, 64);
+    snprintf(out, 64, "totp/%s", user_id);
+}
+
+static int open_secret(pl_db_t *db, pl_arena_t *a, const pl_totp_row_t *row, const char *user_id,
+                       unsigned char out[64], size_t *n)
+{
+    long len = -1;
+    if (pl_keys_is_legacy(row->secret_sealed)) {
+        /* sealed under the master key before data keys existed (re-sealed
+         * at start; a row an older instance wrote since still opens) */
+        len = pl_keyring_open(row->secret_sealed, user_id, out, 64);
+    } else {
+        char ad[64], *plain = NULL;
+        size_t pn = 0;
+        totp_ad(user_id, ad);
+        int rc = pl_keys_open(db, a, NULL, row->secret_sealed, ad, &plain, &pn);
+        if (rc == PL_EDB)
+            return rc;
+        if (!rc && pn <= 64) {
+            memcpy(out, plain, pn);
+            len = (long)pn;
+        }
+        if (plain)
+            pl_memzero(plain, pn);
+    }
     if (len < 0) {
         pl_log("error", "mfa: the TOTP secret of %s cannot be opened (wrong master key?)", user_id);
         return PL_EINTERNAL;
     }
     *n = (size_t)len;
     return PL_OK;
+}
+
+int pl_auth_mfa_upgrade_seals(pl_db_t *db)
+{
+    pl_arena_t *a = pl_arena_create();
+    pl_rows_t rows;
+    pl_rows_init(&rows, a, sizeof(pl_totp_sealed_t), 0);
+    int rc = pl_db_begin(db);
+    if (!rc)
+        rc = pl_store_totp_legacy(db, a, &rows);
+    for (int i = 0; !rc && i < rows.n; i++) {
+        const pl_totp_sealed_t *t = pl_rows_at(&rows, i);
+        char ad[64], *box = NULL;
+        totp_ad(t->user_id, ad);
+        rc = pl_keys_reseal_legacy(db, a, NULL, t->sealed, t->user_id, ad, &box);
+        if (!rc)
+            rc = pl_store_totp_reseal(db, t->user_id, t->sealed, box);
+    }
+    rc = pl_db_finish(db, rc);
+    if (!rc && rows.n)
+        pl_log("info", "mfa: %d TOTP secrets moved under the instance data key", rows.n);
+    pl_arena_destroy(a);
+    return rc;
+}
+
+int pl_auth_mfa_check_seals(pl_db_t *db, pl_keys_check_t *chk)
+{
+    pl_arena_t *a = pl_arena_create();
+    pl_rows_t rows;
+    pl_rows_init(&rows, a, sizeof(pl_totp_sealed_t), 0);
+    int rc = pl_store_totp_all(db, a, &rows);
+    for (int i = 0; !rc && i < rows.n; i++) {
+        const pl_totp_sealed_t *t = pl_rows_at(&rows, i);
+        char ad[64];
+        totp_ad(t->user_id, ad);
+        rc = pl_keys_check_box(chk, NULL, t->sealed, ad, t->user_id,
+                               pl_arena_printf(a, "the TOTP secret of user %s", t->user_id));
+    }
+    pl_arena_destroy(a);
+    return rc;
 }
 
 /* A fresh TOTP code for an enabled user: the step must be newer than the last
@@ -62,7 +129,7 @@ static int use_totp(pl_db_t *db, pl_arena_t *a, const char *user_id, const char 
         return rc;
     unsigned char secret[64];
     size_t n = 0;
-    if ((rc = open_secret(&row, user_id, secret, &n)))
+    if ((rc = open_secret(db, a, &row, user_id, secret, &n)))
         return rc;
     int64_t step = totp_step(secret, n, code, pl_now_ms() / 1000);
     pl_memzero(secret, sizeof(secret));
@@ -211,10 +278,15 @@ int pl_auth_mfa_setup(pl_db_t *db, pl_ctx_t *ctx, pl_auth_totp_setup_t *out)
     char *secret_text = pl_arena_strndup(ctx->arena, b32, b32len);
     pl_memzero(b32, b32len);
     free(b32);
-    char *sealed = pl_keyring_seal(ctx->arena, secret, sizeof(secret), p->user_id);
+    char ad[64], *sealed = NULL;
+    totp_ad(p->user_id, ad);
+    if (!(rc = pl_db_begin(db))) {
+        rc = pl_keys_seal(db, ctx->arena, NULL, secret, sizeof(secret), ad, &sealed);
+        if (!rc)
+            rc = pl_store_totp_put_pending(db, p->user_id, sealed, pl_now_ms());
+        rc = pl_db_finish(db, rc);
+    }
     pl_memzero(secret, sizeof(secret));
-    if (!(rc = pl_db_begin(db)))
-        rc = pl_db_finish(db, pl_store_totp_put_pending(db, p->user_id, sealed, pl_now_ms()));
     if (rc)
         return rc;
     const char *issuer = uri_escape(ctx->arena, pl_auth_cfg.mfa_issuer);
@@ -260,7 +332,7 @@ int pl_auth_mfa_enable(pl_db_t *db, pl_ctx_t *ctx, const char *code, pl_auth_rec
             return rc;
         return pl_fail(ctx, 409, "conflict", "Start with POST /v1/me/mfa/totp/setup.");
     }
-    if (!rc && !(rc = open_secret(&row, user_id, secret, &n))) {
+    if (!rc && !(rc = open_secret(db, ctx->arena, &row, user_id, secret, &n))) {
         step = totp_step(secret, n, code, pl_now_ms() / 1000);
         pl_memzero(secret, sizeof(secret));
         if (step < 0) {
@@ -364,7 +436,7 @@ int pl_auth_mfa_recovery_codes(pl_db_t *db, pl_ctx_t *ctx, const char *password,
 
 /* ---- the second step of sign-in ---- */
 
-int pl_auth_mfa_challenge(pl_db_t *db, pl_ctx_t *ctx, const pl_user_t *u,
+int pl_auth_mfa_challenge(pl_db_t *db, pl_ctx_t *ctx, const pl_user_t *u, const char *method,
                           char token[PL_AUTH_TOKEN_LEN])
 {
     PL_UNUSED(ctx);
@@ -374,8 +446,8 @@ int pl_auth_mfa_challenge(pl_db_t *db, pl_ctx_t *ctx, const pl_user_t *u,
     int64_t now = pl_now_ms();
     int rc = pl_db_begin(db);
     if (!rc)
-        rc = pl_db_finish(db,
-                          pl_store_challenge_insert(db, hash, u->id, now + CHALLENGE_TTL_MS, now));
+        rc = pl_db_finish(
+            db, pl_store_challenge_insert(db, hash, u->id, method, now + CHALLENGE_TTL_MS, now));
     if (rc)
         pl_memzero(token, PL_AUTH_TOKEN_LEN);
     return rc;
@@ -391,7 +463,7 @@ int pl_auth_login_mfa(pl_db_t *db, pl_ctx_t *ctx, const char *mfa_token, const c
 {
     char hash[65];
     pl_sha256_hex(mfa_token, strlen(mfa_token), hash);
-    const char *user_id = NULL;
+    const char *user_id = NULL, *method = NULL;
     pl_user_t u;
     int64_t now = pl_now_ms(), attempt = 0;
     /* One step before the code is checked: one of the challenge's attempts
@@ -401,7 +473,8 @@ int pl_auth_login_mfa(pl_db_t *db, pl_ctx_t *ctx, const char *mfa_token, const c
     int rc = pl_db_begin(db);
     if (rc)
         return rc;
-    rc = pl_store_challenge_take(db, ctx->arena, hash, now, CHALLENGE_MAX_FAILURES, &user_id);
+    rc = pl_store_challenge_take(db, ctx->arena, hash, now, CHALLENGE_MAX_FAILURES, &user_id,
+                                 &method);
     if (rc == PL_ENOTFOUND) {
         pl_db_rollback(db);
         return step_expired(ctx);
@@ -416,29 +489,24 @@ int pl_auth_login_mfa(pl_db_t *db, pl_ctx_t *ctx, const char *mfa_token, const c
     if ((rc = pl_db_begin(db)))
         return rc;
     rc = use_second_factor(db, ctx->arena, u.id, code);
-    if (rc == PL_EINVAL) { /* the attempt stays a failure */
-        json_t *d = json_pack("{s:s}", "reason", "invalid_mfa_code");
-        rc = pl_audit_append(db, ctx, NULL, "user.login_failed", "user", u.id, d);
-        json_decref(d);
+    if (rc == PL_EINVAL) { /* the attempt stays a failure; the challenge's too */
+        rc = pl_auth_signin_failed(db, ctx, u.email, u.id, method, "invalid_mfa_code", attempt);
         if ((rc = pl_db_finish(db, rc)))
             return rc;
-        pl_auth_count("failure");
         return pl_fail(ctx, 401, "invalid_mfa_code", "The code is wrong or was already used.");
     }
     if (!rc && u.disabled)
         rc = pl_fail(ctx, 403, "account_disabled", "This account is disabled.");
     if (!rc && pl_store_challenge_use(db, hash, now) != 1)
         rc = step_expired(ctx);
+    pl_auth_login_t done;
     if (!rc)
-        rc = pl_auth_attempt_settle(db, attempt, false);
-    if (!rc)
-        rc = pl_auth_issue_session(db, ctx, &u, out);
-    if (!rc)
-        rc = pl_auth_audit_login(db, ctx, &u, true);
+        rc = pl_auth_signin_complete(db, ctx, &u, method, true, attempt, &done);
     if ((rc = pl_db_finish(db, rc))) {
-        pl_memzero(out, sizeof(*out));
+        pl_memzero(&done, sizeof(done));
         return rc;
     }
-    pl_auth_count("success");
+    *out = done.tokens;
+    pl_memzero(&done, sizeof(done));
     return PL_OK;
 }

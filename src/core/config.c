@@ -27,6 +27,24 @@ static int check_database_url(void)
     return PL_OK;
 }
 
+/* The API's public URL becomes the tokens' issuer and the base of the
+ * discovery documents: an http(s) URL without characters JSON or HTTP would
+ * need escaped. */
+static int check_public_api_url(void)
+{
+    const char *u = pl_cfg.public_api_url;
+    if (!u[0])
+        return PL_OK;
+    bool ok = !strncmp(u, "http://", 7) || !strncmp(u, "https://", 8);
+    for (const char *p = u; ok && *p; p++)
+        ok = (unsigned char)*p > 0x20 && *p != 0x7f && *p != '"' && *p != '\\';
+    if (!ok) {
+        fprintf(stderr, "plinth: PLINTH_PUBLIC_API_URL: expected an http:// or https:// URL\n");
+        return PL_EINVAL;
+    }
+    return PL_OK;
+}
+
 static int check_data_dir(void)
 {
     if (!pl_cfg.data_dir[0]) {
@@ -123,6 +141,11 @@ static const pl_option_t core_opts[] = {
      NULL},
     {NULL, "PLINTH_PRODUCT_NAME", PL_OPT_STR, PL_OPT_S(pl_cfg.product_name), 0, 0, PL_OPT_STORAGE,
      "NAME", "the product's name in emails and on the dashboards (default plinth)", NULL},
+    {NULL, "PLINTH_PUBLIC_API_URL", PL_OPT_STR, PL_OPT_S(pl_cfg.public_api_url), 0, 0,
+     PL_OPT_STORAGE, "URL",
+     "base URL of this API as clients reach it: the access tokens' issuer (default "
+     "http://<--http>)",
+     check_public_api_url},
     {NULL, "PLINTH_MASTER_KEY", PL_OPT_STR, PL_OPT_S(pl_cfg.master_key), 0, 0, PL_OPT_STORAGE,
      "KEY", "key sealing secrets at rest, >= 32 bytes (default: generated into the data directory)",
      NULL},
@@ -380,6 +403,12 @@ int pl_config_load(unsigned cmds, const pl_option_t *own, int argc, char **argv,
     size_t ul = strlen(pl_cfg.public_url);
     while (ul && pl_cfg.public_url[ul - 1] == '/')
         pl_cfg.public_url[--ul] = '\0';
+    if (!pl_cfg.public_api_url[0])
+        snprintf(pl_cfg.public_api_url, sizeof(pl_cfg.public_api_url), "http://%s",
+                 pl_cfg.http_addr);
+    ul = strlen(pl_cfg.public_api_url);
+    while (ul && pl_cfg.public_api_url[ul - 1] == '/')
+        pl_cfg.public_api_url[--ul] = '\0';
     return PL_OK;
 }
 

@@ -39,6 +39,8 @@ typedef struct {
     char trusted_proxies[2048]; /* PLINTH_TRUSTED_PROXIES: comma separated CIDRs */
     char public_url[512];       /* PLINTH_PUBLIC_URL (default http://<--http>/account) */
     char product_name[128];     /* PLINTH_PRODUCT_NAME: emails and dashboards (default plinth) */
+    char public_api_url[256];   /* PLINTH_PUBLIC_API_URL: where clients reach the API; the
+                                 * access tokens' issuer (default http://<--http>) */
     char master_key[512];       /* PLINTH_MASTER_KEY */
     char metrics_token[256];    /* PLINTH_METRICS_TOKEN: bearer token /metrics requires */
     /* derived */

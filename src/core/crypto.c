@@ -1,8 +1,8 @@
 /* crypto.c - libsodium wrappers. */
-#include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
+#include <stdlib.h>
 
 #include "core/crypto.h"
 
@@ -105,27 +105,30 @@ char *pl_seal(pl_arena_t *a, const unsigned char key[32], const void *msg, size_
 long pl_unseal(const unsigned char key[32], const char *box, const char *ad, unsigned char *out,
                size_t out_size)
 {
-    /* boxes of secrets fit on the stack; sealed message content may not */
+    /* boxes of any size (secret values reach 64 KiB): a small one on the
+     * stack, a larger one in a heap buffer wiped afterwards */
     unsigned char small[1024], *raw = small;
     size_t blen = strlen(box), cap = blen / 4 * 3 + 3;
     if (cap > sizeof(small))
         raw = pl_xmalloc(cap);
     else
         cap = sizeof(small);
-    long rc = -1, rl = pl_b64url_decode(box, blen, raw, cap);
+    long result = -1;
+    long rl = pl_b64url_decode(box, blen, raw, cap);
     if (rl < (long)(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES +
                     crypto_aead_xchacha20poly1305_ietf_ABYTES))
-        goto out;
+        goto done;
     size_t clen = (size_t)rl - crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
     if (clen - crypto_aead_xchacha20poly1305_ietf_ABYTES > out_size)
-        goto out;
+        goto done;
     unsigned long long mlen = 0;
     if (crypto_aead_xchacha20poly1305_ietf_decrypt(
             out, &mlen, NULL, raw + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, clen,
-            (const unsigned char *)ad, strlen(ad), raw, key) == 0)
-        rc = (long)mlen;
-out:
+            (const unsigned char *)ad, strlen(ad), raw, key) != 0)
+        goto done;
+    result = (long)mlen;
+done:
     if (raw != small)
         free(raw);
-    return rc;
+    return result;
 }

@@ -34,7 +34,8 @@ void pl_token_new(size_t nbytes, char *out, size_t out_size);
 /* Secrets at rest: XChaCha20-Poly1305 under a 32-byte key, with associated
  * data binding the ciphertext to its owner (e.g. a user id). seal writes
  * base64url(nonce || ciphertext) into an arena string; open returns the
- * plaintext length or -1 when the box was altered or belongs elsewhere. */
+ * plaintext length or -1 when the box was altered, belongs elsewhere or its
+ * plaintext does not fit out_size. Boxes of any size. */
 char *pl_seal(pl_arena_t *a, const unsigned char key[32], const void *msg, size_t n,
               const char *ad);
 long pl_unseal(const unsigned char key[32], const char *box, const char *ad, unsigned char *out,

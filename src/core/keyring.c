@@ -11,6 +11,7 @@
 #include "core/keyring.h"
 
 static unsigned char master[32];
+static bool master_from_file;
 
 int pl_keyring_key_file(const char *name, unsigned char *key, size_t n)
 {
@@ -62,16 +63,63 @@ int pl_keyring_key_file(const char *name, unsigned char *key, size_t n)
     return PL_OK;
 }
 
+int pl_keyring_derive(const char *text, size_t n, unsigned char out[32])
+{
+    if (n < 32)
+        return PL_EINVAL;
+    pl_sha256(text, n, out);
+    return PL_OK;
+}
+
+void pl_keyring_fingerprint(const unsigned char key[32], char out[17])
+{
+    static const char label[] = "plinth key id";
+    unsigned char mac[32];
+    pl_hmac_sha256(key, 32, label, sizeof(label) - 1, mac);
+    pl_hex(mac, 8, out);
+}
+
+bool pl_keyring_master_is_file(void)
+{
+    return master_from_file;
+}
+
+int pl_keyring_replace_file(const unsigned char key[32])
+{
+    char path[1200], tmp[1210], hex[65];
+    snprintf(path, sizeof(path), "%s/master.key", pl_cfg.data_dir);
+    snprintf(tmp, sizeof(tmp), "%s.new", path);
+    pl_hex(key, 32, hex);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    bool ok = fd >= 0 && write(fd, hex, 64) == 64 && fsync(fd) == 0;
+    if (fd >= 0)
+        close(fd);
+    pl_memzero(hex, sizeof(hex));
+    if (!ok || rename(tmp, path) != 0) {
+        fprintf(stderr, "plinth: cannot replace %s: %s\n", path, strerror(errno));
+        unlink(tmp);
+        return PL_EINTERNAL;
+    }
+    /* the rename itself must survive a crash: sync the directory */
+    int dfd = open(pl_cfg.data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+    return PL_OK;
+}
+
 int pl_keyring_init(void)
 {
     if (pl_cfg.master_key[0]) {
-        if (strlen(pl_cfg.master_key) < 32) {
+        if (pl_keyring_derive(pl_cfg.master_key, strlen(pl_cfg.master_key), master)) {
             fprintf(stderr, "plinth: PLINTH_MASTER_KEY must be at least 32 bytes\n");
             return PL_EINVAL;
         }
-        pl_sha256(pl_cfg.master_key, strlen(pl_cfg.master_key), master);
+        master_from_file = false;
         return PL_OK;
     }
+    master_from_file = true;
     return pl_keyring_key_file("master.key", master, sizeof(master));
 }
 

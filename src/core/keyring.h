@@ -4,7 +4,8 @@
  * without it, 32 random bytes generated once into --data/master.key (0600).
  * Values sealed here are XChaCha20-Poly1305 boxes whose associated data binds
  * them to their owner (a user id, an org and row), so a box copied elsewhere
- * does not open. Generated key files (the master key, a signing key) are read
+ * does not open. The master key seals data keys only (platform/keys); values
+ * are sealed under those. Generated key files (the master key, a signing key) are read
  * or created by pl_keyring_key_file.
  *
  * Thread-safe after pl_keyring_init. Keys never reach logs. */
@@ -29,6 +30,23 @@ long pl_keyring_open(const char *box, const char *ad, unsigned char *out, size_t
 /* The master key itself, for code that derives or wraps keys under it (data
  * keys). 32 bytes, valid after pl_keyring_init. */
 const unsigned char *pl_keyring_master(void);
+
+/* Derives a 32-byte key from key text the way PLINTH_MASTER_KEY is read:
+ * at least 32 bytes, hashed with SHA-256. PL_EINVAL when shorter. */
+int pl_keyring_derive(const char *text, size_t n, unsigned char out[32]);
+
+/* A public name for a key: 16 lower-case hex characters (the first 8
+ * bytes of HMAC-SHA-256(key, "plinth key id")); it tells keys apart without
+ * revealing them. */
+void pl_keyring_fingerprint(const unsigned char key[32], char out[17]);
+
+/* True when the master key was read from (or generated into) the data
+ * directory's master.key rather than taken from PLINTH_MASTER_KEY. */
+bool pl_keyring_master_is_file(void);
+
+/* Replaces the data directory's master.key with key: a new file (0600),
+ * fsynced, renamed over the old one. PL_OK or PL_EINTERNAL (printed). */
+int pl_keyring_replace_file(const unsigned char key[32]);
 
 /* Reads the key file name in the data directory (hex of n random bytes,
  * n <= 64), creating it with fresh random bytes (mode 0600) when missing.

@@ -34,6 +34,7 @@ typedef struct gauge {
 } gauge_t;
 
 static pl_counter_t *counters;
+static pl_histogram_t *histograms;
 static gauge_t *gauges;
 static int64_t start_ms;
 
@@ -88,6 +89,56 @@ void pl_metrics_register_counter(pl_counter_t *c)
     while (*p)
         p = &(*p)->next;
     *p = c;
+}
+
+void pl_metrics_register_histogram(pl_histogram_t *h)
+{
+    if (h->nbounds > PL_HISTOGRAM_MAX_BUCKETS)
+        h->nbounds = PL_HISTOGRAM_MAX_BUCKETS;
+    h->next = NULL;
+    pl_histogram_t **p = &histograms;
+    while (*p)
+        p = &(*p)->next;
+    *p = h;
+}
+
+void pl_histogram_observe(pl_histogram_t *h, int64_t duration_us)
+{
+    double secs = (double)duration_us / 1e6;
+    for (size_t i = 0; i < h->nbounds; i++) {
+        if (secs <= h->bounds[i]) {
+            atomic_fetch_add_explicit(&h->counts[i], 1, memory_order_relaxed);
+            break;
+        }
+    }
+    atomic_fetch_add_explicit(&h->count, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&h->sum_us, (uint64_t)(duration_us > 0 ? duration_us : 0),
+                              memory_order_relaxed);
+}
+
+/* One histogram's samples; sep joins its labels and "le". */
+static int render_histogram(pl_buf_t *b, const pl_histogram_t *h)
+{
+    int rc = 0;
+    const char *sep = h->labels[0] ? "," : "";
+    uint64_t count = atomic_load_explicit(&h->count, memory_order_relaxed), cum = 0;
+    for (size_t i = 0; i < h->nbounds; i++) {
+        cum += atomic_load_explicit(&h->counts[i], memory_order_relaxed);
+        rc |= pl_buf_appendf(b, "%s_bucket{%s%sle=\"%g\"} %llu\n", h->name, h->labels, sep,
+                             h->bounds[i], (unsigned long long)cum);
+    }
+    rc |= pl_buf_appendf(b, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", h->name, h->labels, sep,
+                         (unsigned long long)count);
+    double sum = (double)atomic_load_explicit(&h->sum_us, memory_order_relaxed) / 1e6;
+    if (h->labels[0]) {
+        rc |= pl_buf_appendf(b, "%s_sum{%s} %.6f\n", h->name, h->labels, sum);
+        rc |=
+            pl_buf_appendf(b, "%s_count{%s} %llu\n", h->name, h->labels, (unsigned long long)count);
+    } else {
+        rc |= pl_buf_appendf(b, "%s_sum %.6f\n", h->name, sum);
+        rc |= pl_buf_appendf(b, "%s_count %llu\n", h->name, (unsigned long long)count);
+    }
+    return rc;
 }
 
 void pl_metrics_register_gauge(const char *name, const char *help, double (*read)(void))
@@ -201,6 +252,19 @@ int pl_metrics_render(pl_buf_t *b)
             else
                 rc |= pl_buf_appendf(b, "%s %llu\n", s->name, (unsigned long long)v);
         }
+    }
+    /* registered histograms, grouped by family name */
+    for (pl_histogram_t *h = histograms; h; h = h->next) {
+        bool seen = false;
+        for (pl_histogram_t *p = histograms; p != h; p = p->next)
+            if (!strcmp(p->name, h->name))
+                seen = true;
+        if (seen)
+            continue;
+        rc |= pl_buf_appendf(b, "# HELP %s %s\n# TYPE %s histogram\n", h->name, h->help, h->name);
+        for (pl_histogram_t *s = h; s; s = s->next)
+            if (!strcmp(s->name, h->name))
+                rc |= render_histogram(b, s);
     }
     for (gauge_t *g = gauges; g; g = g->next)
         rc |= pl_buf_appendf(b, "# HELP %s %s\n# TYPE %s gauge\n%s %.17g\n", g->name, g->help,

@@ -32,6 +32,27 @@ static inline void pl_counter_inc(pl_counter_t *c)
     atomic_fetch_add_explicit(&c->value, 1, memory_order_relaxed);
 }
 
+/* A histogram of durations: name, help, a fixed label set ("" or
+ * `key="value",...`) and upper bucket bounds in seconds (ascending, at most
+ * PL_HISTOGRAM_MAX_BUCKETS; +Inf is implied). Static objects owned by their
+ * module, registered once at start like counters; observing is lock-free. */
+#define PL_HISTOGRAM_MAX_BUCKETS 16
+typedef struct pl_histogram {
+    const char *name;
+    const char *help;
+    const char *labels;
+    const double *bounds;
+    size_t nbounds;
+    _Atomic uint64_t counts[PL_HISTOGRAM_MAX_BUCKETS];
+    _Atomic uint64_t count;
+    _Atomic uint64_t sum_us;
+    struct pl_histogram *next;
+} pl_histogram_t;
+
+void pl_metrics_register_histogram(pl_histogram_t *h);
+/* Records one observation of duration_us microseconds. Thread-safe. */
+void pl_histogram_observe(pl_histogram_t *h, int64_t duration_us);
+
 /* A gauge read by a callback at render time (may run a query; called on the
  * thread serving /metrics). */
 void pl_metrics_register_gauge(const char *name, const char *help, double (*read)(void));

@@ -4,8 +4,8 @@
  * its service API (x.h), rules and transactions (x.c), SQL (x_store.c), HTTP
  * handlers (x_routes.c), and one pl_module_t that declares what it adds to
  * the process: routes, permissions, error codes, job kinds and schedules,
- * email templates, configuration options, CLI commands, event subscribers,
- * and its init and stop. src/modules.c lists the modules in order (as
+ * email templates, configuration options, CLI commands, the audit actions it
+ * writes, event subscribers, and its init and stop. src/modules.c lists the modules in order (as
  * nginx's module list); at start the router, the permission catalog,
  * /v1/permissions, --help, the error titles, the job registry and the mail
  * templates are assembled from the descriptors. `plinth routes` prints the
@@ -122,6 +122,9 @@ typedef struct pl_module {
     const pl_mail_template_def_t *templates;
     const pl_option_t *options; /* ends with {NULL, NULL, ...} (no flag and no env) */
     const pl_command_t *commands;
+    /* The audit actions ("noun.verb") this module writes, NULL-terminated:
+     * the catalog of events that webhooks and streams can subscribe to. */
+    const char *const *actions;
     pl_event_fn on_event;
     /* A tenant hook: runs on every request authenticated into an
      * organization (the routes under /v1/orgs/{org}, with a user's token or

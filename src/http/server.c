@@ -446,11 +446,17 @@ static int parse_json_body(pl_req_t *req)
     json_error_t jerr;
     json_t *v =
         json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
-    if (!v)
+    if (!v) {
+        /* jansson's message quotes the text "near" the error: keep only the
+         * reason, since a body may carry secrets */
+        char *near = strstr(jerr.text, " near ");
+        if (near)
+            *near = '\0';
         return pl_req_fail(req, 400, "invalid_json",
                            pl_arena_printf(req->ctx.arena,
                                            "The body is not valid JSON: %s at position %d.",
                                            jerr.text, jerr.position));
+    }
     pl_arena_cleanup_add(req->ctx.arena, (void (*)(void *))json_decref, v);
     if (!json_is_object(v))
         return pl_req_fail(req, 400, "bad_request", "The body must be a JSON object.");
@@ -555,7 +561,8 @@ static int run_handler(pl_req_t *req)
         pl_db_t *db = pl_db_thread();
         if (!db)
             return PL_EDB;
-        if ((rc = pl_db_scope_begin(db, req->method != PL_M_GET)))
+        bool writes = req->method != PL_M_GET || (req->route->flags & PL_ROUTE_WRITE);
+        if ((rc = pl_db_scope_begin(db, writes)))
             return rc;
         if ((rc = pl_dispatch_authorize(req, db)) == PL_OK)
             rc = req->route->handler(req);
@@ -864,8 +871,8 @@ void pl_server_print_routes(FILE *f)
         unsigned bit;
         const char *name;
     } flag_names[] = {
-        {PL_ROUTE_JSON, "json"}, {PL_ROUTE_SUBTREE, "subtree"}, {PL_ROUTE_HASHING, "hashing"},
-        {PL_ROUTE_OPS, "ops"},   {PL_ROUTE_PRIVATE, "private"},
+        {PL_ROUTE_JSON, "json"},       {PL_ROUTE_SUBTREE, "subtree"}, {PL_ROUTE_WRITE, "write"},
+        {PL_ROUTE_HASHING, "hashing"}, {PL_ROUTE_OPS, "ops"},         {PL_ROUTE_PRIVATE, "private"},
     };
     for (size_t i = 0; i < nroutes; i++) {
         char method[16], flags[64] = "";

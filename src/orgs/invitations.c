@@ -1,6 +1,9 @@
 /* invitations.c - inviting people into an organization: a 32-byte token
  * stored as SHA-256 (never logged), an email through the job queue, 7 days to
- * accept, by a signed-in user with the invited email or at registration. */
+ * accept, by a signed-in user with the invited email or at registration.
+ * A project invitation is the same invitation carrying a project: its
+ * invitee joins the organization as a guest (unless already a member) and
+ * the project, through the projects service. */
 #include <string.h>
 
 #include "auth/auth.h" /* pl_auth_mark_email_verified: accounts own users */
@@ -11,6 +14,7 @@
 #include "orgs/orgs_store.h"
 #include "platform/audit/audit.h"
 #include "platform/mail/mail.h"
+#include "projects/projects.h" /* pl_projects_join: accepting a project invitation */
 
 #define INVITATION_TTL_MS (7LL * 24 * 3600 * 1000)
 
@@ -74,20 +78,27 @@ static int invite_brake(pl_db_t *db, pl_ctx_t *ctx, const char *email, int limit
 }
 
 /* The invitation email, in the caller's transaction. */
-static int send_invitation(pl_db_t *db, pl_ctx_t *ctx, const char *email, const pl_role_t *role,
-                           const char *token)
+static int send_invitation(pl_db_t *db, pl_ctx_t *ctx, const pl_invitation_t *inv,
+                           const pl_role_t *role, const char *project_name, const char *token)
 {
     const char *inviter = ctx->principal.name ? ctx->principal.name : "";
+    const char *link = pl_mail_link(ctx->arena, "/accept-invite", token);
     json_t *vars = json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", "", "org_name", ctx->tenant.name,
-                             "inviter_name", inviter, "role", role->name, "link",
-                             pl_mail_link(ctx->arena, "/accept-invite", token));
-    int rc = pl_mail_enqueue(db, "invitation", email, vars);
+                             "inviter_name", inviter, "role",
+                             project_name ? inv->project_role : role->name, "link", link);
+    if (project_name)
+        json_object_set_new(vars, "project_name", json_string(project_name));
+    int rc =
+        pl_mail_enqueue(db, project_name ? "project_invitation" : "invitation", inv->email, vars);
     json_decref(vars);
     return rc;
 }
 
-int pl_invitations_create(pl_db_t *db, pl_ctx_t *ctx, const char *email, const char *role_key,
-                          pl_invitation_t *out)
+/* Creates an invitation: for the organization with role_key, or (project
+ * set) for a project, the organization role being guest. */
+static int create(pl_db_t *db, pl_ctx_t *ctx, const char *email, const char *role_key,
+                  const char *project_id, const char *project_name, const char *project_role,
+                  pl_invitation_t *out)
 {
     if (pl_orgs_require_verified_email && !ctx->principal.email_verified)
         return pl_fail(ctx, 403, "email_not_verified",
@@ -105,13 +116,18 @@ int pl_invitations_create(pl_db_t *db, pl_ctx_t *ctx, const char *email, const c
                            .status = "pending",
                            .invited_by = pl_ctx_user(ctx),
                            .expires_at = now + INVITATION_TTL_MS,
-                           .created_at = now};
+                           .created_at = now,
+                           .project_id =
+                               project_id ? pl_arena_strdup(ctx->arena, project_id) : NULL,
+                           .project_role = project_role};
     pl_role_t role;
     int rc = pl_db_begin(db);
     if (rc)
         goto done;
     rc = invitable_role(db, ctx, role_key, &role);
-    if (!rc)
+    /* an organization invitation is for newcomers; a project one may go to
+     * a member of the organization (the projects service checks the project) */
+    if (!rc && !project_id)
         rc = not_yet_member(db, ctx, inv.email);
     if (!rc)
         rc = invite_brake(db, ctx, NULL, pl_orgs_invite_limit, now);
@@ -132,17 +148,34 @@ int pl_invitations_create(pl_db_t *db, pl_ctx_t *ctx, const char *email, const c
     if (!rc) {
         /* the token never reaches the log: the event holds who and which role */
         json_t *d = json_pack("{s:s, s:s}", "email", inv.email, "role", role.key);
+        if (project_id) {
+            json_object_set_new(d, "project_id", json_string(project_id));
+            json_object_set_new(d, "project_role", json_string(project_role));
+        }
         rc = pl_audit_append(db, ctx, org_id, "member.invited", "invitation", id, d);
         json_decref(d);
     }
     if (!rc)
-        rc = send_invitation(db, ctx, inv.email, &role, token);
+        rc = send_invitation(db, ctx, &inv, &role, project_name, token);
     rc = pl_db_finish(db, rc);
 done:
     pl_memzero(token, sizeof(token));
     if (!rc)
         *out = inv;
     return rc;
+}
+
+int pl_invitations_create(pl_db_t *db, pl_ctx_t *ctx, const char *email, const char *role_key,
+                          pl_invitation_t *out)
+{
+    return create(db, ctx, email, role_key, NULL, NULL, NULL, out);
+}
+
+int pl_invitations_create_for_project(pl_db_t *db, pl_ctx_t *ctx, const char *email,
+                                      const char *project_id, const char *project_name,
+                                      const char *project_role, pl_invitation_t *out)
+{
+    return create(db, ctx, email, "guest", project_id, project_name, project_role, out);
 }
 
 int pl_invitations_list(pl_db_t *db, pl_ctx_t *ctx, const char *cursor, int limit,
@@ -209,10 +242,16 @@ static int claim(pl_db_t *db, const pl_invitation_row_t *inv, int64_t now)
     return pl_invitations_store_set_status(db, inv->org_id, inv->id, "pending", "accepted", now);
 }
 
+/* role: the organization role the user holds after accepting (a project
+ * invitation leaves an existing member's role as it was) */
 static int audit_accepted(pl_db_t *db, pl_ctx_t *ctx, const pl_invitation_row_t *inv,
-                          const char *user_id)
+                          const char *user_id, const char *role)
 {
-    json_t *d = json_pack("{s:s, s:s}", "user_id", user_id, "role", inv->role);
+    json_t *d = json_pack("{s:s, s:s}", "user_id", user_id, "role", role);
+    if (inv->project_id) {
+        json_object_set_new(d, "project_id", json_string(inv->project_id));
+        json_object_set_new(d, "project_role", json_string(inv->project_role));
+    }
     int rc = pl_audit_append(db, ctx, inv->org_id, "invitation.accepted", "invitation", inv->id, d);
     json_decref(d);
     return rc;
@@ -234,7 +273,9 @@ int pl_orgs_join_by_invitation(pl_db_t *db, pl_ctx_t *ctx, const char *user_id, 
     if (!rc)
         rc = pl_members_store_insert(db, inv.org_id, user_id, inv.role, now);
     if (!rc)
-        rc = audit_accepted(db, ctx, &inv, user_id);
+        rc = audit_accepted(db, ctx, &inv, user_id, inv.role);
+    if (!rc && inv.project_id)
+        rc = pl_projects_join(db, ctx, inv.org_id, inv.project_id, user_id, inv.project_role);
     return pl_db_finish(db, rc);
 }
 
@@ -263,18 +304,25 @@ int pl_invitations_accept(pl_db_t *db, pl_ctx_t *ctx, const char *token, pl_org_
      * for it and then find it used */
     if (!rc && (rc = claim(db, &inv, now)) == PL_ENOTFOUND)
         rc = invalid_token(ctx);
+    const char *role = NULL;
+    bool member = false;
     if (!rc) {
-        const char *role = NULL;
         int m = pl_members_store_role(db, ctx->arena, inv.org_id, user_id, &role);
-        if (m == PL_OK)
+        member = m == PL_OK;
+        /* a project invitation to a member only adds the project */
+        if (member && !inv.project_id)
             rc = pl_fail(ctx, 409, "already_member", "You are already a member.");
-        else if (m != PL_ENOTFOUND)
+        else if (m != PL_OK && m != PL_ENOTFOUND)
             rc = m;
     }
-    if (!rc)
+    if (!rc && !member) {
+        role = inv.role;
         rc = pl_members_store_insert(db, inv.org_id, user_id, inv.role, now);
+    }
     if (!rc)
-        rc = audit_accepted(db, ctx, &inv, user_id);
+        rc = audit_accepted(db, ctx, &inv, user_id, role);
+    if (!rc && inv.project_id)
+        rc = pl_projects_join(db, ctx, inv.org_id, inv.project_id, user_id, inv.project_role);
     /* the token came to that mailbox: the address is proven */
     if (!rc && !ctx->principal.email_verified)
         rc = pl_auth_mark_email_verified(db, ctx, user_id, inv.email);
@@ -282,6 +330,6 @@ int pl_invitations_accept(pl_db_t *db, pl_ctx_t *ctx, const char *token, pl_org_
         rc = pl_orgs_store_get(db, ctx->arena, inv.org_id, true, out);
     if ((rc = pl_db_finish(db, rc)))
         return rc;
-    out->role = inv.role;
+    out->role = role;
     return PL_OK;
 }

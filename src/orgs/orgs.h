@@ -44,6 +44,10 @@ typedef struct {
     const char *status;     /* as shown: a pending one past expires_at is "expired" */
     const char *invited_by; /* user id; NULL when an API key or the system invited */
     int64_t expires_at, created_at;
+    /* a project invitation (projects/): the project the invitee joins with
+     * project_role, role being "guest" (the organization role they get when
+     * not a member yet); both NULL for an organization invitation */
+    const char *project_id, *project_role;
 } pl_invitation_t;
 
 typedef struct {
@@ -213,6 +217,17 @@ int pl_members_remove(pl_db_t *db, pl_ctx_t *ctx, const char *user_id);
 int pl_invitations_create(pl_db_t *db, pl_ctx_t *ctx, const char *email, const char *role_key,
                           pl_invitation_t *out);
 
+/* A project invitation (for projects/, which checks who may invite into
+ * the project and that the invitee is not in it yet): invites email into
+ * project_id with project_role; on acceptance the invitee joins the
+ * organization as "guest" unless already a member, and the project through
+ * pl_projects_join. The email names project_name. Same errors as
+ * pl_invitations_create, except that an existing member of the organization
+ * may be invited (409 invitation_pending still applies per project). */
+int pl_invitations_create_for_project(pl_db_t *db, pl_ctx_t *ctx, const char *email,
+                                      const char *project_id, const char *project_name,
+                                      const char *project_role, pl_invitation_t *out);
+
 /* The acting organization's invitations, newest first, before cursor. */
 int pl_invitations_list(pl_db_t *db, pl_ctx_t *ctx, const char *cursor, int limit,
                         pl_invitation_page_t *out);
@@ -223,9 +238,11 @@ int pl_invitations_revoke(pl_db_t *db, pl_ctx_t *ctx, const char *id);
 
 /* The signed-in caller accepts the invitation behind token: it must be
  * pending and addressed to the caller's email; the caller joins with its
- * role, and their email counts as verified from then on. out gets the
- * organization with the new role. 422 invalid_token (field "token"), 403
- * forbidden (another email), 409 already_member. */
+ * role (a project invitation: as guest unless already a member, and joins
+ * the project), and their email counts as verified from then on. out gets
+ * the organization with the caller's role. 422 invalid_token (field
+ * "token"), 403 forbidden (another email), 409 already_member (an
+ * organization invitation to a member). */
 int pl_invitations_accept(pl_db_t *db, pl_ctx_t *ctx, const char *token, pl_org_t *out);
 
 /* Registration with an invitation token: the invitation must be pending and

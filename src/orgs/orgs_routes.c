@@ -46,7 +46,9 @@ static void write_invitation(pl_jw_t *w, const void *item)
     pl_jw_object_open(w, NULL);
     pl_jw_string(w, "id", i->id);
     pl_jw_string(w, "email", i->email);
-    pl_jw_string(w, "role", i->role);
+    /* a project invitation shows the project role it grants */
+    pl_jw_string(w, "role", i->project_id ? i->project_role : i->role);
+    pl_jw_string(w, "project_id", i->project_id);
     pl_jw_string(w, "status", i->status);
     pl_jw_string(w, "invited_by", i->invited_by);
     pl_jw_time(w, "expires_at", i->expires_at);

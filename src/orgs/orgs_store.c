@@ -379,7 +379,9 @@ int pl_roles_store_usage(pl_db_t *db, const char *org_id, const char *key, int64
 
 /* ---- invitations ---- */
 
-#define INV_COLS "id, org_id, email, role, status, invited_by, expires_at, created_at"
+#define INV_COLS                                                                                   \
+    "id, org_id, email, role, status, invited_by, expires_at, created_at, project_id, "            \
+    "project_role"
 
 static void read_inv(pl_arena_t *a, pl_stmt_t *st, pl_invitation_row_t *i)
 {
@@ -391,11 +393,14 @@ static void read_inv(pl_arena_t *a, pl_stmt_t *st, pl_invitation_row_t *i)
     i->invited_by = pl_stmt_col_dup(st, a, 5);
     i->expires_at = pl_stmt_col_int64(st, 6);
     i->created_at = pl_stmt_col_int64(st, 7);
+    i->project_id = pl_stmt_col_dup(st, a, 8);
+    i->project_role = pl_stmt_col_dup(st, a, 9);
 }
 
 static const char sql_inv_insert[] =
     "INSERT INTO invitations (id, org_id, email, role, token_hash, status, invited_by, "
-    "expires_at, created_at, updated_at) VALUES ($2, $1, $3, $4, $5, 'pending', $6, $7, $8, $8)";
+    "expires_at, created_at, updated_at, project_id, project_role) "
+    "VALUES ($2, $1, $3, $4, $5, 'pending', $6, $7, $8, $8, $9, $10)";
 static const char sql_inv_expire[] =
     "UPDATE invitations SET status = 'expired', updated_at = $3 WHERE org_id = $1 AND email = $2 "
     "AND status = 'pending' AND expires_at <= $3";
@@ -419,6 +424,8 @@ int pl_invitations_store_insert(pl_db_t *db, const char *org_id, const pl_invita
     pl_stmt_bind_text(st, 6, inv->invited_by);
     pl_stmt_bind_int64(st, 7, inv->expires_at);
     pl_stmt_bind_int64(st, 8, now);
+    pl_stmt_bind_text(st, 9, inv->project_id);
+    pl_stmt_bind_text(st, 10, inv->project_role);
     return done_rc(pl_stmt_exec(st));
 }
 

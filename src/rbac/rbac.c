@@ -34,6 +34,9 @@ static const struct {
     {"admin", "Admin", 3, PL_ROLE_BIT_ADMIN},
     {"member", "Member", 2, PL_ROLE_BIT_MEMBER},
     {"viewer", "Viewer", 1, PL_ROLE_BIT_VIEWER},
+    /* no organization permission: a project-local user or a record grantee,
+     * who sees only what projects, environments and grants give them */
+    {"guest", "Guest", PL_ROLE_LEVEL_GUEST, PL_ROLE_BIT_GUEST},
 };
 
 /* The built-in roles' sets, grown as permissions are registered. */

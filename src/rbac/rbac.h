@@ -17,6 +17,7 @@
 #include "core/perms.h"
 
 #define PL_ROLE_LEVEL_OWNER 4
+#define PL_ROLE_LEVEL_GUEST 0 /* the lowest: holds no organization permission */
 /* Custom roles sit strictly below owner and at or above the lowest level a
  * member can be given a role at (API.md: 1..3). */
 #define PL_ROLE_LEVEL_CUSTOM_MIN 1
@@ -63,7 +64,8 @@ void pl_perms_write(pl_jw_t *w, const char *key, const pl_perms_t *perms);
 char *pl_perms_to_text(pl_arena_t *a, const pl_perms_t *perms);
 void pl_perms_from_text(const char *text, pl_perms_t *out);
 
-/* Built-in roles, highest first: owner, admin, member, viewer. */
+/* Built-in roles, highest first: owner (4), admin (3), member (2), viewer
+ * (1), guest (0: no permission of its own). */
 int pl_rbac_builtin_count(void);
 /* Fills out with built-in role i (0 = owner). */
 void pl_rbac_builtin_at(int i, pl_role_t *out);

@@ -76,14 +76,17 @@ struct pl_route {
  * and of two subtree routes the longer path wins. For static files and
  * single-page apps (src/ui). */
 #define PL_ROUTE_SUBTREE 2u
+/* a GET that writes (an audited read: revealing a secret): it runs outside
+ * the read-only snapshot GETs get on SQLite, as other methods do */
+#define PL_ROUTE_WRITE 4u
 /* The handler hashes or verifies a password (Argon2id): authentication and
  * handler run on the hashing pool, off the HTTP threads (docs/architecture.md,
  * "Thread model"); when its queue is full the answer is 503 unavailable. */
-#define PL_ROUTE_HASHING 4u
+#define PL_ROUTE_HASHING 8u
 /* Served on the --metrics-http listener too (operations routes). */
-#define PL_ROUTE_OPS 8u
+#define PL_ROUTE_OPS 16u
 /* With a --metrics-http listener, served there only (the metrics). */
-#define PL_ROUTE_PRIVATE 16u
+#define PL_ROUTE_PRIVATE 32u
 
 /* Where header and query values come from (set by http/). kind is
  * PL_REQ_HEADER or PL_REQ_QUERY; the result lives as long as the request. */

@@ -11,18 +11,24 @@ import uuid
 import plinth
 from accounts_util import PASSWORD, TIME_RE, register, unique_email
 
-# The permission catalog and the built-in roles of API.md.
+# The permission catalog and the built-in roles of API.md (wave 1, and the
+# wave-2 permissions of the capabilities built so far).
 ALL_PERMISSIONS = [
     "org.read", "org.update", "org.delete", "member.read", "member.invite",
     "member.update_role", "member.remove", "team.read", "team.manage", "role.read",
     "role.manage", "apikey.read", "apikey.manage", "audit.read", "flag.read",
+    "webhook.read", "webhook.manage",
+    "project.create", "project.admin",
     "billing.read", "billing.manage",
 ]
+# Highest first, as GET /v1/orgs/{org}/roles lists them.
 BUILTIN_ROLES = {
     "owner": (4, set(ALL_PERMISSIONS)),
     "admin": (3, set(ALL_PERMISSIONS) - {"org.delete", "billing.manage"}),
-    "member": (2, {"org.read", "member.read", "team.read", "role.read", "flag.read"}),
+    "member": (2, {"org.read", "member.read", "team.read", "role.read", "flag.read",
+                   "project.create"}),
     "viewer": (1, {"org.read", "member.read", "flag.read"}),
+    "guest": (0, set()),
 }
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")

@@ -449,7 +449,7 @@ def test_security_events_of_a_user(srv, smtp_sink):  # noqa: F811
     assert srv.patch("/v1/me", json={"name": "Sec 2"}, token=tok).status_code == 200
     evs = security_events(srv, tok)
     assert_event(find(evs, "user.logged_in"), "user.logged_in", uid, "user", "user", uid,
-                 {"mfa": False})
+                 {"method": "password", "mfa": False})
     f = assert_event(find(evs, "user.login_failed"), "user.login_failed", None, "anonymous",
                      "user", uid)
     assert f["actor"]["id"] is None and f["ip"] == ip, f
@@ -546,10 +546,11 @@ def test_mfa_events(srv):
     for a in ("user.mfa_enabled", "user.recovery_codes_regenerated", "user.mfa_disabled"):
         assert_event(find(evs, a), a, u.id, "user", "user", u.id)
     bad = find(evs, "user.login_failed")
-    assert bad["data"] == {"reason": "invalid_mfa_code"} and bad["ip"] == ip, bad
+    assert bad["data"] == {"method": "password", "reason": "invalid_mfa_code"}, bad
+    assert bad["ip"] == ip, bad
     assert bad["actor"]["type"] == "anonymous", bad
     good = find(evs, "user.logged_in")    # newest: the one with 2FA
-    assert good["data"] == {"mfa": True}, good
+    assert good["data"] == {"method": "password", "mfa": True}, good
     blob = json.dumps(evs)
     for s in [secret, step1["mfa_token"]] + codes:
         assert s not in blob, s

@@ -403,6 +403,59 @@ def test_concurrent_api_keys_do_not_overshoot(srv, admin, alice):
     assert len(srv.get(path, token=alice.token).json()["data"]) == 3
 
 
+def test_projects_limit_and_concurrent_creates(srv, admin, alice):
+    p = plan_ok(srv, admin, limits={"projects": 3})
+    org = create_org(srv, alice)
+    assign(srv, admin, org["id"], p["key"])
+    path = "/v1/orgs/%s/projects" % org["id"]
+    ids = []
+    for i in range(2):
+        r = srv.post(path, json={"name": "p%d" % i, "environments": []}, token=alice.token)
+        assert r.status_code == 201, r.text
+        ids.append(r.json()["id"])
+    assert usage(srv, alice, org["id"])["projects"] == {"used": 2, "max": 3}
+    results = [None] * 12
+    barrier = threading.Barrier(12)
+
+    def one(i):
+        with requests.Session() as s:
+            barrier.wait()
+            results[i] = s.post(srv.url + path, json={"name": "race%d" % i, "environments": []},
+                                headers={"Authorization": "Bearer " + alice.token}, timeout=30)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    codes = sorted(r.status_code for r in results)
+    assert codes.count(201) == 1 and codes.count(402) == 11, codes
+    assert_limit(srv.post(path, json={"name": "over"}, token=alice.token), "projects", 3, 3)
+    assert len(srv.get(path, token=alice.token).json()["data"]) == 3
+    # deleting a project frees its place
+    assert srv.delete("%s/%s" % (path, ids[0]), token=alice.token).status_code == 204
+    r = srv.post(path, json={"name": "fits", "environments": []}, token=alice.token)
+    assert r.status_code == 201, r.text
+
+
+def test_webhooks_limit(srv, admin, alice):
+    p = plan_ok(srv, admin, limits={"webhooks": 2})
+    org = create_org(srv, alice)
+    assign(srv, admin, org["id"], p["key"])
+    path = "/v1/orgs/%s/webhooks" % org["id"]
+    body = {"url": "https://93.184.216.34/hook", "events": ["*"]}
+    ids = []
+    for _ in range(2):
+        r = srv.post(path, json=body, token=alice.token)
+        assert r.status_code == 201, r.text
+        ids.append(r.json()["id"])
+    assert usage(srv, alice, org["id"])["webhooks"] == {"used": 2, "max": 2}
+    assert_limit(srv.post(path, json=body, token=alice.token), "webhooks", 2, 2)
+    assert srv.delete("%s/%s" % (path, ids[0]), token=alice.token).status_code == 204
+    r = srv.post(path, json=body, token=alice.token)
+    assert r.status_code == 201, r.text
+
+
 # --- permissions ------------------------------------------------------------------------
 
 def test_billing_permissions(srv, smtp_sink, alice):  # noqa: F811

@@ -378,8 +378,9 @@ def test_changes_are_visible_at_once(srv, admin, alice):
 
 def test_another_instance_sees_changes(srv, admin, alice, make_server):
     """A second process on the same storage (same database, same keys) picks
-    up changes made through the first within its poll interval."""
-    other = make_server(args=srv.args, start=False)
+    up changes made through the first within its poll interval. Instances of one
+    deployment share its public API URL, the access tokens' issuer."""
+    other = make_server(args=srv.args, env={"PLINTH_PUBLIC_API_URL": srv.url}, start=False)
     if other.pg_db:
         plinth.drop_database(other.pg_db)
         other.pg_db = None

@@ -21,7 +21,8 @@ INTRUDER_ROLE = "intruder"
 
 # Every route under /v1/orgs/{org}: method, template, a realistic body. The
 # placeholders: {org}, {user} (a member's user id), {team}, {id} (a pending
-# invitation), {key} (a custom role key), {apikey} (an API key id).
+# invitation), {key} (a custom role key), {apikey} (an API key id), {webhook}
+# (a webhook endpoint id), {delivery} (one of its deliveries).
 ROUTES = [
     ("GET", "/v1/orgs/{org}", None),
     ("PATCH", "/v1/orgs/{org}", {"name": "Hijacked", "slug": "hijacked-" + uuid.uuid4().hex[:8]}),
@@ -59,11 +60,51 @@ ROUTES = [
                                                  "success_url": "https://app.example/ok",
                                                  "cancel_url": "https://app.example/no"}),
     ("POST", "/v1/orgs/{org}/billing/portal", {"return_url": "https://app.example/"}),
+    ("GET", "/v1/orgs/{org}/projects", None),
+    ("POST", "/v1/orgs/{org}/projects", {"name": "Intruders"}),
+    ("GET", "/v1/orgs/{org}/projects/{project}", None),
+    ("PATCH", "/v1/orgs/{org}/projects/{project}", {"name": "Hijacked"}),
+    ("GET", "/v1/orgs/{org}/projects/{project}/members", None),
+    ("PUT", "/v1/orgs/{org}/projects/{project}/members/{user}", {"role": "owner"}),
+    ("POST", "/v1/orgs/{org}/projects/{project}/invitations",
+     {"email": INTRUDER_EMAIL, "role": "owner"}),
+    ("GET", "/v1/orgs/{org}/projects/{project}/environments", None),
+    ("POST", "/v1/orgs/{org}/projects/{project}/environments", {"name": "intruders"}),
+    ("GET", "/v1/orgs/{org}/projects/{project}/environments/{env}", None),
+    ("PATCH", "/v1/orgs/{org}/projects/{project}/environments/{env}", {"name": "Hijacked"}),
+    ("GET", "/v1/orgs/{org}/projects/{project}/environments/{env}/members", None),
+    ("PUT", "/v1/orgs/{org}/projects/{project}/environments/{env}/members/{user}",
+     {"role": "administrator"}),
+    ("GET", "/v1/orgs/{org}/projects/{project}/environments/{env}/secrets", None),
+    ("GET", "/v1/orgs/{org}/projects/{project}/environments/{env}/secrets/export", None),
+    ("POST", "/v1/orgs/{org}/projects/{project}/environments/{env}/secrets/import",
+     {"secrets": {"INTRUDER": "x"}}),
+    ("GET", "/v1/orgs/{org}/projects/{project}/environments/{env}/secrets/{skey}", None),
+    ("PUT", "/v1/orgs/{org}/projects/{project}/environments/{env}/secrets/{skey}",
+     {"value": "hijacked"}),
+    ("DELETE", "/v1/orgs/{org}/projects/{project}/environments/{env}/secrets/{skey}", None),
+    ("DELETE", "/v1/orgs/{org}/projects/{project}/environments/{env}/members/{user}", None),
+    ("DELETE", "/v1/orgs/{org}/projects/{project}/environments/{env}", None),
+    ("DELETE", "/v1/orgs/{org}/projects/{project}/members/{user}", None),
+    ("DELETE", "/v1/orgs/{org}/projects/{project}", None),
+    ("GET", "/v1/orgs/{org}/webhooks", None),
+    ("POST", "/v1/orgs/{org}/webhooks", {"url": "https://intruder.example/hook",
+                                         "events": ["*"]}),
+    ("GET", "/v1/orgs/{org}/webhooks/{webhook}", None),
+    ("PATCH", "/v1/orgs/{org}/webhooks/{webhook}", {"url": "https://intruder.example/hook"}),
+    ("POST", "/v1/orgs/{org}/webhooks/{webhook}/rotate-secret", None),
+    ("POST", "/v1/orgs/{org}/webhooks/{webhook}/test", None),
+    ("GET", "/v1/orgs/{org}/webhooks/{webhook}/deliveries", None),
+    ("GET", "/v1/orgs/{org}/webhooks/{webhook}/deliveries/{delivery}", None),
+    ("POST", "/v1/orgs/{org}/webhooks/{webhook}/deliveries/{delivery}/retry", None),
+    ("DELETE", "/v1/orgs/{org}/webhooks/{webhook}", None),
     # Last: if it wrongly succeeded it would take the rest with it.
     ("DELETE", "/v1/orgs/{org}", None),
 ]
 ROW_IDS = ["%s %s" % (m, p[len("/v1/orgs/{org}"):] or "/") for m, p, _ in ROUTES]
-OBJECT_ROUTES = [r for r in ROUTES if re.search(r"\{(user|team|id|key|apikey)\}", r[1])]
+OBJECT_ROUTES = [r for r in ROUTES
+                 if re.search(r"\{(user|team|id|key|apikey|project|env|skey|webhook|delivery)\}",
+                              r[1])]
 OBJECT_IDS = ["%s %s" % (m, p[len("/v1/orgs/{org}"):]) for m, p, _ in OBJECT_ROUTES]
 
 
@@ -118,6 +159,32 @@ def populate(srv, sink, owner, name, tag):
                  token=owner.token)
     assert r.status_code == 201, r.text
     o.apikey = r.json()["id"]
+    # a project whose member is the org's member, with a granted environment
+    # holding a secret
+    r = srv.post("/v1/orgs/%s/projects" % o.id, json={"name": name + " project"},
+                 token=owner.token)
+    assert r.status_code == 201, r.text
+    o.project = r.json()["id"]
+    base = "/v1/orgs/%s/projects/%s" % (o.id, o.project)
+    r = srv.put(base + "/members/" + o.member.id, json={"role": "member"}, token=owner.token)
+    assert r.status_code == 200, r.text
+    o.env = srv.get(base + "/environments", token=owner.token).json()["data"][0]["id"]
+    r = srv.put("%s/environments/%s/members/%s" % (base, o.env, o.member.id),
+                json={"role": "viewer"}, token=owner.token)
+    assert r.status_code == 200, r.text
+    o.skey = tag.upper() + "_SECRET"
+    r = srv.put("%s/environments/%s/secrets/%s" % (base, o.env, o.skey),
+                json={"value": "value of " + tag}, token=owner.token)
+    assert r.status_code == 200, r.text
+    # An unresolvable name is accepted (each attempt checks its addresses).
+    r = srv.post("/v1/orgs/%s/webhooks" % o.id, json={"url": "https://%s.hooks.invalid/in" % tag,
+                                                      "events": ["team.*"]},
+                 token=owner.token)
+    assert r.status_code == 201, r.text
+    o.webhook = r.json()["id"]
+    r = srv.post("/v1/orgs/%s/webhooks/%s/test" % (o.id, o.webhook), token=owner.token)
+    assert r.status_code == 202, r.text
+    o.delivery = r.json()["delivery_id"]
     return o
 
 
@@ -149,6 +216,18 @@ def snapshot(srv, w):
             "roles": srv.get(base + "/roles", token=w.owner.token).json()["data"],
             "api_keys": [k["id"] for k in
                          srv.get(base + "/api-keys", token=w.owner.token).json()["data"]],
+            "projects": srv.get(base + "/projects", token=w.owner.token).json()["data"],
+            "environments": srv.get("%s/projects/%s/environments" % (base, o.project),
+                                    token=w.owner.token).json()["data"],
+            "project_members": srv.get("%s/projects/%s/members" % (base, o.project),
+                                       token=w.owner.token).json()["data"],
+            "secrets": srv.get("%s/projects/%s/environments/%s/secrets" % (base, o.project, o.env),
+                               token=w.owner.token).json()["data"],
+            "webhooks": [(h["id"], h["url"], h["events"], h["enabled"]) for h in
+                         srv.get(base + "/webhooks", token=w.owner.token).json()["data"]],
+            "deliveries": [d["id"] for d in
+                           srv.get(base + "/webhooks/%s/deliveries" % o.webhook,
+                                   token=w.owner.token).json()["data"]],
         }
     return out
 
@@ -156,7 +235,9 @@ def snapshot(srv, w):
 def fill(template, o, org_ref=None):
     return (template.replace("{org}", org_ref or o.id).replace("{user}", o.member.id)
             .replace("{team}", o.team).replace("{id}", o.inv["id"]).replace("{key}", o.role)
-            .replace("{apikey}", o.apikey))
+            .replace("{apikey}", o.apikey).replace("{project}", o.project)
+            .replace("{env}", o.env).replace("{skey}", o.skey)
+            .replace("{webhook}", o.webhook).replace("{delivery}", o.delivery))
 
 
 def call(srv, token, method, path, body):
@@ -260,7 +341,7 @@ def test_nothing_changed(srv, w):
 # --- PostgreSQL row-level security -------------------------------------------------------------
 
 TENANT_TABLES = ("memberships", "invitations", "teams", "team_members", "roles", "org_billing",
-                 "billing_usage")
+                 "billing_usage", "webhook_endpoints", "webhook_deliveries")
 
 
 def _pg(srv, sql):
@@ -330,9 +411,11 @@ def test_rls_shows_only_the_set_org(srv, w, pg_only):
             assert total == mine, (t, row)
             counts[t] = total
         # owner + member; the member's accepted and the pending invitation;
-        # one team with one member; one custom role.
+        # one team with one member; one custom role; one webhook endpoint with
+        # its test delivery.
         assert counts == {"memberships": 2, "invitations": 2, "teams": 1, "team_members": 1,
-                          "roles": 1, "org_billing": 1, "billing_usage": 0}, counts
+                          "roles": 1, "org_billing": 1, "billing_usage": 0,
+                          "webhook_endpoints": 1, "webhook_deliveries": 1}, counts
     # Writes are fenced too: an update without app.org_id touches nothing.
     out = plinth.psql("UPDATE teams SET name = 'pwned'", url=srv.pg_url)
     r = srv.get("/v1/orgs/%s/teams/%s" % (w.a.id, w.a.team), token=w.owner.token)

@@ -262,10 +262,12 @@ def test_admin_jobs_pagination(srv, admin):
          15, "5 noop jobs done")
     full = list_jobs(srv, admin, "done", limit=200)
     paged = list_jobs(srv, admin, "done", limit=2)
-    assert len(paged) == len(full) >= 5
+    assert len(full) >= 5
     ids = [j["id"] for j in paged]
     assert len(set(ids)) == len(ids), "a job appears on two pages"
-    assert set(ids) == {j["id"] for j in full}
+    # other jobs (emails of other tests) may finish between the two listings;
+    # a done job stays done, so every job of the first listing is paged
+    assert {j["id"] for j in full} <= set(ids)
     r = srv.get("/v1/admin/jobs", token=admin, params={"status": "done", "limit": 1})
     assert r.status_code == 200 and len(r.json()["data"]) == 1, r.text
     assert r.json()["next_cursor"], r.json()

@@ -505,7 +505,9 @@ def test_many_idle_streams_and_healthz(make_server):
 def test_two_instances_fan_out_to_each_other(make_server, engine):
     if engine != "postgres":
         pytest.skip("several instances share a PostgreSQL database")
-    env = {"PLINTH_JWT_SECRET": "realtime-test-secret-0123456789abcdef"}
+    # HS256 tokens name their issuer, which both instances must share
+    env = {"PLINTH_JWT_SECRET": "realtime-test-secret-0123456789abcdef",
+           "PLINTH_PUBLIC_API_URL": "https://api.example.test"}
     a = make_server(args=FAST_ARGON2, env=env)
     b = make_server(args=FAST_ARGON2, env=env, start=False)
     plinth.drop_database(b.pg_db)

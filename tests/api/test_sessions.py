@@ -34,7 +34,7 @@ def test_access_token_claims(srv):
     reg = register(srv)
     header, claims, _ = jwt_parts(reg["access_token"])
     assert header["alg"] == "HS256", header
-    assert claims["iss"] == "plinth"
+    assert claims["iss"] == srv.url          # PLINTH_PUBLIC_API_URL, by default from --http
     assert claims["sub"] == reg["user"]["id"]
     assert isinstance(claims["sid"], str) and claims["sid"]
     assert isinstance(claims["jti"], str) and claims["jti"]
@@ -54,7 +54,9 @@ def test_access_token_claims(srv):
 
 
 def test_generated_key_in_data_dir(make_server):
-    s = make_server(args=FAST_ARGON2)
+    # An installation made before ES256 has a jwt.key: it keeps HS256 with it
+    # (new data directories sign with ES256 keys kept in the database instead).
+    s = make_server(args=FAST_ARGON2, env={"PLINTH_JWT_ALG": "HS256"})
     reg = register(s)
     path = os.path.join(s.data_dir, "jwt.key")
     with open(path) as f:
@@ -63,13 +65,18 @@ def test_generated_key_in_data_dir(make_server):
     if os.name == "posix":
         assert os.stat(path).st_mode & 0o077 == 0, oct(os.stat(path).st_mode)
     header, claims, sig = jwt_parts(reg["access_token"])
+    assert header["alg"] == "HS256", header
     assert jwt_encode(header, claims, key=key).split(".")[2] == sig
     # Real key, session that does not exist.
     forged = jwt_encode(header, dict(claims, sid=str(uuid.uuid4())), key=key)
     assert_problem(me(s, forged), 401, "session_revoked")
-    # The key survives a restart: old tokens stay valid.
+    # The key survives a restart: old tokens stay valid, and without
+    # PLINTH_JWT_ALG the existing jwt.key keeps the installation on HS256.
+    s.extra_env.pop("PLINTH_JWT_ALG")
     s.restart()
     assert me(s, reg["access_token"]).status_code == 200
+    header, _, _ = jwt_parts(login_ok(s, reg["user"]["email"])["access_token"])
+    assert header["alg"] == "HS256", header
 
 
 # --- forged and broken tokens ---------------------------------------------------------

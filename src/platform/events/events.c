@@ -13,6 +13,9 @@ static struct {
 } subscribers[MAX_SUBSCRIBERS];
 static int nsubscribers;
 
+static const char *actions[PL_EVENTS_MAX_ACTIONS];
+static size_t nactions;
+
 static struct {
     void (*cb)(const char *org, void *arg);
     void *arg;
@@ -24,6 +27,45 @@ static int nwatchers;
 static __thread char pending[MAX_PENDING][PL_ID_LEN];
 static __thread int npending;
 static __thread bool pending_many;
+
+void pl_events_register_actions(const char *const *list)
+{
+    for (const char *const *a = list; a && *a; a++) {
+        if (pl_events_action_known(*a))
+            continue;
+        if (nactions == PL_EVENTS_MAX_ACTIONS || strlen(*a) > PL_EVENTS_ACTION_MAX) {
+            pl_log("error", "events: action %s is not registered", *a);
+            continue;
+        }
+        actions[nactions++] = *a;
+    }
+}
+
+bool pl_events_action_known(const char *action)
+{
+    for (size_t i = 0; action && i < nactions; i++)
+        if (!strcmp(actions[i], action))
+            return true;
+    return false;
+}
+
+bool pl_events_noun_known(const char *noun, size_t n)
+{
+    for (size_t i = 0; i < nactions; i++)
+        if (!strncmp(actions[i], noun, n) && actions[i][n] == '.')
+            return true;
+    return false;
+}
+
+size_t pl_events_action_count(void)
+{
+    return nactions;
+}
+
+const char *pl_events_action(size_t i)
+{
+    return i < nactions ? actions[i] : NULL;
+}
 
 void pl_events_subscribe(const char *module, pl_event_fn fn)
 {
@@ -108,7 +150,51 @@ static int events_init(void)
     return pl_db_listen(PL_EVENTS_CHANNEL, on_notify);
 }
 
+/* The actions of the modules whose descriptors do not list their own yet
+ * (accounts, organizations, API keys, flags, instance administration and
+ * the job queue). A module that declares `actions` itself may keep them
+ * here too: the catalog ignores duplicates. */
+static const char *const platform_actions[] = {
+    "user.registered",
+    "user.logged_in",
+    "user.login_failed",
+    "user.logged_out",
+    "user.updated",
+    "user.password_changed",
+    "user.password_reset",
+    "user.email_verified",
+    "user.mfa_enabled",
+    "user.mfa_disabled",
+    "user.recovery_codes_regenerated",
+    "user.disabled",
+    "user.enabled",
+    "user.promoted_admin",
+    "session.revoked",
+    "org.created",
+    "org.updated",
+    "org.deleted",
+    "member.invited",
+    "member.role_updated",
+    "member.removed",
+    "invitation.accepted",
+    "invitation.revoked",
+    "team.created",
+    "team.updated",
+    "team.deleted",
+    "team.member_added",
+    "team.member_removed",
+    "role.created",
+    "role.updated",
+    "role.deleted",
+    "apikey.created",
+    "apikey.revoked",
+    "flag.updated",
+    "job.retried",
+    NULL,
+};
+
 const pl_module_t pl_events_module = {
     .name = "events",
+    .actions = platform_actions,
     .init = events_init,
 };

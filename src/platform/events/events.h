@@ -40,6 +40,23 @@ typedef struct pl_event {
     const char *user_agent; /* NULL when none */
 } pl_event_t;
 
+/* The catalog of actions: every audit action some module writes (its
+ * descriptor's `actions`), so that subscriptions ("member.*",
+ * "org.updated") can be validated and grow with the product. Register at
+ * start, before any thread runs; read-only after. Duplicates are ignored;
+ * the catalog holds up to PL_EVENTS_MAX_ACTIONS actions. */
+#define PL_EVENTS_MAX_ACTIONS 512
+#define PL_EVENTS_ACTION_MAX  64 /* bytes of an action name */
+void pl_events_register_actions(const char *const *actions);
+/* True when action is in the catalog. */
+bool pl_events_action_known(const char *action);
+/* True when some action of the catalog has this noun (the part before the
+ * dot, n bytes). */
+bool pl_events_noun_known(const char *noun, size_t n);
+/* The catalog in registration order: its size and its i-th action. */
+size_t pl_events_action_count(void);
+const char *pl_events_action(size_t i);
+
 /* Registers a subscriber (a module's on_event). Call at start. */
 void pl_events_subscribe(const char *module, pl_event_fn fn);
 

@@ -145,6 +145,11 @@ void pl_jobs_after_commit(void)
     }
 }
 
+bool pl_jobs_stopping(void)
+{
+    return atomic_load(&stopping);
+}
+
 int pl_jobs_count(pl_db_t *db, const char *status, int64_t *out)
 {
     return pl_jobs_store_count(db, status, out);

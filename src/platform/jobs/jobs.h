@@ -39,6 +39,10 @@ void pl_jobs_after_commit(void);
 /* Wakes local workers unconditionally (e.g. after a retry was committed). */
 void pl_jobs_wake(void);
 
+/* True once the workers were told to stop (shutdown): a handler that loops
+ * over work of its own ends its loop and leaves the rest to a later job. */
+bool pl_jobs_stopping(void);
+
 /* Counts of jobs by status, for /readyz and /metrics. PL_OK or a db error. */
 int pl_jobs_count(pl_db_t *db, const char *status, int64_t *out);
 
