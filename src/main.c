@@ -181,13 +181,14 @@ static int run(bool serve, int argc, char **argv)
     if (pl_modules_init())
         return 1;
     pl_log_flush_start();
-    bool metrics = !serve && pl_cfg.metrics_http[0];
-    if ((serve && pl_server_start()) || (metrics && pl_server_start_metrics())) {
+    bool listening = serve || pl_cfg.metrics_http[0];
+    if (listening && pl_server_start(serve)) {
+        pl_server_stop(0);
         pl_log_flush_stop();
         return 1;
     }
     if (pl_modules_start()) {
-        if (serve || metrics)
+        if (listening)
             pl_server_stop(0);
         pl_modules_stop();
         pl_log_flush_stop();
@@ -201,9 +202,10 @@ static int run(bool serve, int argc, char **argv)
     else
         pl_log("info", "plinth %s worker running (%s, %d job workers%s%s)", PL_VERSION,
                pl_db_engine() == PL_DB_POSTGRES ? "postgres" : "sqlite", pl_cfg.workers,
-               metrics ? ", metrics on http://" : "", metrics ? pl_cfg.metrics_http : "");
+               pl_cfg.metrics_http[0] ? ", operations routes on http://" : "",
+               pl_cfg.metrics_http[0] ? pl_cfg.metrics_http : "");
     wait_for_signal(&set);
-    if (serve || metrics)
+    if (listening)
         pl_server_stop(pl_cfg.shutdown_timeout * 1000);
     pl_modules_stop();
     pl_db_thread_close();

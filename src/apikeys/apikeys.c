@@ -7,6 +7,7 @@
 
 #include "apikeys/apikeys.h"
 #include "apikeys/apikeys_store.h"
+#include "auth/auth.h"
 #include "billing/billing.h"
 #include "core/crypto.h"
 #include "orgs/orgs.h"
@@ -50,6 +51,16 @@ int pl_apikeys_authenticate(pl_db_t *db, pl_ctx_t *ctx, const char *token, size_
     int64_t now = pl_now_ms();
     if (k.expires_at && k.expires_at <= now)
         return invalid_key(ctx, "token_expired", "The API key has expired.");
+    /* a key acts for its creator: not while the creator is disabled */
+    if (k.created_by && k.created_by[0]) {
+        pl_user_t creator;
+        rc = pl_auth_user_get(db, ctx, k.created_by, &creator);
+        if (rc && rc != PL_ENOTFOUND)
+            return rc;
+        if (rc || creator.disabled)
+            return invalid_key(ctx, "invalid_token",
+                               "The API key is not valid while its creator is disabled.");
+    }
 
     /* the key's org, and no other: another org's path is a 404 */
     pl_org_t o;
@@ -183,6 +194,21 @@ int pl_apikeys_revoke(pl_db_t *db, pl_ctx_t *ctx, const char *id)
         rc = pl_audit_append(db, ctx, ctx->tenant.org_id, "apikey.revoked", "api_key", id, NULL);
     if ((rc = pl_db_finish(db, rc)) == PL_ENOTFOUND)
         return pl_fail(ctx, 404, "not_found", "No such API key.");
+    return rc;
+}
+
+int pl_apikeys_revoke_created_by(pl_db_t *db, pl_ctx_t *ctx, const char *org_id,
+                                 const char *user_id, const char *reason)
+{
+    const char **ids = NULL;
+    size_t n = 0;
+    int rc =
+        pl_apikeys_store_revoke_created_by(db, ctx->arena, org_id, user_id, pl_now_ms(), &ids, &n);
+    for (size_t i = 0; !rc && i < n; i++) {
+        json_t *d = json_pack("{s:s, s:s}", "reason", reason, "created_by", user_id);
+        rc = pl_audit_append(db, ctx, org_id, "apikey.revoked", "api_key", ids[i], d);
+        json_decref(d);
+    }
     return rc;
 }
 

@@ -68,6 +68,13 @@ int pl_apikeys_list(pl_db_t *db, pl_ctx_t *ctx, const char *cursor, int limit,
  * not_found for an unknown or already revoked key. */
 int pl_apikeys_revoke(pl_db_t *db, pl_ctx_t *ctx, const char *id);
 
+/* Revokes every live key of org_id that user_id created, inside the
+ * caller's write transaction, each audited as apikey.revoked with the
+ * reason ("creator_left", "creator_removed"): a key never outlives its
+ * creator's membership. PL_OK or a db error. */
+int pl_apikeys_revoke_created_by(pl_db_t *db, pl_ctx_t *ctx, const char *org_id,
+                                 const char *user_id, const char *reason);
+
 /* The live keys of org_id at now (neither revoked nor expired): the plan
  * limit "api_keys". In the caller's transaction. */
 int pl_apikeys_count_live(pl_db_t *db, const char *org_id, int64_t now, int64_t *out);

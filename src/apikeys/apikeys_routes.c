@@ -48,7 +48,7 @@ static int create(pl_req_t *req)
     pl_perms_t perms;
     pl_perms_clear(&perms);
     int64_t expires_at = 0;
-    pl_json_get_string(req, "name", true, 1, NAME_MAX_BYTES, &name);
+    pl_json_get_name(req, "name", true, 1, NAME_MAX_BYTES, &name);
     pl_json_get_string(req, "expires_at", false, 1, 40, &expires);
     json_t *jp = req->json ? json_object_get(req->json, "permissions") : NULL;
     if (!jp)

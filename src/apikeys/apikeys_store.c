@@ -101,6 +101,36 @@ int pl_apikeys_store_revoke(pl_db_t *db, const char *org_id, const char *id, int
     return pl_stmt_exec_found(st);
 }
 
+static const char sql_revoke_created_by[] =
+    "UPDATE api_keys SET revoked_at = $3 WHERE org_id = $1 AND created_by = $2 AND "
+    "revoked_at IS NULL RETURNING id";
+
+int pl_apikeys_store_revoke_created_by(pl_db_t *db, pl_arena_t *a, const char *org_id,
+                                       const char *user_id, int64_t now, const char ***ids,
+                                       size_t *n)
+{
+    PL_PREPARE(st, db, sql_revoke_created_by);
+    pl_stmt_bind_text(st, 1, org_id);
+    pl_stmt_bind_text(st, 2, user_id);
+    pl_stmt_bind_int64(st, 3, now);
+    size_t cap = 0;
+    *ids = NULL;
+    *n = 0;
+    int rc;
+    while ((rc = pl_stmt_step(st)) == 1) {
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 8;
+            const char **grown = pl_arena_alloc(a, cap * sizeof(*grown));
+            if (*n)
+                memcpy(grown, *ids, *n * sizeof(*grown));
+            *ids = grown;
+        }
+        (*ids)[(*n)++] = pl_stmt_col_dup(st, a, 0);
+    }
+    pl_stmt_reset(st);
+    return done_rc(rc);
+}
+
 static const char sql_touch[] =
     "UPDATE api_keys SET last_used_at = $3 WHERE org_id = $1 AND id = $2";
 

@@ -16,6 +16,11 @@ int pl_apikeys_store_list(pl_db_t *db, pl_arena_t *a, const char *org_id, const 
                           pl_rows_t *out);
 /* PL_ENOTFOUND when there is no live key id in org_id. */
 int pl_apikeys_store_revoke(pl_db_t *db, const char *org_id, const char *id, int64_t now);
+/* Revokes every live key of org_id that user_id created; their ids (arena
+ * strings) into *ids, their number into *n. */
+int pl_apikeys_store_revoke_created_by(pl_db_t *db, pl_arena_t *a, const char *org_id,
+                                       const char *user_id, int64_t now, const char ***ids,
+                                       size_t *n);
 int pl_apikeys_store_count_live(pl_db_t *db, const char *org_id, int64_t now, int64_t *out);
 int pl_apikeys_store_touch(pl_db_t *db, const char *org_id, const char *id, int64_t now);
 

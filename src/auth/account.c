@@ -2,12 +2,18 @@
  * an account with its personal organization, registration, the password
  * step of sign-in with its throttles, and the profile. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unicase.h>
+#include <unictype.h>
+#include <uninorm.h>
+#include <unistr.h>
 
 #include "auth/auth_int.h"
 #include "auth/password.h"
 #include "auth/throttle.h"
 #include "core/crypto.h"
+#include "core/quota.h"
 #include "platform/audit/audit.h"
 #include "orgs/orgs.h"
 #include "platform/mail/mail.h"
@@ -21,6 +27,24 @@ static bool is_space(char c)
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
+/* Whether s holds a character one cannot see or that controls text: the
+ * Unicode categories C (controls, format characters such as the zero-width
+ * ones and bidirectional marks, private use, unassigned) and Z (spaces:
+ * NBSP and the line separators; no space belongs in an address). */
+static bool has_invisible(const uint8_t *s, size_t n)
+{
+    const uint8_t *end = s + n;
+    ucs4_t uc;
+    for (int len; s < end; s += len) {
+        len = u8_mbtouc(&uc, s, (size_t)(end - s));
+        if (len <= 0 || uc == 0xfffd)
+            return true;
+        if (uc_is_general_category(uc, UC_CATEGORY_C) || uc_is_general_category(uc, UC_CATEGORY_Z))
+            return true;
+    }
+    return false;
+}
+
 char *pl_auth_email_normalize(pl_arena_t *a, const char *in)
 {
     size_t n = strlen(in);
@@ -28,7 +52,16 @@ char *pl_auth_email_normalize(pl_arena_t *a, const char *in)
         n--;
     while (n && is_space(*in))
         in++, n--;
-    char *e = pl_arena_strndup(a, in, n);
+    if (n > 1024 || !pl_utf8_valid(in, n) || has_invisible((const uint8_t *)in, n))
+        return NULL;
+    /* look-alikes are one address: NFC, then full Unicode case folding */
+    size_t folded_len = 0;
+    uint8_t *folded = u8_casefold((const uint8_t *)in, n, NULL, UNINORM_NFC, NULL, &folded_len);
+    if (!folded)
+        return NULL;
+    char *e = pl_arena_strndup(a, (const char *)folded, folded_len);
+    free(folded);
+    n = strlen(e);
     const char *at = strchr(e, '@');
     bool ok = n >= 3 && n <= 254 && at && at != e && at[1] && !strchr(at + 1, '@') &&
               (size_t)(at - e) <= 64 && strchr(at + 1, '.') && at[strlen(at) - 1] != '.' &&
@@ -110,7 +143,19 @@ int pl_auth_hash_password(pl_ctx_t *ctx, const char *field, const char *password
         pl_field_error(ctx, field, "weak_password", reason);
         return pl_fail(ctx, 422, "weak_password", reason);
     }
-    return pl_password_hash(password, strlen(password), hash) ? PL_EINTERNAL : PL_OK;
+    return pl_auth_password_hash(password, hash);
+}
+
+int pl_auth_address_quota(pl_ctx_t *ctx, const char *action, int limit)
+{
+    char key[PL_QUOTA_KEY_MAX + 1];
+    snprintf(key, sizeof(key), "%s %s", action, ctx->ip ? ctx->ip : "");
+    int retry = 0;
+    if (pl_quota_take(key, limit, 3600 * 1000, pl_now_ms(), &retry))
+        return PL_OK;
+    ctx->err.retry_after = retry;
+    return pl_fail(ctx, 429, "rate_limited",
+                   "Too many requests from this address; try again later.");
 }
 
 /* ---- creating accounts ---- */
@@ -188,8 +233,11 @@ int pl_auth_register(pl_db_t *db, pl_ctx_t *ctx, const pl_auth_registration_t *i
     check_name(ctx, "name", in->name);
     if (pl_validated(ctx))
         return PL_EINVAL;
+    int rc = pl_auth_address_quota(ctx, "register", pl_auth_cfg.register_limit);
+    if (rc)
+        return rc;
     char hash[PL_AUTH_PASSWORD_HASH_MAX];
-    int rc = pl_auth_hash_password(ctx, "password", in->password, email, hash);
+    rc = pl_auth_hash_password(ctx, "password", in->password, email, hash);
     if (rc)
         return rc;
     /* an invited user proves the address with the token: verified at once */
@@ -222,9 +270,10 @@ int pl_auth_register(pl_db_t *db, pl_ctx_t *ctx, const pl_auth_registration_t *i
 
 /* ---- the sign-in steps every way in shares ---- */
 
-int pl_auth_throttle(pl_db_t *db, pl_ctx_t *ctx, const char *email)
+/* The throttles' decision for an attempt by (email, ctx->ip) at now: PL_OK,
+ * or 429 rate_limited / account_locked with retry_after. Reads only. */
+static int decide(pl_db_t *db, pl_ctx_t *ctx, const char *email, int64_t now)
 {
-    int64_t now = pl_now_ms();
     pl_throttle_input_t in = {0};
     int rc = PL_OK;
     if (email) {
@@ -256,6 +305,43 @@ int pl_auth_throttle(pl_db_t *db, pl_ctx_t *ctx, const char *email)
     return pl_fail(ctx, 429, "rate_limited", "Too many sign-in attempts; try again later.");
 }
 
+int pl_auth_throttle(pl_db_t *db, pl_ctx_t *ctx, const char *email)
+{
+    return decide(db, ctx, email, pl_now_ms());
+}
+
+/* The decision and the record are one step: under a lock on the client
+ * address (every instance: pl_db_lock), in one write transaction, so of
+ * concurrent attempts exactly as many are evaluated as the limits allow.
+ * The lock is per address because both limits count per address. */
+int pl_auth_attempt_begin(pl_db_t *db, pl_ctx_t *ctx, const char *email, int64_t *attempt)
+{
+    int64_t now = pl_now_ms();
+    int rc = pl_db_begin(db);
+    if (rc)
+        return rc;
+    rc = pl_db_lock(db, pl_arena_printf(ctx->arena, "signin:%s", ctx->ip ? ctx->ip : ""));
+    if (!rc)
+        rc = decide(db, ctx, email, now);
+    if (!rc)
+        rc = pl_store_attempt_reserve(db, email ? email : "", ctx->ip ? ctx->ip : "", now, attempt);
+    if (!rc) /* the failure stays counted when the request then fails */
+        pl_db_keep_on_error(db);
+    return pl_db_finish(db, rc);
+}
+
+int pl_auth_attempt_settle(pl_db_t *db, int64_t attempt, bool void_it)
+{
+    return pl_store_attempt_settle(db, attempt, void_it);
+}
+
+/* Settles an attempt in a transaction of its own. */
+static int settle_alone(pl_db_t *db, int64_t attempt, bool void_it)
+{
+    int rc = pl_db_begin(db);
+    return rc ? rc : pl_db_finish(db, pl_store_attempt_settle(db, attempt, void_it));
+}
+
 int pl_auth_audit_login(pl_db_t *db, pl_ctx_t *ctx, const pl_user_t *u, const char *method,
                         bool mfa)
 {
@@ -266,13 +352,15 @@ int pl_auth_audit_login(pl_db_t *db, pl_ctx_t *ctx, const pl_user_t *u, const ch
 }
 
 int pl_auth_signin_failed(pl_db_t *db, pl_ctx_t *ctx, const char *email, const char *user_id,
-                          const char *method, const char *reason)
+                          const char *method, const char *reason, int64_t attempt)
 {
     int rc = pl_db_begin(db);
     if (rc)
         return rc;
-    /* an unknown account counts toward the client IP's limit alone */
-    rc = pl_store_attempt_insert(db, email ? email : "", ctx->ip, false, pl_now_ms());
+    /* an unknown account counts toward the client IP's limit alone; an
+     * attempt begun with pl_auth_attempt_begin is counted already */
+    if (!attempt)
+        rc = pl_store_attempt_insert(db, email ? email : "", ctx->ip, false, pl_now_ms());
     if (!rc && user_id) { /* unknown accounts have nobody to tell */
         json_t *d = json_pack("{s:s}", "method", method);
         if (reason)
@@ -287,24 +375,31 @@ int pl_auth_signin_failed(pl_db_t *db, pl_ctx_t *ctx, const char *email, const c
 }
 
 int pl_auth_signin_complete(pl_db_t *db, pl_ctx_t *ctx, const pl_user_t *u, const char *method,
-                            bool two_factors, pl_auth_login_t *out)
+                            bool two_factors, int64_t attempt, pl_auth_login_t *out)
 {
     memset(out, 0, sizeof(*out));
     if (u->disabled) {
+        if (attempt) /* not a sign-in: as before it began */
+            settle_alone(db, attempt, true);
         pl_auth_count("disabled");
         return pl_fail(ctx, 403, "account_disabled", "This account is disabled.");
     }
     /* the one way to a session: with two-factor on, only a challenge comes
      * back unless the proof was two factors already, and pl_auth_login_mfa
-     * finishes the sign-in */
+     * finishes the sign-in (the first step alone is neither a failure nor a
+     * success) */
     if (u->mfa_enabled && !two_factors) {
+        int rc = attempt ? settle_alone(db, attempt, true) : PL_OK;
+        if (rc)
+            return rc;
         out->mfa_required = true;
         return pl_auth_mfa_challenge(db, ctx, u, method, out->mfa_token);
     }
     int rc = pl_db_begin(db);
     if (rc)
         return rc;
-    rc = pl_store_attempt_insert(db, u->email, ctx->ip, true, pl_now_ms());
+    rc = attempt ? pl_store_attempt_settle(db, attempt, false)
+                 : pl_store_attempt_insert(db, u->email, ctx->ip, true, pl_now_ms());
     if (!rc)
         rc = pl_auth_issue_session(db, ctx, u, &out->tokens);
     if (!rc)
@@ -325,7 +420,8 @@ int pl_auth_login(pl_db_t *db, pl_ctx_t *ctx, const char *email_in, const char *
     const char *email = NULL;
     if (pl_auth_check_email(ctx, "email", email_in, &email))
         return PL_EINVAL;
-    int rc = pl_auth_throttle(db, ctx, email);
+    int64_t attempt = 0;
+    int rc = pl_auth_attempt_begin(db, ctx, email, &attempt);
     if (rc)
         return rc;
     pl_user_t u;
@@ -335,7 +431,8 @@ int pl_auth_login(pl_db_t *db, pl_ctx_t *ctx, const char *email_in, const char *
     bool found = rc == PL_OK;
     /* unknown emails are checked against a dummy hash: the same time */
     if (!pl_password_verify(found ? u.password_hash : NULL, password, strlen(password))) {
-        if ((rc = pl_auth_signin_failed(db, ctx, email, found ? u.id : NULL, "password", NULL)))
+        if ((rc = pl_auth_signin_failed(db, ctx, email, found ? u.id : NULL, "password", NULL,
+                                        attempt)))
             return rc;
         return pl_fail(ctx, 401, "invalid_credentials", "The email or password is wrong.");
     }
@@ -345,7 +442,7 @@ int pl_auth_login(pl_db_t *db, pl_ctx_t *ctx, const char *email_in, const char *
             pl_db_begin(db) == PL_OK) /* best effort: the old hash still works */
             pl_db_finish(db, pl_store_user_set_password(db, u.id, hash, pl_now_ms()));
     }
-    return pl_auth_signin_complete(db, ctx, &u, "password", false, out);
+    return pl_auth_signin_complete(db, ctx, &u, "password", false, attempt, out);
 }
 
 /* ---- profiles ---- */
@@ -415,17 +512,26 @@ int pl_auth_password_change(pl_db_t *db, pl_ctx_t *ctx, const char *current,
     pl_user_t u;
     if ((rc = pl_store_user_by_id(db, ctx->arena, ctx->principal.user_id, &u)))
         return rc;
+    /* a wrong current password counts as a failed sign-in */
+    int64_t attempt = 0;
+    if ((rc = pl_auth_attempt_begin(db, ctx, u.email, &attempt)))
+        return rc;
     if (!pl_password_verify(u.password_hash, current, strlen(current))) {
+        pl_auth_count("failure");
         pl_field_error(ctx, "current_password", "incorrect", "The current password is wrong.");
         return PL_EINVAL;
     }
     char hash[PL_AUTH_PASSWORD_HASH_MAX];
-    if ((rc = pl_auth_hash_password(ctx, "new_password", new_password, u.email, hash)))
+    if ((rc = pl_auth_hash_password(ctx, "new_password", new_password, u.email, hash))) {
+        settle_alone(db, attempt, false); /* the current password was right */
         return rc;
+    }
     if ((rc = pl_db_begin(db)))
         return rc;
     int64_t now = pl_now_ms();
-    rc = pl_store_user_set_password(db, u.id, hash, now);
+    rc = pl_store_attempt_settle(db, attempt, false);
+    if (!rc)
+        rc = pl_store_user_set_password(db, u.id, hash, now);
     if (!rc)
         rc = pl_store_sessions_revoke_all(db, u.id, ctx->principal.session_id, "password_changed",
                                           now);

@@ -31,6 +31,15 @@ static pl_counter_t auth_counters[] = {
     {"plinth_auth_attempts_total", "Sign-in attempts by outcome.", "outcome=\"disabled\"", 0, 0},
 };
 
+static pl_counter_t hashes = {"plinth_password_hashes_total", "New passwords hashed (Argon2id).",
+                              "", 0, 0};
+
+int pl_auth_password_hash(const char *password, char out[PL_AUTH_PASSWORD_HASH_MAX])
+{
+    pl_counter_inc(&hashes);
+    return pl_password_hash(password, strlen(password), out) ? PL_EINTERNAL : PL_OK;
+}
+
 void pl_auth_count(const char *outcome)
 {
     for (size_t i = 0; i < PL_ARRAY_LEN(auth_counters); i++)
@@ -53,6 +62,9 @@ pl_auth_config_t pl_auth_cfg = {
     .argon2_memory = 19LL * 1024 * 1024,
     .argon2_ops = 2,
     .mfa_issuer = "plinth",
+    .register_limit = 20,
+    .reset_limit = 20,
+    .verify_limit = 20,
 };
 
 const pl_option_t pl_auth_options[] = {
@@ -73,6 +85,19 @@ const pl_option_t pl_auth_options[] = {
      "access-token signatures (default: ES256 for new data directories, HS256 where "
      "PLINTH_JWT_SECRET or jwt.key exists)",
      check_jwt_alg},
+    {"register-limit", "PLINTH_REGISTER_LIMIT", PL_OPT_INT, &pl_auth_cfg.register_limit, 0, 0,
+     1000000, PL_OPT_SERVE, "N",
+     "registrations per client address per hour, 0 for no limit (default 20)", NULL},
+    {"reset-limit", "PLINTH_RESET_LIMIT", PL_OPT_INT, &pl_auth_cfg.reset_limit, 0, 0, 1000000,
+     PL_OPT_SERVE, "N",
+     "password reset requests and submissions per client address per hour, 0 for no limit "
+     "(default 20)",
+     NULL},
+    {"verify-limit", "PLINTH_VERIFY_LIMIT", PL_OPT_INT, &pl_auth_cfg.verify_limit, 0, 0, 1000000,
+     PL_OPT_SERVE, "N",
+     "email verification requests and submissions per client address per hour, 0 for no limit "
+     "(default 20)",
+     NULL},
     {0},
 };
 
@@ -80,6 +105,7 @@ int pl_auth_init(void)
 {
     for (size_t i = 0; i < PL_ARRAY_LEN(auth_counters); i++)
         pl_metrics_register_counter(&auth_counters[i]);
+    pl_metrics_register_counter(&hashes);
     int rc = pl_auth_keys_init();
     if (rc)
         return rc;

@@ -127,11 +127,13 @@ int pl_auth_check_email(pl_ctx_t *ctx, const char *field, const char *in, const 
 int pl_auth_throttle(pl_db_t *db, pl_ctx_t *ctx, const char *email);
 
 /* Records a failed sign-in from ctx->ip: it counts toward the throttles of
- * email (NULL: of the IP alone), and when user_id is known, user.login_failed
- * is audited with data {method, reason} (reason may be NULL). Joins the
- * caller's transaction or commits its own. */
+ * email (NULL: of the IP alone), unless attempt is the id of an attempt
+ * begun under the throttles' lock (counted as a failure already; 0: none),
+ * and when user_id is known, user.login_failed is audited with data
+ * {method, reason} (reason may be NULL). Joins the caller's transaction or
+ * commits its own. */
 int pl_auth_signin_failed(pl_db_t *db, pl_ctx_t *ctx, const char *email, const char *user_id,
-                          const char *method, const char *reason);
+                          const char *method, const char *reason, int64_t attempt);
 
 /* Finishes a sign-in whose first step (method: "password", "magic_link",
  * "passkey", "oauth", "sso") proved u (as read from the store, with email
@@ -141,9 +143,11 @@ int pl_auth_signin_failed(pl_db_t *db, pl_ctx_t *ctx, const char *email, const c
  * method); else the attempt counts as a success, a session is issued
  * (out->tokens, u becomes ctx's caller) and user.logged_in is audited with
  * data {method, mfa}. two_factors: the proof already was two factors (a
- * user-verified passkey). Joins the caller's transaction, if any. */
+ * user-verified passkey). Joins the caller's transaction, if any.
+ * attempt: the id of an attempt begun under the throttles' lock (the
+ * password and code steps), settled here; 0 records the outcome anew. */
 int pl_auth_signin_complete(pl_db_t *db, pl_ctx_t *ctx, const pl_user_t *u, const char *method,
-                            bool two_factors, pl_auth_login_t *out);
+                            bool two_factors, int64_t attempt, pl_auth_login_t *out);
 
 /* ---- magic links ---- */
 

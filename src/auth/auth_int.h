@@ -22,6 +22,9 @@ typedef struct {
     char jwt_secret[512];  /* PLINTH_JWT_SECRET */
     char jwt_alg[8];       /* PLINTH_JWT_ALG: "" (by installation), HS256 or ES256 */
     char mfa_issuer[64];   /* PLINTH_MFA_ISSUER */
+    int register_limit;    /* --register-limit per client address per hour */
+    int reset_limit;       /* --reset-limit per client address per hour */
+    int verify_limit;      /* --verify-limit per client address per hour */
 } pl_auth_config_t;
 extern pl_auth_config_t pl_auth_cfg;
 
@@ -35,9 +38,17 @@ bool pl_auth_recovery_hash(const char *code, char out[65]);
 
 /* ---- steps the services compose (inside the caller's transaction) ---- */
 
+/* Counts one use of action ("register", "reset", "verify") by ctx->ip
+ * against limit per hour (in memory, per instance; <= 0: none): PL_OK, or
+ * 429 rate_limited with retry_after when the address used them up. */
+int pl_auth_address_quota(pl_ctx_t *ctx, const char *action, int limit);
+
 /* Counts an authentication outcome in /metrics ("success", "failure",
  * "throttled", "locked", "disabled"). */
 void pl_auth_count(const char *outcome);
+/* Hashes a new password into out (counted in /metrics as
+ * plinth_password_hashes_total): PL_OK or PL_EINTERNAL. */
+int pl_auth_password_hash(const char *password, char out[PL_AUTH_PASSWORD_HASH_MAX]);
 
 /* Creates a session for user (the least recently used ones beyond the cap
  * are revoked) and fills *out; the user becomes ctx's caller. */
@@ -45,6 +56,25 @@ int pl_auth_issue_session(pl_db_t *db, pl_ctx_t *ctx, const pl_user_t *user, pl_
 
 /* Mints an access token for (user, session). */
 int pl_auth_access_token(const char *user_id, const char *session_id, char *out, size_t size);
+
+/* The sign-in throttles for (email, ctx->ip): 429 rate_limited or
+ * account_locked (with retry_after) when the attempt must not be
+ * evaluated. Reads only: a check followed by a separate record races with
+ * concurrent attempts; pl_auth_attempt_begin does both at once. */
+int pl_auth_throttle(pl_db_t *db, pl_ctx_t *ctx, const char *email);
+
+/* Begins an attempt to prove who one is (a password or a code) for (email,
+ * ctx->ip): in one transaction under a lock on the address, decides as
+ * pl_auth_throttle and, when allowed, records the attempt as a failure
+ * before anything is evaluated (*attempt: its id), so concurrent attempts
+ * are evaluated no more often than the limits say, on every instance. A
+ * request that then fails keeps the failure (pl_db_keep_on_error). 429 as
+ * pl_auth_throttle when refused (nothing recorded). */
+int pl_auth_attempt_begin(pl_db_t *db, pl_ctx_t *ctx, const char *email, int64_t *attempt);
+/* Settles an attempt inside the caller's transaction: it succeeded, or
+ * (void_it) it was no attempt at all (the password step of a two-factor
+ * sign-in). Left alone, it stays a failure. */
+int pl_auth_attempt_settle(pl_db_t *db, int64_t attempt, bool void_it);
 
 /* Records user.logged_in for u (after the session was issued) with data
  * {method, mfa}. */

@@ -132,7 +132,7 @@ static int register_account(pl_req_t *req)
     pl_auth_registration_t in = {0};
     pl_json_get_string(req, "email", true, 1, PL_AUTH_EMAIL_INPUT_MAX, &in.email);
     pl_json_get_string(req, "password", true, 1, PL_AUTH_PASSWORD_INPUT_MAX, &in.password);
-    pl_json_get_string(req, "name", true, 1, PL_AUTH_NAME_MAX, &in.name);
+    pl_json_get_name(req, "name", true, 1, PL_AUTH_NAME_MAX, &in.name);
     pl_json_get_string(req, "invitation_token", false, 1, PL_AUTH_TOKEN_INPUT_MAX,
                        &in.invitation_token);
     bool cookie = pl_auth_wants_cookie(req);
@@ -374,7 +374,7 @@ static int me_get(pl_req_t *req)
 static int me_update(pl_req_t *req)
 {
     const char *name = NULL, *locale = NULL;
-    pl_json_get_string(req, "name", false, 1, PL_AUTH_NAME_MAX, &name);
+    pl_json_get_name(req, "name", false, 1, PL_AUTH_NAME_MAX, &name);
     pl_json_get_string(req, "locale", false, 0, 35, &locale); /* "": clears */
     if (pl_req_validated(req))
         return PL_EINVAL;
@@ -528,10 +528,11 @@ static int mfa_recovery_codes(pl_req_t *req)
 /* ---- the module ---- */
 
 #define J PL_ROUTE_JSON
+#define H (PL_ROUTE_JSON | PL_ROUTE_HASHING) /* hashes a password: on the hashing pool */
 
 static pl_route_t routes[] = {
-    {PL_M_POST, "/v1/auth/register", register_account, PL_AUTH_NONE, NULL, J},
-    {PL_M_POST, "/v1/auth/login", login, PL_AUTH_NONE, NULL, J},
+    {PL_M_POST, "/v1/auth/register", register_account, PL_AUTH_NONE, NULL, H},
+    {PL_M_POST, "/v1/auth/login", login, PL_AUTH_NONE, NULL, H},
     {PL_M_POST, "/v1/auth/refresh", refresh, PL_AUTH_NONE, NULL, J},
     {PL_M_POST, "/v1/auth/logout", logout, PL_AUTH_USER, NULL, J},
     {PL_M_POST, "/v1/auth/logout-all", logout_all, PL_AUTH_USER, NULL, J},
@@ -539,16 +540,16 @@ static pl_route_t routes[] = {
     {PL_M_DELETE, "/v1/auth/sessions/{id}", sessions_revoke, PL_AUTH_USER, NULL, 0},
     {PL_M_GET, "/v1/me", me_get, PL_AUTH_USER, NULL, 0},
     {PL_M_PATCH, "/v1/me", me_update, PL_AUTH_USER, NULL, J},
-    {PL_M_POST, "/v1/me/password", me_password, PL_AUTH_USER, NULL, J},
+    {PL_M_POST, "/v1/me/password", me_password, PL_AUTH_USER, NULL, H},
     {PL_M_POST, "/v1/auth/verify-email/request", verify_email_request, PL_AUTH_USER, NULL, J},
     {PL_M_POST, "/v1/auth/verify-email", verify_email, PL_AUTH_NONE, NULL, J},
     {PL_M_POST, "/v1/auth/password-reset/request", password_reset_request, PL_AUTH_NONE, NULL, J},
-    {PL_M_POST, "/v1/auth/password-reset", password_reset, PL_AUTH_NONE, NULL, J},
+    {PL_M_POST, "/v1/auth/password-reset", password_reset, PL_AUTH_NONE, NULL, H},
     {PL_M_POST, "/v1/auth/login/mfa", login_mfa, PL_AUTH_NONE, NULL, J},
     {PL_M_POST, "/v1/me/mfa/totp/setup", mfa_setup, PL_AUTH_USER, NULL, J},
     {PL_M_POST, "/v1/me/mfa/totp/enable", mfa_enable, PL_AUTH_USER, NULL, J},
-    {PL_M_POST, "/v1/me/mfa/totp/disable", mfa_disable, PL_AUTH_USER, NULL, J},
-    {PL_M_POST, "/v1/me/mfa/recovery-codes", mfa_recovery_codes, PL_AUTH_USER, NULL, J},
+    {PL_M_POST, "/v1/me/mfa/totp/disable", mfa_disable, PL_AUTH_USER, NULL, H},
+    {PL_M_POST, "/v1/me/mfa/recovery-codes", mfa_recovery_codes, PL_AUTH_USER, NULL, H},
     {PL_M_POST, "/v1/auth/magic-link/request", magic_link_request, PL_AUTH_NONE, NULL, J},
     {PL_M_POST, "/v1/auth/magic-link/verify", magic_link_verify, PL_AUTH_NONE, NULL, J},
     {PL_M_GET, "/.well-known/jwks.json", jwks, PL_AUTH_NONE, NULL, 0},

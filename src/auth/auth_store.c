@@ -369,6 +369,38 @@ static const char sql_attempts_recent[] =
     "SELECT success, created_at FROM login_attempts WHERE email = $1 AND ip = $2 "
     "ORDER BY created_at DESC, id DESC LIMIT $3";
 static const char sql_attempts_clear_email[] = "DELETE FROM login_attempts WHERE email = $1";
+static const char sql_attempt_reserve[] =
+    "INSERT INTO login_attempts (email, ip, success, created_at) VALUES ($1, $2, $3, $4) "
+    "RETURNING id";
+static const char sql_attempt_succeed[] = "UPDATE login_attempts SET success = $2 WHERE id = $1";
+static const char sql_attempt_void[] = "DELETE FROM login_attempts WHERE id = $1";
+
+int pl_store_attempt_reserve(pl_db_t *db, const char *email, const char *ip, int64_t now,
+                             int64_t *id)
+{
+    PL_PREPARE(st, db, sql_attempt_reserve);
+    pl_stmt_bind_text(st, 1, email);
+    pl_stmt_bind_text(st, 2, ip);
+    pl_stmt_bind_bool(st, 3, false);
+    pl_stmt_bind_int64(st, 4, now);
+    int rc = pl_stmt_step(st);
+    if (rc == 1)
+        *id = pl_stmt_col_int64(st, 0);
+    return one_done(st, rc);
+}
+
+int pl_store_attempt_settle(pl_db_t *db, int64_t id, bool void_it)
+{
+    if (void_it) {
+        PL_PREPARE(st, db, sql_attempt_void);
+        pl_stmt_bind_int64(st, 1, id);
+        return run(st);
+    }
+    PL_PREPARE(st, db, sql_attempt_succeed);
+    pl_stmt_bind_int64(st, 1, id);
+    pl_stmt_bind_bool(st, 2, true);
+    return run(st);
+}
 
 int pl_store_attempt_insert(pl_db_t *db, const char *email, const char *ip, bool success,
                             int64_t now)
@@ -467,6 +499,19 @@ int pl_store_email_token_insert(pl_db_t *db, const char *hash, const char *user_
     return run(st);
 }
 
+static const char sql_email_token_live[] =
+    "SELECT 1 FROM email_tokens WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND "
+    "expires_at > $3";
+
+int pl_store_email_token_live(pl_db_t *db, const char *hash, const char *purpose, int64_t now)
+{
+    PL_PREPARE(st, db, sql_email_token_live);
+    pl_stmt_bind_text(st, 1, hash);
+    pl_stmt_bind_text(st, 2, purpose);
+    pl_stmt_bind_int64(st, 3, now);
+    return one_done(st, pl_stmt_step(st));
+}
+
 int pl_store_email_token_consume(pl_db_t *db, pl_arena_t *a, const char *hash, const char *purpose,
                                  int64_t now, const char **user_id, const char **email)
 {
@@ -543,6 +588,9 @@ static const char sql_challenge_get[] =
     "expires_at > $2 AND failures < $3";
 static const char sql_challenge_fail[] =
     "UPDATE mfa_challenges SET failures = failures + 1 WHERE token_hash = $1";
+static const char sql_challenge_take[] =
+    "UPDATE mfa_challenges SET failures = failures + 1 WHERE token_hash = $1 AND used_at IS NULL "
+    "AND expires_at > $2 AND failures < $3 RETURNING user_id, method";
 static const char sql_challenge_use[] =
     "UPDATE mfa_challenges SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL";
 
@@ -672,6 +720,21 @@ int pl_store_recovery_use(pl_db_t *db, const char *user_id, const char *hash, in
     pl_stmt_bind_text(st, 2, hash);
     pl_stmt_bind_int64(st, 3, now);
     return pl_stmt_exec_found(st);
+}
+
+int pl_store_challenge_take(pl_db_t *db, pl_arena_t *a, const char *hash, int64_t now,
+                            int max_failures, const char **user_id, const char **method)
+{
+    PL_PREPARE(st, db, sql_challenge_take);
+    pl_stmt_bind_text(st, 1, hash);
+    pl_stmt_bind_int64(st, 2, now);
+    pl_stmt_bind_int64(st, 3, max_failures);
+    int rc = pl_stmt_step(st);
+    if (rc == 1) {
+        *user_id = pl_stmt_col_dup(st, a, 0);
+        *method = pl_stmt_col_dup(st, a, 1);
+    }
+    return one_done(st, rc);
 }
 
 int pl_store_challenge_insert(pl_db_t *db, const char *hash, const char *user_id,

@@ -80,6 +80,12 @@ int pl_store_attempts_failed_ip(pl_db_t *db, const char *ip, int64_t since, int 
 int pl_store_attempts_recent(pl_db_t *db, const char *email, const char *ip, int n, bool *success,
                              int64_t *at, int *found);
 int pl_store_attempts_clear_email(pl_db_t *db, const char *email);
+/* Records an attempt about to be evaluated, as a failure until settled;
+ * its id into *id. */
+int pl_store_attempt_reserve(pl_db_t *db, const char *email, const char *ip, int64_t now,
+                             int64_t *id);
+/* Settles a reserved attempt: a success, or (void) no attempt at all. */
+int pl_store_attempt_settle(pl_db_t *db, int64_t id, bool void_it);
 
 /* Single-use email tokens (SHA-256 hashes). purpose: "verify_email" or
  * "password_reset". */
@@ -90,6 +96,9 @@ int pl_store_email_token_insert(pl_db_t *db, const char *hash, const char *user_
  * (arena strings); PL_ENOTFOUND when it is unknown, used or expired. */
 int pl_store_email_token_consume(pl_db_t *db, pl_arena_t *a, const char *hash, const char *purpose,
                                  int64_t now, const char **user_id, const char **email);
+/* PL_OK when an unused, unexpired token of purpose has this hash, else
+ * PL_ENOTFOUND. Reads only. */
+int pl_store_email_token_live(pl_db_t *db, const char *hash, const char *purpose, int64_t now);
 /* Tokens of purpose issued to user since `since`. */
 int pl_store_email_tokens_recent(pl_db_t *db, const char *user_id, const char *purpose,
                                  int64_t since, int *count);
@@ -133,6 +142,12 @@ int pl_store_challenge_insert(pl_db_t *db, const char *hash, const char *user_id
 int pl_store_challenge_get(pl_db_t *db, pl_arena_t *a, const char *hash, int64_t now,
                            int max_failures, const char **user_id, const char **method);
 int pl_store_challenge_fail(pl_db_t *db, const char *hash);
+/* Takes one of a live challenge's attempts before its code is checked
+ * (failures + 1, in one statement, so concurrent takes never exceed
+ * max_failures), its user into *user_id and first step into *method. PL_ENOTFOUND when the
+ * challenge is used, expired, unknown or out of attempts. */
+int pl_store_challenge_take(pl_db_t *db, pl_arena_t *a, const char *hash, int64_t now,
+                            int max_failures, const char **user_id, const char **method);
 /* Marks it used; 1 when this call did, 0 when it was already used. */
 int pl_store_challenge_use(pl_db_t *db, const char *hash, int64_t now);
 

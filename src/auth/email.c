@@ -67,6 +67,8 @@ int pl_auth_verification_request(pl_db_t *db, pl_ctx_t *ctx)
     int rc = pl_auth_need_user(ctx);
     if (rc)
         return rc;
+    if ((rc = pl_auth_address_quota(ctx, "verify", pl_auth_cfg.verify_limit)))
+        return rc;
     pl_user_t u;
     if ((rc = pl_store_user_by_id(db, ctx->arena, ctx->principal.user_id, &u)))
         return rc;
@@ -75,9 +77,12 @@ int pl_auth_verification_request(pl_db_t *db, pl_ctx_t *ctx)
 
 int pl_auth_email_verify(pl_db_t *db, pl_ctx_t *ctx, const char *token)
 {
+    int rc = pl_auth_address_quota(ctx, "verify", pl_auth_cfg.verify_limit);
+    if (rc)
+        return rc;
     char hash[65];
     pl_sha256_hex(token, strlen(token), hash);
-    int rc = pl_db_begin(db);
+    rc = pl_db_begin(db);
     if (rc)
         return rc;
     const char *user_id = NULL, *email = NULL;
@@ -96,8 +101,11 @@ int pl_auth_password_reset_request(pl_db_t *db, pl_ctx_t *ctx, const char *email
     const char *email = NULL;
     if (pl_auth_check_email(ctx, "email", email_in, &email))
         return PL_EINVAL;
+    int rc = pl_auth_address_quota(ctx, "reset", pl_auth_cfg.reset_limit);
+    if (rc)
+        return rc;
     pl_user_t u;
-    int rc = pl_store_user_by_email(db, ctx->arena, email, &u);
+    rc = pl_store_user_by_email(db, ctx->arena, email, &u);
     if (rc == PL_OK)
         rc = send_throttled(db, ctx, &u, "password_reset");
     return rc == PL_ENOTFOUND ? PL_OK : rc; /* the same whether or not the account exists */
@@ -111,15 +119,22 @@ int pl_auth_password_reset(pl_db_t *db, pl_ctx_t *ctx, const char *token, const 
         pl_field_error(ctx, "new_password", "weak_password", reason);
         return pl_fail(ctx, 422, "weak_password", reason);
     }
-    char hash[65], pw_hash[PL_PASSWORD_HASH_MAX];
-    pl_sha256_hex(token, strlen(token), hash);
-    if (pl_password_hash(new_password, strlen(new_password), pw_hash))
-        return PL_EINTERNAL;
-    int rc = pl_db_begin(db);
+    int rc = pl_auth_address_quota(ctx, "reset", pl_auth_cfg.reset_limit);
     if (rc)
         return rc;
+    char hash[65], pw_hash[PL_PASSWORD_HASH_MAX];
+    pl_sha256_hex(token, strlen(token), hash);
     const char *user_id = NULL, *email = NULL;
     int64_t now = pl_now_ms();
+    /* the token before the hash: a bogus token costs a lookup, not Argon2id
+     * (the consume below decides; this only spares the work) */
+    rc = pl_store_email_token_live(db, hash, "password_reset", now);
+    if (rc)
+        return rc == PL_ENOTFOUND ? invalid_token(ctx) : rc;
+    if ((rc = pl_auth_password_hash(new_password, pw_hash)))
+        return rc;
+    if ((rc = pl_db_begin(db)))
+        return rc;
     pl_user_t u;
     rc =
         pl_store_email_token_consume(db, ctx->arena, hash, "password_reset", now, &user_id, &email);

@@ -79,7 +79,7 @@ int pl_auth_magic_link_verify(pl_db_t *db, pl_ctx_t *ctx, const char *token, pl_
     /* a link sent to an address the account no longer has is void */
     if (!found || strcmp(u.email, email) != 0) {
         rc = pl_auth_signin_failed(db, ctx, found ? u.email : NULL, found ? u.id : NULL,
-                                   "magic_link", "invalid_token");
+                                   "magic_link", "invalid_token", 0);
         return rc ? rc : invalid_token(ctx);
     }
     if ((rc = pl_db_begin(db)))
@@ -94,7 +94,7 @@ int pl_auth_magic_link_verify(pl_db_t *db, pl_ctx_t *ctx, const char *token, pl_
         u.email_verified = true;
     }
     if (!rc)
-        rc = pl_auth_signin_complete(db, ctx, &u, "magic_link", false, out);
+        rc = pl_auth_signin_complete(db, ctx, &u, "magic_link", false, 0, out);
     if ((rc = pl_db_finish(db, rc)))
         pl_memzero(out, sizeof(*out));
     return rc;

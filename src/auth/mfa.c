@@ -316,6 +316,10 @@ int pl_auth_mfa_enable(pl_db_t *db, pl_ctx_t *ctx, const char *code, pl_auth_rec
     const char *user_id = ctx->principal.user_id;
     if (ctx->principal.mfa_enabled)
         return already_on(ctx);
+    /* a wrong code counts as a failed sign-in */
+    int64_t attempt = 0;
+    if ((rc = pl_auth_attempt_begin(db, ctx, ctx->principal.email, &attempt)))
+        return rc;
     if ((rc = pl_db_begin(db)))
         return rc;
     pl_totp_row_t row;
@@ -323,15 +327,25 @@ int pl_auth_mfa_enable(pl_db_t *db, pl_ctx_t *ctx, const char *code, pl_auth_rec
     size_t n = 0;
     int64_t step = -1;
     rc = pl_store_totp_get(db, ctx->arena, user_id, &row);
-    if (rc == PL_ENOTFOUND)
-        rc = pl_fail(ctx, 409, "conflict", "Start with POST /v1/me/mfa/totp/setup.");
+    if (rc == PL_ENOTFOUND) { /* no code was checked: no attempt */
+        if ((rc = pl_db_finish(db, pl_auth_attempt_settle(db, attempt, true))))
+            return rc;
+        return pl_fail(ctx, 409, "conflict", "Start with POST /v1/me/mfa/totp/setup.");
+    }
     if (!rc && !(rc = open_secret(db, ctx->arena, &row, user_id, secret, &n))) {
         step = totp_step(secret, n, code, pl_now_ms() / 1000);
         pl_memzero(secret, sizeof(secret));
-        if (step < 0)
-            rc = code_incorrect(ctx);
+        if (step < 0) {
+            /* nothing written: ending well keeps the failed attempt when
+             * this joins the request's transaction */
+            if ((rc = pl_db_finish(db, PL_OK)))
+                return rc;
+            return code_incorrect(ctx);
+        }
     }
     int64_t now = pl_now_ms();
+    if (!rc)
+        rc = pl_auth_attempt_settle(db, attempt, false);
     if (!rc)
         rc = pl_store_totp_enable(db, user_id, step, now);
     if (!rc)
@@ -348,14 +362,16 @@ int pl_auth_mfa_enable(pl_db_t *db, pl_ctx_t *ctx, const char *code, pl_auth_rec
 }
 
 /* Checks the caller's password for the two-factor settings: 422 on field
- * "password" when wrong. */
-static int check_password(pl_db_t *db, pl_ctx_t *ctx, const char *password)
+ * "password" when wrong. The check is an attempt of the sign-in throttles
+ * (*attempt), a failure unless the caller settles it. */
+static int check_password(pl_db_t *db, pl_ctx_t *ctx, const char *password, int64_t *attempt)
 {
     pl_user_t u;
     int rc = pl_store_user_by_id(db, ctx->arena, ctx->principal.user_id, &u);
-    if (rc)
+    if (rc || (rc = pl_auth_attempt_begin(db, ctx, u.email, attempt)))
         return rc;
     if (!pl_password_verify(u.password_hash, password, strlen(password))) {
+        pl_auth_count("failure");
         pl_field_error(ctx, "password", "incorrect", "The password is wrong.");
         return PL_EINVAL;
     }
@@ -367,19 +383,26 @@ int pl_auth_confirm(pl_db_t *db, pl_ctx_t *ctx, const char *password, const char
     int rc = pl_auth_need_user(ctx);
     if (rc)
         return rc;
-    if ((rc = check_password(db, ctx, password)))
+    int64_t attempt = 0;
+    if ((rc = check_password(db, ctx, password, &attempt)))
         return rc;
-    if (!ctx->principal.mfa_enabled)
-        return PL_OK;
-    if (!code || !*code) {
+    bool mfa = ctx->principal.mfa_enabled, no_code = mfa && (!code || !*code);
+    if ((rc = pl_db_begin(db)))
+        return rc;
+    if (no_code) { /* the password was right: that was no attempt */
+        if ((rc = pl_db_finish(db, pl_auth_attempt_settle(db, attempt, true))))
+            return rc;
         pl_field_error(ctx, "code", "required", "Two-factor sign-in is on: give a current code.");
         return PL_EINVAL;
     }
-    if ((rc = pl_db_begin(db)))
-        return rc;
-    rc = use_second_factor(db, ctx->arena, ctx->principal.user_id, code);
-    if (rc == PL_EINVAL)
-        rc = code_incorrect(ctx);
+    if (mfa && (rc = use_second_factor(db, ctx->arena, ctx->principal.user_id, code)) ==
+                   PL_EINVAL) { /* nothing written: keep the failed attempt */
+        if ((rc = pl_db_finish(db, PL_OK)))
+            return rc;
+        return code_incorrect(ctx);
+    }
+    if (!rc)
+        rc = pl_auth_attempt_settle(db, attempt, false);
     return pl_db_finish(db, rc);
 }
 
@@ -391,12 +414,18 @@ int pl_auth_mfa_disable(pl_db_t *db, pl_ctx_t *ctx, const char *password, const 
     const char *user_id = ctx->principal.user_id;
     if (!ctx->principal.mfa_enabled)
         return not_on(ctx);
-    if ((rc = check_password(db, ctx, password)) || (rc = pl_db_begin(db)))
+    int64_t attempt = 0;
+    if ((rc = check_password(db, ctx, password, &attempt)) || (rc = pl_db_begin(db)))
         return rc;
     rc = use_second_factor(db, ctx->arena, user_id, code);
-    if (rc == PL_EINVAL)
-        rc = code_incorrect(ctx);
+    if (rc == PL_EINVAL) { /* nothing written: keep the failed attempt */
+        if ((rc = pl_db_finish(db, PL_OK)))
+            return rc;
+        return code_incorrect(ctx);
+    }
     int64_t now = pl_now_ms();
+    if (!rc)
+        rc = pl_auth_attempt_settle(db, attempt, false);
     if (!rc)
         rc = pl_store_totp_delete(db, user_id);
     if (!rc)
@@ -419,9 +448,12 @@ int pl_auth_mfa_recovery_codes(pl_db_t *db, pl_ctx_t *ctx, const char *password,
     const char *user_id = ctx->principal.user_id;
     if (!ctx->principal.mfa_enabled)
         return not_on(ctx);
-    if ((rc = check_password(db, ctx, password)) || (rc = pl_db_begin(db)))
+    int64_t attempt = 0;
+    if ((rc = check_password(db, ctx, password, &attempt)) || (rc = pl_db_begin(db)))
         return rc;
-    rc = new_recovery_codes(db, user_id, out);
+    rc = pl_auth_attempt_settle(db, attempt, false);
+    if (!rc)
+        rc = new_recovery_codes(db, user_id, out);
     if (!rc)
         rc = pl_audit_append(db, ctx, NULL, "user.recovery_codes_regenerated", "user", user_id,
                              NULL);
@@ -461,21 +493,32 @@ int pl_auth_login_mfa(pl_db_t *db, pl_ctx_t *ctx, const char *mfa_token, const c
     pl_sha256_hex(mfa_token, strlen(mfa_token), hash);
     const char *user_id = NULL, *method = NULL;
     pl_user_t u;
-    int64_t now = pl_now_ms();
-    int rc = pl_store_challenge_get(db, ctx->arena, hash, now, CHALLENGE_MAX_FAILURES, &user_id,
-                                    &method);
-    if (rc == PL_ENOTFOUND)
+    int64_t now = pl_now_ms(), attempt = 0;
+    /* One step before the code is checked: one of the challenge's attempts
+     * is taken, and the sign-in throttles, which guard this step too, count
+     * it; so concurrent codes against one challenge are checked at most
+     * CHALLENGE_MAX_FAILURES times. */
+    int rc = pl_db_begin(db);
+    if (rc)
+        return rc;
+    rc = pl_store_challenge_take(db, ctx->arena, hash, now, CHALLENGE_MAX_FAILURES, &user_id,
+                                 &method);
+    if (rc == PL_ENOTFOUND) {
+        pl_db_rollback(db);
         return step_expired(ctx);
+    }
     if (!rc)
         rc = pl_store_user_by_id(db, ctx->arena, user_id, &u);
-    /* the sign-in throttles guard this step too */
-    if (rc || (rc = pl_auth_throttle(db, ctx, u.email)) || (rc = pl_db_begin(db)))
+    if (!rc)
+        rc = pl_auth_attempt_begin(db, ctx, u.email, &attempt);
+    if ((rc = pl_db_finish(db, rc)))
+        return rc;
+
+    if ((rc = pl_db_begin(db)))
         return rc;
     rc = use_second_factor(db, ctx->arena, u.id, code);
-    if (rc == PL_EINVAL) {
-        rc = pl_store_challenge_fail(db, hash);
-        if (!rc)
-            rc = pl_auth_signin_failed(db, ctx, u.email, u.id, method, "invalid_mfa_code");
+    if (rc == PL_EINVAL) { /* the attempt stays a failure; the challenge's too */
+        rc = pl_auth_signin_failed(db, ctx, u.email, u.id, method, "invalid_mfa_code", attempt);
         if ((rc = pl_db_finish(db, rc)))
             return rc;
         return pl_fail(ctx, 401, "invalid_mfa_code", "The code is wrong or was already used.");
@@ -486,7 +529,7 @@ int pl_auth_login_mfa(pl_db_t *db, pl_ctx_t *ctx, const char *mfa_token, const c
         rc = step_expired(ctx);
     pl_auth_login_t done;
     if (!rc)
-        rc = pl_auth_signin_complete(db, ctx, &u, method, true, &done);
+        rc = pl_auth_signin_complete(db, ctx, &u, method, true, attempt, &done);
     if ((rc = pl_db_finish(db, rc))) {
         pl_memzero(&done, sizeof(done));
         return rc;

@@ -29,6 +29,7 @@
 #include "core/keyring.h"
 #include "platform/keys/keys.h"
 #include "core/pkey.h"
+#include "core/poller.h"
 #include "platform/audit/audit.h"
 
 #define POLL_MS          5000
@@ -443,72 +444,28 @@ int pl_auth_keys_rotate(pl_db_t *db, pl_ctx_t *ctx, char kid[PL_AUTH_KID_MAX])
 
 /* ---- the poller: other instances' rotations ---- */
 
-static pthread_mutex_t poll_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t poll_cv;
-static bool stopping;
-static bool polling;
-static pthread_t poller;
-
-static bool nap(int ms)
+static void poll_keys(void)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += ms / 1000;
-    until.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
-    pthread_mutex_lock(&poll_mu);
-    while (!stopping)
-        if (pthread_cond_timedwait(&poll_cv, &poll_mu, &until) != 0)
-            break;
-    bool stop = stopping;
-    pthread_mutex_unlock(&poll_mu);
-    return stop;
+    pl_db_t *db = pl_db_thread();
+    int64_t count = 0, newest = 0, retired = 0;
+    if (!db || pl_store_jwt_keys_state(db, &count, &newest, &retired) != PL_OK)
+        return;
+    keyset_t *s = atomic_load(&current);
+    if (!s || s->count != count || s->newest != newest || s->last_retired != retired)
+        reload(db);
 }
 
-static void *poller_main(void *arg)
-{
-    PL_UNUSED(arg);
-    while (!nap(POLL_MS)) {
-        pl_db_t *db = pl_db_thread();
-        int64_t count = 0, newest = 0, retired = 0;
-        if (!db || pl_store_jwt_keys_state(db, &count, &newest, &retired) != PL_OK)
-            continue;
-        keyset_t *s = atomic_load(&current);
-        if (!s || s->count != count || s->newest != newest || s->last_retired != retired)
-            reload(db);
-    }
-    pl_db_thread_close();
-    return NULL;
-}
+static pl_poller_t poller = {.tick = poll_keys, .done = pl_db_thread_close, .interval_ms = POLL_MS};
 
 int pl_auth_keys_start(void)
 {
     if (alg != PL_JWT_ES256)
         return PL_OK;
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&poll_cv, &attr);
-    pthread_condattr_destroy(&attr);
-    stopping = false;
-    if (pthread_create(&poller, NULL, poller_main, NULL) != 0)
-        return PL_EINTERNAL;
-    polling = true;
-    return PL_OK;
+    return pl_poller_start(&poller);
 }
 
 void pl_auth_keys_stop(void)
 {
-    if (polling) {
-        pthread_mutex_lock(&poll_mu);
-        stopping = true;
-        pthread_cond_broadcast(&poll_cv);
-        pthread_mutex_unlock(&poll_mu);
-        pthread_join(poller, NULL);
-        polling = false;
-    }
+    pl_poller_stop(&poller);
     keyset_free(atomic_exchange(&current, NULL));
 }

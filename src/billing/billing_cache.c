@@ -26,6 +26,7 @@
 
 #include "billing/billing_int.h"
 #include "billing/billing_store.h"
+#include "core/poller.h"
 #include "flags/flags.h"
 
 #define POLL_MS 1000
@@ -319,42 +320,15 @@ bool pl_billing_plan_has_feature(const char *flag_key, const char *org_id)
 
 /* ---- the poller ---- */
 
-static pthread_mutex_t poll_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t poll_cv;
-static bool stopping; /* guarded by poll_mu */
-static bool polling;
-static pthread_t poller;
-
-static bool nap(int ms)
+static void poll_plans(void)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += ms / 1000;
-    until.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
-    pthread_mutex_lock(&poll_mu);
-    while (!stopping)
-        if (pthread_cond_timedwait(&poll_cv, &poll_mu, &until) != 0)
-            break;
-    bool stop = stopping;
-    pthread_mutex_unlock(&poll_mu);
-    return stop;
+    pl_db_t *db = pl_db_thread();
+    if (db)
+        reload(db, false);
 }
 
-static void *poller_main(void *arg)
-{
-    PL_UNUSED(arg);
-    while (!nap(POLL_MS)) {
-        pl_db_t *db = pl_db_thread();
-        if (db)
-            reload(db, false);
-    }
-    pl_db_thread_close();
-    return NULL;
-}
+static pl_poller_t poller = {
+    .tick = poll_plans, .done = pl_db_thread_close, .interval_ms = POLL_MS};
 
 int pl_billing_start(void)
 {
@@ -372,27 +346,11 @@ int pl_billing_start(void)
                "organizations get the free plan until it does",
                pl_billing_default_plan);
     pl_flags_set_provider(pl_billing_plan_has_feature);
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&poll_cv, &attr);
-    pthread_condattr_destroy(&attr);
-    stopping = false;
-    if (pthread_create(&poller, NULL, poller_main, NULL) != 0)
-        return PL_EINTERNAL;
-    polling = true;
-    return PL_OK;
+    return pl_poller_start(&poller);
 }
 
 void pl_billing_stop(void)
 {
     pl_flags_set_provider(NULL);
-    if (!polling)
-        return;
-    pthread_mutex_lock(&poll_mu);
-    stopping = true;
-    pthread_cond_broadcast(&poll_cv);
-    pthread_mutex_unlock(&poll_mu);
-    pthread_join(poller, NULL);
-    polling = false;
+    pl_poller_stop(&poller);
 }

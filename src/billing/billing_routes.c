@@ -202,7 +202,7 @@ static int plans_admin_list(pl_req_t *req)
 static int plan_put(pl_req_t *req)
 {
     pl_plan_t p = {.key = pl_req_param(req, "key")};
-    pl_json_get_string(req, "name", true, 1, PL_PLAN_NAME_MAX, &p.name);
+    pl_json_get_name(req, "name", true, 1, PL_PLAN_NAME_MAX, &p.name);
     pl_json_get_bool(req, "public", false, &p.public);
     read_limits(req, p.limits);
     string_array(req, "features", 256, &p.features, &p.nfeatures);

@@ -140,6 +140,41 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
     return len;
 }
 
+bool pl_text_has_control(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] < 0x20 || p[i] == 0x7f)
+            return true;
+        if (p[i] == 0xc2 && i + 1 < n && p[i + 1] >= 0x80 && p[i + 1] <= 0x9f)
+            return true; /* U+0080-U+009F */
+        if (p[i] == 0xe2 && i + 2 < n) {
+            unsigned cp = 0x2000u | ((p[i + 1] & 0x3fu) << 6) | (p[i + 2] & 0x3fu);
+            if (p[i + 1] >= 0x80 && p[i + 1] <= 0x81 &&
+                (cp == 0x2028 || cp == 0x2029 || (cp >= 0x202a && cp <= 0x202e) ||
+                 (cp >= 0x2066 && cp <= 0x2069)))
+                return true;
+        }
+    }
+    return false;
+}
+
+bool pl_utf8_valid(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    for (size_t i = 0; i < n;) {
+        if (p[i] < 0x80) { /* the common case first */
+            i++;
+            continue;
+        }
+        size_t len = utf8_seq(p + i, n - i);
+        if (!len)
+            return false;
+        i += len;
+    }
+    return true;
+}
+
 char *pl_utf8_clean(pl_arena_t *a, const char *s, size_t max)
 {
     size_t n = strlen(s);

@@ -71,12 +71,11 @@ static int check_http(void)
 
 static int check_metrics_http(void)
 {
-    if (!pl_cfg.metrics_http[0])
-        return PL_OK;
-    if (parse_addr(pl_cfg.metrics_http, pl_cfg.metrics_host, sizeof(pl_cfg.metrics_host),
-                   &pl_cfg.metrics_port)) {
+    if (pl_cfg.metrics_http[0] && parse_addr(pl_cfg.metrics_http, pl_cfg.metrics_host,
+                                             sizeof(pl_cfg.metrics_host), &pl_cfg.metrics_port)) {
         fprintf(stderr,
-                "plinth: --metrics-http: expected ADDR:PORT (e.g. 127.0.0.1:9090), got \"%s\"\n",
+                "plinth: --metrics-http: expected ADDR:PORT (e.g. 127.0.0.1:9090), got "
+                "\"%s\"\n",
                 pl_cfg.metrics_http);
         return PL_EINVAL;
     }
@@ -88,10 +87,6 @@ static int sqlite_sync_mode; /* 0 full, 1 normal */
 static const pl_option_t core_opts[] = {
     {"http", "PLINTH_HTTP", PL_OPT_STR, PL_OPT_S(pl_cfg.http_addr), 0, 0, PL_OPT_SERVE, "ADDR:PORT",
      "address to listen on (default 127.0.0.1:8080)", check_http},
-    {"metrics-http", "PLINTH_METRICS_HTTP", PL_OPT_STR, PL_OPT_S(pl_cfg.metrics_http), 0, 0,
-     PL_OPT_WORKER, "ADDR:PORT",
-     "serve /metrics, /healthz and /readyz on this address (worker-only instances; default off)",
-     check_metrics_http},
     {"data", "PLINTH_DATA", PL_OPT_STR, PL_OPT_S(pl_cfg.data_dir), 0, 0, PL_OPT_STORAGE, "DIR",
      "data directory: SQLite database and generated keys (default ./plinth_data)", check_data_dir},
     {"threads", "PLINTH_THREADS", PL_OPT_INT, &pl_cfg.threads, 0, 1, 1024, PL_OPT_SERVE, "N",
@@ -102,6 +97,27 @@ static const pl_option_t core_opts[] = {
      "BYTES", "largest accepted request body (default 1048576)", NULL},
     {"conn-timeout", "PLINTH_CONN_TIMEOUT", PL_OPT_INT, &pl_cfg.conn_timeout, 0, 1, 3600,
      PL_OPT_SERVE, "SECONDS", "close connections idle or stalled this long (default 30)", NULL},
+    {"request-timeout", "PLINTH_REQUEST_TIMEOUT", PL_OPT_INT, &pl_cfg.request_timeout, 0, 1, 3600,
+     PL_OPT_SERVE, "SECONDS",
+     "a request's headers and body must arrive within this time, else the connection is closed "
+     "(default 30)",
+     NULL},
+    {"max-conns-per-ip", "PLINTH_MAX_CONNS_PER_IP", PL_OPT_INT, &pl_cfg.max_conns_per_ip, 0, 0,
+     1000000, PL_OPT_SERVE, "N",
+     "open connections per client address (IPv6: per /64), trusted proxies exempt; 0: no cap "
+     "(default 64)",
+     NULL},
+    {"hash-threads", "PLINTH_HASH_THREADS", PL_OPT_INT, &pl_cfg.hash_threads, 0, 1, 256,
+     PL_OPT_SERVE, "N", "threads that run password hashing, off the HTTP threads (default: cores)",
+     NULL},
+    {"hash-queue", "PLINTH_HASH_QUEUE", PL_OPT_INT, &pl_cfg.hash_queue, 0, 1, 100000, PL_OPT_SERVE,
+     "N", "requests waiting for a hashing thread; beyond, 503 with Retry-After (default 256)",
+     NULL},
+    {"metrics-http", "PLINTH_METRICS_HTTP", PL_OPT_STR, PL_OPT_S(pl_cfg.metrics_http), 0, 0,
+     PL_OPT_RUN, "ADDR:PORT",
+     "serve /metrics, /healthz and /readyz on this address; /metrics then leaves the API "
+     "listener (default: off)",
+     check_metrics_http},
     {"shutdown-timeout", "PLINTH_SHUTDOWN_TIMEOUT", PL_OPT_INT, &pl_cfg.shutdown_timeout, 0, 0,
      3600, PL_OPT_RUN, "SECONDS",
      "on SIGTERM, wait this long for requests and jobs in flight (default 30)", NULL},
@@ -135,6 +151,9 @@ static const pl_option_t core_opts[] = {
     {NULL, "PLINTH_MASTER_KEY", PL_OPT_STR, PL_OPT_S(pl_cfg.master_key), 0, 0, PL_OPT_STORAGE,
      "KEY", "key sealing secrets at rest, >= 32 bytes (default: generated into the data directory)",
      NULL},
+    {NULL, "PLINTH_METRICS_TOKEN", PL_OPT_STR, PL_OPT_S(pl_cfg.metrics_token), 0, 0, PL_OPT_RUN,
+     "TOKEN", "/metrics answers only requests with \"Authorization: Bearer TOKEN\" (default: off)",
+     NULL},
 };
 
 static bool is_end(const pl_option_t *o)
@@ -158,6 +177,10 @@ static void set_defaults(void)
     pl_cfg.workers = 2;
     pl_cfg.max_body = 1024 * 1024;
     pl_cfg.conn_timeout = 30;
+    pl_cfg.request_timeout = 30;
+    pl_cfg.max_conns_per_ip = 64;
+    pl_cfg.hash_threads = (int)(cores > 0 ? cores : 2);
+    pl_cfg.hash_queue = 256;
     pl_cfg.shutdown_timeout = 30;
     pl_cfg.access_log = true;
     pl_cfg.rate_limit_rps = 100;

@@ -21,13 +21,17 @@ typedef struct {
     int workers;           /* --workers, default 2 */
     int64_t max_body;      /* --max-body bytes, default 1 MiB */
     int conn_timeout;      /* --conn-timeout seconds for idle/slow clients */
+    int request_timeout;   /* --request-timeout seconds to receive a request (headers, body) */
+    int max_conns_per_ip;  /* --max-conns-per-ip open connections per client address; 0: no cap */
+    int hash_threads;      /* --hash-threads: the pool that runs password hashing */
+    int hash_queue;        /* --hash-queue: requests waiting for it before 503 */
     bool sqlite_sync_full; /* --sqlite-sync full|normal */
     bool access_log;       /* --access-log on|off */
     bool rate_limit;       /* --rate-limit: general API rate limit (off by default) */
     int rate_limit_rps;    /* --rate-limit-rps per client IP */
     int shutdown_timeout;  /* --shutdown-timeout seconds for requests in flight */
-    /* worker */
-    char metrics_http[64]; /* --metrics-http ADDR:PORT ("" off), split below */
+    /* the operations listener (serve and worker) */
+    char metrics_http[64]; /* --metrics-http ADDR:PORT: /metrics there only; "" none */
     char metrics_host[48];
     int metrics_port;
     /* environment only */
@@ -39,6 +43,7 @@ typedef struct {
     char public_api_url[256];   /* PLINTH_PUBLIC_API_URL: where clients reach the API; the
                                  * access tokens' issuer (default http://<--http>) */
     char master_key[512];       /* PLINTH_MASTER_KEY */
+    char metrics_token[256];    /* PLINTH_METRICS_TOKEN: bearer token /metrics requires */
     /* derived */
     char sqlite_path[1100];
 } pl_config_t;

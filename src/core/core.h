@@ -106,6 +106,17 @@ bool pl_uuid_valid(const char *s);
 /* Lower-case hex of n bytes into out (2n+1 bytes). */
 void pl_hex(const unsigned char *in, size_t n, char *out);
 
+/* Whether n bytes at s are valid UTF-8: no stray continuation bytes,
+ * overlong forms, surrogates or code points past U+10FFFF. */
+bool pl_utf8_valid(const char *s, size_t n);
+
+/* Whether n bytes of UTF-8 at s hold a character that breaks a line or
+ * hides text where a name is shown (in an email, a log line, a dashboard):
+ * C0 controls (NUL, CR, LF, TAB...), DEL, C1 controls (U+0080-U+009F), the
+ * line and paragraph separators (U+2028, U+2029) and the bidirectional
+ * embedding, override and isolate controls (U+202A-U+202E, U+2066-U+2069). */
+bool pl_text_has_control(const char *s, size_t n);
+
 /* A copy of s in the arena that is valid UTF-8 (each invalid byte becomes
  * U+FFFD), without control characters (they become spaces), and at most max
  * bytes long (cut at a character boundary). For strings taken from request

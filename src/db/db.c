@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/crypto.h"
+
 /* Statements are keyed by static SQL text, so the cache only grows to the
  * number of distinct statements in the program; the cap catches SQL built at
  * run time, which would otherwise grow it without bound. */
@@ -284,6 +286,7 @@ static int begin(pl_db_t *db, const char *sql)
     if (rc == PL_OK) {
         db->depth = 1;
         db->rollback_only = false;
+        db->keep_on_error = false;
     } else {
         release_writer(db);
     }
@@ -363,9 +366,35 @@ int pl_db_scope_end(pl_db_t *db, bool ok)
         pl_log("error", "db: request ended with %d open transactions", db->depth - 1);
         return real_rollback(db) == PL_OK ? PL_EINTERNAL : PL_EDB;
     }
-    if (!ok)
+    if (!ok && !db->keep_on_error)
         return real_rollback(db);
-    return pl_db_commit(db);
+    int rc = pl_db_commit(db);
+    return ok ? rc : PL_OK; /* a failed request's answer stands either way */
+}
+
+static const char sql_lock_key[] = "SELECT pg_advisory_xact_lock($1)";
+
+int pl_db_lock(pl_db_t *db, const char *key)
+{
+    if (pl_db_engine() != PL_DB_POSTGRES)
+        return PL_OK;
+    unsigned char digest[32];
+    int64_t k;
+    pl_sha256(key, strlen(key), digest);
+    memcpy(&k, digest, sizeof(k));
+    pl_stmt_t *st = pl_db_prepare(db, sql_lock_key);
+    if (!st)
+        return PL_EDB;
+    pl_stmt_bind_int64(st, 1, k);
+    int rc = pl_stmt_step(st);
+    pl_stmt_reset(st);
+    return rc < 0 ? rc : PL_OK;
+}
+
+void pl_db_keep_on_error(pl_db_t *db)
+{
+    if (db->depth > 0)
+        db->keep_on_error = true;
 }
 
 static const char sql_set_context[] = "SELECT set_config($1, $2, true)";

@@ -74,6 +74,20 @@ bool pl_db_in_tx(pl_db_t *db);
 int pl_db_scope_begin(pl_db_t *db, bool write);
 int pl_db_scope_end(pl_db_t *db, bool ok);
 
+/* Serialises the rest of the open write transaction with every other
+ * transaction, on any instance, that locks the same key, until both end
+ * (counters whose check and increment must be one step: throttles). On
+ * PostgreSQL a transaction-scoped advisory lock on a 64-bit digest of key;
+ * on SQLite nothing, since write transactions already exclude each other. */
+int pl_db_lock(pl_db_t *db, const char *key);
+
+/* What the open transaction (or the request's scope) has written, and
+ * writes until it ends, is committed even when the request ends with an
+ * error (pl_db_scope_end with ok false), unless an inner transaction rolled
+ * back: for bookkeeping that must outlive a refused request, such as a
+ * failed attempt counted before the password was checked. */
+void pl_db_keep_on_error(pl_db_t *db);
+
 /* Sets a transaction-local setting that row-level security policies read
  * (PostgreSQL: set_config(key, value, true); a no-op on SQLite). Keys used:
  * app.org_id, app.user_id, app.invitation_token. */
@@ -254,6 +268,7 @@ struct pl_db {
     bool broken;         /* set by the engine; pl_db_thread reconnects */
     int depth;           /* open begins: the outermost is real, inner ones join it */
     bool rollback_only;  /* an inner transaction rolled back: the outer cannot commit */
+    bool keep_on_error;  /* pl_db_keep_on_error: the scope commits even on a failure */
     bool holds_writer;   /* SQLite: this connection holds the process's writer turn */
     unsigned stmt_seq;   /* PostgreSQL prepared statement names */
     pl_stmt_t **buckets; /* statement cache, chained by SQL text hash */

@@ -4,11 +4,16 @@
 #define PL_DB_ENGINE
 #include "db/db.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static int map_error(pl_db_t *db, int rc, const char *msg, const char *sql)
 {
@@ -136,6 +141,37 @@ static void lite_global_config(void)
 
 static pthread_once_t lite_once = PTHREAD_ONCE_INIT;
 
+/* The database file and its -wal and -shm companions are readable by the
+ * owner only: SQLite creates the companions with the database file's mode,
+ * so a missing database file is created 0600 before SQLite opens it, and
+ * files of an older version (0644) are narrowed. Only a file that did not
+ * exist is opened and closed here, under a lock every opening connection
+ * passes first: closing a descriptor drops the process's POSIX locks on the
+ * file, which would break SQLite's locking of a file already open. */
+static void owner_only(const char *path)
+{
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    if (!path || !path[0] || path[0] == ':')
+        return;
+    pthread_mutex_lock(&mu);
+    struct stat sb;
+    if (stat(path, &sb) != 0 && errno == ENOENT) {
+        int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd >= 0)
+            close(fd);
+    }
+    static const char *const suffixes[] = {"", "-wal", "-shm"};
+    for (size_t i = 0; i < PL_ARRAY_LEN(suffixes); i++) {
+        char p[PATH_MAX];
+        if ((size_t)snprintf(p, sizeof(p), "%s%s", path, suffixes[i]) >= sizeof(p) ||
+            stat(p, &sb) != 0 || !(sb.st_mode & 077))
+            continue;
+        if (chmod(p, sb.st_mode & 0700) != 0)
+            pl_log("warn", "sqlite: cannot restrict %s to its owner: %s", p, strerror(errno));
+    }
+    pthread_mutex_unlock(&mu);
+}
+
 static int lite_open(pl_db_t *db, const pl_db_config_t *cfg)
 {
     pthread_once(&lite_once, lite_global_config);
@@ -144,6 +180,7 @@ static int lite_open(pl_db_t *db, const pl_db_config_t *cfg)
     char pragmas[160];
 
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    owner_only(cfg->sqlite_path);
     int err = sqlite3_open_v2(cfg->sqlite_path ? cfg->sqlite_path : "", &conn, flags, NULL);
     if (err != SQLITE_OK) {
         pl_log("error", "sqlite: cannot open %s: %s", cfg->sqlite_path ? cfg->sqlite_path : "",
@@ -156,7 +193,8 @@ static int lite_open(pl_db_t *db, const pl_db_config_t *cfg)
     /* busy_timeout first: switching to WAL takes a lock another process may
      * hold for a moment. */
     snprintf(pragmas, sizeof(pragmas),
-             "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA foreign_keys=ON;",
+             "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA foreign_keys=ON; "
+             "PRAGMA secure_delete=ON;",
              cfg->sqlite_sync_full ? "FULL" : "NORMAL");
     rc = lite_exec(db, pragmas);
     if (rc) {

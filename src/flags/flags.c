@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "core/crypto.h"
+#include "core/poller.h"
 #define PL_FLAGS_INTERNAL
 #include "flags/flags.h"
 
@@ -265,52 +266,23 @@ int pl_flags_reload(pl_db_t *db)
 
 /* ---- the poller ---- */
 
-static pthread_mutex_t poll_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t poll_cv;
-static bool stopping; /* guarded by poll_mu */
-static bool polling;
-static pthread_t poller;
-
-/* Sleeps ms, or less when stopping; returns true when stopping. */
-static bool nap(int ms)
+static void poll_flags(void)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += ms / 1000;
-    until.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
-    pthread_mutex_lock(&poll_mu);
-    while (!stopping)
-        if (pthread_cond_timedwait(&poll_cv, &poll_mu, &until) != 0)
-            break;
-    bool stop = stopping;
-    pthread_mutex_unlock(&poll_mu);
-    return stop;
+    /* ours first: a snapshot is built after its version committed, so the
+     * version read next can only be behind it when the database went back (a
+     * restore); then follow it rather than keep flags it no longer has */
+    pl_flags_snapshot_t *s = pl_flags_acquire();
+    int64_t have = pl_flags_version(s), v;
+    pl_flags_release(s);
+    pl_db_t *db = pl_db_thread();
+    if (!db || pl_flags_store_version(db, &v) != PL_OK)
+        return;
+    if (v != have)
+        reload(db, v < have);
 }
 
-static void *poller_main(void *arg)
-{
-    PL_UNUSED(arg);
-    while (!nap(POLL_MS)) {
-        /* ours first: a snapshot is built after its version committed, so
-         * the version read next can only be behind it when the database went
-         * back (a restore); then follow it rather than keep flags it no
-         * longer has */
-        pl_flags_snapshot_t *s = pl_flags_acquire();
-        int64_t have = pl_flags_version(s), v;
-        pl_flags_release(s);
-        pl_db_t *db = pl_db_thread();
-        if (!db || pl_flags_store_version(db, &v) != PL_OK)
-            continue;
-        if (v != have)
-            reload(db, v < have);
-    }
-    pl_db_thread_close();
-    return NULL;
-}
+static pl_poller_t poller = {
+    .tick = poll_flags, .done = pl_db_thread_close, .interval_ms = POLL_MS};
 
 int pl_flags_init(void)
 {
@@ -318,26 +290,10 @@ int pl_flags_init(void)
     int rc = db ? reload(db, true) : PL_EDB;
     if (rc)
         return rc;
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&poll_cv, &attr);
-    pthread_condattr_destroy(&attr);
-    stopping = false;
-    if (pthread_create(&poller, NULL, poller_main, NULL) != 0)
-        return PL_EINTERNAL;
-    polling = true;
-    return PL_OK;
+    return pl_poller_start(&poller);
 }
 
 void pl_flags_stop(void)
 {
-    if (!polling)
-        return;
-    pthread_mutex_lock(&poll_mu);
-    stopping = true;
-    pthread_cond_broadcast(&poll_cv);
-    pthread_mutex_unlock(&poll_mu);
-    pthread_join(poller, NULL);
-    polling = false;
+    pl_poller_stop(&poller);
 }

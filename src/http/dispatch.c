@@ -86,16 +86,14 @@ int pl_dispatch_authorize(pl_req_t *req, pl_db_t *db)
         if (ticket && *ticket)
             return authorize_ticket(req, db, ticket);
     }
-    if (!h || !*h)
+    pl_str_t bearer;
+    int found = pl_header_bearer(h, &bearer);
+    if (found == PL_ENOTFOUND)
         return unauthenticated(req, "unauthenticated", "Send an access token as Bearer.");
-    if (strncasecmp(h, "Bearer ", 7) != 0)
+    if (found != PL_OK)
         return unauthenticated(req, "invalid_token", "Use the Bearer scheme.");
-    const char *tok = h + 7;
-    while (*tok == ' ')
-        tok++;
-    size_t len = strlen(tok);
-    while (len && tok[len - 1] == ' ')
-        len--;
+    const char *tok = bearer.ptr;
+    size_t len = bearer.len;
     bool touch = false;
     int rc;
     if (pl_apikeys_is_key(tok, len)) {

@@ -2,6 +2,8 @@
  * /v1/openapi.yaml, and the error codes of the HTTP core. */
 #include <string.h>
 
+#include "core/config.h"
+#include "core/crypto.h"
 #include "core/metrics.h"
 #include "core/module.h"
 #include "db/db.h"
@@ -44,8 +46,28 @@ static int ops_readyz(pl_req_t *req)
         json_pack("{s:s, s:o}", "status", ok ? "ok" : "unavailable", "checks", checks));
 }
 
+/* With PLINTH_METRICS_TOKEN set, /metrics answers only its bearer. The
+ * digests are compared, so the comparison takes the same time whatever the
+ * lengths. */
+static bool metrics_allowed(pl_req_t *req)
+{
+    if (!pl_cfg.metrics_token[0])
+        return true;
+    pl_str_t tok;
+    if (pl_header_bearer(pl_req_header(req, "Authorization"), &tok) != PL_OK)
+        return false;
+    unsigned char want[32], got[32];
+    pl_sha256(pl_cfg.metrics_token, strlen(pl_cfg.metrics_token), want);
+    pl_sha256(tok.ptr, tok.len, got);
+    return pl_ct_equal(want, got, sizeof(want));
+}
+
 static int ops_metrics(pl_req_t *req)
 {
+    if (!metrics_allowed(req)) {
+        pl_resp_header(req, "WWW-Authenticate", "Bearer");
+        return pl_req_fail(req, 401, "unauthenticated", "The metrics need their bearer token.");
+    }
     pl_buf_t b;
     pl_buf_init(&b, 16 * 1024 * 1024);
     int rc = pl_metrics_render(&b);
@@ -61,9 +83,9 @@ static int ops_openapi(pl_req_t *req)
 }
 
 static pl_route_t routes[] = {
-    {PL_M_GET, "/healthz", ops_healthz, PL_AUTH_NONE, NULL, 0},
-    {PL_M_GET, "/readyz", ops_readyz, PL_AUTH_NONE, NULL, 0},
-    {PL_M_GET, "/metrics", ops_metrics, PL_AUTH_NONE, NULL, 0},
+    {PL_M_GET, "/healthz", ops_healthz, PL_AUTH_NONE, NULL, PL_ROUTE_OPS},
+    {PL_M_GET, "/readyz", ops_readyz, PL_AUTH_NONE, NULL, PL_ROUTE_OPS},
+    {PL_M_GET, "/metrics", ops_metrics, PL_AUTH_NONE, NULL, PL_ROUTE_OPS | PL_ROUTE_PRIVATE},
     {PL_M_GET, "/v1/openapi.yaml", ops_openapi, PL_AUTH_NONE, NULL, 0},
     {0},
 };
@@ -80,6 +102,8 @@ static const pl_error_def_t errors[] = {
     {"precondition_failed", "Precondition failed"},
     {"payload_too_large", "Payload too large"},
     {"unsupported_media_type", "Unsupported media type"},
+    {"uri_too_long", "URI too long"},
+    {"header_fields_too_large", "Request header fields too large"},
     {"validation_failed", "Validation failed"},
     {"rate_limited", "Too many requests"},
     {"internal", "Internal error"},

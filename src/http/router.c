@@ -39,6 +39,43 @@ void pl_methods_format(unsigned mask, char *out, size_t size)
     }
 }
 
+static int hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+int pl_path_decode(pl_arena_t *a, const char *s, size_t n, char **out)
+{
+    char *d = pl_arena_alloc(a, n + 1);
+    size_t w = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '%') {
+            if (n - i < 3)
+                return PL_EINVAL;
+            int h = hex_digit(s[i + 1]), l = hex_digit(s[i + 2]);
+            if (h < 0 || l < 0)
+                return PL_EINVAL;
+            c = (unsigned char)(h << 4 | l);
+            i += 2;
+        }
+        if (c < 0x20 || c == 0x7f)
+            return PL_EINVAL;
+        d[w++] = (char)c;
+    }
+    d[w] = '\0';
+    if (!pl_utf8_valid(d, w))
+        return PL_EINVAL;
+    *out = d;
+    return PL_OK;
+}
+
 /* Matches one template against path; returns the number of literal segments
  * matched (>= 0), or -1 when it does not match. */
 static int match_template(const char *tpl, const char *path, pl_match_t *m)

@@ -22,6 +22,15 @@ typedef struct {
 int pl_router_match(const pl_route_t *routes, size_t n, pl_method_t method, const char *path,
                     pl_match_t *m, unsigned *allowed);
 
+/* Paths are matched as they were sent: percent-escapes are not decoded
+ * before matching, so "%2F" inside a segment never splits it and an escaped
+ * literal matches nothing. Each parameter is decoded afterwards. */
+
+/* Percent-decodes the raw path segment s (n bytes) into *out (an arena
+ * string). PL_EINVAL when an escape is malformed, or the result holds a
+ * control character (NUL included) or is not valid UTF-8. */
+int pl_path_decode(pl_arena_t *a, const char *s, size_t n, char **out);
+
 /* Method name to bit; 0 when unknown. */
 pl_method_t pl_method_parse(const char *name);
 /* Writes "GET, POST" style list of the methods in mask into out. */

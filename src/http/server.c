@@ -1,7 +1,8 @@
 /* server.c - libmicrohttpd glue: body accumulation with a cap, the middleware
  * chain (request id, security headers, CORS, body checks, authentication),
  * dispatch through the route table assembled from the modules, problem+json
- * errors, access log, metrics, and graceful shutdown. */
+ * errors, the hashing pool for routes that hash passwords, the metrics
+ * listener, access log, metrics, and graceful shutdown. */
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netdb.h>
@@ -19,8 +20,10 @@
 #include "core/crypto.h"
 #include "core/feed.h"
 #include "core/metrics.h"
+#include "core/workpool.h"
 #include "db/db.h"
 #include "http/clientip.h"
+#include "http/conns.h"
 #include "http/dispatch.h"
 #include "http/ratelimit.h"
 #include "http/router.h"
@@ -31,8 +34,7 @@
 #include "rbac/rbac.h"
 
 static struct MHD_Daemon *daemon_;
-/* a worker's metrics listener: the operations routes only */
-static bool ops_only;
+static struct MHD_Daemon *metrics_daemon;
 static atomic_int in_flight;
 
 /* CORS: allowed origins, or allow_any for "*". */
@@ -44,12 +46,51 @@ static bool cors_any;
  * client reads the answer instead of a reset connection. */
 #define DRAIN_EXTRA (16u * 1024 * 1024)
 
+/* Request size limits answered in our problem+json shape (414, 431). They
+ * sit below libmicrohttpd's own (its per-connection memory, MHD_MEMORY),
+ * which answers larger requests itself with a bare body
+ * (docs/security.md, "What libmicrohttpd answers itself"). */
+#define MAX_TARGET       (8 * 1024)  /* request-target: path and query */
+#define MAX_HEADER_BYTES (24 * 1024) /* request line and header fields */
+#define MHD_MEMORY       (64 * 1024)
+/* A header value handed to handlers is valid UTF-8 without control
+ * characters and at most this long (pl_req_header). */
+#define HEADER_VALUE_MAX 8192
+
+/* A listening socket: the API, or the --metrics-http one, which serves only
+ * the operations routes (PL_ROUTE_OPS). */
+typedef struct {
+    bool ops_only;
+} listener_t;
+
+static const listener_t api_listener = {false};
+static const listener_t metrics_listener = {true};
+
+typedef enum {
+    CS_HEADERS, /* the request line arrived; headers are coming */
+    CS_BODY,    /* the headers are in; the body is coming */
+    CS_POOLED,  /* handed to the hashing pool; the connection is parked */
+    CS_READY,   /* the answer is ready to be sent */
+} cs_phase_t;
+
 typedef struct {
     pl_req_t req;
     pl_buf_t body;
     bool too_large;
     size_t received;
+    struct MHD_Connection *conn;
+    const listener_t *listener;
+    const char *raw_path; /* the path as sent, escapes undecoded (arena) */
+    size_t target_len;    /* request-target bytes, query included */
+    int early_status;     /* 414 or 431 decided from the headers; 0 none */
+    cs_phase_t phase;
 } conn_state_t;
+
+/* The pool that runs PL_ROUTE_HASHING routes. */
+static pl_workpool_t *hash_pool;
+static pl_counter_t hash_refused = {
+    "plinth_hash_refused_total",
+    "Requests answered 503 because the password hashing queue was full.", "", 0, NULL};
 
 /* The route table and the error titles, assembled from the modules at
  * start and read-only after. */
@@ -411,26 +452,12 @@ static enum MHD_Result send_response(struct MHD_Connection *c, pl_req_t *req)
     return ret;
 }
 
-static bool is_json_content_type(const char *ct)
-{
-    if (!ct)
-        return false;
-    while (*ct == ' ')
-        ct++;
-    if (strncasecmp(ct, "application/json", 16) != 0)
-        return false;
-    const char *rest = ct + 16;
-    while (*rest == ' ')
-        rest++;
-    return *rest == '\0' || *rest == ';';
-}
-
 /* Body and JSON checks for routes that take a JSON object. */
 static int parse_json_body(pl_req_t *req)
 {
     if (!req->body_len)
         return PL_OK;
-    if (!is_json_content_type(pl_req_header(req, "Content-Type")))
+    if (!pl_header_is_json(pl_req_header(req, "Content-Type")))
         return pl_req_fail(req, 415, "unsupported_media_type",
                            "Send the body as application/json.");
     json_error_t jerr;
@@ -465,64 +492,95 @@ static int preflight(pl_req_t *req, unsigned allowed)
     return pl_resp_status(req, 204);
 }
 
-static void dispatch(pl_req_t *req, conn_state_t *cs)
+/* Whether the query's names and values are valid UTF-8 (libmicrohttpd has
+ * decoded their escapes); anything else would reach the database as bytes
+ * it refuses. */
+static enum MHD_Result check_query_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                       const char *value)
 {
-    int rc = PL_OK;
+    PL_UNUSED(kind);
+    bool *ok = cls;
+    if (!pl_utf8_valid(key, strlen(key)) || (value && !pl_utf8_valid(value, strlen(value)))) {
+        *ok = false;
+        return MHD_NO;
+    }
+    return MHD_YES;
+}
+
+/* Finds the route and checks what every route needs: the rate limit, the
+ * path parameters (decoded here, after matching on the raw path), the body
+ * size, the query's encoding and the JSON body. PL_OK when the handler may
+ * run; else the answer is recorded (or the error returned). */
+static int route_request(pl_req_t *req, conn_state_t *cs)
+{
     pl_match_t m;
     unsigned allowed = 0;
     if (pl_cfg.rate_limit && !strncmp(req->path, "/v1/", 4) &&
         !pl_ratelimit_allow(req->client_ip, pl_cfg.rate_limit_rps, pl_now_ms())) {
         req->ctx.err.retry_after = 1;
-        rc = pl_req_fail(req, 429, "rate_limited", "Too many requests; slow down.");
-        goto done;
+        return pl_req_fail(req, 429, "rate_limited", "Too many requests; slow down.");
     }
     /* an unknown method (0) matches no route but still collects Allow */
     int idx = pl_router_match(routes, nroutes, req->method, req->path, &m, &allowed);
-    if (ops_only && idx >= 0 && strcmp(routes[idx].module, "ops"))
-        idx = -1, allowed = 0;
-
+    if (idx >= 0) {
+        unsigned flags = routes[idx].flags;
+        /* the metrics listener serves the operations routes alone; with
+         * one, the private ones (metrics) leave the API listener */
+        if (cs->listener->ops_only ? !(flags & PL_ROUTE_OPS)
+                                   : (flags & PL_ROUTE_PRIVATE) && pl_cfg.metrics_http[0])
+            idx = -1, allowed = 0;
+    }
     if (idx < 0) {
         if (req->method == PL_M_OPTIONS && allowed && cors_allowed(req) &&
-            pl_req_header(req, "Access-Control-Request-Method")) {
-            rc = preflight(req, allowed);
-        } else if (allowed) {
+            pl_req_header(req, "Access-Control-Request-Method"))
+            return preflight(req, allowed);
+        if (allowed) {
             char list[128];
             pl_methods_format(allowed, list, sizeof(list));
             pl_resp_header(req, "Allow", list);
-            rc = pl_req_fail(req, 405, "method_not_allowed",
-                             pl_arena_printf(req->ctx.arena, "Use one of: %s.", list));
-        } else {
-            rc = pl_req_fail(req, 404, "not_found", "No such resource.");
+            return pl_req_fail(req, 405, "method_not_allowed",
+                               pl_arena_printf(req->ctx.arena, "Use one of: %s.", list));
         }
-        goto done;
+        return pl_req_fail(req, 404, "not_found", "No such resource.");
     }
     req->route = &routes[idx];
     req->nparams = m.nparams;
     for (int i = 0; i < m.nparams; i++) {
+        char *v;
         req->param_names[i] = pl_arena_strndup(req->ctx.arena, m.names[i].ptr, m.names[i].len);
-        req->param_values[i] = pl_arena_strndup(req->ctx.arena, m.values[i].ptr, m.values[i].len);
+        if (pl_path_decode(req->ctx.arena, m.values[i].ptr, m.values[i].len, &v))
+            return pl_req_fail(req, 400, "bad_request",
+                               "The path holds a malformed escape or text that is not UTF-8.");
+        req->param_values[i] = v;
     }
-    if (cs->too_large) {
-        rc = pl_req_fail(req, 413, "payload_too_large",
-                         pl_arena_printf(req->ctx.arena, "The body exceeds %lld bytes.",
-                                         (long long)pl_cfg.max_body));
-        goto done;
-    }
-    if ((req->route->flags & PL_ROUTE_JSON) && (rc = parse_json_body(req)))
-        goto done;
+    if (cs->too_large)
+        return pl_req_fail(req, 413, "payload_too_large",
+                           pl_arena_printf(req->ctx.arena, "The body exceeds %lld bytes.",
+                                           (long long)pl_cfg.max_body));
+    bool query_ok = true;
+    MHD_get_connection_values(cs->conn, MHD_GET_ARGUMENT_KIND, check_query_arg, &query_ok);
+    if (!query_ok)
+        return pl_req_fail(req, 400, "bad_request", "The query string is not valid UTF-8.");
+    if (req->route->flags & PL_ROUTE_JSON)
+        return parse_json_body(req);
+    return PL_OK;
+}
+
+/* Authenticates, authorizes and runs the handler of the matched route. */
+static int run_handler(pl_req_t *req)
+{
+    int rc;
     if (req->route->auth == PL_AUTH_NONE) {
         rc = req->route->handler(req);
     } else {
         /* authenticated requests run in the request's scope (pl_db_scope_begin):
          * the tenant context, authorization and handler share one transaction */
         pl_db_t *db = pl_db_thread();
-        if (!db) {
-            rc = PL_EUNAVAILABLE;
-            goto done;
-        }
+        if (!db)
+            return PL_EUNAVAILABLE;
         bool writes = req->method != PL_M_GET || (req->route->flags & PL_ROUTE_WRITE);
         if ((rc = pl_db_scope_begin(db, writes)))
-            goto done;
+            return rc;
         if ((rc = pl_dispatch_authorize(req, db)) == PL_OK)
             rc = req->route->handler(req);
         int end = pl_db_scope_end(db, rc == PL_OK && !req->ctx.err.status);
@@ -536,36 +594,119 @@ static void dispatch(pl_req_t *req, conn_state_t *cs)
         req->deferred_fn[i](req, req->deferred_arg[i]);
     pl_jobs_after_commit();   /* wake local workers for jobs this request queued */
     pl_events_after_commit(); /* and local streams for events it published */
-done:
+    return rc;
+}
+
+/* Turns the outcome into the answer: a problem, or 204 when the handler
+ * set nothing. */
+static void conclude(pl_req_t *req, int rc)
+{
     if (rc || req->ctx.err.status)
         render_problem(req, rc);
     else if (!req->status)
         pl_resp_status(req, 204);
 }
 
+/* On a pool thread: the request's handler, then the parked connection is
+ * resumed, and libmicrohttpd calls on_request again to send the answer. */
+static void run_pooled(void *arg)
+{
+    conn_state_t *cs = arg;
+    conclude(&cs->req, run_handler(&cs->req));
+    cs->phase = CS_READY;
+    MHD_resume_connection(cs->conn);
+}
+
+/* A header value as handlers see it: valid UTF-8, no control characters,
+ * at most HEADER_VALUE_MAX bytes; most values already are, and are returned
+ * as they came. */
+static const char *header_text(pl_arena_t *a, const char *v)
+{
+    size_t i = 0;
+    for (; v[i] && i <= HEADER_VALUE_MAX; i++) {
+        unsigned char c = (unsigned char)v[i];
+        if (c < 0x20 || c >= 0x7f)
+            break;
+    }
+    return v[i] ? pl_utf8_clean(a, v, HEADER_VALUE_MAX) : v;
+}
+
 static const char *lookup(void *conn, int kind, const char *name)
 {
-    return MHD_lookup_connection_value(
-        conn, kind == PL_REQ_QUERY ? MHD_GET_ARGUMENT_KIND : MHD_HEADER_KIND, name);
+    conn_state_t *cs = conn;
+    if (kind == PL_REQ_QUERY)
+        return MHD_lookup_connection_value(cs->conn, MHD_GET_ARGUMENT_KIND, name);
+    const char *v = MHD_lookup_connection_value(cs->conn, MHD_HEADER_KIND, name);
+    return v ? header_text(cs->req.ctx.arena, v) : NULL;
+}
+
+static conn_state_t *new_state(struct MHD_Connection *c, const char *target,
+                               const listener_t *listener)
+{
+    pl_arena_t *a = pl_arena_create();
+    conn_state_t *cs = pl_arena_alloc(a, sizeof(*cs));
+    cs->req.ctx.arena = a;
+    cs->req.start_us = pl_monotonic_us();
+    cs->req.conn = cs;
+    cs->req.lookup = lookup;
+    cs->conn = c;
+    cs->listener = listener;
+    cs->target_len = strlen(target);
+    cs->raw_path = pl_arena_strndup(a, target, strcspn(target, "?"));
+    pl_buf_init(&cs->body, (size_t)pl_cfg.max_body);
+    atomic_fetch_add(&in_flight, 1);
+    return cs;
+}
+
+/* MHD_OPTION_URI_LOG_CALLBACK: the request line arrived. Its target is
+ * seen here as sent, before libmicrohttpd decodes the path's escapes, and
+ * the request's state starts now (it becomes the request's con_cls). */
+static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *c)
+{
+    pl_conn_request_started(pl_conns_of(c));
+    return new_state(c, uri ? uri : "", cls);
+}
+
+/* The sizes we answer ourselves, checked when the headers are in. */
+static int early_status(conn_state_t *cs)
+{
+    if (cs->target_len > MAX_TARGET)
+        return 414;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(cs->conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+    if (ci && ci->header_size > MAX_HEADER_BYTES)
+        return 431;
+    return 0;
+}
+
+static void early_problem(pl_req_t *req, int status)
+{
+    if (status == 414)
+        pl_req_fail(
+            req, 414, "uri_too_long",
+            pl_arena_printf(req->ctx.arena, "The request target exceeds %d bytes.", MAX_TARGET));
+    else
+        pl_req_fail(req, 431, "header_fields_too_large",
+                    pl_arena_printf(req->ctx.arena, "The request's header fields exceed %d bytes.",
+                                    MAX_HEADER_BYTES));
+    render_problem(req, PL_EINVAL);
+    pl_resp_header(req, "Connection", "close");
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
 {
-    PL_UNUSED(cls);
     PL_UNUSED(version);
     conn_state_t *cs = *con_cls;
-    if (!cs) {
-        pl_arena_t *a = pl_arena_create();
-        cs = pl_arena_alloc(a, sizeof(*cs));
-        cs->req.ctx.arena = a;
-        cs->req.start_us = pl_monotonic_us();
-        cs->req.conn = c;
-        cs->req.lookup = lookup;
-        pl_buf_init(&cs->body, (size_t)pl_cfg.max_body);
-        *con_cls = cs;
-        atomic_fetch_add(&in_flight, 1);
+    if (!cs) /* no request line seen (cannot happen): start from the decoded url */
+        *con_cls = cs = new_state(c, url, cls);
+    pl_req_t *req = &cs->req;
+    switch (cs->phase) {
+    case CS_HEADERS: {
+        cs->phase = CS_BODY;
+        if ((cs->early_status = early_status(cs)))
+            goto respond; /* the body, if any, is not read: the connection closes */
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
         int64_t n;
         if (cl && pl_parse_int64(cl, 0, INT64_MAX, &n) == PL_OK && n > pl_cfg.max_body) {
@@ -576,6 +717,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                 goto respond;
         }
         return MHD_YES;
+    }
+    case CS_BODY:
+        break;
+    case CS_POOLED: /* not called while parked */
+        return MHD_YES;
+    case CS_READY:
+        return send_response(c, req);
     }
     if (*upload_data_size) {
         size_t n = *upload_data_size;
@@ -589,9 +737,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return MHD_NO; /* a stream without end: drop the connection */
         return MHD_YES;
     }
-respond:;
-    pl_req_t *req = &cs->req;
-    req->path = url;
+respond:
+    pl_conn_request_received(pl_conns_of(c));
+    req->path = cs->raw_path;
     req->method_name = method;
     req->method = pl_method_parse(method);
     client_ip(c, req->client_ip, sizeof(req->client_ip));
@@ -600,6 +748,10 @@ respond:;
         snprintf(req->request_id, sizeof(req->request_id), "%s", rid);
     else
         new_request_id(req->request_id);
+    if (cs->early_status) {
+        early_problem(req, cs->early_status);
+        return send_response(c, req);
+    }
     if (cs->body.len) {
         req->body = cs->body.ptr;
         req->body_len = cs->body.len;
@@ -609,7 +761,27 @@ respond:;
     const char *ua = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "User-Agent");
     if (ua)
         req->ctx.user_agent = pl_utf8_clean(req->ctx.arena, ua, 512);
-    dispatch(req, cs);
+    int rc = route_request(req, cs);
+    if (rc || req->status || req->ctx.err.status) {
+        conclude(req, rc);
+        return send_response(c, req);
+    }
+    if ((req->route->flags & PL_ROUTE_HASHING) && hash_pool) {
+        if (!pl_workpool_reserve(hash_pool)) {
+            pl_counter_inc(&hash_refused);
+            req->ctx.err.retry_after = 1;
+            conclude(req, pl_req_fail(req, 503, "unavailable",
+                                      "Too many sign-ins are in progress; try again shortly."));
+            return send_response(c, req);
+        }
+        /* parked before the pool may resume it; libmicrohttpd calls
+         * on_request again once the pool resumed it (CS_READY) */
+        cs->phase = CS_POOLED;
+        MHD_suspend_connection(c);
+        pl_workpool_run(hash_pool, run_pooled, cs);
+        return MHD_YES;
+    }
+    conclude(req, run_handler(req));
     return send_response(c, req);
 }
 
@@ -617,8 +789,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
     PL_UNUSED(cls);
-    PL_UNUSED(c);
     PL_UNUSED(toe);
+    pl_conn_request_done(pl_conns_of(c));
     conn_state_t *cs = *con_cls;
     if (!cs)
         return;
@@ -712,19 +884,21 @@ void pl_server_print_routes(FILE *f)
 {
     fprintf(f, "%-7s %-62s %-6s %-20s %-10s %s\n", "METHOD", "PATH", "AUTH", "PERMISSION", "MODULE",
             "FLAGS");
+    static const struct {
+        unsigned bit;
+        const char *name;
+    } flag_names[] = {
+        {PL_ROUTE_JSON, "json"},       {PL_ROUTE_SUBTREE, "subtree"}, {PL_ROUTE_WRITE, "write"},
+        {PL_ROUTE_HASHING, "hashing"}, {PL_ROUTE_OPS, "ops"},         {PL_ROUTE_PRIVATE, "private"},
+    };
     for (size_t i = 0; i < nroutes; i++) {
-        char method[16], flags[32] = "";
+        char method[16], flags[64] = "";
         pl_methods_format(routes[i].method, method, sizeof(method));
         /* flags: a comma-separated list, "-" when none */
-        if (routes[i].flags & PL_ROUTE_JSON)
-            snprintf(flags + strlen(flags), sizeof(flags) - strlen(flags), "%sjson",
-                     flags[0] ? "," : "");
-        if (routes[i].flags & PL_ROUTE_SUBTREE)
-            snprintf(flags + strlen(flags), sizeof(flags) - strlen(flags), "%ssubtree",
-                     flags[0] ? "," : "");
-        if (routes[i].flags & PL_ROUTE_WRITE)
-            snprintf(flags + strlen(flags), sizeof(flags) - strlen(flags), "%swrite",
-                     flags[0] ? "," : "");
+        for (size_t k = 0; k < PL_ARRAY_LEN(flag_names); k++)
+            if (routes[i].flags & flag_names[k].bit)
+                snprintf(flags + strlen(flags), sizeof(flags) - strlen(flags), "%s%s",
+                         flags[0] ? "," : "", flag_names[k].name);
         if (routes[i].ticket)
             snprintf(flags + strlen(flags), sizeof(flags) - strlen(flags), "%sticket",
                      flags[0] ? "," : "");
@@ -734,22 +908,51 @@ void pl_server_print_routes(FILE *f)
     }
 }
 
-static int start_on(const char *addr, const char *host, int port_no, unsigned threads)
+/* Starts a daemon on host:port for listener l. NULL (printed) when the
+ * address cannot be resolved or bound. */
+static struct MHD_Daemon *listen_on(const char *host, int port, const char *addr_text,
+                                    const listener_t *l, unsigned threads, unsigned conn_limit)
 {
-    if (parse_lists() || pl_server_assemble())
-        return PL_EINVAL;
-    pl_metrics_init(nroutes, route_labels);
-
     struct addrinfo hints = {0}, *ai = NULL;
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = AI_PASSIVE;
-    char port[16];
-    snprintf(port, sizeof(port), "%d", port_no);
-    if (getaddrinfo(host, port, &hints, &ai) != 0 || !ai) {
-        fprintf(stderr, "plinth: cannot resolve listen address %s\n", addr);
-        return PL_EINVAL;
+    char port_text[16];
+    snprintf(port_text, sizeof(port_text), "%d", port);
+    if (getaddrinfo(host, port_text, &hints, &ai) != 0 || !ai) {
+        fprintf(stderr, "plinth: cannot resolve listen address %s\n", addr_text);
+        return NULL;
     }
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
+                     MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
+    if (ai->ai_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    struct MHD_Daemon *d = MHD_start_daemon(
+        flags, (uint16_t)port, pl_conns_accept, NULL, &on_request, (void *)l,
+        MHD_OPTION_EXTERNAL_LOGGER, &on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+        MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)pl_cfg.conn_timeout, MHD_OPTION_NOTIFY_COMPLETED, &on_completed, NULL,
+        MHD_OPTION_NOTIFY_CONNECTION, &pl_conns_notify, NULL, MHD_OPTION_URI_LOG_CALLBACK,
+        &on_request_line, (void *)l, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)MHD_MEMORY,
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_CONNECTION_LIMIT, conn_limit,
+        MHD_OPTION_END);
+    freeaddrinfo(ai);
+    if (!d)
+        fprintf(stderr, "plinth: cannot listen on %s (in use or not allowed)\n", addr_text);
+    return d;
+}
+
+static double hash_waiting(void)
+{
+    return hash_pool ? (double)pl_workpool_waiting(hash_pool) : 0;
+}
+
+int pl_server_start(bool api)
+{
+    if (parse_lists() || pl_server_assemble())
+        return PL_EINVAL;
+    if (api)
+        pl_metrics_init(nroutes, route_labels);
     /* Each stream holds a connection and a descriptor: take every descriptor
      * the system allows, and room for the streams on top of the usual
      * connections. */
@@ -758,55 +961,62 @@ static int start_on(const char *addr, const char *host, int port_no, unsigned th
         rl.rlim_cur = rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
     }
-    unsigned conn_limit = 10000 + (unsigned)pl_feed_limit();
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
-                     MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
-    if (ai->ai_family == AF_INET6)
-        flags |= MHD_USE_IPv6;
-    daemon_ = MHD_start_daemon(
-        flags, (uint16_t)port_no, NULL, NULL, &on_request, NULL, MHD_OPTION_EXTERNAL_LOGGER,
-        &on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE, threads,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)pl_cfg.conn_timeout, MHD_OPTION_NOTIFY_COMPLETED,
-        &on_completed, NULL, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
-        MHD_OPTION_CONNECTION_LIMIT, conn_limit, MHD_OPTION_END);
-    freeaddrinfo(ai);
-    if (!daemon_) {
-        fprintf(stderr, "plinth: cannot listen on %s (in use or not allowed)\n", addr);
-        return PL_EINVAL;
+    if (pl_conns_start())
+        return PL_EINTERNAL;
+    if (api) {
+        hash_pool = pl_workpool_start("plinth-hash", pl_cfg.hash_threads, pl_cfg.hash_queue);
+        if (!hash_pool) {
+            fprintf(stderr, "plinth: cannot start the password hashing threads\n");
+            return PL_EINTERNAL;
+        }
+        pl_metrics_register_counter(&hash_refused);
+        pl_metrics_register_gauge("plinth_hash_waiting",
+                                  "Requests waiting for a password hashing thread.", hash_waiting);
+        unsigned conn_limit = 10000 + (unsigned)pl_feed_limit();
+        daemon_ = listen_on(pl_cfg.http_host, pl_cfg.http_port, pl_cfg.http_addr, &api_listener,
+                            (unsigned)pl_cfg.threads, conn_limit);
+        if (!daemon_)
+            return PL_EINVAL;
+    }
+    if (pl_cfg.metrics_http[0]) {
+        metrics_daemon = listen_on(pl_cfg.metrics_host, pl_cfg.metrics_port, pl_cfg.metrics_http,
+                                   &metrics_listener, 1, 64);
+        if (!metrics_daemon)
+            return PL_EINVAL;
     }
     return PL_OK;
 }
 
-int pl_server_start(void)
-{
-    return start_on(pl_cfg.http_addr, pl_cfg.http_host, pl_cfg.http_port, (unsigned)pl_cfg.threads);
-}
-
-int pl_server_start_metrics(void)
-{
-    ops_only = true;
-    return start_on(pl_cfg.metrics_http, pl_cfg.metrics_host, pl_cfg.metrics_port, 1);
-}
-
 void pl_server_stop(int grace_ms)
 {
-    if (!daemon_)
-        return;
-    /* Stop accepting. The listening socket stays open until the daemon is
-     * stopped: the pool's threads may still hold it in their epoll sets,
-     * and libmicrohttpd aborts when it cannot remove it from them. */
-    MHD_socket fd = MHD_quiesce_daemon(daemon_);
-    /* Long-lived responses end now (their parked connections resume and
-     * finish), and none starts: libmicrohttpd must not be stopped while a
-     * connection is suspended. */
-    pl_feed_shutdown();
-    int64_t deadline = pl_monotonic_us() + (int64_t)grace_ms * 1000;
-    while (atomic_load(&in_flight) > 0 && pl_monotonic_us() < deadline) {
-        struct timespec ts = {0, 5 * 1000 * 1000};
-        nanosleep(&ts, NULL);
+    if (daemon_) {
+        /* Stop accepting. The listening socket stays open until the daemon is
+         * stopped: the pool's threads may still hold it in their epoll sets,
+         * and libmicrohttpd aborts when it cannot remove it from them. */
+        MHD_socket fd = MHD_quiesce_daemon(daemon_);
+        /* Long-lived responses end now (their parked connections resume and
+         * finish), and none starts: libmicrohttpd must not be stopped while a
+         * connection is suspended. */
+        pl_feed_shutdown();
+        int64_t deadline = pl_monotonic_us() + (int64_t)grace_ms * 1000;
+        while (atomic_load(&in_flight) > 0 && pl_monotonic_us() < deadline) {
+            struct timespec ts = {0, 5 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+        /* requests parked for the hashing pool: the pool runs what is
+         * queued and resumes each, so none stays suspended */
+        pl_workpool_stop(hash_pool);
+        hash_pool = NULL;
+        MHD_stop_daemon(daemon_);
+        daemon_ = NULL;
+        if (fd != MHD_INVALID_SOCKET)
+            close(fd);
     }
-    MHD_stop_daemon(daemon_);
-    daemon_ = NULL;
-    if (fd != MHD_INVALID_SOCKET)
-        close(fd);
+    pl_workpool_stop(hash_pool); /* a start that failed after the pool started */
+    hash_pool = NULL;
+    if (metrics_daemon) {
+        MHD_stop_daemon(metrics_daemon);
+        metrics_daemon = NULL;
+    }
+    pl_conns_stop();
 }

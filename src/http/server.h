@@ -20,16 +20,16 @@ const struct pl_route *pl_server_routes(size_t *n);
 void pl_server_print_routes(FILE *f);
 
 /* Parses CORS and proxy settings from pl_cfg, assembles the routes and
- * starts listening. PL_EINVAL (message printed) when the address cannot be
- * bound or a setting is malformed. */
-int pl_server_start(void);
-/* The same for a worker-only instance (`plinth worker --metrics-http`): one
- * thread on pl_cfg.metrics_host:metrics_port answering the operations
- * routes only (/healthz, /readyz, /metrics); every other path is 404. */
-int pl_server_start_metrics(void);
+ * starts listening: with api, on --http (and the hashing pool starts);
+ * with --metrics-http set, on that address too, for the operations routes
+ * alone (a worker passes api false to serve just those). PL_EINVAL
+ * (message printed) when an address cannot be bound or a setting is
+ * malformed. */
+int pl_server_start(bool api);
 
-/* Stops accepting connections, waits up to grace_ms for requests in flight,
- * then closes every connection and joins the threads. */
+/* Stops accepting connections, waits up to grace_ms for requests in flight
+ * (and runs what waits for the hashing pool), then closes every connection
+ * and joins the threads. */
 void pl_server_stop(int grace_ms);
 
 #endif

@@ -57,6 +57,26 @@ static int not_yet_member(pl_db_t *db, pl_ctx_t *ctx, const char *email)
     return PL_OK;
 }
 
+/* The brake on invitation emails (an invite/revoke loop would otherwise
+ * mail one address without end): at most `limit` per hour per organization
+ * (email NULL) or per organization and address, counted in the database
+ * while the org is locked, so on every instance. 429 rate_limited with
+ * Retry-After when used up. */
+static int invite_brake(pl_db_t *db, pl_ctx_t *ctx, const char *email, int limit, int64_t now)
+{
+    if (limit <= 0)
+        return PL_OK;
+    int64_t n = 0, oldest = 0, hour = 3600 * 1000;
+    int rc = pl_invitations_store_recent(db, ctx->tenant.org_id, email, now - hour, &n, &oldest);
+    if (rc || n < limit)
+        return rc;
+    int64_t wait = (oldest + hour - now + 999) / 1000;
+    ctx->err.retry_after = wait < 1 ? 1 : (int)wait;
+    return pl_fail(ctx, 429, "rate_limited",
+                   email ? "Too many invitations to this address; try again later."
+                         : "Too many invitations from this organization; try again later.");
+}
+
 /* The invitation email, in the caller's transaction. */
 static int send_invitation(pl_db_t *db, pl_ctx_t *ctx, const pl_invitation_t *inv,
                            const pl_role_t *role, const char *project_name, const char *token)
@@ -117,6 +137,10 @@ static int create(pl_db_t *db, pl_ctx_t *ctx, const char *email, const char *rol
      * a member of the organization (the projects service checks the project) */
     if (!rc && !project_id)
         rc = not_yet_member(db, ctx, inv.email);
+    if (!rc)
+        rc = invite_brake(db, ctx, NULL, pl_orgs_invite_limit, now);
+    if (!rc)
+        rc = invite_brake(db, ctx, inv.email, pl_orgs_invite_recipient_limit, now);
     if (!rc)
         rc = pl_invitations_store_expire(db, org_id, inv.email, now);
     /* a pending invitation takes a seat of the plan (the org is locked) */

@@ -3,6 +3,7 @@
  * the last owner stays. */
 #include <string.h>
 
+#include "apikeys/apikeys.h"
 #include "core/rows.h"
 #include "orgs/orgs.h"
 #include "orgs/orgs_store.h"
@@ -124,5 +125,8 @@ int pl_members_remove(pl_db_t *db, pl_ctx_t *ctx, const char *user_id)
         rc = pl_audit_append(db, ctx, ctx->tenant.org_id, "member.removed", "user", user_id, d);
         json_decref(d);
     }
+    if (!rc) /* the keys they created go with them */
+        rc = pl_apikeys_revoke_created_by(db, ctx, ctx->tenant.org_id, user_id,
+                                          self ? "creator_left" : "creator_removed");
     return pl_db_finish(db, rc);
 }

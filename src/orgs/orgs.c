@@ -11,6 +11,8 @@
 #include "platform/audit/audit.h"
 
 bool pl_orgs_require_verified_email;
+int pl_orgs_invite_limit = 100;
+int pl_orgs_invite_recipient_limit = 3;
 
 static int not_found(pl_ctx_t *ctx)
 {

@@ -307,6 +307,11 @@ int pl_roles_delete(pl_db_t *db, pl_ctx_t *ctx, const char *key);
 /* PLINTH_REQUIRE_VERIFIED_EMAIL: creating organizations and invitations
  * needs a verified email. Read-only after start. */
 extern bool pl_orgs_require_verified_email;
+/* --invite-limit: invitation emails per organization per hour (0: none). */
+extern int pl_orgs_invite_limit;
+/* --invite-recipient-limit: invitation emails to one address per
+ * organization per hour (0: none). */
+extern int pl_orgs_invite_recipient_limit;
 extern const pl_mail_template_def_t pl_orgs_templates[];
 
 #endif

@@ -132,7 +132,7 @@ static void get_perms(pl_req_t *req, bool required, pl_perms_t *perms, bool *giv
 static int orgs_create(pl_req_t *req)
 {
     const char *name = NULL, *slug = NULL;
-    pl_json_get_string(req, "name", true, 1, PL_ORGS_NAME_MAX, &name);
+    pl_json_get_name(req, "name", true, 1, PL_ORGS_NAME_MAX, &name);
     get_slug(req, &slug);
     if (pl_req_validated(req))
         return PL_EINVAL;
@@ -179,7 +179,7 @@ static int orgs_get(pl_req_t *req)
 static int orgs_update(pl_req_t *req)
 {
     const char *name = NULL, *slug = NULL;
-    pl_json_get_string(req, "name", false, 1, PL_ORGS_NAME_MAX, &name);
+    pl_json_get_name(req, "name", false, 1, PL_ORGS_NAME_MAX, &name);
     get_slug(req, &slug);
     if (pl_req_validated(req))
         return PL_EINVAL;
@@ -337,7 +337,7 @@ static int teams_list(pl_req_t *req)
 static int teams_create(pl_req_t *req)
 {
     const char *name = NULL;
-    if (pl_json_get_string(req, "name", true, 1, PL_ORGS_NAME_MAX, &name))
+    if (pl_json_get_name(req, "name", true, 1, PL_ORGS_NAME_MAX, &name))
         return PL_EINVAL;
     pl_db_t *db = pl_db_thread();
     if (!db)
@@ -360,7 +360,7 @@ static int teams_get(pl_req_t *req)
 static int teams_update(pl_req_t *req)
 {
     const char *name = NULL;
-    if (pl_json_get_string(req, "name", true, 1, PL_ORGS_NAME_MAX, &name))
+    if (pl_json_get_name(req, "name", true, 1, PL_ORGS_NAME_MAX, &name))
         return PL_EINVAL;
     pl_db_t *db = pl_db_thread();
     if (!db)
@@ -432,7 +432,7 @@ static int role_input(pl_req_t *req, bool required, role_input_t *in)
 {
     int64_t level = INT64_MIN; /* stays so when absent */
     memset(in, 0, sizeof(*in));
-    pl_json_get_string(req, "name", required, 1, PL_ORGS_NAME_MAX, &in->name);
+    pl_json_get_name(req, "name", required, 1, PL_ORGS_NAME_MAX, &in->name);
     pl_json_get_int(req, "level", required, PL_ROLE_LEVEL_CUSTOM_MIN, PL_ROLE_LEVEL_CUSTOM_MAX,
                     &level);
     in->has_level = level != INT64_MIN;
@@ -496,6 +496,13 @@ static const pl_option_t options[] = {
     {NULL, "PLINTH_REQUIRE_VERIFIED_EMAIL", PL_OPT_BOOL, &pl_orgs_require_verified_email, 0, 0, 0,
      PL_OPT_SERVE, "0|1",
      "creating organizations and invitations needs a verified email (default 0)", NULL},
+    {"invite-limit", "PLINTH_INVITE_LIMIT", PL_OPT_INT, &pl_orgs_invite_limit, 0, 0, 1000000,
+     PL_OPT_SERVE, "N", "invitation emails per organization per hour, 0 for no limit (default 100)",
+     NULL},
+    {"invite-recipient-limit", "PLINTH_INVITE_RECIPIENT_LIMIT", PL_OPT_INT,
+     &pl_orgs_invite_recipient_limit, 0, 0, 1000000, PL_OPT_SERVE, "N",
+     "invitation emails to one address per organization per hour, 0 for no limit (default 3)",
+     NULL},
     {0},
 };
 

@@ -462,6 +462,26 @@ int pl_invitations_store_expire(pl_db_t *db, const char *org_id, const char *ema
     return done_rc(pl_stmt_exec(st));
 }
 
+static const char sql_inv_recent[] =
+    "SELECT count(*), coalesce(min(created_at), 0) FROM invitations WHERE org_id = $1 AND "
+    "created_at > $2 AND ($3 = '' OR email = $3)";
+
+int pl_invitations_store_recent(pl_db_t *db, const char *org_id, const char *email, int64_t since,
+                                int64_t *n, int64_t *oldest)
+{
+    PL_PREPARE(st, db, sql_inv_recent);
+    pl_stmt_bind_text(st, 1, org_id);
+    pl_stmt_bind_int64(st, 2, since);
+    pl_stmt_bind_text(st, 3, email ? email : "");
+    int rc = pl_stmt_step(st);
+    if (rc == 1) {
+        *n = pl_stmt_col_int64(st, 0);
+        *oldest = pl_stmt_col_int64(st, 1);
+    }
+    pl_stmt_reset(st);
+    return rc == 1 ? PL_OK : rc < 0 ? rc : PL_EDB;
+}
+
 static int one_inv(pl_stmt_t *st, pl_arena_t *a, pl_invitation_row_t *out)
 {
     int rc = pl_stmt_step(st);

@@ -80,6 +80,10 @@ int pl_invitations_store_insert(pl_db_t *db, const char *org_id, const pl_invita
                                 const char *token_hash, int64_t now);
 /* Marks pending invitations for email that expired before now as expired. */
 int pl_invitations_store_expire(pl_db_t *db, const char *org_id, const char *email, int64_t now);
+/* Invitations of org_id created after since (to email only, unless NULL):
+ * their number into *n and the oldest one's created_at into *oldest. */
+int pl_invitations_store_recent(pl_db_t *db, const char *org_id, const char *email, int64_t since,
+                                int64_t *n, int64_t *oldest);
 int pl_invitations_store_get(pl_db_t *db, pl_arena_t *a, const char *org_id, const char *id,
                              pl_invitation_row_t *out);
 /* Invitations (pl_invitation_row_t), newest first, before cursor. */

@@ -524,7 +524,8 @@ static int refuse_signin(pl_db_t *db, pl_ctx_t *ctx, const pl_user_t *u, const c
 {
     pl_log("info", "passkey sign-in refused: %s (request_id %s)", reason,
            ctx->request_id ? ctx->request_id : "");
-    int rc = pl_auth_signin_failed(db, ctx, u ? u->email : NULL, u ? u->id : NULL, METHOD, reason);
+    int rc =
+        pl_auth_signin_failed(db, ctx, u ? u->email : NULL, u ? u->id : NULL, METHOD, reason, 0);
     return rc ? rc
               : pl_fail(ctx, 401, "invalid_credentials", "The passkey assertion is not valid.");
 }
@@ -605,7 +606,7 @@ int pl_passkeys_signin(pl_db_t *db, pl_ctx_t *ctx, json_t *credential, pl_auth_l
         return refuse_signin(db, ctx, who, "sign_count");
     }
     if (!rc)
-        rc = pl_auth_signin_complete(db, ctx, &u, METHOD, uv, out);
+        rc = pl_auth_signin_complete(db, ctx, &u, METHOD, uv, 0, out);
     if ((rc = pl_db_finish(db, rc)))
         pl_memzero(out, sizeof(*out));
     return rc;

@@ -46,7 +46,7 @@ static int register_passkey(pl_req_t *req)
 {
     const char *name = NULL;
     json_t *credential = NULL;
-    pl_json_get_string(req, "name", false, 1, PL_PASSKEY_NAME_MAX, &name);
+    pl_json_get_name(req, "name", false, 1, PL_PASSKEY_NAME_MAX, &name);
     get_credential(req, &credential);
     if (pl_req_validated(req))
         return PL_EINVAL;

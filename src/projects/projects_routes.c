@@ -227,7 +227,7 @@ static int projects_create(pl_req_t *req)
 {
     pl_project_input_t in = {0};
     const char **envs = NULL;
-    pl_json_get_string(req, "name", true, 1, PL_PROJECTS_NAME_MAX, &in.name);
+    pl_json_get_name(req, "name", true, 1, PL_PROJECTS_NAME_MAX, &in.name);
     get_slug(req, &in.slug);
     pl_json_get_string(req, "description", false, 0, PL_PROJECTS_DESCRIPTION_MAX, &in.description);
     get_env_names(req, &envs, &in.n_envs);
@@ -251,7 +251,7 @@ static int projects_get(pl_req_t *req)
 static int projects_update(pl_req_t *req)
 {
     const char *name = NULL, *slug = NULL, *description = NULL;
-    pl_json_get_string(req, "name", false, 1, PL_PROJECTS_NAME_MAX, &name);
+    pl_json_get_name(req, "name", false, 1, PL_PROJECTS_NAME_MAX, &name);
     get_slug(req, &slug);
     pl_json_get_string(req, "description", false, 0, PL_PROJECTS_DESCRIPTION_MAX, &description);
     if (pl_req_validated(req))
@@ -334,7 +334,7 @@ static int envs_list(pl_req_t *req)
 static int envs_create(pl_req_t *req)
 {
     const char *name = NULL, *slug = NULL;
-    pl_json_get_string(req, "name", true, 1, PL_PROJECTS_NAME_MAX, &name);
+    pl_json_get_name(req, "name", true, 1, PL_PROJECTS_NAME_MAX, &name);
     get_slug(req, &slug);
     if (pl_req_validated(req))
         return PL_EINVAL;
@@ -355,7 +355,7 @@ static int envs_get(pl_req_t *req)
 static int envs_update(pl_req_t *req)
 {
     const char *name = NULL, *slug = NULL;
-    pl_json_get_string(req, "name", false, 1, PL_PROJECTS_NAME_MAX, &name);
+    pl_json_get_name(req, "name", false, 1, PL_PROJECTS_NAME_MAX, &name);
     get_slug(req, &slug);
     if (pl_req_validated(req))
         return PL_EINVAL;

@@ -223,6 +223,17 @@ int pl_json_get_string(pl_req_t *req, const char *field, bool required, size_t m
     return PL_OK;
 }
 
+int pl_json_get_name(pl_req_t *req, const char *field, bool required, size_t min_len,
+                     size_t max_len, const char **out)
+{
+    int rc = pl_json_get_string(req, field, required, min_len, max_len, out);
+    if (rc || !*out || !pl_text_has_control(*out, strlen(*out)))
+        return rc;
+    *out = NULL;
+    pl_req_field_error(req, field, "invalid", "Must not contain control characters.");
+    return PL_EINVAL;
+}
+
 int pl_json_get_bool(pl_req_t *req, const char *field, bool required, bool *out)
 {
     json_t *v = body_field(req, field);

@@ -79,6 +79,14 @@ struct pl_route {
 /* a GET that writes (an audited read: revealing a secret): it runs outside
  * the read-only snapshot GETs get on SQLite, as other methods do */
 #define PL_ROUTE_WRITE 4u
+/* The handler hashes or verifies a password (Argon2id): authentication and
+ * handler run on the hashing pool, off the HTTP threads (docs/architecture.md,
+ * "Thread model"); when its queue is full the answer is 503 unavailable. */
+#define PL_ROUTE_HASHING 8u
+/* Served on the --metrics-http listener too (operations routes). */
+#define PL_ROUTE_OPS 16u
+/* With a --metrics-http listener, served there only (the metrics). */
+#define PL_ROUTE_PRIVATE 32u
 
 /* Where header and query values come from (set by http/). kind is
  * PL_REQ_HEADER or PL_REQ_QUERY; the result lives as long as the request. */
@@ -181,6 +189,12 @@ static inline void pl_req_field_error(pl_req_t *req, const char *field, const ch
  * PL_EINVAL. Strings are trimmed of nothing; lengths are in bytes. */
 int pl_json_get_string(pl_req_t *req, const char *field, bool required, size_t min_len,
                        size_t max_len, const char **out);
+/* pl_json_get_string for a name people read (of a user, an organization,
+ * a team, a role, a key, a plan): also refuses control characters
+ * (pl_text_has_control; 422, code "invalid"), which would land verbatim in
+ * emails and logs. */
+int pl_json_get_name(pl_req_t *req, const char *field, bool required, size_t min_len,
+                     size_t max_len, const char **out);
 int pl_json_get_bool(pl_req_t *req, const char *field, bool required, bool *out);
 int pl_json_get_int(pl_req_t *req, const char *field, bool required, int64_t min, int64_t max,
                     int64_t *out);
@@ -189,6 +203,23 @@ static inline int pl_req_validated(pl_req_t *req)
 {
     return pl_validated(&req->ctx);
 }
+
+/* Header values (pure parsers, fuzzed in fuzz/fuzz_headers.c). */
+/* The token of an "Authorization: Bearer TOKEN" value (scheme case-
+ * insensitive, spaces around the token trimmed), pointing into h. PL_OK;
+ * PL_ENOTFOUND when h is absent or blank; PL_EINVAL for another scheme or
+ * an empty token. */
+int pl_header_bearer(const char *h, pl_str_t *token);
+/* Whether a Content-Type value is application/json (parameters allowed). */
+bool pl_header_is_json(const char *ct);
+/* The value of cookie name in a Cookie header (RFC 6265: "a=1; b=2",
+ * surrounding quotes removed), copied into a; NULL when absent. */
+const char *pl_header_cookie(pl_arena_t *a, const char *h, const char *name);
+/* Whether an If-Match / If-None-Match value ("*", or a list of entity-tags
+ * such as `"a", W/"b"`) names etag (the opaque tag, without quotes). Weak
+ * comparison (If-None-Match) lets W/ tags match; strong comparison
+ * (If-Match) does not. A malformed list matches nothing. */
+bool pl_header_etag_match(const char *h, const char *etag, bool weak);
 
 /* Pagination: parses ?limit= (default 50, 1..200) and ?cursor=; 400 on bad input. */
 int pl_req_page(pl_req_t *req, int *limit, const char **cursor);

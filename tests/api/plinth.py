@@ -36,6 +36,22 @@ def binary():
     return os.path.abspath(b)
 
 
+_sanitized = None
+
+
+def sanitized():
+    """True when the binary under test is a sanitizer build (ASan/UBSan): the
+    heaviest tests (thousands of connections, floods) skip it."""
+    global _sanitized
+    if _sanitized is None:
+        try:
+            with open(binary(), "rb") as f:
+                _sanitized = b"AddressSanitizer" in f.read()
+        except OSError:
+            _sanitized = False
+    return _sanitized
+
+
 def engine():
     """'postgres' when the suite runs against PostgreSQL, else 'sqlite'."""
     return "postgres" if os.environ.get("PLINTH_TEST_PG_ADMIN_URL") else "sqlite"
@@ -166,8 +182,14 @@ class Server:
             cmd += ["--workers", str(self.workers)]
         return cmd + self.args
 
+    # The suite registers and resets from 127.0.0.1 far more often than a
+    # person would: no per-address hourly limits unless a test sets them.
+    UNLIMITED = {"PLINTH_REGISTER_LIMIT": "0", "PLINTH_RESET_LIMIT": "0",
+                 "PLINTH_VERIFY_LIMIT": "0", "PLINTH_INVITE_LIMIT": "0",
+                 "PLINTH_INVITE_RECIPIENT_LIMIT": "0"}
+
     def environment(self):
-        extra = {}
+        extra = dict(self.UNLIMITED)
         if self.pg_url:
             extra["PLINTH_DATABASE_URL"] = self.pg_url
         extra.update(self.extra_env)
@@ -427,7 +449,8 @@ def metric_value(samples, name, **labels):
 def routes():
     """The route table the binary assembles from its modules (`plinth routes`):
     a list of dicts with method, path, auth (none|user|admin|org), perm (None
-    when the route names none), module and json (the body must be an object)."""
+    when the route names none), module, json (the body must be an object) and
+    hashing (the route runs on the password hashing pool)."""
     out = subprocess.run([binary(), "routes"], capture_output=True, text=True, timeout=30,
                          env=base_env(), check=True).stdout
     lines = out.splitlines()
@@ -438,5 +461,6 @@ def routes():
         table.append({"method": method, "path": path, "auth": auth,
                       "perm": None if perm == "-" else perm, "module": module,
                       "json": "json" in flags.split(","),
+                      "hashing": "hashing" in flags.split(","),
                       "flags": [] if flags == "-" else flags.split(",")})
     return table

@@ -41,10 +41,11 @@ def table_from_binary():
         assert len(cols) == 6, "plinth routes: expected 6 columns: %r" % line
         method, path, auth, perm, _module, flags = cols
         assert auth in AUTH_KINDS, "plinth routes: unknown auth %r in %r" % (auth, line)
-        assert flags == "-" or set(flags.split(",")) <= {"json", "subtree", "ticket", "write"}, \
+        names = set() if flags == "-" else set(flags.split(","))
+        assert names <= {"json", "subtree", "write", "hashing", "ops", "private", "ticket"}, \
             "plinth routes: unknown flags %r in %r" % (flags, line)
         routes.append((method.lower(), path, auth, None if perm == "-" else perm,
-                       "json" in flags.split(",")))
+                       "json" in names))
     return routes
 
 

@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "core/keyring.h"
 #include "orgs/orgs.h"
 #include "platform/mail/mail.h"
 
@@ -179,7 +180,8 @@ static pl_ctx_t *in(world_t *w, const char *user_id, const char *email, const ch
     return ctx;
 }
 
-/* The token of the last invitation email, from its queued job. */
+/* The token of the last invitation email, from its queued job (the
+ * message's content is sealed with the keyring: opened here). */
 static void last_invitation_token(pl_db_t *db, char *out, size_t size)
 {
     static const char sql[] = "SELECT payload FROM jobs WHERE kind = 'mail.send' "
@@ -187,14 +189,28 @@ static void last_invitation_token(pl_db_t *db, char *out, size_t size)
     pl_stmt_t *st = pl_db_prepare(db, sql);
     assert_non_null(st);
     assert_int_equal(pl_stmt_step(st), 1);
-    const char *t = strstr(pl_stmt_col_text(st, 0), "token=");
+    json_t *payload = json_loads(pl_stmt_col_text(st, 0), 0, NULL);
+    pl_stmt_reset(st);
+    assert_non_null(payload);
+    const char *box = json_string_value(json_object_get(payload, "sealed"));
+    const char *message_id = json_string_value(json_object_get(payload, "message_id"));
+    assert_non_null(box);
+    assert_non_null(message_id);
+    assert_null(strstr(box, "token="));
+    char ad[400];
+    snprintf(ad, sizeof(ad), "mail.send %s", message_id);
+    static unsigned char plain[65536];
+    long len = pl_keyring_open(box, ad, plain, sizeof(plain) - 1);
+    assert_true(len > 0);
+    plain[len] = '\0';
+    json_decref(payload);
+    const char *t = strstr((const char *)plain, "token=");
     assert_non_null(t);
     t += 6;
     size_t n = strspn(t, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_");
     assert_true(n > 0 && n < size);
     memcpy(out, t, n);
     out[n] = '\0';
-    pl_stmt_reset(st);
 }
 
 static void organizations_and_members(void **state)

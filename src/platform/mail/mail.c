@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "core/config.h"
+#include "core/crypto.h"
+#include "core/keyring.h"
 #include "platform/jobs/jobs.h"
 #include "platform/mail/mail.h"
 #include "platform/mail/message.h"
@@ -221,16 +223,66 @@ done:
     return rc;
 }
 
+/* The associated data of a message's sealed content: the box opens only in
+ * the payload of that message. */
+static const char *sealed_ad(pl_arena_t *a, const char *message_id)
+{
+    return pl_arena_printf(a, "mail.send %s", message_id);
+}
+
+/* The payload as stored: the recipient and Message-ID in clear (the queue is
+ * searched by recipient), subject and bodies sealed with the keyring, since
+ * they carry single-use tokens (verification, reset, invitation links) that
+ * must not be readable in the database or its backups. */
+static json_t *seal_payload(pl_arena_t *a, json_t *rendered)
+{
+    json_t *content =
+        json_pack("{s:O, s:O, s:O}", "subject", json_object_get(rendered, "subject"), "text",
+                  json_object_get(rendered, "text"), "html", json_object_get(rendered, "html"));
+    char *plain = content ? json_dumps(content, JSON_COMPACT) : NULL;
+    json_decref(content);
+    if (!plain)
+        return NULL;
+    const char *message_id = json_string_value(json_object_get(rendered, "message_id"));
+    char *box = pl_keyring_seal(a, plain, strlen(plain), sealed_ad(a, message_id));
+    pl_memzero(plain, strlen(plain));
+    free(plain);
+    return json_pack("{s:O, s:s, s:s}", "to", json_object_get(rendered, "to"), "message_id",
+                     message_id, "sealed", box);
+}
+
+/* The content of a sealed payload (a new reference), or NULL when it does
+ * not open. */
+static json_t *open_payload(pl_arena_t *a, json_t *payload)
+{
+    const char *box = json_string_value(json_object_get(payload, "sealed"));
+    const char *message_id = json_string_value(json_object_get(payload, "message_id"));
+    if (!box || !message_id)
+        return NULL;
+    size_t size = strlen(box);
+    unsigned char *plain = pl_arena_alloc(a, size + 1);
+    long n = pl_keyring_open(box, sealed_ad(a, message_id), plain, size);
+    if (n < 0)
+        return NULL;
+    json_t *content = json_loadb((const char *)plain, (size_t)n, 0, NULL);
+    pl_memzero(plain, (size_t)n);
+    return content;
+}
+
 int pl_mail_enqueue(pl_db_t *db, const char *name, const char *to, json_t *vars)
 {
-    json_t *payload = NULL;
-    int rc = pl_mail_render(name, to, vars, &payload);
+    json_t *rendered = NULL;
+    int rc = pl_mail_render(name, to, vars, &rendered);
     if (rc) {
         pl_log("warn", "mail: not enqueued: invalid recipient or template %s", name);
         return rc;
     }
-    rc = pl_jobs_enqueue(db, "mail.send", payload, NULL);
+    pl_arena_t *a = pl_arena_create();
+    json_t *payload = seal_payload(a, rendered);
+    json_decref(rendered);
+    rc = payload ? pl_jobs_enqueue(db, "mail.send", payload, NULL) : PL_EINTERNAL;
     json_decref(payload);
+    pl_arena_destroy(a);
     return rc;
 }
 
@@ -241,7 +293,31 @@ static const char *payload_str(json_t *payload, const char *key)
     return json_string_value(json_object_get(payload, key));
 }
 
+static int deliver(json_t *payload, char *err, size_t errlen);
+
 int pl_mail_deliver(json_t *payload, char *err, size_t errlen)
+{
+    if (!json_object_get(payload, "sealed"))
+        return deliver(payload, err, errlen); /* queued unsealed by an older version */
+    pl_arena_t *a = pl_arena_create();
+    json_t *content = open_payload(a, payload);
+    int rc;
+    if (!content) {
+        snprintf(err, errlen, "mail: sealed payload does not open (another master key?)");
+        rc = PL_EINVAL;
+    } else {
+        json_t *full = json_deep_copy(payload);
+        json_object_update(full, content);
+        json_object_del(full, "sealed");
+        rc = deliver(full, err, errlen);
+        json_decref(full);
+        json_decref(content);
+    }
+    pl_arena_destroy(a);
+    return rc;
+}
+
+static int deliver(json_t *payload, char *err, size_t errlen)
 {
     const char *to = payload_str(payload, "to"), *subject = payload_str(payload, "subject");
     const char *text = payload_str(payload, "text"), *html = payload_str(payload, "html");

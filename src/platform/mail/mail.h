@@ -46,7 +46,9 @@ int pl_mail_enqueue(pl_db_t *db, const char *template_name, const char *to, json
  * result over the size caps. */
 int pl_mail_render(const char *template_name, const char *to, json_t *vars, json_t **payload);
 
-/* Sends one rendered payload (the "mail.send" job): builds the RFC 5322
+/* Sends one payload (the "mail.send" job): as rendered, or as
+ * pl_mail_enqueue stores it (subject and bodies sealed with the keyring,
+ * opened here; PL_EINVAL when the box does not open). Builds the RFC 5322
  * message and hands it to the configured transport. Returns PL_OK; PL_EINVAL
  * when it can never be sent (malformed payload, permanent 5xx rejection); else
  * an error worth retrying. err gets a short reason without secrets. */
