@@ -201,13 +201,15 @@ int pl_account_delete(pl_db_t *db, pl_ctx_t *ctx, const char *password, const ch
     int rc = pl_auth_user_get(db, ctx, user_id, &u);
     if (rc)
         return rc;
+    /* before the deletion's transaction: a wrong password is a failed
+     * sign-in attempt that must stay counted when the request fails */
+    if ((rc = pl_auth_confirm(db, ctx, password, code)))
+        return rc;
     memberships_t all = {pl_arena_alloc(ctx->arena, MAX_MEMBERSHIPS * sizeof(*all.m)), 0};
     json_t *deleted = json_array(), *left = json_array();
     if ((rc = pl_db_begin(db)))
         goto out;
-    rc = pl_auth_confirm(db, ctx, password, code);
-    if (!rc)
-        rc = pl_auth_revoke_user_sessions(db, ctx, user_id, NULL, "account_deleted");
+    rc = pl_auth_revoke_user_sessions(db, ctx, user_id, NULL, "account_deleted");
     if (!rc)
         rc = pl_account_store_memberships(db, ctx->arena, user_id, collect, &all);
     /* a refusal (last_owner) rolls back what the loop did before it */

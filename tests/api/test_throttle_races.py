@@ -204,6 +204,23 @@ def test_parallel_wrong_current_passwords_count_as_failed_sign_ins(srv):
     assert_problem(r, 429, "rate_limited")
 
 
+def test_parallel_wrong_passwords_on_account_deletion_count_as_failed_sign_ins(srv):
+    body = register(srv)
+    token, email = body["access_token"], body["user"]["email"]
+    ip = new_ip()
+    rs = parallel(THREADS, lambda i: srv.request_once(
+        "DELETE", "/v1/me", json={"password": WRONG}, token=token,
+        headers={"X-Forwarded-For": ip}, timeout=60))
+    seen = codes(rs)
+    assert seen.get((422, "validation_failed"), 0) <= 5, seen
+    assert seen.get((429, "rate_limited"), 0) >= THREADS - 5, seen
+    r = srv.post("/v1/auth/login", json={"email": email, "password": PASSWORD},
+                 headers={"X-Forwarded-For": ip})
+    assert_problem(r, 429, "rate_limited")
+    # the account is still there
+    assert srv.get("/v1/me", token=token).status_code == 200
+
+
 def test_wrong_password_on_two_factor_routes_counts(srv):
     email, codes_ = mfa_account(srv)
     r = srv.post("/v1/auth/login", json={"email": email, "password": PASSWORD},
