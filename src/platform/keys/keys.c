@@ -9,6 +9,7 @@
 #include "core/config.h"
 #include "core/crypto.h"
 #include "core/keyring.h"
+#include "core/progress.h"
 #include "core/rows.h"
 #include "platform/keys/keys.h"
 #include "platform/keys/keys_store.h"
@@ -262,6 +263,7 @@ void pl_keys_add_source(const char *name, pl_keys_source_fn fn)
 struct pl_keys_check {
     pl_db_t *db;
     int64_t opened;
+    pl_progress_t *progress; /* NULL: none */
     char failed[512];
 };
 
@@ -298,6 +300,8 @@ int pl_keys_check_box(pl_keys_check_t *chk, const char *org_id, const char *box,
         return PL_EINTERNAL;
     }
     chk->opened++;
+    if (chk->progress)
+        pl_progress_update(chk->progress, chk->opened, 0);
     return PL_OK;
 }
 
@@ -425,12 +429,11 @@ static int read_new_key(unsigned char out[32])
     return rc;
 }
 
+static pl_progress_t rotate_progress;
+
 static void print_progress(int done, int total)
 {
-    if (isatty(STDERR_FILENO))
-        fprintf(stderr, "\rre-sealing data keys: %d/%d", done, total);
-    if (done == total && isatty(STDERR_FILENO))
-        fputc('\n', stderr);
+    pl_progress_update(&rotate_progress, done, total);
 }
 
 static int rotate_cmd(pl_cli_t *cli)
@@ -443,7 +446,10 @@ static int rotate_cmd(pl_cli_t *cli)
         pl_memzero(key, sizeof(key));
         return 2;
     }
+    pl_progress_start(&rotate_progress, "re-sealing data keys", "keys");
     int rc = pl_keys_rotate_master(cli->db, key, print_progress);
+    if (!rc)
+        pl_progress_finish(&rotate_progress);
     if (rc) {
         pl_memzero(key, sizeof(key));
         if (rc != PL_EINTERNAL)
@@ -477,7 +483,9 @@ static int rotate_cmd(pl_cli_t *cli)
 
 static int verify_cmd(pl_cli_t *cli)
 {
-    pl_keys_check_t chk = {.db = cli->db};
+    pl_progress_t progress;
+    pl_progress_start(&progress, "opening sealed values", "values");
+    pl_keys_check_t chk = {.db = cli->db, .progress = &progress};
     int64_t keys = 0;
     int rc = check_data_keys(cli->db, &chk, &keys);
     for (int i = 0; !rc && i < nsources; i++) {
@@ -495,6 +503,7 @@ static int verify_cmd(pl_cli_t *cli)
         fprintf(stderr, "plinth: cannot read the sealed values (database error)\n");
         return 2;
     }
+    pl_progress_finish(&progress);
     char id[17];
     pl_keyring_fingerprint(pl_keyring_master(), id);
     printf("%lld data keys and %lld sealed values open under the master key %s\n", (long long)keys,
