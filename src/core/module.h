@@ -59,6 +59,14 @@ typedef int (*pl_job_fn)(const char *job_id, json_t *payload, char *err, size_t 
 typedef struct {
     const char *kind; /* "module.verb" */
     pl_job_fn fn;
+    /* The handler runs inside the transaction that claims the job and marks
+     * it done (pl_db_thread() has it open; nest with pl_db_scope_begin), so
+     * its database work and the job's completion commit together: a crash
+     * before the commit leaves the job queued as it was, and its effects
+     * happen exactly once. Only for handlers that do nothing but database
+     * work (no network calls, no mail): the claim holds the job's row lock,
+     * and on SQLite the write lock, until the handler returns. */
+    bool transactional;
 } pl_job_def_t;
 
 /* A periodic job: kind runs once per period across all instances. period()

@@ -20,7 +20,7 @@ from accounts_util import (FAST_ARGON2, TIME_RE, admin_create, db_scalar, login_
 ADMIN_PASSWORD = "admin passphrase for job tests"
 JOB_KEYS = {"id", "kind", "status", "attempts", "max_attempts", "run_at", "last_error",
             "created_at", "updated_at", "finished_at"}
-NOOP_RAN = re.compile(r"job noop (\S+) ran")
+NOOP_RAN = re.compile(r"job noop (\S+) done")
 
 
 # --- helpers ---------------------------------------------------------------------------------

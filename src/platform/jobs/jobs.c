@@ -25,6 +25,7 @@
 typedef struct {
     const char *kind;
     pl_job_fn fn;
+    bool transactional;
     pl_counter_t done, retry, dead;
 } kind_t;
 
@@ -52,7 +53,7 @@ static bool cv_ready;
 static pl_counter_t unknown_kind = {"plinth_jobs_total", "Jobs finished by kind and outcome.",
                                     "kind=\"unknown\",outcome=\"dead\"", 0, 0};
 
-static void register_kind(const char *kind, pl_job_fn fn)
+static void register_kind(const char *kind, pl_job_fn fn, bool transactional)
 {
     if (nkinds >= MAX_KINDS) {
         pl_log("error", "jobs: too many job kinds; %s is not registered", kind);
@@ -61,6 +62,7 @@ static void register_kind(const char *kind, pl_job_fn fn)
     kind_t *k = &kinds[nkinds++];
     k->kind = kind;
     k->fn = fn;
+    k->transactional = transactional;
     const char *outcomes[] = {"done", "retry", "dead"};
     pl_counter_t *cs[] = {&k->done, &k->retry, &k->dead};
     for (int i = 0; i < 3; i++) {
@@ -84,7 +86,7 @@ static kind_t *find_kind(const char *kind)
 void pl_jobs_register(const pl_job_def_t *defs)
 {
     for (const pl_job_def_t *d = defs; d && d->kind; d++)
-        register_kind(d->kind, d->fn);
+        register_kind(d->kind, d->fn, d->transactional);
 }
 
 void pl_jobs_register_schedules(const pl_schedule_def_t *defs)
@@ -162,8 +164,8 @@ static int job_noop(const char *id, json_t *payload, char *err, size_t errlen)
     PL_UNUSED(payload);
     PL_UNUSED(err);
     PL_UNUSED(errlen);
-    pl_log("info", "job noop %s ran", id);
-    return PL_OK;
+    PL_UNUSED(id);
+    return PL_OK; /* transactional: the runner logs it done once it committed */
 }
 
 static int job_fail(const char *id, json_t *payload, char *err, size_t errlen)
@@ -304,6 +306,44 @@ static void run_one(pl_db_t *db, const char *worker, const pl_job_t *j)
            dead ? "dead" : "will retry", j->attempts, j->max_attempts, err);
 }
 
+/* A transactional kind: the handler runs inside the claim's transaction
+ * (still open on db) and the job is marked done in it. A failure rolls the
+ * claim back with the handler's work, then records the attempt on its own. */
+static void run_in_tx(pl_db_t *db, const char *worker, const pl_job_t *j, kind_t *k)
+{
+    char err[256] = "";
+    int rc;
+    json_t *payload = json_loads(j->payload, 0, NULL);
+    if (!payload) {
+        snprintf(err, sizeof(err), "payload is not JSON");
+        rc = PL_EINVAL;
+    } else {
+        rc = k->fn(j->id, payload, err, sizeof(err));
+        json_decref(payload);
+    }
+    if (rc == PL_OK) {
+        rc = pl_db_finish(db, pl_jobs_store_done(db, j->id, worker, j->attempts, pl_now_ms()));
+        if (rc == PL_OK) {
+            pl_counter_inc(&k->done);
+            pl_log("info", "job %s %s done (attempt %d)", j->kind, j->id, j->attempts);
+            return;
+        }
+        snprintf(err, sizeof(err), "the job's transaction did not commit (%d)", rc);
+    } else {
+        pl_db_rollback(db);
+    }
+    bool dead = rc == PL_EINVAL || j->attempts >= j->max_attempts;
+    if (!err[0])
+        snprintf(err, sizeof(err), "failed (%d)", rc);
+    int64_t now = pl_now_ms();
+    if (pl_db_begin(db) == PL_OK)
+        pl_db_finish(db, pl_jobs_store_fail_unclaimed(db, j->id, j->attempts, dead,
+                                                      now + backoff_ms(j->attempts), err, now));
+    pl_counter_inc(dead ? &k->dead : &k->retry);
+    pl_log(dead ? "error" : "warn", "job %s %s %s after attempt %d/%d: %s", j->kind, j->id,
+           dead ? "dead" : "will retry", j->attempts, j->max_attempts, err);
+}
+
 static void wait_for_work(uint64_t seen, int ms)
 {
     struct timespec until;
@@ -361,9 +401,24 @@ static void *worker_main(void *arg)
         pl_arena_t *a = pl_arena_create();
         pl_job_t j;
         int64_t now = pl_now_ms();
-        int rc = pl_jobs_store_claim(db, a, worker, now, now + PL_JOB_LEASE_MS, &j);
+        /* the claim is a transaction of its own, or, for a transactional
+         * kind, the one the handler runs in */
+        int rc = pl_db_begin(db);
+        if (rc == PL_OK)
+            rc = pl_jobs_store_claim(db, a, worker, now, now + PL_JOB_LEASE_MS, &j);
+        kind_t *k = rc == PL_OK ? find_kind(j.kind) : NULL;
+        if (k && k->transactional) {
+            run_in_tx(db, worker, &j, k);
+        } else if (rc == PL_OK) {
+            rc = pl_db_commit(db);
+            if (rc == PL_OK)
+                run_one(db, worker, &j);
+            else
+                pl_db_rollback(db);
+        } else {
+            pl_db_rollback(db);
+        }
         if (rc == PL_OK) {
-            run_one(db, worker, &j);
             pl_jobs_after_commit();
             pl_events_after_commit();
         }
@@ -496,7 +551,7 @@ static const pl_command_t commands[] = {
 };
 
 static const pl_job_def_t job_kinds[] = {
-    {"noop", job_noop},
+    {"noop", job_noop, true},
     {"fail", job_fail},
     {"jobs.purge", job_purge},
     {0},

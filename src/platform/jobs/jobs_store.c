@@ -101,6 +101,32 @@ int pl_jobs_store_fail(pl_db_t *db, const char *id, const char *worker, int atte
     return rc < 0 ? rc : PL_OK;
 }
 
+/* After a transactional job's claim rolled back: the attempt is recorded on
+ * the row as it is again (queued, one attempt fewer), unless another worker
+ * claimed it meanwhile. */
+static const char sql_fail_unclaimed[] =
+    "UPDATE jobs SET status = $4, attempts = $2, run_at = $5, last_error = $6, "
+    "locked_until = NULL, updated_at = $3, finished_at = $7 "
+    "WHERE id = $1 AND attempts = $2 - 1 AND status IN ('queued', 'running')";
+
+int pl_jobs_store_fail_unclaimed(pl_db_t *db, const char *id, int attempts, bool dead,
+                                 int64_t retry_at, const char *error, int64_t now)
+{
+    PL_PREPARE(st, db, sql_fail_unclaimed);
+    pl_stmt_bind_text(st, 1, id);
+    pl_stmt_bind_int64(st, 2, attempts);
+    pl_stmt_bind_int64(st, 3, now);
+    pl_stmt_bind_text(st, 4, dead ? "dead" : "queued");
+    pl_stmt_bind_int64(st, 5, retry_at);
+    pl_stmt_bind_text(st, 6, error);
+    if (dead)
+        pl_stmt_bind_int64(st, 7, now);
+    else
+        pl_stmt_bind_null(st, 7);
+    int rc = pl_stmt_exec(st);
+    return rc < 0 ? rc : PL_OK;
+}
+
 static const char sql_count[] = "SELECT count(*) FROM jobs WHERE status = $1";
 
 int pl_jobs_store_count(pl_db_t *db, const char *status, int64_t *out)

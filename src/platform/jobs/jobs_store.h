@@ -17,6 +17,10 @@ int pl_jobs_store_done(pl_db_t *db, const char *id, const char *worker, int atte
 /* Records a failure: back to queued at retry_at, or dead. */
 int pl_jobs_store_fail(pl_db_t *db, const char *id, const char *worker, int attempts, bool dead,
                        int64_t retry_at, const char *error, int64_t now);
+/* Records the failed attempt (attempts, as the claim counted it) of a
+ * transactional job whose claim was rolled back. */
+int pl_jobs_store_fail_unclaimed(pl_db_t *db, const char *id, int attempts, bool dead,
+                                 int64_t retry_at, const char *error, int64_t now);
 int pl_jobs_store_count(pl_db_t *db, const char *status, int64_t *out);
 /* run_at of the oldest queued job due by now; 0 when none is. */
 int pl_jobs_store_oldest_due(pl_db_t *db, int64_t now, int64_t *run_at);
