@@ -58,22 +58,6 @@ static int admin_only(pl_ctx_t *ctx)
     return pl_fail(ctx, 403, "forbidden", "Only instance admins may read this audit log.");
 }
 
-int pl_auditlog_admin_enter(pl_db_t *db, pl_ctx_t *ctx, const char *org_ref)
-{
-    int rc = admin_only(ctx);
-    if (rc)
-        return rc;
-    pl_org_t o;
-    rc = pl_orgs_lookup(db, ctx->arena, org_ref, &o);
-    if (rc == PL_ENOTFOUND)
-        return pl_fail(ctx, 404, "not_found", "No such organization.");
-    if (rc)
-        return rc;
-    /* the org's rows become readable (row-level security); no role is set:
-     * these calls only read its chain */
-    return pl_orgs_enter(db, ctx, &o);
-}
-
 int pl_auditlog_instance_list(pl_db_t *db, pl_ctx_t *ctx, const pl_auditlog_filter_t *f,
                               pl_auditlog_page_t *out)
 {

@@ -56,9 +56,7 @@ pl_audit_export_t *pl_auditlog_export(pl_ctx_t *ctx, bool csv);
  * (the dashboard's audit pages). Each call answers 403 forbidden unless
  * ctx->principal is an instance admin. */
 
-/* Makes org_ref (id or slug) the acting organization for the calls above,
- * without membership: 404 not_found when there is none. */
-int pl_auditlog_admin_enter(pl_db_t *db, pl_ctx_t *ctx, const char *org_ref);
+/* (pl_orgs_admin_enter makes an organization the acting one for them.) */
 
 /* The instance chain's events matching f, its verification and export. */
 int pl_auditlog_instance_list(pl_db_t *db, pl_ctx_t *ctx, const pl_auditlog_filter_t *f,

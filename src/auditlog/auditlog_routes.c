@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "auditlog/auditlog.h"
+#include "orgs/orgs.h"
 #include "core/module.h"
 #include "web/web.h"
 
@@ -155,7 +156,7 @@ static int admin_org(pl_req_t *req, pl_db_t **db)
 {
     if (!(*db = pl_db_thread()))
         return PL_EDB;
-    return pl_auditlog_admin_enter(*db, &req->ctx, pl_req_param(req, "org"));
+    return pl_orgs_admin_enter(*db, &req->ctx, pl_req_param(req, "org"));
 }
 
 static int admin_org_list(pl_req_t *req)

@@ -152,6 +152,19 @@ int pl_orgs_enter(pl_db_t *db, pl_ctx_t *ctx, const pl_org_t *o)
     return PL_OK;
 }
 
+int pl_orgs_admin_enter(pl_db_t *db, pl_ctx_t *ctx, const char *org_ref)
+{
+    if (!ctx->principal.is_admin)
+        return pl_fail(ctx, 403, "forbidden", "Only instance admins may read this.");
+    pl_org_t o;
+    int rc = !org_ref || strlen(org_ref) > PL_ORGS_SLUG_MAX + 4
+                 ? PL_ENOTFOUND
+                 : pl_orgs_lookup(db, ctx->arena, org_ref, &o);
+    if (rc == PL_ENOTFOUND)
+        return pl_fail(ctx, 404, "not_found", "No such organization.");
+    return rc ? rc : pl_orgs_enter(db, ctx, &o);
+}
+
 int pl_orgs_resolve(pl_db_t *db, pl_ctx_t *ctx, const char *ref, int perm_bit)
 {
     pl_org_t o;

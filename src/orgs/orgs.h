@@ -136,6 +136,13 @@ int pl_orgs_lookup(pl_db_t *db, pl_arena_t *a, const char *org_ref, pl_org_t *ou
  * ctx->tenant.resolved. */
 int pl_orgs_enter(pl_db_t *db, pl_ctx_t *ctx, const pl_org_t *o);
 
+/* For the instance admin's read routes (/v1/admin/orgs/{org}/...): makes
+ * org_ref (id or slug) the acting organization without membership, with no
+ * role, so the organization's read services answer for it. 403 forbidden
+ * unless ctx->principal is an instance admin, 404 not_found when there is no
+ * such organization. Runs in the caller's transaction (the request's). */
+int pl_orgs_admin_enter(pl_db_t *db, pl_ctx_t *ctx, const char *org_ref);
+
 /* Serialises, until the caller's transaction ends, every change that depends
  * on a count of the organization's members (and the counted plan limits of
  * billing): the org row FOR UPDATE on PostgreSQL; SQLite's write transaction

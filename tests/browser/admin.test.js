@@ -149,6 +149,10 @@ describe("admin dashboard", () => {
     await page.getByRole("link", { name: "Organizations" }).click();
     await page.getByRole("link", { name: "Ledger Inc" }).click();
     await page.getByRole("heading", { level: 1, name: "Ledger Inc" }).waitFor();
+    // members, roles and plan through the admin routes, without membership
+    await page.getByRole("table", { name: "Members" }).getByText(owner.email).waitFor();
+    await page.getByRole("table", { name: "Roles" }).getByText("owner", { exact: true }).first().waitFor();
+    await page.getByRole("table", { name: "Usage against the plan's limits" }).waitFor();
     const badge = page.locator(".verify .badge");
     await badge.getByText("Verified · 4 events").waitFor();
     assert.match(await badge.getAttribute("class"), /badge-ok/);

@@ -1,10 +1,9 @@
 // orgs.js - every organization of the instance, and one organization's
 // plan and usage, members, roles, webhooks and audit log.
 //
-// The admin API lists organizations and assigns plans; an organization's
-// billing, usage, members, roles and webhooks are read through its own routes
-// when the admin is a member (with the permission each needs), the audit log
-// through the admin audit routes otherwise.
+// Everything is read through the admin routes (/v1/admin/orgs/{org}/...),
+// which answer for any organization, member or not; a plan is assigned with
+// PUT /v1/admin/orgs/{org}/plan.
 
 import { h, mount } from "./common/dom.js";
 import { api, p } from "./common/api.js";
@@ -25,29 +24,6 @@ export async function orgsPage(ctx) {
   return [header("Organizations", { lead: "Every organization (tenant) of this instance." }), list];
 }
 
-async function findOrg(orgId) {
-  let cursor = null;
-  do {
-    const page = await api.get("/v1/admin/orgs", { limit: 200, cursor });
-    const o = page.data.find((x) => x.id === orgId || x.slug === orgId);
-    if (o) return o;
-    cursor = page.next_cursor;
-  } while (cursor);
-  return null;
-}
-
-// Whether the admin audit routes exist (GET answers anything but a 404 of
-// an unknown route).
-async function adminAuditBase(orgId) {
-  const base = p`/v1/admin/orgs/${orgId}/audit-events`;
-  try {
-    await api.get(base, { limit: 1 });
-    return base;
-  } catch (err) {
-    return api.missing(err) ? null : base;
-  }
-}
-
 function lazy(load) {
   const box = h("div", null, loading());
   load().then((n) => mount(box, n)).catch((err) => mount(box, errorNotice(err)));
@@ -66,11 +42,10 @@ function planProps(b) {
     h("dt", null, "Period ends"), h("dd", null, b.current_period_end ? time(b.current_period_end) : "—"));
 }
 
-// Plan and usage: read with the org's routes when the admin is a member
-// (billing.read, org.read); a plan can be assigned in any case.
-function planSection(org, member) {
-  const current = h("div");
-  const usage = h("div");
+// Plan and usage, and the plan picker.
+function planSection(org, base) {
+  const current = h("div", null, loading());
+  const usage = h("div", null, loading());
   let picker = null; // the plan select, once the plans are loaded
   let currentPlan = null;
   const showPlan = (b) => {
@@ -78,17 +53,12 @@ function planSection(org, member) {
     if (picker) picker.value = currentPlan;
     mount(current, planProps(b));
   };
-  if (member) {
-    api.get(p`/v1/orgs/${org.id}/billing`).then(showPlan).catch((err) =>
-      mount(current, err.status === 403 ? notice("info", "Your role in this organization does not show its billing.") : errorNotice(err)));
-    api.get(p`/v1/orgs/${org.id}/usage`).then((u) => mount(usage, table([
-      { label: "Resource", render: ([, label]) => label },
-      { label: "Used", render: ([key]) => num(u[key].used), cls: "num" },
-      { label: "Limit", render: ([key]) => (u[key].max === null ? "Unlimited" : num(u[key].max)), cls: "num" },
-    ], USAGE.filter(([key]) => u[key]), { caption: "Usage against the plan's limits" }))).catch((err) => mount(usage, errorNotice(err)));
-  } else {
-    mount(current, notice("info", "An organization's current plan and usage are shown to its members; assigning a plan below shows the result."));
-  }
+  api.get(`${base}/billing`).then(showPlan).catch((err) => mount(current, errorNotice(err)));
+  api.get(`${base}/usage`).then((u) => mount(usage, table([
+    { label: "Resource", render: ([, label]) => label },
+    { label: "Used", render: ([key]) => num(u[key].used), cls: "num" },
+    { label: "Limit", render: ([key]) => (u[key].max === null ? "Unlimited" : num(u[key].max)), cls: "num" },
+  ], USAGE.filter(([key]) => u[key]), { caption: "Usage against the plan's limits" }))).catch((err) => mount(usage, errorNotice(err)));
   const box = h("div");
   api.all("/v1/admin/plans").then(({ items }) => {
     if (!items.length) return mount(box, h("p", { class: "hint" }, "No plans are defined on this instance."));
@@ -103,33 +73,44 @@ function planSection(org, member) {
     });
     picker = f.field("plan").control;
     return mount(box, f.el);
-  }).catch((err) => mount(box, api.missing(err) ? null : errorNotice(err)));
+  }).catch((err) => mount(box, errorNotice(err)));
   return section("Plan and usage", current, usage, box);
 }
 
-// The org's webhook endpoints, for a member allowed webhook.read.
-function webhooksSection(org) {
+const DELIVERY_KIND = { succeeded: "ok", pending: "info", failed: "bad" };
+
+// The org's webhook endpoints and each one's latest deliveries.
+function webhooksSection(base) {
   return section("Webhooks", lazy(async () => {
-    let hooks;
-    try {
-      hooks = (await api.all(p`/v1/orgs/${org.id}/webhooks`)).items;
-    } catch (err) {
-      if (err.status === 403) return notice("info", "Your role in this organization does not show its webhooks.");
-      throw err;
-    }
-    return table([
+    const hooks = (await api.all(`${base}/webhooks`)).items;
+    const endpoints = table([
       { label: "URL", render: (w) => w.url, cls: "wrap" },
       { label: "Events", render: (w) => w.events.join(", "), cls: "wrap" },
       { label: "State", render: (w) => (w.enabled ? badge("Enabled", "ok") : badge(w.disabled_reason === "manual" ? "Disabled" : `Disabled: ${w.disabled_reason}`, w.disabled_reason === "manual" ? "neutral" : "bad")) },
       { label: "Created", render: (w) => time(w.created_at) },
     ], hooks, { caption: "Webhook endpoints", empty: "No webhooks." });
+    const deliveries = hooks.map((w) => lazy(async () => table([
+      { label: "Event", render: (d) => h("code", null, d.event_type) },
+      { label: "Status", render: (d) => badge(d.status, DELIVERY_KIND[d.status] || "neutral") },
+      { label: "Attempts", render: (d) => String(d.attempt_count), cls: "num" },
+      { label: "Last answer", render: (d) => (d.last_response_status ? String(d.last_response_status) : d.last_error || "—"), cls: "wrap" },
+      { label: "Created", render: (d) => time(d.created_at) },
+    ], (await api.get(base + p`/webhooks/${w.id}/deliveries`, { limit: 20 })).data,
+    { caption: `Latest deliveries to ${w.url}`, empty: "No deliveries yet." })));
+    return h("div", null, endpoints, ...deliveries);
   }));
 }
 
 export async function orgPage(ctx) {
   const me = await ctx.app.loadMe(); // memberships may have changed since sign-in
-  const org = await findOrg(ctx.params.org);
-  if (!org) return [header("Organization not found"), notice("error", "No organization has this id.")];
+  const base = p`/v1/admin/orgs/${ctx.params.org}`;
+  let org;
+  try {
+    org = await api.get(base);
+  } catch (err) {
+    if (err.status === 404) return [header("Organization not found"), notice("error", "No organization has this id.")];
+    throw err;
+  }
   ctx.setTitle(org.name);
   const role = (me.organizations.find((o) => o.id === org.id) || {}).role || null;
   const props = section("Organization", h("dl", { class: "props" },
@@ -138,32 +119,22 @@ export async function orgPage(ctx) {
     h("dt", null, "Kind"), h("dd", null, org.personal ? "Personal" : "Team"),
     h("dt", null, "Created"), h("dd", null, time(org.created_at)),
     h("dt", null, "Your role"), h("dd", null, role || "Not a member")));
-
-  const parts = [header(org.name, { lead: org.slug }), props, planSection(org, !!role)];
-  if (role) {
-    const base = p`/v1/orgs/${org.id}`;
-    parts.push(
-      section("Members", lazy(async () => table([
-        { label: "Email", render: (m) => m.email, cls: "wrap" },
-        { label: "Name", render: (m) => m.name || "—" },
-        { label: "Role", render: (m) => m.role },
-        { label: "Joined", render: (m) => time(m.joined_at) },
-      ], (await api.all(`${base}/members`)).items, { caption: "Members" }))),
-      section("Roles", lazy(async () => table([
-        { label: "Role", render: (r) => h("span", null, r.name, " ", h("code", null, r.key)) },
-        { label: "Level", render: (r) => String(r.level), cls: "num" },
-        { label: "Kind", render: (r) => (r.builtin ? "Built-in" : "Custom") },
-        { label: "Permissions", render: (r) => r.permissions.join(", "), cls: "wrap" },
-      ], (await api.all(`${base}/roles`)).items, { caption: "Roles" }))),
-      webhooksSection(org),
-      section("Audit log", verifyBadge(`${base}/audit-events`, "Organization chain"), auditLog(`${base}/audit-events`, `audit-${org.slug}`)));
-  } else {
-    const auditBase = await adminAuditBase(org.id);
-    if (auditBase) {
-      parts.push(section("Audit log", verifyBadge(auditBase, "Organization chain"), auditLog(auditBase, `audit-${org.slug}`)));
-    } else {
-      parts.push(notice("info", "You are not a member of this organization. Its members, roles, webhooks and audit log are shown to its members; this server does not offer them to instance admins yet."));
-    }
-  }
-  return parts;
+  const orgBase = p`/v1/admin/orgs/${org.id}`;
+  return [
+    header(org.name, { lead: org.slug }), props, planSection(org, orgBase),
+    section("Members", lazy(async () => table([
+      { label: "Email", render: (m) => m.email, cls: "wrap" },
+      { label: "Name", render: (m) => m.name || "—" },
+      { label: "Role", render: (m) => m.role },
+      { label: "Joined", render: (m) => time(m.joined_at) },
+    ], (await api.all(`${orgBase}/members`)).items, { caption: "Members" }))),
+    section("Roles", lazy(async () => table([
+      { label: "Role", render: (r) => h("span", null, r.name, " ", h("code", null, r.key)) },
+      { label: "Level", render: (r) => String(r.level), cls: "num" },
+      { label: "Kind", render: (r) => (r.builtin ? "Built-in" : "Custom") },
+      { label: "Permissions", render: (r) => r.permissions.join(", "), cls: "wrap" },
+    ], (await api.all(`${orgBase}/roles`)).items, { caption: "Roles" }))),
+    webhooksSection(orgBase),
+    section("Audit log", verifyBadge(`${orgBase}/audit-events`, "Organization chain"), auditLog(`${orgBase}/audit-events`, `audit-${org.slug}`)),
+  ];
 }
