@@ -17,6 +17,7 @@ extern const pl_module_t pl_audit_module;
 extern const pl_module_t pl_keys_module;
 extern const pl_module_t pl_events_module;
 extern const pl_module_t pl_backup_module;
+extern const pl_module_t pl_stats_module;
 extern const pl_module_t pl_auth_module;
 extern const pl_module_t pl_orgs_module;
 extern const pl_module_t pl_apikeys_module;
@@ -41,6 +42,7 @@ const pl_module_t *const pl_modules[] = {
     &pl_audit_module,
     &pl_backup_module,
     &pl_keys_module,
+    &pl_stats_module,
     /* features */
     &pl_auth_module,
     &pl_orgs_module,

@@ -7,6 +7,8 @@
 #include "admin/admin_store.h"
 #include "core/crypto.h"
 #include "platform/audit/audit.h"
+#include "platform/jobs/jobs.h"
+#include "platform/stats/stats.h"
 
 typedef struct {
     void (*fn)(void *arg, const pl_user_t *u);
@@ -117,5 +119,34 @@ int pl_admin_create(pl_db_t *db, pl_ctx_t *ctx, const char *email_in, const char
         rc = pl_db_finish(db, rc);
     }
     pl_memzero(hash, sizeof(hash));
+    return rc;
+}
+
+/* ---- the overview's numbers ---- */
+
+int pl_admin_stats(pl_db_t *db, pl_ctx_t *ctx, pl_admin_stats_t *out)
+{
+    if (!ctx->principal.is_admin)
+        return pl_fail(ctx, 403, "forbidden", "Only instance admins may read this.");
+    int rc = pl_admin_store_totals(db, &out->users, &out->organizations);
+    if (!rc)
+        rc = pl_jobs_count(db, "queued", &out->jobs_queued);
+    if (!rc)
+        rc = pl_jobs_count(db, "running", &out->jobs_running);
+    if (!rc)
+        rc = pl_jobs_count(db, "dead", &out->jobs_dead);
+    const struct {
+        const char *metric;
+        int64_t *series;
+    } series[] = {
+        {PL_STATS_SIGN_IN, out->sign_ins},
+        {PL_STATS_SIGN_IN_FAILED, out->failed_sign_ins},
+        {PL_STATS_USER_CREATED, out->new_users},
+        {PL_STATS_ORG_CREATED, out->new_organizations},
+        {PL_STATS_WEBHOOK_ATTEMPT, out->webhook_attempts},
+        {PL_STATS_WEBHOOK_FAILED, out->webhook_failures},
+    };
+    for (size_t i = 0; !rc && i < PL_ARRAY_LEN(series); i++)
+        rc = pl_stats_series(db, series[i].metric, out->from, out->step, out->n, series[i].series);
     return rc;
 }

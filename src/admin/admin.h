@@ -48,6 +48,22 @@ int pl_admin_promote(pl_db_t *db, pl_ctx_t *ctx, const char *email, pl_user_t *o
 int pl_admin_create(pl_db_t *db, pl_ctx_t *ctx, const char *email, const char *password,
                     pl_user_t *out);
 
+/* The overview's numbers: totals now and, for n intervals of step ms from
+ * from, the hourly counters of platform/stats. */
+#define PL_ADMIN_STATS_MAX 168 /* intervals per answer */
+typedef struct {
+    int64_t users, organizations, jobs_queued, jobs_running, jobs_dead;
+    int64_t from, step;
+    int n;
+    int64_t sign_ins[PL_ADMIN_STATS_MAX], failed_sign_ins[PL_ADMIN_STATS_MAX];
+    int64_t new_users[PL_ADMIN_STATS_MAX], new_organizations[PL_ADMIN_STATS_MAX];
+    int64_t webhook_attempts[PL_ADMIN_STATS_MAX], webhook_failures[PL_ADMIN_STATS_MAX];
+} pl_admin_stats_t;
+
+/* Fills out (out->from, step and n set by the caller). 403 forbidden unless
+ * ctx->principal is an instance admin. */
+int pl_admin_stats(pl_db_t *db, pl_ctx_t *ctx, pl_admin_stats_t *out);
+
 /* The module's CLI commands (admin_cli.c), for its descriptor. */
 extern const pl_command_t pl_admin_commands[];
 

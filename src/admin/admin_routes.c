@@ -1,8 +1,12 @@
 /* admin_routes.c - the HTTP side of instance administration: accounts
  * (listing, disabling, enabling) and the module's descriptor. */
+#include <stdlib.h>
+#include <string.h>
+
 #include "admin/admin.h"
 #include "admin/admin_routes.h"
 #include "auth/auth_routes.h"
+#include "platform/stats/stats.h"
 #include "web/web.h"
 
 static json_t *admin_user_json(pl_ctx_t *ctx, const pl_user_t *u)
@@ -62,6 +66,66 @@ static int user_enable(pl_req_t *req)
     return set_disabled(req, false);
 }
 
+/* GET /v1/admin/stats?from=&interval=hour|day&count=N */
+static int stats_get(pl_req_t *req)
+{
+    const char *interval = pl_req_query(req, "interval"), *from = pl_req_query(req, "from");
+    const char *count = pl_req_query(req, "count");
+    static pl_admin_stats_t zero;
+    pl_admin_stats_t *st = pl_arena_alloc(req->ctx.arena, sizeof(*st));
+    *st = zero;
+    bool day = interval && !strcmp(interval, "day");
+    st->step = (day ? 24 : 1) * PL_STATS_HOUR_MS;
+    int max = day ? 90 : PL_ADMIN_STATS_MAX;
+    char *end = NULL;
+    long n = count ? strtol(count, &end, 10) : (day ? 14 : 24);
+    if (interval && !day && strcmp(interval, "hour"))
+        return pl_req_fail(req, 400, "bad_request", "interval must be hour or day.");
+    if (count && (!*count || *end || n < 1 || n > max))
+        return pl_req_fail(req, 400, "bad_request",
+                           day ? "count must be an integer from 1 to 90."
+                               : "count must be an integer from 1 to 168.");
+    st->n = (int)n;
+    int64_t now = pl_now_ms();
+    if (from) {
+        if (strlen(from) > 40 || pl_time_parse(from, &st->from))
+            return pl_req_fail(req, 400, "bad_request", "from must be an RFC 3339 UTC time.");
+    } else { /* the last n intervals, the current one included */
+        st->from = now - now % st->step + st->step - st->step * n;
+    }
+    pl_db_t *db = pl_db_thread();
+    if (!db)
+        return PL_EDB;
+    int rc = pl_admin_stats(db, &req->ctx, st);
+    if (rc)
+        return rc;
+    json_t *series = json_object();
+    const struct {
+        const char *name;
+        const int64_t *v;
+    } cols[] = {
+        {"sign_ins", st->sign_ins},
+        {"failed_sign_ins", st->failed_sign_ins},
+        {"new_users", st->new_users},
+        {"new_organizations", st->new_organizations},
+        {"webhook_attempts", st->webhook_attempts},
+        {"webhook_failures", st->webhook_failures},
+    };
+    for (size_t i = 0; i < PL_ARRAY_LEN(cols); i++) {
+        json_t *a = json_array();
+        for (int k = 0; k < st->n; k++)
+            json_array_append_new(a, json_integer(cols[i].v[k]));
+        json_object_set_new(series, cols[i].name, a);
+    }
+    json_t *o =
+        json_pack("{s:I, s:I, s:{s:I, s:I, s:I}, s:s, s:s, s:i, s:o}", "users",
+                  (json_int_t)st->users, "organizations", (json_int_t)st->organizations, "jobs",
+                  "queued", (json_int_t)st->jobs_queued, "running", (json_int_t)st->jobs_running,
+                  "dead", (json_int_t)st->jobs_dead, "from", pl_req_time(req, st->from), "interval",
+                  day ? "day" : "hour", "count", st->n, "series", series);
+    return pl_resp_json(req, 200, o);
+}
+
 /* ---- the module ---- */
 
 #define J PL_ROUTE_JSON
@@ -72,6 +136,7 @@ static pl_route_t routes[] = {
     {PL_M_POST, "/v1/admin/users/{id}/enable", user_enable, PL_AUTH_ADMIN, NULL, J},
     {PL_M_GET, "/v1/admin/jobs", pl_admin_jobs_list, PL_AUTH_ADMIN, NULL, 0},
     {PL_M_POST, "/v1/admin/jobs/{id}/retry", pl_admin_jobs_retry, PL_AUTH_ADMIN, NULL, J},
+    {PL_M_GET, "/v1/admin/stats", stats_get, PL_AUTH_ADMIN, NULL, 0},
     {0},
 };
 

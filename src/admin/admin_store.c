@@ -81,3 +81,18 @@ int pl_admin_store_set_admin(pl_db_t *db, const char *id, bool admin, int64_t no
     pl_stmt_bind_int64(st, 3, now);
     return pl_stmt_exec_found(st);
 }
+
+static const char sql_totals[] =
+    "SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM organizations)";
+
+int pl_admin_store_totals(pl_db_t *db, int64_t *users, int64_t *orgs)
+{
+    PL_PREPARE(st, db, sql_totals);
+    int rc = pl_stmt_step(st);
+    if (rc == 1) {
+        *users = pl_stmt_col_int64(st, 0);
+        *orgs = pl_stmt_col_int64(st, 1);
+    }
+    pl_stmt_reset(st);
+    return rc == 1 ? PL_OK : rc < 0 ? rc : PL_EINTERNAL;
+}

@@ -17,4 +17,7 @@ int pl_admin_store_set_disabled(pl_db_t *db, const char *id, int64_t disabled_at
 /* PL_ENOTFOUND for an unknown account. */
 int pl_admin_store_set_admin(pl_db_t *db, const char *id, bool admin, int64_t now);
 
+/* The number of accounts and of organizations (personal ones included). */
+int pl_admin_store_totals(pl_db_t *db, int64_t *users, int64_t *orgs);
+
 #endif

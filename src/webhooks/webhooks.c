@@ -11,6 +11,7 @@
 #include "core/crypto.h"
 #include "core/httpc.h"
 #include "core/metrics.h"
+#include "platform/stats/stats.h"
 #include "platform/audit/audit.h"
 #include "platform/events/events.h"
 #include "platform/jobs/jobs.h"
@@ -1020,6 +1021,12 @@ static int record(pl_db_t *db, pl_arena_t *ar, pl_webhook_row_t *e, const attemp
     if (next_at) /* a pump wakes up for the retry */
         rc = enqueue_pump(db, a->org_id, a->endpoint_id, next_at);
     if (rc || a->is_test)
+        return rc;
+    /* the admin overview's failure rate (platform/stats) */
+    rc = pl_stats_add(db, PL_STATS_WEBHOOK_ATTEMPT, now, 1);
+    if (!rc && !ok)
+        rc = pl_stats_add(db, PL_STATS_WEBHOOK_FAILED, now, 1);
+    if (rc)
         return rc;
     if (ok && e->failed_deliveries)
         rc = pl_webhooks_store_set_failures(db, a->org_id, e->w.id, e->failed_deliveries = 0);

@@ -35,8 +35,9 @@ describe("admin dashboard", () => {
     await signIn(page, `${s.url}/_/`, { email: adm.email, password: adm.password, totp }, { landing: "Overview" });
     await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Users" }).waitFor();
     assert.equal(new URL(page.url()).pathname, "/_/");
-    // the overview reads the instance audit log: sign-ins per hour, and the chain's badge
+    // the overview's charts (GET /v1/admin/stats) and the instance chain's badge
     await page.getByRole("img", { name: "Sign-ins per hour, last 24 hours" }).waitFor();
+    await page.getByRole("img", { name: "Webhook failure rate per hour, last 24 hours (%)" }).waitFor();
     await page.getByRole("main").getByText(/^Verified · \d+ events$/).waitFor();
     // a reload keeps the admin signed in (the browser session's cookie)
     await page.goto(`${s.url}/_/jobs`);
