@@ -445,15 +445,23 @@ int main(int argc, char **argv)
     int64_t small = 1;
     while (small < have_orgs && (org_size(small) < 3 || org_size(small) > 10))
         small++;
-    int64_t small_owner = (int64_t)(mix((uint64_t)small ^ 0x5eed) % (uint64_t)have_users);
-    char big_id[37], small_id[37];
+    char big_id[37], small_id[37], small_owner[64] = "";
     make_id(KIND_ORG, BIG_ORG, big_id);
     make_id(KIND_ORG, small, small_id);
+    /* its owner as seeded (the users there were when the org was made) */
+    pl_stmt_t *st = pl_db_prepare(db, "SELECT u.email FROM memberships m JOIN users u ON u.id = "
+                                      "m.user_id WHERE m.org_id = $1 AND m.role = 'owner'");
+    if (!st)
+        die(db, "memberships");
+    pl_stmt_bind_text(st, 1, small_id);
+    if (pl_stmt_step(st) == 1)
+        snprintf(small_owner, sizeof(small_owner), "%s", pl_stmt_col_text(st, 0));
+    pl_stmt_reset(st);
     printf("{\"users\":%lld,\"orgs\":%lld,\"audit_events\":%lld,\"seconds\":%.1f,"
            "\"big_org\":\"%s\",\"big_owner\":\"user0@scale.test\",\"small_org\":\"%s\","
-           "\"small_owner\":\"user%lld@scale.test\",\"password\":\"%s\"}\n",
+           "\"small_owner\":\"%s\",\"password\":\"%s\"}\n",
            (long long)have_users, (long long)have_orgs, (long long)have_events,
-           (double)(pl_now_ms() - t0) / 1000.0, big_id, small_id, (long long)small_owner, PASSWORD);
+           (double)(pl_now_ms() - t0) / 1000.0, big_id, small_id, small_owner, PASSWORD);
     pl_db_close(db);
     return 0;
 }
