@@ -115,9 +115,10 @@ int pl_auth_check_email(pl_ctx_t *ctx, const char *field, const char *in, const 
  * Password sign-in, magic links, passkeys and identity providers end the
  * same way, so the rules of API.md hold for each (the throttles, 2FA on
  * every way in, the audit trail). A module that adds a way in calls, in
- * order: pl_auth_throttle before it evaluates an attempt,
- * pl_auth_signin_failed when the attempt fails, and pl_auth_signin_complete
- * once it knows who signs in. It never issues sessions itself. */
+ * order: pl_auth_attempt_begin (or, where no secret is guessed,
+ * pl_auth_throttle) before it evaluates an attempt, pl_auth_signin_failed
+ * when the attempt fails, and pl_auth_signin_complete once it knows who
+ * signs in, both given the attempt. It never issues sessions itself. */
 
 /* The sign-in throttles for an attempt from ctx->ip on the account of email
  * (canonical): 429 rate_limited or account_locked, with
@@ -125,6 +126,15 @@ int pl_auth_check_email(pl_ctx_t *ctx, const char *field, const char *in, const 
  * (the account is not known yet): the limit of the client IP alone. Reads
  * only. */
 int pl_auth_throttle(pl_db_t *db, pl_ctx_t *ctx, const char *email);
+
+/* Begins an attempt to prove who one is (a password, a code, a link, a
+ * passkey) for (email, ctx->ip): in one transaction under a lock on the
+ * address, decides as pl_auth_throttle and, when allowed, records the
+ * attempt as a failure before anything is evaluated (*attempt: its id), so
+ * concurrent attempts are evaluated no more often than the limits say, on
+ * every instance. A request that then fails keeps the failure. 429 as
+ * pl_auth_throttle when refused (nothing recorded). */
+int pl_auth_attempt_begin(pl_db_t *db, pl_ctx_t *ctx, const char *email, int64_t *attempt);
 
 /* Records a failed sign-in from ctx->ip: it counts toward the throttles of
  * email (NULL: of the IP alone), unless attempt is the id of an attempt

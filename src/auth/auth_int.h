@@ -63,14 +63,7 @@ int pl_auth_access_token(const char *user_id, const char *session_id, char *out,
  * concurrent attempts; pl_auth_attempt_begin does both at once. */
 int pl_auth_throttle(pl_db_t *db, pl_ctx_t *ctx, const char *email);
 
-/* Begins an attempt to prove who one is (a password or a code) for (email,
- * ctx->ip): in one transaction under a lock on the address, decides as
- * pl_auth_throttle and, when allowed, records the attempt as a failure
- * before anything is evaluated (*attempt: its id), so concurrent attempts
- * are evaluated no more often than the limits say, on every instance. A
- * request that then fails keeps the failure (pl_db_keep_on_error). 429 as
- * pl_auth_throttle when refused (nothing recorded). */
-int pl_auth_attempt_begin(pl_db_t *db, pl_ctx_t *ctx, const char *email, int64_t *attempt);
+/* (pl_auth_attempt_begin: auth.h) */
 /* Settles an attempt inside the caller's transaction: it succeeded, or
  * (void_it) it was no attempt at all (the password step of a two-factor
  * sign-in). Left alone, it stays a failure. */

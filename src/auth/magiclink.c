@@ -73,13 +73,16 @@ int pl_auth_magic_link_verify(pl_db_t *db, pl_ctx_t *ctx, const char *token, pl_
     bool found = rc == PL_OK;
     if (found && (rc = pl_store_user_by_id(db, ctx->arena, user_id, &u)))
         return rc;
-    /* an unknown token names no account: the client IP's limit alone */
-    if ((rc = pl_auth_throttle(db, ctx, found ? u.email : NULL)))
+    /* an unknown token names no account: the client IP's limit alone; the
+     * attempt counts as a failure until it succeeds (atomic across
+     * instances) */
+    int64_t attempt = 0;
+    if ((rc = pl_auth_attempt_begin(db, ctx, found ? u.email : NULL, &attempt)))
         return rc;
     /* a link sent to an address the account no longer has is void */
     if (!found || strcmp(u.email, email) != 0) {
         rc = pl_auth_signin_failed(db, ctx, found ? u.email : NULL, found ? u.id : NULL,
-                                   "magic_link", "invalid_token", 0);
+                                   "magic_link", "invalid_token", attempt);
         return rc ? rc : invalid_token(ctx);
     }
     if ((rc = pl_db_begin(db)))
@@ -94,7 +97,7 @@ int pl_auth_magic_link_verify(pl_db_t *db, pl_ctx_t *ctx, const char *token, pl_
         u.email_verified = true;
     }
     if (!rc)
-        rc = pl_auth_signin_complete(db, ctx, &u, "magic_link", false, 0, out);
+        rc = pl_auth_signin_complete(db, ctx, &u, "magic_link", false, attempt, out);
     if ((rc = pl_db_finish(db, rc)))
         pl_memzero(out, sizeof(*out));
     return rc;

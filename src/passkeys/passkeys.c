@@ -520,12 +520,14 @@ int pl_passkeys_count(pl_db_t *db, const char *user_id, int *count)
 
 /* A refused assertion: a failed sign-in from ctx->ip (for the account when
  * the credential is known), then 401. */
-static int refuse_signin(pl_db_t *db, pl_ctx_t *ctx, const pl_user_t *u, const char *reason)
+/* attempt: the failure pl_auth_attempt_begin counted already */
+static int refuse_signin(pl_db_t *db, pl_ctx_t *ctx, const pl_user_t *u, const char *reason,
+                         int64_t attempt)
 {
     pl_log("info", "passkey sign-in refused: %s (request_id %s)", reason,
            ctx->request_id ? ctx->request_id : "");
-    int rc =
-        pl_auth_signin_failed(db, ctx, u ? u->email : NULL, u ? u->id : NULL, METHOD, reason, 0);
+    int rc = pl_auth_signin_failed(db, ctx, u ? u->email : NULL, u ? u->id : NULL, METHOD, reason,
+                                   attempt);
     return rc ? rc
               : pl_fail(ctx, 401, "invalid_credentials", "The passkey assertion is not valid.");
 }
@@ -545,14 +547,16 @@ int pl_passkeys_signin(pl_db_t *db, pl_ctx_t *ctx, json_t *credential, pl_auth_l
     bool known = rc == PL_OK;
     if (known && (rc = pl_auth_user_get(db, ctx, pk.user_id, &u)))
         return rc;
-    /* the sign-in throttles, before anything is evaluated */
-    if ((rc = pl_auth_throttle(db, ctx, known ? u.email : NULL)))
+    /* the sign-in throttles, and the attempt counted as a failure until it
+     * succeeds, before anything is evaluated (atomic across instances) */
+    int64_t attempt = 0;
+    if ((rc = pl_auth_attempt_begin(db, ctx, known ? u.email : NULL, &attempt)))
         return rc;
     const pl_user_t *who = known ? &u : NULL;
     const char *why = NULL;
     char hash[65];
     if (check_client_data(ctx, &c, "webauthn.get", hash, &why))
-        return refuse_signin(db, ctx, who, "client_data");
+        return refuse_signin(db, ctx, who, "client_data", attempt);
     /* single use: the challenge is spent by its first presentation */
     const char *bound = NULL;
     if ((rc = pl_db_begin(db)))
@@ -561,21 +565,21 @@ int pl_passkeys_signin(pl_db_t *db, pl_ctx_t *ctx, json_t *credential, pl_auth_l
     if ((rc = pl_db_finish(db, rc)) && rc != PL_ENOTFOUND)
         return rc;
     if (rc == PL_ENOTFOUND)
-        return refuse_signin(db, ctx, who, "challenge");
+        return refuse_signin(db, ctx, who, "challenge", attempt);
     if (!known)
-        return refuse_signin(db, ctx, NULL, "unknown_credential");
+        return refuse_signin(db, ctx, NULL, "unknown_credential", attempt);
     if (bound && strcmp(bound, pk.user_id))
-        return refuse_signin(db, ctx, who, "other_account");
+        return refuse_signin(db, ctx, who, "other_account", attempt);
     pl_wa_auth_data_t ad;
     if (pl_wa_parse_auth_data(c.a, c.a_len, &ad, &why) || ad.cred_id)
-        return refuse_signin(db, ctx, who, "authenticator_data");
+        return refuse_signin(db, ctx, who, "authenticator_data", attempt);
     if (memcmp(ad.rp_id_hash, rp_id_hash, 32))
-        return refuse_signin(db, ctx, who, "rp_id");
+        return refuse_signin(db, ctx, who, "rp_id", attempt);
     if (!(ad.flags & PL_WA_UP))
-        return refuse_signin(db, ctx, who, "user_presence");
+        return refuse_signin(db, ctx, who, "user_presence", attempt);
     if (c.user_handle && (c.user_handle_len != strlen(pk.user_id) ||
                           memcmp(c.user_handle, pk.user_id, c.user_handle_len)))
-        return refuse_signin(db, ctx, who, "user_handle");
+        return refuse_signin(db, ctx, who, "user_handle", attempt);
     /* the stored COSE key */
     size_t kl = strlen(pk.public_key);
     unsigned char *cose = pl_arena_alloc(ctx->arena, kl + 1);
@@ -591,11 +595,11 @@ int pl_passkeys_signin(pl_db_t *db, pl_ctx_t *ctx, json_t *credential, pl_auth_l
         pl_wa_signature_valid(key, alg, c.a, c.a_len, c.client_data_hash, c.sig, c.sig_len);
     pl_pkey_free(key);
     if (!valid)
-        return refuse_signin(db, ctx, who, "signature");
+        return refuse_signin(db, ctx, who, "signature", attempt);
     /* the counter must move forward (unless the authenticator keeps none):
      * a replayed or cloned authenticator's assertion is refused */
     if ((ad.sign_count || pk.sign_count) && ad.sign_count <= pk.sign_count)
-        return refuse_signin(db, ctx, who, "sign_count");
+        return refuse_signin(db, ctx, who, "sign_count", attempt);
     bool uv = (ad.flags & PL_WA_UV) != 0;
     if ((rc = pl_db_begin(db)))
         return rc;
@@ -603,10 +607,10 @@ int pl_passkeys_signin(pl_db_t *db, pl_ctx_t *ctx, json_t *credential, pl_auth_l
         pl_store_passkey_use(db, pk.pub.id, ad.sign_count, (ad.flags & PL_WA_BS) != 0, pl_now_ms());
     if (rc == PL_ENOTFOUND) { /* a concurrent use moved the counter first */
         pl_db_finish(db, PL_EINVAL);
-        return refuse_signin(db, ctx, who, "sign_count");
+        return refuse_signin(db, ctx, who, "sign_count", attempt);
     }
     if (!rc)
-        rc = pl_auth_signin_complete(db, ctx, &u, METHOD, uv, 0, out);
+        rc = pl_auth_signin_complete(db, ctx, &u, METHOD, uv, attempt, out);
     if ((rc = pl_db_finish(db, rc)))
         pl_memzero(out, sizeof(*out));
     return rc;

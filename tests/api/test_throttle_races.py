@@ -259,3 +259,20 @@ def test_wrong_codes_when_turning_two_factor_on_count(srv):
     r = srv.post("/v1/me/mfa/totp/enable", json={"code": Codes(setup["secret"]).next()},
                  token=token, headers={"X-Forwarded-For": ip})
     assert_problem(r, 429, "rate_limited")
+
+
+def test_parallel_magic_link_guesses_from_one_address(srv):
+    """A failed magic-link verification counts as a failed sign-in from the
+    client address, decided and counted in one step like a password."""
+    import secrets
+    ip = new_ip()
+    guess = lambda: srv.request_once(
+        "POST", "/v1/auth/magic-link/verify", json={"token": secrets.token_urlsafe(32)},
+        headers={"X-Forwarded-For": ip}, timeout=60)
+    for _ in range(45):  # 45 of the address's 50 failures per 10 minutes
+        r = guess()
+        assert_problem(r, 422, "invalid_token")
+    seen = codes(parallel(THREADS, lambda i: guess()))
+    assert seen.get((422, "invalid_token"), 0) <= 5, seen
+    assert seen.get((429, "rate_limited"), 0) >= THREADS - 5, seen
+    assert set(seen) <= {(422, "invalid_token"), (429, "rate_limited")}, seen
