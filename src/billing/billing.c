@@ -86,6 +86,12 @@ static int limit_reached(pl_ctx_t *ctx, int limit, int64_t used, int64_t max)
 int pl_billing_reserve(pl_db_t *db, pl_ctx_t *ctx, const char *org_id, const char *limit,
                        int64_t add)
 {
+    return pl_billing_reserve_capped(db, ctx, org_id, limit, add, PL_BILLING_UNLIMITED);
+}
+
+int pl_billing_reserve_capped(pl_db_t *db, pl_ctx_t *ctx, const char *org_id, const char *limit,
+                              int64_t add, int64_t cap)
+{
     int i = pl_limit_from_name(limit);
     if (i < 0 || i == PL_LIMIT_RPM || add < 0) {
         pl_log("error", "billing: reserve of an unknown limit or a negative amount (%s)",
@@ -99,13 +105,25 @@ int pl_billing_reserve(pl_db_t *db, pl_ctx_t *ctx, const char *org_id, const cha
     rc = pl_billing_store_limits(db, org_id, pl_billing_default_plan, limits);
     int64_t max = limits[i];
     if (!rc && counters[i]) {
-        /* nothing to guard on an unlimited plan: no lock, no count */
+        /* the product's own ceiling, when the plan allows more */
+        bool by_cap = cap != PL_BILLING_UNLIMITED && (max == PL_BILLING_UNLIMITED || cap < max);
+        if (by_cap)
+            max = cap;
+        /* nothing to guard without a limit: no lock, no count */
         if (max != PL_BILLING_UNLIMITED) {
             rc = pl_orgs_lock(db, org_id);
             if (!rc)
                 rc = counters[i](db, org_id, pl_now_ms(), &used);
-            if (!rc && used + add > max)
+            if (!rc && used + add > max && by_cap) {
+                ctx->err.extra_json =
+                    pl_arena_printf(ctx->arena, "\"limit\":\"%s\",\"used\":%lld,\"max\":%lld",
+                                    pl_limit_names[i], (long long)used, (long long)max);
+                rc = pl_fail(ctx, 402, "plan_limit_reached",
+                             pl_arena_printf(ctx->arena, "At most %lld %s per organization.",
+                                             (long long)max, pl_limit_names[i]));
+            } else if (!rc && used + add > max) {
                 rc = limit_reached(ctx, i, used, max);
+            }
         }
     } else if (!rc) {
         rc = pl_billing_store_usage_add(db, org_id, limit, add, max);

@@ -108,6 +108,12 @@ typedef struct {
  * for an unknown limit: a programming error. */
 int pl_billing_reserve(pl_db_t *db, pl_ctx_t *ctx, const char *org_id, const char *limit,
                        int64_t add);
+/* The same with the product's own ceiling cap on a counted limit (e.g. 20
+ * webhook endpoints whatever the plan; PL_BILLING_UNLIMITED: none): one
+ * count under the lock serves both; over the cap it is 402
+ * plan_limit_reached too, with "at most N per organization". */
+int pl_billing_reserve_capped(pl_db_t *db, pl_ctx_t *ctx, const char *org_id, const char *limit,
+                              int64_t add, int64_t cap);
 
 /* Lowers the stored counter of limit for org_id by n (not below 0), in the
  * caller's transaction of the delete. A no-op for counted limits. */

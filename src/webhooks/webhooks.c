@@ -313,15 +313,16 @@ int pl_webhooks_create(pl_db_t *db, pl_ctx_t *ctx, const char *org_id, const pl_
         return rc;
     }
     int64_t used = 0, max = webhooks_limit(org_id);
-    /* an organization's plan may allow fewer (402 from billing; it counts
-     * with count_endpoints under the org's lock, taken before any write) */
+    /* an organization's: its plan's limit or the fixed cap, whichever is
+     * lower, counted once (count_endpoints) under the org's lock, taken
+     * before any write; the instance's: the cap under the owner's lock */
     if (org_id)
-        rc = pl_billing_reserve(db, ctx, org_id, "webhooks", 1);
-    if (!rc)
+        rc = pl_billing_reserve_capped(db, ctx, org_id, "webhooks", 1, max);
+    if (!rc && !org_id)
         rc = pl_webhooks_store_lock_owner(db, org_id);
-    if (!rc)
+    if (!rc && !org_id)
         rc = pl_webhooks_store_count(db, org_id, &used);
-    if (!rc && used >= max) {
+    if (!rc && !org_id && used >= max) {
         ctx->err.extra_json =
             pl_arena_printf(ctx->arena, "\"limit\":\"webhooks\",\"used\":%lld,\"max\":%lld",
                             (long long)used, (long long)max);
