@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "auditlog/auditlog.h"
-#include "orgs/orgs.h"
 #include "core/module.h"
 #include "web/web.h"
 
@@ -151,43 +150,6 @@ static int export(pl_req_t *req)
 
 /* ---- instance admins: any organization's chain, and the instance chain ---- */
 
-/* Enters {org} for an admin route; db gets the thread's connection. */
-static int admin_org(pl_req_t *req, pl_db_t **db)
-{
-    if (!(*db = pl_db_thread()))
-        return PL_EDB;
-    return pl_orgs_admin_enter(*db, &req->ctx, pl_req_param(req, "org"));
-}
-
-static int admin_org_list(pl_req_t *req)
-{
-    pl_auditlog_filter_t f;
-    pl_db_t *db;
-    int rc = list_filter(req, &f);
-    if (rc || (rc = admin_org(req, &db)))
-        return rc;
-    pl_auditlog_page_t page;
-    return render_page(req, pl_auditlog_list(db, &req->ctx, &f, &page), &page);
-}
-
-static int admin_org_verify(pl_req_t *req)
-{
-    pl_db_t *db;
-    int rc = admin_org(req, &db);
-    if (rc)
-        return rc;
-    pl_auditlog_verification_t v;
-    rc = pl_auditlog_verify(db, &req->ctx, &v);
-    return rc ? rc : pl_resp_object(req, 200, write_verification, &v);
-}
-
-static int admin_org_export(pl_req_t *req)
-{
-    pl_db_t *db;
-    int rc = admin_org(req, &db);
-    return rc ? rc : export(req);
-}
-
 static int instance_list(pl_req_t *req)
 {
     pl_auditlog_filter_t f;
@@ -232,11 +194,12 @@ static pl_route_t routes[] = {
     {PL_M_GET, "/v1/orgs/{org}/audit-events/export", export, PL_AUTH_ORG, "audit.read", 0},
     {PL_M_GET, "/v1/orgs/{org}/audit-events/verify", verify, PL_AUTH_ORG, "audit.read", 0},
     {PL_M_GET, "/v1/me/security-events", security_events, PL_AUTH_USER, NULL, 0},
-    {PL_M_GET, "/v1/admin/orgs/{org}/audit-events", admin_org_list, PL_AUTH_ADMIN, NULL, 0},
-    {PL_M_GET, "/v1/admin/orgs/{org}/audit-events/export", admin_org_export, PL_AUTH_ADMIN, NULL,
-     0},
-    {PL_M_GET, "/v1/admin/orgs/{org}/audit-events/verify", admin_org_verify, PL_AUTH_ADMIN, NULL,
-     0},
+    /* any organization's chain, member or not (the dashboard) */
+    {PL_M_GET, "/v1/admin/orgs/{org}/audit-events", list, PL_AUTH_ADMIN, NULL, PL_ROUTE_ADMIN_ORG},
+    {PL_M_GET, "/v1/admin/orgs/{org}/audit-events/export", export, PL_AUTH_ADMIN, NULL,
+     PL_ROUTE_ADMIN_ORG},
+    {PL_M_GET, "/v1/admin/orgs/{org}/audit-events/verify", verify, PL_AUTH_ADMIN, NULL,
+     PL_ROUTE_ADMIN_ORG},
     {PL_M_GET, "/v1/admin/audit-events", instance_list, PL_AUTH_ADMIN, NULL, 0},
     {PL_M_GET, "/v1/admin/audit-events/export", instance_export, PL_AUTH_ADMIN, NULL, 0},
     {PL_M_GET, "/v1/admin/audit-events/verify", instance_verify, PL_AUTH_ADMIN, NULL, 0},

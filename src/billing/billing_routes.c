@@ -7,7 +7,6 @@
 #include "billing/billing.h"
 #include "billing/billing_int.h"
 #include "core/module.h"
-#include "orgs/orgs.h"
 #include "web/web.h"
 
 #define URL_MAX 2048
@@ -287,25 +286,6 @@ static int usage_get(pl_req_t *req)
     return rc ? rc : pl_resp_object(req, 200, write_usage, &u);
 }
 
-/* The instance admin's view of any organization's plan and usage. */
-static int admin_enter(pl_req_t *req)
-{
-    pl_db_t *db = pl_db_thread();
-    return db ? pl_orgs_admin_enter(db, &req->ctx, pl_req_param(req, "org")) : PL_EDB;
-}
-
-static int admin_billing_get(pl_req_t *req)
-{
-    int rc = admin_enter(req);
-    return rc ? rc : billing_get(req);
-}
-
-static int admin_usage_get(pl_req_t *req)
-{
-    int rc = admin_enter(req);
-    return rc ? rc : usage_get(req);
-}
-
 static int checkout(pl_req_t *req)
 {
     const char *plan = NULL, *success = NULL, *cancel = NULL;
@@ -393,8 +373,9 @@ static pl_route_t routes[] = {
     {PL_M_DELETE, "/v1/admin/plans/{key}", plan_delete, PL_AUTH_ADMIN, NULL, 0},
     {PL_M_PUT, "/v1/admin/orgs/{org}/plan", org_plan_put, PL_AUTH_ADMIN, NULL, J},
     {PL_M_POST, "/v1/admin/billing/sync", sync_now, PL_AUTH_ADMIN, NULL, 0},
-    {PL_M_GET, "/v1/admin/orgs/{org}/billing", admin_billing_get, PL_AUTH_ADMIN, NULL, 0},
-    {PL_M_GET, "/v1/admin/orgs/{org}/usage", admin_usage_get, PL_AUTH_ADMIN, NULL, 0},
+    {PL_M_GET, "/v1/admin/orgs/{org}/billing", billing_get, PL_AUTH_ADMIN, NULL,
+     PL_ROUTE_ADMIN_ORG},
+    {PL_M_GET, "/v1/admin/orgs/{org}/usage", usage_get, PL_AUTH_ADMIN, NULL, PL_ROUTE_ADMIN_ORG},
     {PL_M_GET, "/v1/orgs/{org}/billing", billing_get, PL_AUTH_ORG, "billing.read", 0},
     {PL_M_GET, "/v1/orgs/{org}/usage", usage_get, PL_AUTH_ORG, "org.read", 0},
     {PL_M_POST, "/v1/orgs/{org}/billing/checkout", checkout, PL_AUTH_ORG, "billing.manage", J},

@@ -112,6 +112,8 @@ int pl_dispatch_authorize(pl_req_t *req, pl_db_t *db)
         pl_req_defer(req, touch_session, NULL);
     if (route->auth == PL_AUTH_ADMIN && !req->ctx.principal.is_admin)
         return pl_req_fail(req, 403, "forbidden", "Only instance admins may do this.");
+    if (route->auth == PL_AUTH_ADMIN && (route->flags & PL_ROUTE_ADMIN_ORG))
+        return pl_orgs_admin_enter(db, &req->ctx, pl_req_param(req, "org"));
     if (route->auth == PL_AUTH_ORG) {
         rc = pl_orgs_resolve(db, &req->ctx, pl_req_param(req, "org"), route->perm_bit);
         return rc ? rc : tenant_resolved(req, db);

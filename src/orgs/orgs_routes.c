@@ -506,33 +506,8 @@ static const pl_option_t options[] = {
     {0},
 };
 
-/* The instance admin's reads of any organization (the dashboard's org
- * page): the org handlers, after pl_orgs_admin_enter made it the tenant. */
-static int admin_enter(pl_req_t *req)
-{
-    pl_db_t *db = pl_db_thread();
-    return db ? pl_orgs_admin_enter(db, &req->ctx, pl_req_param(req, "org")) : PL_EDB;
-}
-
-static int admin_org_get(pl_req_t *req)
-{
-    int rc = admin_enter(req);
-    return rc ? rc : orgs_get(req);
-}
-
-static int admin_members_list(pl_req_t *req)
-{
-    int rc = admin_enter(req);
-    return rc ? rc : members_list(req);
-}
-
-static int admin_roles_list(pl_req_t *req)
-{
-    int rc = admin_enter(req);
-    return rc ? rc : roles_list(req);
-}
-
-#define J PL_ROUTE_JSON
+#define J  PL_ROUTE_JSON
+#define AO PL_ROUTE_ADMIN_ORG
 
 /* Every route under /v1/orgs/{org} names the permission it needs; the
  * authorization step resolves the caller's membership first. NULL = any
@@ -563,9 +538,10 @@ static pl_route_t routes[] = {
     {PL_M_DELETE, "/v1/orgs/{org}/teams/{team}/members/{user}", teams_member_remove, PL_AUTH_ORG,
      "team.manage", 0},
     {PL_M_GET, "/v1/orgs/{org}/roles", roles_list, PL_AUTH_ORG, "role.read", 0},
-    {PL_M_GET, "/v1/admin/orgs/{org}", admin_org_get, PL_AUTH_ADMIN, NULL, 0},
-    {PL_M_GET, "/v1/admin/orgs/{org}/members", admin_members_list, PL_AUTH_ADMIN, NULL, 0},
-    {PL_M_GET, "/v1/admin/orgs/{org}/roles", admin_roles_list, PL_AUTH_ADMIN, NULL, 0},
+    /* the instance admin's view of any organization (the dashboard) */
+    {PL_M_GET, "/v1/admin/orgs/{org}", orgs_get, PL_AUTH_ADMIN, NULL, AO},
+    {PL_M_GET, "/v1/admin/orgs/{org}/members", members_list, PL_AUTH_ADMIN, NULL, AO},
+    {PL_M_GET, "/v1/admin/orgs/{org}/roles", roles_list, PL_AUTH_ADMIN, NULL, AO},
     {PL_M_POST, "/v1/orgs/{org}/roles", roles_create, PL_AUTH_ORG, "role.manage", J},
     {PL_M_PATCH, "/v1/orgs/{org}/roles/{key}", roles_update, PL_AUTH_ORG, "role.manage", J},
     {PL_M_DELETE, "/v1/orgs/{org}/roles/{key}", roles_delete, PL_AUTH_ORG, "role.manage", 0},

@@ -87,6 +87,12 @@ struct pl_route {
 #define PL_ROUTE_OPS 16u
 /* With a --metrics-http listener, served there only (the metrics). */
 #define PL_ROUTE_PRIVATE 32u
+/* A PL_AUTH_ADMIN route under /v1/admin/orgs/{org}/: once the caller is
+ * known to be an instance admin, {org} (id or slug) becomes the tenant
+ * without membership and without a role (pl_orgs_admin_enter; 404
+ * not_found when unknown), so an organization's read handlers serve the
+ * admin's view of any organization as they are. */
+#define PL_ROUTE_ADMIN_ORG 64u
 
 /* Where header and query values come from (set by http/). kind is
  * PL_REQ_HEADER or PL_REQ_QUERY; the result lives as long as the request. */

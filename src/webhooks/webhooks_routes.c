@@ -6,7 +6,6 @@
 
 #include "core/crypto.h"
 #include "core/httpc.h"
-#include "orgs/orgs.h"
 #include "platform/events/events.h"
 #include "web/web.h"
 #include "webhooks/webhooks.h"
@@ -14,7 +13,7 @@
 /* The owner of the endpoints a route acts on: NULL for the instance. */
 static const char *owner(pl_req_t *req)
 {
-    /* /v1/admin/orgs/{org}/webhooks...: the org pl_orgs_admin_enter made the tenant */
+    /* /v1/admin/orgs/{org}/webhooks...: the org PL_ROUTE_ADMIN_ORG made the tenant */
     if (req->route->auth == PL_AUTH_ADMIN && !pl_req_param(req, "org"))
         return NULL;
     return req->ctx.tenant.org_id;
@@ -321,40 +320,9 @@ static int retry(pl_req_t *req)
 #define J   PL_ROUTE_JSON
 #define ORG PL_AUTH_ORG
 #define ADM PL_AUTH_ADMIN
+#define AO  PL_ROUTE_ADMIN_ORG
 #define R   "webhook.read"
 #define M   "webhook.manage"
-
-/* The instance admin's reads of any organization's endpoints and their
- * deliveries (the dashboard's org page). */
-static int admin_enter(pl_req_t *req)
-{
-    pl_db_t *db = pl_db_thread();
-    return db ? pl_orgs_admin_enter(db, &req->ctx, pl_req_param(req, "org")) : PL_EDB;
-}
-
-static int admin_org_list(pl_req_t *req)
-{
-    int rc = admin_enter(req);
-    return rc ? rc : list(req);
-}
-
-static int admin_org_get(pl_req_t *req)
-{
-    int rc = admin_enter(req);
-    return rc ? rc : get(req);
-}
-
-static int admin_org_deliveries(pl_req_t *req)
-{
-    int rc = admin_enter(req);
-    return rc ? rc : deliveries(req);
-}
-
-static int admin_org_delivery(pl_req_t *req)
-{
-    int rc = admin_enter(req);
-    return rc ? rc : delivery(req);
-}
 
 static pl_route_t routes[] = {
     {PL_M_GET, "/v1/orgs/{org}/webhooks", list, ORG, R, 0},
@@ -367,11 +335,10 @@ static pl_route_t routes[] = {
     {PL_M_GET, "/v1/orgs/{org}/webhooks/{id}/deliveries", deliveries, ORG, R, 0},
     {PL_M_GET, "/v1/orgs/{org}/webhooks/{id}/deliveries/{delivery}", delivery, ORG, R, 0},
     {PL_M_POST, "/v1/orgs/{org}/webhooks/{id}/deliveries/{delivery}/retry", retry, ORG, M, 0},
-    {PL_M_GET, "/v1/admin/orgs/{org}/webhooks", admin_org_list, ADM, NULL, 0},
-    {PL_M_GET, "/v1/admin/orgs/{org}/webhooks/{id}", admin_org_get, ADM, NULL, 0},
-    {PL_M_GET, "/v1/admin/orgs/{org}/webhooks/{id}/deliveries", admin_org_deliveries, ADM, NULL, 0},
-    {PL_M_GET, "/v1/admin/orgs/{org}/webhooks/{id}/deliveries/{delivery}", admin_org_delivery, ADM,
-     NULL, 0},
+    {PL_M_GET, "/v1/admin/orgs/{org}/webhooks", list, ADM, NULL, AO},
+    {PL_M_GET, "/v1/admin/orgs/{org}/webhooks/{id}", get, ADM, NULL, AO},
+    {PL_M_GET, "/v1/admin/orgs/{org}/webhooks/{id}/deliveries", deliveries, ADM, NULL, AO},
+    {PL_M_GET, "/v1/admin/orgs/{org}/webhooks/{id}/deliveries/{delivery}", delivery, ADM, NULL, AO},
     {PL_M_GET, "/v1/admin/webhooks", list, ADM, NULL, 0},
     {PL_M_POST, "/v1/admin/webhooks", create, ADM, NULL, J},
     {PL_M_GET, "/v1/admin/webhooks/{id}", get, ADM, NULL, 0},
