@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "files/multipart.h"
+#include "files/sigv4.h"
 
 typedef struct {
     char out[4096];
@@ -140,6 +141,121 @@ static void boundary_parameter(void **state)
     assert_false(pl_mp_boundary("multipart/form-datax; boundary=abc", b));
 }
 
+/* ---- SigV4: AWS's documented examples ---- */
+
+#define EMPTY_SHA "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+#define S3_HOST   "examplebucket.s3.amazonaws.com"
+#define S3_DATE   "20130524T000000Z"
+
+static void s3_sign(const char *method, const char *path, const char *query,
+                    const pl_sigv4_header_t *h, int n, const char *payload, const char *want)
+{
+    pl_sigv4_req_t r = {
+        .method = method,
+        .path = path,
+        .query = query,
+        .headers = h,
+        .nheaders = n,
+        .payload_hash = payload,
+        .amz_date = S3_DATE,
+        .region = "us-east-1",
+        .service = "s3",
+        .access_key_id = "AKIAIOSFODNN7EXAMPLE",
+        .secret_access_key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    };
+    char auth[512];
+    assert_int_equal(pl_sigv4_authorization(&r, auth, sizeof(auth)), 0);
+    const char *sig = strstr(auth, "Signature=");
+    assert_non_null(sig);
+    assert_string_equal(sig + 10, want);
+    assert_non_null(strstr(auth, "Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/"
+                                 "aws4_request, SignedHeaders="));
+}
+
+static void sigv4_s3_get_object_with_range(void **state)
+{
+    (void)state;
+    /* any order in, sorted for signing */
+    const pl_sigv4_header_t h[] = {
+        {"x-amz-date", S3_DATE},
+        {"range", "bytes=0-9"},
+        {"host", S3_HOST},
+        {"x-amz-content-sha256", EMPTY_SHA},
+    };
+    s3_sign("GET", "/test.txt", "", h, 4, EMPTY_SHA,
+            "f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41");
+}
+
+static void sigv4_s3_put_object(void **state)
+{
+    (void)state;
+    char path[64];
+    assert_int_equal(pl_sigv4_encode("/test$file.text", 1, path, sizeof(path)), 0);
+    assert_string_equal(path, "/test%24file.text");
+    const char *payload = "44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072";
+    const pl_sigv4_header_t h[] = {
+        {"date", "Fri, 24 May 2013 00:00:00 GMT"},
+        {"host", S3_HOST},
+        {"x-amz-content-sha256", payload},
+        {"x-amz-date", S3_DATE},
+        {"x-amz-storage-class", "REDUCED_REDUNDANCY"},
+    };
+    s3_sign("PUT", path, NULL, h, 5, payload,
+            "98ad721746da40c64f1a55b78f14c238d841ea1380cd77a1b5971af0ece108bd");
+}
+
+static void sigv4_s3_queries(void **state)
+{
+    (void)state;
+    const pl_sigv4_header_t h[] = {
+        {"host", S3_HOST},
+        {"x-amz-content-sha256", EMPTY_SHA},
+        {"x-amz-date", S3_DATE},
+    };
+    /* a parameter without "=" (libcurl 7.88 signs it wrongly) */
+    s3_sign("GET", "/", "lifecycle", h, 3, EMPTY_SHA,
+            "fea454ca298b7da1c68078a5d1bdbfbbe0d65c699e0f91ac7a200a0136783543");
+    /* unsorted parameters */
+    s3_sign("GET", "/", "prefix=J&max-keys=2", h, 3, EMPTY_SHA,
+            "34b48302e7b5fa45bde8084f4b7868a86f0a534bc59db6670ed5711ef69dc6f7");
+    char q[256];
+    assert_int_equal(pl_sigv4_canonical_query("uploads", q, sizeof(q)), 0);
+    assert_string_equal(q, "uploads=");
+    assert_int_equal(pl_sigv4_canonical_query("uploadId=x&partNumber=2", q, sizeof(q)), 0);
+    assert_string_equal(q, "partNumber=2&uploadId=x");
+    assert_int_equal(pl_sigv4_canonical_query("a=1&a-b=2&a=0", q, sizeof(q)), 0);
+    assert_string_equal(q, "a=0&a=1&a-b=2");
+}
+
+static void sigv4_test_suite_get_vanilla(void **state)
+{
+    (void)state;
+    const pl_sigv4_header_t h[] = {
+        {"host", "example.amazonaws.com"},
+        {"x-amz-date", "20150830T123600Z"},
+    };
+    pl_sigv4_req_t r = {
+        .method = "GET",
+        .path = "/",
+        .headers = h,
+        .nheaders = 2,
+        .payload_hash = EMPTY_SHA,
+        .amz_date = "20150830T123600Z",
+        .region = "us-east-1",
+        .service = "service",
+        .access_key_id = "AKIDEXAMPLE",
+        .secret_access_key = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+    };
+    char auth[512];
+    assert_int_equal(pl_sigv4_authorization(&r, auth, sizeof(auth)), 0);
+    assert_string_equal(auth,
+                        "AWS4-HMAC-SHA256 "
+                        "Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, "
+                        "SignedHeaders=host;x-amz-date, "
+                        "Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763"
+                        "fbf31");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -147,6 +263,10 @@ int main(void)
         cmocka_unit_test(a_part_without_headers_and_an_empty_file),
         cmocka_unit_test(cut_bodies_and_malformed_ones),
         cmocka_unit_test(boundary_parameter),
+        cmocka_unit_test(sigv4_s3_get_object_with_range),
+        cmocka_unit_test(sigv4_s3_put_object),
+        cmocka_unit_test(sigv4_s3_queries),
+        cmocka_unit_test(sigv4_test_suite_get_vanilla),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
