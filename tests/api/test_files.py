@@ -35,7 +35,7 @@ HTML = b"<!DOCTYPE html><html><body><script>alert(1)</script></body></html>\n"
 
 # --- the world -----------------------------------------------------------------------------
 
-@pytest.fixture(scope="module", params=["local"])
+@pytest.fixture(scope="module", params=["local", "s3"])
 def backend(request):
     return request.param
 
@@ -47,7 +47,13 @@ def s3(backend):
         return
     s = s3_util.S3StandIn().start()
     yield s
-    s.stop()
+    try:
+        stats = s.stats()
+        # every request plinth made was signed right (the proxy refuses the others)
+        assert stats["refused"] == s.expected_refusals, "\n".join(stats["problems"])
+        assert stats["verified"] > 0, stats
+    finally:
+        s.stop()
 
 
 @pytest.fixture(scope="module")
@@ -137,6 +143,21 @@ def raw_request(srv, head, body=b"", timeout=30):
 
 
 # --- uploads -------------------------------------------------------------------------------
+
+def test_the_s3_stand_in_refuses_a_bad_signature(s3):
+    """The proxy in front of s3rver is the judge of plinth's signatures: it
+    refuses a request signed with another key."""
+    if not s3:
+        pytest.skip("S3 backend only")
+    s3.expected_refusals += 1
+    r = requests.get("http://127.0.0.1:%d/%s/x" % (s3.port, s3_util.BUCKET), headers={
+        "x-amz-date": time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()),
+        "x-amz-content-sha256": hashlib.sha256(b"").hexdigest(),
+        "Authorization": "AWS4-HMAC-SHA256 Credential=%s/%s/%s/s3/aws4_request, "
+                         "SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature=%s"
+                         % (s3_util.KEY_ID, time.strftime("%Y%m%d", time.gmtime()),
+                            s3_util.REGION, "0" * 64)}, timeout=10)
+    assert r.status_code == 403 and b"SignatureDoesNotMatch" in r.content
 
 def test_raw_upload_roundtrip(srv, alice, org):
     data = b"hello, files\n" * 100
