@@ -87,7 +87,8 @@ typedef struct {
     /* a PL_ROUTE_STREAM route: the request was prepared, routed and
      * authorized when its headers arrived, and its body goes to the sink */
     bool streaming;
-    int sink_rc; /* the sink's first error; the rest of the body is dropped */
+    int sink_rc;   /* the sink's first error; the rest of the body is dropped */
+    bool answered; /* refused when the headers came: the body is not read */
 } conn_state_t;
 
 /* The pool that runs PL_ROUTE_HASHING routes. */
@@ -771,6 +772,7 @@ static enum MHD_Result stream_open(conn_state_t *cs, struct MHD_Connection *c, c
      * --conn-timeout still closes a stalled one */
     pl_conn_request_received(pl_conns_of(c));
     if (rc || req->status || req->ctx.err.status) {
+        cs->answered = true;
         conclude(req, rc);
         return send_response(c, req);
     }
@@ -810,6 +812,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     case CS_READY:
         return send_response(c, req);
+    }
+    if (cs->streaming && cs->answered) { /* refused when the headers came */
+        *upload_data_size = 0;
+        return MHD_YES;
     }
     if (*upload_data_size && cs->streaming) {
         size_t n = *upload_data_size;
