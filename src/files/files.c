@@ -282,11 +282,11 @@ int pl_files_delete(pl_db_t *db, pl_ctx_t *ctx, const char *id)
     int rc = pl_db_begin(db);
     if (rc)
         return rc;
-    pl_file_t f;
+    pl_file_t f = {0};
     rc = pl_files_get(db, ctx, id, &f);
     int bit = pl_perm_bit("file.delete");
     const char *user = pl_ctx_user(ctx);
-    bool own = user && f.created_by && !strcmp(user, f.created_by);
+    bool own = !rc && user && f.created_by && !strcmp(user, f.created_by);
     if (!rc && !own && !(bit >= 0 && pl_perms_has(&ctx->tenant.perms, bit)))
         rc = pl_fail(ctx, 403, "forbidden", "Deleting this file needs file.delete.");
     if (!rc)

@@ -95,8 +95,13 @@ static int upload(pl_req_t *req)
             pl_req_field_error(req, "file", "required", "Send the file in the field \"file\".");
             return PL_EINVAL;
         }
-        if (!name || !*name)
+        if (!name || !*name) {
+            /* some browsers send a path ("C:\\fakepath\\a.png"): its last part */
             name = s->mp->filename;
+            for (const char *p = name; *p; p++)
+                if (*p == '/' || *p == '\\')
+                    name = p + 1;
+        }
         declared = s->mp->content_type;
     } else {
         declared = pl_req_header(req, "Content-Type");
