@@ -353,7 +353,7 @@ def test_nothing_changed(srv, w):
 # --- PostgreSQL row-level security -------------------------------------------------------------
 
 TENANT_TABLES = ("memberships", "invitations", "teams", "team_members", "roles", "org_billing",
-                 "billing_usage", "webhook_endpoints", "webhook_deliveries")
+                 "billing_usage", "webhook_endpoints", "webhook_deliveries", "files")
 
 
 def _pg(srv, sql):
@@ -424,10 +424,10 @@ def test_rls_shows_only_the_set_org(srv, w, pg_only):
             counts[t] = total
         # owner + member; the member's accepted and the pending invitation;
         # one team with one member; one custom role; one webhook endpoint with
-        # its test delivery.
+        # its test delivery; one file (and its storage_bytes counter).
         assert counts == {"memberships": 2, "invitations": 2, "teams": 1, "team_members": 1,
-                          "roles": 1, "org_billing": 1, "billing_usage": 0,
-                          "webhook_endpoints": 1, "webhook_deliveries": 1}, counts
+                          "roles": 1, "org_billing": 1, "billing_usage": 1,
+                          "webhook_endpoints": 1, "webhook_deliveries": 1, "files": 1}, counts
     # Writes are fenced too: an update without app.org_id touches nothing.
     out = plinth.psql("UPDATE teams SET name = 'pwned'", url=srv.pg_url)
     r = srv.get("/v1/orgs/%s/teams/%s" % (w.a.id, w.a.team), token=w.owner.token)

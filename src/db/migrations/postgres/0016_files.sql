@@ -12,3 +12,12 @@ CREATE TABLE files (
     created_at BIGINT NOT NULL
 );
 CREATE INDEX files_org ON files(org_id, id);
+
+-- Row-level security: the request's organization (app.org_id), or the one
+-- file a signed download URL names (app.file_id, set while the URL is
+-- checked).
+ALTER TABLE files ENABLE ROW LEVEL SECURITY;
+ALTER TABLE files FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON files
+    USING (org_id = current_setting('app.org_id', true)
+           OR id = current_setting('app.file_id', true));
