@@ -226,11 +226,13 @@ def test_sniffed_type_must_be_allowed_and_agree(srv, alice, org):
     assert "evil.png" not in names and "page.html" not in names
 
 
-def test_over_max_upload_is_413(srv, alice, org):
+def test_over_max_upload_is_413(srv, alice, org, backend):
     head = ("POST %s?name=big.txt HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
             "Content-Type: text/plain\r\nContent-Length: %d\r\n\r\n"
             % (files_path(org["id"]), alice.token, MAX_UPLOAD + 1)).encode()
     assert raw_request(srv, head, b"x" * 1024) == 413
+    if backend != "local":
+        return  # the cap is the HTTP layer's: one backend is enough for the long one
     # a chunked body that goes past the cap
     r = srv.post(files_path(org["id"]) + "?name=big.txt",
                  data=(b"x" * MiB for _ in range(MAX_UPLOAD // MiB + 2)),
