@@ -19,6 +19,7 @@
 #include "platform/events/events.h"
 #include "platform/jobs/jobs.h"
 #include "rbac/rbac.h"
+#include "realtime/realtime.h"
 
 #define TYPES_MAX 2048
 
@@ -454,8 +455,15 @@ const pl_option_t pl_files_options[] = {
     {NULL, NULL, 0, NULL, 0, 0, 0, 0, NULL, NULL, NULL},
 };
 
+/* streams and the activity feed show file events to whoever may read files */
+static const pl_event_rule_t event_rules[] = {
+    {"file.*", "file.read", NULL},
+    {0},
+};
+
 int pl_files_init(void)
 {
+    pl_realtime_rules_add(event_rules);
     static const char label[] = "plinth file download urls v1";
     pl_hmac_sha256(pl_keyring_master(), 32, label, sizeof(label) - 1, url_key);
     if (pl_fstore_init())

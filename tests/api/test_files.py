@@ -359,6 +359,27 @@ def test_expired_signed_url_is_403(srv, alice, org):
     assert_problem(srv.get(path), 403, "forbidden")
 
 
+def test_file_events_reach_file_readers(srv, alice, org):
+    """file.* events show in the activity feed of a caller holding file.read
+    (without audit.read), and not of one without it."""
+    f = upload(srv, alice, org["id"], b"seen in the feed\n", name="feed.txt").json()
+    keys = {}
+    for name, perms in (("reader", ["file.read"]), ("blind", ["org.read"])):
+        r = srv.post("/v1/orgs/%s/api-keys" % org["id"], json={"name": name, "permissions": perms},
+                     token=alice.token)
+        assert r.status_code == 201, r.text
+        keys[name] = r.json()["key"]
+
+    def feed(token):
+        r = srv.get("/v1/orgs/%s/activity" % org["id"], params={"limit": 200}, token=token)
+        assert r.status_code == 200, r.text
+        return [(e["action"], e.get("target_id") or (e.get("target") or {}).get("id"))
+                for e in r.json()["data"]]
+
+    assert ("file.uploaded", f["id"]) in feed(keys["reader"])
+    assert not [a for a, _ in feed(keys["blind"]) if a.startswith("file.")]
+
+
 # --- deletion ------------------------------------------------------------------------------
 
 def test_delete_own_or_with_file_delete(srv, alice, org):
