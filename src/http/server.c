@@ -732,7 +732,8 @@ static void prepare(conn_state_t *cs, struct MHD_Connection *c, const char *meth
  * listener). */
 static bool is_stream_route(conn_state_t *cs, const char *method)
 {
-    if (cs->listener->ops_only)
+    /* uploads are POSTs and PUTs: other requests skip the extra match */
+    if (cs->listener->ops_only || (strcmp(method, "POST") && strcmp(method, "PUT")))
         return false;
     pl_match_t m;
     unsigned allowed = 0;
