@@ -40,6 +40,7 @@ bench: deps build
 	bench/webhooks
 	bench/run-pg
 	bench/streams
+	bench/files
 
 # A Debian package of the release build (scripts/make-deb).
 deb: build

@@ -32,6 +32,7 @@ extern const pl_module_t pl_notifications_module;
 extern const pl_module_t pl_account_module;
 extern const pl_module_t pl_ui_module;
 extern const pl_module_t pl_passkeys_module;
+extern const pl_module_t pl_files_module;
 
 const pl_module_t *const pl_modules[] = {
     /* platform: services every feature uses */
@@ -52,6 +53,7 @@ const pl_module_t *const pl_modules[] = {
     &pl_webhooks_module,
     &pl_projects_module,
     &pl_billing_module,
+    &pl_files_module,
     &pl_admin_module,
     &pl_passkeys_module,
     &pl_realtime_module,

@@ -95,6 +95,9 @@ static const pl_option_t core_opts[] = {
      "background job worker threads; 0 disables them (default 2)", NULL},
     {"max-body", "PLINTH_MAX_BODY", PL_OPT_INT64, &pl_cfg.max_body, 0, 1, 1LL << 30, PL_OPT_SERVE,
      "BYTES", "largest accepted request body (default 1048576)", NULL},
+    {"max-upload", "PLINTH_MAX_UPLOAD", PL_OPT_INT64, &pl_cfg.max_upload, 0, 1, 1LL << 40,
+     PL_OPT_SERVE, "BYTES", "largest accepted upload, streamed to storage (default 26214400)",
+     NULL},
     {"conn-timeout", "PLINTH_CONN_TIMEOUT", PL_OPT_INT, &pl_cfg.conn_timeout, 0, 1, 3600,
      PL_OPT_SERVE, "SECONDS", "close connections idle or stalled this long (default 30)", NULL},
     {"request-timeout", "PLINTH_REQUEST_TIMEOUT", PL_OPT_INT, &pl_cfg.request_timeout, 0, 1, 3600,
@@ -176,6 +179,7 @@ static void set_defaults(void)
     pl_cfg.threads = (int)(cores > 0 ? 2 * cores : 4);
     pl_cfg.workers = 2;
     pl_cfg.max_body = 1024 * 1024;
+    pl_cfg.max_upload = 25 * 1024 * 1024;
     pl_cfg.conn_timeout = 30;
     pl_cfg.request_timeout = 30;
     pl_cfg.max_conns_per_ip = 64;

@@ -20,6 +20,7 @@ typedef struct {
     int threads;           /* --threads, default 2 x cores */
     int workers;           /* --workers, default 2 */
     int64_t max_body;      /* --max-body bytes, default 1 MiB */
+    int64_t max_upload;    /* --max-upload bytes of a streamed body (uploads), default 25 MiB */
     int conn_timeout;      /* --conn-timeout seconds for idle/slow clients */
     int request_timeout;   /* --request-timeout seconds to receive a request (headers, body) */
     int max_conns_per_ip;  /* --max-conns-per-ip open connections per client address; 0: no cap */

@@ -84,6 +84,11 @@ typedef struct {
     size_t target_len;    /* request-target bytes, query included */
     int early_status;     /* 414 or 431 decided from the headers; 0 none */
     cs_phase_t phase;
+    /* a PL_ROUTE_STREAM route: the request was prepared, routed and
+     * authorized when its headers arrived, and its body goes to the sink */
+    bool streaming;
+    int sink_rc;   /* the sink's first error; the rest of the body is dropped */
+    bool answered; /* refused when the headers came: the body is not read */
 } conn_state_t;
 
 /* The pool that runs PL_ROUTE_HASHING routes. */
@@ -423,10 +428,14 @@ static enum MHD_Result send_response(struct MHD_Connection *c, pl_req_t *req)
     struct MHD_Response *r;
     if (req->feed && !req->ctx.err.status) {
         r = feed_response(c, req);
+    } else if (req->has_fd && !req->ctx.err.status && req->fd_len) {
+        r = MHD_create_response_from_fd_at_offset64(req->fd_len, req->resp_fd, req->fd_offset);
+        if (r)
+            req->has_fd = false; /* the response closes it */
     } else if (req->stream_read && !req->ctx.err.status) {
-        r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024,
-                                              (MHD_ContentReaderCallback)req->stream_read,
-                                              req->stream_cls, req->stream_free);
+        r = MHD_create_response_from_callback(
+            req->stream_sized ? req->stream_size : MHD_SIZE_UNKNOWN, 32 * 1024,
+            (MHD_ContentReaderCallback)req->stream_read, req->stream_cls, req->stream_free);
         req->stream_read = NULL; /* the response owns cls now */
     } else {
         r = MHD_create_response_from_buffer(req->resp_len, req->resp_body, MHD_RESPMEM_PERSISTENT);
@@ -507,6 +516,13 @@ static enum MHD_Result check_query_arg(void *cls, enum MHD_ValueKind kind, const
     return MHD_YES;
 }
 
+static int too_large(pl_req_t *req, int64_t cap)
+{
+    return pl_req_fail(
+        req, 413, "payload_too_large",
+        pl_arena_printf(req->ctx.arena, "The body exceeds %lld bytes.", (long long)cap));
+}
+
 /* Finds the route and checks what every route needs: the rate limit, the
  * path parameters (decoded here, after matching on the raw path), the body
  * size, the query's encoding and the JSON body. PL_OK when the handler may
@@ -554,9 +570,7 @@ static int route_request(pl_req_t *req, conn_state_t *cs)
         req->param_values[i] = v;
     }
     if (cs->too_large)
-        return pl_req_fail(req, 413, "payload_too_large",
-                           pl_arena_printf(req->ctx.arena, "The body exceeds %lld bytes.",
-                                           (long long)pl_cfg.max_body));
+        return too_large(req, cs->streaming ? pl_cfg.max_upload : pl_cfg.max_body);
     bool query_ok = true;
     MHD_get_connection_values(cs->conn, MHD_GET_ARGUMENT_KIND, check_query_arg, &query_ok);
     if (!query_ok)
@@ -693,6 +707,79 @@ static void early_problem(pl_req_t *req, int status)
     pl_resp_header(req, "Connection", "close");
 }
 
+/* Fills the request from the connection: path, method, client address,
+ * request id, user agent. */
+static void prepare(conn_state_t *cs, struct MHD_Connection *c, const char *method)
+{
+    pl_req_t *req = &cs->req;
+    req->path = cs->raw_path;
+    req->method_name = method;
+    req->method = pl_method_parse(method);
+    client_ip(c, req->client_ip, sizeof(req->client_ip));
+    const char *rid = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Request-Id");
+    if (rid && request_id_ok(rid))
+        snprintf(req->request_id, sizeof(req->request_id), "%s", rid);
+    else
+        new_request_id(req->request_id);
+    req->ctx.ip = req->client_ip;
+    req->ctx.request_id = req->request_id;
+    const char *ua = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "User-Agent");
+    if (ua)
+        req->ctx.user_agent = pl_utf8_clean(req->ctx.arena, ua, 512);
+}
+
+/* Whether the request goes to a PL_ROUTE_STREAM route (of the API
+ * listener). */
+static bool is_stream_route(conn_state_t *cs, const char *method)
+{
+    /* uploads are POSTs and PUTs: other requests skip the extra match */
+    if (cs->listener->ops_only || (strcmp(method, "POST") && strcmp(method, "PUT")))
+        return false;
+    pl_match_t m;
+    unsigned allowed = 0;
+    int idx = pl_router_match(routes, nroutes, pl_method_parse(method), cs->raw_path, &m, &allowed);
+    return idx >= 0 && (routes[idx].flags & PL_ROUTE_STREAM) && routes[idx].sink;
+}
+
+/* The headers of a request to a PL_ROUTE_STREAM route are in: route it,
+ * authenticate and authorize the caller (in a read scope that ends before
+ * the body is read: no transaction is held while a client uploads) and
+ * open the sink, or answer at once (the body is then not read and the
+ * connection closes). */
+static enum MHD_Result stream_open(conn_state_t *cs, struct MHD_Connection *c, const char *method)
+{
+    pl_req_t *req = &cs->req;
+    cs->streaming = true;
+    prepare(cs, c, method);
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+    int64_t n;
+    if (cl && pl_parse_int64(cl, 0, INT64_MAX, &n) == PL_OK && n > pl_cfg.max_upload)
+        cs->too_large = true;
+    int rc = route_request(req, cs);
+    if (!rc && !req->status && !req->ctx.err.status && req->route->auth != PL_AUTH_NONE) {
+        pl_db_t *db = pl_db_thread();
+        if (!db)
+            rc = PL_EUNAVAILABLE;
+        else if (!(rc = pl_db_scope_begin(db, false))) {
+            rc = pl_dispatch_authorize(req, db);
+            int end = pl_db_scope_end(db, rc == PL_OK && !req->ctx.err.status);
+            if (!rc && !req->ctx.err.status)
+                rc = end;
+        }
+    }
+    if (!rc && !req->status && !req->ctx.err.status)
+        rc = req->route->sink->open(req);
+    /* an authorized upload may take longer than --request-timeout;
+     * --conn-timeout still closes a stalled one */
+    pl_conn_request_received(pl_conns_of(c));
+    if (rc || req->status || req->ctx.err.status) {
+        cs->answered = true;
+        conclude(req, rc);
+        return send_response(c, req);
+    }
+    return MHD_YES;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
@@ -707,6 +794,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         cs->phase = CS_BODY;
         if ((cs->early_status = early_status(cs)))
             goto respond; /* the body, if any, is not read: the connection closes */
+        if (is_stream_route(cs, method))
+            return stream_open(cs, c, method);
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
         int64_t n;
         if (cl && pl_parse_int64(cl, 0, INT64_MAX, &n) == PL_OK && n > pl_cfg.max_body) {
@@ -725,6 +814,27 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     case CS_READY:
         return send_response(c, req);
     }
+    if (cs->streaming && cs->answered) { /* refused when the headers came */
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (*upload_data_size && cs->streaming) {
+        size_t n = *upload_data_size;
+        cs->received += n;
+        *upload_data_size = 0;
+        if (!cs->too_large && cs->received > (uint64_t)pl_cfg.max_upload)
+            cs->too_large = true;
+        if (!cs->too_large && !cs->sink_rc) {
+            int rc = req->route->sink->write(req, upload_data, n);
+            if (rc || req->ctx.err.status)
+                cs->sink_rc = rc ? rc : pl_err_for_status(req->ctx.err.status);
+        }
+        /* what follows an error is read and dropped, for a while */
+        if ((cs->too_large || cs->sink_rc) &&
+            cs->received > (uint64_t)pl_cfg.max_upload + DRAIN_EXTRA)
+            return MHD_NO;
+        return MHD_YES;
+    }
     if (*upload_data_size) {
         size_t n = *upload_data_size;
         cs->received += n;
@@ -739,15 +849,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
 respond:
     pl_conn_request_received(pl_conns_of(c));
-    req->path = cs->raw_path;
-    req->method_name = method;
-    req->method = pl_method_parse(method);
-    client_ip(c, req->client_ip, sizeof(req->client_ip));
-    const char *rid = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Request-Id");
-    if (rid && request_id_ok(rid))
-        snprintf(req->request_id, sizeof(req->request_id), "%s", rid);
-    else
-        new_request_id(req->request_id);
+    if (!cs->streaming)
+        prepare(cs, c, method);
     if (cs->early_status) {
         early_problem(req, cs->early_status);
         return send_response(c, req);
@@ -756,12 +859,13 @@ respond:
         req->body = cs->body.ptr;
         req->body_len = cs->body.len;
     }
-    req->ctx.ip = req->client_ip;
-    req->ctx.request_id = req->request_id;
-    const char *ua = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "User-Agent");
-    if (ua)
-        req->ctx.user_agent = pl_utf8_clean(req->ctx.arena, ua, 512);
-    int rc = route_request(req, cs);
+    int rc;
+    if (cs->streaming) {
+        req->upload_len = cs->received;
+        rc = cs->too_large ? too_large(req, pl_cfg.max_upload) : cs->sink_rc;
+    } else {
+        rc = route_request(req, cs);
+    }
     if (rc || req->status || req->ctx.err.status) {
         conclude(req, rc);
         return send_response(c, req);
@@ -805,6 +909,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
         req->stream_free(req->stream_cls); /* never handed to a response */
     if (req->feed)
         pl_feed_detach(req->feed); /* likewise */
+    if (req->has_fd)
+        close(req->resp_fd); /* likewise */
     pl_buf_free(&cs->body);
     pl_arena_destroy(req->ctx.arena);
     *con_cls = NULL;
@@ -888,8 +994,10 @@ void pl_server_print_routes(FILE *f)
         unsigned bit;
         const char *name;
     } flag_names[] = {
-        {PL_ROUTE_JSON, "json"},       {PL_ROUTE_SUBTREE, "subtree"}, {PL_ROUTE_WRITE, "write"},
-        {PL_ROUTE_HASHING, "hashing"}, {PL_ROUTE_OPS, "ops"},         {PL_ROUTE_PRIVATE, "private"},
+        {PL_ROUTE_JSON, "json"},     {PL_ROUTE_SUBTREE, "subtree"},
+        {PL_ROUTE_WRITE, "write"},   {PL_ROUTE_HASHING, "hashing"},
+        {PL_ROUTE_OPS, "ops"},       {PL_ROUTE_PRIVATE, "private"},
+        {PL_ROUTE_STREAM, "stream"}, {PL_ROUTE_ADMIN_ORG, "admin_org"},
     };
     for (size_t i = 0; i < nroutes; i++) {
         char method[16], flags[64] = "";

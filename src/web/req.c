@@ -1,5 +1,6 @@
 /* req.c - request accessors, responses and JSON input helpers. */
 #include <string.h>
+#include <unistd.h>
 
 #include "web/web.h"
 
@@ -149,6 +150,32 @@ int pl_resp_stream(pl_req_t *req, int status, const char *content_type,
     req->stream_read = read;
     req->stream_cls = cls;
     req->stream_free = free_cls;
+    return PL_OK;
+}
+
+int pl_resp_stream_sized(pl_req_t *req, int status, const char *content_type, uint64_t size,
+                         long (*read)(void *cls, uint64_t pos, char *buf, size_t max), void *cls,
+                         void (*free_cls)(void *cls))
+{
+    pl_resp_stream(req, status, content_type, read, cls, free_cls);
+    req->stream_sized = true;
+    req->stream_size = size;
+    return PL_OK;
+}
+
+int pl_resp_fd(pl_req_t *req, int status, const char *content_type, int fd, uint64_t offset,
+               uint64_t len)
+{
+    req->status = status;
+    req->content_type = content_type;
+    req->resp_body = NULL;
+    req->resp_len = 0;
+    if (req->has_fd)
+        close(req->resp_fd);
+    req->has_fd = true;
+    req->resp_fd = fd;
+    req->fd_offset = offset;
+    req->fd_len = len;
     return PL_OK;
 }
 

@@ -47,6 +47,23 @@ typedef struct pl_req pl_req_t;
 typedef struct pl_route pl_route_t;
 typedef int (*pl_handler_t)(pl_req_t *req);
 
+/* Where a PL_ROUTE_STREAM route's body goes, piece by piece, instead of a
+ * buffer. open runs once the headers are in and the caller is
+ * authenticated and authorized (in a read scope of its own that ends
+ * before the body is read), before any byte of the body: it prepares
+ * req->upload (registering its release on req->ctx.arena, which is freed
+ * whatever happens: a client that goes away mid-body included) or records
+ * an error that is answered at once. write takes each piece of the body in
+ * order, on the request's thread, outside any transaction; an error it
+ * records is answered once the body is in (the rest is read and dropped).
+ * Then the route's handler runs as usual (authorized again, in its write
+ * transaction), with req->upload and req->upload_len (the bytes received)
+ * and no req->body. The body is capped at --max-upload (413). */
+typedef struct {
+    int (*open)(pl_req_t *req);
+    int (*write)(pl_req_t *req, const char *data, size_t n);
+} pl_body_sink_t;
+
 struct pl_route {
     pl_method_t method;
     const char *path; /* template: "/v1/orgs/{org}/members/{user}" */
@@ -62,6 +79,8 @@ struct pl_route {
      * returns an error; then the route's auth and permission apply as
      * usual. NULL: bearer tokens only. */
     int (*ticket)(pl_req_t *req, const char *ticket);
+    /* PL_ROUTE_STREAM routes: where the body goes (see pl_body_sink_t) */
+    const pl_body_sink_t *sink;
     /* filled when the table is assembled at start */
     int index;          /* position in the table (metrics) */
     int perm_bit;       /* perm's bit in the catalog, -1 when perm is NULL */
@@ -93,6 +112,9 @@ struct pl_route {
  * not_found when unknown), so an organization's read handlers serve the
  * admin's view of any organization as they are. */
 #define PL_ROUTE_ADMIN_ORG 64u
+/* The body is streamed to route->sink up to --max-upload instead of being
+ * buffered up to --max-body (uploads). */
+#define PL_ROUTE_STREAM 128u
 
 /* Where header and query values come from (set by http/). kind is
  * PL_REQ_HEADER or PL_REQ_QUERY; the result lives as long as the request. */
@@ -111,7 +133,9 @@ struct pl_req {
     const char *param_values[PL_MAX_PARAMS];
     const char *body; /* NUL-terminated copy, NULL when empty */
     size_t body_len;
-    json_t *json; /* parsed body object (PL_ROUTE_JSON), else NULL */
+    json_t *json;        /* parsed body object (PL_ROUTE_JSON), else NULL */
+    void *upload;        /* PL_ROUTE_STREAM: the sink's state (set by its open) */
+    uint64_t upload_len; /* PL_ROUTE_STREAM: body bytes received */
     char client_ip[64];
     char request_id[129];
     int64_t start_us;
@@ -129,6 +153,12 @@ struct pl_req {
     long (*stream_read)(void *cls, uint64_t pos, char *buf, size_t max);
     void *stream_cls;
     void (*stream_free)(void *cls);
+    bool stream_sized; /* stream_size is the body's length (Content-Length) */
+    uint64_t stream_size;
+    /* a body sent from a file descriptor (pl_resp_fd) */
+    bool has_fd;
+    int resp_fd;
+    uint64_t fd_offset, fd_len;
     /* a long-lived body fed from another thread (pl_resp_feed); the
      * request holds a reference until the server takes it over */
     pl_feed_t *feed;
@@ -160,6 +190,16 @@ int pl_resp_status(pl_req_t *req, int status); /* empty body, e.g. 204 */
 int pl_resp_stream(pl_req_t *req, int status, const char *content_type,
                    long (*read)(void *cls, uint64_t pos, char *buf, size_t max), void *cls,
                    void (*free_cls)(void *cls));
+
+/* pl_resp_stream for a body of a known length (sent as Content-Length). */
+int pl_resp_stream_sized(pl_req_t *req, int status, const char *content_type, uint64_t size,
+                         long (*read)(void *cls, uint64_t pos, char *buf, size_t max), void *cls,
+                         void (*free_cls)(void *cls));
+/* A body of len bytes of the file fd from offset (sent with sendfile where
+ * possible). Takes fd: it is closed when the response is done, or when the
+ * request ends without sending it. */
+int pl_resp_fd(pl_req_t *req, int status, const char *content_type, int fd, uint64_t offset,
+               uint64_t len);
 
 /* A long-lived body fed by a module from its own thread (server-sent
  * events): the response is sent with status and content_type, then every

@@ -19,6 +19,7 @@ ALL_PERMISSIONS = [
     "role.manage", "apikey.read", "apikey.manage", "audit.read", "flag.read",
     "webhook.read", "webhook.manage",
     "project.create", "project.admin",
+    "file.read", "file.write", "file.delete",
     "billing.read", "billing.manage",
 ]
 # Highest first, as GET /v1/orgs/{org}/roles lists them.
@@ -26,8 +27,8 @@ BUILTIN_ROLES = {
     "owner": (4, set(ALL_PERMISSIONS)),
     "admin": (3, set(ALL_PERMISSIONS) - {"org.delete", "billing.manage"}),
     "member": (2, {"org.read", "member.read", "team.read", "role.read", "flag.read",
-                   "project.create"}),
-    "viewer": (1, {"org.read", "member.read", "flag.read"}),
+                   "project.create", "file.read", "file.write"}),
+    "viewer": (1, {"org.read", "member.read", "flag.read", "file.read"}),
     "guest": (0, set()),
 }
 

@@ -98,18 +98,24 @@ ROUTES = [
     ("GET", "/v1/orgs/{org}/webhooks/{webhook}/deliveries/{delivery}", None),
     ("POST", "/v1/orgs/{org}/webhooks/{webhook}/deliveries/{delivery}/retry", None),
     ("DELETE", "/v1/orgs/{org}/webhooks/{webhook}", None),
+    ("GET", "/v1/orgs/{org}/files", None),
+    ("POST", "/v1/orgs/{org}/files?name=intruder.txt", None),
+    ("GET", "/v1/orgs/{org}/files/{file}", None),
+    ("GET", "/v1/orgs/{org}/files/{file}/content", None),
+    ("POST", "/v1/orgs/{org}/files/{file}/url", None),
+    ("DELETE", "/v1/orgs/{org}/files/{file}", None),
     # Last: if it wrongly succeeded it would take the rest with it.
     ("DELETE", "/v1/orgs/{org}", None),
 ]
 ROW_IDS = ["%s %s" % (m, p[len("/v1/orgs/{org}"):] or "/") for m, p, _ in ROUTES]
 OBJECT_ROUTES = [r for r in ROUTES
-                 if re.search(r"\{(user|team|id|key|apikey|project|env|skey|webhook|delivery)\}",
+                 if re.search(r"\{(user|team|id|key|apikey|project|env|skey|webhook|delivery|file)\}",
                               r[1])]
 OBJECT_IDS = ["%s %s" % (m, p[len("/v1/orgs/{org}"):]) for m, p, _ in OBJECT_ROUTES]
 
 
 def normalize(path):
-    return re.sub(r"\{[^}]*\}", "{}", path)
+    return re.sub(r"\{[^}]*\}", "{}", path.split("?")[0])
 
 
 def test_table_covers_every_org_route():
@@ -185,6 +191,10 @@ def populate(srv, sink, owner, name, tag):
     r = srv.post("/v1/orgs/%s/webhooks/%s/test" % (o.id, o.webhook), token=owner.token)
     assert r.status_code == 202, r.text
     o.delivery = r.json()["delivery_id"]
+    r = srv.post("/v1/orgs/%s/files?name=%s.txt" % (o.id, tag), data=b"file of " + tag.encode(),
+                 headers={"Content-Type": "text/plain"}, token=owner.token)
+    assert r.status_code == 201, r.text
+    o.file = r.json()["id"]
     return o
 
 
@@ -228,6 +238,7 @@ def snapshot(srv, w):
             "deliveries": [d["id"] for d in
                            srv.get(base + "/webhooks/%s/deliveries" % o.webhook,
                                    token=w.owner.token).json()["data"]],
+            "files": srv.get(base + "/files", token=w.owner.token).json()["data"],
         }
     return out
 
@@ -237,7 +248,8 @@ def fill(template, o, org_ref=None):
             .replace("{team}", o.team).replace("{id}", o.inv["id"]).replace("{key}", o.role)
             .replace("{apikey}", o.apikey).replace("{project}", o.project)
             .replace("{env}", o.env).replace("{skey}", o.skey)
-            .replace("{webhook}", o.webhook).replace("{delivery}", o.delivery))
+            .replace("{webhook}", o.webhook).replace("{delivery}", o.delivery)
+            .replace("{file}", o.file))
 
 
 def call(srv, token, method, path, body):
@@ -341,7 +353,7 @@ def test_nothing_changed(srv, w):
 # --- PostgreSQL row-level security -------------------------------------------------------------
 
 TENANT_TABLES = ("memberships", "invitations", "teams", "team_members", "roles", "org_billing",
-                 "billing_usage", "webhook_endpoints", "webhook_deliveries")
+                 "billing_usage", "webhook_endpoints", "webhook_deliveries", "files")
 
 
 def _pg(srv, sql):
@@ -412,10 +424,10 @@ def test_rls_shows_only_the_set_org(srv, w, pg_only):
             counts[t] = total
         # owner + member; the member's accepted and the pending invitation;
         # one team with one member; one custom role; one webhook endpoint with
-        # its test delivery.
+        # its test delivery; one file (and its storage_bytes counter).
         assert counts == {"memberships": 2, "invitations": 2, "teams": 1, "team_members": 1,
-                          "roles": 1, "org_billing": 1, "billing_usage": 0,
-                          "webhook_endpoints": 1, "webhook_deliveries": 1}, counts
+                          "roles": 1, "org_billing": 1, "billing_usage": 1,
+                          "webhook_endpoints": 1, "webhook_deliveries": 1, "files": 1}, counts
     # Writes are fenced too: an update without app.org_id touches nothing.
     out = plinth.psql("UPDATE teams SET name = 'pwned'", url=srv.pg_url)
     r = srv.get("/v1/orgs/%s/teams/%s" % (w.a.id, w.a.team), token=w.owner.token)

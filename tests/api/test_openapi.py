@@ -42,7 +42,8 @@ def table_from_binary():
         method, path, auth, perm, _module, flags = cols
         assert auth in AUTH_KINDS, "plinth routes: unknown auth %r in %r" % (auth, line)
         names = set() if flags == "-" else set(flags.split(","))
-        assert names <= {"json", "subtree", "write", "hashing", "ops", "private", "ticket"}, \
+        assert names <= {"json", "subtree", "write", "hashing", "ops", "private", "ticket", "stream",
+                         "admin_org"}, \
             "plinth routes: unknown flags %r in %r" % (flags, line)
         routes.append((method.lower(), path, auth, None if perm == "-" else perm,
                        "json" in names))

@@ -207,7 +207,8 @@ def test_custom_role_level_bounds_assignment(srv, smtp_sink, w):  # noqa: F811
 
 def test_custom_manager_role_acts_only_below_its_level(srv, smtp_sink, w):  # noqa: F811
     key = role_key("mgr")
-    perms = ["org.read", "member.read", "member.update_role", "member.remove", "flag.read"]
+    perms = ["org.read", "member.read", "member.update_role", "member.remove", "flag.read",
+             "file.read"]
     r = make_role(srv, w.owner, w.org, key, 2, perms)
     assert r.status_code == 201, r.text
     mgr = fresh_member(srv, smtp_sink, w, role=key)
@@ -606,6 +607,12 @@ ROUTE_PERMISSIONS = {
     ("GET", "/v1/orgs/{}/webhooks/{}/deliveries"): "webhook.read",
     ("GET", "/v1/orgs/{}/webhooks/{}/deliveries/{}"): "webhook.read",
     ("POST", "/v1/orgs/{}/webhooks/{}/deliveries/{}/retry"): "webhook.manage",
+    ("GET", "/v1/orgs/{}/files"): "file.read",
+    ("POST", "/v1/orgs/{}/files"): "file.write",
+    ("GET", "/v1/orgs/{}/files/{}"): "file.read",
+    ("DELETE", "/v1/orgs/{}/files/{}"): "file.read",
+    ("GET", "/v1/orgs/{}/files/{}/content"): "file.read",
+    ("POST", "/v1/orgs/{}/files/{}/url"): "file.read",
 }
 
 
