@@ -137,6 +137,7 @@ static pl_route_t routes[] = {
     {PL_M_GET, "/v1/admin/jobs", pl_admin_jobs_list, PL_AUTH_ADMIN, NULL, 0},
     {PL_M_POST, "/v1/admin/jobs/{id}/retry", pl_admin_jobs_retry, PL_AUTH_ADMIN, NULL, J},
     {PL_M_GET, "/v1/admin/stats", stats_get, PL_AUTH_ADMIN, NULL, 0},
+    {PL_M_GET, "/v1/admin/emails", pl_admin_emails_list, PL_AUTH_ADMIN, NULL, 0},
     {0},
 };
 

@@ -8,5 +8,7 @@
 /* jobs_routes.c: GET /v1/admin/jobs and POST /v1/admin/jobs/{id}/retry. */
 int pl_admin_jobs_list(pl_req_t *req);
 int pl_admin_jobs_retry(pl_req_t *req);
+/* GET /v1/admin/emails: recent messages (platform/mail's log). */
+int pl_admin_emails_list(pl_req_t *req);
 
 #endif

@@ -1,10 +1,11 @@
 /* jobs_routes.c - the instance-admin view of the job queue, over the jobs
- * platform service (platform/jobs). */
+ * platform service (platform/jobs), and of recent emails (platform/mail). */
 #include <string.h>
 
 #include "admin/admin_routes.h"
 #include "core/jsonw.h"
 #include "platform/jobs/jobs.h"
+#include "platform/mail/mail.h"
 #include "web/web.h"
 
 static void write_job(pl_jw_t *w, const pl_job_t *j)
@@ -30,6 +31,7 @@ typedef struct {
     pl_jw_t *w;
     int count, limit;
     const char *last;
+    pl_arena_t *arena; /* for a cursor that outlives its row */
 } list_ctx_t;
 
 static void add_job(void *ctx, const pl_job_t *j)
@@ -64,7 +66,7 @@ int pl_admin_jobs_list(pl_req_t *req)
     pl_jw_init(&w, &b);
     pl_jw_object_open(&w, NULL);
     pl_jw_array_open(&w, "data");
-    list_ctx_t lc = {&w, 0, limit, NULL};
+    list_ctx_t lc = {&w, 0, limit, NULL, req->ctx.arena};
     rc = pl_jobs_list(db, req->ctx.arena, status, cursor, limit + 1, add_job, &lc);
     pl_jw_array_close(&w);
     pl_jw_string(&w, "next_cursor", lc.count > limit ? lc.last : NULL);
@@ -95,6 +97,62 @@ int pl_admin_jobs_retry(pl_req_t *req)
     pl_jw_init(&w, &b);
     write_job(&w, &j);
     rc = w.err ? w.err : pl_resp_json_buf(req, 200, &b);
+    pl_buf_free(&b);
+    return rc;
+}
+
+/* ---- recent emails (platform/mail's log) ---- */
+
+static void add_message(void *ctx, const pl_mail_log_t *m)
+{
+    list_ctx_t *c = ctx;
+    if (++c->count > c->limit)
+        return;
+    pl_jw_t *w = c->w;
+    pl_jw_object_open(w, NULL);
+    pl_jw_string(w, "id", m->job_id);
+    pl_jw_string(w, "message_id", m->message_id);
+    pl_jw_string(w, "template", m->template_name);
+    pl_jw_string(w, "to", m->to_masked);
+    pl_jw_string(w, "status", m->status);
+    pl_jw_int(w, "attempts", m->attempts);
+    pl_jw_string(w, "last_error", m->last_error);
+    pl_jw_time(w, "created_at", m->created_at);
+    if (m->sent_at)
+        pl_jw_time(w, "sent_at", m->sent_at);
+    else
+        pl_jw_string(w, "sent_at", NULL);
+    pl_jw_object_close(w);
+    c->last = pl_arena_strdup(c->arena, m->job_id);
+}
+
+int pl_admin_emails_list(pl_req_t *req)
+{
+    int limit;
+    const char *cursor;
+    int rc = pl_req_page(req, &limit, &cursor);
+    if (rc)
+        return rc;
+    if (cursor && !pl_uuid_valid(cursor))
+        return pl_req_fail(req, 400, "bad_request", "cursor is malformed.");
+    pl_db_t *db = pl_db_thread();
+    if (!db)
+        return PL_EDB;
+    pl_buf_t b;
+    pl_buf_init(&b, 16 * 1024 * 1024);
+    pl_jw_t w;
+    pl_jw_init(&w, &b);
+    pl_jw_object_open(&w, NULL);
+    pl_jw_array_open(&w, "data");
+    list_ctx_t lc = {&w, 0, limit, NULL, req->ctx.arena};
+    rc = pl_mail_log_page(db, cursor, limit + 1, add_message, &lc);
+    pl_jw_array_close(&w);
+    pl_jw_string(&w, "next_cursor", lc.count > limit ? lc.last : NULL);
+    pl_jw_object_close(&w);
+    if (!rc)
+        rc = w.err;
+    if (!rc)
+        rc = pl_resp_json_buf(req, 200, &b);
     pl_buf_free(&b);
     return rc;
 }

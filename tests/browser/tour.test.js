@@ -120,6 +120,7 @@ describe("every page", () => {
     await open(page, "/_/flags/new-billing", "new-billing", "admin-flag");
     await open(page, "/_/jobs", "Jobs", "admin-jobs");
     await open(page, "/_/jobs?status=dead", "Jobs", "admin-jobs-dead");
+    await open(page, "/_/emails", "Emails", "admin-emails");
     await open(page, "/_/nowhere", "Page not found", "admin-not-found");
 
     // the navigation folds behind a button on a phone, and opens

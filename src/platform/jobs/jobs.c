@@ -106,6 +106,8 @@ int pl_jobs_enqueue(pl_db_t *db, const char *kind, json_t *payload, const pl_job
 {
     char id[37];
     pl_uuid7(id);
+    if (opts && opts->id_out)
+        memcpy(opts->id_out, id, sizeof(id));
     int64_t now = pl_now_ms();
     json_t *empty = payload ? NULL : json_object();
     char *text = json_dumps(payload ? payload : empty, JSON_COMPACT);

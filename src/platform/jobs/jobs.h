@@ -26,6 +26,7 @@ typedef struct {
     int64_t run_at;              /* 0: now */
     int max_attempts;            /* 0: PL_JOB_DEFAULT_ATTEMPTS */
     const char *idempotency_key; /* NULL: none; a second enqueue with the key is a no-op */
+    char *id_out;                /* NULL, or 37 bytes that get the new job's id */
 } pl_job_opts_t;
 
 /* Enqueues a job inside the caller's open write transaction. payload is

@@ -269,6 +269,9 @@ static json_t *open_payload(pl_arena_t *a, json_t *payload)
     return content;
 }
 
+static int log_message(pl_db_t *db, const char *job_id, const char *message_id, const char *name,
+                       const char *to);
+
 int pl_mail_enqueue(pl_db_t *db, const char *name, const char *to, json_t *vars)
 {
     json_t *rendered = NULL;
@@ -279,11 +282,101 @@ int pl_mail_enqueue(pl_db_t *db, const char *name, const char *to, json_t *vars)
     }
     pl_arena_t *a = pl_arena_create();
     json_t *payload = seal_payload(a, rendered);
+    char job_id[37] = "";
+    pl_job_opts_t opts = {.id_out = job_id};
+    rc = payload ? pl_jobs_enqueue(db, "mail.send", payload, &opts) : PL_EINTERNAL;
+    if (!rc)
+        rc = log_message(db, job_id, json_string_value(json_object_get(rendered, "message_id")),
+                         name, to);
     json_decref(rendered);
-    rc = payload ? pl_jobs_enqueue(db, "mail.send", payload, NULL) : PL_EINTERNAL;
     json_decref(payload);
     pl_arena_destroy(a);
     return rc;
+}
+
+/* ---- the log of recent messages ---- */
+
+void pl_mail_mask(const char *to, char *out, size_t outlen)
+{
+    const char *at = to ? strrchr(to, '@') : NULL;
+    if (!at || at == to)
+        snprintf(out, outlen, "***");
+    else
+        snprintf(out, outlen, "%c***%s", to[0], at);
+}
+
+static int log_message(pl_db_t *db, const char *job_id, const char *message_id, const char *name,
+                       const char *to)
+{
+    char masked[400];
+    pl_mail_mask(to, masked, sizeof(masked));
+    PL_PREPARE(st, db,
+               "INSERT INTO email_log (job_id, message_id, template, to_masked, created_at) "
+               "VALUES ($1, $2, $3, $4, $5)");
+    pl_stmt_bind_text(st, 1, job_id);
+    pl_stmt_bind_text(st, 2, message_id ? message_id : "");
+    pl_stmt_bind_text(st, 3, name);
+    pl_stmt_bind_text(st, 4, masked);
+    pl_stmt_bind_int64(st, 5, pl_now_ms());
+    int rc = pl_stmt_exec(st);
+    return rc < 0 ? rc : PL_OK;
+}
+
+static const char sql_log_page[] =
+    "SELECT l.job_id, l.message_id, l.template, l.to_masked, l.created_at, j.status, "
+    "j.attempts, j.last_error, j.finished_at FROM email_log l LEFT JOIN jobs j ON j.id = l.job_id "
+    "WHERE ($1 = '' OR l.job_id < $1) ORDER BY l.job_id DESC LIMIT $2";
+
+int pl_mail_log_page(pl_db_t *db, const char *after, int limit,
+                     void (*fn)(void *arg, const pl_mail_log_t *m), void *arg)
+{
+    PL_PREPARE(st, db, sql_log_page);
+    pl_stmt_bind_text(st, 1, after ? after : "");
+    pl_stmt_bind_int64(st, 2, limit);
+    int rc;
+    while ((rc = pl_stmt_step(st)) == 1) {
+        pl_mail_log_t m = {
+            .job_id = pl_stmt_col_text(st, 0),
+            .message_id = pl_stmt_col_text(st, 1),
+            .template_name = pl_stmt_col_text(st, 2),
+            .to_masked = pl_stmt_col_text(st, 3),
+            .created_at = pl_stmt_col_int64(st, 4),
+            .attempts = (int)pl_stmt_col_int64(st, 6),
+            .last_error = pl_stmt_col_is_null(st, 7) ? NULL : pl_stmt_col_text(st, 7),
+        };
+        const char *job = pl_stmt_col_is_null(st, 5) ? NULL : pl_stmt_col_text(st, 5);
+        if (!job)
+            m.status = "unknown";
+        else if (!strcmp(job, "done"))
+            m.status = "sent";
+        else if (!strcmp(job, "dead"))
+            m.status = "failed";
+        else if (!strcmp(job, "running"))
+            m.status = "sending";
+        else
+            m.status = m.attempts > 0 ? "retrying" : "queued";
+        if (job && !strcmp(job, "done"))
+            m.sent_at = pl_stmt_col_int64(st, 8);
+        fn(arg, &m);
+    }
+    pl_stmt_reset(st);
+    return rc < 0 ? rc : PL_OK;
+}
+
+/* Rows of messages whose jobs are purged (7 days) go too. */
+static int log_purge_job(const char *id, json_t *payload, char *err, size_t errlen)
+{
+    PL_UNUSED(id);
+    PL_UNUSED(payload);
+    pl_db_t *db = pl_db_thread();
+    pl_stmt_t *st = db ? pl_db_prepare(db, "DELETE FROM email_log WHERE created_at < $1") : NULL;
+    if (!st)
+        return PL_EDB;
+    pl_stmt_bind_int64(st, 1, pl_now_ms() - 7LL * 24 * 3600 * 1000);
+    int rc = pl_stmt_exec(st);
+    if (rc < 0)
+        snprintf(err, errlen, "purge failed (%d)", rc);
+    return rc < 0 ? rc : PL_OK;
 }
 
 /* ---- sending ---- */
@@ -422,12 +515,19 @@ static const pl_option_t options[] = {
 
 static const pl_job_def_t jobs[] = {
     {"mail.send", send_job},
+    {"mail.log_purge", log_purge_job, true},
+    {0},
+};
+
+static const pl_schedule_def_t schedules[] = {
+    {"mail.log_purge", "mail.log_purge", 24LL * 3600 * 1000, NULL},
     {0},
 };
 
 const pl_module_t pl_mail_module = {
     .name = "mail",
     .jobs = jobs,
+    .schedules = schedules,
     .options = options,
     .init = mail_init,
 };

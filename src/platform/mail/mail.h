@@ -37,6 +37,27 @@ char *pl_mail_link(pl_arena_t *a, const char *path, const char *token);
  * payload. Returns PL_OK or a db error. */
 int pl_mail_enqueue(pl_db_t *db, const char *template_name, const char *to, json_t *vars);
 
+/* ---- the log of recent messages (the admin dashboard) ----
+ * Each enqueued message leaves a row in email_log in the same transaction:
+ * its template, its recipient masked ("a***@example.com") and its job, whose
+ * state is its status. No subject, body or link is kept. */
+typedef struct {
+    const char *job_id, *message_id, *template_name, *to_masked;
+    const char *status; /* queued, sending, retrying, sent, failed; unknown once purged */
+    int attempts;
+    const char *last_error;      /* NULL when none */
+    int64_t created_at, sent_at; /* sent_at 0 until sent */
+} pl_mail_log_t;
+
+/* Calls fn for up to limit messages, newest first, after the job id after
+ * (NULL: from the newest); strings valid during the call. */
+int pl_mail_log_page(pl_db_t *db, const char *after, int limit,
+                     void (*fn)(void *arg, const pl_mail_log_t *m), void *arg);
+
+/* The masked form of an address: its first character, "***", and "@domain"
+ * (into out, at least 8 bytes; "***" when there is no '@'). */
+void pl_mail_mask(const char *to, char *out, size_t outlen);
+
 /* Renders the template for to: *payload becomes a new object {"to", "subject",
  * "text", "html", "message_id"} (the caller owns the reference), which is what
  * pl_mail_enqueue stores. Variables are HTML-escaped in the HTML part, raw in

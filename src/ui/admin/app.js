@@ -14,6 +14,7 @@ import { usersPage, userPage } from "./users.js";
 import { orgsPage, orgPage } from "./orgs.js";
 import { flagsPage, flagPage } from "./flags.js";
 import { jobsPage } from "./jobs.js";
+import { emailsPage } from "./emails.js";
 
 const BASE = "/_";
 // The product's name (PLINTH_PRODUCT_NAME), which the server writes into the page.
@@ -53,6 +54,7 @@ const routes = [
   { path: "/flags", view: flagsPage, title: "Feature flags", nav: "/flags" },
   { path: "/flags/:key", view: flagPage, title: "Feature flag", nav: "/flags" },
   { path: "/jobs", view: jobsPage, title: "Jobs", nav: "/jobs" },
+  { path: "/emails", view: emailsPage, title: "Emails", nav: "/emails" },
 ];
 
 const NAV = [
@@ -61,6 +63,7 @@ const NAV = [
   ["/orgs", "Organizations"],
   ["/flags", "Feature flags"],
   ["/jobs", "Jobs"],
+  ["/emails", "Emails"],
 ];
 
 const root = document.getElementById("app");
