@@ -16,6 +16,7 @@ typedef struct {
 /* Entries are written once, before count is published, and never change:
  * readers load count (acquire) and read entries below it without a lock. */
 static entry_t catalog[PL_PERMS_MAX];
+static _Atomic bool hidden[PL_PERMS_MAX];
 static _Atomic int count;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 
@@ -111,6 +112,18 @@ int pl_rbac_register_dynamic(const char *key, const char *description, unsigned 
     return bit;
 }
 
+void pl_rbac_set_hidden(const char *key, bool hide)
+{
+    int bit = pl_perm_bit(key);
+    if (bit >= 0)
+        atomic_store(&hidden[bit], hide);
+}
+
+bool pl_perm_hidden(int i)
+{
+    return i >= 0 && i < PL_PERMS_MAX && atomic_load(&hidden[i]);
+}
+
 int pl_perm_count(void)
 {
     return atomic_load_explicit(&count, memory_order_acquire);
@@ -143,7 +156,7 @@ int pl_perms_from_json(json_t *arr, pl_perms_t *out, const char **bad)
         if (!json_is_string(v))
             return PL_EINVAL;
         int bit = pl_perm_bit(json_string_value(v));
-        if (bit < 0) {
+        if (bit < 0 || pl_perm_hidden(bit)) {
             *bad = json_string_value(v);
             return PL_EINVAL;
         }

@@ -41,10 +41,16 @@ int pl_rbac_register(const pl_perm_def_t *defs);
  * PL_ELIMIT when the catalog is full. */
 int pl_rbac_register_dynamic(const char *key, const char *description, unsigned roles);
 
+/* Hides a key from the catalog's listing and from parsing (a deleted
+ * collection's permissions), or shows it again; its bit stays. */
+void pl_rbac_set_hidden(const char *key, bool hidden);
+
 /* The bit of a permission key; -1 when unknown. */
 int pl_perm_bit(const char *key);
 /* The number of keys in the catalog, and entry i (0 <= i < count). The
- * strings live as long as the process. */
+ * strings live as long as the process. Hidden keys are listed too: callers
+ * that show the catalog skip those pl_perm_hidden says are hidden. */
+bool pl_perm_hidden(int i);
 int pl_perm_count(void);
 void pl_perm_entry(int i, const char **key, const char **description);
 /* Every permission of the catalog. */
