@@ -129,9 +129,9 @@ int pl_coll_definition_check(pl_ctx_t *ctx, json_t *in, const char *name, json_t
     json_t *jsrch = json_object_get(in, "search");
     if (jsrch && !json_is_null(jsrch)) {
         if (!json_is_array(jsrch) || json_array_size(jsrch) > PL_COLL_SEARCH_MAX)
-            pl_field_error(ctx, "search", "invalid",
-                           pl_arena_printf(ctx->arena, "At most %d field names.",
-                                           PL_COLL_SEARCH_MAX));
+            pl_field_error(
+                ctx, "search", "invalid",
+                pl_arena_printf(ctx->arena, "At most %d field names.", PL_COLL_SEARCH_MAX));
         else
             search = checked_fields(ctx, schema, jsrch, "search");
     }
@@ -158,18 +158,18 @@ int pl_coll_definition_check(pl_ctx_t *ctx, json_t *in, const char *name, json_t
     if (jm && !json_is_null(jm)) {
         if (!json_is_integer(jm) || json_integer_value(jm) < 64 ||
             json_integer_value(jm) > PL_COLL_RECORD_MAX)
-            pl_field_error(ctx, "max_record_bytes", "invalid",
-                           pl_arena_printf(ctx->arena, "An integer from 64 to %d.",
-                                           PL_COLL_RECORD_MAX));
+            pl_field_error(
+                ctx, "max_record_bytes", "invalid",
+                pl_arena_printf(ctx->arena, "An integer from 64 to %d.", PL_COLL_RECORD_MAX));
         else
             max_bytes = json_integer_value(jm);
     }
     int rc = pl_validated(ctx);
     if (!rc)
-        *out = json_pack("{s:s, s:s, s:O, s:o, s:o, s:{s:s, s:s}, s:I}", "name", given, "scope",
-                         scope, "schema", schema, "indexes", indexes, "search", search, "rules",
-                         "update", rules[0], "delete", rules[1], "max_record_bytes",
-                         (json_int_t)max_bytes);
+        *out =
+            json_pack("{s:s, s:s, s:O, s:o, s:o, s:{s:s, s:s}, s:I}", "name", given, "scope", scope,
+                      "schema", schema, "indexes", indexes, "search", search, "rules", "update",
+                      rules[0], "delete", rules[1], "max_record_bytes", (json_int_t)max_bytes);
     else {
         json_decref(indexes);
         json_decref(search);
@@ -263,8 +263,8 @@ typedef struct {
     void *arg;
 } list_t;
 
-static void list_one(void *arg, const char *name, const char *def, int64_t version,
-                     int64_t created, int64_t updated)
+static void list_one(void *arg, const char *name, const char *def, int64_t version, int64_t created,
+                     int64_t updated)
 {
     PL_UNUSED(name);
     list_t *l = arg;

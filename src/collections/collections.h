@@ -36,12 +36,12 @@
 
 /* ---- limits ---- */
 #define PL_COLL_NAME_MAX        63
-#define PL_COLL_MAX             1000   /* definitions */
-#define PL_COLL_SCHEMA_BYTES    65536  /* serialized schema */
-#define PL_COLL_SCHEMA_DEPTH    8      /* nested schemas */
-#define PL_COLL_PROPS_MAX       200    /* properties, counted over the whole schema */
-#define PL_COLL_ENUM_MAX        256    /* entries of an enum */
-#define PL_COLL_PATTERN_MAX     256    /* bytes of a pattern */
+#define PL_COLL_MAX             1000  /* definitions */
+#define PL_COLL_SCHEMA_BYTES    65536 /* serialized schema */
+#define PL_COLL_SCHEMA_DEPTH    8     /* nested schemas */
+#define PL_COLL_PROPS_MAX       200   /* properties, counted over the whole schema */
+#define PL_COLL_ENUM_MAX        256   /* entries of an enum */
+#define PL_COLL_PATTERN_MAX     256   /* bytes of a pattern */
 #define PL_COLL_INDEXES_MAX     16
 #define PL_COLL_INDEX_FIELDS    4
 #define PL_COLL_SEARCH_MAX      8
@@ -49,9 +49,9 @@
 #define PL_COLL_IN_MAX          50     /* values of one `in` filter */
 #define PL_COLL_RECORD_MAX      262144 /* largest max_record_bytes */
 #define PL_COLL_RECORD_DEFAULT  65536
-#define PL_COLL_FIELD_MAX       63     /* a queryable field name */
-#define PL_COLL_Q_MAX           256    /* bytes of a search query */
-#define PL_COLL_SEARCH_TEXT_MAX 65536  /* bytes indexed for search per record */
+#define PL_COLL_FIELD_MAX       63    /* a queryable field name */
+#define PL_COLL_Q_MAX           256   /* bytes of a search query */
+#define PL_COLL_SEARCH_TEXT_MAX 65536 /* bytes indexed for search per record */
 
 /* ---- the JSON Schema subset (schema.c, pure) ---- */
 

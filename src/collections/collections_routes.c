@@ -102,8 +102,8 @@ static int definition_delete(pl_req_t *req)
     const char *force = pl_req_query(req, "force");
     if (force && strcmp(force, "true") && strcmp(force, "false"))
         return pl_req_fail(req, 400, "bad_request", "force is true or false.");
-    int rc = pl_coll_delete(db, &req->ctx, pl_req_param(req, "name"),
-                            force && !strcmp(force, "true"));
+    int rc =
+        pl_coll_delete(db, &req->ctx, pl_req_param(req, "name"), force && !strcmp(force, "true"));
     return rc ? rc : pl_resp_status(req, 204);
 }
 
@@ -114,8 +114,8 @@ static int scope(pl_req_t *req, pl_db_t **db, pl_rscope_t *s)
     *db = pl_db_thread();
     if (!*db)
         return PL_EDB;
-    return pl_records_scope(*db, &req->ctx, pl_req_param(req, "name"),
-                            pl_req_param(req, "project"), s);
+    return pl_records_scope(*db, &req->ctx, pl_req_param(req, "name"), pl_req_param(req, "project"),
+                            s);
 }
 
 typedef struct {
@@ -158,9 +158,9 @@ static int query_arg(void *arg, const char *name, const char *value)
         return 1;
     }
     if (p->q->nfilters >= PL_COLL_FILTERS_MAX) {
-        pl_req_field_error(req, "filter", "too_long",
-                           pl_arena_printf(req->ctx.arena, "At most %d filters.",
-                                           PL_COLL_FILTERS_MAX));
+        pl_req_field_error(
+            req, "filter", "too_long",
+            pl_arena_printf(req->ctx.arena, "At most %d filters.", PL_COLL_FILTERS_MAX));
         p->rc = PL_EINVAL;
         return 1;
     }
@@ -330,8 +330,8 @@ static int grant_put(pl_req_t *req)
     if (rc)
         return rc;
     pl_record_grant_t g;
-    rc = pl_record_grants_put(db, &req->ctx, &s, pl_req_param(req, "id"),
-                              pl_req_param(req, "user"), access, &g);
+    rc = pl_record_grants_put(db, &req->ctx, &s, pl_req_param(req, "id"), pl_req_param(req, "user"),
+                              access, &g);
     return rc ? rc : pl_resp_json(req, 200, grant_json(req, &g));
 }
 

@@ -36,8 +36,9 @@ int pl_coll_store_get(pl_db_t *db, pl_arena_t *a, const char *name, const char *
 static const char sql_def_list[] = "SELECT name, definition, version, created_at, updated_at "
                                    "FROM collections ORDER BY name";
 
-int pl_coll_store_list(pl_db_t *db, void (*fn)(void *arg, const char *name, const char *def,
-                                               int64_t version, int64_t created, int64_t updated),
+int pl_coll_store_list(pl_db_t *db,
+                       void (*fn)(void *arg, const char *name, const char *def, int64_t version,
+                                  int64_t created, int64_t updated),
                        void *arg)
 {
     PL_PREPARE(st, db, sql_def_list);
@@ -55,8 +56,8 @@ static const char sql_def_insert[] =
 static const char sql_def_update[] =
     "UPDATE collections SET definition = $2, version = $3, updated_at = $4 WHERE name = $1";
 
-int pl_coll_store_put(pl_db_t *db, const char *name, const char *def, int64_t version,
-                      int64_t now, bool insert)
+int pl_coll_store_put(pl_db_t *db, const char *name, const char *def, int64_t version, int64_t now,
+                      bool insert)
 {
     PL_PREPARE(st, db, insert ? sql_def_insert : sql_def_update);
     pl_stmt_bind_text(st, 1, name);
@@ -142,8 +143,9 @@ int pl_coll_store_index_drop(pl_db_t *db, pl_arena_t *a, const char *index_name)
 
 /* ---- records ---- */
 
-#define REC_COLS "id, org_id, collection, project_id, %s, search_text, version, created_by, "      \
-                 "created_at, updated_at"
+#define REC_COLS                                                                                   \
+    "id, org_id, collection, project_id, %s, search_text, version, created_by, "                   \
+    "created_at, updated_at"
 
 static const char sql_rec_insert_lite[] =
     "INSERT INTO records (id, org_id, collection, project_id, data, search_text, version, "
@@ -256,7 +258,8 @@ int pl_rec_store_exists(pl_db_t *db, const char *org_id, const char *collection,
     return rc < 0 ? rc : PL_OK;
 }
 
-static const char sql_rec_delete_all[] = "DELETE FROM records WHERE org_id = $1 AND collection = $2";
+static const char sql_rec_delete_all[] =
+    "DELETE FROM records WHERE org_id = $1 AND collection = $2";
 
 int pl_rec_store_delete_all(pl_db_t *db, const char *org_id, const char *collection,
                             int64_t *deleted)
@@ -269,17 +272,17 @@ int pl_rec_store_delete_all(pl_db_t *db, const char *org_id, const char *collect
     return rc < 0 ? rc : PL_OK;
 }
 
-int pl_rec_store_referencing(pl_db_t *db, pl_arena_t *a, const char *org_id,
-                             const char *collection, const char *field, const char *value,
-                             int max, const char ***ids, int *n)
+int pl_rec_store_referencing(pl_db_t *db, pl_arena_t *a, const char *org_id, const char *collection,
+                             const char *field, const char *value, int max, const char ***ids,
+                             int *n)
 {
-    const char *sql = pl_rec_store_intern(pl_arena_printf(
-        a,
-        pg() ? "SELECT id FROM records WHERE org_id = $1 AND collection = $2 AND "
-               "(data->>'%s') = $3 LIMIT %d"
-             : "SELECT id FROM records WHERE org_id = $1 AND collection = $2 AND "
-               "json_extract(data, '$.%s') = $3 LIMIT %d",
-        field, max));
+    const char *sql = pl_rec_store_intern(
+        pl_arena_printf(a,
+                        pg() ? "SELECT id FROM records WHERE org_id = $1 AND collection = $2 AND "
+                               "(data->>'%s') = $3 LIMIT %d"
+                             : "SELECT id FROM records WHERE org_id = $1 AND collection = $2 AND "
+                               "json_extract(data, '$.%s') = $3 LIMIT %d",
+                        field, max));
     if (!sql)
         return PL_EBUSY;
     PL_PREPARE(st, db, sql);
@@ -372,8 +375,8 @@ int pl_rec_store_run(pl_db_t *db, pl_arena_t *a, const pl_rec_query_t *q,
 static const char sql_grant_get[] =
     "SELECT access FROM record_grants WHERE org_id = $1 AND record_id = $2 AND user_id = $3";
 
-int pl_grant_store_get(pl_db_t *db, const char *org_id, const char *record_id,
-                       const char *user_id, pl_arena_t *a, const char **access)
+int pl_grant_store_get(pl_db_t *db, const char *org_id, const char *record_id, const char *user_id,
+                       pl_arena_t *a, const char **access)
 {
     PL_PREPARE(st, db, sql_grant_get);
     pl_stmt_bind_text(st, 1, org_id);
@@ -390,8 +393,8 @@ static const char sql_grant_put[] =
     "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (record_id, user_id) DO UPDATE SET "
     "access = excluded.access, granted_by = excluded.granted_by";
 
-int pl_grant_store_put(pl_db_t *db, const char *org_id, const char *record_id,
-                       const char *user_id, const char *access, const char *by, int64_t now)
+int pl_grant_store_put(pl_db_t *db, const char *org_id, const char *record_id, const char *user_id,
+                       const char *access, const char *by, int64_t now)
 {
     PL_PREPARE(st, db, sql_grant_put);
     pl_stmt_bind_text(st, 1, record_id);

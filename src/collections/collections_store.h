@@ -10,11 +10,12 @@
 /* definitions */
 int pl_coll_store_get(pl_db_t *db, pl_arena_t *a, const char *name, const char **def,
                       int64_t *version, int64_t *created_at, int64_t *updated_at);
-int pl_coll_store_list(pl_db_t *db, void (*fn)(void *arg, const char *name, const char *def,
-                                               int64_t version, int64_t created, int64_t updated),
+int pl_coll_store_list(pl_db_t *db,
+                       void (*fn)(void *arg, const char *name, const char *def, int64_t version,
+                                  int64_t created, int64_t updated),
                        void *arg);
-int pl_coll_store_put(pl_db_t *db, const char *name, const char *def, int64_t version,
-                      int64_t now, bool insert);
+int pl_coll_store_put(pl_db_t *db, const char *name, const char *def, int64_t version, int64_t now,
+                      bool insert);
 int pl_coll_store_delete(pl_db_t *db, const char *name);
 int pl_coll_store_count(pl_db_t *db, int64_t *out);
 /* every organization id (for instance-wide passes over records) */
@@ -46,9 +47,9 @@ int pl_rec_store_delete_all(pl_db_t *db, const char *org_id, const char *collect
                             int64_t *deleted);
 /* the ids (and project) of records of collection whose top-level field
  * equals value, at most max of them */
-int pl_rec_store_referencing(pl_db_t *db, pl_arena_t *a, const char *org_id,
-                             const char *collection, const char *field, const char *value,
-                             int max, const char ***ids, int *n);
+int pl_rec_store_referencing(pl_db_t *db, pl_arena_t *a, const char *org_id, const char *collection,
+                             const char *field, const char *value, int max, const char ***ids,
+                             int *n);
 /* is user_id a member of org_id? */
 int pl_rec_store_is_member(pl_db_t *db, const char *org_id, const char *user_id, bool *out);
 
@@ -70,10 +71,10 @@ int pl_rec_store_run(pl_db_t *db, pl_arena_t *a, const pl_rec_query_t *q,
                      void (*fn)(void *arg, const pl_record_row_t *r), void *arg);
 
 /* grants */
-int pl_grant_store_get(pl_db_t *db, const char *org_id, const char *record_id,
-                       const char *user_id, pl_arena_t *a, const char **access);
-int pl_grant_store_put(pl_db_t *db, const char *org_id, const char *record_id,
-                       const char *user_id, const char *access, const char *by, int64_t now);
+int pl_grant_store_get(pl_db_t *db, const char *org_id, const char *record_id, const char *user_id,
+                       pl_arena_t *a, const char **access);
+int pl_grant_store_put(pl_db_t *db, const char *org_id, const char *record_id, const char *user_id,
+                       const char *access, const char *by, int64_t now);
 int pl_grant_store_delete(pl_db_t *db, const char *org_id, const char *record_id,
                           const char *user_id);
 int pl_grant_store_list(pl_db_t *db, pl_arena_t *a, const char *org_id, const char *record_id,

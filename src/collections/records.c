@@ -71,7 +71,8 @@ static void on_error(void *arg, const char *pointer, const char *keyword, const 
 {
     verr_t *v = arg;
     pl_field_error(v->ctx, pl_arena_strdup(v->ctx->arena, pointer),
-                   pl_arena_strdup(v->ctx->arena, keyword), pl_arena_strdup(v->ctx->arena, message));
+                   pl_arena_strdup(v->ctx->arena, keyword),
+                   pl_arena_strdup(v->ctx->arena, message));
 }
 
 /* The x-ref, x-user and x-file properties of data, checked against the
@@ -90,9 +91,9 @@ static int check_links(pl_db_t *db, pl_ctx_t *ctx, const pl_rscope_t *s, json_t 
         const char *ref = json_string_value(json_object_get(ps, "x-ref"));
         if (ref) {
             pl_record_row_t row;
-            int r = pl_uuid_valid(v) ? pl_rec_store_get(db, ctx->arena, ctx->tenant.org_id, ref, v,
-                                                        false, &row)
-                                     : PL_ENOTFOUND;
+            int r = pl_uuid_valid(v)
+                        ? pl_rec_store_get(db, ctx->arena, ctx->tenant.org_id, ref, v, false, &row)
+                        : PL_ENOTFOUND;
             if (r == PL_ENOTFOUND ||
                 (!r && (row.project_id ? !s->project_id || strcmp(row.project_id, s->project_id)
                                        : s->project_id != NULL)))
@@ -216,8 +217,8 @@ static int load(pl_db_t *db, pl_ctx_t *ctx, const pl_rscope_t *s, const char *id
 {
     if (!pl_uuid_valid(id))
         return no_record(ctx);
-    int rc = pl_rec_store_get(db, ctx->arena, ctx->tenant.org_id, s->coll.name, id,
-                              act != ACT_READ, row);
+    int rc = pl_rec_store_get(db, ctx->arena, ctx->tenant.org_id, s->coll.name, id, act != ACT_READ,
+                              row);
     if (rc == PL_ENOTFOUND)
         return no_record(ctx);
     if (rc)
@@ -297,15 +298,15 @@ static int notify_assigned(pl_db_t *db, pl_ctx_t *ctx, const pl_rscope_t *s, con
                          .action = "record.assigned",
                          .actor_type = pl_ctx_user(ctx) ? "user" : "api_key",
                          .actor_id = pl_ctx_user(ctx)};
-        json_t *d = json_pack("{s:s, s:s, s:s?, s:s}", "collection", s->coll.name, "record_id",
-                              id, "project_id", s->project_id, "field", k);
+        json_t *d = json_pack("{s:s, s:s, s:s?, s:s}", "collection", s->coll.name, "record_id", id,
+                              "project_id", s->project_id, "field", k);
         pl_notification_t n = {
             .user_id = u,
             .type = "record.assigned",
             .org_id = ctx->tenant.org_id,
             .title = pl_arena_printf(ctx->arena, "A %s record was assigned to you", s->coll.name),
-            .body = pl_arena_printf(ctx->arena, "You were set as %s of a %s record.", k,
-                                    s->coll.name),
+            .body =
+                pl_arena_printf(ctx->arena, "You were set as %s of a %s record.", k, s->coll.name),
             .data = d,
         };
         int rc = pl_notifications_create(db, &ev, &n, false);
@@ -429,7 +430,7 @@ int pl_records_update(pl_db_t *db, pl_ctx_t *ctx, const pl_rscope_t *s, const ch
         rc = notify_assigned(db, ctx, s, row.id, next, old.data);
     if ((rc = pl_db_finish(db, rc)))
         return rc;
-    *out = (pl_record_t){row.id,         s->coll.name,   s->project_id, next,
+    *out = (pl_record_t){row.id,          s->coll.name,   s->project_id,  next,
                          row.version + 1, row.created_by, row.created_at, now};
     return PL_OK;
 }
@@ -474,10 +475,10 @@ static void on_referenced_impl(ref_t *r, const pl_coll_t *c)
         if (d->rc || !n)
             continue;
         if (!strcmp(mode, "conflict")) {
-            d->rc = pl_fail(d->ctx, 409, "conflict",
-                            pl_arena_printf(d->ctx->arena,
-                                            "Records of %s refer to this record (%s).", c->name,
-                                            k));
+            d->rc =
+                pl_fail(d->ctx, 409, "conflict",
+                        pl_arena_printf(d->ctx->arena, "Records of %s refer to this record (%s).",
+                                        c->name, k));
             continue;
         }
         pl_rscope_t cs = {.coll = *c, .project_id = r->s->project_id};
@@ -574,8 +575,8 @@ int pl_record_grants_put(pl_db_t *db, pl_ctx_t *ctx, const pl_rscope_t *s, const
     }
     int64_t now = pl_now_ms();
     if (!rc)
-        rc = pl_grant_store_put(db, ctx->tenant.org_id, row.id, user_id, access,
-                                pl_ctx_user(ctx), now);
+        rc = pl_grant_store_put(db, ctx->tenant.org_id, row.id, user_id, access, pl_ctx_user(ctx),
+                                now);
     json_t *extra = json_pack("{s:s, s:s}", "user_id", user_id, "access", access);
     if (!rc)
         rc = event(db, ctx, s, "record.granted", row.id, row.version, extra);
@@ -607,7 +608,7 @@ int pl_record_grants_delete(pl_db_t *db, pl_ctx_t *ctx, const pl_rscope_t *s, co
 
 int pl_coll_op_parse(const char *s)
 {
-    static const char *const ops[] = {"eq", "ne",  "lt",     "lte",     "gt",
+    static const char *const ops[] = {"eq",  "ne", "lt",     "lte",     "gt",
                                       "gte", "in", "exists", "contains"};
     for (size_t i = 0; i < PL_ARRAY_LEN(ops); i++)
         if (!strcmp(s, ops[i]))
@@ -865,8 +866,8 @@ int pl_records_list(pl_db_t *db, pl_ctx_t *ctx, const pl_rscope_t *s, const pl_c
                             b.pg ? "data::text" : "data", param_text(&b, ctx->tenant.org_id),
                             s->coll.name));
     if (s->project_id)
-        add(&b, pl_arena_printf(ctx->arena, " AND project_id = $%d",
-                                param_text(&b, s->project_id)));
+        add(&b,
+            pl_arena_printf(ctx->arena, " AND project_id = $%d", param_text(&b, s->project_id)));
     else
         add(&b, " AND project_id IS NULL");
     if (!has_perm(ctx, s->coll.name, "read")) {
@@ -937,8 +938,8 @@ int pl_records_list(pl_db_t *db, pl_ctx_t *ctx, const pl_rscope_t *s, const pl_c
         else
             add(&b, pl_arena_printf(ctx->arena, " ORDER BY %s %s, id %s",
                                     pl_coll_store_field_expr(ctx->arena, field), dir, dir));
-        add(&b, pl_arena_printf(ctx->arena, " LIMIT $%d OFFSET $%d",
-                                param_int(&b, q->limit + 1), param_int(&b, offset)));
+        add(&b, pl_arena_printf(ctx->arena, " LIMIT $%d OFFSET $%d", param_int(&b, q->limit + 1),
+                                param_int(&b, offset)));
         pl_buf_append(&b.sql, "", 1);
         b.q.sql = b.sql.ptr ? pl_rec_store_intern(b.sql.ptr) : NULL;
         if (!b.q.sql)
@@ -952,8 +953,8 @@ int pl_records_list(pl_db_t *db, pl_ctx_t *ctx, const pl_rscope_t *s, const pl_c
     if (!rc)
         rc = l.rc;
     if (!rc && l.count > q->limit)
-        *next = by_id ? l.last
-                      : pl_arena_printf(ctx->arena, "o%lld", (long long)(offset + q->limit));
+        *next =
+            by_id ? l.last : pl_arena_printf(ctx->arena, "o%lld", (long long)(offset + q->limit));
     return rc;
 }
 

@@ -158,6 +158,60 @@ static bool date_time_ok(const char *s, size_t n)
     return true;
 }
 
+/* A dotted-quad IPv4 address: four numbers 0..255 without leading zeros. */
+static bool ipv4_ok(const char *s, size_t n)
+{
+    int parts = 0;
+    size_t i = 0;
+    while (i <= n && parts < 4) {
+        size_t start = i;
+        int v = 0;
+        while (i < n && s[i] >= '0' && s[i] <= '9' && i - start < 3)
+            v = v * 10 + (s[i++] - '0');
+        if (i == start || v > 255 || (s[start] == '0' && i - start > 1))
+            return false;
+        parts++;
+        if (i == n)
+            break;
+        if (s[i] != '.')
+            return false;
+        i++;
+    }
+    return parts == 4 && i == n;
+}
+
+/* The inside of an IP-literal ("[...]"): IPv6 (hex digits and colons, maybe
+ * an IPv4 tail) or an IPvFuture. */
+static bool ip_literal_ok(const char *s, size_t n)
+{
+    if (!n)
+        return false;
+    if (s[0] == 'v' || s[0] == 'V')
+        return n > 3 && memchr(s, '.', n);
+    size_t colons = 0, last_colon = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == ':') {
+            colons++;
+            last_colon = i;
+        } else if (!strchr("0123456789abcdefABCDEF.", s[i]) || !s[i]) {
+            return false;
+        }
+    }
+    if (colons < 2)
+        return false;
+    if (memchr(s, '.', n))
+        return ipv4_ok(s + last_colon + 1, n - last_colon - 1);
+    return true;
+}
+
+/* An email domain's address literal: IPv4, or "IPv6:" and an address. */
+static bool address_literal_ok(const char *s, size_t n)
+{
+    if (n > 5 && !strncmp(s, "IPv6:", 5))
+        return ip_literal_ok(s + 5, n - 5);
+    return ipv4_ok(s, n);
+}
+
 static bool atext(unsigned char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
@@ -194,7 +248,7 @@ static bool email_ok(const char *s, size_t n)
     if (d >= end)
         return false;
     if (*d == '[')
-        return end[-1] == ']' && end - d > 2;
+        return end[-1] == ']' && address_literal_ok(d + 1, (size_t)(end - d - 2));
     for (const char *p = d; p < end; p++) {
         unsigned char c = (unsigned char)*p;
         if (c == '.') {
@@ -225,6 +279,29 @@ static bool uri_ok(const char *s, size_t n)
     if (i >= n)
         return false;
     static const char ok[] = "-._~:/?#[]@!$&'()*+,;=";
+    /* '[' and ']' belong to an authority's IP-literal host alone */
+    const char *lb = memchr(s, '[', n), *rb = memchr(s, ']', n);
+    if (lb || rb) {
+        const char *colon0 = memchr(s, ':', n);
+        const char *auth = colon0 && colon0 + 2 < s + n && colon0[1] == '/' && colon0[2] == '/'
+                               ? colon0 + 3
+                               : NULL;
+        if (!auth || !lb || !rb || rb < lb)
+            return false;
+        const char *at = NULL;
+        for (const char *p = auth; p < lb; p++)
+            if (*p == '@')
+                at = p;
+            else if (*p == '/' || *p == '?' || *p == '#')
+                return false;
+        if (lb != (at ? at + 1 : auth))
+            return false;
+        if (!ip_literal_ok(lb + 1, (size_t)(rb - lb - 1)))
+            return false;
+        if (memchr(rb + 1, '[', (size_t)(s + n - rb - 1)) ||
+            memchr(rb + 1, ']', (size_t)(s + n - rb - 1)))
+            return false;
+    }
     for (i++; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c == '%') {
@@ -421,8 +498,8 @@ static void check_schema(check_t *c, json_t *s, const char *path, int depth, boo
             } else if (json_is_array(v) && json_array_size(v) >= 1 && json_array_size(v) <= 7) {
                 size_t i;
                 json_t *t;
-                json_array_foreach(v, i, t) if (!json_is_string(t) ||
-                                                !type_name_ok(json_string_value(t)))
+                json_array_foreach(v, i,
+                                   t) if (!json_is_string(t) || !type_name_ok(json_string_value(t)))
                     check_fail(c, at, "Unknown type.");
             } else {
                 check_fail(c, at, "A type name or a list of them.");
@@ -456,7 +533,8 @@ static void check_schema(check_t *c, json_t *s, const char *path, int depth, boo
         } else if (!strcmp(k, "enum")) {
             if (!json_is_array(v) || json_array_size(v) < 1 ||
                 json_array_size(v) > PL_COLL_ENUM_MAX)
-                check_fail(c, at, pl_arena_printf(a, "A list of 1 to %d values.", PL_COLL_ENUM_MAX));
+                check_fail(c, at,
+                           pl_arena_printf(a, "A list of 1 to %d values.", PL_COLL_ENUM_MAX));
         } else if (!strcmp(k, "const") || !strcmp(k, "default") || !strcmp(k, "examples") ||
                    !strcmp(k, "title") || !strcmp(k, "description") || !strcmp(k, "$comment")) {
             /* any value */
@@ -604,7 +682,11 @@ static void validate(val_t *val, json_t *s, json_t *v, const char *ptr);
 
 static void validate(val_t *val, json_t *s, json_t *v, const char *ptr)
 {
-    if (json_is_true(s) || !json_is_object(s))
+    if (json_is_false(s)) {
+        report(val, ptr, "false", "No value is allowed here.");
+        return;
+    }
+    if (!json_is_object(s))
         return;
     char msg[160];
     json_t *type = json_object_get(s, "type");

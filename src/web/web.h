@@ -94,7 +94,8 @@ enum { PL_REQ_HEADER = 1, PL_REQ_QUERY = 2 };
 typedef const char *(*pl_req_lookup_fn)(void *conn, int kind, const char *name);
 /* Calls fn for every query argument in order (set by http/); fn returns 0 to
  * go on. */
-typedef void (*pl_req_each_fn)(void *conn, int (*fn)(void *arg, const char *name, const char *value),
+typedef void (*pl_req_each_fn)(void *conn,
+                               int (*fn)(void *arg, const char *name, const char *value),
                                void *arg);
 
 struct pl_req {
