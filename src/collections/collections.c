@@ -1,9 +1,11 @@
 /* collections.c - definitions of collections (instance admin), their
  * permissions in the catalog, and `plinth collections apply`. */
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "billing/billing.h"
+#include "core/poller.h"
 #include "core/crypto.h"
 #include "collections/collections_store.h"
 #include "platform/audit/audit.h"
@@ -178,9 +180,27 @@ int pl_coll_definition_check(pl_ctx_t *ctx, json_t *in, const char *name, json_t
     return rc;
 }
 
+/* The names whose permissions this process registered (so that a
+ * definition deleted on another instance can be hidden here too). */
+static pthread_mutex_t known_mu = PTHREAD_MUTEX_INITIALIZER;
+static char *known[PL_COLL_MAX * 2];
+static int nknown;
+
+static void remember(const char *name)
+{
+    pthread_mutex_lock(&known_mu);
+    bool found = false;
+    for (int i = 0; i < nknown && !found; i++)
+        found = !strcmp(known[i], name);
+    if (!found && nknown < (int)PL_ARRAY_LEN(known))
+        known[nknown++] = pl_xstrdup(name);
+    pthread_mutex_unlock(&known_mu);
+}
+
 /* Registers {name}.read|create|update|delete in the catalog. */
 static void register_perms(const char *name)
 {
+    remember(name);
     static const struct {
         const char *verb;
         const char *what;
@@ -511,10 +531,80 @@ int pl_coll_apply_file(pl_db_t *db, const char *path)
 
 /* ---- start ---- */
 
-static void register_one(void *arg, const pl_coll_t *c)
+/* ---- following other instances ----
+ * Definitions made or deleted on another instance reach this one's
+ * permission catalog within a second: the poller reads a version of the
+ * definitions and, when it moved, registers every defined collection and
+ * hides the permissions of those no longer defined. */
+
+static int64_t seen_state[3] = {-1, -1, -1};
+
+typedef struct {
+    const char **names;
+    int n, cap;
+    pl_arena_t *a;
+} names_t;
+
+static void collect_name(void *arg, const pl_coll_t *c)
 {
-    PL_UNUSED(arg);
+    names_t *l = arg;
     register_perms(c->name);
+    if (l->n < l->cap)
+        l->names[l->n++] = pl_arena_strdup(l->a, c->name);
+}
+
+static int sync_catalog(pl_db_t *db)
+{
+    pl_arena_t *a = pl_arena_create();
+    pl_ctx_t ctx;
+    pl_ctx_system(&ctx, a);
+    names_t l = {pl_arena_alloc(a, PL_COLL_MAX * 2 * sizeof(char *)), 0, PL_COLL_MAX * 2, a};
+    int64_t state[3];
+    int rc = pl_db_begin_read(db);
+    if (!rc)
+        rc = pl_coll_store_state(db, state);
+    if (!rc)
+        rc = pl_coll_list(db, &ctx, collect_name, &l);
+    pl_db_rollback(db);
+    if (!rc) {
+        pthread_mutex_lock(&known_mu);
+        for (int i = 0; i < nknown; i++) {
+            bool defined = false;
+            for (int j = 0; j < l.n && !defined; j++)
+                defined = !strcmp(known[i], l.names[j]);
+            if (!defined)
+                hide_perms(known[i]);
+        }
+        pthread_mutex_unlock(&known_mu);
+        memcpy(seen_state, state, sizeof(state));
+    }
+    pl_arena_destroy(a);
+    return rc;
+}
+
+static void poll_definitions(void)
+{
+    pl_db_t *db = pl_db_thread();
+    int64_t state[3];
+    if (!db || pl_db_begin_read(db))
+        return;
+    int rc = pl_coll_store_state(db, state);
+    pl_db_rollback(db);
+    if (!rc && memcmp(state, seen_state, sizeof(state)))
+        sync_catalog(db);
+}
+
+static pl_poller_t poller = {
+    .tick = poll_definitions, .done = pl_db_thread_close, .interval_ms = 1000};
+
+int pl_collections_start(void)
+{
+    return pl_poller_start(&poller);
+}
+
+void pl_collections_stop(void)
+{
+    pl_poller_stop(&poller);
 }
 
 int pl_collections_init(void)
@@ -522,13 +612,5 @@ int pl_collections_init(void)
     pl_db_t *db = pl_db_thread();
     if (!db)
         return PL_EDB;
-    pl_arena_t *a = pl_arena_create();
-    pl_ctx_t ctx;
-    pl_ctx_system(&ctx, a);
-    int rc = pl_db_begin_read(db);
-    if (!rc)
-        rc = pl_coll_list(db, &ctx, register_one, NULL);
-    pl_db_rollback(db);
-    pl_arena_destroy(a);
-    return pl_records_init(rc);
+    return pl_records_init(sync_catalog(db));
 }

@@ -216,6 +216,11 @@ extern const pl_module_t pl_collections_module;
 int pl_collections_init(void);
 /* records.c's part of the init (event rules, notification types); passes rc on */
 int pl_records_init(int rc);
+/* the poller that follows other instances' definitions (serve, worker) */
+int pl_collections_start(void);
+void pl_collections_stop(void);
+/* the event subscriber: a deleted project's records leave the plan's count */
+int pl_records_on_event(pl_db_t *db, pl_ctx_t *ctx, const struct pl_event *ev);
 extern const char *const pl_collections_actions[];
 
 #endif

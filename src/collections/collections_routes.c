@@ -420,5 +420,8 @@ const pl_module_t pl_collections_module = {
     .errors = errors,
     .commands = commands,
     .actions = pl_collections_actions,
+    .on_event = pl_records_on_event,
     .init = pl_collections_init,
+    .start = pl_collections_start,
+    .stop = pl_collections_stop,
 };

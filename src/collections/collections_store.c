@@ -88,6 +88,34 @@ int pl_coll_store_count(pl_db_t *db, int64_t *out)
     return rc < 0 ? rc : PL_OK;
 }
 
+static const char sql_def_state[] =
+    "SELECT COALESCE(SUM(version), 0), COUNT(*), COALESCE(MAX(updated_at), 0) FROM collections";
+
+int pl_coll_store_state(pl_db_t *db, int64_t out[3])
+{
+    PL_PREPARE(st, db, sql_def_state);
+    int rc = pl_stmt_step(st);
+    for (int i = 0; i < 3; i++)
+        out[i] = rc == 1 ? pl_stmt_col_int64(st, i) : 0;
+    pl_stmt_reset(st);
+    return rc < 0 ? rc : PL_OK;
+}
+
+static const char sql_rec_count_project[] =
+    "SELECT count(*) FROM records WHERE org_id = $1 AND project_id = $2";
+
+int pl_rec_store_count_project(pl_db_t *db, const char *org_id, const char *project_id,
+                               int64_t *out)
+{
+    PL_PREPARE(st, db, sql_rec_count_project);
+    pl_stmt_bind_text(st, 1, org_id);
+    pl_stmt_bind_text(st, 2, project_id);
+    int rc = pl_stmt_step(st);
+    *out = rc == 1 ? pl_stmt_col_int64(st, 0) : 0;
+    pl_stmt_reset(st);
+    return rc < 0 ? rc : PL_OK;
+}
+
 static const char sql_orgs[] = "SELECT id FROM organizations ORDER BY id";
 
 int pl_coll_store_orgs(pl_db_t *db, pl_arena_t *a, const char ***ids, int *n)

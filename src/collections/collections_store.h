@@ -18,6 +18,12 @@ int pl_coll_store_put(pl_db_t *db, const char *name, const char *def, int64_t ve
                       bool insert);
 int pl_coll_store_delete(pl_db_t *db, const char *name);
 int pl_coll_store_count(pl_db_t *db, int64_t *out);
+/* what changes with every change of a definition: the sum of versions,
+ * the count and the latest update */
+int pl_coll_store_state(pl_db_t *db, int64_t out[3]);
+/* the records of a project (before it is deleted with them) */
+int pl_rec_store_count_project(pl_db_t *db, const char *org_id, const char *project_id,
+                               int64_t *out);
 /* every organization id (for instance-wide passes over records) */
 int pl_coll_store_orgs(pl_db_t *db, pl_arena_t *a, const char ***ids, int *n);
 

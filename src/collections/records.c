@@ -958,6 +958,22 @@ int pl_records_list(pl_db_t *db, pl_ctx_t *ctx, const pl_rscope_t *s, const pl_c
     return rc;
 }
 
+/* ---- a project deleted with its records ----
+ * The records of a project go with it (a foreign-key cascade); the plan's
+ * stored counter of records is lowered in the same transaction, from the
+ * project.deleted event written before the rows go. */
+int pl_records_on_event(pl_db_t *db, pl_ctx_t *ctx, const pl_event_t *ev)
+{
+    PL_UNUSED(ctx);
+    if (!ev->org_id || !ev->target_id || strcmp(ev->action, "project.deleted"))
+        return PL_OK;
+    int64_t n = 0;
+    int rc = pl_rec_store_count_project(db, ev->org_id, ev->target_id, &n);
+    if (!rc && n)
+        rc = pl_billing_release(db, ev->org_id, "records", n);
+    return rc;
+}
+
 /* ---- who sees record.* events (streams, the activity feed) ---- */
 
 static bool record_visible(pl_db_t *db, const pl_viewer_t *v, const pl_event_t *ev)

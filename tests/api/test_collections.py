@@ -8,6 +8,7 @@ One server and one world of users per module."""
 import concurrent.futures
 import json
 import os
+import time
 import uuid
 
 import pytest
@@ -194,6 +195,14 @@ def test_cli_apply(srv, w, tmp_path):
     p = plinth.run_cli(args, env=env, timeout=30)
     assert p.returncode == 0, (p.stdout, p.stderr)
     assert "%s: created" % name in p.stdout
+    # the running server follows a definition another process made
+    deadline = time.monotonic() + 10
+    while True:
+        keys = {k["key"] for k in srv.get("/v1/permissions", token=w.member.token).json()["data"]}
+        if name + ".read" in keys:
+            break
+        assert time.monotonic() < deadline, "the server did not pick up the definition"
+        time.sleep(0.1)
     p = plinth.run_cli(args, env=env, timeout=30)
     assert p.returncode == 0 and "%s: unchanged" % name in p.stdout, (p.stdout, p.stderr)
     f.write_text(json.dumps({"collections": [{"name": name, "schema": {"type": "string"}}]}))
@@ -503,6 +512,11 @@ def test_grants(srv, admin, w, smtp_sink):  # noqa: F811
     r = srv.put(rpath(w.org, name, a["id"], "/grants/" + w.outsider.id),
                 json={"access": "read"}, token=w.owner.token)
     plinth.assert_problem(r, 422, "validation_failed")
+    # the activity feed shows the grantee the granted record's events alone
+    r = srv.get("/v1/orgs/%s/activity" % w.org, token=guest.token, params={"types": "record.*"})
+    assert r.status_code == 200, r.text
+    seen = {e["data"]["record_id"] for e in r.json()["data"]}
+    assert seen == {a["id"]}, seen
     r = srv.delete(rpath(w.org, name, a["id"], "/grants/" + guest.id), token=w.owner.token)
     assert r.status_code == 204
     assert ids_of(srv.get(rpath(w.org, name), token=guest.token)) == []
@@ -568,3 +582,17 @@ def test_plan_limit_records(srv, admin, w):
     assert u["records"] == {"used": 2, "max": 2}, u
     srv.delete(rpath(org, w.tasks, two["id"]), token=w.owner.token)
     create(srv, w.owner, org, w.tasks, {"title": "3"})
+    # a deleted project's records leave the count
+    pname = cname("plim")
+    define(srv, admin, pname, scope="project")
+    r = srv.put("/v1/admin/plans/%s" % plan, token=admin,
+                json={"name": "Tiny", "public": False, "limits": {"records": 3}})
+    assert r.status_code == 200, r.text
+    proj = create_project(srv, w.owner, org, "Limited " + uuid.uuid4().hex[:6])
+    create(srv, w.owner, org, pname, {"title": "p"}, project=proj["id"])
+    u = srv.get("/v1/orgs/%s/usage" % org, token=w.owner.token).json()
+    assert u["records"]["used"] == 3, u
+    r = srv.delete("/v1/orgs/%s/projects/%s" % (org, proj["id"]), token=w.owner.token)
+    assert r.status_code == 204, r.text
+    u = srv.get("/v1/orgs/%s/usage" % org, token=w.owner.token).json()
+    assert u["records"]["used"] == 2, u
