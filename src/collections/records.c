@@ -632,6 +632,8 @@ static kind_t kind_of(json_t *ps)
             break;
         }
     }
+    if (!t)
+        return K_STRING; /* no type: compared as text (an enum of strings) */
     if (!name)
         return K_OTHER;
     if (!strcmp(name, "string"))

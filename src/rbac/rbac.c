@@ -170,7 +170,8 @@ json_t *pl_perms_to_json(const pl_perms_t *perms)
     json_t *a = json_array();
     for (int i = pl_perms_next(perms, 0); i >= 0 && i < pl_perm_count();
          i = pl_perms_next(perms, i + 1))
-        json_array_append_new(a, json_string(catalog[i].key));
+        if (!pl_perm_hidden(i))
+            json_array_append_new(a, json_string(catalog[i].key));
     return a;
 }
 
@@ -179,7 +180,8 @@ void pl_perms_write(pl_jw_t *w, const char *key, const pl_perms_t *perms)
     pl_jw_array_open(w, key);
     for (int i = pl_perms_next(perms, 0); i >= 0 && i < pl_perm_count();
          i = pl_perms_next(perms, i + 1))
-        pl_jw_string(w, NULL, catalog[i].key);
+        if (!pl_perm_hidden(i))
+            pl_jw_string(w, NULL, catalog[i].key);
     pl_jw_array_close(w);
 }
 

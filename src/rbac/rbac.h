@@ -60,7 +60,8 @@ void pl_perm_all(pl_perms_t *out);
  * PL_EINVAL (with *bad set to the offending entry, or NULL when the value is
  * not an array of strings) on an unknown key. Duplicates are fine. */
 int pl_perms_from_json(json_t *arr, pl_perms_t *out, const char **bad);
-/* A new JSON array of the keys in perms, in catalog order. */
+/* A new JSON array of the keys in perms, in catalog order (hidden keys
+ * left out, as in pl_perms_write). */
 json_t *pl_perms_to_json(const pl_perms_t *perms);
 /* Writes the keys in perms as a JSON array member named key (NULL inside
  * an array), in catalog order. */

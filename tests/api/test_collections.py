@@ -180,6 +180,12 @@ def test_delete_definition_with_records_needs_force(srv, admin, w):
     assert srv.get("/v1/admin/collections/%s" % name, token=admin).status_code == 404
     keys = {p["key"] for p in srv.get("/v1/permissions", token=w.member.token).json()["data"]}
     assert name + ".read" not in keys
+    roles = srv.get("/v1/orgs/%s/roles" % w.org, token=w.owner.token).json()["data"]
+    assert not [r for r in roles if name + ".read" in r["permissions"]], roles
+    r = srv.post("/v1/orgs/%s/roles" % w.org, token=w.owner.token,
+                 json={"key": "gone_role", "name": "Gone", "level": 1,
+                       "permissions": [name + ".read"]})
+    plinth.assert_problem(r, 422, "validation_failed")
     r = srv.get(rpath(w.org, name), token=w.owner.token)
     plinth.assert_problem(r, 404, "not_found")
 
