@@ -1,5 +1,4 @@
 /* collections_store.c - the SQL of collections. */
-#include <pthread.h>
 #include <string.h>
 
 #include "collections/collections_store.h"
@@ -304,25 +303,27 @@ int pl_rec_store_referencing(pl_db_t *db, pl_arena_t *a, const char *org_id, con
                              const char *field, const char *value, int max, const char ***ids,
                              int *n)
 {
-    const char *sql = pl_rec_store_intern(
+    /* field is a declared property name of a definition */
+    const char *sql =
         pl_arena_printf(a,
                         pg() ? "SELECT id FROM records WHERE org_id = $1 AND collection = $2 AND "
-                               "(data->>'%s') = $3 LIMIT %d"
+                               "(data->>'%s') = $3 LIMIT $4"
                              : "SELECT id FROM records WHERE org_id = $1 AND collection = $2 AND "
-                               "json_extract(data, '$.%s') = $3 LIMIT %d",
-                        field, max));
-    if (!sql)
-        return PL_EBUSY;
-    PL_PREPARE(st, db, sql);
+                               "json_extract(data, '$.%s') = $3 LIMIT $4",
+                        field);
+    pl_stmt_t *st = pl_db_prepare_once(db, sql);
+    if (!st)
+        return PL_EDB;
     pl_stmt_bind_text(st, 1, org_id);
     pl_stmt_bind_text(st, 2, collection);
     pl_stmt_bind_text(st, 3, value);
+    pl_stmt_bind_int64(st, 4, max);
     const char **list = pl_arena_alloc(a, (size_t)max * sizeof(char *));
     int rc;
     *n = 0;
     while ((rc = pl_stmt_step(st)) == 1 && *n < max)
         list[(*n)++] = pl_stmt_col_dup(st, a, 0);
-    pl_stmt_reset(st);
+    pl_stmt_free(st);
     *ids = list;
     return rc < 0 ? rc : PL_OK;
 }
@@ -342,47 +343,12 @@ int pl_rec_store_is_member(pl_db_t *db, const char *org_id, const char *user_id,
 
 /* ---- queries built at run time ---- */
 
-#define INTERN_MAX 1024
-static pthread_mutex_t intern_mu = PTHREAD_MUTEX_INITIALIZER;
-static char *interned[INTERN_MAX * 2];
-static int ninterned;
-
-static uint32_t fnv(const char *s)
-{
-    uint32_t h = 2166136261u;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 16777619u;
-    return h;
-}
-
-const char *pl_rec_store_intern(const char *sql)
-{
-    const char *out = NULL;
-    pthread_mutex_lock(&intern_mu);
-    for (uint32_t i = fnv(sql) % (INTERN_MAX * 2);; i = (i + 1) % (INTERN_MAX * 2)) {
-        if (!interned[i]) {
-            if (ninterned < INTERN_MAX) {
-                interned[i] = pl_xstrdup(sql);
-                ninterned++;
-                out = interned[i];
-            }
-            break;
-        }
-        if (!strcmp(interned[i], sql)) {
-            out = interned[i];
-            break;
-        }
-    }
-    pthread_mutex_unlock(&intern_mu);
-    if (!out)
-        pl_log("warn", "collections: too many distinct query shapes; refusing a new one");
-    return out;
-}
-
 int pl_rec_store_run(pl_db_t *db, pl_arena_t *a, const pl_rec_query_t *q,
                      void (*fn)(void *arg, const pl_record_row_t *r), void *arg)
 {
-    PL_PREPARE(st, db, q->sql);
+    pl_stmt_t *st = pl_db_prepare_once(db, q->sql);
+    if (!st)
+        return PL_EDB;
     for (int i = 0; i < q->nparams; i++)
         if (q->is_int[i])
             pl_stmt_bind_int64(st, i + 1, q->ival[i]);
@@ -394,7 +360,7 @@ int pl_rec_store_run(pl_db_t *db, pl_arena_t *a, const pl_rec_query_t *q,
         read_row(st, a, &r);
         fn(arg, &r);
     }
-    pl_stmt_reset(st);
+    pl_stmt_free(st);
     return rc < 0 ? rc : PL_OK;
 }
 

@@ -59,9 +59,10 @@ int pl_rec_store_referencing(pl_db_t *db, pl_arena_t *a, const char *org_id, con
 /* is user_id a member of org_id? */
 int pl_rec_store_is_member(pl_db_t *db, const char *org_id, const char *user_id, bool *out);
 
-/* A built list query: SQL text interned for the statement cache and its
- * parameters (text, or integers when is_int). */
-#define PL_REC_PARAMS_MAX (PL_COLL_FILTERS_MAX + 8)
+/* A built list query: SQL text built from validated names (run as a
+ * one-shot statement, pl_db_prepare_once) and its parameters (text, or
+ * integers when is_int). */
+#define PL_REC_PARAMS_MAX (PL_COLL_FILTERS_MAX * PL_COLL_IN_MAX + 8)
 typedef struct {
     const char *sql;
     int nparams;
@@ -70,9 +71,6 @@ typedef struct {
     bool is_int[PL_REC_PARAMS_MAX];
 } pl_rec_query_t;
 
-/* Interns sql (a string built at run time from validated names) so the
- * statement cache can key on it; NULL when too many shapes exist. */
-const char *pl_rec_store_intern(const char *sql);
 int pl_rec_store_run(pl_db_t *db, pl_arena_t *a, const pl_rec_query_t *q,
                      void (*fn)(void *arg, const pl_record_row_t *r), void *arg);
 
