@@ -263,6 +263,75 @@ def test_validation_errors_have_pointers(srv, w):
     assert r.json()["errors"][0]["field"] == "/title"
 
 
+KEYWORD_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "s": {"type": "string", "minLength": 2, "maxLength": 3, "pattern": "^[a-z]+$"},
+        "w": {"type": "string", "minLength": 2, "maxLength": 3},
+        "e": {"enum": ["a", 1, None]},
+        "c": {"const": "fixed"},
+        "n": {"type": "number", "minimum": 1, "maximum": 10},
+        "x": {"type": "integer", "exclusiveMinimum": 0, "exclusiveMaximum": 5},
+        "t": {"type": ["string", "null"]},
+        "a": {"type": "array", "items": {"type": "integer"}, "minItems": 1, "maxItems": 2,
+              "uniqueItems": True},
+        "o": {"type": "object", "properties": {"k": {"type": "boolean"}}, "required": ["k"],
+              "additionalProperties": False},
+        "email": {"type": "string", "format": "email"},
+        "dt": {"type": "string", "format": "date-time"},
+        "d": {"type": "string", "format": "date"},
+        "u": {"type": "string", "format": "uri"},
+        "id": {"type": "string", "format": "uuid"},
+    },
+    "required": ["s"],
+    "additionalProperties": False,
+}
+KEYWORD_CASES = [
+    ({"s": "a"}, "/s", "minLength"),
+    ({"s": "abcd"}, "/s", "maxLength"),
+    ({"s": "ab", "w": "\u00e9\u00e9\u00e9\u00e9"}, "/w", "maxLength"),  # 4 characters, 8 bytes
+    ({"s": "ab", "w": "\U0001f600"}, "/w", "minLength"),  # 1 character, 4 bytes
+    ({"s": "AB"}, "/s", "pattern"),
+    ({}, "/s", "required"),
+    ({"s": "ab", "zz": 1}, "/zz", "additionalProperties"),
+    ({"s": "ab", "e": "b"}, "/e", "enum"),
+    ({"s": "ab", "c": "other"}, "/c", "const"),
+    ({"s": "ab", "n": 0.5}, "/n", "minimum"),
+    ({"s": "ab", "n": 11}, "/n", "maximum"),
+    ({"s": "ab", "x": 0}, "/x", "exclusiveMinimum"),
+    ({"s": "ab", "x": 5}, "/x", "exclusiveMaximum"),
+    ({"s": "ab", "x": 1.5}, "/x", "type"),
+    ({"s": "ab", "t": 3}, "/t", "type"),
+    ({"s": "ab", "a": []}, "/a", "minItems"),
+    ({"s": "ab", "a": [1, 2, 3]}, "/a", "maxItems"),
+    ({"s": "ab", "a": [1, 1]}, "/a", "uniqueItems"),
+    ({"s": "ab", "a": ["1"]}, "/a/0", "type"),
+    ({"s": "ab", "o": {}}, "/o/k", "required"),
+    ({"s": "ab", "o": {"k": True, "j": 1}}, "/o/j", "additionalProperties"),
+    ({"s": "ab", "email": "not an email"}, "/email", "format"),
+    ({"s": "ab", "dt": "2026-11-31T10:00:00Z"}, "/dt", "format"),
+    ({"s": "ab", "dt": "2026-11-30 10:00:00Z"}, "/dt", "format"),
+    ({"s": "ab", "d": "2025-02-29"}, "/d", "format"),
+    ({"s": "ab", "u": "//no-scheme/x"}, "/u", "format"),
+    ({"s": "ab", "id": "2eb8aa08-aa98-11ea-b4aa-73b441d1638"}, "/id", "format"),
+]
+
+
+def test_every_keyword_with_pointers(srv, admin, w):
+    name = cname("kw")
+    define(srv, admin, name, schema=KEYWORD_SCHEMA)
+    ok = {"s": "abc", "w": "\u00e9\U0001f600\u00e9", "e": None, "c": "fixed", "n": 10, "x": 4,
+          "t": None, "a": [1, 2], "o": {"k": False}, "email": "ada@example.com",
+          "dt": "2026-11-22T09:04:24.123+01:00", "d": "2024-02-29",
+          "u": "https://example.com/a?b#c", "id": "2EB8AA08-AA98-11EA-B4AA-73B441D16380"}
+    create(srv, w.member, w.org, name, ok)
+    for data, pointer, code in KEYWORD_CASES:
+        r = srv.post(rpath(w.org, name), json=data, token=w.member.token)
+        plinth.assert_problem(r, 422, "validation_failed")
+        errs = {(e["field"], e["code"]) for e in r.json()["errors"]}
+        assert errs == {(pointer, code)}, (data, errs)
+
+
 def test_max_record_bytes(srv, admin, w):
     name = cname("small")
     define(srv, admin, name, schema={"type": "object"}, max_record_bytes=100)

@@ -134,8 +134,8 @@ ROUTES = [
 ]
 ROW_IDS = ["%s %s" % (m, p[len("/v1/orgs/{org}"):] or "/") for m, p, _ in ROUTES]
 OBJECT_ROUTES = [r for r in ROUTES
-                 if re.search(r"\{(user|team|id|key|apikey|project|env|skey|webhook|delivery|record|precord)\}",
-                              r[1])]
+                 if re.search(r"\{(user|team|id|key|apikey|project|env|skey|webhook|delivery"
+                              r"|record|precord)\}", r[1])]
 OBJECT_IDS = ["%s %s" % (m, p[len("/v1/orgs/{org}"):]) for m, p, _ in OBJECT_ROUTES]
 
 
