@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -184,13 +185,13 @@ static void schema_checks(void **state)
                            "\"x-ref\":\"t\",\"x-on-delete\":\"set-null\"}}}"),
                      PL_EINVAL);
     /* depth */
-    char deep[4096] = "{\"type\":\"object\"}";
-    for (int i = 0; i < 10; i++) {
-        char next[4096];
-        snprintf(next, sizeof(next), "{\"type\":\"object\",\"properties\":{\"a\":%s}}", deep);
-        memcpy(deep, next, sizeof(deep));
-    }
-    assert_int_equal(check(deep), PL_EINVAL);
+    json_t *deep = json_pack("{s:s}", "type", "object");
+    for (int i = 0; i < 10; i++)
+        deep = json_pack("{s:s, s:{s:o}}", "type", "object", "properties", "a", deep);
+    char *text = json_dumps(deep, JSON_COMPACT);
+    json_decref(deep);
+    assert_int_equal(check(text), PL_EINVAL);
+    free(text);
     /* too many properties */
     char many[16384];
     size_t o = (size_t)snprintf(many, sizeof(many), "{\"type\":\"object\",\"properties\":{");
