@@ -18,6 +18,7 @@ from accounts_util import admin_create, login_ok, unique_email
 from orgs_util import add_member, create_org, new_user
 from projects_util import create_project
 from smtp_sink import mail_server, smtp_sink  # noqa: F401
+from sse_util import Stream
 
 ADMIN_PASSWORD = "admin passphrase for collection tests"
 RECORD_KEYS = {"id", "data", "version", "created_by", "created_at", "updated_at"}
@@ -587,6 +588,17 @@ def test_grants(srv, admin, w, smtp_sink):  # noqa: F811
     r = srv.put(rpath(w.org, name, a["id"], "/grants/" + w.outsider.id),
                 json={"access": "read"}, token=w.owner.token)
     plinth.assert_problem(r, 422, "validation_failed")
+    # the grantee's event stream carries the granted record's events alone: b's
+    # change is committed first, so were it shown it would come first
+    with Stream(srv, "/v1/orgs/%s/events/stream" % w.org, token=guest.token,
+                params={"types": "record.*"}) as st:
+        assert st.status == 200, (st.status, st.body)
+        assert srv.patch(rpath(w.org, name, b["id"]), json={"title": "b2"},
+                         token=w.owner.token).status_code == 200
+        assert srv.patch(rpath(w.org, name, a["id"]), json={"title": "a2"},
+                         token=w.owner.token).status_code == 200
+        m = st.wait_for(lambda m: m["event"] != "message", timeout=10)[0]
+        assert m["event"] == "record.updated" and m["data"]["data"]["record_id"] == a["id"], m
     # the activity feed shows the grantee the granted record's events alone
     r = srv.get("/v1/orgs/%s/activity" % w.org, token=guest.token, params={"types": "record.*"})
     assert r.status_code == 200, r.text
