@@ -890,9 +890,7 @@ int pl_records_list(pl_db_t *db, pl_ctx_t *ctx, const pl_rscope_t *s, const pl_c
             pl_field_error(ctx, "q", "invalid", "This collection declares no search fields.");
             rc = PL_EINVAL;
         } else if (b.pg) {
-            add(&b, pl_arena_printf(ctx->arena,
-                                    " AND to_tsvector('simple', search_text) @@ "
-                                    "plainto_tsquery('simple', $%d)",
+            add(&b, pl_arena_printf(ctx->arena, " AND search_tsv @@ plainto_tsquery('simple', $%d)",
                                     param_text(&b, q->q)));
         } else {
             const char *m = fts_query(ctx->arena, q->q);

@@ -1,8 +1,9 @@
 -- Collections: data types defined by the instance admin (definitions, an
 -- instance table) and their records, stored per organization (and per
 -- project for project-scoped collections). A record's data is JSONB;
--- search_text holds the text of its definition's search fields, indexed
--- for full-text search (a tsvector expression index here, FTS5 on SQLite).
+-- search_text holds the text of its definition's search fields, and
+-- search_tsv its tsvector, kept by PostgreSQL and GIN-indexed (FTS5 indexes
+-- search_text on SQLite, where search_tsv stays NULL).
 -- Declared indexes are expression indexes created with the definition.
 -- Grants give one user read or write access to one record.
 CREATE TABLE collections (
@@ -21,6 +22,7 @@ CREATE TABLE records (
     project_id TEXT REFERENCES projects(id) ON DELETE CASCADE,
     data JSONB NOT NULL,
     search_text TEXT NOT NULL DEFAULT '',
+    search_tsv TSVECTOR GENERATED ALWAYS AS (to_tsvector('simple', search_text)) STORED,
     version BIGINT NOT NULL,
     created_by TEXT,
     created_at BIGINT NOT NULL,
@@ -28,7 +30,7 @@ CREATE TABLE records (
 );
 CREATE INDEX records_list ON records(org_id, collection, project_id, id);
 CREATE INDEX records_project ON records(project_id);
-CREATE INDEX records_search ON records USING GIN (to_tsvector('simple', search_text));
+CREATE INDEX records_search ON records USING GIN (search_tsv);
 
 CREATE TABLE record_grants (
     record_id TEXT NOT NULL REFERENCES records(id) ON DELETE CASCADE,

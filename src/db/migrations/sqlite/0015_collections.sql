@@ -2,8 +2,8 @@
 -- instance table) and their records, stored per organization (and per
 -- project for project-scoped collections). A record's data is JSON;
 -- search_text holds the text of its definition's search fields, indexed
--- for full-text search (FTS5 here, a tsvector expression index on
--- PostgreSQL). Declared indexes are expression indexes created with the
+-- for full-text search (FTS5 here; on PostgreSQL the search_tsv column, a
+-- stored tsvector with a GIN index). Declared indexes are expression indexes created with the
 -- definition. Grants give one user read or write access to one record.
 CREATE TABLE collections (
     name TEXT PRIMARY KEY,
@@ -21,6 +21,7 @@ CREATE TABLE records (
     project_id TEXT REFERENCES projects(id) ON DELETE CASCADE,
     data TEXT NOT NULL,
     search_text TEXT NOT NULL DEFAULT '',
+    search_tsv TEXT, -- PostgreSQL's tsvector of search_text; FTS5 serves SQLite
     version BIGINT NOT NULL,
     created_by TEXT,
     created_at BIGINT NOT NULL,
