@@ -180,8 +180,10 @@ int pl_records_list(pl_db_t *db, pl_ctx_t *ctx, const pl_rscope_t *s, const pl_c
                     void (*fn)(void *arg, const pl_record_t *r), void *arg, const char **next);
 int pl_records_get(pl_db_t *db, pl_ctx_t *ctx, const pl_rscope_t *s, const char *id,
                    pl_record_t *out);
-/* Creates a record from data (an object; validated; 413-like 422 beyond
- * max_record_bytes), 402 plan_limit_reached beyond the plan's records. */
+/* Creates a record from data (an object): 403 without {name}.create; 422
+ * when it fails the schema, a link check, or is larger than
+ * max_record_bytes (code "max_record_bytes"); 402 plan_limit_reached beyond
+ * the plan's records. */
 int pl_records_create(pl_db_t *db, pl_ctx_t *ctx, const pl_rscope_t *s, json_t *data,
                       pl_record_t *out);
 /* Replaces (merge false) or merge-patches (RFC 7396) a record's data.

@@ -322,11 +322,8 @@ static int notify_assigned(pl_db_t *db, pl_ctx_t *ctx, const pl_rscope_t *s, con
 int pl_records_create(pl_db_t *db, pl_ctx_t *ctx, const pl_rscope_t *s, json_t *data,
                       pl_record_t *out)
 {
-    if (!has_perm(ctx, s->coll.name, "create")) {
-        if (!has_perm(ctx, s->coll.name, "read"))
-            return pl_fail(ctx, 403, "forbidden", "You may not create records here.");
+    if (!has_perm(ctx, s->coll.name, "create"))
         return pl_fail(ctx, 403, "forbidden", "You may not create records here.");
-    }
     int rc = pl_db_begin(db);
     if (rc)
         return rc;
