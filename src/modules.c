@@ -29,6 +29,7 @@ extern const pl_module_t pl_webhooks_module;
 extern const pl_module_t pl_projects_module;
 extern const pl_module_t pl_realtime_module;
 extern const pl_module_t pl_notifications_module;
+extern const pl_module_t pl_collections_module;
 extern const pl_module_t pl_account_module;
 extern const pl_module_t pl_ui_module;
 extern const pl_module_t pl_passkeys_module;
@@ -58,6 +59,7 @@ const pl_module_t *const pl_modules[] = {
     &pl_passkeys_module,
     &pl_realtime_module,
     &pl_notifications_module,
+    &pl_collections_module,
     &pl_account_module,
     /* the dashboards, on top of the public API */
     &pl_ui_module,

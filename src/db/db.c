@@ -471,6 +471,32 @@ pl_stmt_t *pl_db_prepare(pl_db_t *db, const char *sql)
     return st;
 }
 
+pl_stmt_t *pl_db_prepare_once(pl_db_t *db, const char *sql)
+{
+    pl_stmt_t *st = pl_xcalloc(1, sizeof(*st));
+    st->db = db;
+    st->sql = pl_xstrdup(sql);
+    st->hash = sql_hash(sql);
+    st->oneshot = true;
+    if (db->ops->prepare(st)) {
+        free((char *)st->sql);
+        free(st);
+        return NULL;
+    }
+    return st;
+}
+
+void pl_stmt_free(pl_stmt_t *st)
+{
+    if (!st)
+        return;
+    pl_stmt_reset(st);
+    if (st->impl)
+        st->db->ops->finalize(st);
+    free((char *)st->sql);
+    free(st);
+}
+
 /* A statement whose engine half died with its connection is re-prepared on
  * first use; binds made before that are lost, which only happens when a
  * caller keeps a statement across pl_db_thread calls. */

@@ -101,6 +101,15 @@ int pl_db_finish(pl_db_t *db, int rc);
  * string with static storage: the cache keys on its text. NULL on error. */
 pl_stmt_t *pl_db_prepare(pl_db_t *db, const char *sql);
 
+/* A statement for SQL built at run time (from validated names; values are
+ * still bound): prepared for this use alone, outside the cache, so the
+ * number of distinct texts is unbounded. sql is copied. Use it like a
+ * cached statement, then release it with pl_stmt_free (which resets it).
+ * On PostgreSQL it is sent with its text each time (no server-side
+ * prepared statement to leak). NULL on error. */
+pl_stmt_t *pl_db_prepare_once(pl_db_t *db, const char *sql);
+void pl_stmt_free(pl_stmt_t *st);
+
 /* Binding by 1-based position. Text is copied. */
 int pl_stmt_bind_text(pl_stmt_t *st, int pos, const char *s); /* NULL binds SQL NULL */
 int pl_stmt_bind_textn(pl_stmt_t *st, int pos, const char *s, size_t n);
@@ -285,6 +294,7 @@ struct pl_stmt {
     void *impl;      /* engine statement; NULL until (re)prepared */
     bool has_row;    /* the last step returned a row */
     bool done;       /* the last step returned 0; stays so until a reset */
+    bool oneshot;    /* pl_db_prepare_once: not cached, sql owned */
 };
 
 extern const pl_db_ops_t pl_db_sqlite_ops;

@@ -26,6 +26,7 @@ typedef struct {
     int nrows;
     unsigned gen;  /* the connection generation it was prepared in */
     bool readonly; /* a plain SELECT: it writes and locks nothing */
+    bool oneshot;  /* sent with its text each time (pl_db_prepare_once) */
 } pg_stmt_t;
 
 /* A statement whose result nobody waits for (pl_stmt_defer): it goes out
@@ -275,7 +276,40 @@ static int prepare_named(pl_stmt_t *st)
 static int ensure_prepared(pl_stmt_t *st)
 {
     pg_stmt_t *ps = st->impl;
+    if (ps->oneshot)
+        return PL_OK; /* nothing lives on the server */
     return ps->gen == PC(st->db)->gen ? PL_OK : prepare_named(st);
+}
+
+/* The number of parameters of sql: the highest $N outside quoted text. */
+static int count_params(const char *sql)
+{
+    int max = 0;
+    char quote = 0;
+    for (const char *p = sql; *p; p++) {
+        if (quote) {
+            if (*p == quote)
+                quote = 0;
+        } else if (*p == '\'' || *p == '"') {
+            quote = *p;
+        } else if (*p == '$' && p[1] >= '0' && p[1] <= '9') {
+            int n = 0;
+            while (p[1] >= '0' && p[1] <= '9' && n < 100000)
+                n = n * 10 + (*++p - '0');
+            if (n > max)
+                max = n;
+        }
+    }
+    return max;
+}
+
+/* Sends st: by name when prepared, with its text when a one-shot. */
+static int send_stmt(PGconn *c, pl_stmt_t *st, const char *const *values)
+{
+    pg_stmt_t *ps = st->impl;
+    if (ps->oneshot)
+        return PQsendQueryParams(c, st->sql, ps->nparams, NULL, values, NULL, NULL, 0);
+    return PQsendQueryPrepared(c, ps->name, ps->nparams, values, NULL, NULL, 0);
 }
 
 /* Sends [BEGIN] [deferred...] [st] [COMMIT] as one pipeline. With wait, reads
@@ -302,16 +336,13 @@ static int pipeline(pl_db_t *db, pl_stmt_t *st, const char *tail, bool wait, PGr
     }
     for (int i = 0; sent && i < pc->ndeferred; i++) {
         pg_deferred_t *d = &pc->deferred[i];
-        pg_stmt_t *dps = d->st->impl;
-        sent = PQsendQueryPrepared(c, dps->name, dps->nparams, (const char *const *)d->values, NULL,
-                                   NULL, 0) == 1;
+        sent = send_stmt(c, d->st, (const char *const *)d->values) == 1;
         nq++;
     }
     int st_index = -1;
     if (sent && st) {
         pg_stmt_t *ps = st->impl;
-        sent = PQsendQueryPrepared(c, ps->name, ps->nparams, (const char *const *)ps->values, NULL,
-                                   NULL, 0) == 1;
+        sent = send_stmt(c, st, (const char *const *)ps->values) == 1;
         st_index = nq++;
     }
     if (sent && tail) {
@@ -493,6 +524,15 @@ static int pq_prepare(pl_stmt_t *st)
     ps = pl_xcalloc(1, sizeof(*ps));
     ps->row = -1;
     ps->readonly = sql_is_plain_select(st->sql);
+    if (st->oneshot) {
+        ps->oneshot = true;
+        ps->nparams = count_params(st->sql);
+        if (ps->nparams > 0)
+            ps->values = pl_xcalloc((size_t)ps->nparams, sizeof(*ps->values));
+        ps->gen = pc->gen;
+        st->impl = ps;
+        return PL_OK;
+    }
     snprintf(ps->name, sizeof(ps->name), "s%u", ++db->stmt_seq);
     for (int attempt = 0;; attempt++) {
         res = PQprepare(pc->pq, ps->name, st->sql, 0, NULL);
@@ -624,8 +664,11 @@ static int execute(pl_stmt_t *st, PGresult **out)
                 }
                 rc = pipeline(db, st, NULL, true, out);
             } else {
-                PGresult *res = PQexecPrepared(pc->pq, ps->name, ps->nparams,
-                                               (const char *const *)ps->values, NULL, NULL, 0);
+                PGresult *res =
+                    ps->oneshot ? PQexecParams(pc->pq, st->sql, ps->nparams, NULL,
+                                               (const char *const *)ps->values, NULL, NULL, 0)
+                                : PQexecPrepared(pc->pq, ps->name, ps->nparams,
+                                                 (const char *const *)ps->values, NULL, NULL, 0);
                 ExecStatusType s = PQresultStatus(res);
                 if (s != PGRES_TUPLES_OK && s != PGRES_COMMAND_OK) {
                     rc = map_error(db, res, st->sql);

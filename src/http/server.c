@@ -654,6 +654,27 @@ static const char *lookup(void *conn, int kind, const char *name)
     return v ? header_text(cs->req.ctx.arena, v) : NULL;
 }
 
+typedef struct {
+    int (*fn)(void *arg, const char *name, const char *value);
+    void *arg;
+} each_t;
+
+static enum MHD_Result each_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                const char *value)
+{
+    PL_UNUSED(kind);
+    each_t *e = cls;
+    return e->fn(e->arg, key, value) ? MHD_NO : MHD_YES;
+}
+
+static void each_query(void *conn, int (*fn)(void *arg, const char *name, const char *value),
+                       void *arg)
+{
+    conn_state_t *cs = conn;
+    each_t e = {fn, arg};
+    MHD_get_connection_values(cs->conn, MHD_GET_ARGUMENT_KIND, each_arg, &e);
+}
+
 static conn_state_t *new_state(struct MHD_Connection *c, const char *target,
                                const listener_t *listener)
 {
@@ -663,6 +684,7 @@ static conn_state_t *new_state(struct MHD_Connection *c, const char *target,
     cs->req.start_us = pl_monotonic_us();
     cs->req.conn = cs;
     cs->req.lookup = lookup;
+    cs->req.each_query = each_query;
     cs->conn = c;
     cs->listener = listener;
     cs->target_len = strlen(target);

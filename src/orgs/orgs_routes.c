@@ -88,6 +88,8 @@ static void write_catalog(pl_jw_t *w, const void *item)
     pl_jw_array_open(w, "data");
     for (int i = 0, n = pl_perm_count(); i < n; i++) {
         const char *key, *description;
+        if (pl_perm_hidden(i))
+            continue;
         pl_perm_entry(i, &key, &description);
         pl_jw_object_open(w, NULL);
         pl_jw_string(w, "key", key);

@@ -16,6 +16,7 @@ typedef struct {
 /* Entries are written once, before count is published, and never change:
  * readers load count (acquire) and read entries below it without a lock. */
 static entry_t catalog[PL_PERMS_MAX];
+static _Atomic bool hidden[PL_PERMS_MAX];
 static _Atomic int count;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 
@@ -111,6 +112,18 @@ int pl_rbac_register_dynamic(const char *key, const char *description, unsigned 
     return bit;
 }
 
+void pl_rbac_set_hidden(const char *key, bool hide)
+{
+    int bit = pl_perm_bit(key);
+    if (bit >= 0)
+        atomic_store(&hidden[bit], hide);
+}
+
+bool pl_perm_hidden(int i)
+{
+    return i >= 0 && i < PL_PERMS_MAX && atomic_load(&hidden[i]);
+}
+
 int pl_perm_count(void)
 {
     return atomic_load_explicit(&count, memory_order_acquire);
@@ -143,7 +156,7 @@ int pl_perms_from_json(json_t *arr, pl_perms_t *out, const char **bad)
         if (!json_is_string(v))
             return PL_EINVAL;
         int bit = pl_perm_bit(json_string_value(v));
-        if (bit < 0) {
+        if (bit < 0 || pl_perm_hidden(bit)) {
             *bad = json_string_value(v);
             return PL_EINVAL;
         }
@@ -157,7 +170,8 @@ json_t *pl_perms_to_json(const pl_perms_t *perms)
     json_t *a = json_array();
     for (int i = pl_perms_next(perms, 0); i >= 0 && i < pl_perm_count();
          i = pl_perms_next(perms, i + 1))
-        json_array_append_new(a, json_string(catalog[i].key));
+        if (!pl_perm_hidden(i))
+            json_array_append_new(a, json_string(catalog[i].key));
     return a;
 }
 
@@ -166,7 +180,8 @@ void pl_perms_write(pl_jw_t *w, const char *key, const pl_perms_t *perms)
     pl_jw_array_open(w, key);
     for (int i = pl_perms_next(perms, 0); i >= 0 && i < pl_perm_count();
          i = pl_perms_next(perms, i + 1))
-        pl_jw_string(w, NULL, catalog[i].key);
+        if (!pl_perm_hidden(i))
+            pl_jw_string(w, NULL, catalog[i].key);
     pl_jw_array_close(w);
 }
 

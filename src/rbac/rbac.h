@@ -41,10 +41,16 @@ int pl_rbac_register(const pl_perm_def_t *defs);
  * PL_ELIMIT when the catalog is full. */
 int pl_rbac_register_dynamic(const char *key, const char *description, unsigned roles);
 
+/* Hides a key from the catalog's listing and from parsing (a deleted
+ * collection's permissions), or shows it again; its bit stays. */
+void pl_rbac_set_hidden(const char *key, bool hidden);
+
 /* The bit of a permission key; -1 when unknown. */
 int pl_perm_bit(const char *key);
 /* The number of keys in the catalog, and entry i (0 <= i < count). The
- * strings live as long as the process. */
+ * strings live as long as the process. Hidden keys are listed too: callers
+ * that show the catalog skip those pl_perm_hidden says are hidden. */
+bool pl_perm_hidden(int i);
 int pl_perm_count(void);
 void pl_perm_entry(int i, const char **key, const char **description);
 /* Every permission of the catalog. */
@@ -54,7 +60,8 @@ void pl_perm_all(pl_perms_t *out);
  * PL_EINVAL (with *bad set to the offending entry, or NULL when the value is
  * not an array of strings) on an unknown key. Duplicates are fine. */
 int pl_perms_from_json(json_t *arr, pl_perms_t *out, const char **bad);
-/* A new JSON array of the keys in perms, in catalog order. */
+/* A new JSON array of the keys in perms, in catalog order (hidden keys
+ * left out, as in pl_perms_write). */
 json_t *pl_perms_to_json(const pl_perms_t *perms);
 /* Writes the keys in perms as a JSON array member named key (NULL inside
  * an array), in catalog order. */

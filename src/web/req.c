@@ -28,6 +28,29 @@ const char *pl_req_query(pl_req_t *req, const char *name)
     return req->lookup ? req->lookup(req->conn, PL_REQ_QUERY, name) : NULL;
 }
 
+typedef struct {
+    int (*fn)(void *arg, const char *name, const char *value);
+    void *arg;
+    int rc;
+} query_each_t;
+
+static int query_each_one(void *cls, const char *name, const char *value)
+{
+    query_each_t *q = cls;
+    if (!q->rc)
+        q->rc = q->fn(q->arg, name, value ? value : "");
+    return q->rc;
+}
+
+int pl_req_query_each(pl_req_t *req, int (*fn)(void *arg, const char *name, const char *value),
+                      void *arg)
+{
+    query_each_t q = {fn, arg, 0};
+    if (req->each_query)
+        req->each_query(req->conn, query_each_one, &q);
+    return q.rc;
+}
+
 const char *pl_req_header(pl_req_t *req, const char *name)
 {
     return req->lookup ? req->lookup(req->conn, PL_REQ_HEADER, name) : NULL;

@@ -23,7 +23,7 @@
 #include "core/feed.h"
 #include "core/jsonw.h"
 
-#define PL_MAX_PARAMS 4
+#define PL_MAX_PARAMS 5
 
 typedef enum {
     PL_M_GET = 1,
@@ -120,6 +120,11 @@ struct pl_route {
  * PL_REQ_HEADER or PL_REQ_QUERY; the result lives as long as the request. */
 enum { PL_REQ_HEADER = 1, PL_REQ_QUERY = 2 };
 typedef const char *(*pl_req_lookup_fn)(void *conn, int kind, const char *name);
+/* Calls fn for every query argument in order (set by http/); fn returns 0 to
+ * go on. */
+typedef void (*pl_req_each_fn)(void *conn,
+                               int (*fn)(void *arg, const char *name, const char *value),
+                               void *arg);
 
 struct pl_req {
     pl_ctx_t ctx; /* the caller, the arena, the error detail */
@@ -141,6 +146,7 @@ struct pl_req {
     int64_t start_us;
     void *conn; /* the server's connection, for lookup */
     pl_req_lookup_fn lookup;
+    pl_req_each_fn each_query;
     /* output */
     int status;
     const char *content_type;
@@ -177,6 +183,10 @@ void pl_req_defer(pl_req_t *req, void (*fn)(pl_req_t *req, void *arg), void *arg
 const char *pl_req_param(pl_req_t *req, const char *name);
 const char *pl_req_query(pl_req_t *req, const char *name);
 const char *pl_req_header(pl_req_t *req, const char *name);
+/* Calls fn(arg, name, value) for every query argument (value "" for a bare
+ * name) until fn returns non-zero; returns that value, or 0. */
+int pl_req_query_each(pl_req_t *req, int (*fn)(void *arg, const char *name, const char *value),
+                      void *arg);
 
 /* Responses. The JSON value is serialized at once and released (steals ref). */
 int pl_resp_json(pl_req_t *req, int status, json_t *body);

@@ -12,17 +12,21 @@ import pytest
 
 import plinth
 from plinth import assert_problem
+from accounts_util import admin_create, login_ok
 from orgs_util import add_member, create_org, invite_ok, members, new_user
 from smtp_sink import mail_server, smtp_sink  # noqa: F401
 
 
 INTRUDER_EMAIL = "intruder-%s@example.com" % uuid.uuid4().hex[:10]
 INTRUDER_ROLE = "intruder"
+COLL = "iso_tasks"      # an org-scoped collection
+PCOLL = "iso_ptasks"    # a project-scoped collection
 
 # Every route under /v1/orgs/{org}: method, template, a realistic body. The
 # placeholders: {org}, {user} (a member's user id), {team}, {id} (a pending
 # invitation), {key} (a custom role key), {apikey} (an API key id), {webhook}
-# (a webhook endpoint id), {delivery} (one of its deliveries).
+# (a webhook endpoint id), {delivery} (one of its deliveries), {coll} and {pcoll}
+# (an org- and a project-scoped collection), {record} and {precord} (records of them).
 ROUTES = [
     ("GET", "/v1/orgs/{org}", None),
     ("PATCH", "/v1/orgs/{org}", {"name": "Hijacked", "slug": "hijacked-" + uuid.uuid4().hex[:8]}),
@@ -104,13 +108,40 @@ ROUTES = [
     ("GET", "/v1/orgs/{org}/files/{file}/content", None),
     ("POST", "/v1/orgs/{org}/files/{file}/url", None),
     ("DELETE", "/v1/orgs/{org}/files/{file}", None),
+    ("GET", "/v1/orgs/{org}/collections/{coll}/records", None),
+    ("POST", "/v1/orgs/{org}/collections/{coll}/records", {"title": "intruder"}),
+    ("GET", "/v1/orgs/{org}/collections/{coll}/records/{record}", None),
+    ("PATCH", "/v1/orgs/{org}/collections/{coll}/records/{record}", {"title": "hijacked"}),
+    ("PUT", "/v1/orgs/{org}/collections/{coll}/records/{record}", {"title": "hijacked"}),
+    ("GET", "/v1/orgs/{org}/collections/{coll}/records/{record}/grants", None),
+    ("PUT", "/v1/orgs/{org}/collections/{coll}/records/{record}/grants/{user}",
+     {"access": "write"}),
+    ("DELETE", "/v1/orgs/{org}/collections/{coll}/records/{record}/grants/{user}", None),
+    ("DELETE", "/v1/orgs/{org}/collections/{coll}/records/{record}", None),
+    ("GET", "/v1/orgs/{org}/projects/{project}/collections/{pcoll}/records", None),
+    ("POST", "/v1/orgs/{org}/projects/{project}/collections/{pcoll}/records",
+     {"title": "intruder"}),
+    ("GET", "/v1/orgs/{org}/projects/{project}/collections/{pcoll}/records/{precord}", None),
+    ("PATCH", "/v1/orgs/{org}/projects/{project}/collections/{pcoll}/records/{precord}",
+     {"title": "hijacked"}),
+    ("PUT", "/v1/orgs/{org}/projects/{project}/collections/{pcoll}/records/{precord}",
+     {"title": "hijacked"}),
+    ("GET", "/v1/orgs/{org}/projects/{project}/collections/{pcoll}/records/{precord}/grants",
+     None),
+    ("PUT",
+     "/v1/orgs/{org}/projects/{project}/collections/{pcoll}/records/{precord}/grants/{user}",
+     {"access": "write"}),
+    ("DELETE",
+     "/v1/orgs/{org}/projects/{project}/collections/{pcoll}/records/{precord}/grants/{user}",
+     None),
+    ("DELETE", "/v1/orgs/{org}/projects/{project}/collections/{pcoll}/records/{precord}", None),
     # Last: if it wrongly succeeded it would take the rest with it.
     ("DELETE", "/v1/orgs/{org}", None),
 ]
 ROW_IDS = ["%s %s" % (m, p[len("/v1/orgs/{org}"):] or "/") for m, p, _ in ROUTES]
 OBJECT_ROUTES = [r for r in ROUTES
-                 if re.search(r"\{(user|team|id|key|apikey|project|env|skey|webhook|delivery|file)\}",
-                              r[1])]
+                 if re.search(r"\{(user|team|id|key|apikey|project|env|skey|webhook|delivery"
+                              r"|file|record|precord)\}", r[1])]
 OBJECT_IDS = ["%s %s" % (m, p[len("/v1/orgs/{org}"):]) for m, p, _ in OBJECT_ROUTES]
 
 
@@ -195,6 +226,20 @@ def populate(srv, sink, owner, name, tag):
                  headers={"Content-Type": "text/plain"}, token=owner.token)
     assert r.status_code == 201, r.text
     o.file = r.json()["id"]
+    # a record of the org collection granted to the member, and one of the
+    # project collection
+    r = srv.post("/v1/orgs/%s/collections/%s/records" % (o.id, COLL), json={"title": tag},
+                 token=owner.token)
+    assert r.status_code == 201, r.text
+    o.record = r.json()["id"]
+    r = srv.put("/v1/orgs/%s/collections/%s/records/%s/grants/%s"
+                % (o.id, COLL, o.record, o.member.id), json={"access": "read"},
+                token=owner.token)
+    assert r.status_code == 200, r.text
+    r = srv.post("%s/collections/%s/records" % (base, PCOLL), json={"title": tag},
+                 token=owner.token)
+    assert r.status_code == 201, r.text
+    o.precord = r.json()["id"]
     return o
 
 
@@ -205,6 +250,15 @@ class World:
 @pytest.fixture(scope="module")
 def w(srv, smtp_sink):  # noqa: F811
     x = World()
+    email = "iso-admin-%s@example.com" % uuid.uuid4().hex[:8]
+    p = admin_create(srv, email, "admin passphrase for isolation")
+    assert p.returncode == 0, p.stderr
+    admin = login_ok(srv, email, "admin passphrase for isolation")["access_token"]
+    for name, scope in ((COLL, "org"), (PCOLL, "project")):
+        r = srv.put("/v1/admin/collections/" + name, token=admin,
+                    json={"scope": scope, "schema": {"type": "object", "properties": {
+                        "title": {"type": "string"}}}})
+        assert r.status_code == 201, r.text
     x.owner = new_user(srv, "both-owner")        # owns A and B
     x.a = populate(srv, smtp_sink, x.owner, "Org A", "a")
     x.b = populate(srv, smtp_sink, x.owner, "Org B", "b")
@@ -235,6 +289,13 @@ def snapshot(srv, w):
                                token=w.owner.token).json()["data"],
             "webhooks": [(h["id"], h["url"], h["events"], h["enabled"]) for h in
                          srv.get(base + "/webhooks", token=w.owner.token).json()["data"]],
+            "records": srv.get(base + "/collections/%s/records" % COLL,
+                               token=w.owner.token).json()["data"],
+            "grants": srv.get(base + "/collections/%s/records/%s/grants" % (COLL, o.record),
+                              token=w.owner.token).json()["data"],
+            "project_records": srv.get("%s/projects/%s/collections/%s/records"
+                                       % (base, o.project, PCOLL),
+                                       token=w.owner.token).json()["data"],
             "deliveries": [d["id"] for d in
                            srv.get(base + "/webhooks/%s/deliveries" % o.webhook,
                                    token=w.owner.token).json()["data"]],
@@ -249,7 +310,9 @@ def fill(template, o, org_ref=None):
             .replace("{apikey}", o.apikey).replace("{project}", o.project)
             .replace("{env}", o.env).replace("{skey}", o.skey)
             .replace("{webhook}", o.webhook).replace("{delivery}", o.delivery)
-            .replace("{file}", o.file))
+            .replace("{file}", o.file)
+            .replace("{coll}", COLL).replace("{pcoll}", PCOLL)
+            .replace("{precord}", o.precord).replace("{record}", o.record))
 
 
 def call(srv, token, method, path, body):
@@ -353,7 +416,8 @@ def test_nothing_changed(srv, w):
 # --- PostgreSQL row-level security -------------------------------------------------------------
 
 TENANT_TABLES = ("memberships", "invitations", "teams", "team_members", "roles", "org_billing",
-                 "billing_usage", "webhook_endpoints", "webhook_deliveries", "files")
+                 "billing_usage", "webhook_endpoints", "webhook_deliveries", "files", "records",
+                 "record_grants")
 
 
 def _pg(srv, sql):
@@ -424,10 +488,12 @@ def test_rls_shows_only_the_set_org(srv, w, pg_only):
             counts[t] = total
         # owner + member; the member's accepted and the pending invitation;
         # one team with one member; one custom role; one webhook endpoint with
-        # its test delivery; one file (and its storage_bytes counter).
+        # its test delivery; one file; two records, one of them granted; the
+        # stored counters of storage_bytes and records (billing_usage).
         assert counts == {"memberships": 2, "invitations": 2, "teams": 1, "team_members": 1,
-                          "roles": 1, "org_billing": 1, "billing_usage": 1,
-                          "webhook_endpoints": 1, "webhook_deliveries": 1, "files": 1}, counts
+                          "roles": 1, "org_billing": 1, "billing_usage": 2,
+                          "webhook_endpoints": 1, "webhook_deliveries": 1, "files": 1,
+                          "records": 2, "record_grants": 1}, counts
     # Writes are fenced too: an update without app.org_id touches nothing.
     out = plinth.psql("UPDATE teams SET name = 'pwned'", url=srv.pg_url)
     r = srv.get("/v1/orgs/%s/teams/%s" % (w.a.id, w.a.team), token=w.owner.token)

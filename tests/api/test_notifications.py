@@ -17,7 +17,8 @@ DEADLINE = 10.0
 NOTIFICATION_KEYS = {"id", "type", "org_id", "title", "body", "link", "data", "read_at",
                      "created_at"}
 DEFAULT_PREFS = {"member.role_updated": False, "member.removed": False,
-                 "team.member_added": False, "security.new_sign_in": True}
+                 "team.member_added": False, "security.new_sign_in": True,
+                 "record.assigned": True}
 
 
 @pytest.fixture(scope="module")

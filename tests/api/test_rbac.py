@@ -613,6 +613,26 @@ ROUTE_PERMISSIONS = {
     ("DELETE", "/v1/orgs/{}/files/{}"): "file.read",
     ("GET", "/v1/orgs/{}/files/{}/content"): "file.read",
     ("POST", "/v1/orgs/{}/files/{}/url"): "file.read",
+    # collections: the permission ({name}.read, ...) is per collection, so the
+    # service checks it (tests/api/test_collections.py)
+    ("GET", "/v1/orgs/{}/collections/{}/records"): None,
+    ("POST", "/v1/orgs/{}/collections/{}/records"): None,
+    ("GET", "/v1/orgs/{}/collections/{}/records/{}"): None,
+    ("PATCH", "/v1/orgs/{}/collections/{}/records/{}"): None,
+    ("PUT", "/v1/orgs/{}/collections/{}/records/{}"): None,
+    ("DELETE", "/v1/orgs/{}/collections/{}/records/{}"): None,
+    ("GET", "/v1/orgs/{}/collections/{}/records/{}/grants"): None,
+    ("PUT", "/v1/orgs/{}/collections/{}/records/{}/grants/{}"): None,
+    ("DELETE", "/v1/orgs/{}/collections/{}/records/{}/grants/{}"): None,
+    ("GET", "/v1/orgs/{}/projects/{}/collections/{}/records"): None,
+    ("POST", "/v1/orgs/{}/projects/{}/collections/{}/records"): None,
+    ("GET", "/v1/orgs/{}/projects/{}/collections/{}/records/{}"): None,
+    ("PATCH", "/v1/orgs/{}/projects/{}/collections/{}/records/{}"): None,
+    ("PUT", "/v1/orgs/{}/projects/{}/collections/{}/records/{}"): None,
+    ("DELETE", "/v1/orgs/{}/projects/{}/collections/{}/records/{}"): None,
+    ("GET", "/v1/orgs/{}/projects/{}/collections/{}/records/{}/grants"): None,
+    ("PUT", "/v1/orgs/{}/projects/{}/collections/{}/records/{}/grants/{}"): None,
+    ("DELETE", "/v1/orgs/{}/projects/{}/collections/{}/records/{}/grants/{}"): None,
 }
 
 
