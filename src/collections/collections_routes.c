@@ -383,6 +383,11 @@ static pl_route_t routes[] = {
     {PL_M_DELETE, "/v1/admin/collections/{name}", definition_delete, ADM, NULL, 0},
     {PL_M_GET, "/v1/collections", definitions, PL_AUTH_USER, NULL, 0},
     {PL_M_GET, OB, records_list, ORG, NULL, 0},
+    /* the instance admin's view of any organization's records (dashboard) */
+    {PL_M_GET, "/v1/admin/orgs/{org}/collections/{name}/records", records_list, ADM, NULL,
+     PL_ROUTE_ADMIN_ORG},
+    {PL_M_GET, "/v1/admin/orgs/{org}/projects/{project}/collections/{name}/records", records_list,
+     ADM, NULL, PL_ROUTE_ADMIN_ORG},
     {PL_M_POST, OB, record_create, ORG, NULL, J},
     {PL_M_GET, OB "/{id}", record_get, ORG, NULL, 0},
     {PL_M_PATCH, OB "/{id}", record_patch, ORG, NULL, J},

@@ -138,7 +138,8 @@ int pl_orgs_enter(pl_db_t *db, pl_ctx_t *ctx, const pl_org_t *o);
 
 /* For the instance admin's read routes (/v1/admin/orgs/{org}/...): makes
  * org_ref (id or slug) the acting organization without membership, with no
- * role, so the organization's read services answer for it. 403 forbidden
+ * role but an owner's permissions and level, so the organization's read
+ * services answer for it as for its owner (only read routes use it). 403 forbidden
  * unless ctx->principal is an instance admin, 404 not_found when there is no
  * such organization. Runs in the caller's transaction (the request's). */
 int pl_orgs_admin_enter(pl_db_t *db, pl_ctx_t *ctx, const char *org_ref);

@@ -579,6 +579,8 @@ static int secrets_import(pl_req_t *req)
  * permission, the project and environment roles decide). */
 static pl_route_t routes[] = {
     {PL_M_GET, "/v1/orgs/{org}/projects", projects_list, PL_AUTH_ORG, NULL, 0},
+    {PL_M_GET, "/v1/admin/orgs/{org}/projects", projects_list, PL_AUTH_ADMIN, NULL,
+     PL_ROUTE_ADMIN_ORG},
     {PL_M_POST, "/v1/orgs/{org}/projects", projects_create, PL_AUTH_ORG, "project.create", J},
     {PL_M_GET, P, projects_get, PL_AUTH_ORG, NULL, 0},
     {PL_M_PATCH, P, projects_update, PL_AUTH_ORG, NULL, J},

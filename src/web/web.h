@@ -108,9 +108,10 @@ struct pl_route {
 #define PL_ROUTE_PRIVATE 32u
 /* A PL_AUTH_ADMIN route under /v1/admin/orgs/{org}/: once the caller is
  * known to be an instance admin, {org} (id or slug) becomes the tenant
- * without membership and without a role (pl_orgs_admin_enter; 404
- * not_found when unknown), so an organization's read handlers serve the
- * admin's view of any organization as they are. */
+ * without membership and without a role, with an owner's permissions
+ * (pl_orgs_admin_enter; 404 not_found when unknown), so an organization's
+ * read handlers serve the admin's view of any organization as they are.
+ * Only for GET routes. */
 #define PL_ROUTE_ADMIN_ORG 64u
 /* The body is streamed to route->sink up to --max-upload instead of being
  * buffered up to --max-body (uploads). */

@@ -91,3 +91,38 @@ def test_unknown_org_and_objects(srv, admin, owner):
                            token=admin), 404, "not_found")
     assert_problem(srv.get("/v1/admin/orgs/%s/webhooks/%s/deliveries" % (other["id"], hook["id"]),
                            token=admin), 404, "not_found")
+
+
+def test_admin_reads_any_orgs_projects_and_records(srv, admin, owner):
+    token, org, _ = owner
+    r = srv.put("/v1/admin/collections/notes", token=admin, json={
+        "name": "notes", "scope": "org",
+        "schema": {"type": "object", "properties": {"text": {"type": "string"}}}})
+    assert r.status_code in (200, 201), r.text
+    r = srv.put("/v1/admin/collections/pnotes", token=admin, json={
+        "name": "pnotes", "scope": "project",
+        "schema": {"type": "object", "properties": {"text": {"type": "string"}}}})
+    assert r.status_code in (200, 201), r.text
+    proj = srv.post("/v1/orgs/%s/projects" % org["id"], token=token, json={"name": "Moon"})
+    assert proj.status_code == 201, proj.text
+    proj = proj.json()
+    base = "/v1/orgs/%s/collections/notes/records" % org["id"]
+    pbase = "/v1/orgs/%s/projects/%s/collections/pnotes/records" % (org["id"], proj["id"])
+    for b in (base, pbase):
+        for text in ("one", "two"):
+            assert srv.post(b, token=token, json={"text": text}).status_code == 201
+    for path in ("/projects", "/collections/notes/records",
+                 "/projects/%s/collections/pnotes/records" % proj["id"]):
+        mine = srv.get("/v1/orgs/%s%s" % (org["id"], path), token=token)
+        theirs = srv.get("/v1/admin/orgs/%s%s" % (org["slug"], path), token=admin)
+        assert theirs.status_code == 200, theirs.text
+        assert [x["id"] for x in theirs.json()["data"]] == [x["id"] for x in mine.json()["data"]]
+        assert theirs.json()["data"], path
+    # filters work the same way
+    r = srv.get("/v1/admin/orgs/%s/collections/notes/records" % org["id"], token=admin,
+                params={"sort": "-created_at", "limit": 1})
+    assert r.status_code == 200 and len(r.json()["data"]) == 1, r.text
+    stranger = register(srv, name="Nosy")["access_token"]
+    for path in ("/projects", "/collections/notes/records"):
+        assert_problem(srv.get("/v1/admin/orgs/%s%s" % (org["id"], path), token=stranger), 403,
+                       "forbidden")

@@ -85,6 +85,9 @@ describe("every page", () => {
     await ok(s.api("PUT", "/v1/admin/flags/new-billing", { token: at, body: { description: "The new billing pages", enabled: true, rollout_percent: 40 } }));
     await ok(s.api("PUT", "/v1/admin/flags/dark-mode", { token: at, body: { description: "", enabled: false, rollout_percent: 100 } }));
     await ok(s.api("PUT", `/v1/admin/flags/new-billing/orgs/${w.acme.id}`, { token: at, body: { enabled: true } }));
+    // a collection with a record of Acme's
+    await ok(s.api("PUT", "/v1/admin/collections/tasks", { token: at, body: { name: "tasks", scope: "org", schema: { type: "object", required: ["title"], properties: { title: { type: "string", maxLength: 200 }, status: { enum: ["todo", "doing", "done"] } } }, indexes: [["status"]], search: ["title"] } }), 201);
+    await ok(s.api("POST", `/v1/orgs/${w.acme.id}/collections/tasks/records`, { token: w.ada.token, body: { title: "Launch the rocket", status: "doing" } }), 201);
     await ok(s.api("POST", `/v1/auth/login`, { body: { email: w.bob.email, password: "not the password" } }), 401);
     s.cli(["jobs", "enqueue", "--kind", "fail", "--max-attempts", "1"]);
     s.cli(["jobs", "enqueue", "--kind", "noop", "--count", "3"]);
@@ -121,6 +124,9 @@ describe("every page", () => {
     await open(page, "/_/jobs", "Jobs", "admin-jobs");
     await open(page, "/_/jobs?status=dead", "Jobs", "admin-jobs-dead");
     await open(page, "/_/emails", "Emails", "admin-emails");
+    await open(page, "/_/collections", "Collections", "admin-collections");
+    await open(page, `/_/collections/tasks?org=${w.acme.id}`, "tasks", "admin-collection");
+    await page.getByText("Launch the rocket", { exact: false }).waitFor();
     await open(page, "/_/nowhere", "Page not found", "admin-not-found");
 
     // the navigation folds behind a button on a phone, and opens

@@ -15,6 +15,7 @@ import { orgsPage, orgPage } from "./orgs.js";
 import { flagsPage, flagPage } from "./flags.js";
 import { jobsPage } from "./jobs.js";
 import { emailsPage } from "./emails.js";
+import { collectionsPage, collectionPage } from "./collections.js";
 
 const BASE = "/_";
 // The product's name (PLINTH_PRODUCT_NAME), which the server writes into the page.
@@ -55,6 +56,8 @@ const routes = [
   { path: "/flags/:key", view: flagPage, title: "Feature flag", nav: "/flags" },
   { path: "/jobs", view: jobsPage, title: "Jobs", nav: "/jobs" },
   { path: "/emails", view: emailsPage, title: "Emails", nav: "/emails" },
+  { path: "/collections", view: collectionsPage, title: "Collections", nav: "/collections" },
+  { path: "/collections/:name", view: collectionPage, title: "Collection", nav: "/collections" },
 ];
 
 const NAV = [
@@ -63,6 +66,7 @@ const NAV = [
   ["/orgs", "Organizations"],
   ["/flags", "Feature flags"],
   ["/jobs", "Jobs"],
+  ["/collections", "Collections"],
   ["/emails", "Emails"],
 ];
 
