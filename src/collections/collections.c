@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "billing/billing.h"
+#include "core/progress.h"
 #include "core/poller.h"
 #include "core/crypto.h"
 #include "collections/collections_store.h"
@@ -492,11 +493,16 @@ int pl_coll_apply_file(pl_db_t *db, const char *path)
     pl_arena_t *a = pl_arena_create();
     pl_ctx_t ctx;
     pl_ctx_system(&ctx, a);
+    /* a definition's declared indexes are built over its records as it is
+     * applied: the progress line counts definitions done */
+    pl_progress_t progress;
+    pl_progress_start(&progress, "applying collections", "definitions");
     int status = 0, rc = pl_db_begin(db);
     size_t i;
     json_t *d;
     json_array_foreach(list, i, d)
     {
+        pl_progress_update(&progress, (int64_t)i, (int64_t)json_array_size(list));
         if (rc)
             break;
         pl_coll_t out;
@@ -519,6 +525,11 @@ int pl_coll_apply_file(pl_db_t *db, const char *path)
         printf("%s: %s\n", out.name, created ? "created" : changed ? "updated" : "unchanged");
     }
     rc = pl_db_finish(db, rc);
+    if (!rc) {
+        pl_progress_update(&progress, (int64_t)json_array_size(list),
+                           (int64_t)json_array_size(list));
+        pl_progress_finish(&progress);
+    }
     if (rc) {
         if (!status)
             fprintf(stderr, "plinth collections apply: nothing was applied\n");
