@@ -31,6 +31,7 @@ extern const pl_module_t pl_notifications_module;
 extern const pl_module_t pl_account_module;
 extern const pl_module_t pl_ui_module;
 extern const pl_module_t pl_passkeys_module;
+extern const pl_module_t pl_identity_module;
 
 const pl_module_t *const pl_modules[] = {
     /* platform: services every feature uses */
@@ -52,6 +53,7 @@ const pl_module_t *const pl_modules[] = {
     &pl_billing_module,
     &pl_admin_module,
     &pl_passkeys_module,
+    &pl_identity_module,
     &pl_realtime_module,
     &pl_notifications_module,
     &pl_account_module,

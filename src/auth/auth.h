@@ -149,6 +149,16 @@ int pl_auth_signin_failed(pl_db_t *db, pl_ctx_t *ctx, const char *email, const c
 int pl_auth_signin_complete(pl_db_t *db, pl_ctx_t *ctx, const pl_user_t *u, const char *method,
                             bool two_factors, int64_t attempt, pl_auth_login_t *out);
 
+/* A policy every sign-in passes (the identity module's: SSO enforcement
+ * and joining organizations by email domain): called by
+ * pl_auth_signin_complete once it knows who signs in (u) and how (method),
+ * before a session or a two-factor step is issued. Returns PL_OK, or an
+ * error recorded on ctx (403 sso_required) that refuses the sign-in. */
+typedef int (*pl_auth_signin_hook_fn)(pl_db_t *db, pl_ctx_t *ctx, const pl_user_t *u,
+                                      const char *method);
+/* Installs the hook (once, at init; NULL: none). */
+void pl_auth_set_signin_hook(pl_auth_signin_hook_fn fn);
+
 /* ---- magic links ---- */
 
 /* Mails the account of email a sign-in link ({PLINTH_PUBLIC_URL}/magic-link

@@ -130,3 +130,28 @@ int pl_members_remove(pl_db_t *db, pl_ctx_t *ctx, const char *user_id)
                                           self ? "creator_left" : "creator_removed");
     return pl_db_finish(db, rc);
 }
+
+int pl_orgs_join_as(pl_db_t *db, pl_ctx_t *ctx, const char *org_id, const char *user_id,
+                    const char *role_key, const char *via)
+{
+    int rc = pl_db_begin(db);
+    if (rc)
+        return rc;
+    const char *current = NULL;
+    rc = pl_orgs_store_lock(db, org_id);
+    if (!rc)
+        rc = pl_members_store_role(db, ctx->arena, org_id, user_id, &current);
+    if (rc != PL_ENOTFOUND) /* a member already (or an error) */
+        return pl_db_finish(db, rc);
+    pl_role_t role;
+    rc = pl_orgs_role(db, ctx, org_id, role_key, &role);
+    if (rc == PL_ENOTFOUND) /* the role went away since it was chosen */
+        role_key = "member", rc = PL_OK;
+    if (!rc)
+        rc = pl_members_store_insert(db, org_id, user_id, role_key, pl_now_ms());
+    json_t *d = json_pack("{s:s, s:s}", "role", role_key, "via", via);
+    if (!rc)
+        rc = pl_audit_append(db, ctx, org_id, "member.joined", "user", user_id, d);
+    json_decref(d);
+    return pl_db_finish(db, rc);
+}
