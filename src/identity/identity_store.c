@@ -348,8 +348,8 @@ static const char sql_sso_domain_owner[] =
     "SELECT org_id, approved_at FROM sso_domains WHERE domain = $1";
 static const char sql_sso_domain_approve[] =
     "UPDATE sso_domains SET approved_at = $2 WHERE domain = $1";
-static const char sql_org_require_mfa[] = "SELECT require_mfa FROM orgs WHERE id = $1";
-static const char sql_org_set_require_mfa[] = "UPDATE orgs SET require_mfa = $2 WHERE id = $1";
+static const char sql_org_require_mfa[] = "SELECT require_mfa FROM organizations WHERE id = $1";
+static const char sql_org_set_require_mfa[] = "UPDATE organizations SET require_mfa = $2 WHERE id = $1";
 
 int pl_idstore_sso_get(pl_db_t *db, pl_arena_t *a, const char *org_id, pl_sso_t *out,
                        const char **secret_sealed)

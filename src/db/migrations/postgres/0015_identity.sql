@@ -42,7 +42,7 @@ CREATE INDEX user_identities_user ON user_identities(user_id, created_at);
 CREATE TABLE oauth_states (
     state_hash TEXT PRIMARY KEY,
     provider_key TEXT,
-    org_id TEXT REFERENCES orgs(id) ON DELETE CASCADE,
+    org_id TEXT REFERENCES organizations(id) ON DELETE CASCADE,
     nonce TEXT NOT NULL,
     code_verifier TEXT NOT NULL,
     redirect_to TEXT NOT NULL,
@@ -70,7 +70,7 @@ CREATE INDEX oauth_codes_expires ON oauth_codes(expires_at);
 -- under the organization's data key), the role given to members who join
 -- just in time, and its policies.
 CREATE TABLE org_sso (
-    org_id TEXT PRIMARY KEY REFERENCES orgs(id) ON DELETE CASCADE,
+    org_id TEXT PRIMARY KEY REFERENCES organizations(id) ON DELETE CASCADE,
     issuer TEXT NOT NULL,
     client_id TEXT NOT NULL,
     client_secret_sealed TEXT NOT NULL,
@@ -85,11 +85,11 @@ CREATE TABLE org_sso (
 -- instance admin. A domain is claimed by one organization at most.
 CREATE TABLE sso_domains (
     domain TEXT PRIMARY KEY,
-    org_id TEXT NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+    org_id TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
     approved_at BIGINT,
     created_at BIGINT NOT NULL
 );
 CREATE INDEX sso_domains_org ON sso_domains(org_id);
 
 -- Members must have two-factor on.
-ALTER TABLE orgs ADD COLUMN require_mfa BOOLEAN NOT NULL DEFAULT false;
+ALTER TABLE organizations ADD COLUMN require_mfa BOOLEAN NOT NULL DEFAULT false;
