@@ -264,8 +264,11 @@ static int begin_flow(pl_db_t *db, pl_ctx_t *ctx, const pl_oidc_provider_t *p, c
                             .redirect_to = redirect_to};
     int64_t now = pl_now_ms();
     int rc = pl_db_begin(db);
+    if (!rc && org_id)
+        rc = pl_db_set_context(db, "app.org_id", org_id);
     if (!rc)
-        rc = pl_db_finish(db, pl_idstore_state_insert(db, hash, &s, now + STATE_TTL_MS, now));
+        rc = pl_idstore_state_insert(db, hash, &s, now + STATE_TTL_MS, now);
+    rc = pl_db_finish(db, rc);
     if (!rc)
         *url = pl_oidc_authorize_url(ctx->arena, p, callback_url(ctx->arena, key), state, nonce,
                                      challenge);
@@ -299,9 +302,13 @@ static int domain_sso(pl_db_t *db, pl_arena_t *a, const char *email, const char 
     bool approved = false;
     if (!domain)
         return PL_ENOTFOUND;
-    int rc = pl_idstore_sso_domain_owner(db, a, domain, org_id, &approved);
+    int rc = pl_db_set_context(db, "app.sso_domain", domain);
+    if (!rc)
+        rc = pl_idstore_sso_domain_owner(db, a, domain, org_id, &approved);
     if (!rc && !approved)
         rc = PL_ENOTFOUND;
+    if (!rc)
+        rc = pl_db_set_context(db, "app.org_id", *org_id);
     if (!rc)
         rc = pl_idstore_sso_get(db, a, *org_id, sso, NULL);
     return rc;
@@ -460,7 +467,9 @@ int pl_identity_callback(pl_db_t *db, pl_ctx_t *ctx, const char *key, const char
     int rc = pl_db_begin(db);
     if (rc)
         return rc;
-    rc = pl_idstore_state_take(db, ctx->arena, hash, now, &st);
+    rc = pl_db_set_context(db, "app.oauth_state", hash);
+    if (!rc)
+        rc = pl_idstore_state_take(db, ctx->arena, hash, now, &st);
     if ((rc = pl_db_finish(db, rc)) && rc != PL_ENOTFOUND)
         return rc;
     bool ours = rc == PL_OK && (key ? st.provider_key && !strcmp(st.provider_key, key)
@@ -754,7 +763,9 @@ int pl_sso_approve_domain(pl_db_t *db, pl_ctx_t *ctx, const char *domain)
     int rc = pl_db_begin(db);
     if (rc)
         return rc;
-    rc = pl_idstore_sso_domain_approve(db, domain, pl_now_ms());
+    rc = pl_db_set_context(db, "app.sso_domain", domain);
+    if (!rc)
+        rc = pl_idstore_sso_domain_approve(db, domain, pl_now_ms());
     if (rc == PL_ENOTFOUND)
         rc = not_found(ctx);
     json_t *d = json_pack("{s:s}", "domain", domain);
@@ -798,12 +809,9 @@ int pl_identity_on_tenant(pl_db_t *db, pl_ctx_t *ctx)
 {
     if (ctx->tenant.is_api_key || !pl_ctx_user(ctx) || ctx->principal.mfa_enabled)
         return PL_OK;
-    bool required = false;
-    int rc = pl_idstore_org_require_mfa(db, ctx->tenant.org_id, &required);
-    if (rc == PL_ENOTFOUND || (!rc && !required))
+    (void)db;
+    if (!ctx->tenant.require_mfa)
         return PL_OK;
-    if (rc)
-        return rc;
     /* leaving stays possible */
     if (ctx->tenant.route && !strcmp(ctx->tenant.route, "/v1/orgs/{org}/members/{user}") &&
         ctx->tenant.route_method_delete && ctx->tenant.route_user &&

@@ -348,8 +348,6 @@ static const char sql_sso_domain_owner[] =
     "SELECT org_id, approved_at FROM sso_domains WHERE domain = $1";
 static const char sql_sso_domain_approve[] =
     "UPDATE sso_domains SET approved_at = $2 WHERE domain = $1";
-static const char sql_org_require_mfa[] = "SELECT require_mfa FROM organizations WHERE id = $1";
-static const char sql_org_set_require_mfa[] = "UPDATE organizations SET require_mfa = $2 WHERE id = $1";
 
 int pl_idstore_sso_get(pl_db_t *db, pl_arena_t *a, const char *org_id, pl_sso_t *out,
                        const char **secret_sealed)
@@ -449,23 +447,5 @@ int pl_idstore_sso_domain_approve(pl_db_t *db, const char *domain, int64_t now)
     PL_PREPARE(st, db, sql_sso_domain_approve);
     pl_stmt_bind_text(st, 1, domain);
     pl_stmt_bind_int64(st, 2, now);
-    return pl_stmt_exec_found(st);
-}
-
-int pl_idstore_org_require_mfa(pl_db_t *db, const char *org_id, bool *out)
-{
-    PL_PREPARE(st, db, sql_org_require_mfa);
-    pl_stmt_bind_text(st, 1, org_id);
-    int rc = pl_stmt_step(st);
-    if (rc == 1)
-        *out = pl_stmt_col_bool(st, 0);
-    return one_done(st, rc);
-}
-
-int pl_idstore_org_set_require_mfa(pl_db_t *db, const char *org_id, bool on)
-{
-    PL_PREPARE(st, db, sql_org_set_require_mfa);
-    pl_stmt_bind_text(st, 1, org_id);
-    pl_stmt_bind_bool(st, 2, on);
     return pl_stmt_exec_found(st);
 }

@@ -1,6 +1,5 @@
 /* identity_store.h - the SQL of identity providers, linked identities,
- * sign-ins in flight, exchange codes, organization SSO and the
- * organization's security policy. Each function runs one statement on db
+ * sign-ins in flight, exchange codes and organization SSO. Each function runs one statement on db
  * (inside the caller's transaction, if any); strings of results are copied
  * into a. PL_ENOTFOUND when a single row is missing; PL_ECONFLICT on a
  * unique violation; PL_EDB otherwise. */
@@ -64,10 +63,6 @@ int pl_idstore_sso_domain_insert(pl_db_t *db, const char *domain, const char *or
 int pl_idstore_sso_domain_owner(pl_db_t *db, pl_arena_t *a, const char *domain,
                                 const char **org_id, bool *approved);
 int pl_idstore_sso_domain_approve(pl_db_t *db, const char *domain, int64_t now);
-
-/* Org security policy. */
-int pl_idstore_org_require_mfa(pl_db_t *db, const char *org_id, bool *out);
-int pl_idstore_org_set_require_mfa(pl_db_t *db, const char *org_id, bool on);
 
 /* Removes spent and expired states and codes before now. */
 int pl_idstore_purge(pl_db_t *db, int64_t now);

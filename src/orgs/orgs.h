@@ -32,6 +32,7 @@ typedef struct {
     int64_t created_at;
     int64_t members_version; /* changes with every change to the member list */
     const char *role;        /* the caller's role key; NULL when none applies */
+    bool require_mfa;        /* members must have two-factor on */
 } pl_org_t;
 
 typedef struct {
@@ -182,7 +183,8 @@ int pl_orgs_list_all(pl_db_t *db, pl_ctx_t *ctx, const char *cursor, int limit, 
 /* Renames the acting organization and/or changes its slug (NULL: keep);
  * out and ctx->tenant get the result. 422 for an invalid slug, 409
  * slug_taken. */
-int pl_orgs_update(pl_db_t *db, pl_ctx_t *ctx, const char *name, const char *slug, pl_org_t *out);
+int pl_orgs_update(pl_db_t *db, pl_ctx_t *ctx, const char *name, const char *slug,
+                   const bool *require_mfa, pl_org_t *out);
 
 /* Deletes the acting organization with its members, invitations, teams and
  * roles; its audit chain stays. 409 personal_org. */

@@ -20,6 +20,7 @@ ALL_PERMISSIONS = [
     "webhook.read", "webhook.manage",
     "project.create", "project.admin",
     "billing.read", "billing.manage",
+    "sso.manage",
 ]
 # Highest first, as GET /v1/orgs/{org}/roles lists them.
 BUILTIN_ROLES = {

@@ -420,3 +420,78 @@ def test_sso_start_unknown_domain(ctx):
     r = srv.post("/v1/auth/sso/start",
                  json={"email": "x@unclaimed.test", "redirect_to": "http://evil.example/"})
     assert_problem(r, 422, "validation_failed")
+
+
+def new_domain():
+    return unique_email("dom").split("@")[0].replace("_", "-").replace(".", "-") + ".test"
+
+
+def sso_org(ctx, **settings):
+    """An organization (its owner's token, the org) whose SSO claims a new approved
+    domain (returned too)."""
+    srv, p, admin = ctx["srv"], ctx["p"], ctx["admin"]
+    domain = new_domain()
+    owner = register(srv, unique_email("owner"))["access_token"]
+    org = srv.post("/v1/orgs", json={"name": "Org"}, token=owner).json()
+    body = dict({"issuer": p.op, "client_id": "acme", "client_secret": SSO_SECRET,
+                 "domains": [domain]}, **settings)
+    r = srv.put("/v1/orgs/%s/sso" % org["id"], json=body, token=owner)
+    assert r.status_code == 200, r.text
+    assert srv.post("/v1/admin/sso-domains/%s/approve" % domain, token=admin).status_code == 204
+    return owner, org, domain
+
+
+def sso_sign_in(ctx, email):
+    srv, p = ctx["srv"], ctx["p"]
+    p.op_account("sso-" + email, email)
+    r = srv.post("/v1/auth/sso/start", json={"email": email, "redirect_to": APP})
+    assert r.status_code == 200, r.text
+    r = exchange(srv, walk(srv, r.json()["url"])["code"])
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_join_by_email_domain(ctx):
+    srv, sink = ctx["srv"], ctx["sink"]
+    owner, org, domain = sso_org(ctx, join_by_email_domain=True)
+    email = "dana@" + domain
+    reg = register(srv, email)
+    # not verified yet: no membership at sign-in
+    token = login(srv, email).json()["access_token"]
+    assert org["id"] not in {o["id"] for o in me(srv, token)["organizations"]}
+    m = sink.wait_for_to(email, path="/verify-email")
+    r = srv.post("/v1/auth/verify-email", json={"token": m.token("/verify-email")})
+    assert r.status_code == 204, r.text
+    token = login(srv, email).json()["access_token"]
+    orgs = {o["id"]: o for o in me(srv, token)["organizations"]}
+    assert orgs[org["id"]]["role"] == "member"
+    assert reg["user"]["id"] == me(srv, token)["id"]
+
+
+def test_require_mfa_gates_org_routes(ctx):
+    srv = ctx["srv"]
+    owner, org, domain = sso_org(ctx)
+    member = sso_sign_in(ctx, "erin@" + domain)
+    mtoken, mid = member["access_token"], member["user"]["id"]
+    assert srv.get("/v1/orgs/%s" % org["id"], token=mtoken).status_code == 200
+    # the owner turns 2FA on, then demands it; nobody else may
+    setup = srv.post("/v1/me/mfa/totp/setup", json={}, token=owner).json()
+    r = srv.post("/v1/me/mfa/totp/enable", json={"code": Totp(setup["secret"]).next_code()},
+                 token=owner)
+    assert r.status_code == 200, r.text
+    key = srv.post("/v1/orgs/%s/api-keys" % org["id"],
+                   json={"name": "ci", "permissions": ["member.read"]}, token=owner).json()["key"]
+    r = srv.patch("/v1/orgs/%s" % org["id"], json={"require_mfa": True}, token=mtoken)
+    assert_problem(r, 403, "forbidden")
+    r = srv.patch("/v1/orgs/%s" % org["id"], json={"require_mfa": True}, token=owner)
+    assert r.status_code == 200 and r.json()["require_mfa"] is True, r.text
+    # members without 2FA: every route of the org but leaving it
+    assert_problem(srv.get("/v1/orgs/%s" % org["id"], token=mtoken), 403, "mfa_setup_required")
+    assert_problem(srv.get("/v1/orgs/%s/members" % org["id"], token=mtoken), 403,
+                   "mfa_setup_required")
+    assert srv.get("/v1/orgs", token=mtoken).status_code == 200
+    # the owner (with 2FA) and API keys are unaffected
+    assert srv.get("/v1/orgs/%s/members" % org["id"], token=owner).status_code == 200
+    assert srv.get("/v1/orgs/%s/members" % org["id"], token=key).status_code == 200
+    r = srv.delete("/v1/orgs/%s/members/%s" % (org["id"], mid), token=mtoken)
+    assert r.status_code == 204, r.text

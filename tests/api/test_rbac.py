@@ -606,6 +606,9 @@ ROUTE_PERMISSIONS = {
     ("GET", "/v1/orgs/{}/webhooks/{}/deliveries"): "webhook.read",
     ("GET", "/v1/orgs/{}/webhooks/{}/deliveries/{}"): "webhook.read",
     ("POST", "/v1/orgs/{}/webhooks/{}/deliveries/{}/retry"): "webhook.manage",
+    ("GET", "/v1/orgs/{}/sso"): "sso.manage",
+    ("PUT", "/v1/orgs/{}/sso"): "sso.manage",
+    ("DELETE", "/v1/orgs/{}/sso"): "sso.manage",
 }
 
 

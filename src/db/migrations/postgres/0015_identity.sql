@@ -91,5 +91,27 @@ CREATE TABLE sso_domains (
 );
 CREATE INDEX sso_domains_org ON sso_domains(org_id);
 
+-- Row-level security, the second wall behind the org_id every query binds:
+-- an organization's SSO settings and domains are visible in its context;
+-- a domain also by its name while a sign-in routes by it (app.sso_domain),
+-- a sign-in in flight by its state while its callback spends it
+-- (app.oauth_state), and those of instance providers (org_id NULL) always.
+ALTER TABLE org_sso ENABLE ROW LEVEL SECURITY;
+ALTER TABLE org_sso FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON org_sso
+    USING (org_id = current_setting('app.org_id', true));
+
+ALTER TABLE sso_domains ENABLE ROW LEVEL SECURITY;
+ALTER TABLE sso_domains FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON sso_domains
+    USING (org_id = current_setting('app.org_id', true)
+           OR domain = current_setting('app.sso_domain', true));
+
+ALTER TABLE oauth_states ENABLE ROW LEVEL SECURITY;
+ALTER TABLE oauth_states FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON oauth_states
+    USING (org_id IS NULL OR org_id = current_setting('app.org_id', true)
+           OR state_hash = current_setting('app.oauth_state', true));
+
 -- Members must have two-factor on.
 ALTER TABLE organizations ADD COLUMN require_mfa BOOLEAN NOT NULL DEFAULT false;
