@@ -247,6 +247,9 @@ def test_existing_account_linked_on_verified_email(ctx):
     token = r.json()["access_token"]
     ids = srv.get("/v1/me/identities", token=token).json()["data"]
     assert len(ids) == 1
+    # the account's export lists it
+    exported = srv.get("/v1/me/export", token=token).json()["identities"]
+    assert [(i["id"], i["provider"], i["email"]) for i in exported] == [(ids[0]["id"], "op", email)]
     # a password remains: the identity can go
     assert srv.delete("/v1/me/identities/" + ids[0]["id"], token=token).status_code == 204
     assert srv.get("/v1/me/identities", token=token).json()["data"] == []
