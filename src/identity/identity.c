@@ -193,7 +193,7 @@ static int load_idp(pl_db_t *db, pl_ctx_t *ctx, const char *key, bool secret,
     memset(p, 0, sizeof(*p));
     if (!key_valid(key))
         return not_found(ctx);
-    int rc = pl_db_begin(db);
+    int rc = pl_db_begin_read(db);
     if (rc)
         return rc;
     pl_idp_t idp;
@@ -332,7 +332,9 @@ static int signin_policy(pl_db_t *db, pl_ctx_t *ctx, const pl_user_t *u, const c
 {
     const char *org_id = NULL;
     pl_sso_t sso;
-    int rc = pl_db_begin(db);
+    /* most sign-ins read one row and go on: a read transaction (or the
+     * caller's) */
+    int rc = pl_db_begin_read(db);
     if (rc)
         return rc;
     rc = domain_sso(db, ctx->arena, u->email, &org_id, &sso);
@@ -341,9 +343,11 @@ static int signin_policy(pl_db_t *db, pl_ctx_t *ctx, const pl_user_t *u, const c
     if (!rc && sso.enforce && strcmp(method, "sso"))
         rc = pl_fail(ctx, 403, "sso_required",
                      "Your organization requires signing in with its identity provider.");
-    if (!rc && sso.join_by_email_domain && u->email_verified)
-        rc = join_org(db, ctx, org_id, u->id, sso.default_role, "email_domain");
-    return pl_db_finish(db, rc);
+    if ((rc = pl_db_finish(db, rc)) || !sso.join_by_email_domain || !u->email_verified)
+        return rc;
+    if ((rc = pl_db_begin(db)))
+        return rc;
+    return pl_db_finish(db, join_org(db, ctx, org_id, u->id, sso.default_role, "email_domain"));
 }
 
 /* ---- the callback ---- */
@@ -487,7 +491,7 @@ int pl_identity_callback(pl_db_t *db, pl_ctx_t *ctx, const char *key, const char
     if (key) {
         rc = load_idp(db, ctx, key, true, &p);
     } else {
-        if (!(rc = pl_db_begin(db)))
+        if (!(rc = pl_db_begin_read(db)))
             rc = pl_db_finish(db, load_sso_provider(db, ctx, st.org_id, &sso, &p));
         if (!rc && p.guarded && pl_httpc_allow_private())
             p.guarded = false;
@@ -785,7 +789,7 @@ int pl_sso_start(pl_db_t *db, pl_ctx_t *ctx, const char *email_in, const char *r
         return PL_EINVAL;
     const char *org_id = NULL;
     pl_sso_t sso;
-    int rc = pl_db_begin(db);
+    int rc = pl_db_begin_read(db);
     if (rc)
         return rc;
     rc = domain_sso(db, ctx->arena, email, &org_id, &sso);
