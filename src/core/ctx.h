@@ -69,9 +69,9 @@ typedef struct {
     bool is_api_key;         /* acting with an API key's level and permissions */
     bool require_mfa;        /* the org demands two-factor of its members */
     /* the route being served, for tenant hooks that exempt some routes */
-    const char *route;       /* its template ("/v1/orgs/{org}/members/{user}") */
+    const char *route;        /* its template ("/v1/orgs/{org}/members/{user}") */
     bool route_method_delete; /* served with DELETE */
-    const char *route_user;  /* its {user} parameter, or NULL */
+    const char *route_user;   /* its {user} parameter, or NULL */
 } pl_tenant_t;
 
 typedef struct pl_ctx {

@@ -1,6 +1,6 @@
 /* pkey.h - public-key signatures with OpenSSL: ECDSA P-256 with SHA-256
- * (ES256), Ed25519 (EdDSA) and, to verify only, RSA with SHA-256 (RS256), for access tokens other services verify
- * (JWS) and for WebAuthn credentials.
+ * (ES256), Ed25519 (EdDSA) and, to verify only, RSA with SHA-256 (RS256), for access tokens other
+ * services verify (JWS) and for WebAuthn credentials.
  *
  * A pl_pkey_t is an immutable key (public, or private with its public half);
  * once made it may be used by any number of threads at once. Functions that

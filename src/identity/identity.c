@@ -29,8 +29,8 @@
 pl_identity_config_t pl_identity_cfg;
 
 const pl_option_t pl_identity_options[] = {
-    {NULL, "PLINTH_REDIRECT_ALLOWLIST", PL_OPT_STR, PL_OPT_S(pl_identity_cfg.redirect_allowlist),
-     0, 0, PL_OPT_SERVE, "URLS",
+    {NULL, "PLINTH_REDIRECT_ALLOWLIST", PL_OPT_STR, PL_OPT_S(pl_identity_cfg.redirect_allowlist), 0,
+     0, PL_OPT_SERVE, "URLS",
      "comma-separated URLs a sign-in with an identity provider may return to (redirect_to: same "
      "origin, path below the entry's)",
      NULL},
@@ -187,8 +187,7 @@ static const char *scopes_text(pl_arena_t *a, const char *json)
 
 /* Reads provider key (and, with secret, opens its client secret) into *p.
  * 404 not_found when unknown. Runs its own read transaction. */
-static int load_idp(pl_db_t *db, pl_ctx_t *ctx, const char *key, bool secret,
-                    pl_oidc_provider_t *p)
+static int load_idp(pl_db_t *db, pl_ctx_t *ctx, const char *key, bool secret, pl_oidc_provider_t *p)
 {
     memset(p, 0, sizeof(*p));
     if (!key_valid(key))
@@ -239,7 +238,8 @@ static const char *callback_url(pl_arena_t *a, const char *key)
 
 static int check_redirect(pl_ctx_t *ctx, const char *redirect_to)
 {
-    if (redirect_to && pl_identity_redirect_allowed(pl_identity_cfg.redirect_allowlist, redirect_to))
+    if (redirect_to &&
+        pl_identity_redirect_allowed(pl_identity_cfg.redirect_allowlist, redirect_to))
         return PL_OK;
     pl_field_error(ctx, "redirect_to", redirect_to ? "not_allowed" : "required",
                    "redirect_to must be below an entry of the redirect allow-list.");
@@ -361,7 +361,8 @@ static int resolve_account(pl_db_t *db, pl_ctx_t *ctx, const char *provider,
 {
     const char *ident_id = NULL;
     int64_t now = pl_now_ms();
-    int rc = pl_idstore_identity_find(db, ctx->arena, provider, person->subject, &ident_id, user_id);
+    int rc =
+        pl_idstore_identity_find(db, ctx->arena, provider, person->subject, &ident_id, user_id);
     if (rc == PL_OK)
         return pl_idstore_identity_touch(db, ident_id, person->email, now);
     if (rc != PL_ENOTFOUND)
@@ -698,7 +699,8 @@ int pl_sso_put(pl_db_t *db, pl_ctx_t *ctx, const pl_sso_input_t *in, pl_sso_t *o
     if (!rc && exists)
         rc = pl_idstore_sso_domains(db, ctx->arena, org_id, &old);
     if (!rc && !exists && !in->client_secret) {
-        pl_field_error(ctx, "client_secret", "required", "New SSO settings need the client secret.");
+        pl_field_error(ctx, "client_secret", "required",
+                       "New SSO settings need the client secret.");
         rc = PL_EINVAL;
     }
     if (!rc && in->client_secret)
@@ -733,8 +735,8 @@ int pl_sso_put(pl_db_t *db, pl_ctx_t *ctx, const pl_sso_input_t *in, pl_sso_t *o
     json_t *doms = json_array();
     for (int i = 0; i < in->ndomains; i++)
         json_array_append_new(doms, json_string(in->domains[i]));
-    json_t *d = json_pack("{s:s, s:o, s:b}", "issuer", s.issuer, "domains", doms, "enforce",
-                          s.enforce);
+    json_t *d =
+        json_pack("{s:s, s:o, s:b}", "issuer", s.issuer, "domains", doms, "enforce", s.enforce);
     if (!rc)
         rc = pl_audit_append(db, ctx, org_id, "sso.updated", "org", org_id, d);
     json_decref(d);

@@ -18,20 +18,20 @@
 #include "core/module.h"
 #include "db/db.h"
 
-#define PL_IDP_KEY_MAX      64
-#define PL_IDP_NAME_MAX     100
-#define PL_IDP_CLIENT_MAX   512  /* bytes of a client id or secret */
-#define PL_IDP_SCOPES_MAX   20   /* scopes of a provider */
-#define PL_IDP_SCOPE_MAX    100  /* bytes of one scope */
-#define PL_IDP_PARAM_MAX    2048 /* bytes of a callback's code or state */
-#define PL_SSO_DOMAINS_MAX  20
-#define PL_SSO_DOMAIN_MAX   253
+#define PL_IDP_KEY_MAX     64
+#define PL_IDP_NAME_MAX    100
+#define PL_IDP_CLIENT_MAX  512  /* bytes of a client id or secret */
+#define PL_IDP_SCOPES_MAX  20   /* scopes of a provider */
+#define PL_IDP_SCOPE_MAX   100  /* bytes of one scope */
+#define PL_IDP_PARAM_MAX   2048 /* bytes of a callback's code or state */
+#define PL_SSO_DOMAINS_MAX 20
+#define PL_SSO_DOMAIN_MAX  253
 
 /* An instance provider. scopes is a JSON array (text). The client secret
  * never leaves the service. */
 typedef struct {
     const char *key, *type, *name, *issuer, *client_id;
-    const char *scopes; /* JSON array text */
+    const char *scopes;                                       /* JSON array text */
     const char *authorization_url, *token_url, *userinfo_url; /* NULL: none or discovered */
     int64_t created_at, updated_at;
 } pl_idp_t;

@@ -40,9 +40,9 @@ typedef struct {
     const char *issuer;
     const char *authorization_url, *token_url, *userinfo_url, *jwks_url;
     const char *client_id, *client_secret;
-    const char *scopes;  /* space-separated */
-    bool guarded;        /* a tenant's issuer: the public-address guard applies */
-    bool github_emails;  /* oauth2: read {userinfo_url}/emails when no verified email */
+    const char *scopes; /* space-separated */
+    bool guarded;       /* a tenant's issuer: the public-address guard applies */
+    bool github_emails; /* oauth2: read {userinfo_url}/emails when no verified email */
 } pl_oidc_provider_t;
 
 /* What the provider says of the person. */

@@ -279,8 +279,7 @@ static int identities_list(pl_req_t *req)
     THREAD_DB(db);
     list_t l = {req->ctx.arena, NULL, 0, 0, sizeof(pl_identity_t)};
     int rc = pl_identity_list(db, &req->ctx, add_identity, &l);
-    return rc ? rc
-              : pl_resp_page(req, l.items, l.n, sizeof(pl_identity_t), write_identity, NULL);
+    return rc ? rc : pl_resp_page(req, l.items, l.n, sizeof(pl_identity_t), write_identity, NULL);
 }
 
 static int identity_unlink(pl_req_t *req)
@@ -395,9 +394,15 @@ static const pl_error_def_t errors[] = {
 };
 
 static const char *const actions[] = {
-    "identity_provider.updated", "identity_provider.deleted", "user.identity_linked",
-    "user.identity_unlinked",    "sso.updated",               "sso.deleted",
-    "sso_domain.approved",       "member.joined",             NULL,
+    "identity_provider.updated",
+    "identity_provider.deleted",
+    "user.identity_linked",
+    "user.identity_unlinked",
+    "sso.updated",
+    "sso.deleted",
+    "sso_domain.approved",
+    "member.joined",
+    NULL,
 };
 
 const pl_module_t pl_identity_module = {

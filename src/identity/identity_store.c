@@ -119,8 +119,7 @@ static const char sql_code_insert[] =
 static const char sql_code_take[] =
     "UPDATE oauth_codes SET used_at = $2 WHERE code_hash = $1 AND used_at IS NULL AND "
     "expires_at > $2 RETURNING user_id, method, created_org_id";
-static const char sql_purge_states[] =
-    "DELETE FROM oauth_states WHERE expires_at < $1";
+static const char sql_purge_states[] = "DELETE FROM oauth_states WHERE expires_at < $1";
 static const char sql_purge_codes[] = "DELETE FROM oauth_codes WHERE expires_at < $1";
 
 int pl_idstore_state_insert(pl_db_t *db, const char *hash, const pl_idstore_state_t *s,
@@ -429,8 +428,8 @@ int pl_idstore_sso_domain_insert(pl_db_t *db, const char *domain, const char *or
     return run(st);
 }
 
-int pl_idstore_sso_domain_owner(pl_db_t *db, pl_arena_t *a, const char *domain,
-                                const char **org_id, bool *approved)
+int pl_idstore_sso_domain_owner(pl_db_t *db, pl_arena_t *a, const char *domain, const char **org_id,
+                                bool *approved)
 {
     PL_PREPARE(st, db, sql_sso_domain_owner);
     pl_stmt_bind_text(st, 1, domain);

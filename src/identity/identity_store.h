@@ -60,8 +60,8 @@ int pl_idstore_sso_domains_clear(pl_db_t *db, const char *org_id);
 int pl_idstore_sso_domain_insert(pl_db_t *db, const char *domain, const char *org_id,
                                  int64_t approved_at, int64_t now);
 /* The org claiming domain, and whether approved. */
-int pl_idstore_sso_domain_owner(pl_db_t *db, pl_arena_t *a, const char *domain,
-                                const char **org_id, bool *approved);
+int pl_idstore_sso_domain_owner(pl_db_t *db, pl_arena_t *a, const char *domain, const char **org_id,
+                                bool *approved);
 int pl_idstore_sso_domain_approve(pl_db_t *db, const char *domain, int64_t now);
 
 /* Removes spent and expired states and codes before now. */

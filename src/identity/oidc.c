@@ -374,8 +374,8 @@ int pl_oidc_redeem(pl_arena_t *a, const pl_oidc_provider_t *p, const char *code,
             *why = "jwks";
             return PL_EINVAL;
         }
-        json_t *claims =
-            pl_oidc_verify_id_token(id_token, jwks, p->issuer, p->client_id, nonce, pl_now_ms(), why);
+        json_t *claims = pl_oidc_verify_id_token(id_token, jwks, p->issuer, p->client_id, nonce,
+                                                 pl_now_ms(), why);
         json_decref(jwks);
         if (!claims)
             return PL_EINVAL;

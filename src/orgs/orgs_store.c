@@ -11,8 +11,7 @@ static int done_rc(int rc)
 
 /* ---- organizations ---- */
 
-#define ORG_COLS                                                                                   \
-    "o.id, o.name, o.slug, o.personal, o.created_at, o.members_version, o.require_mfa"
+#define ORG_COLS "o.id, o.name, o.slug, o.personal, o.created_at, o.members_version, o.require_mfa"
 
 static void read_org(pl_arena_t *a, pl_stmt_t *st, pl_org_t *o)
 {
