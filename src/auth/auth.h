@@ -158,6 +158,12 @@ typedef int (*pl_auth_signin_hook_fn)(pl_db_t *db, pl_ctx_t *ctx, const pl_user_
                                       const char *method);
 /* Installs the hook (once, at init; NULL: none). */
 void pl_auth_set_signin_hook(pl_auth_signin_hook_fn fn);
+/* A hook run when an account's email becomes verified by its verification
+ * link, inside that transaction (the identity module's: joining an
+ * organization by email domain). An error rolls the verification back. */
+typedef int (*pl_auth_verified_hook_fn)(pl_db_t *db, pl_ctx_t *ctx, const char *user_id,
+                                        const char *email);
+void pl_auth_set_verified_hook(pl_auth_verified_hook_fn fn);
 
 /* ---- magic links ---- */
 

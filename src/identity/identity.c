@@ -350,6 +350,18 @@ static int signin_policy(pl_db_t *db, pl_ctx_t *ctx, const pl_user_t *u, const c
     return pl_db_finish(db, join_org(db, ctx, org_id, u->id, sso.default_role, "email_domain"));
 }
 
+/* When an email becomes verified: the org that asks for its domain's
+ * accounts takes this one in (auth's verified hook, in its transaction). */
+static int email_verified(pl_db_t *db, pl_ctx_t *ctx, const char *user_id, const char *email)
+{
+    const char *org_id = NULL;
+    pl_sso_t sso;
+    int rc = domain_sso(db, ctx->arena, email, &org_id, &sso);
+    if (rc == PL_ENOTFOUND || (!rc && !sso.join_by_email_domain))
+        return PL_OK;
+    return rc ? rc : join_org(db, ctx, org_id, user_id, sso.default_role, "email_domain");
+}
+
 /* ---- the callback ---- */
 
 /* The account of the person (provider: the key, or "sso:<org>"), found by
@@ -859,5 +871,6 @@ const pl_schedule_def_t pl_identity_schedules[] = {
 int pl_identity_init(void)
 {
     pl_auth_set_signin_hook(signin_policy);
+    pl_auth_set_verified_hook(email_verified);
     return PL_OK;
 }

@@ -465,6 +465,8 @@ def test_join_by_email_domain(ctx):
     m = sink.wait_for_to(email, path="/verify-email")
     r = srv.post("/v1/auth/verify-email", json={"token": m.token("/verify-email")})
     assert r.status_code == 204, r.text
+    # a member from the moment the email is verified
+    assert org["id"] in {o["id"] for o in me(srv, token)["organizations"]}
     token = login(srv, email).json()["access_token"]
     orgs = {o["id"]: o for o in me(srv, token)["organizations"]}
     assert orgs[org["id"]]["role"] == "member"
