@@ -44,16 +44,14 @@ function providerChoices() {
       class: "btn btn-secondary",
       href: `/v1/auth/oauth/${encodeURIComponent(x.key)}/start?redirect_to=${to}`,
     }, `Continue with ${x.name}`));
-    const sso = form({
-      label: "Single sign-on", submit: "Continue with single sign-on", submitKind: "secondary",
-      fields: [field({ name: "email", label: "Work email", type: "email", required: true, autocomplete: "email", spellcheck: "false" })],
-      async onSubmit(v) {
-        const s = await api.post("/v1/auth/sso/start", { email: v.email.trim(), redirect_to: oauthReturn() }, { auth: false });
-        location.assign(s.url);
-      },
+    // single sign-on by the email typed in the sign-in form above
+    const sso = button("Continue with single sign-on", async () => {
+      const email = (document.querySelector('.signin input[name="email"]') || {}).value || "";
+      if (!email.trim()) throw new Error("Type your work email above first.");
+      const r2 = await api.post("/v1/auth/sso/start", { email: email.trim(), redirect_to: oauthReturn() }, { auth: false });
+      location.assign(r2.url);
     });
-    mount(box, links.length ? h("p", { class: "hint" }, "Or with another account:") : null, ...links,
-      h("details", null, h("summary", null, "Sign in with your organization (SSO)"), sso.el));
+    mount(box, h("p", { class: "hint" }, "Or with another account:"), ...links, sso);
   }).catch(() => mount(box));
   return box;
 }
