@@ -286,7 +286,8 @@ def test_tampered_state_and_bad_redirects_refused(ctx):
     # a real state altered by one character
     start = start_url(srv, "op")
     state = urllib.parse.parse_qs(urllib.parse.urlsplit(start).query)["state"][0]
-    r = srv.get("/v1/auth/oauth/op/callback", params={"state": state[:-1] + "A", "code": "x"},
+    tampered = state[:-1] + ("B" if state.endswith("A") else "A")
+    r = srv.get("/v1/auth/oauth/op/callback", params={"state": tampered, "code": "x"},
                 allow_redirects=False)
     assert_problem(r, 400, "bad_request")
     # a state is for its own provider and spent once
@@ -500,3 +501,29 @@ def test_require_mfa_gates_org_routes(ctx):
     assert srv.get("/v1/orgs/%s/members" % org["id"], token=key).status_code == 200
     r = srv.delete("/v1/orgs/%s/members/%s" % (org["id"], mid), token=mtoken)
     assert r.status_code == 204, r.text
+
+
+def test_org_issuers_pass_the_public_address_guard(make_server):
+    """Without PLINTH_ALLOW_PRIVATE_TARGETS an organization's issuer must be https and
+    public: an address literal is refused when saved, a name that resolves to a
+    private address when it is used."""
+    srv = make_server(args=FAST_ARGON2,
+                      env={"PLINTH_REDIRECT_ALLOWLIST": APP, "PLINTH_ALLOW_PRIVATE_TARGETS": "0"})
+    email = unique_email("guardadmin")
+    assert admin_create(srv, email, PASSWORD).returncode == 0
+    admin = login(srv, email).json()["access_token"]
+    owner = register(srv, unique_email("guardowner"))["access_token"]
+    org = srv.post("/v1/orgs", json={"name": "Guarded"}, token=owner).json()
+    domain = new_domain()
+    body = {"client_id": "c", "client_secret": "s", "domains": [domain]}
+    for issuer in ("http://sso.example", "https://127.0.0.1", "https://[::1]:8443",
+                   "https://169.254.169.254"):
+        r = srv.put("/v1/orgs/%s/sso" % org["id"], json=dict(body, issuer=issuer), token=owner)
+        assert_problem(r, 422, "validation_failed")
+    r = srv.put("/v1/orgs/%s/sso" % org["id"], json=dict(body, issuer="https://localhost:9"),
+                token=owner)
+    assert r.status_code == 200, r.text
+    assert srv.post("/v1/admin/sso-domains/%s/approve" % domain, token=admin).status_code == 204
+    r = srv.post("/v1/auth/sso/start", json={"email": "x@" + domain, "redirect_to": APP})
+    assert_problem(r, 503, "unavailable")
+    assert "forbidden_address" in srv.log()
