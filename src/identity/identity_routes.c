@@ -401,7 +401,6 @@ static const char *const actions[] = {
     "sso.updated",
     "sso.deleted",
     "sso_domain.approved",
-    "member.joined",
     NULL,
 };
 
