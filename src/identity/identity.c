@@ -431,9 +431,14 @@ static int resolve_account(pl_db_t *db, pl_ctx_t *ctx, const char *provider,
     return rc;
 }
 
+/* url with name=value added to its query (before any fragment). */
 static const char *with_param(pl_arena_t *a, const char *url, const char *name, const char *value)
 {
-    return pl_arena_printf(a, "%s%c%s=%s", url, strchr(url, '?') ? '&' : '?', name, value);
+    const char *hash = strchr(url, '#');
+    size_t n = hash ? (size_t)(hash - url) : strlen(url);
+    const char *q = memchr(url, '?', n);
+    return pl_arena_printf(a, "%.*s%c%s=%s%s", (int)n, url, q ? '&' : '?', name, value,
+                           hash ? hash : "");
 }
 
 /* The SSO provider of org_id with its client secret (in the caller's
