@@ -527,3 +527,17 @@ def test_org_issuers_pass_the_public_address_guard(make_server):
     r = srv.post("/v1/auth/sso/start", json={"email": "x@" + domain, "redirect_to": APP})
     assert_problem(r, 503, "unavailable")
     assert "forbidden_address" in srv.log()
+
+
+def test_answer_lands_in_the_query_before_a_fragment(ctx):
+    srv = ctx["srv"]
+    start = start_url(srv, "op", redirect=APP + "/x?y=1#frag")
+    state = urllib.parse.parse_qs(urllib.parse.urlsplit(start).query)["state"][0]
+    r = srv.get("/v1/auth/oauth/op/callback", params={"state": state, "error": "login_required"},
+                allow_redirects=False)
+    assert r.status_code == 302
+    assert r.headers["Location"] == APP + "/x?y=1&error=access_denied#frag"
+    # spent: the same state again has nowhere to go
+    r = srv.get("/v1/auth/oauth/op/callback", params={"state": state, "error": "x"},
+                allow_redirects=False)
+    assert_problem(r, 400, "bad_request")
