@@ -15,6 +15,7 @@
 #include "core/config.h"
 #include "core/crypto.h"
 #include "core/httpc.h"
+#include "core/quota.h"
 #include "identity/identity.h"
 #include "identity/identity_int.h"
 #include "identity/identity_store.h"
@@ -26,7 +27,7 @@
 #define STATE_TTL_MS (10LL * 60 * 1000)
 #define CODE_TTL_MS  (60LL * 1000)
 
-pl_identity_config_t pl_identity_cfg;
+pl_identity_config_t pl_identity_cfg = {.start_limit = 300};
 
 const pl_option_t pl_identity_options[] = {
     {NULL, "PLINTH_REDIRECT_ALLOWLIST", PL_OPT_STR, PL_OPT_S(pl_identity_cfg.redirect_allowlist), 0,
@@ -34,8 +35,28 @@ const pl_option_t pl_identity_options[] = {
      "comma-separated URLs a sign-in with an identity provider may return to (redirect_to: same "
      "origin, path below the entry's)",
      NULL},
+    {"oauth-start-limit", "PLINTH_OAUTH_START_LIMIT", PL_OPT_INT, &pl_identity_cfg.start_limit, 0,
+     0, 1000000, PL_OPT_SERVE, "N",
+     "sign-ins with identity providers (and SSO) begun per client address per hour, 0 for no "
+     "limit (default 300)",
+     NULL},
     {0},
 };
+
+/* A sign-in in flight is a row: a client address begins at most
+ * start_limit of them per hour (per instance). */
+static int start_quota(pl_ctx_t *ctx)
+{
+    if (pl_identity_cfg.start_limit <= 0)
+        return PL_OK;
+    char key[PL_QUOTA_KEY_MAX + 1];
+    snprintf(key, sizeof(key), "signin-start %s", ctx->ip ? ctx->ip : "");
+    int retry = 0;
+    if (pl_quota_take(key, pl_identity_cfg.start_limit, 3600 * 1000, pl_now_ms(), &retry))
+        return PL_OK;
+    ctx->err.retry_after = retry;
+    return pl_fail(ctx, 429, "rate_limited", "Too many sign-ins begun from this address.");
+}
 
 static int not_found(pl_ctx_t *ctx)
 {
@@ -286,6 +307,8 @@ int pl_identity_oauth_start(pl_db_t *db, pl_ctx_t *ctx, const char *key, const c
         return rc;
     if (check_redirect(ctx, redirect_to))
         return PL_EINVAL;
+    if ((rc = start_quota(ctx)))
+        return rc;
     if (p.oidc && pl_oidc_discover(ctx->arena, &p))
         return unreachable(ctx);
     return begin_flow(db, ctx, &p, key, NULL, redirect_to, url);
@@ -806,10 +829,12 @@ int pl_sso_start(pl_db_t *db, pl_ctx_t *ctx, const char *email_in, const char *r
     check_redirect(ctx, redirect_to);
     if (pl_validated(ctx))
         return PL_EINVAL;
+    int rc = start_quota(ctx);
+    if (rc)
+        return rc;
     const char *org_id = NULL;
     pl_sso_t sso;
-    int rc = pl_db_begin_read(db);
-    if (rc)
+    if ((rc = pl_db_begin_read(db)))
         return rc;
     rc = domain_sso(db, ctx->arena, email, &org_id, &sso);
     if (rc == PL_ENOTFOUND)

@@ -12,6 +12,7 @@
 /* The settings of the module, read-only after start. */
 typedef struct {
     char redirect_allowlist[4096]; /* PLINTH_REDIRECT_ALLOWLIST: comma-separated URLs */
+    int start_limit;               /* --oauth-start-limit per client address per hour */
 } pl_identity_config_t;
 extern pl_identity_config_t pl_identity_cfg;
 

@@ -506,9 +506,10 @@ def test_require_mfa_gates_org_routes(ctx):
 def test_org_issuers_pass_the_public_address_guard(make_server):
     """Without PLINTH_ALLOW_PRIVATE_TARGETS an organization's issuer must be https and
     public: an address literal is refused when saved, a name that resolves to a
-    private address when it is used."""
+    private address when it is used. Also the cap on sign-ins begun per address."""
     srv = make_server(args=FAST_ARGON2,
-                      env={"PLINTH_REDIRECT_ALLOWLIST": APP, "PLINTH_ALLOW_PRIVATE_TARGETS": "0"})
+                      env={"PLINTH_REDIRECT_ALLOWLIST": APP, "PLINTH_ALLOW_PRIVATE_TARGETS": "0",
+                           "PLINTH_OAUTH_START_LIMIT": "3"})
     email = unique_email("guardadmin")
     assert admin_create(srv, email, PASSWORD).returncode == 0
     admin = login(srv, email).json()["access_token"]
@@ -527,6 +528,13 @@ def test_org_issuers_pass_the_public_address_guard(make_server):
     r = srv.post("/v1/auth/sso/start", json={"email": "x@" + domain, "redirect_to": APP})
     assert_problem(r, 503, "unavailable")
     assert "forbidden_address" in srv.log()
+    # sign-ins begun per client address are capped (each is a row until it expires)
+    for _ in range(2):
+        r = srv.post("/v1/auth/sso/start", json={"email": "x@unclaimed.test", "redirect_to": APP})
+        assert_problem(r, 404, "not_found")
+    r = srv.post("/v1/auth/sso/start", json={"email": "x@unclaimed.test", "redirect_to": APP})
+    assert_problem(r, 429, "rate_limited")
+    assert int(r.headers["Retry-After"]) > 0
 
 
 def test_answer_lands_in_the_query_before_a_fragment(ctx):
