@@ -345,6 +345,12 @@ static int join_org(pl_db_t *db, pl_ctx_t *ctx, const char *org_id, const char *
     int rc = pl_db_set_context(db, "app.org_id", org_id);
     if (!rc)
         rc = pl_orgs_join_as(db, ctx, org_id, user_id, role, via);
+    if (rc == PL_ELIMIT) { /* the plan is full: the sign-in goes on without */
+        pl_log("info", "not joined to an organization whose plan has no seat left (request_id %s)",
+               ctx->request_id ? ctx->request_id : "");
+        memset(&ctx->err, 0, sizeof(ctx->err));
+        rc = PL_OK;
+    }
     return rc;
 }
 

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "apikeys/apikeys.h"
+#include "billing/billing.h"
 #include "core/rows.h"
 #include "orgs/orgs.h"
 #include "orgs/orgs_store.h"
@@ -143,8 +144,16 @@ int pl_orgs_join_as(pl_db_t *db, pl_ctx_t *ctx, const char *org_id, const char *
         rc = pl_members_store_role(db, ctx->arena, org_id, user_id, &current);
     if (rc != PL_ENOTFOUND) /* a member already (or an error) */
         return pl_db_finish(db, rc);
+    /* a seat of the plan, like an invitation; a full plan joins nobody and
+     * writes nothing, so the caller's transaction goes on */
+    bool room = false;
+    if ((rc = pl_billing_has_room(db, org_id, "members", 1, &room)) || !room) {
+        pl_db_finish(db, PL_OK);
+        return rc ? rc : PL_ELIMIT;
+    }
     pl_role_t role;
-    rc = pl_orgs_role(db, ctx, org_id, role_key, &role);
+    if (!(rc = pl_billing_reserve(db, ctx, org_id, "members", 1)))
+        rc = pl_orgs_role(db, ctx, org_id, role_key, &role);
     if (rc == PL_ENOTFOUND) /* the role went away since it was chosen */
         role_key = "member", rc = PL_OK;
     if (!rc)

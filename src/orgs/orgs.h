@@ -210,7 +210,9 @@ int pl_members_remove(pl_db_t *db, pl_ctx_t *ctx, const char *user_id);
 /* Adds user_id to org_id with role_key (unknown: member) without an
  * invitation (single sign-on, a verified email domain; via says which, for
  * the audit event member.joined), unless a member already. Joins the
- * caller's transaction, which must have set the org's context. */
+ * caller's transaction, which must have set the org's context. PL_ELIMIT
+ * (nothing recorded or written; the caller's transaction still good) when
+ * the plan has no seat left. */
 int pl_orgs_join_as(pl_db_t *db, pl_ctx_t *ctx, const char *org_id, const char *user_id,
                     const char *role_key, const char *via);
 

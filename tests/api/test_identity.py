@@ -141,7 +141,8 @@ def walk(srv, start, redirect=APP):
             r = srv.get(url[len(srv.url):], allow_redirects=False)
         else:
             r = browser.get(url, allow_redirects=False, timeout=15)
-        assert r.status_code in (302, 303), (url, r.status_code, r.text[:500])
+        assert r.status_code in (302, 303), (url, r.status_code, r.text[:500],
+                                             srv.log_tail(8) if r.status_code >= 500 else "")
         url = urllib.parse.urljoin(url, r.headers["Location"])
     raise AssertionError("the sign-in did not end at redirect_to")
 
@@ -549,3 +550,21 @@ def test_answer_lands_in_the_query_before_a_fragment(ctx):
     r = srv.get("/v1/auth/oauth/op/callback", params={"state": state, "error": "x"},
                 allow_redirects=False)
     assert_problem(r, 400, "bad_request")
+
+
+def test_jit_membership_takes_a_seat_of_the_plan(ctx):
+    srv, admin = ctx["srv"], ctx["admin"]
+    owner, org, domain = sso_org(ctx)
+    limits = {k: None for k in ("members", "projects", "api_keys", "webhooks", "storage_bytes",
+                                "records", "requests_per_minute")}
+    limits["members"] = 1
+    key = "one-seat-" + domain.split(".")[0][-8:]
+    r = srv.put("/v1/admin/plans/" + key, json={"name": "One seat", "limits": limits},
+                token=admin)
+    assert r.status_code in (200, 201), r.text
+    r = srv.put("/v1/admin/orgs/%s/plan" % org["id"], json={"plan": key}, token=admin)
+    assert r.status_code == 200, r.text
+    # the owner holds the only seat: the sign-in works, the membership waits
+    body = sso_sign_in(ctx, "fay@" + domain)
+    assert org["id"] not in {o["id"] for o in me(srv, body["access_token"])["organizations"]}
+    assert "plan has no seat left" in srv.log()
