@@ -318,7 +318,10 @@ int pl_auth_password_reset_request(pl_db_t *db, pl_ctx_t *ctx, const char *email
 int pl_auth_password_reset(pl_db_t *db, pl_ctx_t *ctx, const char *token, const char *new_password);
 
 /* Confirms the signed-in caller before an irreversible change: the
- * password (422 password incorrect) and, with two-factor on, a current code
+ * password (422 password incorrect; NULL: 422 password required) or, for an
+ * account without one (made by an identity provider), a recent sign-in
+ * (the caller's session began within 10 minutes; else 422 password
+ * required), and, with two-factor on, a current code
  * or an unused recovery code (422 code required or incorrect), which is
  * spent in the caller's transaction when one is open (a rollback gives it
  * back). */

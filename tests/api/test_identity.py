@@ -568,3 +568,15 @@ def test_jit_membership_takes_a_seat_of_the_plan(ctx):
     body = sso_sign_in(ctx, "fay@" + domain)
     assert org["id"] not in {o["id"] for o in me(srv, body["access_token"])["organizations"]}
     assert "plan has no seat left" in srv.log()
+
+
+def test_account_without_password_confirms_with_a_recent_sign_in(ctx):
+    srv, p = ctx["srv"], ctx["p"]
+    email = unique_email("leaver")
+    p.op_account("sub-" + email, email)
+    body = exchange(srv, social(srv, "op")["code"]).json()
+    token = body["access_token"]
+    # a password it does not have proves nothing, and is not needed
+    r = srv.delete("/v1/me", json={}, token=token)
+    assert r.status_code == 204, r.text
+    assert_problem(srv.get("/v1/me", token=token), 401, "session_revoked")
