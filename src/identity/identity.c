@@ -904,8 +904,60 @@ const pl_schedule_def_t pl_identity_schedules[] = {
     {0},
 };
 
+/* ---- `plinth keys verify`: every sealed client secret opens ---- */
+
+#define ORGS_PAGE 200
+
+typedef struct {
+    pl_keys_check_t *chk;
+    pl_arena_t *a;
+    int rc;
+} idp_check_t;
+
+static void check_idp(void *arg, const char *key, const char *sealed)
+{
+    idp_check_t *c = arg;
+    if (!c->rc)
+        c->rc = pl_keys_check_box(
+            c->chk, NULL, sealed, idp_ad(c->a, key), NULL,
+            pl_arena_printf(c->a, "the client secret of identity provider %s", key));
+}
+
+static int check_sealed(pl_db_t *db, pl_keys_check_t *chk)
+{
+    pl_arena_t *a = pl_arena_create();
+    idp_check_t c = {chk, a, PL_OK};
+    int rc = pl_idstore_idp_secrets(db, check_idp, &c);
+    if (!rc)
+        rc = c.rc;
+    char last[PL_ID_LEN] = "";
+    while (!rc) {
+        const char *ids[ORGS_PAGE];
+        int n = 0;
+        rc = pl_idstore_orgs_page(db, a, last, ORGS_PAGE, ids, &n);
+        for (int i = 0; !rc && i < n; i++) {
+            pl_sso_t sso;
+            const char *sealed = NULL;
+            rc = pl_db_set_context(db, "app.org_id", ids[i]);
+            if (!rc && (rc = pl_idstore_sso_get(db, a, ids[i], &sso, &sealed)) == PL_ENOTFOUND)
+                rc = PL_OK;
+            else if (!rc)
+                rc = pl_keys_check_box(
+                    chk, ids[i], sealed, sso_ad(a, ids[i]), NULL,
+                    pl_arena_printf(a, "the SSO client secret of organization %s", ids[i]));
+        }
+        if (n)
+            snprintf(last, sizeof(last), "%s", ids[n - 1]);
+        if (n < ORGS_PAGE)
+            break;
+    }
+    pl_arena_destroy(a);
+    return rc;
+}
+
 int pl_identity_init(void)
 {
+    pl_keys_add_source("identity", check_sealed);
     pl_auth_set_signin_hook(signin_policy);
     pl_auth_set_verified_hook(email_verified);
     return PL_OK;

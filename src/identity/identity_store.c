@@ -448,3 +448,35 @@ int pl_idstore_sso_domain_approve(pl_db_t *db, const char *domain, int64_t now)
     pl_stmt_bind_int64(st, 2, now);
     return pl_stmt_exec_found(st);
 }
+
+/* ---- `plinth keys verify` ---- */
+
+static const char sql_idp_secrets[] =
+    "SELECT key, client_secret_sealed FROM identity_providers ORDER BY key";
+static const char sql_orgs_page[] =
+    "SELECT id FROM organizations WHERE id > $1 ORDER BY id LIMIT $2";
+
+int pl_idstore_idp_secrets(pl_db_t *db, void (*fn)(void *arg, const char *key, const char *sealed),
+                           void *arg)
+{
+    PL_PREPARE(st, db, sql_idp_secrets);
+    int rc;
+    while ((rc = pl_stmt_step(st)) == 1)
+        fn(arg, pl_stmt_col_text(st, 0), pl_stmt_col_text(st, 1));
+    pl_stmt_reset(st);
+    return rc < 0 ? rc : PL_OK;
+}
+
+int pl_idstore_orgs_page(pl_db_t *db, pl_arena_t *a, const char *after, int n, const char **ids,
+                         int *count)
+{
+    PL_PREPARE(st, db, sql_orgs_page);
+    pl_stmt_bind_text(st, 1, after);
+    pl_stmt_bind_int64(st, 2, n);
+    int rc;
+    *count = 0;
+    while ((rc = pl_stmt_step(st)) == 1 && *count < n)
+        ids[(*count)++] = pl_stmt_col_dup(st, a, 0);
+    pl_stmt_reset(st);
+    return rc < 0 ? rc : PL_OK;
+}

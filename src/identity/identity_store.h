@@ -64,6 +64,14 @@ int pl_idstore_sso_domain_owner(pl_db_t *db, pl_arena_t *a, const char *domain, 
                                 bool *approved);
 int pl_idstore_sso_domain_approve(pl_db_t *db, const char *domain, int64_t now);
 
+/* `plinth keys verify`: every instance provider's key and sealed secret
+ * (valid during the call), and a page of up to n organization ids after
+ * after ("" first), into ids (strings in a). */
+int pl_idstore_idp_secrets(pl_db_t *db, void (*fn)(void *arg, const char *key, const char *sealed),
+                           void *arg);
+int pl_idstore_orgs_page(pl_db_t *db, pl_arena_t *a, const char *after, int n, const char **ids,
+                         int *count);
+
 /* Removes spent and expired states and codes before now. */
 int pl_idstore_purge(pl_db_t *db, int64_t now);
 

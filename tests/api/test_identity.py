@@ -580,3 +580,27 @@ def test_account_without_password_confirms_with_a_recent_sign_in(ctx):
     r = srv.delete("/v1/me", json={}, token=token)
     assert r.status_code == 204, r.text
     assert_problem(srv.get("/v1/me", token=token), 401, "session_revoked")
+
+
+def test_keys_verify_opens_every_client_secret(ctx):
+    """`plinth keys verify` opens the instance providers' and the organizations'
+    sealed client secrets, and names one that was moved to another row."""
+    from projects_util import sql_exec, sql_rows, storage
+    srv = ctx["srv"]
+    sso_org(ctx)  # an organization's secret too
+    argv, env = storage(srv)
+    p = plinth.run_cli(["keys", "verify"] + argv, env=env, timeout=60)
+    assert p.returncode == 0, (p.stdout, p.stderr)
+    rows = sql_rows(srv, "SELECT key, client_secret_sealed FROM identity_providers "
+                         "WHERE key IN ('op', 'forged') ORDER BY key")
+    sealed = {k: v for k, v in rows}
+    try:
+        sql_exec(srv, "UPDATE identity_providers SET client_secret_sealed = '%s' "
+                      "WHERE key = 'op'" % sealed["forged"])
+        p = plinth.run_cli(["keys", "verify"] + argv, env=env, timeout=60)
+        assert p.returncode == 1, (p.stdout, p.stderr)
+        assert "identity provider op" in p.stderr, p.stderr
+        assert OP_SECRET not in p.stderr + p.stdout
+    finally:
+        sql_exec(srv, "UPDATE identity_providers SET client_secret_sealed = '%s' "
+                      "WHERE key = 'op'" % sealed["op"])
