@@ -587,7 +587,7 @@ def test_keys_verify_opens_every_client_secret(ctx):
     sealed client secrets, and names one that was moved to another row."""
     from projects_util import sql_exec, sql_rows, storage
     srv = ctx["srv"]
-    sso_org(ctx)  # an organization's secret too
+    _, org, _ = sso_org(ctx)  # an organization's secret too
     argv, env = storage(srv)
     p = plinth.run_cli(["keys", "verify"] + argv, env=env, timeout=60)
     assert p.returncode == 0, (p.stdout, p.stderr)
@@ -604,3 +604,15 @@ def test_keys_verify_opens_every_client_secret(ctx):
     finally:
         sql_exec(srv, "UPDATE identity_providers SET client_secret_sealed = '%s' "
                       "WHERE key = 'op'" % sealed["op"])
+    # an organization's secret moved to another organization does not open either
+    mine = sql_rows(srv, "SELECT client_secret_sealed FROM org_sso WHERE org_id = '%s'"
+                    % org["id"], org_id=org["id"])[0][0]
+    sql_exec(srv, "UPDATE org_sso SET client_secret_sealed = '%s' WHERE org_id = '%s'"
+             % (sealed["op"], org["id"]), org_id=org["id"])
+    try:
+        p = plinth.run_cli(["keys", "verify"] + argv, env=env, timeout=60)
+        assert p.returncode == 1, (p.stdout, p.stderr)
+        assert "SSO client secret of organization %s" % org["id"] in p.stderr, p.stderr
+    finally:
+        sql_exec(srv, "UPDATE org_sso SET client_secret_sealed = '%s' WHERE org_id = '%s'"
+                 % (mine, org["id"]), org_id=org["id"])
