@@ -26,6 +26,7 @@
 
 #define STATE_TTL_MS (10LL * 60 * 1000)
 #define CODE_TTL_MS  (60LL * 1000)
+#define ORGS_PAGE    200 /* organizations per page when walking them all */
 
 pl_identity_config_t pl_identity_cfg = {.start_limit = 300};
 
@@ -80,11 +81,6 @@ static bool is_url(const char *s)
 }
 
 /* ---- instance providers ---- */
-
-typedef struct {
-    void (*fn)(void *arg, const pl_idp_t *p);
-    void *arg;
-} idp_fwd_t;
 
 int pl_idp_list(pl_db_t *db, pl_ctx_t *ctx, void (*fn)(void *arg, const pl_idp_t *p), void *arg)
 {
@@ -886,9 +882,29 @@ static int purge_job(const char *id, json_t *payload, char *err, size_t errlen)
         snprintf(err, errlen, "no database");
         return PL_EDB;
     }
+    int64_t before = pl_now_ms() - 3600 * 1000;
     int rc = pl_db_begin(db);
     if (!rc)
-        rc = pl_db_finish(db, pl_idstore_purge(db, pl_now_ms() - 3600 * 1000));
+        rc = pl_db_finish(db, pl_idstore_purge(db, NULL, before));
+    /* SSO sign-ins in flight are the organizations' rows (row-level
+     * security): one organization at a time, in its context */
+    char last[PL_ID_LEN] = "";
+    while (!rc) {
+        pl_arena_t *a = pl_arena_create();
+        const char *ids[ORGS_PAGE];
+        int n = 0;
+        rc = pl_idstore_orgs_page(db, a, last, ORGS_PAGE, ids, &n);
+        for (int i = 0; !rc && i < n; i++) {
+            if (!(rc = pl_db_begin(db)) && !(rc = pl_db_set_context(db, "app.org_id", ids[i])))
+                rc = pl_idstore_purge(db, ids[i], before);
+            rc = pl_db_finish(db, rc);
+        }
+        if (n)
+            snprintf(last, sizeof(last), "%s", ids[n - 1]);
+        pl_arena_destroy(a);
+        if (n < ORGS_PAGE)
+            break;
+    }
     if (rc)
         snprintf(err, errlen, "purge failed");
     return rc;
@@ -905,8 +921,6 @@ const pl_schedule_def_t pl_identity_schedules[] = {
 };
 
 /* ---- `plinth keys verify`: every sealed client secret opens ---- */
-
-#define ORGS_PAGE 200
 
 typedef struct {
     pl_keys_check_t *chk;

@@ -119,7 +119,10 @@ static const char sql_code_insert[] =
 static const char sql_code_take[] =
     "UPDATE oauth_codes SET used_at = $2 WHERE code_hash = $1 AND used_at IS NULL AND "
     "expires_at > $2 RETURNING user_id, method, created_org_id";
-static const char sql_purge_states[] = "DELETE FROM oauth_states WHERE expires_at < $1";
+static const char sql_purge_states[] =
+    "DELETE FROM oauth_states WHERE org_id IS NULL AND expires_at < $1";
+static const char sql_purge_org_states[] =
+    "DELETE FROM oauth_states WHERE org_id = $1 AND expires_at < $2";
 static const char sql_purge_codes[] = "DELETE FROM oauth_codes WHERE expires_at < $1";
 
 int pl_idstore_state_insert(pl_db_t *db, const char *hash, const pl_idstore_state_t *s,
@@ -182,8 +185,14 @@ int pl_idstore_code_take(pl_db_t *db, pl_arena_t *a, const char *hash, int64_t n
     return one_done(st, rc);
 }
 
-int pl_idstore_purge(pl_db_t *db, int64_t now)
+int pl_idstore_purge(pl_db_t *db, const char *org_id, int64_t now)
 {
+    if (org_id) {
+        PL_PREPARE(so, db, sql_purge_org_states);
+        pl_stmt_bind_text(so, 1, org_id);
+        pl_stmt_bind_int64(so, 2, now);
+        return run(so);
+    }
     PL_PREPARE(st, db, sql_purge_states);
     pl_stmt_bind_int64(st, 1, now);
     int rc = run(st);

@@ -72,7 +72,9 @@ int pl_idstore_idp_secrets(pl_db_t *db, void (*fn)(void *arg, const char *key, c
 int pl_idstore_orgs_page(pl_db_t *db, pl_arena_t *a, const char *after, int n, const char **ids,
                          int *count);
 
-/* Removes spent and expired states and codes before now. */
-int pl_idstore_purge(pl_db_t *db, int64_t now);
+/* Removes the states that expired before now: of instance providers and
+ * the exchange codes (org_id NULL), or an organization's SSO states (with
+ * its context set). */
+int pl_idstore_purge(pl_db_t *db, const char *org_id, int64_t now);
 
 #endif

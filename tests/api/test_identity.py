@@ -616,3 +616,22 @@ def test_keys_verify_opens_every_client_secret(ctx):
     finally:
         sql_exec(srv, "UPDATE org_sso SET client_secret_sealed = '%s' WHERE org_id = '%s'"
                  % (mine, org["id"]), org_id=org["id"])
+
+
+def test_purge_removes_expired_sign_ins_of_every_kind(ctx):
+    from projects_util import sql_exec, sql_rows
+    from webhooks_util import wait_until
+    srv = ctx["srv"]
+    _, org, _ = sso_org(ctx)
+    row = ("INSERT INTO oauth_states (state_hash, provider_key, org_id, nonce, code_verifier, "
+           "redirect_to, expires_at, created_at) VALUES ('%s', %s, %s, 'n', 'v', 'x', 1, 1)")
+    sql_exec(srv, row % ("purge-sso-" + org["id"], "NULL", "'%s'" % org["id"]), org_id=org["id"])
+    sql_exec(srv, row % ("purge-op-" + org["id"], "'op'", "NULL"))
+
+    def left():
+        return int(sql_rows(srv, "SELECT count(*) FROM oauth_states WHERE state_hash LIKE "
+                                 "'purge-%%-%s'" % org["id"], org_id=org["id"])[0][0])
+    assert left() == 2
+    # the hourly schedule, due now
+    sql_exec(srv, "UPDATE schedules SET next_run_at = 0 WHERE name = 'identity.purge'")
+    wait_until(lambda: left() == 0, timeout=60, what="expired sign-ins purged")

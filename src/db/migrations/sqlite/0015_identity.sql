@@ -51,6 +51,7 @@ CREATE TABLE oauth_states (
     created_at BIGINT NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX oauth_states_expires ON oauth_states(expires_at);
+CREATE INDEX oauth_states_org ON oauth_states(org_id, expires_at);
 
 -- What a callback hands the client (60 seconds, single use), stored as
 -- SHA-256: who signed in, how, and the personal organization when the
