@@ -34,6 +34,7 @@ extern const pl_module_t pl_account_module;
 extern const pl_module_t pl_ui_module;
 extern const pl_module_t pl_passkeys_module;
 extern const pl_module_t pl_files_module;
+extern const pl_module_t pl_identity_module;
 
 const pl_module_t *const pl_modules[] = {
     /* platform: services every feature uses */
@@ -57,6 +58,7 @@ const pl_module_t *const pl_modules[] = {
     &pl_files_module,
     &pl_admin_module,
     &pl_passkeys_module,
+    &pl_identity_module,
     &pl_realtime_module,
     &pl_notifications_module,
     &pl_collections_module,

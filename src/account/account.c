@@ -8,6 +8,7 @@
 #include "account/account_store.h"
 #include "auth/auth.h"
 #include "notifications/notifications.h"
+#include "identity/identity.h"
 #include "passkeys/passkeys.h"
 #include "platform/audit/audit.h"
 
@@ -46,6 +47,18 @@ static void add_passkey(void *arg, const pl_passkey_t *p)
     json_array_append_new(arg, json_pack("{s:s, s:s, s:s, s:s?}", "id", p->id, "name", p->name,
                                          "created_at", created, "last_used_at",
                                          p->last_used_at ? used : NULL));
+}
+
+static void add_identity(void *arg, const pl_identity_t *i)
+{
+    char created[32], used[32];
+    pl_time_format(i->created_at, created);
+    if (i->last_used_at)
+        pl_time_format(i->last_used_at, used);
+    json_array_append_new(arg, json_pack("{s:s, s:s, s:s?, s:s?, s:s, s:s?}", "id", i->id,
+                                         "provider", i->provider, "org_id", i->org_id, "email",
+                                         i->email, "created_at", created, "last_used_at",
+                                         i->last_used_at ? used : NULL));
 }
 
 /* Every notification of the caller, newest first, through the inbox's pages. */
@@ -104,7 +117,7 @@ int pl_account_export(pl_db_t *db, pl_ctx_t *ctx, json_t **out)
         return pl_fail(ctx, 401, "unauthenticated", "Sign in first.");
     pl_user_t u;
     json_t *sessions = json_array(), *memberships = json_array(), *notifications = json_array(),
-           *events = json_array(), *passkeys = json_array();
+           *events = json_array(), *passkeys = json_array(), *identities = json_array();
     int rc = pl_db_begin(db);
     if (!rc)
         rc = pl_audit_append(db, ctx, NULL, "user.data_exported", "user", user_id, NULL);
@@ -117,6 +130,8 @@ int pl_account_export(pl_db_t *db, pl_ctx_t *ctx, json_t **out)
     if (!rc)
         rc = pl_passkeys_list(db, ctx, add_passkey, passkeys);
     if (!rc)
+        rc = pl_identity_list(db, ctx, add_identity, identities);
+    if (!rc)
         rc = export_notifications(db, ctx, notifications);
     if (!rc)
         rc = export_security_events(db, ctx, events);
@@ -126,15 +141,16 @@ int pl_account_export(pl_db_t *db, pl_ctx_t *ctx, json_t **out)
         json_decref(notifications);
         json_decref(events);
         json_decref(passkeys);
+        json_decref(identities);
         return rc;
     }
     json_t *profile =
         json_pack("{s:s, s:s, s:s, s:b, s:b, s:s, s:s?}", "id", u.id, "email", u.email, "name",
                   u.name, "email_verified", u.email_verified, "mfa_enabled", u.mfa_enabled,
                   "created_at", pl_ctx_time(ctx, u.created_at), "locale", u.locale);
-    *out = json_pack("{s:s, s:o, s:o, s:o, s:[], s:o, s:o, s:o}", "exported_at",
+    *out = json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "exported_at",
                      pl_ctx_time(ctx, pl_now_ms()), "profile", profile, "sessions", sessions,
-                     "memberships", memberships, "identities", "passkeys", passkeys,
+                     "memberships", memberships, "identities", identities, "passkeys", passkeys,
                      "notifications", notifications, "security_events", events);
     return PL_OK;
 }

@@ -17,7 +17,9 @@ static int export_data(pl_req_t *req)
 static int delete_account(pl_req_t *req)
 {
     const char *password = NULL, *code = NULL;
-    pl_json_get_string(req, "password", true, 1, PL_AUTH_PASSWORD_INPUT_MAX, &password);
+    /* optional here: accounts without a password confirm with a recent
+     * sign-in; the others are told it is required (pl_auth_confirm) */
+    pl_json_get_string(req, "password", false, 1, PL_AUTH_PASSWORD_INPUT_MAX, &password);
     pl_json_get_string(req, "code", false, 1, PL_AUTH_CODE_INPUT_MAX, &code);
     if (pl_req_validated(req))
         return PL_EINVAL;
@@ -29,7 +31,8 @@ static int delete_account(pl_req_t *req)
 }
 
 static pl_route_t routes[] = {
-    {PL_M_GET, "/v1/me/export", export_data, PL_AUTH_USER, NULL, 0},
+    /* an audited read (user.data_exported): outside the read-only snapshot */
+    {PL_M_GET, "/v1/me/export", export_data, PL_AUTH_USER, NULL, PL_ROUTE_WRITE},
     {PL_M_DELETE, "/v1/me", delete_account, PL_AUTH_USER, NULL, PL_ROUTE_JSON},
     {0},
 };

@@ -374,6 +374,13 @@ int pl_auth_signin_failed(pl_db_t *db, pl_ctx_t *ctx, const char *email, const c
     return PL_OK;
 }
 
+static pl_auth_signin_hook_fn signin_hook;
+
+void pl_auth_set_signin_hook(pl_auth_signin_hook_fn fn)
+{
+    signin_hook = fn;
+}
+
 int pl_auth_signin_complete(pl_db_t *db, pl_ctx_t *ctx, const pl_user_t *u, const char *method,
                             bool two_factors, int64_t attempt, pl_auth_login_t *out)
 {
@@ -383,6 +390,14 @@ int pl_auth_signin_complete(pl_db_t *db, pl_ctx_t *ctx, const pl_user_t *u, cons
             settle_alone(db, attempt, true);
         pl_auth_count("disabled");
         return pl_fail(ctx, 403, "account_disabled", "This account is disabled.");
+    }
+    if (signin_hook) {
+        int rc = signin_hook(db, ctx, u, method);
+        if (rc) {
+            if (attempt) /* refused by policy, not a wrong secret */
+                settle_alone(db, attempt, true);
+            return rc;
+        }
     }
     /* the one way to a session: with two-factor on, only a challenge comes
      * back unless the proof was two factors already, and pl_auth_login_mfa

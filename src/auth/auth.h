@@ -159,6 +159,22 @@ int pl_auth_signin_failed(pl_db_t *db, pl_ctx_t *ctx, const char *email, const c
 int pl_auth_signin_complete(pl_db_t *db, pl_ctx_t *ctx, const pl_user_t *u, const char *method,
                             bool two_factors, int64_t attempt, pl_auth_login_t *out);
 
+/* A policy every sign-in passes (the identity module's: SSO enforcement
+ * and joining organizations by email domain): called by
+ * pl_auth_signin_complete once it knows who signs in (u) and how (method),
+ * before a session or a two-factor step is issued. Returns PL_OK, or an
+ * error recorded on ctx (403 sso_required) that refuses the sign-in. */
+typedef int (*pl_auth_signin_hook_fn)(pl_db_t *db, pl_ctx_t *ctx, const pl_user_t *u,
+                                      const char *method);
+/* Installs the hook (once, at init; NULL: none). */
+void pl_auth_set_signin_hook(pl_auth_signin_hook_fn fn);
+/* A hook run when an account's email becomes verified by its verification
+ * link, inside that transaction (the identity module's: joining an
+ * organization by email domain). An error rolls the verification back. */
+typedef int (*pl_auth_verified_hook_fn)(pl_db_t *db, pl_ctx_t *ctx, const char *user_id,
+                                        const char *email);
+void pl_auth_set_verified_hook(pl_auth_verified_hook_fn fn);
+
 /* ---- magic links ---- */
 
 /* Mails the account of email a sign-in link ({PLINTH_PUBLIC_URL}/magic-link
@@ -312,7 +328,10 @@ int pl_auth_password_reset_request(pl_db_t *db, pl_ctx_t *ctx, const char *email
 int pl_auth_password_reset(pl_db_t *db, pl_ctx_t *ctx, const char *token, const char *new_password);
 
 /* Confirms the signed-in caller before an irreversible change: the
- * password (422 password incorrect) and, with two-factor on, a current code
+ * password (422 password incorrect; NULL: 422 password required) or, for an
+ * account without one (made by an identity provider), a recent sign-in
+ * (the caller's session began within 10 minutes; else 422 password
+ * required), and, with two-factor on, a current code
  * or an unused recovery code (422 code required or incorrect), which is
  * spent in the caller's transaction when one is open (a rollback gives it
  * back). */

@@ -75,6 +75,13 @@ int pl_auth_verification_request(pl_db_t *db, pl_ctx_t *ctx)
     return u.email_verified ? PL_OK : send_throttled(db, ctx, &u, "verify_email");
 }
 
+static pl_auth_verified_hook_fn verified_hook;
+
+void pl_auth_set_verified_hook(pl_auth_verified_hook_fn fn)
+{
+    verified_hook = fn;
+}
+
 int pl_auth_email_verify(pl_db_t *db, pl_ctx_t *ctx, const char *token)
 {
     int rc = pl_auth_address_quota(ctx, "verify", pl_auth_cfg.verify_limit);
@@ -92,6 +99,8 @@ int pl_auth_email_verify(pl_db_t *db, pl_ctx_t *ctx, const char *token)
         rc = pl_store_user_set_verified(db, user_id, email, now);
     if (rc == PL_OK)
         rc = pl_audit_append(db, ctx, NULL, "user.email_verified", "user", user_id, NULL);
+    if (rc == PL_OK && verified_hook)
+        rc = verified_hook(db, ctx, user_id, email);
     rc = pl_db_finish(db, rc);
     return rc == PL_ENOTFOUND ? invalid_token(ctx) : rc;
 }

@@ -364,11 +364,53 @@ int pl_auth_mfa_enable(pl_db_t *db, pl_ctx_t *ctx, const char *code, pl_auth_rec
 /* Checks the caller's password for the two-factor settings: 422 on field
  * "password" when wrong. The check is an attempt of the sign-in throttles
  * (*attempt), a failure unless the caller settles it. */
+#define RECENT_SIGNIN_MS (10LL * 60 * 1000)
+
+typedef struct {
+    const char *session_id;
+    int64_t created_at;
+} session_find_t;
+
+static void find_session(void *arg, const pl_session_t *s)
+{
+    session_find_t *f = arg;
+    if (!strcmp(s->id, f->session_id))
+        f->created_at = s->created_at;
+}
+
+/* An account without a password (made by an identity provider) confirms
+ * with a recent sign-in: the caller's session began within 10 minutes. */
+static int check_recent_signin(pl_db_t *db, pl_ctx_t *ctx)
+{
+    session_find_t f = {ctx->principal.session_id, 0};
+    int64_t now = pl_now_ms();
+    int rc = f.session_id[0] ? pl_store_sessions_live(db, ctx->arena, ctx->principal.user_id, now,
+                                                      find_session, &f)
+                             : PL_OK;
+    if (rc)
+        return rc;
+    if (!f.created_at || now - f.created_at > RECENT_SIGNIN_MS) {
+        pl_field_error(ctx, "password", "required",
+                       "This account has no password: sign in again, then confirm within 10 "
+                       "minutes.");
+        return PL_EINVAL;
+    }
+    return PL_OK;
+}
+
 static int check_password(pl_db_t *db, pl_ctx_t *ctx, const char *password, int64_t *attempt)
 {
     pl_user_t u;
     int rc = pl_store_user_by_id(db, ctx->arena, ctx->principal.user_id, &u);
-    if (rc || (rc = pl_auth_attempt_begin(db, ctx, u.email, attempt)))
+    if (rc)
+        return rc;
+    if (!u.password_hash || !u.password_hash[0])
+        return check_recent_signin(db, ctx);
+    if (!password) {
+        pl_field_error(ctx, "password", "required", "Give the account's password.");
+        return PL_EINVAL;
+    }
+    if ((rc = pl_auth_attempt_begin(db, ctx, u.email, attempt)))
         return rc;
     if (!pl_password_verify(u.password_hash, password, strlen(password))) {
         pl_auth_count("failure");

@@ -136,6 +136,21 @@ int pl_billing_reserve_capped(pl_db_t *db, pl_ctx_t *ctx, const char *org_id, co
     return pl_db_finish(db, rc);
 }
 
+int pl_billing_has_room(pl_db_t *db, const char *org_id, const char *limit, int64_t add, bool *room)
+{
+    int i = pl_limit_from_name(limit);
+    *room = false;
+    if (i < 0 || i == PL_LIMIT_RPM || add < 0 || !counters[i])
+        return PL_EINVAL;
+    int64_t limits[PL_LIMIT_COUNT], used = 0;
+    int rc = pl_billing_store_limits(db, org_id, pl_billing_default_plan, limits);
+    if (!rc && limits[i] != PL_BILLING_UNLIMITED)
+        rc = counters[i](db, org_id, pl_now_ms(), &used);
+    if (!rc)
+        *room = limits[i] == PL_BILLING_UNLIMITED || used + add <= limits[i];
+    return rc;
+}
+
 int pl_billing_release(pl_db_t *db, const char *org_id, const char *limit, int64_t n)
 {
     int i = pl_limit_from_name(limit);

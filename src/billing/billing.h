@@ -114,6 +114,14 @@ int pl_billing_reserve(pl_db_t *db, pl_ctx_t *ctx, const char *org_id, const cha
  * plan_limit_reached too, with "at most N per organization". */
 int pl_billing_reserve_capped(pl_db_t *db, pl_ctx_t *ctx, const char *org_id, const char *limit,
                               int64_t add, int64_t cap);
+/* Whether add more units of a counted limit ("members", "api_keys") fit the
+ * organization's plan, read in the caller's transaction without recording
+ * anything: for callers that go on without the insert when it does not fit
+ * (pl_billing_reserve then still guards it). The caller holds the org's
+ * lock (pl_orgs_lock) for the answer to stay true. PL_EINVAL for a limit
+ * that is not counted. */
+int pl_billing_has_room(pl_db_t *db, const char *org_id, const char *limit, int64_t add,
+                        bool *room);
 
 /* Lowers the stored counter of limit for org_id by n (not below 0), in the
  * caller's transaction of the delete. A no-op for counted limits. */

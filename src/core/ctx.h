@@ -67,6 +67,11 @@ typedef struct {
     pl_perms_t perms;        /* its permissions */
     int64_t members_version; /* changes with every change to the member list */
     bool is_api_key;         /* acting with an API key's level and permissions */
+    bool require_mfa;        /* the org demands two-factor of its members */
+    /* the route being served, for tenant hooks that exempt some routes */
+    const char *route;        /* its template ("/v1/orgs/{org}/members/{user}") */
+    bool route_method_delete; /* served with DELETE */
+    const char *route_user;   /* its {user} parameter, or NULL */
 } pl_tenant_t;
 
 typedef struct pl_ctx {

@@ -2,9 +2,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
+#include <openssl/param_build.h>
 #include <openssl/x509.h>
 
 #include "core/crypto.h"
@@ -100,6 +102,33 @@ pl_pkey_t *pl_pkey_ed25519_public(const unsigned char x[32])
     return wrap(EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, x, 32), PL_PKEY_EDDSA);
 }
 
+pl_pkey_t *pl_pkey_rs256_public(const unsigned char *n, size_t nlen, const unsigned char *e,
+                                size_t elen)
+{
+    while (nlen && !*n) { /* leading zero bytes do not count toward the size */
+        n++;
+        nlen--;
+    }
+    if (nlen < 256 || nlen > 1024 || !elen || elen > 8)
+        return NULL;
+    BIGNUM *bn = BN_bin2bn(n, (int)nlen, NULL), *be = BN_bin2bn(e, (int)elen, NULL);
+    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+    OSSL_PARAM *params = NULL;
+    EVP_PKEY_CTX *ctx = NULL;
+    EVP_PKEY *k = NULL;
+    if (bn && be && bld && OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn) &&
+        OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, be) &&
+        (params = OSSL_PARAM_BLD_to_param(bld)) &&
+        (ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL)) && EVP_PKEY_fromdata_init(ctx) == 1)
+        EVP_PKEY_fromdata(ctx, &k, EVP_PKEY_PUBLIC_KEY, params);
+    EVP_PKEY_CTX_free(ctx);
+    OSSL_PARAM_free(params);
+    OSSL_PARAM_BLD_free(bld);
+    BN_free(bn);
+    BN_free(be);
+    return wrap(k, PL_PKEY_RS256);
+}
+
 pl_pkey_t *pl_pkey_from_x509(const unsigned char *der, size_t n, pl_pkey_alg_t *alg)
 {
     *alg = 0;
@@ -178,6 +207,13 @@ bool pl_pkey_verify(const pl_pkey_t *k, pl_pkey_alg_t alg, const void *msg, size
 {
     if (!k || k->alg != alg || !sig)
         return false;
+    if (alg == PL_PKEY_RS256) {
+        EVP_MD_CTX *m = EVP_MD_CTX_new();
+        bool ok = m && EVP_DigestVerifyInit(m, NULL, EVP_sha256(), NULL, k->k) == 1 &&
+                  EVP_DigestVerify(m, sig, siglen, msg, n) == 1;
+        EVP_MD_CTX_free(m);
+        return ok;
+    }
     if (alg == PL_PKEY_EDDSA) {
         if (siglen != 64)
             return false;

@@ -49,6 +49,9 @@ static int answer(pl_req_t *req, int rc)
  * is read-only after start; a module without a hook costs one test. */
 static int tenant_resolved(pl_req_t *req, pl_db_t *db)
 {
+    req->ctx.tenant.route = req->route ? req->route->path : NULL;
+    req->ctx.tenant.route_method_delete = req->method == PL_M_DELETE;
+    req->ctx.tenant.route_user = pl_req_param(req, "user");
     for (const pl_module_t *const *m = pl_modules; *m; m++) {
         int rc = (*m)->on_tenant ? (*m)->on_tenant(db, &req->ctx) : PL_OK;
         if (rc)

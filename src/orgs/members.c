@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "apikeys/apikeys.h"
+#include "billing/billing.h"
 #include "core/rows.h"
 #include "orgs/orgs.h"
 #include "orgs/orgs_store.h"
@@ -128,5 +129,38 @@ int pl_members_remove(pl_db_t *db, pl_ctx_t *ctx, const char *user_id)
     if (!rc) /* the keys they created go with them */
         rc = pl_apikeys_revoke_created_by(db, ctx, ctx->tenant.org_id, user_id,
                                           self ? "creator_left" : "creator_removed");
+    return pl_db_finish(db, rc);
+}
+
+int pl_orgs_join_as(pl_db_t *db, pl_ctx_t *ctx, const char *org_id, const char *user_id,
+                    const char *role_key, const char *via)
+{
+    int rc = pl_db_begin(db);
+    if (rc)
+        return rc;
+    const char *current = NULL;
+    rc = pl_orgs_store_lock(db, org_id);
+    if (!rc)
+        rc = pl_members_store_role(db, ctx->arena, org_id, user_id, &current);
+    if (rc != PL_ENOTFOUND) /* a member already (or an error) */
+        return pl_db_finish(db, rc);
+    /* a seat of the plan, like an invitation; a full plan joins nobody and
+     * writes nothing, so the caller's transaction goes on */
+    bool room = false;
+    if ((rc = pl_billing_has_room(db, org_id, "members", 1, &room)) || !room) {
+        pl_db_finish(db, PL_OK);
+        return rc ? rc : PL_ELIMIT;
+    }
+    pl_role_t role;
+    if (!(rc = pl_billing_reserve(db, ctx, org_id, "members", 1)))
+        rc = pl_orgs_role(db, ctx, org_id, role_key, &role);
+    if (rc == PL_ENOTFOUND) /* the role went away since it was chosen */
+        role_key = "member", rc = PL_OK;
+    if (!rc)
+        rc = pl_members_store_insert(db, org_id, user_id, role_key, pl_now_ms());
+    json_t *d = json_pack("{s:s, s:s}", "role", role_key, "via", via);
+    if (!rc)
+        rc = pl_audit_append(db, ctx, org_id, "member.joined", "user", user_id, d);
+    json_decref(d);
     return pl_db_finish(db, rc);
 }

@@ -101,7 +101,8 @@ pl_org_t pl_orgs_current(const pl_ctx_t *ctx)
                       .personal = t->personal,
                       .created_at = t->created_at,
                       .members_version = t->members_version,
-                      .role = t->role};
+                      .role = t->role,
+                      .require_mfa = t->require_mfa};
 }
 
 int pl_orgs_role(pl_db_t *db, pl_ctx_t *ctx, const char *org_id, const char *key, pl_role_t *out)
@@ -149,6 +150,7 @@ int pl_orgs_enter(pl_db_t *db, pl_ctx_t *ctx, const pl_org_t *o)
     t->personal = o->personal;
     t->created_at = o->created_at;
     t->members_version = o->members_version;
+    t->require_mfa = o->require_mfa;
     return PL_OK;
 }
 
@@ -301,19 +303,27 @@ int pl_orgs_list_all(pl_db_t *db, pl_ctx_t *ctx, const char *cursor, int limit, 
     return org_page(&rows, rc, out);
 }
 
-int pl_orgs_update(pl_db_t *db, pl_ctx_t *ctx, const char *name, const char *slug, pl_org_t *out)
+int pl_orgs_update(pl_db_t *db, pl_ctx_t *ctx, const char *name, const char *slug,
+                   const bool *require_mfa, pl_org_t *out)
 {
     int rc = pl_orgs_check_slug(ctx, slug);
     if (rc)
         return rc;
     pl_tenant_t *t = &ctx->tenant;
+    /* the members' security policy is the owners' to set */
+    if (require_mfa && (t->is_api_key || !t->role || strcmp(t->role, "owner")))
+        return pl_fail(ctx, 403, "forbidden", "Only an owner sets require_mfa.");
     const char *new_name = pl_arena_strdup(ctx->arena, name ? name : t->name);
     const char *new_slug = pl_arena_strdup(ctx->arena, slug ? slug : t->slug);
     if ((rc = pl_db_begin(db)))
         return rc;
     rc = pl_orgs_store_update(db, t->org_id, new_name, new_slug, pl_now_ms());
+    if (!rc && require_mfa)
+        rc = pl_orgs_store_set_require_mfa(db, t->org_id, *require_mfa);
     if (!rc) {
         json_t *d = json_pack("{s:s, s:s}", "name", new_name, "slug", new_slug);
+        if (require_mfa)
+            json_object_set_new(d, "require_mfa", json_boolean(*require_mfa));
         rc = pl_audit_append(db, ctx, t->org_id, "org.updated", "org", t->org_id, d);
         json_decref(d);
     }
@@ -321,6 +331,8 @@ int pl_orgs_update(pl_db_t *db, pl_ctx_t *ctx, const char *name, const char *slu
         return rc == PL_ECONFLICT ? slug_taken(ctx) : rc;
     t->name = new_name;
     t->slug = new_slug;
+    if (require_mfa)
+        t->require_mfa = *require_mfa;
     *out = pl_orgs_current(ctx);
     return PL_OK;
 }

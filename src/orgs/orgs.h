@@ -32,6 +32,7 @@ typedef struct {
     int64_t created_at;
     int64_t members_version; /* changes with every change to the member list */
     const char *role;        /* the caller's role key; NULL when none applies */
+    bool require_mfa;        /* members must have two-factor on */
 } pl_org_t;
 
 typedef struct {
@@ -190,7 +191,8 @@ int pl_orgs_list_all(pl_db_t *db, pl_ctx_t *ctx, const char *cursor, int limit, 
 /* Renames the acting organization and/or changes its slug (NULL: keep);
  * out and ctx->tenant get the result. 422 for an invalid slug, 409
  * slug_taken. */
-int pl_orgs_update(pl_db_t *db, pl_ctx_t *ctx, const char *name, const char *slug, pl_org_t *out);
+int pl_orgs_update(pl_db_t *db, pl_ctx_t *ctx, const char *name, const char *slug,
+                   const bool *require_mfa, pl_org_t *out);
 
 /* Deletes the acting organization with its members, invitations, teams and
  * roles; its audit chain stays. 409 personal_org. */
@@ -213,6 +215,14 @@ int pl_members_set_role(pl_db_t *db, pl_ctx_t *ctx, const char *user_id, const c
  * themselves freely; removing someone else needs member.remove and a
  * higher role. 404, 403 forbidden, 409 last_owner. */
 int pl_members_remove(pl_db_t *db, pl_ctx_t *ctx, const char *user_id);
+/* Adds user_id to org_id with role_key (unknown: member) without an
+ * invitation (single sign-on, a verified email domain; via says which, for
+ * the audit event member.joined), unless a member already. Joins the
+ * caller's transaction, which must have set the org's context. PL_ELIMIT
+ * (nothing recorded or written; the caller's transaction still good) when
+ * the plan has no seat left. */
+int pl_orgs_join_as(pl_db_t *db, pl_ctx_t *ctx, const char *org_id, const char *user_id,
+                    const char *role_key, const char *via);
 
 /* ---- invitations ---- */
 

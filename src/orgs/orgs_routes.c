@@ -24,6 +24,7 @@ static void write_org(pl_jw_t *w, const void *item)
     pl_jw_bool(w, "personal", o->personal);
     pl_jw_time(w, "created_at", o->created_at);
     pl_jw_string(w, "role", o->role);
+    pl_jw_bool(w, "require_mfa", o->require_mfa);
     pl_jw_object_close(w);
 }
 
@@ -181,15 +182,18 @@ static int orgs_get(pl_req_t *req)
 static int orgs_update(pl_req_t *req)
 {
     const char *name = NULL, *slug = NULL;
+    bool require_mfa = false;
     pl_json_get_name(req, "name", false, 1, PL_ORGS_NAME_MAX, &name);
     get_slug(req, &slug);
+    bool has_mfa = req->json && json_object_get(req->json, "require_mfa");
+    pl_json_get_bool(req, "require_mfa", false, &require_mfa);
     if (pl_req_validated(req))
         return PL_EINVAL;
     pl_db_t *db = pl_db_thread();
     if (!db)
         return PL_EDB;
     pl_org_t o;
-    int rc = pl_orgs_update(db, &req->ctx, name, slug, &o);
+    int rc = pl_orgs_update(db, &req->ctx, name, slug, has_mfa ? &require_mfa : NULL, &o);
     return rc ? rc : pl_resp_object(req, 200, write_org, &o);
 }
 

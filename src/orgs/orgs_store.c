@@ -11,7 +11,7 @@ static int done_rc(int rc)
 
 /* ---- organizations ---- */
 
-#define ORG_COLS "o.id, o.name, o.slug, o.personal, o.created_at, o.members_version"
+#define ORG_COLS "o.id, o.name, o.slug, o.personal, o.created_at, o.members_version, o.require_mfa"
 
 static void read_org(pl_arena_t *a, pl_stmt_t *st, pl_org_t *o)
 {
@@ -21,6 +21,7 @@ static void read_org(pl_arena_t *a, pl_stmt_t *st, pl_org_t *o)
     o->personal = pl_stmt_col_bool(st, 3);
     o->created_at = pl_stmt_col_int64(st, 4);
     o->members_version = pl_stmt_col_int64(st, 5);
+    o->require_mfa = pl_stmt_col_bool(st, 6);
     o->role = NULL;
 }
 
@@ -65,7 +66,7 @@ int pl_orgs_store_get_with_role(pl_db_t *db, pl_arena_t *a, const char *id_or_sl
     int rc = pl_stmt_step(st);
     if (rc == 1) {
         read_org(a, st, out);
-        *role = pl_stmt_col_dup(st, a, 6);
+        *role = pl_stmt_col_dup(st, a, 7);
     }
     pl_stmt_reset(st);
     return one_row(rc);
@@ -134,7 +135,7 @@ static int org_rows(pl_stmt_t *st, pl_arena_t *a, pl_rows_t *out)
         if (!o)
             break;
         read_org(a, st, o);
-        const char *role = pl_stmt_col_text(st, 6);
+        const char *role = pl_stmt_col_text(st, 7);
         o->role = role && role[0] ? pl_arena_strdup(a, role) : NULL;
     }
     pl_stmt_reset(st);
@@ -646,5 +647,16 @@ int pl_teams_store_remove_member(pl_db_t *db, const char *org_id, const char *te
     pl_stmt_bind_text(st, 1, org_id);
     pl_stmt_bind_text(st, 2, team_id);
     pl_stmt_bind_text(st, 3, user_id);
+    return pl_stmt_exec_found(st);
+}
+
+static const char sql_org_set_require_mfa[] =
+    "UPDATE organizations SET require_mfa = $2 WHERE id = $1";
+
+int pl_orgs_store_set_require_mfa(pl_db_t *db, const char *org_id, bool on)
+{
+    PL_PREPARE(st, db, sql_org_set_require_mfa);
+    pl_stmt_bind_text(st, 1, org_id);
+    pl_stmt_bind_bool(st, 2, on);
     return pl_stmt_exec_found(st);
 }

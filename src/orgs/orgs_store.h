@@ -45,6 +45,9 @@ int pl_orgs_store_list_for_user(pl_db_t *db, pl_arena_t *a, const char *user_id,
 /* Every organization (pl_org_t, role NULL), by id. */
 int pl_orgs_store_list_all(pl_db_t *db, pl_arena_t *a, const char *after, pl_rows_t *out);
 
+/* Members must (or need not) have two-factor on. */
+int pl_orgs_store_set_require_mfa(pl_db_t *db, const char *org_id, bool on);
+
 /* ---- memberships ---- */
 int pl_members_store_insert(pl_db_t *db, const char *org_id, const char *user_id, const char *role,
                             int64_t now);

@@ -21,6 +21,7 @@ ALL_PERMISSIONS = [
     "project.create", "project.admin",
     "file.read", "file.write", "file.delete",
     "billing.read", "billing.manage",
+    "sso.manage",
 ]
 # Highest first, as GET /v1/orgs/{org}/roles lists them.
 BUILTIN_ROLES = {

@@ -135,6 +135,10 @@ ROUTES = [
      "/v1/orgs/{org}/projects/{project}/collections/{pcoll}/records/{precord}/grants/{user}",
      None),
     ("DELETE", "/v1/orgs/{org}/projects/{project}/collections/{pcoll}/records/{precord}", None),
+    ("GET", "/v1/orgs/{org}/sso", None),
+    ("PUT", "/v1/orgs/{org}/sso", {"issuer": "https://intruder.example", "client_id": "x",
+                                   "client_secret": "y", "domains": ["intruder.example"]}),
+    ("DELETE", "/v1/orgs/{org}/sso", None),
     # Last: if it wrongly succeeded it would take the rest with it.
     ("DELETE", "/v1/orgs/{org}", None),
 ]
@@ -212,6 +216,12 @@ def populate(srv, sink, owner, name, tag):
     o.skey = tag.upper() + "_SECRET"
     r = srv.put("%s/environments/%s/secrets/%s" % (base, o.env, o.skey),
                 json={"value": "value of " + tag}, token=owner.token)
+    assert r.status_code == 200, r.text
+    r = srv.put("/v1/orgs/%s/sso" % o.id,
+                json={"issuer": "https://%s.sso.invalid" % tag, "client_id": tag,
+                      "client_secret": "sso secret of " + tag,
+                      "domains": ["%s-%s.sso.invalid" % (tag, o.id[-12:])]},
+                token=owner.token)
     assert r.status_code == 200, r.text
     # An unresolvable name is accepted (each attempt checks its addresses).
     r = srv.post("/v1/orgs/%s/webhooks" % o.id, json={"url": "https://%s.hooks.invalid/in" % tag,

@@ -391,8 +391,10 @@ def test_role_matrix(srv, w, route):
 
 def test_matrix_covers_every_route():
     """Every project, environment and secret route of the route table has a
-    matrix row."""
-    mine = {(r["method"], r["path"]) for r in plinth.routes() if r["module"] == "projects"}
+    matrix row (the instance admin's read of an org's projects is tested in
+    test_admin_orgs.py)."""
+    mine = {(r["method"], r["path"]) for r in plinth.routes()
+            if r["module"] == "projects" and not r["path"].startswith("/v1/admin/")}
     assert len(mine) == len(ROUTES), (len(mine), len(ROUTES), sorted(mine))
 
 

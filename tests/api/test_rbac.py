@@ -633,6 +633,9 @@ ROUTE_PERMISSIONS = {
     ("GET", "/v1/orgs/{}/projects/{}/collections/{}/records/{}/grants"): None,
     ("PUT", "/v1/orgs/{}/projects/{}/collections/{}/records/{}/grants/{}"): None,
     ("DELETE", "/v1/orgs/{}/projects/{}/collections/{}/records/{}/grants/{}"): None,
+    ("GET", "/v1/orgs/{}/sso"): "sso.manage",
+    ("PUT", "/v1/orgs/{}/sso"): "sso.manage",
+    ("DELETE", "/v1/orgs/{}/sso"): "sso.manage",
 }
 
 

@@ -174,6 +174,7 @@ static const char *const platform_actions[] = {
     "org.updated",
     "org.deleted",
     "member.invited",
+    "member.joined",
     "member.role_updated",
     "member.removed",
     "invitation.accepted",

@@ -71,6 +71,7 @@ const routes = [
   R("/verify-email", auth.verifyPage, "Verify your email", { public: true, any: true }),
   R("/accept-invite", auth.acceptPage, "Join an organization", { public: true, any: true }),
   R("/magic-link", auth.magicPage, "Sign in with a link", { public: true }),
+  R("/oauth", auth.oauthPage, "Signing in", { public: true }),
   R("/", me.profilePage, "Your account", { nav: "profile" }),
   R("/security", me.securityPage, "Password and 2FA", { nav: "security" }),
   R("/sessions", me.sessionsPage, "Sessions", { nav: "sessions" }),

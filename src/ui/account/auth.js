@@ -28,6 +28,34 @@ async function signedIn(ctx, next) {
 
 const PASSWORD_HINT = "At least 10 characters; common passwords are refused.";
 
+// Where identity providers send the browser back (listed in
+// PLINTH_REDIRECT_ALLOWLIST by the operator).
+function oauthReturn() {
+  return `${location.origin}/account/oauth`;
+}
+
+// "Continue with …" for each identity provider of the instance, and single
+// sign-on by work email; empty when the server has none.
+function providerChoices() {
+  const box = h("div", { class: "providers" });
+  api.get("/v1/auth/providers", {}, { auth: false }).then((r) => {
+    const to = encodeURIComponent(oauthReturn());
+    const links = r.data.map((x) => h("a", {
+      class: "btn btn-secondary",
+      href: `/v1/auth/oauth/${encodeURIComponent(x.key)}/start?redirect_to=${to}`,
+    }, `Continue with ${x.name}`));
+    // single sign-on by the email typed in the sign-in form above
+    const sso = button("Continue with single sign-on", async () => {
+      const email = (document.querySelector('.signin input[name="email"]') || {}).value || "";
+      if (!email.trim()) throw new Error("Type your work email above first.");
+      const r2 = await api.post("/v1/auth/sso/start", { email: email.trim(), redirect_to: oauthReturn() }, { auth: false });
+      location.assign(r2.url);
+    });
+    mount(box, h("p", { class: "hint" }, "Or with another account:"), ...links, sso);
+  }).catch(() => mount(box));
+  return box;
+}
+
 export function signInPage(ctx) {
   const reason = ctx.app.reason ? REASONS[ctx.app.reason] : null;
   ctx.app.reason = null;
@@ -39,7 +67,39 @@ export function signInPage(ctx) {
       links: h("p", { class: "links" }, h("a", { href: "/account/forgot-password" }, "Forgot your password?"), " · ",
         h("a", { href: "/account/sign-up" }, "Create an account")),
     }),
+    providerChoices(),
   ];
+}
+
+const OAUTH_ERRORS = {
+  access_denied: "The sign-in was refused or could not be verified.",
+  email_taken: "An account with this email already exists. Sign in with it, then link this provider from your security settings.",
+  sso_required: "Your organization requires signing in with its single sign-on.",
+  invalid_request: "The provider did not say who you are (an email address is needed).",
+};
+
+// The end of a sign-in with an identity provider: ?code= to redeem, or
+// ?error=.
+export function oauthPage(ctx) {
+  const code = ctx.query.get("code"), error = ctx.query.get("error");
+  const box = h("div", null, loading("Signing you in…"));
+  const again = h("a", { href: "/account/sign-in" }, "Sign in");
+  if (error || !code) mount(box, notice("error", OAUTH_ERRORS[error] || "The sign-in did not complete."), again);
+  else {
+    api.post("/v1/auth/oauth/exchange", { code, session_cookie: true }, { auth: false }).then(async (r) => {
+      if (r.mfa_required) {
+        mount(box, signInForm(() => signedIn(ctx, "/"), { mfaToken: r.mfa_token }));
+        return;
+      }
+      session.adopt(r);
+      await signedIn(ctx, "/");
+    }).catch((err) => {
+      const msg = err.code === "invalid_token" ? "This sign-in expired or was already used; start again."
+        : OAUTH_ERRORS[err.code] || err.message;
+      mount(box, notice("error", msg), again);
+    });
+  }
+  return [header("Signing in"), box];
 }
 
 export function signUpPage(ctx) {

@@ -189,6 +189,40 @@ async function passkeysSection() {
   return [box, add.el];
 }
 
+// Accounts at identity providers linked to this one: listed and unlinked
+// (the server keeps the last way to sign in).
+async function identitiesSection() {
+  const box = h("div");
+  async function draw() {
+    let ids;
+    try {
+      ids = (await api.all("/v1/me/identities")).items;
+    } catch (err) {
+      if (api.missing(err)) return mount(box);
+      throw err;
+    }
+    mount(box, table([
+      { label: "Provider", render: (i) => (i.provider === "sso" ? "Organization single sign-on" : i.provider) },
+      { label: "Email", render: (i) => i.email || "" },
+      { label: "Linked", render: (i) => time(i.created_at) },
+      { label: "Last used", render: (i) => (i.last_used_at ? time(i.last_used_at) : "Never") },
+      { label: "", render: (i) => button("Unlink", async () => {
+        if (!await confirm(`You will no longer sign in with ${i.provider}.`, { title: "Unlink this account?", confirmLabel: "Unlink", danger: true })) return;
+        try {
+          await api.del(p`/v1/me/identities/${i.id}`);
+        } catch (err) {
+          if (err.code === "conflict") return announce("This is your only way to sign in: add a password or a passkey first.");
+          throw err;
+        }
+        announce(`Unlinked ${i.provider}.`);
+        await draw();
+      }, { small: true, aria: `Unlink ${i.provider}` }) },
+    ], ids, { caption: "Linked accounts", empty: "No linked accounts." }));
+  }
+  await draw();
+  return box;
+}
+
 export async function securityPage(ctx) {
   await ctx.app.loadMe();
   return [
@@ -196,6 +230,7 @@ export async function securityPage(ctx) {
     section("Password", passwordForm()),
     section("Two-factor authentication", mfaSection(ctx)),
     section("Passkeys", h("p", null, "Sign in with your fingerprint, face, screen lock or a security key instead of a password."), ...(await passkeysSection())),
+    section("Linked accounts", h("p", null, "Accounts at other providers you sign in with."), await identitiesSection()),
   ];
 }
 

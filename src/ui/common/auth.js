@@ -9,9 +9,10 @@ import { button, field, form, notice } from "./ui.js";
 import { getPasskey, passkeyError, passkeysSupported } from "./webauthn.js";
 
 // Returns the element; calls done(pair) once signed in (the session already
-// holds the tokens). opts: {reason, links}: a notice to show first, and
-// nodes under the form (forgot password, sign up).
-export function signInForm(done, { reason = null, links = null } = {}) {
+// holds the tokens). opts: {reason, links, mfaToken}: a notice to show first,
+// nodes under the form (forgot password, sign up), and the second step of a
+// sign-in begun elsewhere (an identity provider) to start at.
+export function signInForm(done, { reason = null, links = null, mfaToken = null } = {}) {
   const box = h("div", { class: "signin" });
 
   function passwordStep() {
@@ -81,6 +82,7 @@ export function signInForm(done, { reason = null, links = null } = {}) {
     f.field("code").control.focus();
   }
 
-  passwordStep();
+  if (mfaToken) mfaStep(mfaToken);
+  else passwordStep();
   return box;
 }
