@@ -122,6 +122,50 @@ int pl_admin_create(pl_db_t *db, pl_ctx_t *ctx, const char *email_in, const char
     return rc;
 }
 
+/* ---- one account ---- */
+
+static int admin_only(pl_ctx_t *ctx)
+{
+    return ctx->principal.is_admin
+               ? PL_OK
+               : pl_fail(ctx, 403, "forbidden", "Only instance admins may do this.");
+}
+
+static int user_of(pl_db_t *db, pl_ctx_t *ctx, const char *user_id, pl_user_t *out)
+{
+    int rc = admin_only(ctx);
+    if (rc)
+        return rc;
+    rc = user_id && pl_uuid_valid(user_id) ? pl_auth_user_get(db, ctx, user_id, out) : PL_ENOTFOUND;
+    return rc == PL_ENOTFOUND ? pl_fail(ctx, 404, "not_found", "No such user.") : rc;
+}
+
+int pl_admin_user_get(pl_db_t *db, pl_ctx_t *ctx, const char *user_id, pl_user_t *out,
+                      void (*session)(void *arg, const pl_session_t *s),
+                      void (*org)(void *arg, const pl_auth_org_t *o), void *arg)
+{
+    int rc = user_of(db, ctx, user_id, out);
+    if (!rc && session)
+        rc = pl_auth_sessions_of(db, ctx, out->id, session, arg);
+    if (!rc && org)
+        rc = pl_auth_orgs_of(db, out->id, org, arg);
+    return rc;
+}
+
+int pl_admin_user_revoke_sessions(pl_db_t *db, pl_ctx_t *ctx, const char *user_id)
+{
+    pl_user_t u;
+    int rc = pl_db_begin(db);
+    if (rc)
+        return rc;
+    rc = user_of(db, ctx, user_id, &u);
+    if (!rc)
+        rc = pl_auth_revoke_user_sessions(db, ctx, u.id, NULL, "admin");
+    if (!rc)
+        rc = pl_audit_append(db, ctx, NULL, "user.sessions_revoked", "user", u.id, NULL);
+    return pl_db_finish(db, rc);
+}
+
 /* ---- the overview's numbers ---- */
 
 int pl_admin_stats(pl_db_t *db, pl_ctx_t *ctx, pl_admin_stats_t *out)

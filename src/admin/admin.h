@@ -48,6 +48,17 @@ int pl_admin_promote(pl_db_t *db, pl_ctx_t *ctx, const char *email, pl_user_t *o
 int pl_admin_create(pl_db_t *db, pl_ctx_t *ctx, const char *email, const char *password,
                     pl_user_t *out);
 
+/* An account, its live sessions and its organizations, for the admin's
+ * user page: each fn may be NULL. 403 forbidden unless ctx->principal is an
+ * instance admin; 404 not_found for an unknown account. */
+int pl_admin_user_get(pl_db_t *db, pl_ctx_t *ctx, const char *user_id, pl_user_t *out,
+                      void (*session)(void *arg, const pl_session_t *s),
+                      void (*org)(void *arg, const pl_auth_org_t *o), void *arg);
+/* Signs an account out everywhere (its live sessions revoked, reason
+ * "admin"), audited as user.sessions_revoked on the instance chain. 404 for
+ * an unknown account. */
+int pl_admin_user_revoke_sessions(pl_db_t *db, pl_ctx_t *ctx, const char *user_id);
+
 /* The overview's numbers: totals now and, for n intervals of step ms from
  * from, the hourly counters of platform/stats. */
 #define PL_ADMIN_STATS_MAX 168 /* intervals per answer */

@@ -56,6 +56,74 @@ static int set_disabled(pl_req_t *req, bool disabled)
     return rc ? rc : pl_resp_json(req, 200, admin_user_json(&req->ctx, &u));
 }
 
+typedef struct {
+    pl_req_t *req;
+    json_t *sessions, *orgs;
+} user_out_t;
+
+static void add_session(void *arg, const pl_session_t *s)
+{
+    user_out_t *o = arg;
+    json_array_append_new(
+        o->sessions, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b}", "id", s->id, "created_at",
+                               pl_req_time(o->req, s->created_at), "last_used_at",
+                               pl_req_time(o->req, s->last_used_at), "expires_at",
+                               pl_req_time(o->req, s->expires_at), "ip", s->ip ? s->ip : "",
+                               "user_agent", s->user_agent ? s->user_agent : "", "current", false));
+}
+
+static void add_org(void *arg, const pl_auth_org_t *org)
+{
+    user_out_t *o = arg;
+    json_array_append_new(o->orgs, json_pack("{s:s, s:s, s:s, s:b, s:s}", "id", org->id, "name",
+                                             org->name, "slug", org->slug, "personal",
+                                             org->personal, "role", org->role));
+}
+
+/* GET /v1/admin/users/{id}: the account with its organizations. */
+static int user_get(pl_req_t *req)
+{
+    pl_db_t *db = pl_db_thread();
+    if (!db)
+        return PL_EDB;
+    pl_user_t u;
+    user_out_t o = {req, NULL, json_array()};
+    int rc = pl_admin_user_get(db, &req->ctx, pl_req_param(req, "id"), &u, NULL, add_org, &o);
+    if (rc) {
+        json_decref(o.orgs);
+        return rc;
+    }
+    json_t *j = admin_user_json(&req->ctx, &u);
+    json_object_set_new(j, "organizations", o.orgs);
+    return pl_resp_json(req, 200, j);
+}
+
+/* GET /v1/admin/users/{id}/sessions: its live sessions. */
+static int user_sessions(pl_req_t *req)
+{
+    pl_db_t *db = pl_db_thread();
+    if (!db)
+        return PL_EDB;
+    pl_user_t u;
+    user_out_t o = {req, json_array(), NULL};
+    int rc = pl_admin_user_get(db, &req->ctx, pl_req_param(req, "id"), &u, add_session, NULL, &o);
+    if (rc) {
+        json_decref(o.sessions);
+        return rc;
+    }
+    return pl_resp_list(req, o.sessions, NULL);
+}
+
+/* DELETE /v1/admin/users/{id}/sessions: signed out everywhere. */
+static int user_sessions_revoke(pl_req_t *req)
+{
+    pl_db_t *db = pl_db_thread();
+    if (!db)
+        return PL_EDB;
+    int rc = pl_admin_user_revoke_sessions(db, &req->ctx, pl_req_param(req, "id"));
+    return rc ? rc : pl_resp_status(req, 204);
+}
+
 static int user_disable(pl_req_t *req)
 {
     return set_disabled(req, true);
@@ -132,6 +200,9 @@ static int stats_get(pl_req_t *req)
 
 static pl_route_t routes[] = {
     {PL_M_GET, "/v1/admin/users", users_list, PL_AUTH_ADMIN, NULL, 0},
+    {PL_M_GET, "/v1/admin/users/{id}", user_get, PL_AUTH_ADMIN, NULL, 0},
+    {PL_M_GET, "/v1/admin/users/{id}/sessions", user_sessions, PL_AUTH_ADMIN, NULL, 0},
+    {PL_M_DELETE, "/v1/admin/users/{id}/sessions", user_sessions_revoke, PL_AUTH_ADMIN, NULL, 0},
     {PL_M_POST, "/v1/admin/users/{id}/disable", user_disable, PL_AUTH_ADMIN, NULL, J},
     {PL_M_POST, "/v1/admin/users/{id}/enable", user_enable, PL_AUTH_ADMIN, NULL, J},
     {PL_M_GET, "/v1/admin/jobs", pl_admin_jobs_list, PL_AUTH_ADMIN, NULL, 0},

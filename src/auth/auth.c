@@ -472,6 +472,20 @@ int pl_auth_sessions(pl_db_t *db, pl_ctx_t *ctx, void (*fn)(void *arg, const pl_
                                   &w);
 }
 
+int pl_auth_sessions_of(pl_db_t *db, pl_ctx_t *ctx, const char *user_id,
+                        void (*fn)(void *arg, const pl_session_t *s), void *arg)
+{
+    return pl_store_sessions_live(db, ctx->arena, user_id, pl_now_ms(), fn, arg);
+}
+
+int pl_auth_orgs_of(pl_db_t *db, const char *user_id, void (*fn)(void *arg, const pl_auth_org_t *o),
+                    void *arg)
+{
+    /* row-level security shows a user's own memberships across orgs */
+    int rc = pl_db_set_context(db, "app.user_id", user_id);
+    return rc ? rc : pl_store_user_orgs(db, user_id, fn, arg);
+}
+
 /* ---- maintenance (a scheduled job) ---- */
 
 /* Purges sessions a day after they expire (their spent refresh tokens go

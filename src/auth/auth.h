@@ -276,6 +276,15 @@ int pl_auth_session_revoke(pl_db_t *db, pl_ctx_t *ctx, const char *session_id);
 int pl_auth_sessions(pl_db_t *db, pl_ctx_t *ctx, void (*fn)(void *arg, const pl_session_t *s),
                      void *arg);
 
+/* The live sessions and the organizations (with its role) of another
+ * account, for the instance admin's view (the caller checked who may see
+ * them; on PostgreSQL the transaction's app.user_id becomes user_id, so
+ * call it last in a read). */
+int pl_auth_sessions_of(pl_db_t *db, pl_ctx_t *ctx, const char *user_id,
+                        void (*fn)(void *arg, const pl_session_t *s), void *arg);
+int pl_auth_orgs_of(pl_db_t *db, const char *user_id, void (*fn)(void *arg, const pl_auth_org_t *o),
+                    void *arg);
+
 /* Revokes every live session of user_id but keep (may be NULL), with reason
  * ("disabled", ...), inside the caller's transaction or one of its own. No
  * audit event: the caller records why. */

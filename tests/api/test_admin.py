@@ -302,3 +302,44 @@ def test_disabled_admin_loses_admin_access(srv, admin):
                    "account_disabled")
     assert_problem(srv.post("/v1/admin/users/%s/enable" % second["user"]["id"],
                             token=second["access_token"]), 403, "account_disabled")
+
+
+# --- one account: its organizations and sessions ---------------------------------------------
+
+def test_user_detail_with_orgs_and_sessions(srv, admin):
+    u = register(srv, name="Detailed")
+    email, token = u["user"]["email"], u["access_token"]
+    org = srv.post("/v1/orgs", json={"name": "Detail Co"}, token=token).json()
+    second = login_ok(srv, email)["access_token"]
+    r = srv.get("/v1/admin/users/%s" % u["user"]["id"], token=admin["token"])
+    assert r.status_code == 200, r.text
+    d = r.json()
+    assert d["email"] == email and d["disabled"] is False and d["is_admin"] is False
+    roles = {o["id"]: o["role"] for o in d["organizations"]}
+    assert roles[org["id"]] == "owner" and len(roles) == 2, d  # and the personal org
+    r = srv.get("/v1/admin/users/%s/sessions" % u["user"]["id"], token=admin["token"])
+    assert r.status_code == 200, r.text
+    sessions = r.json()["data"]
+    assert len(sessions) == 2 and not any(s["current"] for s in sessions), sessions
+    # signed out everywhere: both tokens refused, the account still enabled
+    r = srv.delete("/v1/admin/users/%s/sessions" % u["user"]["id"], token=admin["token"])
+    assert r.status_code == 204, r.text
+    for t in (token, second):
+        assert_problem(srv.get("/v1/me", token=t), 401, "session_revoked")
+    assert srv.get("/v1/admin/users/%s/sessions" % u["user"]["id"],
+                   token=admin["token"]).json()["data"] == []
+    assert login(srv, email).status_code == 200
+    events = srv.get("/v1/admin/audit-events", token=admin["token"],
+                     params={"action": "user.sessions_revoked"}).json()["data"]
+    assert events and events[0]["target"]["id"] == u["user"]["id"], events
+
+
+def test_user_detail_refusals(srv, admin):
+    u = register(srv)
+    for method, path in (("GET", ""), ("GET", "/sessions"), ("DELETE", "/sessions")):
+        assert_problem(srv.request(method, "/v1/admin/users/%s%s" % (u["user"]["id"], path),
+                                   token=u["access_token"]), 403, "forbidden")
+        assert_problem(srv.request(method, "/v1/admin/users/%s%s" % (uuid.uuid4(), path),
+                                   token=admin["token"]), 404, "not_found")
+        assert_problem(srv.request(method, "/v1/admin/users/not-an-id%s" % path, token=admin["token"]),
+                       404, "not_found")

@@ -62,6 +62,14 @@ describe("admin dashboard", () => {
     await page.getByRole("button", { name: "Search" }).click();
     await page.getByRole("link", { name: u.email }).click();
     await page.getByRole("heading", { level: 1, name: u.email }).waitFor();
+    // its organizations and live sessions; signed out everywhere first
+    await page.getByRole("table", { name: "Organizations" }).getByText("Personal").waitFor();
+    await page.getByRole("table", { name: "Live sessions" }).waitFor();
+    await page.getByRole("button", { name: "Sign out everywhere" }).click();
+    await page.getByRole("dialog", { name: "Sign this account out everywhere?" }).getByRole("button", { name: "Sign out everywhere" }).click();
+    await page.getByText("No live session").waitFor();
+    assert.equal((await s.api("GET", "/v1/me", { token: u.token })).body.code, "session_revoked");
+    u.token = (await login(s, u.email)).access_token;
     await page.getByRole("button", { name: "Disable account" }).click();
     const dialog = page.getByRole("dialog", { name: "Disable this account?" });
     await dialog.getByRole("button", { name: "Disable" }).click();

@@ -167,6 +167,7 @@ static const char *const platform_actions[] = {
     "user.mfa_disabled",
     "user.recovery_codes_regenerated",
     "user.disabled",
+    "user.sessions_revoked",
     "user.enabled",
     "user.promoted_admin",
     "session.revoked",

@@ -1,12 +1,12 @@
-// users.js - every user of the instance: search, a user's details, and
-// disabling or enabling an account (which also revokes its sessions).
+// users.js - every user of the instance: search, a user's details (its
+// organizations and live sessions), signing it out everywhere, and disabling
+// or enabling an account (which also revokes its sessions).
 
 import { h, mount } from "./common/dom.js";
 import { api, p } from "./common/api.js";
 import { header, section, badge, button, confirm, field, form, table, time, pagedList, notice, loading, errorNotice } from "./common/ui.js";
 import { announce } from "./common/router.js";
 
-const LIMIT = 2000;
 
 export function userBadges(u) {
   return h("span", { class: "row" },
@@ -34,41 +34,36 @@ export function usersPage(ctx) {
   return [header("Users", { lead: "Every account of this instance." }), search.el, list];
 }
 
-// The user with this id: the list is ordered by id, so it is read page by
-// page until found (the API has no single-user admin route).
-async function findUser(userId) {
-  let cursor = null;
-  let seen = 0;
-  do {
-    const page = await api.get("/v1/admin/users", { limit: 200, cursor });
-    const u = page.data.find((x) => x.id === userId);
-    if (u) return u;
-    cursor = page.next_cursor;
-    seen += page.data.length;
-  } while (cursor && seen < LIMIT * 5);
-  return null;
-}
-
-// The organizations the user shares with the admin (members are listed only
-// to members).
-async function sharedOrgs(app, userId) {
-  const me = app.me || await app.loadMe();
-  const out = [];
-  for (const o of me.organizations.slice(0, 25)) {
-    try {
-      const members = await api.all(p`/v1/orgs/${o.id}/members`, {}, LIMIT);
-      const m = members.items.find((x) => x.user_id === userId);
-      if (m) out.push({ ...o, member_role: m.role, joined_at: m.joined_at });
-    } catch { /* no member.read there */ }
-  }
-  return out;
-}
-
 export async function userPage(ctx) {
-  const user = await findUser(ctx.params.id);
-  if (!user) return [header("User not found"), notice("error", "No user has this id.")];
+  let user;
+  try {
+    user = await api.get(p`/v1/admin/users/${ctx.params.id}`);
+  } catch (err) {
+    if (err.status === 404) return [header("User not found"), notice("error", "No user has this id.")];
+    throw err;
+  }
   ctx.setTitle(user.email);
   const box = h("div");
+  const orgs = user.organizations;
+  const sessionsBody = h("div", null, loading());
+
+  function loadSessions(u) {
+    api.get(p`/v1/admin/users/${u.id}/sessions`).then((r) => mount(sessionsBody,
+      table([
+        { label: "Signed in", render: (x) => time(x.created_at) },
+        { label: "Last used", render: (x) => time(x.last_used_at) },
+        { label: "Expires", render: (x) => time(x.expires_at) },
+        { label: "IP", render: (x) => x.ip || "—", cls: "mono" },
+        { label: "Device", render: (x) => x.user_agent || "—", cls: "wrap" },
+      ], r.data, { caption: "Live sessions", empty: "No live session: the account is signed out everywhere." }),
+      r.data.length ? h("p", null, button("Sign out everywhere", async () => {
+        if (!await confirm(`Every session of ${u.email} ends now; the account stays enabled and may sign in again.`,
+          { title: "Sign this account out everywhere?", confirmLabel: "Sign out everywhere", danger: true })) return;
+        await api.del(p`/v1/admin/users/${u.id}/sessions`);
+        announce(`${u.email} is signed out everywhere.`);
+        loadSessions(u);
+      }, { kind: "danger" })) : null)).catch((err) => mount(sessionsBody, errorNotice(err)));
+  }
 
   function draw(u) {
     const toggle = u.disabled
@@ -94,21 +89,16 @@ export async function userPage(ctx) {
         h("dt", null, "Status"), h("dd", null, userBadges(u)),
         h("dt", null, "Two-factor"), h("dd", null, u.mfa_enabled ? "On" : "Off"),
         h("dt", null, "Created"), h("dd", null, time(u.created_at)))),
-      orgsSection,
-      section("Sessions", h("p", { class: "hint" },
-        "This server does not list another user's sessions to admins. Disabling the account signs it out everywhere.")));
+      section("Organizations", table([
+        { label: "Organization", render: (o) => h("a", { href: `/_/orgs/${encodeURIComponent(o.id)}` }, o.name) },
+        { label: "Slug", render: (o) => h("span", { class: "mono" }, o.slug) },
+        { label: "Kind", render: (o) => (o.personal ? "Personal" : "Team") },
+        { label: "Role", render: (o) => o.role },
+      ], orgs, { caption: "Organizations", empty: "No organization." })),
+      section("Sessions", sessionsBody));
+    loadSessions(u);
   }
 
-  const orgsBody = h("div", null, loading());
-  const orgsSection = section("Organizations", h("p", { class: "hint" },
-    "Organizations list their members to members only: shown are those you belong to as well."), orgsBody);
   draw(user);
-  sharedOrgs(ctx.app, user.id).then((orgs) => mount(orgsBody, table([
-    { label: "Organization", render: (o) => h("a", { href: `/_/orgs/${encodeURIComponent(o.id)}` }, o.name) },
-    { label: "Slug", render: (o) => h("span", { class: "mono" }, o.slug) },
-    { label: "Role", render: (o) => o.member_role },
-    { label: "Joined", render: (o) => time(o.joined_at) },
-  ], orgs, { caption: "Shared organizations", empty: "No organization you belong to has this user." })))
-    .catch((err) => mount(orgsBody, errorNotice(err)));
   return box;
 }
