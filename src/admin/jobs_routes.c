@@ -43,6 +43,43 @@ static void add_job(void *ctx, const pl_job_t *j)
     c->last = j->id;
 }
 
+/* Writes {"data":[...],"next_cursor"} from what fill hands to the page's
+ * list_ctx_t (limit + 1 rows asked for: the extra one says there is more). */
+static int write_page(pl_req_t *req, int limit, int (*fill)(pl_db_t *db, list_ctx_t *lc, void *arg),
+                      void *arg)
+{
+    pl_db_t *db = pl_db_thread();
+    if (!db)
+        return PL_EDB;
+    pl_buf_t b;
+    pl_buf_init(&b, 16 * 1024 * 1024);
+    pl_jw_t w;
+    pl_jw_init(&w, &b);
+    pl_jw_object_open(&w, NULL);
+    pl_jw_array_open(&w, "data");
+    list_ctx_t lc = {&w, 0, limit, NULL, req->ctx.arena};
+    int rc = fill(db, &lc, arg);
+    pl_jw_array_close(&w);
+    pl_jw_string(&w, "next_cursor", lc.count > limit ? lc.last : NULL);
+    pl_jw_object_close(&w);
+    if (!rc)
+        rc = w.err;
+    if (!rc)
+        rc = pl_resp_json_buf(req, 200, &b);
+    pl_buf_free(&b);
+    return rc;
+}
+
+typedef struct {
+    const char *status, *cursor;
+} jobs_query_t;
+
+static int fill_jobs(pl_db_t *db, list_ctx_t *lc, void *arg)
+{
+    jobs_query_t *q = arg;
+    return pl_jobs_list(db, lc->arena, q->status, q->cursor, lc->limit + 1, add_job, lc);
+}
+
 int pl_admin_jobs_list(pl_req_t *req)
 {
     int limit;
@@ -57,26 +94,8 @@ int pl_admin_jobs_list(pl_req_t *req)
                            "status must be one of queued, running, done, dead.");
     if (cursor && !pl_uuid_valid(cursor))
         return pl_req_fail(req, 400, "bad_request", "cursor is malformed.");
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
-    pl_buf_t b;
-    pl_buf_init(&b, 16 * 1024 * 1024);
-    pl_jw_t w;
-    pl_jw_init(&w, &b);
-    pl_jw_object_open(&w, NULL);
-    pl_jw_array_open(&w, "data");
-    list_ctx_t lc = {&w, 0, limit, NULL, req->ctx.arena};
-    rc = pl_jobs_list(db, req->ctx.arena, status, cursor, limit + 1, add_job, &lc);
-    pl_jw_array_close(&w);
-    pl_jw_string(&w, "next_cursor", lc.count > limit ? lc.last : NULL);
-    pl_jw_object_close(&w);
-    if (!rc)
-        rc = w.err;
-    if (!rc)
-        rc = pl_resp_json_buf(req, 200, &b);
-    pl_buf_free(&b);
-    return rc;
+    jobs_query_t q = {status, cursor};
+    return write_page(req, limit, fill_jobs, &q);
 }
 
 int pl_admin_jobs_retry(pl_req_t *req)
@@ -126,6 +145,11 @@ static void add_message(void *ctx, const pl_mail_log_t *m)
     c->last = pl_arena_strdup(c->arena, m->job_id);
 }
 
+static int fill_emails(pl_db_t *db, list_ctx_t *lc, void *arg)
+{
+    return pl_mail_log_page(db, arg, lc->limit + 1, add_message, lc);
+}
+
 int pl_admin_emails_list(pl_req_t *req)
 {
     int limit;
@@ -135,24 +159,5 @@ int pl_admin_emails_list(pl_req_t *req)
         return rc;
     if (cursor && !pl_uuid_valid(cursor))
         return pl_req_fail(req, 400, "bad_request", "cursor is malformed.");
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
-    pl_buf_t b;
-    pl_buf_init(&b, 16 * 1024 * 1024);
-    pl_jw_t w;
-    pl_jw_init(&w, &b);
-    pl_jw_object_open(&w, NULL);
-    pl_jw_array_open(&w, "data");
-    list_ctx_t lc = {&w, 0, limit, NULL, req->ctx.arena};
-    rc = pl_mail_log_page(db, cursor, limit + 1, add_message, &lc);
-    pl_jw_array_close(&w);
-    pl_jw_string(&w, "next_cursor", lc.count > limit ? lc.last : NULL);
-    pl_jw_object_close(&w);
-    if (!rc)
-        rc = w.err;
-    if (!rc)
-        rc = pl_resp_json_buf(req, 200, &b);
-    pl_buf_free(&b);
-    return rc;
+    return write_page(req, limit, fill_emails, (void *)cursor);
 }
