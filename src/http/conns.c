@@ -112,10 +112,19 @@ static pl_counter_t timed_out = {
  * connection (a connection it then fails to set up is never counted, so
  * nothing leaks); accepts that race on the pool's threads may overshoot
  * the cap by at most the number of threads. */
+static atomic_bool refusing; /* shutting down: no new connection */
+
+void pl_conns_refuse_new(void)
+{
+    atomic_store(&refusing, true);
+}
+
 enum MHD_Result pl_conns_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
 {
     PL_UNUSED(cls);
     PL_UNUSED(addrlen);
+    if (atomic_load(&refusing))
+        return MHD_NO;
     int max = pl_cfg.max_conns_per_ip;
     addr_key_t k;
     if (max <= 0 || !key_of(addr, &k))
@@ -328,6 +337,7 @@ int pl_conns_start(void)
         registered = true;
     }
     stopping = false;
+    atomic_store(&refusing, false);
     if (pthread_create(&watcher, NULL, watch, NULL) != 0)
         return PL_EINTERNAL;
     pthread_setname_np(watcher, "plinth-conns");

@@ -34,6 +34,9 @@ void pl_conns_stop(void);
 
 /* libmicrohttpd's accept policy: MHD_NO when the address holds its cap. */
 enum MHD_Result pl_conns_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen);
+/* From now on (shutdown) every new connection is closed as soon as it is
+ * accepted; pl_conns_start ends that. */
+void pl_conns_refuse_new(void);
 /* MHD_OPTION_NOTIFY_CONNECTION: counts the connection against its address
  * and watches its deadline from start to close. */
 void pl_conns_notify(void *cls, struct MHD_Connection *c, void **socket_context,

@@ -1120,10 +1120,12 @@ int pl_server_start(bool api)
 void pl_server_stop(int grace_ms)
 {
     if (daemon_) {
-        /* Stop accepting. The listening socket stays open until the daemon is
-         * stopped: the pool's threads may still hold it in their epoll sets,
-         * and libmicrohttpd aborts when it cannot remove it from them. */
-        MHD_socket fd = MHD_quiesce_daemon(daemon_);
+        /* Stop accepting: every new connection is closed at once. Not
+         * MHD_quiesce_daemon: in libmicrohttpd 0.9.75 it races with the pool's
+         * threads removing the listening socket from their epoll sets (both
+         * remove it; the loser aborts the process). The daemon closes the
+         * socket when it stops. */
+        pl_conns_refuse_new();
         /* Long-lived responses end now (their parked connections resume and
          * finish), and none starts: libmicrohttpd must not be stopped while a
          * connection is suspended. */
@@ -1139,8 +1141,6 @@ void pl_server_stop(int grace_ms)
         hash_pool = NULL;
         MHD_stop_daemon(daemon_);
         daemon_ = NULL;
-        if (fd != MHD_INVALID_SOCKET)
-            close(fd);
     }
     pl_workpool_stop(hash_pool); /* a start that failed after the pool started */
     hash_pool = NULL;
