@@ -126,6 +126,12 @@ static int count_segments(const char *p)
     return n;
 }
 
+void pl_router_prepare(pl_route_t *r)
+{
+    r->segments = count_segments(r->path);
+    r->prefix_len = (int)strcspn(r->path, "{");
+}
+
 int pl_router_match(const pl_route_t *routes, size_t n, pl_method_t method, const char *path,
                     pl_match_t *m, unsigned *allowed)
 {
@@ -151,7 +157,12 @@ int pl_router_match(const pl_route_t *routes, size_t n, pl_method_t method, cons
                 subtree = (int)i, subtree_len = len;
             continue;
         }
-        if (count_segments(routes[i].path) != segments || routes[i].path[1] != path[1])
+        /* a template of another length, or whose literal head the path
+         * does not start with, cannot match */
+        const pl_route_t *r = &routes[i];
+        int segs = r->segments ? r->segments : count_segments(r->path);
+        size_t head = r->segments ? (size_t)r->prefix_len : strcspn(r->path, "{");
+        if (segs != segments || strncmp(r->path, path, head) != 0)
             continue;
         int lit = match_template(routes[i].path, path, &tmp);
         if (lit < 0)

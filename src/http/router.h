@@ -22,6 +22,11 @@ typedef struct {
 int pl_router_match(const pl_route_t *routes, size_t n, pl_method_t method, const char *path,
                     pl_match_t *m, unsigned *allowed);
 
+/* Fills r's segments and prefix_len, which let pl_router_match skip the
+ * templates that cannot match without comparing them; a table whose routes
+ * were not prepared is matched the same way, only slower. */
+void pl_router_prepare(pl_route_t *r);
+
 /* Paths are matched as they were sent: percent-escapes are not decoded
  * before matching, so "%2F" inside a segment never splits it and an escaped
  * literal matches nothing. Each parameter is decoded afterwards. */

@@ -984,6 +984,7 @@ int pl_server_assemble(void)
             t->index = (int)nroutes;
             t->module = (*m)->name;
             t->perm_bit = r->perm ? pl_perm_bit(r->perm) : -1;
+            pl_router_prepare(t);
             if (r->perm && t->perm_bit < 0) {
                 fprintf(stderr, "plinth: route %s of module %s needs unknown permission %s\n",
                         r->path, (*m)->name, r->perm);

@@ -85,6 +85,8 @@ struct pl_route {
     int index;          /* position in the table (metrics) */
     int perm_bit;       /* perm's bit in the catalog, -1 when perm is NULL */
     const char *module; /* name of the module that declared it */
+    int segments;       /* the template's segments (pl_router_prepare; 0: not yet) */
+    int prefix_len;     /* the length of its literal head, up to the first '{' */
 };
 
 #define PL_ROUTE_JSON 1u /* the body, when present, must be a JSON object */
