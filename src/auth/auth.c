@@ -274,7 +274,8 @@ void pl_auth_touch_session(pl_db_t *db, const char *session_id)
     pl_store_session_touch(db, session_id, pl_now_ms());
 }
 
-int pl_auth_authenticate(pl_db_t *db, pl_ctx_t *ctx, const char *tok, size_t len, bool *touch)
+int pl_auth_authenticate(pl_db_t *db, pl_ctx_t *ctx, const char *tok, size_t len, bool *touch,
+                         pl_auth_early_fn early, void *arg)
 {
     *touch = false;
     pl_jwt_claims_t c;
@@ -286,8 +287,18 @@ int pl_auth_authenticate(pl_db_t *db, pl_ctx_t *ctx, const char *tok, size_t len
     default:
         return unauthenticated(ctx, "invalid_token", "The access token is not valid.");
     }
+    /* row-level security lets a user see their own memberships across
+     * orgs. With early, the context is set before the session is read, so
+     * that what early asks for sees them (a request whose session fails
+     * ends with nothing read); without, after: the session read alone then
+     * travels without it. */
+    int rc = early ? pl_db_set_context(db, "app.user_id", c.sub) : PL_OK;
+    if (rc)
+        return rc;
+    if (early)
+        early(db, c.sub, arg);
     pl_session_state_t s;
-    int rc = pl_store_session_state(db, ctx->arena, c.sid, c.sub, &s);
+    rc = pl_store_session_state(db, ctx->arena, c.sid, c.sub, &s);
     if (rc == PL_ENOTFOUND)
         return unauthenticated(ctx, "session_revoked", "The session has ended.");
     if (rc)
@@ -313,8 +324,7 @@ int pl_auth_authenticate(pl_db_t *db, pl_ctx_t *ctx, const char *tok, size_t len
     p->mfa_enabled = s.user.mfa_enabled;
     p->user_created_at = s.user.created_at;
     p->orgs_version = s.orgs_version;
-    /* row-level security lets a user see their own memberships across orgs */
-    return pl_db_set_context(db, "app.user_id", c.sub);
+    return early ? PL_OK : pl_db_set_context(db, "app.user_id", c.sub);
 }
 
 /* ---- sessions ---- */

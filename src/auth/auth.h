@@ -95,8 +95,13 @@ typedef struct {
  * ctx->principal and the transaction's user context (row-level security).
  * 401 token_expired, invalid_token or session_revoked, 403 account_disabled
  * (detail on ctx). *touch tells that the session's last use should be
- * recorded (pl_auth_touch_session, after the request's snapshot). */
-int pl_auth_authenticate(pl_db_t *db, pl_ctx_t *ctx, const char *token, size_t len, bool *touch);
+ * recorded (pl_auth_touch_session, after the request's snapshot). early,
+ * when not NULL, runs once the token's signature and expiry check out,
+ * with its user and arg, before the session is read: what it prefetches
+ * (pl_stmt_prefetch) travels with that read. */
+typedef void (*pl_auth_early_fn)(pl_db_t *db, const char *user_id, void *arg);
+int pl_auth_authenticate(pl_db_t *db, pl_ctx_t *ctx, const char *token, size_t len, bool *touch,
+                         pl_auth_early_fn early, void *arg);
 /* Records the session's last use now (best effort: errors are dropped). */
 void pl_auth_touch_session(pl_db_t *db, const char *session_id);
 

@@ -354,6 +354,8 @@ int pl_db_scope_begin(pl_db_t *db, bool write)
 {
     if (pl_db_engine() == PL_DB_SQLITE)
         return write ? PL_OK : pl_db_begin_read(db);
+    if (!write && db->ops->begin_lazy_sql)
+        return begin(db, db->ops->begin_lazy_sql);
     return pl_db_begin_read(db);
 }
 
@@ -613,6 +615,13 @@ int pl_stmt_defer(pl_stmt_t *st)
         ;
     pl_stmt_reset(st);
     return rc < 0 ? rc : PL_OK;
+}
+
+void pl_stmt_prefetch(pl_stmt_t *st)
+{
+    if (st && st->impl && !st->has_row && !st->done && st->db->ops->prefetch)
+        st->db->ops->prefetch(st);
+    pl_stmt_reset(st);
 }
 
 int pl_stmt_exec(pl_stmt_t *st)

@@ -67,6 +67,11 @@ bool pl_db_in_tx(pl_db_t *db);
  * the tenant context set with pl_db_set_context, which lives as long as the
  * transaction); on SQLite for reads only (one snapshot instead of taking the
  * WAL locks per statement; writers start their own BEGIN IMMEDIATE).
+ * A PostgreSQL read scope opens its transaction lazily: while it runs only
+ * plain SELECTs, each goes out with the tenant context in one implicit
+ * transaction (no BEGIN, no COMMIT: under READ COMMITTED every statement
+ * takes its own snapshot either way); the first statement that may write
+ * opens the real transaction, with the context, before it runs.
  * A pl_db_begin inside a scope joins it (see pl_db_begin), so handlers are
  * written the same either way. pl_db_scope_end commits when ok, else rolls
  * back; it returns an error when the commit failed or an inner transaction
@@ -142,6 +147,15 @@ void pl_stmt_reset(pl_stmt_t *st);
  * COMMIT); its error, if any, is then that statement's. On SQLite it runs
  * at once. Returns PL_OK or an error. */
 int pl_stmt_defer(pl_stmt_t *st);
+
+/* Asks for the answer of a bound plain SELECT the caller is about to run
+ * anyway, early: inside a PostgreSQL read scope that has not written, it
+ * travels with the next statement that needs an answer (after it, in the
+ * same round trip), and a pl_stmt_step of the same statement with the same
+ * binds before the scope ends reads that answer instead of asking again.
+ * Anywhere else it only resets st. Never fails: a prefetch that cannot be
+ * used is forgotten, and the statement runs as usual. */
+void pl_stmt_prefetch(pl_stmt_t *st);
 
 /* Convenience: step once, expect no row (INSERT/UPDATE/DELETE); resets the
  * statement. Returns the number of affected rows (>= 0) or a negative error. */
@@ -246,6 +260,8 @@ enum { PL_TX_NONE = 0, PL_TX_ACTIVE = 1, PL_TX_FAILED = 2 };
 typedef struct pl_db_ops {
     const char *name;
     const char *begin_sql; /* write transaction */
+    /* a request's read scope (pl_db_scope_begin); NULL: begin_read */
+    const char *begin_lazy_sql;
     /* Opens db->conn per the configuration; logs and returns an error. */
     int (*open)(pl_db_t *db, const pl_db_config_t *cfg);
     /* Closes db->conn; every statement has been finalized already. */
@@ -269,6 +285,8 @@ typedef struct pl_db_ops {
     int64_t (*changes)(pl_stmt_t *st); /* rows affected by the last completed run */
     /* Optional: queues a bound statement (pl_stmt_defer); NULL runs it now. */
     int (*defer)(pl_stmt_t *st);
+    /* Optional: pl_stmt_prefetch; NULL: prefetching does nothing. */
+    void (*prefetch)(pl_stmt_t *st);
 } pl_db_ops_t;
 
 struct pl_db {

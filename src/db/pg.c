@@ -24,9 +24,11 @@ typedef struct {
     PGresult *res; /* NULL until the first step */
     int row;       /* current row; -1 before the first */
     int nrows;
-    unsigned gen;  /* the connection generation it was prepared in */
-    bool readonly; /* a plain SELECT: it writes and locks nothing */
-    bool oneshot;  /* sent with its text each time (pl_db_prepare_once) */
+    unsigned gen;      /* the connection generation it was prepared in */
+    bool readonly;     /* a plain SELECT: it writes and locks nothing */
+    bool oneshot;      /* sent with its text each time (pl_db_prepare_once) */
+    PGresult *pre;     /* a prefetched answer not read yet (pl_stmt_prefetch) */
+    char **pre_values; /* the binds it was asked with */
 } pg_stmt_t;
 
 /* A statement whose result nobody waits for (pl_stmt_defer): it goes out
@@ -34,6 +36,7 @@ typedef struct {
 typedef struct {
     pl_stmt_t *st;
     char **values; /* a copy of the binds at the time it was deferred */
+    bool prefetch; /* pl_stmt_prefetch: sent after the statement, answer kept */
 } pg_deferred_t;
 
 #define MAX_DEFERRED 8
@@ -49,14 +52,58 @@ typedef struct {
     const pl_db_config_t *cfg;
     unsigned gen;      /* bumped at every reconnect: older statements re-prepare */
     bool begin_queued; /* BEGIN not sent yet */
+    bool lazy;         /* a read scope with no transaction on the server: its
+                        * plain SELECTs run in implicit transactions, each
+                        * with the tenant context (the deferred statements,
+                        * kept until the scope ends) */
     bool tx_sent;      /* a transaction of ours is open on the server */
     bool wrote;        /* the open transaction ran more than plain SELECTs */
     bool pending;      /* an unanswered asynchronous COMMIT is in flight */
     int ndeferred;
     pg_deferred_t deferred[MAX_DEFERRED];
+    int nprefetched; /* statements holding a prefetched answer of this scope */
+    pl_stmt_t *prefetched[MAX_DEFERRED];
 } pg_conn_t;
 
 #define PC(db) ((pg_conn_t *)(db)->conn)
+
+/* pl_db_scope_begin's read scope (never sent: see pg_conn_t.lazy) */
+#define BEGIN_LAZY "BEGIN LAZY"
+
+static void free_values(char **values, int n)
+{
+    for (int k = 0; values && k < n; k++)
+        free(values[k]);
+    free(values);
+}
+
+static void forget_pre(pg_stmt_t *ps)
+{
+    PQclear(ps->pre);
+    ps->pre = NULL;
+    free_values(ps->pre_values, ps->nparams);
+    ps->pre_values = NULL;
+}
+
+/* Forgets the prefetched answers nobody read: they belong to the scope that
+ * asked for them, and to no later one. */
+static void drop_prefetched(pg_conn_t *pc)
+{
+    for (int i = 0; i < pc->nprefetched; i++)
+        if (pc->prefetched[i]->impl)
+            forget_pre(pc->prefetched[i]->impl);
+    pc->nprefetched = 0;
+}
+
+/* A lazy scope meets a statement that may write: BEGIN goes out with it,
+ * after the context, and the scope is a transaction from then on (what was
+ * prefetched outside it is asked again inside). */
+static void open_lazy(pg_conn_t *pc)
+{
+    pc->lazy = false;
+    pc->begin_queued = true;
+    drop_prefetched(pc);
+}
 #define PQ(db) (PC(db)->pq)
 
 /* Connection-level failures: the server went away or refuses connections.
@@ -166,9 +213,7 @@ static void drop_deferred(pg_conn_t *pc)
     for (int i = 0; i < pc->ndeferred; i++) {
         pg_deferred_t *d = &pc->deferred[i];
         pg_stmt_t *ps = d->st->impl;
-        for (int k = 0; ps && k < ps->nparams; k++)
-            free(d->values[k]);
-        free(d->values);
+        free_values(d->values, ps ? ps->nparams : 0);
         d->values = NULL;
     }
     pc->ndeferred = 0;
@@ -187,6 +232,7 @@ static int revive(pl_db_t *db)
     pc->gen++;
     pc->pending = false;
     pc->tx_sent = false;
+    drop_prefetched(pc);
     pl_log("info", "postgres: reconnected");
     return PL_OK;
 }
@@ -312,15 +358,39 @@ static int send_stmt(PGconn *c, pl_stmt_t *st, const char *const *values)
     return PQsendQueryPrepared(c, ps->name, ps->nparams, values, NULL, NULL, 0);
 }
 
-/* Sends [BEGIN] [deferred...] [st] [COMMIT] as one pipeline. With wait, reads
- * every answer: the first error is returned (mapped), and st's result is
- * handed to *out. Without, leaves the answers to settle(). */
+/* Keeps a prefetched answer on its statement, for execute() to find. */
+static void keep_pre(pg_conn_t *pc, pl_stmt_t *st, PGresult *r, char **values)
+{
+    pg_stmt_t *ps = st->impl;
+    bool listed = false;
+    for (int i = 0; i < pc->nprefetched && !listed; i++)
+        listed = pc->prefetched[i] == st;
+    if (!listed && pc->nprefetched == MAX_DEFERRED) {
+        PQclear(r);
+        free_values(values, ps->nparams);
+        return;
+    }
+    if (!listed)
+        pc->prefetched[pc->nprefetched++] = st;
+    forget_pre(ps);
+    ps->pre = r;
+    ps->pre_values = values;
+}
+
+/* Sends [BEGIN] [deferred...] [st] [prefetched...] [COMMIT] as one
+ * pipeline. With wait, reads every answer: the first error is returned
+ * (mapped), st's result is handed to *out, and the prefetched statements'
+ * answers are kept on them (their failures are nobody's: the statement
+ * runs again when asked). Without, leaves the answers to settle(). */
 static int pipeline(pl_db_t *db, pl_stmt_t *st, const char *tail, bool wait, PGresult **out)
 {
     pg_conn_t *pc = PC(db);
     PGconn *c = pc->pq;
     int nq = 0, rc = PL_OK;
     bool had_begin = pc->begin_queued;
+    /* prefetches go out only in a lazy scope, behind a statement whose
+     * answer is awaited: their failures then abort nothing of ours */
+    bool prefetch = pc->lazy && !had_begin && st && wait && !tail;
 
     /* a deferred statement may have been prepared on a connection since
      * replaced (a retry): prepare it here, before the pipeline starts */
@@ -336,6 +406,8 @@ static int pipeline(pl_db_t *db, pl_stmt_t *st, const char *tail, bool wait, PGr
     }
     for (int i = 0; sent && i < pc->ndeferred; i++) {
         pg_deferred_t *d = &pc->deferred[i];
+        if (d->prefetch)
+            continue;
         sent = send_stmt(c, d->st, (const char *const *)d->values) == 1;
         nq++;
     }
@@ -344,6 +416,19 @@ static int pipeline(pl_db_t *db, pl_stmt_t *st, const char *tail, bool wait, PGr
         pg_stmt_t *ps = st->impl;
         sent = send_stmt(c, st, (const char *const *)ps->values) == 1;
         st_index = nq++;
+    }
+    int npre = 0, pre_q[MAX_DEFERRED];
+    pl_stmt_t *pre_st[MAX_DEFERRED];
+    char **pre_values[MAX_DEFERRED];
+    for (int i = 0; sent && prefetch && i < pc->ndeferred; i++) {
+        pg_deferred_t *d = &pc->deferred[i];
+        if (!d->prefetch)
+            continue;
+        sent = send_stmt(c, d->st, (const char *const *)d->values) == 1;
+        pre_q[npre] = nq++;
+        pre_st[npre] = d->st;
+        pre_values[npre++] = d->values;
+        d->values = NULL; /* moved: kept with the answer */
     }
     if (sent && tail) {
         sent = PQsendQueryParams(c, tail, 0, NULL, NULL, NULL, NULL, 0) == 1;
@@ -355,12 +440,27 @@ static int pipeline(pl_db_t *db, pl_stmt_t *st, const char *tail, bool wait, PGr
         /* nothing can be read back from a pipeline that was not sent whole */
         int e = map_error(db, NULL, st ? st->sql : tail);
         pc->ndeferred ? drop_deferred(pc) : (void)0;
+        for (int j = 0; j < npre; j++)
+            free_values(pre_values[j], ((pg_stmt_t *)pre_st[j]->impl)->nparams);
         return e == PL_EDB && PQstatus(c) != CONNECTION_OK ? PL_EUNAVAILABLE : e;
     }
     pc->begin_queued = false;
     if (had_begin)
         pc->tx_sent = true;
-    drop_deferred(pc);
+    /* a lazy scope sends its context with every statement: it stays queued;
+     * everything else that was queued has gone */
+    int kept = 0;
+    for (int i = 0; i < pc->ndeferred; i++) {
+        pg_deferred_t *d = &pc->deferred[i];
+        if (pc->lazy && !d->prefetch) {
+            pc->deferred[kept++] = *d;
+        } else {
+            pg_stmt_t *ps = d->st->impl;
+            free_values(d->values, ps ? ps->nparams : 0);
+            d->values = NULL;
+        }
+    }
+    pc->ndeferred = kept;
     if (!wait) {
         pc->pending = true;
         return PL_OK;
@@ -368,11 +468,23 @@ static int pipeline(pl_db_t *db, pl_stmt_t *st, const char *tail, bool wait, PGr
     PGresult *err = NULL;
     const char *err_sql = NULL;
     for (int q = 0; q < nq; q++) {
+        int pre = -1;
+        for (int j = 0; j < npre && pre < 0; j++)
+            pre = pre_q[j] == q ? j : -1;
         for (int guard = 0;; guard++) {
             PGresult *r = PQgetResult(c);
             if (!r)
                 break;
             ExecStatusType s = PQresultStatus(r);
+            if (pre >= 0) {
+                if (s == PGRES_TUPLES_OK && pre_values[pre]) {
+                    keep_pre(pc, pre_st[pre], r, pre_values[pre]);
+                    pre_values[pre] = NULL;
+                } else {
+                    PQclear(r);
+                }
+                continue;
+            }
             if ((s == PGRES_TUPLES_OK || s == PGRES_COMMAND_OK) && q == st_index && out && !*out) {
                 *out = r;
                 continue;
@@ -389,6 +501,8 @@ static int pipeline(pl_db_t *db, pl_stmt_t *st, const char *tail, bool wait, PGr
         if (PQstatus(c) != CONNECTION_OK)
             break;
     }
+    for (int j = 0; j < npre; j++)
+        free_values(pre_values[j], ((pg_stmt_t *)pre_st[j]->impl)->nparams);
     bool synced = false;
     if (PQstatus(c) == CONNECTION_OK) {
         PGresult *r = PQgetResult(c);
@@ -408,6 +522,8 @@ static int pipeline(pl_db_t *db, pl_stmt_t *st, const char *tail, bool wait, PGr
         PQclear(*out);
         *out = NULL;
     }
+    if (rc && npre)
+        drop_prefetched(pc); /* answers of a pipeline that failed are not trusted */
     if (rc == PL_EDB && PQstatus(c) != CONNECTION_OK)
         rc = PL_EUNAVAILABLE;
     return rc;
@@ -420,6 +536,8 @@ static bool may_retry(pg_conn_t *pc, pl_stmt_t *st)
 {
     if (pc->begin_queued)
         return true;
+    if (pc->lazy)
+        return !st || ((pg_stmt_t *)st->impl)->readonly;
     if (pc->tx_sent || pc->ndeferred)
         return false;
     return !st || ((pg_stmt_t *)st->impl)->readonly;
@@ -429,15 +547,24 @@ static int pq_exec(pl_db_t *db, const char *sql)
 {
     pg_conn_t *pc = PC(db);
     settle(db);
-    if (!strcmp(sql, "BEGIN")) {
-        if (pc->begin_queued || pc->tx_sent)
+    bool lazy = !strcmp(sql, BEGIN_LAZY);
+    if (lazy || !strcmp(sql, "BEGIN")) {
+        if (pc->begin_queued || pc->tx_sent || pc->lazy)
             return pl_db_fail(db, PL_EINTERNAL, "transaction already open", NULL, NULL);
-        pc->begin_queued = true; /* sent with the first statement */
+        drop_prefetched(pc);
+        pc->begin_queued = !lazy; /* sent with the first statement */
+        pc->lazy = lazy;          /* or with the first that may write */
         pc->wrote = false;
         return PL_OK;
     }
     if (!strcmp(sql, "COMMIT") || !strcmp(sql, "ROLLBACK")) {
         bool commit = sql[0] == 'C';
+        drop_prefetched(pc);
+        if (pc->lazy) { /* no transaction was opened: nothing to end */
+            pc->lazy = false;
+            drop_deferred(pc);
+            return PL_OK;
+        }
         if (pc->begin_queued) { /* nothing was sent: nothing to end */
             pc->begin_queued = false;
             drop_deferred(pc);
@@ -459,7 +586,9 @@ static int pq_exec(pl_db_t *db, const char *sql)
         pc->wrote = false;
         return rc;
     }
-    /* anything else: what is queued goes first */
+    /* anything else: what is queued goes first, in a real transaction */
+    if (pc->lazy)
+        open_lazy(pc);
     if (pc->begin_queued || pc->ndeferred) {
         int rc = pipeline(db, NULL, NULL, true, NULL);
         if (rc)
@@ -490,6 +619,7 @@ static void pq_close(pl_db_t *db)
 {
     pg_conn_t *pc = PC(db);
     drop_deferred(pc);
+    drop_prefetched(pc);
     PQfinish(pc->pq);
     free(pc);
     db->conn = NULL;
@@ -499,7 +629,7 @@ static int pq_tx_status(pl_db_t *db)
 {
     pg_conn_t *pc = PC(db);
     settle(db);
-    if (pc->begin_queued)
+    if (pc->begin_queued || pc->lazy)
         return PL_TX_ACTIVE;
     switch (PQtransactionStatus(pc->pq)) {
     case PQTRANS_ACTIVE:
@@ -593,6 +723,7 @@ static void pq_finalize(pl_stmt_t *st)
     /* No DEALLOCATE: statements live as long as their connection, and this
      * runs only when the connection is being closed or replaced. */
     pq_reset(st);
+    forget_pre(ps);
     free(ps->values);
     free(ps);
     st->impl = NULL;
@@ -639,6 +770,25 @@ static int execute(pl_stmt_t *st, PGresult **out)
     pg_conn_t *pc = PC(db);
     pg_stmt_t *ps = st->impl;
     settle(db);
+    if (pc->lazy && !ps->readonly)
+        open_lazy(pc); /* it may write: the scope becomes a transaction */
+    if (ps->pre) {
+        /* asked for earlier in this scope: the answer is here when it was
+         * asked with the same binds */
+        PGresult *pre = ps->pre;
+        bool same = pc->lazy && !pc->begin_queued;
+        for (int k = 0; same && k < ps->nparams; k++) {
+            const char *a = ps->values[k], *b = ps->pre_values[k];
+            same = a && b ? !strcmp(a, b) : a == b;
+        }
+        ps->pre = NULL;
+        forget_pre(ps);
+        if (same) {
+            *out = pre;
+            return PL_OK;
+        }
+        PQclear(pre);
+    }
     bool retry = may_retry(pc, st);
     bool had_begin = pc->begin_queued;
     /* deferred statements are kept for a second attempt */
@@ -655,6 +805,7 @@ static int execute(pl_stmt_t *st, PGresult **out)
                     for (int i = 0; i < nsaved; i++) {
                         pg_stmt_t *dps = pc->deferred[i].st->impl;
                         saved[i].st = pc->deferred[i].st;
+                        saved[i].prefetch = pc->deferred[i].prefetch;
                         saved[i].values = pl_xcalloc((size_t)dps->nparams + 1, sizeof(char *));
                         for (int k = 0; k < dps->nparams; k++)
                             saved[i].values[k] = pc->deferred[i].values[k]
@@ -684,6 +835,7 @@ static int execute(pl_stmt_t *st, PGresult **out)
             db->broken = false;
             pc->begin_queued = had_begin;
             pc->tx_sent = false;
+            drop_deferred(pc); /* a lazy scope's context, replaced by the copies */
             for (int i = 0; i < nsaved; i++)
                 pc->deferred[i] = saved[i];
             pc->ndeferred = nsaved;
@@ -723,12 +875,51 @@ static int pq_step(pl_stmt_t *st)
     return ps->row < ps->nrows ? 1 : 0;
 }
 
+static void pq_prefetch(pl_stmt_t *st)
+{
+    pg_conn_t *pc = PC(st->db);
+    pg_stmt_t *ps = st->impl;
+    settle(st->db);
+    if (!pc->lazy || !ps->readonly || ps->oneshot || pc->ndeferred == MAX_DEFERRED)
+        return; /* it runs when asked, as any statement */
+    for (int i = 0; i < pc->ndeferred; i++)
+        if (pc->deferred[i].st == st)
+            return; /* one prefetch per statement at a time */
+    forget_pre(ps);
+    pg_deferred_t *d = &pc->deferred[pc->ndeferred++];
+    d->st = st;
+    d->prefetch = true;
+    d->values = pl_xcalloc((size_t)ps->nparams + 1, sizeof(char *));
+    for (int k = 0; k < ps->nparams; k++) {
+        d->values[k] = ps->values[k];
+        ps->values[k] = NULL; /* moved */
+    }
+}
+
 /* Queues st to run before the next statement that needs an answer. */
 static int pq_defer(pl_stmt_t *st)
 {
     pg_conn_t *pc = PC(st->db);
     pg_stmt_t *ps = st->impl;
     settle(st->db);
+    if (pc->lazy) {
+        /* the context is sent with every statement: a new value of a
+         * setting replaces the old one */
+        for (int i = 0; i < pc->ndeferred; i++) {
+            pg_deferred_t *d = &pc->deferred[i];
+            if (!d->prefetch && d->st == st && ps->nparams > 0 && d->values[0] && ps->values[0] &&
+                !strcmp(d->values[0], ps->values[0])) {
+                for (int k = 0; k < ps->nparams; k++) {
+                    free(d->values[k]);
+                    d->values[k] = ps->values[k];
+                    ps->values[k] = NULL; /* moved */
+                }
+                return PL_OK;
+            }
+        }
+        if (pc->ndeferred == MAX_DEFERRED)
+            open_lazy(pc);
+    }
     if (pc->ndeferred == MAX_DEFERRED) {
         int rc = pipeline(st->db, NULL, NULL, true, NULL);
         if (rc)
@@ -736,6 +927,7 @@ static int pq_defer(pl_stmt_t *st)
     }
     pg_deferred_t *d = &pc->deferred[pc->ndeferred++];
     d->st = st;
+    d->prefetch = false;
     d->values = pl_xcalloc((size_t)ps->nparams + 1, sizeof(char *));
     for (int k = 0; k < ps->nparams; k++) {
         d->values[k] = ps->values[k];
@@ -799,6 +991,7 @@ static int64_t pq_changes(pl_stmt_t *st)
 const pl_db_ops_t pl_db_pg_ops = {
     .name = "postgres",
     .begin_sql = "BEGIN",
+    .begin_lazy_sql = BEGIN_LAZY,
     .open = pq_open,
     .close = pq_close,
     .tx_status = pq_tx_status,
@@ -817,6 +1010,7 @@ const pl_db_ops_t pl_db_pg_ops = {
     .reset = pq_reset,
     .changes = pq_changes,
     .defer = pq_defer,
+    .prefetch = pq_prefetch,
 };
 
 /* ---- LISTEN: a thread with its own connection that waits for notifications ---- */

@@ -36,6 +36,12 @@ static void touch_key(pl_req_t *req, void *arg)
         pl_apikeys_touch(db, req->ctx.tenant.org_id, req->ctx.principal.api_key_id);
 }
 
+/* An org route's authorization asked for with the session check. */
+static void prefetch_org(pl_db_t *db, const char *user_id, void *org_ref)
+{
+    pl_orgs_prefetch(db, org_ref, user_id);
+}
+
 /* Records WWW-Authenticate on a 401 a service answered. */
 static int answer(pl_req_t *req, int rc)
 {
@@ -109,7 +115,9 @@ int pl_dispatch_authorize(pl_req_t *req, pl_db_t *db)
             pl_req_defer(req, touch_key, NULL);
         return rc ? answer(req, rc) : tenant_resolved(req, db);
     }
-    if ((rc = pl_auth_authenticate(db, &req->ctx, tok, len, &touch)))
+    bool org = route->auth == PL_AUTH_ORG;
+    if ((rc = pl_auth_authenticate(db, &req->ctx, tok, len, &touch, org ? prefetch_org : NULL,
+                                   org ? (void *)pl_req_param(req, "org") : NULL)))
         return answer(req, rc);
     if (touch)
         pl_req_defer(req, touch_session, NULL);

@@ -127,6 +127,12 @@ const char *pl_invitations_status(const char *stored, int64_t expires_at, int64_
  * transaction (the request's scope). */
 int pl_orgs_resolve(pl_db_t *db, pl_ctx_t *ctx, const char *org_ref, int perm_bit);
 
+/* Asks early for what pl_orgs_resolve of org_ref reads for user_id
+ * (pl_stmt_prefetch): called before the session check, it travels with it,
+ * and on PostgreSQL an org route's authentication and authorization cost
+ * one round trip. */
+void pl_orgs_prefetch(pl_db_t *db, const char *org_ref, const char *user_id);
+
 /* An organization by id or slug, without any access check and with role
  * NULL; strings in a. PL_ENOTFOUND (nothing recorded) when there is none.
  * For callers that find the org another way: an API key's, a flag override's. */

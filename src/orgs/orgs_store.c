@@ -57,6 +57,17 @@ static const char sql_org_role_by_slug[] =
     "SELECT " ORG_COLS ", m.role FROM organizations o LEFT JOIN memberships m ON m.org_id = o.id "
     "AND m.user_id = $2 WHERE o.slug = $1";
 
+void pl_orgs_store_prefetch_with_role(pl_db_t *db, const char *id_or_slug, bool by_id,
+                                      const char *user_id)
+{
+    pl_stmt_t *st = pl_db_prepare(db, by_id ? sql_org_role_by_id : sql_org_role_by_slug);
+    if (!st)
+        return;
+    pl_stmt_bind_text(st, 1, id_or_slug);
+    pl_stmt_bind_text(st, 2, user_id);
+    pl_stmt_prefetch(st);
+}
+
 int pl_orgs_store_get_with_role(pl_db_t *db, pl_arena_t *a, const char *id_or_slug, bool by_id,
                                 const char *user_id, pl_org_t *out, const char **role)
 {

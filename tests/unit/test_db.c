@@ -365,6 +365,141 @@ static void test_transactions(void **state)
     assert_false(pl_db_in_tx(db));
 }
 
+/* A read scope (pl_db_scope_begin(db, false)): its reads see the tenant
+ * context on every statement; on PostgreSQL no transaction is open until a
+ * statement may write, and then what follows is one transaction. */
+static void test_read_scope(void **state)
+{
+    pl_db_t *db = test_db(state);
+    make_tables(db);
+    bool pg = pl_db_engine() == PL_DB_POSTGRES;
+    const char *sql_ctx = pg ? "SELECT current_setting('app.t_ctx', true)" : "SELECT 'none'";
+    const char *sql_now = pg ? "SELECT now()::text" : "SELECT 'now'";
+
+    assert_int_equal(pl_db_scope_begin(db, false), PL_OK);
+    assert_true(pl_db_in_tx(db));
+    assert_int_equal(pl_db_set_context(db, "app.t_ctx", "one"), PL_OK);
+    for (int i = 0; i < 3; i++) { /* the context holds for each statement */
+        pl_stmt_t *st = pl_db_prepare(db, sql_ctx);
+        assert_int_equal(pl_stmt_step(st), 1);
+        assert_string_equal(pl_stmt_col_text(st, 0), pg ? "one" : "none");
+        pl_stmt_reset(st);
+    }
+    assert_int_equal(pl_db_set_context(db, "app.t_ctx", "two"), PL_OK); /* replaces it */
+    pl_stmt_t *st = pl_db_prepare(db, sql_ctx);
+    assert_int_equal(pl_stmt_step(st), 1);
+    assert_string_equal(pl_stmt_col_text(st, 0), pg ? "two" : "none");
+    pl_stmt_reset(st);
+    /* no BEGIN went out: each read is its own transaction (now() is the
+     * transaction's start, the same for every statement of one) */
+    char first[64] = "";
+    for (int i = 0; i < 2; i++) {
+        st = pl_db_prepare(db, sql_now);
+        assert_int_equal(pl_stmt_step(st), 1);
+        if (i == 0)
+            snprintf(first, sizeof(first), "%s", pl_stmt_col_text(st, 0));
+        else if (pg)
+            assert_string_not_equal(first, pl_stmt_col_text(st, 0));
+        pl_stmt_reset(st);
+    }
+    /* a write opens the transaction (with the context), and a failure
+     * later in the scope undoes it */
+    assert_int_equal(insert_item(db, 1, "one", 1, true), 1);
+    st = pl_db_prepare(db, sql_ctx);
+    assert_int_equal(pl_stmt_step(st), 1);
+    assert_string_equal(pl_stmt_col_text(st, 0), pg ? "two" : "none");
+    pl_stmt_reset(st);
+    assert_int_equal(pl_db_scope_end(db, false), PL_OK);
+    assert_false(pl_db_in_tx(db));
+    assert_int_equal(count_rows(db, sql_count), 0);
+    if (pg) { /* the context ended with the scope */
+        st = pl_db_prepare(db, sql_ctx);
+        assert_int_equal(pl_stmt_step(st), 1);
+        const char *v = pl_stmt_col_text(st, 0);
+        assert_true(!v || !*v);
+        pl_stmt_reset(st);
+    }
+
+    /* the same scope that commits keeps the write */
+    assert_int_equal(pl_db_scope_begin(db, false), PL_OK);
+    assert_int_equal(insert_item(db, 1, "one", 1, true), 1);
+    assert_int_equal(pl_db_scope_end(db, true), PL_OK);
+    assert_int_equal(count_rows(db, sql_count), 1);
+}
+
+/* pl_stmt_prefetch: the answer asked early is the one a step of the same
+ * statement with the same binds reads, in that scope only. */
+static void test_prefetch(void **state)
+{
+    pl_db_t *db = test_db(state);
+    make_tables(db);
+    assert_int_equal(insert_item(db, 1, "one", 1, true), 1);
+    static const char sql_name[] = "SELECT name FROM t_items WHERE id = $1";
+    bool pg = pl_db_engine() == PL_DB_POSTGRES;
+
+    assert_int_equal(pl_db_scope_begin(db, false), PL_OK);
+    pl_stmt_t *pre = pl_db_prepare(db, sql_name);
+    pl_stmt_bind_int64(pre, 1, 1);
+    pl_stmt_prefetch(pre);
+    assert_int_equal(count_rows(db, sql_count), 1); /* it travels with this one */
+    /* changed behind the scope's back, by another connection */
+    pl_db_t *other = NULL;
+    assert_int_equal(pl_db_open(&other), PL_OK);
+    assert_int_equal(pl_db_exec(other, "UPDATE t_items SET name = 'uno' WHERE id = 1"), PL_OK);
+    pl_stmt_t *st = pl_db_prepare(db, sql_name);
+    pl_stmt_bind_int64(st, 1, 1);
+    assert_int_equal(pl_stmt_step(st), 1);
+    /* PostgreSQL read it with the count; SQLite's scope is one snapshot */
+    assert_string_equal(pl_stmt_col_text(st, 0), "one");
+    pl_stmt_reset(st);
+    st = pl_db_prepare(db, sql_name); /* used once: asked again, it is read again */
+    pl_stmt_bind_int64(st, 1, 1);
+    assert_int_equal(pl_stmt_step(st), 1);
+    assert_string_equal(pl_stmt_col_text(st, 0), pg ? "uno" : "one");
+    pl_stmt_reset(st);
+
+    /* other binds than the prefetch's: read as usual */
+    pre = pl_db_prepare(db, sql_name);
+    pl_stmt_bind_int64(pre, 1, 1);
+    pl_stmt_prefetch(pre);
+    assert_int_equal(count_rows(db, sql_count), 1);
+    st = pl_db_prepare(db, sql_name);
+    pl_stmt_bind_int64(st, 1, 2);
+    assert_int_equal(pl_stmt_step(st), 0);
+    pl_stmt_reset(st);
+    assert_int_equal(pl_db_scope_end(db, true), PL_OK);
+
+    /* an answer nobody read ends with its scope */
+    assert_int_equal(pl_db_scope_begin(db, false), PL_OK);
+    pre = pl_db_prepare(db, sql_name);
+    pl_stmt_bind_int64(pre, 1, 1);
+    pl_stmt_prefetch(pre);
+    assert_int_equal(count_rows(db, sql_count), 1);
+    assert_int_equal(pl_db_scope_end(db, true), PL_OK);
+    assert_int_equal(pl_db_exec(other, "UPDATE t_items SET name = 'eins' WHERE id = 1"), PL_OK);
+    assert_int_equal(pl_db_scope_begin(db, false), PL_OK);
+    st = pl_db_prepare(db, sql_name);
+    pl_stmt_bind_int64(st, 1, 1);
+    assert_int_equal(pl_stmt_step(st), 1);
+    assert_string_equal(pl_stmt_col_text(st, 0), "eins");
+    pl_stmt_reset(st);
+    /* and so does one asked before a write opened the transaction */
+    pre = pl_db_prepare(db, sql_name);
+    pl_stmt_bind_int64(pre, 1, 1);
+    pl_stmt_prefetch(pre);
+    assert_int_equal(count_rows(db, sql_count), 1);
+    assert_int_equal(insert_item(db, 2, "two", 2, true), 1);
+    assert_int_equal(pl_db_exec(db, "UPDATE t_items SET name = 'un' WHERE id = 1"), PL_OK);
+    st = pl_db_prepare(db, sql_name);
+    pl_stmt_bind_int64(st, 1, 1);
+    assert_int_equal(pl_stmt_step(st), 1);
+    assert_string_equal(pl_stmt_col_text(st, 0), "un");
+    pl_stmt_reset(st);
+    assert_int_equal(pl_db_scope_end(db, true), PL_OK);
+    assert_int_equal(count_rows(db, sql_count), 2);
+    pl_db_close(other);
+}
+
 static void test_cache(void **state)
 {
     pl_db_t *db = test_db(state);
@@ -504,6 +639,8 @@ static void test_pg_reconnect(void **state)
         cmocka_unit_test_setup_teardown(test_bind_step, setup, teardown),                          \
         cmocka_unit_test_setup_teardown(test_constraints, setup, teardown),                        \
         cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),                       \
+        cmocka_unit_test_setup_teardown(test_read_scope, setup, teardown),                         \
+        cmocka_unit_test_setup_teardown(test_prefetch, setup, teardown),                           \
         cmocka_unit_test_setup_teardown(test_cache, setup, teardown),                              \
         cmocka_unit_test_setup_teardown(test_exec_counts, setup, teardown),                        \
         cmocka_unit_test_setup_teardown(test_thread, setup, teardown),                             \
