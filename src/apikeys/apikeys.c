@@ -41,6 +41,10 @@ int pl_apikeys_authenticate(pl_db_t *db, pl_ctx_t *ctx, const char *token, size_
     char hash[65];
     pl_sha256_hex(token, len, hash);
     int rc = pl_db_set_context(db, "app.api_key", hash);
+    /* the path's org travels with the key's row: the key acts in that org
+     * or the answer is a 404 */
+    if (!rc && org_ref)
+        pl_orgs_lookup_prefetch(db, org_ref);
     pl_apikey_t k;
     if (!rc)
         rc = pl_apikeys_store_by_hash(db, ctx->arena, hash, &k);
@@ -64,10 +68,10 @@ int pl_apikeys_authenticate(pl_db_t *db, pl_ctx_t *ctx, const char *token, size_
 
     /* the key's org, and no other: another org's path is a 404 */
     pl_org_t o;
-    rc = org_ref ? pl_orgs_lookup(db, ctx->arena, k.org_id, &o) : PL_ENOTFOUND;
+    rc = org_ref ? pl_orgs_lookup(db, ctx->arena, org_ref, &o) : PL_ENOTFOUND;
     if (rc && rc != PL_ENOTFOUND)
         return rc;
-    if (rc || (strcmp(org_ref, o.id) && strcmp(org_ref, o.slug)))
+    if (rc || strcmp(o.id, k.org_id))
         return pl_fail(ctx, 404, "not_found", "No such resource.");
     if ((rc = pl_orgs_enter(db, ctx, &o)))
         return rc;

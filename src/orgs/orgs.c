@@ -175,6 +175,12 @@ int pl_orgs_admin_enter(pl_db_t *db, pl_ctx_t *ctx, const char *org_ref)
     return rc;
 }
 
+void pl_orgs_lookup_prefetch(pl_db_t *db, const char *ref)
+{
+    if (ref && strlen(ref) <= PL_ORGS_SLUG_MAX + 4)
+        pl_orgs_store_prefetch(db, ref, pl_uuid_valid(ref));
+}
+
 void pl_orgs_prefetch(pl_db_t *db, const char *ref, const char *user_id)
 {
     if (ref && strlen(ref) <= PL_ORGS_SLUG_MAX + 4)

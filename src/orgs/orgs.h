@@ -137,6 +137,8 @@ void pl_orgs_prefetch(pl_db_t *db, const char *org_ref, const char *user_id);
  * NULL; strings in a. PL_ENOTFOUND (nothing recorded) when there is none.
  * For callers that find the org another way: an API key's, a flag override's. */
 int pl_orgs_lookup(pl_db_t *db, pl_arena_t *a, const char *org_ref, pl_org_t *out);
+/* Asks early for what pl_orgs_lookup of org_ref reads (pl_stmt_prefetch). */
+void pl_orgs_lookup_prefetch(pl_db_t *db, const char *org_ref);
 
 /* Makes o the transaction's tenant (row-level security) and ctx->tenant's
  * organization; the caller sets the role, level and permissions, then

@@ -47,6 +47,7 @@ int pl_orgs_store_insert(pl_db_t *db, const char *id, const char *name, const ch
 }
 
 static const char sql_org_by_id[] = "SELECT " ORG_COLS " FROM organizations o WHERE o.id = $1";
+static const char sql_org_by_slug[] = "SELECT " ORG_COLS " FROM organizations o WHERE o.slug = $1";
 /* The org and the caller's role in it, in one round trip (the request path
  * of every org route); row-level security shows the caller's own membership
  * through app.user_id. */
@@ -56,6 +57,15 @@ static const char sql_org_role_by_id[] =
 static const char sql_org_role_by_slug[] =
     "SELECT " ORG_COLS ", m.role FROM organizations o LEFT JOIN memberships m ON m.org_id = o.id "
     "AND m.user_id = $2 WHERE o.slug = $1";
+
+void pl_orgs_store_prefetch(pl_db_t *db, const char *id_or_slug, bool by_id)
+{
+    pl_stmt_t *st = pl_db_prepare(db, by_id ? sql_org_by_id : sql_org_by_slug);
+    if (!st)
+        return;
+    pl_stmt_bind_text(st, 1, id_or_slug);
+    pl_stmt_prefetch(st);
+}
 
 void pl_orgs_store_prefetch_with_role(pl_db_t *db, const char *id_or_slug, bool by_id,
                                       const char *user_id)
@@ -82,7 +92,6 @@ int pl_orgs_store_get_with_role(pl_db_t *db, pl_arena_t *a, const char *id_or_sl
     pl_stmt_reset(st);
     return one_row(rc);
 }
-static const char sql_org_by_slug[] = "SELECT " ORG_COLS " FROM organizations o WHERE o.slug = $1";
 
 int pl_orgs_store_get(pl_db_t *db, pl_arena_t *a, const char *id_or_slug, bool by_id, pl_org_t *out)
 {

@@ -30,7 +30,9 @@ int pl_orgs_store_get(pl_db_t *db, pl_arena_t *a, const char *id_or_slug, bool b
                       pl_org_t *out);
 /* The org (id or slug) and user_id's role in it (NULL when not a member),
  * in one statement. PL_ENOTFOUND when there is no such org. */
-/* Asks early for pl_orgs_store_get_with_role's answer (pl_stmt_prefetch). */
+/* Ask early for pl_orgs_store_get's and pl_orgs_store_get_with_role's
+ * answers (pl_stmt_prefetch). */
+void pl_orgs_store_prefetch(pl_db_t *db, const char *id_or_slug, bool by_id);
 void pl_orgs_store_prefetch_with_role(pl_db_t *db, const char *id_or_slug, bool by_id,
                                       const char *user_id);
 int pl_orgs_store_get_with_role(pl_db_t *db, pl_arena_t *a, const char *id_or_slug, bool by_id,
