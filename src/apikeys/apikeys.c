@@ -7,7 +7,6 @@
 
 #include "apikeys/apikeys.h"
 #include "apikeys/apikeys_store.h"
-#include "auth/auth.h"
 #include "billing/billing.h"
 #include "core/crypto.h"
 #include "orgs/orgs.h"
@@ -46,8 +45,9 @@ int pl_apikeys_authenticate(pl_db_t *db, pl_ctx_t *ctx, const char *token, size_
     if (!rc && org_ref)
         pl_orgs_lookup_prefetch(db, org_ref);
     pl_apikey_t k;
+    bool barred = false;
     if (!rc)
-        rc = pl_apikeys_store_by_hash(db, ctx->arena, hash, &k);
+        rc = pl_apikeys_store_by_hash(db, ctx->arena, hash, &k, &barred);
     if (rc == PL_ENOTFOUND || (!rc && k.revoked_at))
         return invalid_key(ctx, "invalid_token", "The API key is not valid.");
     if (rc)
@@ -56,15 +56,9 @@ int pl_apikeys_authenticate(pl_db_t *db, pl_ctx_t *ctx, const char *token, size_
     if (k.expires_at && k.expires_at <= now)
         return invalid_key(ctx, "token_expired", "The API key has expired.");
     /* a key acts for its creator: not while the creator is disabled */
-    if (k.created_by && k.created_by[0]) {
-        pl_user_t creator;
-        rc = pl_auth_user_get(db, ctx, k.created_by, &creator);
-        if (rc && rc != PL_ENOTFOUND)
-            return rc;
-        if (rc || creator.disabled)
-            return invalid_key(ctx, "invalid_token",
-                               "The API key is not valid while its creator is disabled.");
-    }
+    if (barred)
+        return invalid_key(ctx, "invalid_token",
+                           "The API key is not valid while its creator is disabled.");
 
     /* the key's org, and no other: another org's path is a 404 */
     pl_org_t o;

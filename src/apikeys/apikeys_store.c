@@ -31,15 +31,24 @@ static void read_key(pl_arena_t *a, pl_stmt_t *st, pl_apikey_t *k)
     k->created_at = col_time(st, 10);
 }
 
-static const char sql_by_hash[] = "SELECT " KEY_COLS " FROM api_keys WHERE key_hash = $1";
+/* The key, and whether its creator's account bars it, in one statement: the
+ * request path of every key. */
+static const char sql_by_hash[] =
+    "SELECT k.id, k.org_id, k.name, k.prefix, k.permissions, k.created_by, k.level, "
+    "k.expires_at, k.last_used_at, k.revoked_at, k.created_at, "
+    "COALESCE(k.created_by, '') <> '' AND (u.id IS NULL OR u.disabled_at IS NOT NULL) "
+    "FROM api_keys k LEFT JOIN users u ON u.id = k.created_by WHERE k.key_hash = $1";
 
-int pl_apikeys_store_by_hash(pl_db_t *db, pl_arena_t *a, const char *hash, pl_apikey_t *out)
+int pl_apikeys_store_by_hash(pl_db_t *db, pl_arena_t *a, const char *hash, pl_apikey_t *out,
+                             bool *creator_barred)
 {
     PL_PREPARE(st, db, sql_by_hash);
     pl_stmt_bind_text(st, 1, hash);
     int rc = pl_stmt_step(st);
-    if (rc == 1)
+    if (rc == 1) {
         read_key(a, st, out);
+        *creator_barred = pl_stmt_col_bool(st, 11);
+    }
     pl_stmt_reset(st);
     return rc == 1 ? PL_OK : rc == 0 ? PL_ENOTFOUND : rc;
 }
