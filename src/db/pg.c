@@ -875,6 +875,20 @@ static int pq_step(pl_stmt_t *st)
     return ps->row < ps->nrows ? 1 : 0;
 }
 
+/* Queues st with its binds (moved out of it); the caller checked the room. */
+static void enqueue(pg_conn_t *pc, pl_stmt_t *st, bool prefetch)
+{
+    pg_stmt_t *ps = st->impl;
+    pg_deferred_t *d = &pc->deferred[pc->ndeferred++];
+    d->st = st;
+    d->prefetch = prefetch;
+    d->values = pl_xcalloc((size_t)ps->nparams + 1, sizeof(char *));
+    for (int k = 0; k < ps->nparams; k++) {
+        d->values[k] = ps->values[k];
+        ps->values[k] = NULL; /* moved */
+    }
+}
+
 static void pq_prefetch(pl_stmt_t *st)
 {
     pg_conn_t *pc = PC(st->db);
@@ -886,14 +900,7 @@ static void pq_prefetch(pl_stmt_t *st)
         if (pc->deferred[i].st == st)
             return; /* one prefetch per statement at a time */
     forget_pre(ps);
-    pg_deferred_t *d = &pc->deferred[pc->ndeferred++];
-    d->st = st;
-    d->prefetch = true;
-    d->values = pl_xcalloc((size_t)ps->nparams + 1, sizeof(char *));
-    for (int k = 0; k < ps->nparams; k++) {
-        d->values[k] = ps->values[k];
-        ps->values[k] = NULL; /* moved */
-    }
+    enqueue(pc, st, true);
 }
 
 /* Queues st to run before the next statement that needs an answer. */
@@ -925,14 +932,7 @@ static int pq_defer(pl_stmt_t *st)
         if (rc)
             return rc;
     }
-    pg_deferred_t *d = &pc->deferred[pc->ndeferred++];
-    d->st = st;
-    d->prefetch = false;
-    d->values = pl_xcalloc((size_t)ps->nparams + 1, sizeof(char *));
-    for (int k = 0; k < ps->nparams; k++) {
-        d->values[k] = ps->values[k];
-        ps->values[k] = NULL; /* moved */
-    }
+    enqueue(pc, st, false);
     if (pc->tx_sent && !ps->readonly)
         pc->wrote = true;
     return PL_OK;
