@@ -49,8 +49,7 @@ int pl_apikeys_store_by_hash(pl_db_t *db, pl_arena_t *a, const char *hash, pl_ap
         read_key(a, st, out);
         *creator_barred = pl_stmt_col_bool(st, 11);
     }
-    pl_stmt_reset(st);
-    return rc == 1 ? PL_OK : rc == 0 ? PL_ENOTFOUND : rc;
+    return pl_stmt_one_done(st, rc);
 }
 
 static const char sql_insert[] =

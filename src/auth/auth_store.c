@@ -12,22 +12,6 @@ static int run(pl_stmt_t *st)
     return rc < 0 ? rc : PL_OK;
 }
 
-/* The end of a one-row read, given the result of its step (1: the row was
- * read): resets st; PL_OK, PL_ENOTFOUND, or the error. */
-static int one_done(pl_stmt_t *st, int step)
-{
-    pl_stmt_reset(st);
-    return step == 1 ? PL_OK : step == 0 ? PL_ENOTFOUND : step;
-}
-
-/* The end of a read of many rows, given the last step's result: resets st;
- * PL_OK or the error. */
-static int list_done(pl_stmt_t *st, int step)
-{
-    pl_stmt_reset(st);
-    return step < 0 ? step : PL_OK;
-}
-
 /* ---- users ---- */
 
 #define USER_COLS                                                                                  \
@@ -53,7 +37,7 @@ static int one_user(pl_stmt_t *st, pl_arena_t *a, pl_user_t *out)
     int rc = pl_stmt_step(st);
     if (rc == 1)
         read_user(a, st, out);
-    return one_done(st, rc);
+    return pl_stmt_one_done(st, rc);
 }
 
 static const char sql_user_insert[] =
@@ -150,7 +134,7 @@ int pl_store_user_orgs(pl_db_t *db, const char *user_id,
         };
         fn(arg, &o);
     }
-    return list_done(st, rc);
+    return pl_stmt_list_done(st, rc);
 }
 
 /* ---- sessions ---- */
@@ -218,7 +202,7 @@ int pl_store_session_state(pl_db_t *db, pl_arena_t *a, const char *session_id, c
         out->user.is_admin = out->is_admin;
         out->user.disabled = out->user_disabled;
     }
-    return one_done(st, rc);
+    return pl_stmt_one_done(st, rc);
 }
 
 int pl_store_session_touch(pl_db_t *db, const char *session_id, int64_t now)
@@ -306,7 +290,7 @@ int pl_store_sessions_live(pl_db_t *db, pl_arena_t *a, const char *user_id, int6
         s.user_agent = pl_stmt_col_dup(st, a, 5);
         fn(ctx, &s);
     }
-    return list_done(st, rc);
+    return pl_stmt_list_done(st, rc);
 }
 
 /* ---- refresh tokens ---- */
@@ -344,7 +328,7 @@ int pl_store_refresh_lookup(pl_db_t *db, pl_arena_t *a, const char *token_hash,
         out->session_expires_at = pl_stmt_col_int64(st, 4);
         out->user_disabled = pl_stmt_col_bool(st, 5);
     }
-    return one_done(st, rc);
+    return pl_stmt_one_done(st, rc);
 }
 
 int pl_store_refresh_spend(pl_db_t *db, const char *token_hash, int64_t now)
@@ -386,7 +370,7 @@ int pl_store_attempt_reserve(pl_db_t *db, const char *email, const char *ip, int
     int rc = pl_stmt_step(st);
     if (rc == 1)
         *id = pl_stmt_col_int64(st, 0);
-    return one_done(st, rc);
+    return pl_stmt_one_done(st, rc);
 }
 
 int pl_store_attempt_settle(pl_db_t *db, int64_t id, bool void_it)
@@ -422,7 +406,7 @@ static int count_oldest(pl_stmt_t *st, int *count, int64_t *oldest)
         *count = (int)pl_stmt_col_int64(st, 0);
         *oldest = pl_stmt_col_is_null(st, 1) ? 0 : pl_stmt_col_int64(st, 1);
     }
-    return list_done(st, rc);
+    return pl_stmt_list_done(st, rc);
 }
 
 int pl_store_attempts_failed_email_ip(pl_db_t *db, const char *email, const char *ip, int64_t since,
@@ -460,7 +444,7 @@ int pl_store_attempts_recent(pl_db_t *db, const char *email, const char *ip, int
         k++;
     }
     *found = k;
-    return list_done(st, rc);
+    return pl_stmt_list_done(st, rc);
 }
 
 int pl_store_attempts_clear_email(pl_db_t *db, const char *email)
@@ -509,7 +493,7 @@ int pl_store_email_token_live(pl_db_t *db, const char *hash, const char *purpose
     pl_stmt_bind_text(st, 1, hash);
     pl_stmt_bind_text(st, 2, purpose);
     pl_stmt_bind_int64(st, 3, now);
-    return one_done(st, pl_stmt_step(st));
+    return pl_stmt_one_done(st, pl_stmt_step(st));
 }
 
 int pl_store_email_token_consume(pl_db_t *db, pl_arena_t *a, const char *hash, const char *purpose,
@@ -526,7 +510,7 @@ int pl_store_email_token_consume(pl_db_t *db, pl_arena_t *a, const char *hash, c
         while (pl_stmt_step(st) == 1)
             ;
     }
-    return one_done(st, rc);
+    return pl_stmt_one_done(st, rc);
 }
 
 int pl_store_email_tokens_recent(pl_db_t *db, const char *user_id, const char *purpose,
@@ -538,7 +522,7 @@ int pl_store_email_tokens_recent(pl_db_t *db, const char *user_id, const char *p
     pl_stmt_bind_int64(st, 3, since);
     int rc = pl_stmt_step(st);
     *count = rc == 1 ? (int)pl_stmt_col_int64(st, 0) : 0;
-    return list_done(st, rc);
+    return pl_stmt_list_done(st, rc);
 }
 
 int pl_store_email_tokens_void(pl_db_t *db, const char *user_id, const char *purpose, int64_t now)
@@ -604,7 +588,7 @@ int pl_store_totp_get(pl_db_t *db, pl_arena_t *a, const char *user_id, pl_totp_r
         out->enabled_at = pl_stmt_col_is_null(st, 1) ? 0 : pl_stmt_col_int64(st, 1);
         out->last_step = pl_stmt_col_int64(st, 2);
     }
-    return one_done(st, rc);
+    return pl_stmt_one_done(st, rc);
 }
 
 int pl_store_totp_put_pending(pl_db_t *db, const char *user_id, const char *sealed, int64_t now)
@@ -734,7 +718,7 @@ int pl_store_challenge_take(pl_db_t *db, pl_arena_t *a, const char *hash, int64_
         *user_id = pl_stmt_col_dup(st, a, 0);
         *method = pl_stmt_col_dup(st, a, 1);
     }
-    return one_done(st, rc);
+    return pl_stmt_one_done(st, rc);
 }
 
 int pl_store_challenge_insert(pl_db_t *db, const char *hash, const char *user_id,
@@ -761,7 +745,7 @@ int pl_store_challenge_get(pl_db_t *db, pl_arena_t *a, const char *hash, int64_t
         *user_id = pl_stmt_col_dup(st, a, 0);
         *method = pl_stmt_col_dup(st, a, 1);
     }
-    return one_done(st, rc);
+    return pl_stmt_one_done(st, rc);
 }
 
 int pl_store_challenge_fail(pl_db_t *db, const char *hash)
@@ -842,7 +826,7 @@ static int count_since(pl_db_t *db, const char *sql, const char *key, int64_t si
     int rc = pl_stmt_step(st);
     if (rc == 1)
         *count = (int)pl_stmt_col_int64(st, 0);
-    return one_done(st, rc);
+    return pl_stmt_one_done(st, rc);
 }
 
 int pl_store_magic_links_sent(pl_db_t *db, const char *email, const char *ip, int64_t since,
@@ -863,7 +847,7 @@ int pl_store_magic_link_find(pl_db_t *db, pl_arena_t *a, const char *hash, int64
         *user_id = pl_stmt_col_dup(st, a, 0);
         *email = pl_stmt_col_dup(st, a, 1);
     }
-    return one_done(st, rc);
+    return pl_stmt_one_done(st, rc);
 }
 
 int pl_store_magic_link_use(pl_db_t *db, const char *hash, int64_t now)
@@ -903,7 +887,7 @@ int pl_store_jwt_keys(pl_db_t *db, void (*fn)(void *arg, const pl_jwt_key_row_t 
         };
         fn(arg, &row);
     }
-    return list_done(st, rc);
+    return pl_stmt_list_done(st, rc);
 }
 
 int pl_store_jwt_keys_state(pl_db_t *db, int64_t *count, int64_t *newest, int64_t *last_retired)
@@ -915,7 +899,7 @@ int pl_store_jwt_keys_state(pl_db_t *db, int64_t *count, int64_t *newest, int64_
         *newest = pl_stmt_col_int64(st, 1);
         *last_retired = pl_stmt_col_int64(st, 2);
     }
-    return one_done(st, rc);
+    return pl_stmt_one_done(st, rc);
 }
 
 int pl_store_jwt_key_insert(pl_db_t *db, const char *kid, const char *alg, const char *sealed,

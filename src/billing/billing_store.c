@@ -9,11 +9,6 @@ static int done_rc(int rc)
     return rc < 0 ? rc : PL_OK;
 }
 
-static int one_row(int rc)
-{
-    return rc == 1 ? PL_OK : rc == 0 ? PL_ENOTFOUND : rc;
-}
-
 static int64_t col_opt(pl_stmt_t *st, int col, int64_t none)
 {
     return pl_stmt_col_is_null(st, col) ? none : pl_stmt_col_int64(st, col);
@@ -171,8 +166,7 @@ int pl_plans_store_get(pl_db_t *db, pl_arena_t *a, const char *key, pl_plan_t *o
         read_plan(st, a, out);
         split_features(a, pl_stmt_col_text(st, 10), out);
     }
-    pl_stmt_reset(st);
-    if ((rc = one_row(rc)))
+    if ((rc = pl_stmt_one_done(st, rc)))
         return rc;
     return attach_prices(db, a, out, 1);
 }
@@ -267,8 +261,7 @@ int pl_plans_store_by_price(pl_db_t *db, pl_arena_t *a, const char *price_id, co
     int rc = pl_stmt_step(st);
     if (rc == 1)
         *key = pl_stmt_col_dup(st, a, 0);
-    pl_stmt_reset(st);
-    return one_row(rc);
+    return pl_stmt_one_done(st, rc);
 }
 
 static const char sql_plans_all[] = "SELECT " PLAN_COLS " FROM plans p ORDER BY p.key";
@@ -332,8 +325,7 @@ int pl_billing_store_get(pl_db_t *db, pl_arena_t *a, const char *org_id, bool lo
     int rc = pl_stmt_step(st);
     if (rc == 1)
         read_row(st, a, out);
-    pl_stmt_reset(st);
-    return one_row(rc);
+    return pl_stmt_one_done(st, rc);
 }
 
 static const char sql_row_plan_key[] = "SELECT plan_key FROM org_billing WHERE org_id = $1";
@@ -345,8 +337,7 @@ int pl_billing_store_plan_key(pl_db_t *db, pl_arena_t *a, const char *org_id, co
     int rc = pl_stmt_step(st);
     if (rc == 1)
         *key = pl_stmt_col_dup(st, a, 0);
-    pl_stmt_reset(st);
-    return one_row(rc);
+    return pl_stmt_one_done(st, rc);
 }
 
 #define LIMIT_COLS                                                                                 \
@@ -367,8 +358,7 @@ static int read_limits(pl_db_t *db, const char *sql, const char *arg,
     int rc = pl_stmt_step(st);
     for (int i = 0; i < PL_LIMIT_COUNT; i++)
         limits[i] = rc == 1 ? col_opt(st, i, PL_BILLING_UNLIMITED) : PL_BILLING_UNLIMITED;
-    pl_stmt_reset(st);
-    return one_row(rc);
+    return pl_stmt_one_done(st, rc);
 }
 
 int pl_billing_store_limits(pl_db_t *db, const char *org_id, const char *fallback_plan,
@@ -438,8 +428,7 @@ int pl_billing_store_by_customer(pl_db_t *db, pl_arena_t *a, const char *custome
     int rc = pl_stmt_step(st);
     if (rc == 1)
         *org_id = pl_stmt_col_dup(st, a, 0);
-    pl_stmt_reset(st);
-    return one_row(rc);
+    return pl_stmt_one_done(st, rc);
 }
 
 static const char sql_rows_linked[] =

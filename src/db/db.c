@@ -617,6 +617,18 @@ int pl_stmt_defer(pl_stmt_t *st)
     return rc < 0 ? rc : PL_OK;
 }
 
+int pl_stmt_one_done(pl_stmt_t *st, int step)
+{
+    pl_stmt_reset(st);
+    return step == 1 ? PL_OK : step == 0 ? PL_ENOTFOUND : step;
+}
+
+int pl_stmt_list_done(pl_stmt_t *st, int step)
+{
+    pl_stmt_reset(st);
+    return step < 0 ? step : PL_OK;
+}
+
 void pl_stmt_prefetch(pl_stmt_t *st)
 {
     if (st && st->impl && !st->has_row && !st->done && st->db->ops->prefetch)

@@ -176,6 +176,15 @@ const char *pl_stmt_col_dup(pl_stmt_t *st, pl_arena_t *a, int col);
  * PL_ENOTFOUND when no row changed, or the error. */
 int pl_stmt_exec_found(pl_stmt_t *st);
 
+/* The end of a read of one row, given the step's result (1, 0 or an
+ * error): resets st; PL_OK, PL_ENOTFOUND when there was no row, or the
+ * error. */
+int pl_stmt_one_done(pl_stmt_t *st, int step);
+
+/* The end of a read of rows, given the last step's result: resets st;
+ * PL_OK or the error. */
+int pl_stmt_list_done(pl_stmt_t *st, int step);
+
 /* For diagnostics only: the last error message on this connection. */
 const char *pl_db_errmsg(pl_db_t *db);
 /* The name of the constraint behind the last unique violation, when known

@@ -45,8 +45,7 @@ static int get_one(pl_stmt_t *st, pl_arena_t *a, pl_file_t *out)
     int rc = pl_stmt_step(st);
     if (rc == 1)
         read_file(st, a, out);
-    pl_stmt_reset(st);
-    return rc == 1 ? PL_OK : rc == 0 ? PL_ENOTFOUND : rc;
+    return pl_stmt_one_done(st, rc);
 }
 
 static const char sql_get[] = "SELECT " FILE_COLS " FROM files WHERE org_id = $1 AND id = $2";

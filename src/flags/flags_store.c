@@ -96,8 +96,7 @@ int pl_flags_store_get(pl_db_t *db, pl_arena_t *a, const char *key, pl_flag_row_
         out->key = pl_arena_strdup(a, out->key);
         out->description = pl_arena_strdup(a, out->description);
     }
-    pl_stmt_reset(st);
-    return rc == 1 ? PL_OK : rc == 0 ? PL_ENOTFOUND : rc;
+    return pl_stmt_one_done(st, rc);
 }
 
 static const char sql_flags_list[] = "SELECT " FLAG_COLS " FROM flags f "

@@ -10,12 +10,6 @@ static int run(pl_stmt_t *st)
     return rc < 0 ? rc : PL_OK;
 }
 
-static int one_done(pl_stmt_t *st, int step)
-{
-    pl_stmt_reset(st);
-    return step == 1 ? PL_OK : step == 0 ? PL_ENOTFOUND : step;
-}
-
 static const char *col(pl_stmt_t *st, pl_arena_t *a, int i)
 {
     return pl_stmt_col_is_null(st, i) ? NULL : pl_stmt_col_dup(st, a, i);
@@ -78,7 +72,7 @@ int pl_idstore_idp_get(pl_db_t *db, pl_arena_t *a, const char *key, pl_idp_t *ou
         if (secret_sealed)
             *secret_sealed = col(st, a, 11);
     }
-    return one_done(st, rc);
+    return pl_stmt_one_done(st, rc);
 }
 
 int pl_idstore_idp_upsert(pl_db_t *db, const pl_idp_t *p, const char *secret_sealed)
@@ -154,7 +148,7 @@ int pl_idstore_state_take(pl_db_t *db, pl_arena_t *a, const char *hash, int64_t 
         out->code_verifier = col(st, a, 3);
         out->redirect_to = col(st, a, 4);
     }
-    return one_done(st, rc);
+    return pl_stmt_one_done(st, rc);
 }
 
 int pl_idstore_code_insert(pl_db_t *db, const char *hash, const char *user_id, const char *method,
@@ -182,7 +176,7 @@ int pl_idstore_code_take(pl_db_t *db, pl_arena_t *a, const char *hash, int64_t n
         *method = col(st, a, 1);
         *created_org_id = col(st, a, 2);
     }
-    return one_done(st, rc);
+    return pl_stmt_one_done(st, rc);
 }
 
 int pl_idstore_purge(pl_db_t *db, const char *org_id, int64_t now)
@@ -236,7 +230,7 @@ int pl_idstore_identity_find(pl_db_t *db, pl_arena_t *a, const char *provider, c
         *id = col(st, a, 0);
         *user_id = col(st, a, 1);
     }
-    return one_done(st, rc);
+    return pl_stmt_one_done(st, rc);
 }
 
 int pl_idstore_identity_insert(pl_db_t *db, const char *id, const char *user_id,
@@ -302,7 +296,7 @@ int pl_idstore_identity_get(pl_db_t *db, pl_arena_t *a, const char *user_id, con
     int rc = pl_stmt_step(st);
     if (rc == 1)
         read_identity(a, st, out);
-    return one_done(st, rc);
+    return pl_stmt_one_done(st, rc);
 }
 
 int pl_idstore_identity_delete(pl_db_t *db, const char *user_id, const char *id)
@@ -320,7 +314,7 @@ static int count_of(pl_db_t *db, const char *sql, const char *user_id, int *coun
     int rc = pl_stmt_step(st);
     if (rc == 1)
         *count = (int)pl_stmt_col_int64(st, 0);
-    return one_done(st, rc);
+    return pl_stmt_one_done(st, rc);
 }
 
 int pl_idstore_identities_count(pl_db_t *db, const char *user_id, int *count)
@@ -375,7 +369,7 @@ int pl_idstore_sso_get(pl_db_t *db, pl_arena_t *a, const char *org_id, pl_sso_t 
         if (secret_sealed)
             *secret_sealed = col(st, a, 7);
     }
-    return one_done(st, rc);
+    return pl_stmt_one_done(st, rc);
 }
 
 int pl_idstore_sso_upsert(pl_db_t *db, const char *org_id, const pl_sso_t *s,
@@ -447,7 +441,7 @@ int pl_idstore_sso_domain_owner(pl_db_t *db, pl_arena_t *a, const char *domain, 
         *org_id = col(st, a, 0);
         *approved = !pl_stmt_col_is_null(st, 1);
     }
-    return one_done(st, rc);
+    return pl_stmt_one_done(st, rc);
 }
 
 int pl_idstore_sso_domain_approve(pl_db_t *db, const char *domain, int64_t now)

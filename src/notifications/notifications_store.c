@@ -8,11 +8,6 @@ static int done(int rc)
     return rc < 0 ? rc : PL_OK;
 }
 
-static int one(int rc)
-{
-    return rc == 1 ? PL_OK : rc == 0 ? PL_ENOTFOUND : rc;
-}
-
 #define COLS "id, user_id, org_id, type, title, body, link, data, read_at, created_at"
 
 static const char sql_insert[] =
@@ -236,8 +231,7 @@ int pl_ntf_store_user(pl_db_t *db, pl_arena_t *a, const char *user_id, const cha
         *name = pl_stmt_col_dup(st, a, 1);
         *locale = pl_stmt_col_is_null(st, 2) ? NULL : pl_stmt_col_dup(st, a, 2);
     }
-    pl_stmt_reset(st);
-    return one(rc);
+    return pl_stmt_one_done(st, rc);
 }
 
 static int one_text(pl_stmt_t *st, pl_arena_t *a, const char **out)
@@ -245,8 +239,7 @@ static int one_text(pl_stmt_t *st, pl_arena_t *a, const char **out)
     int rc = pl_stmt_step(st);
     if (rc == 1)
         *out = pl_stmt_col_dup(st, a, 0);
-    pl_stmt_reset(st);
-    return one(rc);
+    return pl_stmt_one_done(st, rc);
 }
 
 int pl_ntf_store_user_by_email(pl_db_t *db, pl_arena_t *a, const char *email, const char **id)

@@ -25,11 +25,6 @@ static void read_org(pl_arena_t *a, pl_stmt_t *st, pl_org_t *o)
     o->role = NULL;
 }
 
-static int one_row(int rc)
-{
-    return rc == 1 ? PL_OK : rc == 0 ? PL_ENOTFOUND : rc;
-}
-
 static const char sql_org_insert[] =
     "INSERT INTO organizations (id, name, slug, personal, created_at, updated_at) "
     "VALUES ($1, $2, $3, $4, $5, $5)";
@@ -89,8 +84,7 @@ int pl_orgs_store_get_with_role(pl_db_t *db, pl_arena_t *a, const char *id_or_sl
         read_org(a, st, out);
         *role = pl_stmt_col_dup(st, a, 7);
     }
-    pl_stmt_reset(st);
-    return one_row(rc);
+    return pl_stmt_one_done(st, rc);
 }
 
 int pl_orgs_store_get(pl_db_t *db, pl_arena_t *a, const char *id_or_slug, bool by_id, pl_org_t *out)
@@ -100,8 +94,7 @@ int pl_orgs_store_get(pl_db_t *db, pl_arena_t *a, const char *id_or_slug, bool b
     int rc = pl_stmt_step(st);
     if (rc == 1)
         read_org(a, st, out);
-    pl_stmt_reset(st);
-    return one_row(rc);
+    return pl_stmt_one_done(st, rc);
 }
 
 static const char sql_org_update[] =
@@ -208,8 +201,7 @@ int pl_members_store_role(pl_db_t *db, pl_arena_t *a, const char *org_id, const 
     int rc = pl_stmt_step(st);
     if (rc == 1)
         *role = pl_stmt_col_dup(st, a, 0);
-    pl_stmt_reset(st);
-    return one_row(rc);
+    return pl_stmt_one_done(st, rc);
 }
 
 #define MEMBER_COLS "m.user_id, u.email, u.name, m.role, m.created_at"
@@ -238,8 +230,7 @@ int pl_members_store_get(pl_db_t *db, pl_arena_t *a, const char *org_id, const c
     int rc = pl_stmt_step(st);
     if (rc == 1)
         read_member(a, st, out);
-    pl_stmt_reset(st);
-    return one_row(rc);
+    return pl_stmt_one_done(st, rc);
 }
 
 int pl_members_store_list(pl_db_t *db, pl_arena_t *a, const char *org_id, const char *after,
@@ -362,8 +353,7 @@ int pl_roles_store_get(pl_db_t *db, pl_arena_t *a, const char *org_id, const cha
     int rc = pl_stmt_step(st);
     if (rc == 1)
         read_role(a, st, out);
-    pl_stmt_reset(st);
-    return one_row(rc);
+    return pl_stmt_one_done(st, rc);
 }
 
 int pl_roles_store_list(pl_db_t *db, pl_arena_t *a, const char *org_id, pl_rows_t *out)
@@ -508,8 +498,7 @@ static int one_inv(pl_stmt_t *st, pl_arena_t *a, pl_invitation_row_t *out)
     int rc = pl_stmt_step(st);
     if (rc == 1)
         read_inv(a, st, out);
-    pl_stmt_reset(st);
-    return one_row(rc);
+    return pl_stmt_one_done(st, rc);
 }
 
 int pl_invitations_store_get(pl_db_t *db, pl_arena_t *a, const char *org_id, const char *id,
@@ -608,8 +597,7 @@ int pl_teams_store_get(pl_db_t *db, pl_arena_t *a, const char *org_id, const cha
     int rc = pl_stmt_step(st);
     if (rc == 1)
         read_team(a, st, out);
-    pl_stmt_reset(st);
-    return one_row(rc);
+    return pl_stmt_one_done(st, rc);
 }
 
 int pl_teams_store_list(pl_db_t *db, pl_arena_t *a, const char *org_id, const char *after,

@@ -9,12 +9,6 @@ static int run(pl_stmt_t *st)
     return rc < 0 ? rc : PL_OK;
 }
 
-static int one_done(pl_stmt_t *st, int step)
-{
-    pl_stmt_reset(st);
-    return step == 1 ? PL_OK : step == 0 ? PL_ENOTFOUND : step;
-}
-
 #define PASSKEY_COLS                                                                               \
     "id, user_id, credential_id, public_key, alg, sign_count, transports, name, user_verified, "   \
     "backed_up, created_at, last_used_at"
@@ -77,7 +71,7 @@ int pl_store_passkey_by_credential(pl_db_t *db, pl_arena_t *a, const char *crede
     int rc = pl_stmt_step(st);
     if (rc == 1)
         read_row(a, st, out);
-    return one_done(st, rc);
+    return pl_stmt_one_done(st, rc);
 }
 
 int pl_store_passkeys_of(pl_db_t *db, const char *user_id,
@@ -110,7 +104,7 @@ int pl_store_passkeys_count(pl_db_t *db, const char *user_id, int *count)
     int rc = pl_stmt_step(st);
     if (rc == 1)
         *count = (int)pl_stmt_col_int64(st, 0);
-    return one_done(st, rc);
+    return pl_stmt_one_done(st, rc);
 }
 
 int pl_store_passkey_use(pl_db_t *db, const char *id, int64_t sign_count, bool backed_up,
@@ -158,7 +152,7 @@ int pl_store_wa_challenge_take(pl_db_t *db, pl_arena_t *a, const char *hash, con
         *user_id = pl_stmt_col_dup(st, a, 0);
     if (rc == 1) /* finish the statement: the update is complete after the last row */
         rc = pl_stmt_step(st) < 0 ? PL_EDB : 1;
-    return one_done(st, rc);
+    return pl_stmt_one_done(st, rc);
 }
 
 int pl_store_wa_challenges_purge(pl_db_t *db, int64_t before)

@@ -9,11 +9,6 @@ static int done_rc(int rc)
     return rc < 0 ? rc : PL_OK;
 }
 
-static int one_row(int rc)
-{
-    return rc == 1 ? PL_OK : rc == 0 ? PL_ENOTFOUND : rc;
-}
-
 static int count_query(pl_stmt_t *st, int64_t *out)
 {
     int rc = pl_stmt_step(st);
@@ -71,8 +66,7 @@ int pl_projects_store_get(pl_db_t *db, pl_arena_t *a, const char *org_id, const 
     int rc = pl_stmt_step(st);
     if (rc == 1)
         read_project(a, st, 0, out);
-    pl_stmt_reset(st);
-    return one_row(rc);
+    return pl_stmt_one_done(st, rc);
 }
 
 static const char sql_project_update[] = "UPDATE projects SET name = $3, slug = $4, "
@@ -122,8 +116,7 @@ static int lock_row(pl_db_t *db, const char *sql, const char *org_id, const char
     pl_stmt_bind_text(st, 1, org_id);
     pl_stmt_bind_text(st, 2, id);
     int rc = pl_stmt_step(st);
-    pl_stmt_reset(st);
-    return one_row(rc);
+    return pl_stmt_one_done(st, rc);
 }
 
 int pl_projects_store_lock(pl_db_t *db, const char *org_id, const char *project_id)
@@ -195,8 +188,7 @@ static int one_member(pl_stmt_t *st, pl_arena_t *a, pl_project_member_t *out)
     int rc = pl_stmt_step(st);
     if (rc == 1)
         read_member(a, st, out);
-    pl_stmt_reset(st);
-    return one_row(rc);
+    return pl_stmt_one_done(st, rc);
 }
 
 static int member_rows(pl_stmt_t *st, pl_arena_t *a, pl_rows_t *out)
@@ -225,8 +217,7 @@ int pl_project_members_store_roles(pl_db_t *db, pl_arena_t *a, const char *org_i
         *org_role = pl_stmt_col_dup(st, a, 0);
         *project_role = pl_stmt_col_dup(st, a, 1);
     }
-    pl_stmt_reset(st);
-    return one_row(rc);
+    return pl_stmt_one_done(st, rc);
 }
 
 int pl_project_members_store_put(pl_db_t *db, const char *org_id, const char *project_id,
@@ -352,8 +343,7 @@ int pl_environments_store_get(pl_db_t *db, pl_arena_t *a, const char *org_id, co
         out->e.role = PL_ENV_NONE;
         out->grant = pl_stmt_col_dup(st, a, 10);
     }
-    pl_stmt_reset(st);
-    return one_row(rc);
+    return pl_stmt_one_done(st, rc);
 }
 
 static const char sql_env_update[] =
@@ -457,8 +447,7 @@ int pl_env_members_store_roles(pl_db_t *db, pl_arena_t *a, const char *org_id,
         *project_role = pl_stmt_col_dup(st, a, 0);
         *grant = pl_stmt_col_dup(st, a, 1);
     }
-    pl_stmt_reset(st);
-    return one_row(rc);
+    return pl_stmt_one_done(st, rc);
 }
 
 int pl_env_members_store_put(pl_db_t *db, const char *org_id, const char *project_id,
@@ -586,8 +575,7 @@ int pl_secrets_store_get(pl_db_t *db, pl_arena_t *a, const char *org_id, const c
     int rc = pl_stmt_step(st);
     if (rc == 1)
         read_secret(a, st, true, out);
-    pl_stmt_reset(st);
-    return one_row(rc);
+    return pl_stmt_one_done(st, rc);
 }
 
 int pl_secrets_store_bump(pl_db_t *db, const char *org_id, const char *env_id, const char *key,

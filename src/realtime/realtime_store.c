@@ -120,8 +120,7 @@ int pl_rt_store_ticket_spend(pl_db_t *db, pl_arena_t *a, const char *hash, int64
         while (pl_stmt_step(st) == 1) /* finish the statement */
             ;
     }
-    pl_stmt_reset(st);
-    return rc == 1 ? PL_OK : rc == 0 ? PL_ENOTFOUND : rc;
+    return pl_stmt_one_done(st, rc);
 }
 
 int pl_rt_store_ticket_purge(pl_db_t *db, const char *org_id, const char *user_id, int64_t cutoff)
@@ -167,8 +166,7 @@ int pl_rt_store_member_role(pl_db_t *db, pl_arena_t *a, const char *org_id, cons
         *level = pl_stmt_col_is_null(st, 1) ? 0 : (int)pl_stmt_col_int64(st, 1);
         *perms = pl_stmt_col_dup(st, a, 2);
     }
-    pl_stmt_reset(st);
-    return rc == 1 ? PL_OK : rc == 0 ? PL_ENOTFOUND : rc;
+    return pl_stmt_one_done(st, rc);
 }
 
 int pl_rt_store_key(pl_db_t *db, pl_arena_t *a, const char *org_id, const char *key_id, int *level,
@@ -183,8 +181,7 @@ int pl_rt_store_key(pl_db_t *db, pl_arena_t *a, const char *org_id, const char *
         *perms = pl_stmt_col_dup(st, a, 1);
         *expires_at = pl_stmt_col_is_null(st, 2) ? 0 : pl_stmt_col_int64(st, 2);
     }
-    pl_stmt_reset(st);
-    return rc == 1 ? PL_OK : rc == 0 ? PL_ENOTFOUND : rc;
+    return pl_stmt_one_done(st, rc);
 }
 
 int pl_rt_store_org_id(pl_db_t *db, const char *ref, char out[37])
@@ -194,6 +191,5 @@ int pl_rt_store_org_id(pl_db_t *db, const char *ref, char out[37])
     int rc = pl_stmt_step(st);
     if (rc == 1)
         snprintf(out, 37, "%s", pl_stmt_col_text(st, 0));
-    pl_stmt_reset(st);
-    return rc == 1 ? PL_OK : rc == 0 ? PL_ENOTFOUND : rc;
+    return pl_stmt_one_done(st, rc);
 }

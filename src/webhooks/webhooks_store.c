@@ -134,8 +134,7 @@ int pl_webhooks_store_get(pl_db_t *db, pl_arena_t *a, const char *org_id, const 
     int rc = pl_stmt_step(st);
     if (rc == 1)
         read_endpoint(st, a, out);
-    pl_stmt_reset(st);
-    return rc == 1 ? PL_OK : rc == 0 ? PL_ENOTFOUND : rc;
+    return pl_stmt_one_done(st, rc);
 }
 
 static const char *const sql_list[2] = BY_OWNER(
@@ -359,8 +358,7 @@ int pl_webhooks_store_delivery_get(pl_db_t *db, pl_arena_t *a, const char *org_i
         out->lease_owner = pl_stmt_col_dup(st, a, 14);
         out->d.payload = with_payload ? pl_stmt_col_dup(st, a, 15) : NULL;
     }
-    pl_stmt_reset(st);
-    return rc == 1 ? PL_OK : rc == 0 ? PL_ENOTFOUND : rc;
+    return pl_stmt_one_done(st, rc);
 }
 
 static const char *const sql_delivery_list[2] =
@@ -448,8 +446,7 @@ int pl_webhooks_store_delivery_lease(pl_db_t *db, pl_arena_t *a, const char *org
         while (pl_stmt_step(st) == 1) /* read to the end so the UPDATE completes */
             ;
     }
-    pl_stmt_reset(st);
-    return rc == 1 ? PL_OK : rc == 0 ? PL_ENOTFOUND : rc;
+    return pl_stmt_one_done(st, rc);
 }
 
 static const char *const sql_abandon[2] =
@@ -504,8 +501,7 @@ int pl_webhooks_store_next_due(pl_db_t *db, pl_arena_t *a, const char *org_id,
     int rc = pl_stmt_step(st);
     if (rc == 1)
         *id = pl_stmt_col_dup(st, a, 0);
-    pl_stmt_reset(st);
-    return rc == 1 ? PL_OK : rc == 0 ? PL_ENOTFOUND : rc;
+    return pl_stmt_one_done(st, rc);
 }
 
 static const char *const sql_next_pending_at[2] =

@@ -57,8 +57,7 @@ int pl_jobs_store_claim(pl_db_t *db, pl_arena_t *a, const char *worker, int64_t 
         while (pl_stmt_step(st) == 1)
             ;
     }
-    pl_stmt_reset(st);
-    return rc == 1 ? PL_OK : rc == 0 ? PL_ENOTFOUND : rc;
+    return pl_stmt_one_done(st, rc);
 }
 
 static const char sql_done[] =
@@ -201,8 +200,7 @@ int pl_jobs_store_get(pl_db_t *db, pl_arena_t *a, const char *id, pl_job_t *out)
     int rc = pl_stmt_step(st);
     if (rc == 1)
         read_job(a, st, out);
-    pl_stmt_reset(st);
-    return rc == 1 ? PL_OK : rc == 0 ? PL_ENOTFOUND : rc;
+    return pl_stmt_one_done(st, rc);
 }
 
 static const char sql_retry[] =

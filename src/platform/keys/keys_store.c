@@ -24,8 +24,7 @@ int pl_keys_store_get(pl_db_t *db, const char *scope, char *out, size_t size)
         else
             rc = PL_EINTERNAL;
     }
-    pl_stmt_reset(st);
-    return rc == 1 ? PL_OK : rc == 0 ? PL_ENOTFOUND : rc;
+    return pl_stmt_one_done(st, rc);
 }
 
 int pl_keys_store_insert(pl_db_t *db, const char *scope, const char *org_id, const char *sealed,
