@@ -6,9 +6,7 @@
 
 static int export_data(pl_req_t *req)
 {
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     json_t *out = NULL;
     int rc = pl_account_export(db, &req->ctx, &out);
     return rc ? rc : pl_resp_json(req, 200, out);
@@ -23,9 +21,7 @@ static int delete_account(pl_req_t *req)
     pl_json_get_string(req, "code", false, 1, PL_AUTH_CODE_INPUT_MAX, &code);
     if (pl_req_validated(req))
         return PL_EINVAL;
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     int rc = pl_account_delete(db, &req->ctx, password, code);
     return rc ? rc : pl_resp_status(req, 204);
 }

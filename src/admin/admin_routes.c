@@ -34,9 +34,7 @@ static int users_list(pl_req_t *req)
     int rc = pl_req_page(req, &q.limit, &q.after);
     if (rc)
         return rc;
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     users_out_t o = {&req->ctx, json_array()};
     const char *next = NULL;
     if ((rc = pl_admin_users_list(db, &req->ctx, &q, add_user, &o, &next))) {
@@ -48,9 +46,7 @@ static int users_list(pl_req_t *req)
 
 static int set_disabled(pl_req_t *req, bool disabled)
 {
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     pl_user_t u;
     int rc = pl_admin_user_set_disabled(db, &req->ctx, pl_req_param(req, "id"), disabled, &u);
     return rc ? rc : pl_resp_json(req, 200, admin_user_json(&req->ctx, &u));
@@ -83,9 +79,7 @@ static void add_org(void *arg, const pl_auth_org_t *org)
 /* GET /v1/admin/users/{id}: the account with its organizations. */
 static int user_get(pl_req_t *req)
 {
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     pl_user_t u;
     user_out_t o = {req, NULL, json_array()};
     int rc = pl_admin_user_get(db, &req->ctx, pl_req_param(req, "id"), &u, NULL, add_org, &o);
@@ -101,9 +95,7 @@ static int user_get(pl_req_t *req)
 /* GET /v1/admin/users/{id}/sessions: its live sessions. */
 static int user_sessions(pl_req_t *req)
 {
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     pl_user_t u;
     user_out_t o = {req, json_array(), NULL};
     int rc = pl_admin_user_get(db, &req->ctx, pl_req_param(req, "id"), &u, add_session, NULL, &o);
@@ -117,9 +109,7 @@ static int user_sessions(pl_req_t *req)
 /* DELETE /v1/admin/users/{id}/sessions: signed out everywhere. */
 static int user_sessions_revoke(pl_req_t *req)
 {
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     int rc = pl_admin_user_revoke_sessions(db, &req->ctx, pl_req_param(req, "id"));
     return rc ? rc : pl_resp_status(req, 204);
 }
@@ -161,9 +151,7 @@ static int stats_get(pl_req_t *req)
     } else { /* the last n intervals, the current one included */
         st->from = now - now % st->step + st->step - st->step * n;
     }
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     int rc = pl_admin_stats(db, &req->ctx, st);
     if (rc)
         return rc;

@@ -48,9 +48,7 @@ static void add_job(void *ctx, const pl_job_t *j)
 static int write_page(pl_req_t *req, int limit, int (*fill)(pl_db_t *db, list_ctx_t *lc, void *arg),
                       void *arg)
 {
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     pl_buf_t b;
     pl_buf_init(&b, 16 * 1024 * 1024);
     pl_jw_t w;
@@ -103,9 +101,7 @@ int pl_admin_jobs_retry(pl_req_t *req)
     const char *id = pl_req_param(req, "id");
     if (!pl_uuid_valid(id))
         return pl_req_fail(req, 404, "not_found", "No such job.");
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     pl_job_t j;
     int rc = pl_jobs_retry(db, &req->ctx, id, &j);
     if (rc)

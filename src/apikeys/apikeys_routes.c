@@ -61,9 +61,7 @@ static int create(pl_req_t *req)
         pl_req_field_error(req, "expires_at", "invalid", "Must be a future RFC 3339 UTC time.");
     if (pl_req_validated(req))
         return PL_EINVAL;
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     pl_apikey_t k;
     char secret[PL_APIKEY_LEN + 1];
     int rc = pl_apikeys_create(db, &req->ctx, name, &perms, expires_at, &k, secret);
@@ -82,9 +80,7 @@ static int list(pl_req_t *req)
     int rc = pl_req_page_id(req, &limit, &cursor);
     if (rc)
         return rc;
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     pl_apikey_page_t page;
     rc = pl_apikeys_list(db, &req->ctx, cursor, limit, &page);
     return rc ? rc
@@ -94,9 +90,7 @@ static int list(pl_req_t *req)
 
 static int revoke(pl_req_t *req)
 {
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     int rc = pl_apikeys_revoke(db, &req->ctx, pl_req_param(req, "id"));
     return rc ? rc : pl_resp_status(req, 204);
 }

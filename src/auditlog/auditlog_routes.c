@@ -25,9 +25,7 @@ static void write_verification(pl_jw_t *w, const void *item)
 
 static int verify(pl_req_t *req)
 {
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     pl_auditlog_verification_t v;
     int rc = pl_auditlog_verify(db, &req->ctx, &v);
     return rc ? rc : pl_resp_object(req, 200, write_verification, &v);
@@ -102,9 +100,7 @@ static int list(pl_req_t *req)
     int rc = list_filter(req, &f);
     if (rc)
         return rc;
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     pl_auditlog_page_t page;
     return render_page(req, pl_auditlog_list(db, &req->ctx, &f, &page), &page);
 }
@@ -115,9 +111,7 @@ static int security_events(pl_req_t *req)
     int rc = page_args(req, &f);
     if (rc)
         return rc;
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     pl_auditlog_page_t page;
     return render_page(req, pl_auditlog_security_events(db, &req->ctx, &f, &page), &page);
 }
@@ -156,18 +150,14 @@ static int instance_list(pl_req_t *req)
     int rc = list_filter(req, &f);
     if (rc)
         return rc;
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     pl_auditlog_page_t page;
     return render_page(req, pl_auditlog_instance_list(db, &req->ctx, &f, &page), &page);
 }
 
 static int instance_verify(pl_req_t *req)
 {
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     pl_auditlog_verification_t v;
     int rc = pl_auditlog_instance_verify(db, &req->ctx, &v);
     return rc ? rc : pl_resp_object(req, 200, write_verification, &v);

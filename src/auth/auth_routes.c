@@ -120,11 +120,6 @@ static int accepted(pl_req_t *req)
 
 /* Declares db as the thread's connection, returning PL_EDB from the
  * handler when there is none. */
-#define THREAD_DB(db)                                                                              \
-    pl_db_t *db = pl_db_thread();                                                                  \
-    if (!db)                                                                                       \
-        return PL_EDB;
-
 /* ---- registration and sign-in ---- */
 
 static int register_account(pl_req_t *req)
@@ -138,7 +133,7 @@ static int register_account(pl_req_t *req)
     bool cookie = pl_auth_wants_cookie(req);
     if (pl_req_validated(req))
         return PL_EINVAL;
-    THREAD_DB(db);
+    PL_DB_THREAD(db);
     pl_auth_tokens_t tokens;
     pl_auth_org_t org;
     int rc = pl_auth_register(db, &req->ctx, &in, &tokens, &org);
@@ -160,7 +155,7 @@ static int login(pl_req_t *req)
     bool cookie = pl_auth_wants_cookie(req);
     if (pl_req_validated(req))
         return PL_EINVAL;
-    THREAD_DB(db);
+    PL_DB_THREAD(db);
     pl_auth_login_t out;
     int rc = pl_auth_login(db, &req->ctx, email, password, &out);
     return rc ? rc : pl_resp_json(req, 200, pl_auth_login_json(req, &out, cookie));
@@ -174,7 +169,7 @@ static int login_mfa(pl_req_t *req)
     bool cookie = pl_auth_wants_cookie(req);
     if (pl_req_validated(req))
         return PL_EINVAL;
-    THREAD_DB(db);
+    PL_DB_THREAD(db);
     pl_auth_tokens_t tokens;
     int rc = pl_auth_login_mfa(db, &req->ctx, token, code, &tokens);
     return rc ? rc : pl_resp_json(req, 200, tokens_json_as(req, &tokens, cookie));
@@ -192,7 +187,7 @@ static int refresh(pl_req_t *req)
         cookie = true;
     else if (pl_json_get_string(req, "refresh_token", true, 1, PL_AUTH_TOKEN_INPUT_MAX, &token))
         return PL_EINVAL;
-    THREAD_DB(db);
+    PL_DB_THREAD(db);
     pl_auth_tokens_t tokens;
     int rc = pl_auth_refresh(db, &req->ctx, token, &tokens);
     if (rc) {
@@ -208,7 +203,7 @@ static int refresh(pl_req_t *req)
 /* Both also remove a browser session's cookie. */
 static int logout(pl_req_t *req)
 {
-    THREAD_DB(db);
+    PL_DB_THREAD(db);
     int rc = pl_auth_logout(db, &req->ctx);
     if (rc)
         return rc;
@@ -218,7 +213,7 @@ static int logout(pl_req_t *req)
 
 static int logout_all(pl_req_t *req)
 {
-    THREAD_DB(db);
+    PL_DB_THREAD(db);
     int rc = pl_auth_logout_all(db, &req->ctx);
     if (rc)
         return rc;
@@ -245,7 +240,7 @@ static void add_session(void *arg, const pl_session_t *s)
 
 static int sessions_list(pl_req_t *req)
 {
-    THREAD_DB(db);
+    PL_DB_THREAD(db);
     sessions_out_t o = {req, json_array()};
     int rc = pl_auth_sessions(db, &req->ctx, add_session, &o);
     if (rc) {
@@ -257,7 +252,7 @@ static int sessions_list(pl_req_t *req)
 
 static int sessions_revoke(pl_req_t *req)
 {
-    THREAD_DB(db);
+    PL_DB_THREAD(db);
     int rc = pl_auth_session_revoke(db, &req->ctx, pl_req_param(req, "id"));
     return rc ? rc : pl_resp_status(req, 204);
 }
@@ -378,7 +373,7 @@ static int me_update(pl_req_t *req)
     pl_json_get_string(req, "locale", false, 0, 35, &locale); /* "": clears */
     if (pl_req_validated(req))
         return PL_EINVAL;
-    THREAD_DB(db);
+    PL_DB_THREAD(db);
     pl_user_t u;
     int rc = pl_auth_profile_update(db, &req->ctx, name, locale, &u);
     return rc ? rc : pl_resp_json(req, 200, pl_auth_user_json(&req->ctx, &u));
@@ -391,7 +386,7 @@ static int me_password(pl_req_t *req)
     pl_json_get_string(req, "new_password", true, 1, PL_AUTH_PASSWORD_INPUT_MAX, &fresh);
     if (pl_req_validated(req))
         return PL_EINVAL;
-    THREAD_DB(db);
+    PL_DB_THREAD(db);
     int rc = pl_auth_password_change(db, &req->ctx, current, fresh);
     return rc ? rc : pl_resp_status(req, 204);
 }
@@ -400,7 +395,7 @@ static int me_password(pl_req_t *req)
 
 static int verify_email_request(pl_req_t *req)
 {
-    THREAD_DB(db);
+    PL_DB_THREAD(db);
     int rc = pl_auth_verification_request(db, &req->ctx);
     return rc ? rc : accepted(req);
 }
@@ -410,7 +405,7 @@ static int verify_email(pl_req_t *req)
     const char *token = NULL;
     if (pl_json_get_string(req, "token", true, 1, PL_AUTH_TOKEN_INPUT_MAX, &token))
         return PL_EINVAL;
-    THREAD_DB(db);
+    PL_DB_THREAD(db);
     int rc = pl_auth_email_verify(db, &req->ctx, token);
     return rc ? rc : pl_resp_status(req, 204);
 }
@@ -420,7 +415,7 @@ static int password_reset_request(pl_req_t *req)
     const char *email = NULL;
     if (pl_json_get_string(req, "email", true, 1, PL_AUTH_EMAIL_INPUT_MAX, &email))
         return PL_EINVAL;
-    THREAD_DB(db);
+    PL_DB_THREAD(db);
     int rc = pl_auth_password_reset_request(db, &req->ctx, email);
     return rc ? rc : accepted(req); /* the same answer whether or not the account exists */
 }
@@ -432,7 +427,7 @@ static int password_reset(pl_req_t *req)
     pl_json_get_string(req, "new_password", true, 1, PL_AUTH_PASSWORD_INPUT_MAX, &fresh);
     if (pl_req_validated(req))
         return PL_EINVAL;
-    THREAD_DB(db);
+    PL_DB_THREAD(db);
     int rc = pl_auth_password_reset(db, &req->ctx, token, fresh);
     return rc ? rc : pl_resp_status(req, 204);
 }
@@ -444,7 +439,7 @@ static int magic_link_request(pl_req_t *req)
     const char *email = NULL;
     if (pl_json_get_string(req, "email", true, 1, PL_AUTH_EMAIL_INPUT_MAX, &email))
         return PL_EINVAL;
-    THREAD_DB(db);
+    PL_DB_THREAD(db);
     int rc = pl_auth_magic_link_request(db, &req->ctx, email);
     return rc ? rc : accepted(req); /* the same answer whether or not an email went out */
 }
@@ -456,7 +451,7 @@ static int magic_link_verify(pl_req_t *req)
     bool cookie = pl_auth_wants_cookie(req);
     if (pl_req_validated(req))
         return PL_EINVAL;
-    THREAD_DB(db);
+    PL_DB_THREAD(db);
     pl_auth_login_t out;
     int rc = pl_auth_magic_link_verify(db, &req->ctx, token, &out);
     return rc ? rc : pl_resp_json(req, 200, pl_auth_login_json(req, &out, cookie));
@@ -466,7 +461,7 @@ static int magic_link_verify(pl_req_t *req)
 
 static int jwks(pl_req_t *req)
 {
-    THREAD_DB(db);
+    PL_DB_THREAD(db);
     json_t *doc = NULL;
     int rc = pl_auth_jwks(db, &req->ctx, &doc);
     return rc ? rc : pl_resp_json(req, 200, doc);
@@ -481,7 +476,7 @@ static int openid_configuration(pl_req_t *req)
 
 static int mfa_setup(pl_req_t *req)
 {
-    THREAD_DB(db);
+    PL_DB_THREAD(db);
     pl_auth_totp_setup_t out;
     int rc = pl_auth_mfa_setup(db, &req->ctx, &out);
     if (rc)
@@ -496,7 +491,7 @@ static int mfa_enable(pl_req_t *req)
     const char *code = NULL;
     if (pl_json_get_string(req, "code", true, 1, PL_AUTH_CODE_INPUT_MAX, &code))
         return PL_EINVAL;
-    THREAD_DB(db);
+    PL_DB_THREAD(db);
     pl_auth_recovery_codes_t codes;
     int rc = pl_auth_mfa_enable(db, &req->ctx, code, &codes);
     return rc ? rc : pl_resp_json(req, 200, recovery_codes_json(&codes));
@@ -509,7 +504,7 @@ static int mfa_disable(pl_req_t *req)
     pl_json_get_string(req, "code", true, 1, PL_AUTH_CODE_INPUT_MAX, &code);
     if (pl_req_validated(req))
         return PL_EINVAL;
-    THREAD_DB(db);
+    PL_DB_THREAD(db);
     int rc = pl_auth_mfa_disable(db, &req->ctx, password, code);
     return rc ? rc : pl_resp_status(req, 204);
 }
@@ -519,7 +514,7 @@ static int mfa_recovery_codes(pl_req_t *req)
     const char *password = NULL;
     if (pl_json_get_string(req, "password", true, 1, PL_AUTH_PASSWORD_INPUT_MAX, &password))
         return PL_EINVAL;
-    THREAD_DB(db);
+    PL_DB_THREAD(db);
     pl_auth_recovery_codes_t codes;
     int rc = pl_auth_mfa_recovery_codes(db, &req->ctx, password, &codes);
     return rc ? rc : pl_resp_json(req, 200, recovery_codes_json(&codes));

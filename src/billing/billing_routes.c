@@ -177,9 +177,7 @@ static int plans_page(pl_req_t *req, bool public_only)
         return rc;
     if (cursor && !pl_plans_key_valid(cursor))
         return pl_req_fail(req, 400, "bad_request", "cursor is malformed.");
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     pl_plan_page_t page;
     rc = pl_plans_list(db, &req->ctx, public_only, cursor, limit, &page);
     return rc ? rc
@@ -209,9 +207,7 @@ static int plan_put(pl_req_t *req)
     string_array(req, "stripe_price_ids", 512, &p.price_ids, &p.nprices);
     if (pl_req_validated(req))
         return PL_EINVAL;
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     pl_plan_t out;
     bool created = false;
     int rc = pl_plans_put(db, &req->ctx, &p, &out, &created);
@@ -223,9 +219,7 @@ static int plan_put(pl_req_t *req)
 
 static int plan_delete(pl_req_t *req)
 {
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     int rc = pl_plans_delete(db, &req->ctx, pl_req_param(req, "key"));
     if (rc)
         return rc;
@@ -238,9 +232,7 @@ static int org_plan_put(pl_req_t *req)
     const char *plan = NULL;
     if (pl_json_get_string(req, "plan", true, 1, PL_PLAN_KEY_MAX, &plan))
         return PL_EINVAL;
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     pl_billing_t b;
     int rc = pl_billing_assign(db, &req->ctx, pl_req_param(req, "org"), plan, &b);
     if (rc)
@@ -259,18 +251,14 @@ static void write_queued(pl_jw_t *w, const void *item)
 
 static int sync_now(pl_req_t *req)
 {
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     int rc = pl_billing_sync_now(db, &req->ctx);
     return rc ? rc : pl_resp_object(req, 202, write_queued, NULL);
 }
 
 static int billing_get(pl_req_t *req)
 {
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     pl_billing_t b;
     int rc = pl_billing_get(db, &req->ctx, &b);
     return rc ? rc : pl_resp_object(req, 200, write_billing, &b);
@@ -278,9 +266,7 @@ static int billing_get(pl_req_t *req)
 
 static int usage_get(pl_req_t *req)
 {
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     pl_usage_t u;
     int rc = pl_billing_usage(db, &req->ctx, &u);
     return rc ? rc : pl_resp_object(req, 200, write_usage, &u);
@@ -294,9 +280,7 @@ static int checkout(pl_req_t *req)
     redirect_url(req, "cancel_url", &cancel);
     if (pl_req_validated(req))
         return PL_EINVAL;
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     const char *url = NULL;
     int rc = pl_billing_checkout(db, &req->ctx, plan, success, cancel, &url);
     return rc ? rc : pl_resp_object(req, 200, write_url, url);
@@ -307,9 +291,7 @@ static int portal(pl_req_t *req)
     const char *ret = NULL;
     if (redirect_url(req, "return_url", &ret))
         return PL_EINVAL;
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     const char *url = NULL;
     int rc = pl_billing_portal(db, &req->ctx, ret, &url);
     return rc ? rc : pl_resp_object(req, 200, write_url, url);
@@ -325,9 +307,7 @@ static void write_received(pl_jw_t *w, const void *item)
 
 static int stripe_webhook(pl_req_t *req)
 {
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     bool replayed = false;
     int rc = pl_billing_stripe_event(db, &req->ctx, req->body, req->body_len,
                                      pl_req_header(req, "Stripe-Signature"), &replayed);

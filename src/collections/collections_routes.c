@@ -56,9 +56,7 @@ static void add_definition(void *arg, const pl_coll_t *c)
 
 static int definitions(pl_req_t *req)
 {
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     json_t *list = json_array();
     void *a[2] = {req, list};
     int rc = pl_coll_list(db, &req->ctx, add_definition, a);
@@ -71,9 +69,7 @@ static int definitions(pl_req_t *req)
 
 static int definition_get(pl_req_t *req)
 {
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     pl_coll_t c;
     int rc = pl_coll_get(db, &req->ctx, pl_req_param(req, "name"), &c);
     return rc ? rc : pl_resp_json(req, 200, definition_json(req, &c));
@@ -81,9 +77,7 @@ static int definition_get(pl_req_t *req)
 
 static int definition_put(pl_req_t *req)
 {
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     const char *name = pl_req_param(req, "name");
     if (!pl_coll_name_valid(name))
         return pl_req_fail(req, 404, "not_found",
@@ -96,9 +90,7 @@ static int definition_put(pl_req_t *req)
 
 static int definition_delete(pl_req_t *req)
 {
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     const char *force = pl_req_query(req, "force");
     if (force && strcmp(force, "true") && strcmp(force, "false"))
         return pl_req_fail(req, 400, "bad_request", "force is true or false.");
@@ -113,7 +105,7 @@ static int scope(pl_req_t *req, pl_db_t **db, pl_rscope_t *s)
 {
     *db = pl_db_thread();
     if (!*db)
-        return PL_EDB;
+        return PL_EUNAVAILABLE;
     return pl_records_scope(*db, &req->ctx, pl_req_param(req, "name"), pl_req_param(req, "project"),
                             s);
 }

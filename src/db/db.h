@@ -168,6 +168,14 @@ int pl_stmt_exec(pl_stmt_t *st);
     if (!st)                                                                                       \
         return PL_EDB;
 
+/* For request handlers: declares db as the calling thread's connection, or
+ * returns PL_EUNAVAILABLE (503 with Retry-After) from the enclosing function
+ * when the database cannot be reached. */
+#define PL_DB_THREAD(db)                                                                           \
+    pl_db_t *db = pl_db_thread();                                                                  \
+    if (!db)                                                                                       \
+        return PL_EUNAVAILABLE;
+
 /* A column's text copied into the arena; with a NULL arena the statement's
  * own text (valid until the next step or reset). NULL for SQL NULL. */
 const char *pl_stmt_col_dup(pl_stmt_t *st, pl_arena_t *a, int col);

@@ -296,9 +296,7 @@ static int sign_url(pl_req_t *req)
 
 static int download(pl_req_t *req)
 {
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EUNAVAILABLE;
+    PL_DB_THREAD(db);
     pl_file_t f;
     int rc = pl_files_verify_url(db, &req->ctx, pl_req_param(req, "id"),
                                  pl_req_query(req, "expires"), pl_req_query(req, "sig"), &f);

@@ -59,9 +59,7 @@ static int admin_list(pl_req_t *req)
         return rc;
     if (cursor && !pl_flags_key_valid(cursor))
         return pl_req_fail(req, 400, "bad_request", "cursor is malformed.");
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     pl_flag_page_t page;
     rc = pl_flags_list(db, &req->ctx, cursor, limit, &page);
     return rc ? rc
@@ -81,9 +79,7 @@ static int admin_put(pl_req_t *req)
     pl_json_get_int(req, "rollout_percent", false, 0, 100, &rollout);
     if (pl_req_validated(req))
         return PL_EINVAL;
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     pl_flag_t f;
     int rc = pl_flags_put(db, &req->ctx, key, description, enabled, (int)rollout, &f);
     if (rc)
@@ -94,9 +90,7 @@ static int admin_put(pl_req_t *req)
 
 static int admin_delete(pl_req_t *req)
 {
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     int rc = pl_flags_delete(db, &req->ctx, pl_req_param(req, "key"));
     if (rc)
         return rc;
@@ -110,9 +104,7 @@ static int override_put(pl_req_t *req)
     pl_json_get_bool(req, "enabled", true, &enabled);
     if (pl_req_validated(req))
         return PL_EINVAL;
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     pl_flag_org_t o;
     int rc = pl_flags_override_set(db, &req->ctx, pl_req_param(req, "key"),
                                    pl_req_param(req, "org"), enabled, &o);
@@ -124,9 +116,7 @@ static int override_put(pl_req_t *req)
 
 static int override_delete(pl_req_t *req)
 {
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     int rc =
         pl_flags_override_delete(db, &req->ctx, pl_req_param(req, "key"), pl_req_param(req, "org"));
     if (rc)

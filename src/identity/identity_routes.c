@@ -10,11 +10,6 @@
 #include "identity/identity.h"
 #include "web/web.h"
 
-#define THREAD_DB(db)                                                                              \
-    pl_db_t *db = pl_db_thread();                                                                  \
-    if (!db)                                                                                       \
-        return PL_EDB;
-
 /* ---- representations ---- */
 
 static void write_idp(pl_jw_t *w, const void *item)
@@ -112,7 +107,7 @@ static void add_identity(void *arg, const pl_identity_t *i)
 
 static int admin_list(pl_req_t *req)
 {
-    THREAD_DB(db);
+    PL_DB_THREAD(db);
     list_t l = {req->ctx.arena, NULL, 0, 0, sizeof(pl_idp_t)};
     int rc = pl_idp_list(db, &req->ctx, add_idp, &l);
     return rc ? rc : pl_resp_page(req, l.items, l.n, sizeof(pl_idp_t), write_idp, NULL);
@@ -163,7 +158,7 @@ static int admin_put(pl_req_t *req)
     in.scopes = get_string_array(req, "scopes", PL_IDP_SCOPES_MAX, PL_IDP_SCOPE_MAX, &bad);
     if (pl_req_validated(req))
         return PL_EINVAL;
-    THREAD_DB(db);
+    PL_DB_THREAD(db);
     pl_idp_t p;
     int rc = pl_idp_put(db, &req->ctx, &in, &p);
     return rc ? rc : pl_resp_object(req, 200, write_idp, &p);
@@ -171,7 +166,7 @@ static int admin_put(pl_req_t *req)
 
 static int admin_delete(pl_req_t *req)
 {
-    THREAD_DB(db);
+    PL_DB_THREAD(db);
     int rc = pl_idp_delete(db, &req->ctx, pl_req_param(req, "key"));
     return rc ? rc : pl_resp_status(req, 204);
 }
@@ -188,7 +183,7 @@ static void write_public_idp(pl_jw_t *w, const void *item)
 
 static int public_list(pl_req_t *req)
 {
-    THREAD_DB(db);
+    PL_DB_THREAD(db);
     list_t l = {req->ctx.arena, NULL, 0, 0, sizeof(pl_idp_t)};
     int rc = pl_idp_list(db, &req->ctx, add_idp, &l);
     return rc ? rc : pl_resp_page(req, l.items, l.n, sizeof(pl_idp_t), write_public_idp, NULL);
@@ -219,7 +214,7 @@ static int oauth_start(pl_req_t *req)
     const char *to = query(req, "redirect_to", 2048, &bad);
     if (bad)
         return PL_EINVAL;
-    THREAD_DB(db);
+    PL_DB_THREAD(db);
     const char *url = NULL;
     int rc = pl_identity_oauth_start(db, &req->ctx, pl_req_param(req, "key"), to, &url);
     return rc ? rc : redirect(req, url);
@@ -233,7 +228,7 @@ static int callback(pl_req_t *req, const char *key)
     const char *error = query(req, "error", 256, &bad);
     if (bad)
         return PL_EINVAL;
-    THREAD_DB(db);
+    PL_DB_THREAD(db);
     const char *location = NULL;
     int rc = pl_identity_callback(db, &req->ctx, key, state, code, error, &location);
     return rc ? rc : redirect(req, location);
@@ -256,7 +251,7 @@ static int exchange(pl_req_t *req)
     bool cookie = pl_auth_wants_cookie(req);
     if (pl_req_validated(req))
         return PL_EINVAL;
-    THREAD_DB(db);
+    PL_DB_THREAD(db);
     pl_auth_login_t out;
     pl_auth_org_t org;
     int rc = pl_identity_exchange(db, &req->ctx, code, &out, &org);
@@ -276,7 +271,7 @@ static int exchange(pl_req_t *req)
 
 static int identities_list(pl_req_t *req)
 {
-    THREAD_DB(db);
+    PL_DB_THREAD(db);
     list_t l = {req->ctx.arena, NULL, 0, 0, sizeof(pl_identity_t)};
     int rc = pl_identity_list(db, &req->ctx, add_identity, &l);
     return rc ? rc : pl_resp_page(req, l.items, l.n, sizeof(pl_identity_t), write_identity, NULL);
@@ -284,7 +279,7 @@ static int identities_list(pl_req_t *req)
 
 static int identity_unlink(pl_req_t *req)
 {
-    THREAD_DB(db);
+    PL_DB_THREAD(db);
     int rc = pl_identity_unlink(db, &req->ctx, pl_req_param(req, "id"));
     return rc ? rc : pl_resp_status(req, 204);
 }
@@ -293,7 +288,7 @@ static int identity_unlink(pl_req_t *req)
 
 static int sso_get(pl_req_t *req)
 {
-    THREAD_DB(db);
+    PL_DB_THREAD(db);
     pl_sso_t s;
     int rc = pl_sso_get(db, &req->ctx, &s);
     return rc ? rc : pl_resp_object(req, 200, write_sso, &s);
@@ -326,7 +321,7 @@ static int sso_put(pl_req_t *req)
     }
     if (pl_req_validated(req))
         return PL_EINVAL;
-    THREAD_DB(db);
+    PL_DB_THREAD(db);
     pl_sso_t out;
     int rc = pl_sso_put(db, &req->ctx, &in, &out);
     return rc ? rc : pl_resp_object(req, 200, write_sso, &out);
@@ -334,14 +329,14 @@ static int sso_put(pl_req_t *req)
 
 static int sso_delete(pl_req_t *req)
 {
-    THREAD_DB(db);
+    PL_DB_THREAD(db);
     int rc = pl_sso_delete(db, &req->ctx);
     return rc ? rc : pl_resp_status(req, 204);
 }
 
 static int sso_approve(pl_req_t *req)
 {
-    THREAD_DB(db);
+    PL_DB_THREAD(db);
     int rc = pl_sso_approve_domain(db, &req->ctx, pl_req_param(req, "domain"));
     return rc ? rc : pl_resp_status(req, 204);
 }
@@ -353,7 +348,7 @@ static int sso_start(pl_req_t *req)
     pl_json_get_string(req, "redirect_to", true, 1, 2048, &to);
     if (pl_req_validated(req))
         return PL_EINVAL;
-    THREAD_DB(db);
+    PL_DB_THREAD(db);
     const char *url = NULL;
     int rc = pl_sso_start(db, &req->ctx, email, to, &url);
     return rc ? rc : pl_resp_json(req, 200, json_pack("{s:s}", "url", url));

@@ -18,9 +18,7 @@ static int list(pl_req_t *req)
     int rc = pl_req_page_id(req, &limit, &cursor);
     if (rc)
         return rc;
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     pl_buf_t b;
     pl_buf_init(&b, 64 * 1024 * 1024);
     rc = pl_notifications_list(db, &req->ctx, unread && !strcmp(unread, "true"), cursor, limit, &b);
@@ -33,9 +31,7 @@ static int list(pl_req_t *req)
 /* GET /v1/me/notifications/unread-count */
 static int unread_count(pl_req_t *req)
 {
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     int64_t n;
     int rc = pl_notifications_unread_count(db, &req->ctx, &n);
     return rc ? rc : pl_resp_json(req, 200, json_pack("{s:I}", "count", (json_int_t)n));
@@ -44,9 +40,7 @@ static int unread_count(pl_req_t *req)
 /* POST /v1/me/notifications/{id}/read */
 static int mark_read(pl_req_t *req)
 {
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     int rc = pl_notifications_mark_read(db, &req->ctx, pl_req_param(req, "id"));
     return rc ? rc : pl_resp_status(req, 204);
 }
@@ -54,9 +48,7 @@ static int mark_read(pl_req_t *req)
 /* POST /v1/me/notifications/read-all */
 static int mark_all_read(pl_req_t *req)
 {
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     int rc = pl_notifications_mark_all_read(db, &req->ctx);
     return rc ? rc : pl_resp_status(req, 204);
 }
@@ -64,9 +56,7 @@ static int mark_all_read(pl_req_t *req)
 /* POST /v1/me/notifications/ticket */
 static int ticket(pl_req_t *req)
 {
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     char token[64];
     int rc = pl_realtime_ticket_issue(db, &req->ctx, false, token);
     if (rc)
@@ -77,9 +67,7 @@ static int ticket(pl_req_t *req)
 
 static int redeem_ticket(pl_req_t *req, const char *t)
 {
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     return pl_realtime_ticket_redeem(db, &req->ctx, t, NULL);
 }
 
@@ -89,9 +77,7 @@ static int stream(pl_req_t *req)
     const char *last = pl_req_header(req, "Last-Event-ID");
     if (!last || !*last)
         last = pl_req_query(req, "last_event_id");
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     pl_feed_t *feed;
     int rc = pl_realtime_open_user(db, &req->ctx, last, &feed);
     if (rc)
@@ -105,9 +91,7 @@ static int stream(pl_req_t *req)
 /* GET /v1/me/notification-preferences */
 static int prefs_get(pl_req_t *req)
 {
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     json_t *o;
     int rc = pl_notifications_prefs_get(db, &req->ctx, &o);
     return rc ? rc : pl_resp_json(req, 200, o);
@@ -116,9 +100,7 @@ static int prefs_get(pl_req_t *req)
 /* PUT /v1/me/notification-preferences {"email": {...}} */
 static int prefs_put(pl_req_t *req)
 {
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     int rc = pl_notifications_prefs_set(db, &req->ctx, json_object_get(req->json, "email"));
     return rc ? rc : prefs_get(req);
 }

@@ -139,9 +139,7 @@ static int orgs_create(pl_req_t *req)
     get_slug(req, &slug);
     if (pl_req_validated(req))
         return PL_EINVAL;
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     pl_org_t o;
     int rc = pl_orgs_create(db, &req->ctx, name, slug, &o);
     return rc ? rc : pl_resp_object(req, 201, write_org, &o);
@@ -154,9 +152,7 @@ static int list_orgs(pl_req_t *req, bool all)
     int rc = pl_req_page_id(req, &limit, &cursor);
     if (rc)
         return rc;
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     pl_org_page_t page;
     rc = all ? pl_orgs_list_all(db, &req->ctx, cursor, limit, &page)
              : pl_orgs_list_mine(db, &req->ctx, cursor, limit, &page);
@@ -189,9 +185,7 @@ static int orgs_update(pl_req_t *req)
     pl_json_get_bool(req, "require_mfa", false, &require_mfa);
     if (pl_req_validated(req))
         return PL_EINVAL;
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     pl_org_t o;
     int rc = pl_orgs_update(db, &req->ctx, name, slug, has_mfa ? &require_mfa : NULL, &o);
     return rc ? rc : pl_resp_object(req, 200, write_org, &o);
@@ -199,9 +193,7 @@ static int orgs_update(pl_req_t *req)
 
 static int orgs_delete(pl_req_t *req)
 {
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     int rc = pl_orgs_delete(db, &req->ctx);
     return rc ? rc : pl_resp_status(req, 204);
 }
@@ -227,9 +219,7 @@ static int members_list(pl_req_t *req)
     const char *hit = pl_tcache_get(&member_pages, key, t->members_version, &len);
     if (hit)
         return pl_resp_body(req, 200, "application/json", hit, len, false);
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     pl_member_page_t page;
     if ((rc = pl_members_list(db, &req->ctx, cursor, limit, &page)))
         return rc;
@@ -250,9 +240,7 @@ static int members_update(pl_req_t *req)
     const char *role = NULL;
     if (pl_json_get_string(req, "role", true, 1, PL_ROLE_KEY_MAX, &role))
         return PL_EINVAL;
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     pl_member_t m;
     int rc = pl_members_set_role(db, &req->ctx, pl_req_param(req, "user"), role, &m);
     return rc ? rc : pl_resp_object(req, 200, write_member, &m);
@@ -260,9 +248,7 @@ static int members_update(pl_req_t *req)
 
 static int members_remove(pl_req_t *req)
 {
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     int rc = pl_members_remove(db, &req->ctx, pl_req_param(req, "user"));
     return rc ? rc : pl_resp_status(req, 204);
 }
@@ -278,9 +264,7 @@ static int invitations_create(pl_req_t *req)
         pl_auth_check_email(&req->ctx, "email", email_in, &email);
     if (pl_req_validated(req))
         return PL_EINVAL;
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     pl_invitation_t inv;
     int rc = pl_invitations_create(db, &req->ctx, email, role, &inv);
     return rc ? rc : pl_resp_object(req, 201, write_invitation, &inv);
@@ -293,9 +277,7 @@ static int invitations_list(pl_req_t *req)
     int rc = pl_req_page_id(req, &limit, &cursor);
     if (rc)
         return rc;
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     pl_invitation_page_t page;
     rc = pl_invitations_list(db, &req->ctx, cursor, limit, &page);
     return rc ? rc : RESP_PAGE(req, page, write_invitation);
@@ -303,9 +285,7 @@ static int invitations_list(pl_req_t *req)
 
 static int invitations_revoke(pl_req_t *req)
 {
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     int rc = pl_invitations_revoke(db, &req->ctx, pl_req_param(req, "id"));
     return rc ? rc : pl_resp_status(req, 204);
 }
@@ -315,9 +295,7 @@ static int invitations_accept(pl_req_t *req)
     const char *token = NULL;
     if (pl_json_get_string(req, "token", true, 1, 256, &token))
         return PL_EINVAL;
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     pl_org_t o;
     int rc = pl_invitations_accept(db, &req->ctx, token, &o);
     return rc ? rc : pl_resp_object(req, 200, write_org, &o);
@@ -332,9 +310,7 @@ static int teams_list(pl_req_t *req)
     int rc = pl_req_page_id(req, &limit, &cursor);
     if (rc)
         return rc;
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     pl_team_page_t page;
     rc = pl_teams_list(db, &req->ctx, cursor, limit, &page);
     return rc ? rc : RESP_PAGE(req, page, write_team);
@@ -345,9 +321,7 @@ static int teams_create(pl_req_t *req)
     const char *name = NULL;
     if (pl_json_get_name(req, "name", true, 1, PL_ORGS_NAME_MAX, &name))
         return PL_EINVAL;
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     pl_team_t t;
     int rc = pl_teams_create(db, &req->ctx, name, &t);
     return rc ? rc : pl_resp_object(req, 201, write_team, &t);
@@ -355,9 +329,7 @@ static int teams_create(pl_req_t *req)
 
 static int teams_get(pl_req_t *req)
 {
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     pl_team_t t;
     int rc = pl_teams_get(db, &req->ctx, pl_req_param(req, "team"), &t);
     return rc ? rc : pl_resp_object(req, 200, write_team, &t);
@@ -368,9 +340,7 @@ static int teams_update(pl_req_t *req)
     const char *name = NULL;
     if (pl_json_get_name(req, "name", true, 1, PL_ORGS_NAME_MAX, &name))
         return PL_EINVAL;
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     pl_team_t t;
     int rc = pl_teams_rename(db, &req->ctx, pl_req_param(req, "team"), name, &t);
     return rc ? rc : pl_resp_object(req, 200, write_team, &t);
@@ -378,18 +348,14 @@ static int teams_update(pl_req_t *req)
 
 static int teams_delete(pl_req_t *req)
 {
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     int rc = pl_teams_delete(db, &req->ctx, pl_req_param(req, "team"));
     return rc ? rc : pl_resp_status(req, 204);
 }
 
 static int team_member(pl_req_t *req, bool add)
 {
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     const char *team = pl_req_param(req, "team"), *user = pl_req_param(req, "user");
     int rc = add ? pl_teams_member_add(db, &req->ctx, team, user)
                  : pl_teams_member_remove(db, &req->ctx, team, user);
@@ -415,9 +381,7 @@ static int permissions_list(pl_req_t *req)
 
 static int roles_list(pl_req_t *req)
 {
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     pl_role_list_t roles;
     int rc = pl_roles_list(db, &req->ctx, &roles);
     return rc ? rc
@@ -460,9 +424,7 @@ static int roles_create(pl_req_t *req)
         if (role_input(req, true, &in))
             return PL_EINVAL;
     }
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     pl_org_role_t r;
     int rc = pl_roles_create(db, &req->ctx, key, in.name, in.level, &in.perms, &r);
     return rc ? rc : pl_resp_object(req, 201, write_role, &r);
@@ -471,9 +433,7 @@ static int roles_create(pl_req_t *req)
 static int roles_update(pl_req_t *req)
 {
     const char *key = pl_req_param(req, "key");
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     role_input_t in;
     pl_org_role_t r;
     /* the role must be one the caller may change before its new fields are
@@ -489,9 +449,7 @@ static int roles_update(pl_req_t *req)
 
 static int roles_delete(pl_req_t *req)
 {
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     int rc = pl_roles_delete(db, &req->ctx, pl_req_param(req, "key"));
     return rc ? rc : pl_resp_status(req, 204);
 }

@@ -7,11 +7,6 @@
 #include "passkeys/passkeys.h"
 #include "web/web.h"
 
-#define THREAD_DB(db)                                                                              \
-    pl_db_t *db = pl_db_thread();                                                                  \
-    if (!db)                                                                                       \
-        return PL_EDB;
-
 static void write_passkey(pl_jw_t *w, const void *item)
 {
     const pl_passkey_t *p = item;
@@ -36,7 +31,7 @@ static int get_credential(pl_req_t *req, json_t **out)
 
 static int register_options(pl_req_t *req)
 {
-    THREAD_DB(db);
+    PL_DB_THREAD(db);
     json_t *options = NULL;
     int rc = pl_passkeys_register_options(db, &req->ctx, &options);
     return rc ? rc : pl_resp_json(req, 200, options);
@@ -50,7 +45,7 @@ static int register_passkey(pl_req_t *req)
     get_credential(req, &credential);
     if (pl_req_validated(req))
         return PL_EINVAL;
-    THREAD_DB(db);
+    PL_DB_THREAD(db);
     pl_passkey_t p;
     int rc = pl_passkeys_register(db, &req->ctx, name, credential, &p);
     return rc ? rc : pl_resp_object(req, 201, write_passkey, &p);
@@ -81,7 +76,7 @@ static void add_passkey(void *arg, const pl_passkey_t *p)
 
 static int list_passkeys(pl_req_t *req)
 {
-    THREAD_DB(db);
+    PL_DB_THREAD(db);
     list_out_t l = {req->ctx.arena, NULL, 0, 0};
     int rc = pl_passkeys_list(db, &req->ctx, add_passkey, &l);
     return rc ? rc : pl_resp_page(req, l.items, l.n, sizeof(pl_passkey_t), write_passkey, NULL);
@@ -89,7 +84,7 @@ static int list_passkeys(pl_req_t *req)
 
 static int remove_passkey(pl_req_t *req)
 {
-    THREAD_DB(db);
+    PL_DB_THREAD(db);
     int rc = pl_passkeys_remove(db, &req->ctx, pl_req_param(req, "id"));
     return rc ? rc : pl_resp_status(req, 204);
 }
@@ -99,7 +94,7 @@ static int signin_options(pl_req_t *req)
     const char *email = NULL;
     if (pl_json_get_string(req, "email", false, 1, PL_AUTH_EMAIL_INPUT_MAX, &email))
         return PL_EINVAL;
-    THREAD_DB(db);
+    PL_DB_THREAD(db);
     json_t *options = NULL;
     int rc = pl_passkeys_signin_options(db, &req->ctx, email, &options);
     return rc ? rc : pl_resp_json(req, 200, options);
@@ -112,7 +107,7 @@ static int signin(pl_req_t *req)
     int bad = get_credential(req, &credential);
     if (bad || pl_req_validated(req))
         return PL_EINVAL;
-    THREAD_DB(db);
+    PL_DB_THREAD(db);
     pl_auth_login_t out;
     int rc = pl_passkeys_signin(db, &req->ctx, credential, &out);
     return rc ? rc : pl_resp_json(req, 200, pl_auth_login_json(req, &out, cookie));

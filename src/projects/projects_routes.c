@@ -11,11 +11,6 @@
 #include "projects/projects.h"
 #include "web/web.h"
 
-#define THREAD_DB(db)                                                                              \
-    pl_db_t *db = pl_db_thread();                                                                  \
-    if (!db)                                                                                       \
-        return PL_EDB;
-
 /* ---- rendering ---- */
 
 static void write_project(pl_jw_t *w, const void *item)
@@ -217,7 +212,7 @@ static int projects_list(pl_req_t *req)
     int rc = pl_req_page_id(req, &limit, &cursor);
     if (rc)
         return rc;
-    THREAD_DB(db);
+    PL_DB_THREAD(db);
     pl_project_page_t page;
     rc = pl_projects_list(db, &req->ctx, cursor, limit, &page);
     return rc ? rc : RESP_PAGE(req, page, write_project);
@@ -234,7 +229,7 @@ static int projects_create(pl_req_t *req)
     in.env_names = envs;
     if (pl_req_validated(req))
         return PL_EINVAL;
-    THREAD_DB(db);
+    PL_DB_THREAD(db);
     pl_project_t p;
     int rc = pl_projects_create(db, &req->ctx, &in, &p);
     return rc ? rc : pl_resp_object(req, 201, write_project, &p);
@@ -242,7 +237,7 @@ static int projects_create(pl_req_t *req)
 
 static int projects_get(pl_req_t *req)
 {
-    THREAD_DB(db);
+    PL_DB_THREAD(db);
     pl_project_t p;
     int rc = pl_projects_get(db, &req->ctx, param(req, "project"), &p);
     return rc ? rc : pl_resp_object(req, 200, write_project, &p);
@@ -256,7 +251,7 @@ static int projects_update(pl_req_t *req)
     pl_json_get_string(req, "description", false, 0, PL_PROJECTS_DESCRIPTION_MAX, &description);
     if (pl_req_validated(req))
         return PL_EINVAL;
-    THREAD_DB(db);
+    PL_DB_THREAD(db);
     pl_project_t p;
     int rc = pl_projects_update(db, &req->ctx, param(req, "project"), name, slug, description, &p);
     return rc ? rc : pl_resp_object(req, 200, write_project, &p);
@@ -264,7 +259,7 @@ static int projects_update(pl_req_t *req)
 
 static int projects_delete(pl_req_t *req)
 {
-    THREAD_DB(db);
+    PL_DB_THREAD(db);
     int rc = pl_projects_delete(db, &req->ctx, param(req, "project"));
     return rc ? rc : pl_resp_status(req, 204);
 }
@@ -276,7 +271,7 @@ static int project_members_list(pl_req_t *req)
     int rc = pl_req_page_id(req, &limit, &cursor);
     if (rc)
         return rc;
-    THREAD_DB(db);
+    PL_DB_THREAD(db);
     pl_project_member_page_t page;
     rc = pl_projects_members_list(db, &req->ctx, param(req, "project"), cursor, limit, &page);
     return rc ? rc : RESP_PAGE(req, page, write_member);
@@ -287,7 +282,7 @@ static int project_members_put(pl_req_t *req)
     const char *role = NULL;
     if (pl_json_get_string(req, "role", true, 1, 32, &role))
         return PL_EINVAL;
-    THREAD_DB(db);
+    PL_DB_THREAD(db);
     pl_project_member_t m;
     int rc =
         pl_projects_member_put(db, &req->ctx, param(req, "project"), param(req, "user"), role, &m);
@@ -296,7 +291,7 @@ static int project_members_put(pl_req_t *req)
 
 static int project_members_remove(pl_req_t *req)
 {
-    THREAD_DB(db);
+    PL_DB_THREAD(db);
     int rc = pl_projects_member_remove(db, &req->ctx, param(req, "project"), param(req, "user"));
     return rc ? rc : pl_resp_status(req, 204);
 }
@@ -310,7 +305,7 @@ static int project_invite(pl_req_t *req)
         pl_auth_check_email(&req->ctx, "email", email_in, &email);
     if (pl_req_validated(req))
         return PL_EINVAL;
-    THREAD_DB(db);
+    PL_DB_THREAD(db);
     pl_invitation_t inv;
     int rc = pl_projects_invite(db, &req->ctx, param(req, "project"), email, role, &inv);
     return rc ? rc : pl_resp_object(req, 201, write_invitation, &inv);
@@ -325,7 +320,7 @@ static int envs_list(pl_req_t *req)
     int rc = pl_req_page_id(req, &limit, &cursor);
     if (rc)
         return rc;
-    THREAD_DB(db);
+    PL_DB_THREAD(db);
     pl_environment_page_t page;
     rc = pl_environments_list(db, &req->ctx, param(req, "project"), cursor, limit, &page);
     return rc ? rc : RESP_PAGE(req, page, write_environment);
@@ -338,7 +333,7 @@ static int envs_create(pl_req_t *req)
     get_slug(req, &slug);
     if (pl_req_validated(req))
         return PL_EINVAL;
-    THREAD_DB(db);
+    PL_DB_THREAD(db);
     pl_environment_t e;
     int rc = pl_environments_create(db, &req->ctx, param(req, "project"), name, slug, &e);
     return rc ? rc : pl_resp_object(req, 201, write_environment, &e);
@@ -346,7 +341,7 @@ static int envs_create(pl_req_t *req)
 
 static int envs_get(pl_req_t *req)
 {
-    THREAD_DB(db);
+    PL_DB_THREAD(db);
     pl_environment_t e;
     int rc = pl_environments_get(db, &req->ctx, param(req, "project"), param(req, "env"), &e);
     return rc ? rc : pl_resp_object(req, 200, write_environment, &e);
@@ -359,7 +354,7 @@ static int envs_update(pl_req_t *req)
     get_slug(req, &slug);
     if (pl_req_validated(req))
         return PL_EINVAL;
-    THREAD_DB(db);
+    PL_DB_THREAD(db);
     pl_environment_t e;
     int rc = pl_environments_update(db, &req->ctx, param(req, "project"), param(req, "env"), name,
                                     slug, &e);
@@ -368,7 +363,7 @@ static int envs_update(pl_req_t *req)
 
 static int envs_delete(pl_req_t *req)
 {
-    THREAD_DB(db);
+    PL_DB_THREAD(db);
     int rc = pl_environments_delete(db, &req->ctx, param(req, "project"), param(req, "env"));
     return rc ? rc : pl_resp_status(req, 204);
 }
@@ -380,7 +375,7 @@ static int env_members_list(pl_req_t *req)
     int rc = pl_req_page_id(req, &limit, &cursor);
     if (rc)
         return rc;
-    THREAD_DB(db);
+    PL_DB_THREAD(db);
     pl_project_member_page_t page;
     rc = pl_environments_members_list(db, &req->ctx, param(req, "project"), param(req, "env"),
                                       cursor, limit, &page);
@@ -392,7 +387,7 @@ static int env_members_put(pl_req_t *req)
     const char *role = NULL;
     if (pl_json_get_string(req, "role", true, 1, 32, &role))
         return PL_EINVAL;
-    THREAD_DB(db);
+    PL_DB_THREAD(db);
     pl_project_member_t m;
     int rc = pl_environments_member_put(db, &req->ctx, param(req, "project"), param(req, "env"),
                                         param(req, "user"), role, &m);
@@ -401,7 +396,7 @@ static int env_members_put(pl_req_t *req)
 
 static int env_members_remove(pl_req_t *req)
 {
-    THREAD_DB(db);
+    PL_DB_THREAD(db);
     int rc = pl_environments_member_remove(db, &req->ctx, param(req, "project"), param(req, "env"),
                                            param(req, "user"));
     return rc ? rc : pl_resp_status(req, 204);
@@ -418,7 +413,7 @@ static int secrets_list(pl_req_t *req)
         return rc;
     if (cursor && !pl_secrets_key_valid(cursor))
         return pl_req_fail(req, 400, "bad_request", "cursor is malformed.");
-    THREAD_DB(db);
+    PL_DB_THREAD(db);
     pl_secret_page_t page;
     rc = pl_secrets_list(db, &req->ctx, param(req, "project"), param(req, "env"), cursor, limit,
                          &page);
@@ -431,7 +426,7 @@ static int secrets_get(pl_req_t *req)
     const char *v = pl_req_query(req, "version");
     if (v && pl_parse_int64(v, 1, INT64_MAX, &version))
         return pl_req_fail(req, 400, "bad_request", "version must be a positive integer.");
-    THREAD_DB(db);
+    PL_DB_THREAD(db);
     pl_secret_t s;
     int rc = pl_secrets_read(db, &req->ctx, param(req, "project"), param(req, "env"),
                              param(req, "key"), version, &s);
@@ -464,7 +459,7 @@ static int secrets_put(pl_req_t *req)
         return PL_EINVAL;
     int64_t slot;
     const int64_t *match = if_match(req, &slot);
-    THREAD_DB(db);
+    PL_DB_THREAD(db);
     pl_secret_t s;
     int rc = pl_secrets_put(db, &req->ctx, param(req, "project"), param(req, "env"),
                             param(req, "key"), value, json_string_length(v), match, &s);
@@ -478,7 +473,7 @@ static int secrets_delete(pl_req_t *req)
 {
     int64_t slot;
     const int64_t *match = if_match(req, &slot);
-    THREAD_DB(db);
+    PL_DB_THREAD(db);
     int rc = pl_secrets_delete(db, &req->ctx, param(req, "project"), param(req, "env"),
                                param(req, "key"), match);
     return rc ? rc : pl_resp_status(req, 204);
@@ -494,7 +489,7 @@ static int secrets_export(pl_req_t *req)
         format = PL_SECRETS_JSON;
     else
         return pl_req_fail(req, 400, "bad_request", "format must be dotenv or json.");
-    THREAD_DB(db);
+    PL_DB_THREAD(db);
     pl_buf_t b;
     pl_buf_init(&b, 256u * 1024 * 1024);
     int rc = pl_secrets_export(db, &req->ctx, param(req, "project"), param(req, "env"), format, &b);
@@ -557,7 +552,7 @@ static int secrets_import(pl_req_t *req)
             items[n++] = (pl_secret_kv_t){key, json_string_value(val), json_string_length(val)};
         }
     }
-    THREAD_DB(db);
+    PL_DB_THREAD(db);
     int created = 0, updated = 0;
     int rc = pl_secrets_import(db, &req->ctx, param(req, "project"), param(req, "env"), items, n,
                                field, &created, &updated);

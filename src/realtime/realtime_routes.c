@@ -12,9 +12,7 @@
 
 static int ticket_response(pl_req_t *req, bool org)
 {
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     char token[64];
     int rc = pl_realtime_ticket_issue(db, &req->ctx, org, token);
     if (rc)
@@ -32,9 +30,7 @@ static int org_ticket(pl_req_t *req)
 /* The route's ?ticket= (dispatch calls it when no bearer token came). */
 static int redeem_org_ticket(pl_req_t *req, const char *ticket)
 {
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     return pl_realtime_ticket_redeem(db, &req->ctx, ticket, pl_req_param(req, "org"));
 }
 
@@ -62,9 +58,7 @@ static int org_stream(pl_req_t *req)
     pl_types_t types;
     if (pl_types_parse(&req->ctx, pl_req_query(req, "types"), &types))
         return PL_EINVAL;
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     pl_feed_t *feed;
     int rc = pl_realtime_open_org(db, &req->ctx, &types, last_event_id(req), &feed);
     return rc ? rc : respond_stream(req, feed);
@@ -87,9 +81,7 @@ static int activity(pl_req_t *req)
         return rc;
     if (cursor && pl_parse_int64(cursor, 1, INT64_MAX, &before))
         return pl_req_fail(req, 400, "bad_request", "cursor is malformed.");
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     pl_buf_t b;
     pl_buf_init(&b, 64 * 1024 * 1024);
     rc = pl_realtime_activity(db, &req->ctx, &types, since, before, limit, &b);

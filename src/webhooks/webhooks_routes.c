@@ -145,9 +145,7 @@ static int list(pl_req_t *req)
     int rc = pl_req_page_id(req, &limit, &cursor);
     if (rc)
         return rc;
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     page_t p = {req, json_array(), 0, limit, NULL};
     if ((rc = pl_webhooks_list(db, &req->ctx, owner(req), cursor, limit + 1, add_endpoint, &p))) {
         json_decref(p.list);
@@ -161,9 +159,7 @@ static int create(pl_req_t *req)
     pl_webhook_input_t in;
     if (parse_input(req, true, &in))
         return PL_EINVAL;
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     pl_webhook_t w;
     char secret[PL_WEBHOOK_SECRET_LEN];
     int rc = pl_webhooks_create(db, &req->ctx, owner(req), &in, &w, secret);
@@ -178,9 +174,7 @@ static int create(pl_req_t *req)
 
 static int get(pl_req_t *req)
 {
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     pl_webhook_t w;
     int rc = pl_webhooks_get(db, &req->ctx, owner(req), pl_req_param(req, "id"), &w);
     return rc ? rc : pl_resp_json(req, 200, endpoint_json(req, &w));
@@ -191,9 +185,7 @@ static int update(pl_req_t *req)
     pl_webhook_input_t in;
     if (parse_input(req, false, &in))
         return PL_EINVAL;
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     pl_webhook_t w;
     int rc = pl_webhooks_update(db, &req->ctx, owner(req), pl_req_param(req, "id"), &in, &w);
     return rc ? rc : pl_resp_json(req, 200, endpoint_json(req, &w));
@@ -201,18 +193,14 @@ static int update(pl_req_t *req)
 
 static int delete (pl_req_t *req)
 {
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     int rc = pl_webhooks_delete(db, &req->ctx, owner(req), pl_req_param(req, "id"));
     return rc ? rc : pl_resp_status(req, 204);
 }
 
 static int rotate_secret(pl_req_t *req)
 {
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     char secret[PL_WEBHOOK_SECRET_LEN];
     int rc = pl_webhooks_rotate_secret(db, &req->ctx, owner(req), pl_req_param(req, "id"), secret);
     if (rc)
@@ -224,9 +212,7 @@ static int rotate_secret(pl_req_t *req)
 
 static int send_test(pl_req_t *req)
 {
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     char id[PL_ID_LEN];
     int rc = pl_webhooks_send_test(db, &req->ctx, owner(req), pl_req_param(req, "id"), id);
     return rc ? rc : pl_resp_json(req, 202, json_pack("{s:s}", "delivery_id", id));
@@ -254,9 +240,7 @@ static int deliveries(pl_req_t *req)
     if (status && strcmp(status, "pending") && strcmp(status, "succeeded") &&
         strcmp(status, "failed"))
         return pl_req_fail(req, 400, "bad_request", "status must be pending, succeeded or failed.");
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     page_t p = {req, json_array(), 0, limit, NULL};
     rc = pl_webhooks_deliveries(db, &req->ctx, owner(req), pl_req_param(req, "id"), status, cursor,
                                 limit + 1, add_delivery, &p);
@@ -286,9 +270,7 @@ static void add_attempt(void *arg, const pl_webhook_attempt_t *t)
 
 static int delivery(pl_req_t *req)
 {
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     attempts_t at = {req, json_array()};
     pl_webhook_delivery_t d;
     int rc = pl_webhooks_delivery(db, &req->ctx, owner(req), pl_req_param(req, "id"),
@@ -306,9 +288,7 @@ static int delivery(pl_req_t *req)
 
 static int retry(pl_req_t *req)
 {
-    pl_db_t *db = pl_db_thread();
-    if (!db)
-        return PL_EDB;
+    PL_DB_THREAD(db);
     pl_webhook_delivery_t d;
     int rc = pl_webhooks_retry(db, &req->ctx, owner(req), pl_req_param(req, "id"),
                                pl_req_param(req, "delivery"), &d);
