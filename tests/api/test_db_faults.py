@@ -131,6 +131,18 @@ def test_unreachable_database_answers_503_with_retry_after(make_server, engine):
         r = s.post("/v1/auth/login", json={"email": "x@example.com", "password": "y" * 12})
         assert_problem(r, 503, "unavailable")
         assert int(r.headers["Retry-After"]) >= 1, r.headers
+    # the routes that need no sign-in answer the same, whichever module serves them
+    for method, path, body in (("POST", "/v1/auth/refresh", {"refresh_token": "x" * 43}),
+                               ("POST", "/v1/auth/register", {"email": "n@example.com",
+                                                              "password": "z" * 14,
+                                                              "name": "N"}),
+                               ("GET", "/v1/auth/providers", None),
+                               ("POST", "/v1/auth/password-reset/request",
+                                {"email": "n@example.com"}),
+                               ("POST", "/v1/auth/magic-link/request", {"email": "n@example.com"})):
+        r = s.request(method, path, json=body)
+        assert_problem(r, 503, "unavailable")
+        assert int(r.headers["Retry-After"]) >= 1, (path, r.headers)
     assert s.get("/healthz").status_code == 200
 
 
