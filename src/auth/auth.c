@@ -288,11 +288,11 @@ int pl_auth_authenticate(pl_db_t *db, pl_ctx_t *ctx, const char *tok, size_t len
         return unauthenticated(ctx, "invalid_token", "The access token is not valid.");
     }
     /* row-level security lets a user see their own memberships across
-     * orgs. With early, the context is set before the session is read, so
-     * that what early asks for sees them (a request whose session fails
-     * ends with nothing read); without, after: the session read alone then
-     * travels without it. */
-    int rc = early ? pl_db_set_context(db, "app.user_id", c.sub) : PL_OK;
+     * orgs: the session check sets the user's context as it reads the
+     * session (sessions and users are not filtered), so that what follows
+     * it, early's prefetches too, sees them (a request whose session fails
+     * ends with nothing read) */
+    int rc = pl_db_set_context_by_next(db, "app.user_id", c.sub);
     if (rc)
         return rc;
     if (early)
@@ -324,7 +324,7 @@ int pl_auth_authenticate(pl_db_t *db, pl_ctx_t *ctx, const char *tok, size_t len
     p->mfa_enabled = s.user.mfa_enabled;
     p->user_created_at = s.user.created_at;
     p->orgs_version = s.orgs_version;
-    return early ? PL_OK : pl_db_set_context(db, "app.user_id", c.sub);
+    return PL_OK;
 }
 
 /* ---- sessions ---- */

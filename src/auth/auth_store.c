@@ -145,7 +145,7 @@ static const char sql_session_insert[] =
 static const char sql_session_state[] =
     "SELECT s.revoked_at, s.expires_at, s.last_used_at, s.created_at, u.disabled_at IS NOT NULL, "
     "u.is_admin, u.email, u.name, u.email_verified, u.mfa_enabled, u.created_at, u.orgs_version, "
-    "u.locale FROM sessions s "
+    "u.locale, set_config('app.user_id', CAST($2 AS TEXT), true) FROM sessions s "
     "JOIN users u ON u.id = s.user_id WHERE s.id = $1 AND s.user_id = $2";
 static const char sql_session_touch[] = "UPDATE sessions SET last_used_at = $2 WHERE id = $1";
 static const char sql_session_extend[] =

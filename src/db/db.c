@@ -414,6 +414,22 @@ int pl_db_set_context(pl_db_t *db, const char *key, const char *value)
     return pl_stmt_defer(st);
 }
 
+int pl_db_set_context_by_next(pl_db_t *db, const char *key, const char *value)
+{
+    if (pl_db_engine() != PL_DB_POSTGRES)
+        return PL_OK;
+    if (!db->ops->defer_applied)
+        return pl_db_set_context(db, key, value);
+    pl_stmt_t *st = pl_db_prepare(db, sql_set_context);
+    if (!st)
+        return PL_EDB;
+    pl_stmt_bind_text(st, 1, key);
+    pl_stmt_bind_text(st, 2, value);
+    int rc = db->ops->defer_applied(st);
+    pl_stmt_reset(st);
+    return rc;
+}
+
 int pl_db_finish(pl_db_t *db, int rc)
 {
     if (rc == PL_OK)

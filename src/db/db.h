@@ -98,6 +98,14 @@ void pl_db_keep_on_error(pl_db_t *db);
  * app.org_id, app.user_id, app.invitation_token. */
 int pl_db_set_context(pl_db_t *db, const char *key, const char *value);
 
+/* pl_db_set_context for the statement about to run when it sets key itself:
+ * its SQL selects set_config(key, value, true) (on SQLite a function that
+ * only answers the value). The setting then holds for the statements after
+ * it as pl_db_set_context's would, without a statement of its own. Only for
+ * a statement that row-level security does not filter (the setting is made
+ * as its rows are read). */
+int pl_db_set_context_by_next(pl_db_t *db, const char *key, const char *value);
+
 /* Ends a write transaction by outcome: commits when rc is PL_OK (returning
  * the commit's error, if any), else rolls back and returns rc. */
 int pl_db_finish(pl_db_t *db, int rc);
@@ -302,6 +310,9 @@ typedef struct pl_db_ops {
     int64_t (*changes)(pl_stmt_t *st); /* rows affected by the last completed run */
     /* Optional: queues a bound statement (pl_stmt_defer); NULL runs it now. */
     int (*defer)(pl_stmt_t *st);
+    /* Optional: queues a bound context setting that the next statement makes
+     * itself (pl_db_set_context_by_next); NULL: defer runs it. */
+    int (*defer_applied)(pl_stmt_t *st);
     /* Optional: pl_stmt_prefetch; NULL: prefetching does nothing. */
     void (*prefetch)(pl_stmt_t *st);
 } pl_db_ops_t;

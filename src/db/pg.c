@@ -37,6 +37,8 @@ typedef struct {
     pl_stmt_t *st;
     char **values; /* a copy of the binds at the time it was deferred */
     bool prefetch; /* pl_stmt_prefetch: sent after the statement, answer kept */
+    bool applied;  /* the next statement makes this setting itself: not sent
+                    * with it (pl_db_set_context_by_next), only after */
 } pg_deferred_t;
 
 #define MAX_DEFERRED 8
@@ -406,7 +408,7 @@ static int pipeline(pl_db_t *db, pl_stmt_t *st, const char *tail, bool wait, PGr
     }
     for (int i = 0; sent && i < pc->ndeferred; i++) {
         pg_deferred_t *d = &pc->deferred[i];
-        if (d->prefetch)
+        if (d->prefetch || (d->applied && st))
             continue;
         sent = send_stmt(c, d->st, (const char *const *)d->values) == 1;
         nq++;
@@ -453,6 +455,7 @@ static int pipeline(pl_db_t *db, pl_stmt_t *st, const char *tail, bool wait, PGr
     for (int i = 0; i < pc->ndeferred; i++) {
         pg_deferred_t *d = &pc->deferred[i];
         if (pc->lazy && !d->prefetch) {
+            d->applied = false; /* made by this pipeline's statement: sent from now on */
             pc->deferred[kept++] = *d;
         } else {
             pg_stmt_t *ps = d->st->impl;
@@ -806,6 +809,7 @@ static int execute(pl_stmt_t *st, PGresult **out)
                         pg_stmt_t *dps = pc->deferred[i].st->impl;
                         saved[i].st = pc->deferred[i].st;
                         saved[i].prefetch = pc->deferred[i].prefetch;
+                        saved[i].applied = pc->deferred[i].applied;
                         saved[i].values = pl_xcalloc((size_t)dps->nparams + 1, sizeof(char *));
                         for (int k = 0; k < dps->nparams; k++)
                             saved[i].values[k] = pc->deferred[i].values[k]
@@ -882,6 +886,7 @@ static void enqueue(pg_conn_t *pc, pl_stmt_t *st, bool prefetch)
     pg_deferred_t *d = &pc->deferred[pc->ndeferred++];
     d->st = st;
     d->prefetch = prefetch;
+    d->applied = false;
     d->values = pl_xcalloc((size_t)ps->nparams + 1, sizeof(char *));
     for (int k = 0; k < ps->nparams; k++) {
         d->values[k] = ps->values[k];
@@ -903,8 +908,9 @@ static void pq_prefetch(pl_stmt_t *st)
     enqueue(pc, st, true);
 }
 
-/* Queues st to run before the next statement that needs an answer. */
-static int pq_defer(pl_stmt_t *st)
+/* Queues st to run before the next statement that needs an answer;
+ * applied: that statement makes the setting st makes (lazy scopes only). */
+static int defer(pl_stmt_t *st, bool applied)
 {
     pg_conn_t *pc = PC(st->db);
     pg_stmt_t *ps = st->impl;
@@ -921,6 +927,7 @@ static int pq_defer(pl_stmt_t *st)
                     d->values[k] = ps->values[k];
                     ps->values[k] = NULL; /* moved */
                 }
+                d->applied = applied;
                 return PL_OK;
             }
         }
@@ -933,9 +940,25 @@ static int pq_defer(pl_stmt_t *st)
             return rc;
     }
     enqueue(pc, st, false);
+    pc->deferred[pc->ndeferred - 1].applied = applied && pc->lazy;
     if (pc->tx_sent && !ps->readonly)
         pc->wrote = true;
     return PL_OK;
+}
+
+static int pq_defer(pl_stmt_t *st)
+{
+    return defer(st, false);
+}
+
+/* A setting the next statement makes itself: in a transaction it holds to
+ * the end, so nothing is queued; in a lazy scope it is queued for the
+ * statements after that one. */
+static int pq_defer_applied(pl_stmt_t *st)
+{
+    pg_conn_t *pc = PC(st->db);
+    settle(st->db);
+    return pc->lazy ? defer(st, true) : PL_OK;
 }
 
 static const char *value(pl_stmt_t *st, int col)
@@ -1010,6 +1033,7 @@ const pl_db_ops_t pl_db_pg_ops = {
     .reset = pq_reset,
     .changes = pq_changes,
     .defer = pq_defer,
+    .defer_applied = pq_defer_applied,
     .prefetch = pq_prefetch,
 };
 

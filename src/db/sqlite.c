@@ -172,6 +172,15 @@ static void owner_only(const char *path)
     pthread_mutex_unlock(&mu);
 }
 
+/* set_config(key, value, is_local), PostgreSQL's, for SQL both engines run
+ * (a statement that sets the tenant context itself: pl_db_set_context_by_next);
+ * SQLite has no row-level security, so it only answers the value. */
+static void fn_set_config(sqlite3_context *c, int argc, sqlite3_value **argv)
+{
+    PL_UNUSED(argc);
+    sqlite3_result_value(c, argv[1]);
+}
+
 static int lite_open(pl_db_t *db, const pl_db_config_t *cfg)
 {
     pthread_once(&lite_once, lite_global_config);
@@ -189,6 +198,11 @@ static int lite_open(pl_db_t *db, const pl_db_config_t *cfg)
     }
     sqlite3_extended_result_codes(conn, 1);
     sqlite3_busy_timeout(conn, cfg->busy_timeout_ms);
+    if (sqlite3_create_function(conn, "set_config", 3, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
+                                fn_set_config, NULL, NULL) != SQLITE_OK) {
+        pl_log("error", "sqlite: cannot add set_config: %s", sqlite3_errmsg(conn));
+        goto out;
+    }
     db->conn = conn;
     /* busy_timeout first: switching to WAL takes a lock another process may
      * hold for a moment. */

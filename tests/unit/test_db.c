@@ -390,6 +390,18 @@ static void test_read_scope(void **state)
     assert_int_equal(pl_stmt_step(st), 1);
     assert_string_equal(pl_stmt_col_text(st, 0), pg ? "two" : "none");
     pl_stmt_reset(st);
+    /* a statement that makes the setting itself: the ones after it see it */
+    assert_int_equal(pl_db_set_context_by_next(db, "app.t_ctx", "three"), PL_OK);
+    st = pl_db_prepare(db, "SELECT set_config('app.t_ctx', 'three', true)");
+    assert_int_equal(pl_stmt_step(st), 1);
+    assert_string_equal(pl_stmt_col_text(st, 0), "three");
+    pl_stmt_reset(st);
+    for (int i = 0; i < 2; i++) {
+        st = pl_db_prepare(db, sql_ctx);
+        assert_int_equal(pl_stmt_step(st), 1);
+        assert_string_equal(pl_stmt_col_text(st, 0), pg ? "three" : "none");
+        pl_stmt_reset(st);
+    }
     /* no BEGIN went out: each read is its own transaction (now() is the
      * transaction's start, the same for every statement of one) */
     char first[64] = "";
@@ -407,7 +419,7 @@ static void test_read_scope(void **state)
     assert_int_equal(insert_item(db, 1, "one", 1, true), 1);
     st = pl_db_prepare(db, sql_ctx);
     assert_int_equal(pl_stmt_step(st), 1);
-    assert_string_equal(pl_stmt_col_text(st, 0), pg ? "two" : "none");
+    assert_string_equal(pl_stmt_col_text(st, 0), pg ? "three" : "none");
     pl_stmt_reset(st);
     assert_int_equal(pl_db_scope_end(db, false), PL_OK);
     assert_false(pl_db_in_tx(db));
