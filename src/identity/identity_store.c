@@ -10,11 +10,6 @@ static int run(pl_stmt_t *st)
     return rc < 0 ? rc : PL_OK;
 }
 
-static const char *col(pl_stmt_t *st, pl_arena_t *a, int i)
-{
-    return pl_stmt_col_is_null(st, i) ? NULL : pl_stmt_col_dup(st, a, i);
-}
-
 /* ---- providers ---- */
 
 #define IDP_COLS                                                                                   \
@@ -23,15 +18,15 @@ static const char *col(pl_stmt_t *st, pl_arena_t *a, int i)
 
 static void read_idp(pl_arena_t *a, pl_stmt_t *st, pl_idp_t *p)
 {
-    p->key = col(st, a, 0);
-    p->type = col(st, a, 1);
-    p->name = col(st, a, 2);
-    p->issuer = col(st, a, 3);
-    p->client_id = col(st, a, 4);
-    p->scopes = col(st, a, 5);
-    p->authorization_url = col(st, a, 6);
-    p->token_url = col(st, a, 7);
-    p->userinfo_url = col(st, a, 8);
+    p->key = pl_stmt_col_dup(st, a, 0);
+    p->type = pl_stmt_col_dup(st, a, 1);
+    p->name = pl_stmt_col_dup(st, a, 2);
+    p->issuer = pl_stmt_col_dup(st, a, 3);
+    p->client_id = pl_stmt_col_dup(st, a, 4);
+    p->scopes = pl_stmt_col_dup(st, a, 5);
+    p->authorization_url = pl_stmt_col_dup(st, a, 6);
+    p->token_url = pl_stmt_col_dup(st, a, 7);
+    p->userinfo_url = pl_stmt_col_dup(st, a, 8);
     p->created_at = pl_stmt_col_int64(st, 9);
     p->updated_at = pl_stmt_col_int64(st, 10);
 }
@@ -70,7 +65,7 @@ int pl_idstore_idp_get(pl_db_t *db, pl_arena_t *a, const char *key, pl_idp_t *ou
     if (rc == 1) {
         read_idp(a, st, out);
         if (secret_sealed)
-            *secret_sealed = col(st, a, 11);
+            *secret_sealed = pl_stmt_col_dup(st, a, 11);
     }
     return pl_stmt_one_done(st, rc);
 }
@@ -142,11 +137,11 @@ int pl_idstore_state_take(pl_db_t *db, pl_arena_t *a, const char *hash, int64_t 
     pl_stmt_bind_int64(st, 2, now);
     int rc = pl_stmt_step(st);
     if (rc == 1) {
-        out->provider_key = col(st, a, 0);
-        out->org_id = col(st, a, 1);
-        out->nonce = col(st, a, 2);
-        out->code_verifier = col(st, a, 3);
-        out->redirect_to = col(st, a, 4);
+        out->provider_key = pl_stmt_col_dup(st, a, 0);
+        out->org_id = pl_stmt_col_dup(st, a, 1);
+        out->nonce = pl_stmt_col_dup(st, a, 2);
+        out->code_verifier = pl_stmt_col_dup(st, a, 3);
+        out->redirect_to = pl_stmt_col_dup(st, a, 4);
     }
     return pl_stmt_one_done(st, rc);
 }
@@ -172,9 +167,9 @@ int pl_idstore_code_take(pl_db_t *db, pl_arena_t *a, const char *hash, int64_t n
     pl_stmt_bind_int64(st, 2, now);
     int rc = pl_stmt_step(st);
     if (rc == 1) {
-        *user_id = col(st, a, 0);
-        *method = col(st, a, 1);
-        *created_org_id = col(st, a, 2);
+        *user_id = pl_stmt_col_dup(st, a, 0);
+        *method = pl_stmt_col_dup(st, a, 1);
+        *created_org_id = pl_stmt_col_dup(st, a, 2);
     }
     return pl_stmt_one_done(st, rc);
 }
@@ -227,8 +222,8 @@ int pl_idstore_identity_find(pl_db_t *db, pl_arena_t *a, const char *provider, c
     pl_stmt_bind_text(st, 2, subject);
     int rc = pl_stmt_step(st);
     if (rc == 1) {
-        *id = col(st, a, 0);
-        *user_id = col(st, a, 1);
+        *id = pl_stmt_col_dup(st, a, 0);
+        *user_id = pl_stmt_col_dup(st, a, 1);
     }
     return pl_stmt_one_done(st, rc);
 }
@@ -258,8 +253,8 @@ int pl_idstore_identity_touch(pl_db_t *db, const char *id, const char *email, in
 
 static void read_identity(pl_arena_t *a, pl_stmt_t *st, pl_identity_t *i)
 {
-    i->id = col(st, a, 0);
-    const char *p = col(st, a, 1);
+    i->id = pl_stmt_col_dup(st, a, 0);
+    const char *p = pl_stmt_col_dup(st, a, 1);
     if (p && !strncmp(p, "sso:", 4)) {
         i->provider = "sso";
         i->org_id = p + 4;
@@ -267,7 +262,7 @@ static void read_identity(pl_arena_t *a, pl_stmt_t *st, pl_identity_t *i)
         i->provider = p;
         i->org_id = NULL;
     }
-    i->email = col(st, a, 2);
+    i->email = pl_stmt_col_dup(st, a, 2);
     i->created_at = pl_stmt_col_int64(st, 3);
     i->last_used_at = pl_stmt_col_is_null(st, 4) ? 0 : pl_stmt_col_int64(st, 4);
 }
@@ -359,15 +354,15 @@ int pl_idstore_sso_get(pl_db_t *db, pl_arena_t *a, const char *org_id, pl_sso_t 
     int rc = pl_stmt_step(st);
     if (rc == 1) {
         memset(out, 0, sizeof(*out));
-        out->issuer = col(st, a, 0);
-        out->client_id = col(st, a, 1);
-        out->default_role = col(st, a, 2);
+        out->issuer = pl_stmt_col_dup(st, a, 0);
+        out->client_id = pl_stmt_col_dup(st, a, 1);
+        out->default_role = pl_stmt_col_dup(st, a, 2);
         out->enforce = pl_stmt_col_bool(st, 3);
         out->join_by_email_domain = pl_stmt_col_bool(st, 4);
         out->created_at = pl_stmt_col_int64(st, 5);
         out->updated_at = pl_stmt_col_int64(st, 6);
         if (secret_sealed)
-            *secret_sealed = col(st, a, 7);
+            *secret_sealed = pl_stmt_col_dup(st, a, 7);
     }
     return pl_stmt_one_done(st, rc);
 }
@@ -403,7 +398,7 @@ int pl_idstore_sso_domains(pl_db_t *db, pl_arena_t *a, const char *org_id, pl_ss
     while ((rc = pl_stmt_step(st)) == 1) {
         if (out->ndomains == PL_SSO_DOMAINS_MAX)
             continue;
-        out->domains[out->ndomains] = col(st, a, 0);
+        out->domains[out->ndomains] = pl_stmt_col_dup(st, a, 0);
         out->approved[out->ndomains++] = !pl_stmt_col_is_null(st, 1);
     }
     pl_stmt_reset(st);
@@ -438,7 +433,7 @@ int pl_idstore_sso_domain_owner(pl_db_t *db, pl_arena_t *a, const char *domain, 
     pl_stmt_bind_text(st, 1, domain);
     int rc = pl_stmt_step(st);
     if (rc == 1) {
-        *org_id = col(st, a, 0);
+        *org_id = pl_stmt_col_dup(st, a, 0);
         *approved = !pl_stmt_col_is_null(st, 1);
     }
     return pl_stmt_one_done(st, rc);
