@@ -327,6 +327,7 @@ struct pl_db {
     bool holds_writer;   /* SQLite: this connection holds the process's writer turn */
     unsigned stmt_seq;   /* PostgreSQL prepared statement names */
     pl_stmt_t **buckets; /* statement cache, chained by SQL text hash */
+    pl_stmt_t **by_addr; /* the same, the last one seen per SQL address slot */
     unsigned nstmts;
     char errmsg[256];
     char conflict[128];

@@ -313,7 +313,9 @@ static void access_log(pl_req_t *req)
 {
     char ts[32];
     pl_time_format(pl_now_ms(), ts);
-    double ms = (double)(pl_monotonic_us() - req->start_us) / 1000.0;
+    long long us = (long long)(pl_monotonic_us() - req->start_us);
+    if (us < 0)
+        us = 0;
     char line[1024];
     pl_buf_t b = {line, 0, sizeof(line), sizeof(line) - 1};
     /* a stack buffer: pl_buf never grows past max, so no realloc happens */
@@ -323,11 +325,12 @@ static void access_log(pl_req_t *req)
                    ts, req->method_name);
     size_t plen = strlen(req->path);
     pl_buf_append_json_escaped(&b, req->path, plen > 256 ? 256 : plen);
-    pl_buf_appendf(&b,
-                   "\",\"route\":\"%s\",\"status\":%d,\"duration_ms\":%.3f,\"request_id\":\"%s\","
-                   "\"ip\":\"%s\",\"bytes\":%zu",
-                   req->route ? req->route->path : "", req->status, ms, req->request_id,
-                   req->client_ip, req->resp_len);
+    pl_buf_appendf(
+        &b,
+        "\",\"route\":\"%s\",\"status\":%d,\"duration_ms\":%lld.%03lld,\"request_id\":\"%s\","
+        "\"ip\":\"%s\",\"bytes\":%zu",
+        req->route ? req->route->path : "", req->status, us / 1000, us % 1000, req->request_id,
+        req->client_ip, req->resp_len);
     if (req->ctx.principal.user_id[0])
         pl_buf_appendf(&b, ",\"user_id\":\"%s\"", req->ctx.principal.user_id);
     if (req->ctx.err.code)

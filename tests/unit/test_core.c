@@ -115,12 +115,34 @@ static void sha256_known_answer(void **state)
     assert_false(pl_ct_equal("abcd", "abce", 4));
 }
 
+/* pl_ct_equal compares eight bytes at a time: every length around the word
+ * size, a difference at every position, unaligned starts. */
+static void ct_equal_every_length_and_position(void **state)
+{
+    (void)state;
+    unsigned char a[80], b[81];
+    for (size_t i = 0; i < sizeof(a); i++)
+        a[i] = (unsigned char)(i * 37 + 11);
+    for (size_t n = 0; n <= 70; n++) {
+        memcpy(b + 1, a, n); /* b + 1: not aligned like a */
+        assert_true(pl_ct_equal(a, b + 1, n));
+        for (size_t k = 0; k < n; k++) {
+            b[1 + k] ^= 0x80;
+            assert_false(pl_ct_equal(a, b + 1, n));
+            b[1 + k] ^= 0x81;
+            assert_false(pl_ct_equal(a, b + 1, n));
+            b[1 + k] ^= 0x01;
+        }
+    }
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
         return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(arena_allocates_zeroed_and_runs_cleanups),
+        cmocka_unit_test(ct_equal_every_length_and_position),
         cmocka_unit_test(buf_respects_cap),
         cmocka_unit_test(json_escaping),
         cmocka_unit_test(time_format_rfc3339),
