@@ -111,7 +111,8 @@ int pl_db_set_context_by_next(pl_db_t *db, const char *key, const char *value);
 int pl_db_finish(pl_db_t *db, int rc);
 
 /* Prepares (or fetches from the cache) a statement for sql. sql must be a
- * string with static storage: the cache keys on its text. NULL on error. */
+ * string with static storage: the cache keys on its address, then its text.
+ * NULL on error. */
 pl_stmt_t *pl_db_prepare(pl_db_t *db, const char *sql);
 
 /* A statement for SQL built at run time (from validated names; values are
