@@ -275,7 +275,7 @@ void pl_auth_touch_session(pl_db_t *db, const char *session_id)
 }
 
 int pl_auth_authenticate(pl_db_t *db, pl_ctx_t *ctx, const char *tok, size_t len, bool *touch,
-                         pl_auth_early_fn early, void *arg)
+                         const char *org_ref, pl_auth_early_fn early, void *arg)
 {
     *touch = false;
     pl_jwt_claims_t c;
@@ -298,7 +298,7 @@ int pl_auth_authenticate(pl_db_t *db, pl_ctx_t *ctx, const char *tok, size_t len
     if (early)
         early(db, c.sub, arg);
     pl_session_state_t s;
-    rc = pl_store_session_state(db, ctx->arena, c.sid, c.sub, &s);
+    rc = pl_store_session_state(db, ctx->arena, c.sid, c.sub, org_ref, &s, &ctx->path_org);
     if (rc == PL_ENOTFOUND)
         return unauthenticated(ctx, "session_revoked", "The session has ended.");
     if (rc)

@@ -99,9 +99,11 @@ typedef struct {
  * when not NULL, runs once the token's signature and expiry check out,
  * with its user and arg, before the session is read: what it prefetches
  * (pl_stmt_prefetch) travels with that read. */
+/* org_ref, when not NULL, is the organization an org route names (id or
+ * slug): its row is read with the session, into ctx->path_org. */
 typedef void (*pl_auth_early_fn)(pl_db_t *db, const char *user_id, void *arg);
 int pl_auth_authenticate(pl_db_t *db, pl_ctx_t *ctx, const char *token, size_t len, bool *touch,
-                         pl_auth_early_fn early, void *arg);
+                         const char *org_ref, pl_auth_early_fn early, void *arg);
 /* Records the session's last use now (best effort: errors are dropped). */
 void pl_auth_touch_session(pl_db_t *db, const char *session_id);
 

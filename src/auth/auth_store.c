@@ -142,11 +142,23 @@ int pl_store_user_orgs(pl_db_t *db, const char *user_id,
 static const char sql_session_insert[] =
     "INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, ip, user_agent) "
     "VALUES ($1, $2, $3, $3, $4, $5, $6)";
+#define SESSION_STATE_COLS                                                                         \
+    "SELECT s.revoked_at, s.expires_at, s.last_used_at, s.created_at, u.disabled_at IS NOT NULL, " \
+    "u.is_admin, u.email, u.name, u.email_verified, u.mfa_enabled, u.created_at, u.orgs_version, " \
+    "u.locale, set_config('app.user_id', CAST($2 AS TEXT), true)"
+#define SESSION_STATE_FROM  "FROM sessions s JOIN users u ON u.id = s.user_id "
+#define SESSION_STATE_WHERE "WHERE s.id = $1 AND s.user_id = $2"
 static const char sql_session_state[] =
-    "SELECT s.revoked_at, s.expires_at, s.last_used_at, s.created_at, u.disabled_at IS NOT NULL, "
-    "u.is_admin, u.email, u.name, u.email_verified, u.mfa_enabled, u.created_at, u.orgs_version, "
-    "u.locale, set_config('app.user_id', CAST($2 AS TEXT), true) FROM sessions s "
-    "JOIN users u ON u.id = s.user_id WHERE s.id = $1 AND s.user_id = $2";
+    SESSION_STATE_COLS " " SESSION_STATE_FROM SESSION_STATE_WHERE;
+/* An org route's: the organization its path names, by id or by slug
+ * (organizations are not filtered by row-level security) */
+#define SESSION_ORG_COLS                                                                           \
+    SESSION_STATE_COLS ", o.id, o.name, o.slug, o.personal, o.created_at, o.members_version, "     \
+                       "o.require_mfa "
+static const char sql_session_state_org_id[] = SESSION_ORG_COLS SESSION_STATE_FROM
+    "LEFT JOIN organizations o ON o.id = $3 " SESSION_STATE_WHERE;
+static const char sql_session_state_org_slug[] = SESSION_ORG_COLS SESSION_STATE_FROM
+    "LEFT JOIN organizations o ON o.slug = $3 " SESSION_STATE_WHERE;
 static const char sql_session_touch[] = "UPDATE sessions SET last_used_at = $2 WHERE id = $1";
 static const char sql_session_extend[] =
     "UPDATE sessions SET last_used_at = $2, expires_at = $3 WHERE id = $1";
@@ -177,13 +189,35 @@ int pl_store_session_insert(pl_db_t *db, const pl_session_t *s)
     return run(st);
 }
 
-int pl_store_session_state(pl_db_t *db, pl_arena_t *a, const char *session_id, const char *user_id,
-                           pl_session_state_t *out)
+static void read_org_row(pl_stmt_t *st, pl_arena_t *a, int col, pl_org_row_t *org)
 {
-    PL_PREPARE(st, db, sql_session_state);
+    org->read = true;
+    org->found = !pl_stmt_col_is_null(st, col);
+    if (!org->found)
+        return;
+    org->id = pl_stmt_col_dup(st, a, col);
+    org->name = pl_stmt_col_dup(st, a, col + 1);
+    org->slug = pl_stmt_col_dup(st, a, col + 2);
+    org->personal = pl_stmt_col_bool(st, col + 3);
+    org->created_at = pl_stmt_col_int64(st, col + 4);
+    org->members_version = pl_stmt_col_int64(st, col + 5);
+    org->require_mfa = pl_stmt_col_bool(st, col + 6);
+}
+
+int pl_store_session_state(pl_db_t *db, pl_arena_t *a, const char *session_id, const char *user_id,
+                           const char *org_ref, pl_session_state_t *out, pl_org_row_t *org)
+{
+    PL_PREPARE(st, db,
+               !org_ref                 ? sql_session_state
+               : pl_uuid_valid(org_ref) ? sql_session_state_org_id
+                                        : sql_session_state_org_slug);
     pl_stmt_bind_text(st, 1, session_id);
     pl_stmt_bind_text(st, 2, user_id);
+    if (org_ref)
+        pl_stmt_bind_text(st, 3, org_ref);
     int rc = pl_stmt_step(st);
+    if (rc == 1 && org_ref)
+        read_org_row(st, a, 14, org);
     if (rc == 1) {
         out->revoked_at = pl_stmt_col_is_null(st, 0) ? 0 : pl_stmt_col_int64(st, 0);
         out->expires_at = pl_stmt_col_int64(st, 1);

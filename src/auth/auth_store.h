@@ -46,8 +46,10 @@ int pl_store_user_orgs(pl_db_t *db, const char *user_id,
                        void (*fn)(void *arg, const pl_auth_org_t *o), void *arg);
 
 int pl_store_session_insert(pl_db_t *db, const pl_session_t *s);
+/* The session and its user; with org_ref (an id or a slug), that
+ * organization's row too, in the same statement (org->read; org->found). */
 int pl_store_session_state(pl_db_t *db, pl_arena_t *a, const char *session_id, const char *user_id,
-                           pl_session_state_t *out);
+                           const char *org_ref, pl_session_state_t *out, pl_org_row_t *org);
 int pl_store_session_touch(pl_db_t *db, const char *session_id, int64_t now);
 int pl_store_session_extend(pl_db_t *db, const char *session_id, int64_t now, int64_t expires_at);
 /* Revokes one live session of user; PL_ENOTFOUND when there is none. */

@@ -74,10 +74,24 @@ typedef struct {
     const char *route_user;   /* its {user} parameter, or NULL */
 } pl_tenant_t;
 
+/* The organization an org route's path names, as the session check read it
+ * in its own statement (one statement, not two: on PostgreSQL a statement
+ * costs about as much as the work). pl_orgs_resolve starts from it. */
+typedef struct {
+    bool read;                    /* the session check looked for it */
+    bool found;                   /* and it exists */
+    const char *id, *name, *slug; /* arena strings */
+    bool personal;
+    int64_t created_at;
+    int64_t members_version;
+    bool require_mfa;
+} pl_org_row_t;
+
 typedef struct pl_ctx {
     pl_arena_t *arena;
     pl_principal_t principal;
     pl_tenant_t tenant;
+    pl_org_row_t path_org;  /* org routes authenticated by a session */
     const char *ip;         /* client address; "" for the system */
     const char *user_agent; /* valid UTF-8, capped; NULL when absent */
     const char *request_id; /* NULL for the system */

@@ -92,6 +92,12 @@ const char *pl_tcache_get(pl_tcache_t *c, const char *key, int64_t version, size
     return s->val;
 }
 
+bool pl_tcache_known(pl_tcache_t *c, const char *key)
+{
+    slot_t *s = slot_for(c, key);
+    return s && s->val && !strcmp(s->key, key);
+}
+
 void pl_tcache_put(pl_tcache_t *c, const char *key, int64_t version, const char *val, size_t len)
 {
     if (len > c->max_len)

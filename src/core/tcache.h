@@ -40,6 +40,10 @@ typedef struct {
  * response). */
 const char *pl_tcache_get(pl_tcache_t *c, const char *key, int64_t version, size_t *len);
 
+/* True when this thread's cache holds something under key, whatever its
+ * version: a hint of what the next pl_tcache_get is likely to find. */
+bool pl_tcache_known(pl_tcache_t *c, const char *key);
+
 /* Keeps a copy of val (len bytes) under (key, version), replacing whatever
  * shared its slot. Values over max_len and keys over PL_TCACHE_KEY_MAX are
  * not kept. */

@@ -116,8 +116,9 @@ int pl_dispatch_authorize(pl_req_t *req, pl_db_t *db)
         return rc ? answer(req, rc) : tenant_resolved(req, db);
     }
     bool org = route->auth == PL_AUTH_ORG;
-    if ((rc = pl_auth_authenticate(db, &req->ctx, tok, len, &touch, org ? prefetch_org : NULL,
-                                   org ? (void *)pl_req_param(req, "org") : NULL)))
+    const char *org_ref = org ? pl_req_param(req, "org") : NULL;
+    if ((rc = pl_auth_authenticate(db, &req->ctx, tok, len, &touch, org_ref,
+                                   org ? prefetch_org : NULL, (void *)org_ref)))
         return answer(req, rc);
     if (touch)
         pl_req_defer(req, touch_session, NULL);

@@ -6,6 +6,7 @@
 
 #include "core/crypto.h"
 #include "core/rows.h"
+#include "core/tcache.h"
 #include "orgs/orgs.h"
 #include "orgs/orgs_store.h"
 #include "platform/audit/audit.h"
@@ -17,6 +18,13 @@ int pl_orgs_invite_recipient_limit = 3;
 static int not_found(pl_ctx_t *ctx)
 {
     return pl_fail(ctx, 404, "not_found", "No such resource.");
+}
+
+/* A reference to an organization short enough to be an id or a slug (the
+ * shape of a valid one is the store's to match). */
+static bool ref_ok(const char *ref)
+{
+    return ref && strlen(ref) <= PL_ORGS_SLUG_MAX + 4;
 }
 
 /* ---- slugs ---- */
@@ -123,7 +131,7 @@ int pl_orgs_role(pl_db_t *db, pl_ctx_t *ctx, const char *org_id, const char *key
 int pl_orgs_lookup(pl_db_t *db, pl_arena_t *a, const char *ref, pl_org_t *out)
 {
     /* slugs never look like ids, so the shape of ref says which it is */
-    if (!ref || strlen(ref) > PL_ORGS_SLUG_MAX + 4)
+    if (!ref_ok(ref))
         return PL_ENOTFOUND;
     return pl_orgs_store_get(db, a, ref, pl_uuid_valid(ref), out);
 }
@@ -159,9 +167,7 @@ int pl_orgs_admin_enter(pl_db_t *db, pl_ctx_t *ctx, const char *org_ref)
     if (!ctx->principal.is_admin)
         return pl_fail(ctx, 403, "forbidden", "Only instance admins may read this.");
     pl_org_t o;
-    int rc = !org_ref || strlen(org_ref) > PL_ORGS_SLUG_MAX + 4
-                 ? PL_ENOTFOUND
-                 : pl_orgs_lookup(db, ctx->arena, org_ref, &o);
+    int rc = pl_orgs_lookup(db, ctx->arena, org_ref, &o);
     if (rc == PL_ENOTFOUND)
         return pl_fail(ctx, 404, "not_found", "No such organization.");
     if (!rc)
@@ -177,25 +183,85 @@ int pl_orgs_admin_enter(pl_db_t *db, pl_ctx_t *ctx, const char *org_ref)
 
 void pl_orgs_lookup_prefetch(pl_db_t *db, const char *ref)
 {
-    if (ref && strlen(ref) <= PL_ORGS_SLUG_MAX + 4)
+    if (ref_ok(ref))
         pl_orgs_store_prefetch(db, ref, pl_uuid_valid(ref));
+}
+
+/* The caller's role in an organization, by (user, reference), at the user's
+ * users.orgs_version: triggers move that version with every change to the
+ * user's memberships (joining, leaving, removal, a role change, the org's
+ * deletion), and the session check reads it in the request's snapshot, so a
+ * hit is exactly what memberships holds now, on every instance. The org row
+ * itself is read with the session every time (ctx->path_org: its settings
+ * and members_version move without the user's version); the value is
+ * "org_id role", and a hit counts only for the org the reference names now.
+ * Only members are kept. So an org route is one statement when the role is
+ * known, and the session check plus the org and role in one round trip
+ * when it is not. */
+static pl_tcache_t member_roles = PL_TCACHE_INIT(1024, 128);
+
+static bool role_key(char *key, size_t size, const char *user_id, const char *ref)
+{
+    int n = snprintf(key, size, "%s %s", user_id, ref);
+    return n > 0 && (size_t)n < size;
 }
 
 void pl_orgs_prefetch(pl_db_t *db, const char *ref, const char *user_id)
 {
-    if (ref && strlen(ref) <= PL_ORGS_SLUG_MAX + 4)
+    char key[PL_TCACHE_KEY_MAX + 1];
+    if (ref_ok(ref) &&
+        !(role_key(key, sizeof(key), user_id, ref) && pl_tcache_known(&member_roles, key)))
         pl_orgs_store_prefetch_with_role(db, ref, pl_uuid_valid(ref), user_id);
+}
+
+static void org_from_row(const pl_org_row_t *r, pl_org_t *o)
+{
+    *o = (pl_org_t){.id = r->id,
+                    .name = r->name,
+                    .slug = r->slug,
+                    .personal = r->personal,
+                    .created_at = r->created_at,
+                    .members_version = r->members_version,
+                    .require_mfa = r->require_mfa};
+}
+
+/* The org ref names and the caller's role in it (NULL: not a member). */
+static int org_and_role(pl_db_t *db, pl_ctx_t *ctx, const char *ref, pl_org_t *o, const char **role)
+{
+    const pl_principal_t *p = &ctx->principal;
+    const pl_org_row_t *row = &ctx->path_org;
+    char key[PL_TCACHE_KEY_MAX + 1];
+    bool keyed = role_key(key, sizeof(key), p->user_id, ref);
+    size_t len = 0;
+    const char *hit =
+        keyed && row->read ? pl_tcache_get(&member_roles, key, p->orgs_version, &len) : NULL;
+    if (hit) {
+        if (!row->found)
+            return PL_ENOTFOUND;
+        size_t idlen = strcspn(hit, " ");
+        if (idlen < len && strlen(row->id) == idlen && !strncmp(row->id, hit, idlen)) {
+            org_from_row(row, o);
+            *role = pl_arena_strndup(ctx->arena, hit + idlen + 1, len - idlen - 1);
+            return PL_OK;
+        }
+        /* the reference names another organization now: ask again */
+    }
+    bool by_id = pl_uuid_valid(ref);
+    int rc = pl_orgs_store_get_with_role(db, ctx->arena, ref, by_id, p->user_id, o, role);
+    if (!rc && *role && keyed) {
+        char val[128];
+        int n = snprintf(val, sizeof(val), "%s %s", o->id, *role);
+        if (n > 0 && (size_t)n < sizeof(val))
+            pl_tcache_put(&member_roles, key, p->orgs_version, val, (size_t)n);
+    }
+    return rc;
 }
 
 int pl_orgs_resolve(pl_db_t *db, pl_ctx_t *ctx, const char *ref, int perm_bit)
 {
     pl_org_t o;
     const char *role_key = NULL;
-    /* the org and the caller's role in one statement: one round trip */
-    int rc = !ref || strlen(ref) > PL_ORGS_SLUG_MAX + 4
-                 ? PL_ENOTFOUND
-                 : pl_orgs_store_get_with_role(db, ctx->arena, ref, pl_uuid_valid(ref),
-                                               ctx->principal.user_id, &o, &role_key);
+    int rc = ref_ok(ref) ? org_and_role(db, ctx, ref, &o, &role_key) : PL_ENOTFOUND;
     if (rc == PL_ENOTFOUND || (rc == PL_OK && !role_key))
         return not_found(ctx); /* non-members learn nothing, not even that it exists */
     if (rc || (rc = pl_orgs_enter(db, ctx, &o)))

@@ -375,6 +375,71 @@ def test_remove_member(srv, smtp_sink, alice):  # noqa: F811
     assert members(srv, alice.token, o["id"])[u.id]["role"] == "viewer"
 
 
+def _warm(srv, user, ref, n=16):
+    """Requests enough to pass through every HTTP thread of the server (each
+    keeps its own copy of what it learned of the caller's role)."""
+    for _ in range(n):
+        r = srv.get("/v1/orgs/" + ref, token=user.token)
+        assert r.status_code == 200, r.text
+
+
+def test_authorization_follows_every_change_at_once(srv, smtp_sink, alice):  # noqa: F811
+    """Every change to a membership, to the org's address or to the org itself
+    holds for the very next request, on every thread, by id and by slug."""
+    o = create_org(srv, alice, slug=unique_slug("at-once"))
+    u = add_member(srv, smtp_sink, alice, o["id"], role="admin")
+    refs = (o["id"], o["slug"])
+    for ref in refs:
+        _warm(srv, u, ref)
+        assert srv.get("/v1/orgs/" + ref, token=u.token).json()["role"] == "admin"
+    # A demotion: the next request of every thread has the new role.
+    r = srv.patch("/v1/orgs/%s/members/%s" % (o["id"], u.id), json={"role": "viewer"},
+                  token=alice.token)
+    assert r.status_code == 200, r.text
+    for _ in range(16):
+        for ref in refs:
+            assert srv.get("/v1/orgs/" + ref, token=u.token).json()["role"] == "viewer"
+            assert_problem(srv.get("/v1/orgs/%s/roles" % ref, token=u.token), 403, "forbidden")
+    # A new slug: the old one names nothing, the new one the same org.
+    new_slug = unique_slug("moved")
+    r = srv.patch("/v1/orgs/" + o["id"], json={"slug": new_slug}, token=alice.token)
+    assert r.status_code == 200, r.text
+    for _ in range(16):
+        assert_problem(srv.get("/v1/orgs/" + o["slug"], token=u.token), 404, "not_found")
+        assert srv.get("/v1/orgs/" + new_slug, token=u.token).json()["id"] == o["id"]
+    # The old slug taken by another org the member is in, with another role.
+    other = create_org(srv, alice, slug=o["slug"])
+    add_member(srv, smtp_sink, alice, other["id"], role="member", user=u)
+    for _ in range(16):
+        got = srv.get("/v1/orgs/" + o["slug"], token=u.token).json()
+        assert (got["id"], got["role"]) == (other["id"], "member"), got
+    # Settings the org row holds: seen by the next request.
+    _warm(srv, u, new_slug)
+    r = srv.patch("/v1/orgs/" + o["id"], json={"name": "Renamed at once"}, token=alice.token)
+    assert r.status_code == 200, r.text
+    for _ in range(16):
+        assert srv.get("/v1/orgs/" + new_slug, token=u.token).json()["name"] == "Renamed at once"
+    # The member list a member reads is the current one.
+    for _ in range(16):
+        members(srv, u.token, o["id"])
+    v = add_member(srv, smtp_sink, alice, o["id"], role="viewer")
+    for _ in range(16):
+        assert v.id in members(srv, u.token, o["id"])
+    # Removal, then deletion: 404 at once, by id and by slug.
+    r = srv.delete("/v1/orgs/%s/members/%s" % (o["id"], u.id), token=alice.token)
+    assert r.status_code == 204, r.text
+    for _ in range(16):
+        for ref in (o["id"], new_slug):
+            assert_problem(srv.get("/v1/orgs/" + ref, token=u.token), 404, "not_found")
+    _warm(srv, v, o["id"])
+    _warm(srv, v, new_slug)
+    r = srv.delete("/v1/orgs/" + o["id"], token=alice.token)
+    assert r.status_code == 204, r.text
+    for _ in range(16):
+        for ref in (o["id"], new_slug):
+            assert_problem(srv.get("/v1/orgs/" + ref, token=v.token), 404, "not_found")
+
+
 def test_slug_addresses_every_org_route(srv, alice):
     o = create_org(srv, alice, slug=unique_slug("by-slug"))
     base = "/v1/orgs/" + o["slug"]
