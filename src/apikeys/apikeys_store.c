@@ -93,8 +93,7 @@ int pl_apikeys_store_list(pl_db_t *db, pl_arena_t *a, const char *org_id, const 
             break;
         read_key(a, st, k);
     }
-    pl_stmt_reset(st);
-    return done_rc(rc);
+    return pl_stmt_list_done(st, rc);
 }
 
 static const char sql_revoke[] = "UPDATE api_keys SET revoked_at = $3 WHERE org_id = $1 AND "
@@ -135,8 +134,7 @@ int pl_apikeys_store_revoke_created_by(pl_db_t *db, pl_arena_t *a, const char *o
         }
         (*ids)[(*n)++] = pl_stmt_col_dup(st, a, 0);
     }
-    pl_stmt_reset(st);
-    return done_rc(rc);
+    return pl_stmt_list_done(st, rc);
 }
 
 static const char sql_touch[] =

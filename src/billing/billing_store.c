@@ -36,8 +36,7 @@ int pl_billing_store_version(pl_db_t *db, int64_t *out)
         if (!v || pl_parse_int64(v, 0, INT64_MAX, out))
             rc = PL_EDB; /* only this file writes the row */
     }
-    pl_stmt_reset(st);
-    return done_rc(rc);
+    return pl_stmt_list_done(st, rc);
 }
 
 static const char sql_bump[] =
@@ -447,8 +446,7 @@ int pl_billing_store_linked(pl_db_t *db, pl_arena_t *a, const char *after, pl_ro
             break;
         read_row(st, a, r);
     }
-    pl_stmt_reset(st);
-    return done_rc(rc);
+    return pl_stmt_list_done(st, rc);
 }
 
 /* ---- stored usage counters ---- */
@@ -498,8 +496,7 @@ int pl_billing_store_usage_get(pl_db_t *db, const char *org_id, const char *metr
     pl_stmt_bind_text(st, 2, metric);
     int rc = pl_stmt_step(st);
     *out = rc == 1 ? pl_stmt_col_int64(st, 0) : 0;
-    pl_stmt_reset(st);
-    return done_rc(rc);
+    return pl_stmt_list_done(st, rc);
 }
 
 /* ---- Stripe events ---- */

@@ -82,8 +82,7 @@ int pl_files_store_list(pl_db_t *db, pl_arena_t *a, const char *org_id, const ch
     *n = 0;
     while ((rc = pl_stmt_step(st)) == 1 && *n < limit)
         read_file(st, a, &items[(*n)++]);
-    pl_stmt_reset(st);
-    return done_rc(rc);
+    return pl_stmt_list_done(st, rc);
 }
 
 static const char sql_delete[] = "DELETE FROM files WHERE org_id = $1 AND id = $2";

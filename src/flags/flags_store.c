@@ -4,11 +4,6 @@
 #define PL_FLAGS_INTERNAL
 #include "flags/flags.h"
 
-static int done_rc(int rc)
-{
-    return rc < 0 ? rc : PL_OK;
-}
-
 /* ---- the version counter ---- */
 
 static const char sql_version[] = "SELECT value FROM kv WHERE key = 'flags_version'";
@@ -23,8 +18,7 @@ int pl_flags_store_version(pl_db_t *db, int64_t *out)
         if (!v || pl_parse_int64(v, 0, INT64_MAX, out))
             rc = PL_EDB; /* only this file writes the row */
     }
-    pl_stmt_reset(st);
-    return done_rc(rc);
+    return pl_stmt_list_done(st, rc);
 }
 
 /* The row lock this takes (PostgreSQL) also serialises flag writers, so
@@ -114,8 +108,7 @@ int pl_flags_store_list(pl_db_t *db, const char *after, int limit,
         read_flag(st, &f);
         fn(ctx, &f);
     }
-    pl_stmt_reset(st);
-    return done_rc(rc);
+    return pl_stmt_list_done(st, rc);
 }
 
 static const char sql_overrides_range[] =
@@ -134,8 +127,7 @@ int pl_flags_store_overrides(pl_db_t *db, const char *first, const char *last,
                                     pl_stmt_col_bool(st, 2)};
         fn(ctx, &o);
     }
-    pl_stmt_reset(st);
-    return done_rc(rc);
+    return pl_stmt_list_done(st, rc);
 }
 
 /* One statement, so PostgreSQL's READ COMMITTED still gives one view of
@@ -161,8 +153,7 @@ int pl_flags_store_all(pl_db_t *db,
             fn(ctx, &f, &o);
         }
     }
-    pl_stmt_reset(st);
-    return done_rc(rc);
+    return pl_stmt_list_done(st, rc);
 }
 
 /* ---- overrides ---- */

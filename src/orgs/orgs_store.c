@@ -151,8 +151,7 @@ static int org_rows(pl_stmt_t *st, pl_arena_t *a, pl_rows_t *out)
         const char *role = pl_stmt_col_text(st, 7);
         o->role = role && role[0] ? pl_arena_strdup(a, role) : NULL;
     }
-    pl_stmt_reset(st);
-    return done_rc(rc);
+    return pl_stmt_list_done(st, rc);
 }
 
 int pl_orgs_store_list_for_user(pl_db_t *db, pl_arena_t *a, const char *user_id, const char *after,
@@ -247,8 +246,7 @@ int pl_members_store_list(pl_db_t *db, pl_arena_t *a, const char *org_id, const 
             break;
         read_member(a, st, m);
     }
-    pl_stmt_reset(st);
-    return done_rc(rc);
+    return pl_stmt_list_done(st, rc);
 }
 
 static const char sql_member_set_role[] =
@@ -283,8 +281,7 @@ static int count_query(pl_stmt_t *st, int64_t *out)
 {
     int rc = pl_stmt_step(st);
     *out = rc == 1 ? pl_stmt_col_int64(st, 0) : 0;
-    pl_stmt_reset(st);
-    return done_rc(rc);
+    return pl_stmt_list_done(st, rc);
 }
 
 int pl_members_store_count_role(pl_db_t *db, const char *org_id, const char *role, int64_t *out)
@@ -367,8 +364,7 @@ int pl_roles_store_list(pl_db_t *db, pl_arena_t *a, const char *org_id, pl_rows_
             break;
         read_role(a, st, r);
     }
-    pl_stmt_reset(st);
-    return done_rc(rc);
+    return pl_stmt_list_done(st, rc);
 }
 
 int pl_roles_store_insert(pl_db_t *db, const char *org_id, const pl_role_row_t *r, int64_t now)
@@ -524,8 +520,7 @@ int pl_invitations_store_list(pl_db_t *db, pl_arena_t *a, const char *org_id, co
             break;
         read_inv(a, st, i);
     }
-    pl_stmt_reset(st);
-    return done_rc(rc);
+    return pl_stmt_list_done(st, rc);
 }
 
 int pl_invitations_store_set_status(pl_db_t *db, const char *org_id, const char *id,
@@ -614,8 +609,7 @@ int pl_teams_store_list(pl_db_t *db, pl_arena_t *a, const char *org_id, const ch
             break;
         read_team(a, st, t);
     }
-    pl_stmt_reset(st);
-    return done_rc(rc);
+    return pl_stmt_list_done(st, rc);
 }
 
 int pl_teams_store_rename(pl_db_t *db, const char *org_id, const char *id, const char *name,

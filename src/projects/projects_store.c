@@ -13,8 +13,7 @@ static int count_query(pl_stmt_t *st, int64_t *out)
 {
     int rc = pl_stmt_step(st);
     *out = rc == 1 ? pl_stmt_col_int64(st, 0) : 0;
-    pl_stmt_reset(st);
-    return done_rc(rc);
+    return pl_stmt_list_done(st, rc);
 }
 
 /* ---- projects ---- */
@@ -147,8 +146,7 @@ int pl_projects_store_list(pl_db_t *db, pl_arena_t *a, const char *org_id, const
             break;
         read_project(a, st, 0, r);
     }
-    pl_stmt_reset(st);
-    return done_rc(rc);
+    return pl_stmt_list_done(st, rc);
 }
 
 /* ---- project members ---- */
@@ -200,8 +198,7 @@ static int member_rows(pl_stmt_t *st, pl_arena_t *a, pl_rows_t *out)
             break;
         read_member(a, st, m);
     }
-    pl_stmt_reset(st);
-    return done_rc(rc);
+    return pl_stmt_list_done(st, rc);
 }
 
 int pl_project_members_store_roles(pl_db_t *db, pl_arena_t *a, const char *org_id,
@@ -409,8 +406,7 @@ int pl_environments_store_list(pl_db_t *db, pl_arena_t *a, const char *org_id,
         r->e.created_at = pl_stmt_col_int64(st, 4);
         r->grant = pl_stmt_col_dup(st, a, 5);
     }
-    pl_stmt_reset(st);
-    return done_rc(rc);
+    return pl_stmt_list_done(st, rc);
 }
 
 /* ---- environment members ---- */
@@ -548,8 +544,7 @@ static int secret_rows(pl_stmt_t *st, pl_arena_t *a, bool sealed, pl_rows_t *out
             break;
         read_secret(a, st, sealed, r);
     }
-    pl_stmt_reset(st);
-    return done_rc(rc);
+    return pl_stmt_list_done(st, rc);
 }
 
 int pl_secrets_store_list(pl_db_t *db, pl_arena_t *a, const char *org_id, const char *env_id,
@@ -660,8 +655,7 @@ int pl_secrets_store_all_versions(pl_db_t *db, pl_arena_t *a, const char *org_id
         r->version = pl_stmt_col_int64(st, 2);
         r->sealed = pl_stmt_col_dup(st, a, 3);
     }
-    pl_stmt_reset(st);
-    return done_rc(rc);
+    return pl_stmt_list_done(st, rc);
 }
 
 int pl_secrets_store_orgs(pl_db_t *db, pl_arena_t *a, pl_rows_t *out)
@@ -674,6 +668,5 @@ int pl_secrets_store_orgs(pl_db_t *db, pl_arena_t *a, pl_rows_t *out)
             break;
         *id = pl_stmt_col_dup(st, a, 0);
     }
-    pl_stmt_reset(st);
-    return done_rc(rc);
+    return pl_stmt_list_done(st, rc);
 }

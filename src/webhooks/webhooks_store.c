@@ -56,8 +56,7 @@ int pl_webhooks_store_lock_owner(pl_db_t *db, const char *org_id)
     snprintf(key, sizeof(key), "webhooks:%s", org_id ? org_id : "instance");
     pl_stmt_bind_text(st, 1, key);
     int rc = pl_stmt_step(st);
-    pl_stmt_reset(st);
-    return done_rc(rc);
+    return pl_stmt_list_done(st, rc);
 }
 
 static const char *const sql_count[2] =
@@ -68,8 +67,7 @@ int pl_webhooks_store_count(pl_db_t *db, const char *org_id, int64_t *out)
     PREPARE_OWNED(st, db, sql_count, org_id);
     int rc = pl_stmt_step(st);
     *out = rc == 1 ? pl_stmt_col_int64(st, 0) : 0;
-    pl_stmt_reset(st);
-    return done_rc(rc);
+    return pl_stmt_list_done(st, rc);
 }
 
 static const char sql_insert[] =
@@ -152,8 +150,7 @@ int pl_webhooks_store_list(pl_db_t *db, pl_arena_t *a, const char *org_id, const
         read_endpoint(st, a, &r);
         fn(arg, &r);
     }
-    pl_stmt_reset(st);
-    return done_rc(rc);
+    return pl_stmt_list_done(st, rc);
 }
 
 static const char *const sql_update[2] =
@@ -222,8 +219,7 @@ int pl_webhooks_store_sealed(pl_db_t *db, pl_arena_t *a, const char *org_id, pl_
         r->secret_sealed = pl_stmt_col_dup(st, a, 1);
         r->previous_sealed = pl_stmt_col_dup(st, a, 2);
     }
-    pl_stmt_reset(st);
-    return done_rc(rc);
+    return pl_stmt_list_done(st, rc);
 }
 
 static const char *const sql_set_failures[2] =
@@ -286,8 +282,7 @@ int pl_webhooks_store_subscribers(pl_db_t *db, const char *org_id,
     int rc;
     while ((rc = pl_stmt_step(st)) == 1)
         fn(arg, pl_stmt_col_text(st, 0), pl_stmt_col_text(st, 1));
-    pl_stmt_reset(st);
-    return done_rc(rc);
+    return pl_stmt_list_done(st, rc);
 }
 
 /* ---- deliveries ---- */
@@ -383,8 +378,7 @@ int pl_webhooks_store_delivery_list(pl_db_t *db, pl_arena_t *a, const char *org_
         read_delivery(st, a, &d);
         fn(arg, &d);
     }
-    pl_stmt_reset(st);
-    return done_rc(rc);
+    return pl_stmt_list_done(st, rc);
 }
 
 static const char *const sql_attempts[2] =
@@ -407,8 +401,7 @@ int pl_webhooks_store_attempts(pl_db_t *db, pl_arena_t *a, const char *org_id,
         };
         fn(arg, &t);
     }
-    pl_stmt_reset(st);
-    return done_rc(rc);
+    return pl_stmt_list_done(st, rc);
 }
 
 static const char *const sql_requeue[2] =
@@ -478,8 +471,7 @@ int pl_webhooks_store_leases(pl_db_t *db, const char *org_id, const char *endpoi
     pl_stmt_bind_text(st, 4, owner);
     int rc = pl_stmt_step(st);
     *count = rc == 1 ? pl_stmt_col_int64(st, 0) : 0;
-    pl_stmt_reset(st);
-    return done_rc(rc);
+    return pl_stmt_list_done(st, rc);
 }
 
 static const char *const sql_next_due[2] =
@@ -594,8 +586,7 @@ int pl_webhooks_store_recipients(pl_db_t *db, const char *org_id,
     int rc;
     while ((rc = pl_stmt_step(st)) == 1)
         fn(arg, pl_stmt_col_text(st, 0), pl_stmt_col_text(st, 1));
-    pl_stmt_reset(st);
-    return done_rc(rc);
+    return pl_stmt_list_done(st, rc);
 }
 
 static const char sql_org_name[] = "SELECT name FROM organizations WHERE id = $1";
@@ -606,8 +597,7 @@ int pl_webhooks_store_org_name(pl_db_t *db, pl_arena_t *a, const char *org_id, c
     pl_stmt_bind_text(st, 1, org_id);
     int rc = pl_stmt_step(st);
     *name = rc == 1 ? pl_stmt_col_dup(st, a, 0) : "";
-    pl_stmt_reset(st);
-    return done_rc(rc);
+    return pl_stmt_list_done(st, rc);
 }
 
 static const char sql_orgs[] = "SELECT id FROM organizations WHERE id > $1 ORDER BY id LIMIT $2";
@@ -622,8 +612,7 @@ int pl_webhooks_store_orgs(pl_db_t *db, pl_arena_t *a, const char *after, int li
     *n = 0;
     while ((rc = pl_stmt_step(st)) == 1 && *n < limit)
         ids[(*n)++] = pl_stmt_col_dup(st, a, 0);
-    pl_stmt_reset(st);
-    return done_rc(rc);
+    return pl_stmt_list_done(st, rc);
 }
 
 static const char *const sql_purge[2] = BY_OWNER("DELETE FROM webhook_deliveries WHERE ",
