@@ -189,19 +189,20 @@ int pl_store_session_insert(pl_db_t *db, const pl_session_t *s)
     return run(st);
 }
 
-static void read_org_row(pl_stmt_t *st, pl_arena_t *a, int col, pl_org_row_t *org)
+static void read_org_row(pl_stmt_t *st, pl_arena_t *a, int col, pl_org_row_t *row)
 {
-    org->read = true;
-    org->found = !pl_stmt_col_is_null(st, col);
-    if (!org->found)
+    pl_org_t *o = &row->org;
+    row->read = true;
+    row->found = !pl_stmt_col_is_null(st, col);
+    if (!row->found)
         return;
-    org->id = pl_stmt_col_dup(st, a, col);
-    org->name = pl_stmt_col_dup(st, a, col + 1);
-    org->slug = pl_stmt_col_dup(st, a, col + 2);
-    org->personal = pl_stmt_col_bool(st, col + 3);
-    org->created_at = pl_stmt_col_int64(st, col + 4);
-    org->members_version = pl_stmt_col_int64(st, col + 5);
-    org->require_mfa = pl_stmt_col_bool(st, col + 6);
+    *o = (pl_org_t){.id = pl_stmt_col_dup(st, a, col),
+                    .name = pl_stmt_col_dup(st, a, col + 1),
+                    .slug = pl_stmt_col_dup(st, a, col + 2),
+                    .personal = pl_stmt_col_bool(st, col + 3),
+                    .created_at = pl_stmt_col_int64(st, col + 4),
+                    .members_version = pl_stmt_col_int64(st, col + 5),
+                    .require_mfa = pl_stmt_col_bool(st, col + 6)};
 }
 
 int pl_store_session_state(pl_db_t *db, pl_arena_t *a, const char *session_id, const char *user_id,

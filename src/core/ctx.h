@@ -74,17 +74,24 @@ typedef struct {
     const char *route_user;   /* its {user} parameter, or NULL */
 } pl_tenant_t;
 
+/* An organization (the orgs module's; here because the session check reads
+ * the one an org route names). */
+typedef struct {
+    const char *id, *name, *slug;
+    bool personal;
+    int64_t created_at;
+    int64_t members_version; /* changes with every change to the member list */
+    const char *role;        /* the caller's role key; NULL when none applies */
+    bool require_mfa;        /* members must have two-factor on */
+} pl_org_t;
+
 /* The organization an org route's path names, as the session check read it
  * in its own statement (one statement, not two: on PostgreSQL a statement
  * costs about as much as the work). pl_orgs_resolve starts from it. */
 typedef struct {
-    bool read;                    /* the session check looked for it */
-    bool found;                   /* and it exists */
-    const char *id, *name, *slug; /* arena strings */
-    bool personal;
-    int64_t created_at;
-    int64_t members_version;
-    bool require_mfa;
+    bool read;  /* the session check looked for it */
+    bool found; /* and it exists: org holds it (arena strings, role NULL) */
+    pl_org_t org;
 } pl_org_row_t;
 
 typedef struct pl_ctx {

@@ -214,17 +214,6 @@ void pl_orgs_prefetch(pl_db_t *db, const char *ref, const char *user_id)
         pl_orgs_store_prefetch_with_role(db, ref, pl_uuid_valid(ref), user_id);
 }
 
-static void org_from_row(const pl_org_row_t *r, pl_org_t *o)
-{
-    *o = (pl_org_t){.id = r->id,
-                    .name = r->name,
-                    .slug = r->slug,
-                    .personal = r->personal,
-                    .created_at = r->created_at,
-                    .members_version = r->members_version,
-                    .require_mfa = r->require_mfa};
-}
-
 /* The org ref names and the caller's role in it (NULL: not a member). */
 static int org_and_role(pl_db_t *db, pl_ctx_t *ctx, const char *ref, pl_org_t *o, const char **role)
 {
@@ -239,8 +228,8 @@ static int org_and_role(pl_db_t *db, pl_ctx_t *ctx, const char *ref, pl_org_t *o
         if (!row->found)
             return PL_ENOTFOUND;
         size_t idlen = strcspn(hit, " ");
-        if (idlen < len && strlen(row->id) == idlen && !strncmp(row->id, hit, idlen)) {
-            org_from_row(row, o);
+        if (idlen < len && strlen(row->org.id) == idlen && !strncmp(row->org.id, hit, idlen)) {
+            *o = row->org;
             *role = pl_arena_strndup(ctx->arena, hit + idlen + 1, len - idlen - 1);
             return PL_OK;
         }

@@ -26,14 +26,7 @@
 #define PL_ORGS_SLUG_MIN 3
 #define PL_ORGS_SLUG_MAX 48
 
-typedef struct {
-    const char *id, *name, *slug;
-    bool personal;
-    int64_t created_at;
-    int64_t members_version; /* changes with every change to the member list */
-    const char *role;        /* the caller's role key; NULL when none applies */
-    bool require_mfa;        /* members must have two-factor on */
-} pl_org_t;
+/* pl_org_t, an organization, is in core/ctx.h (the session check reads one). */
 
 typedef struct {
     const char *user_id, *email, *name, *role;
