@@ -8,9 +8,9 @@
 #include "core/rows.h"
 
 /* The key whose SHA-256 (lower-case hex) is hash, revoked or not, across
- * organizations (the caller sets app.api_key). PL_ENOTFOUND. */
-/* The key of hash; *creator_barred: it was made by a user whose account is
- * now disabled or gone. */
+ * organizations (the caller sets app.api_key), and in *creator_barred
+ * whether it was made by a user whose account is now disabled or gone.
+ * PL_ENOTFOUND. */
 int pl_apikeys_store_by_hash(pl_db_t *db, pl_arena_t *a, const char *hash, pl_apikey_t *out,
                              bool *creator_barred);
 int pl_apikeys_store_insert(pl_db_t *db, pl_arena_t *a, const pl_apikey_t *k, const char *hash);

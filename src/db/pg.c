@@ -880,13 +880,13 @@ static int pq_step(pl_stmt_t *st)
 }
 
 /* Queues st with its binds (moved out of it); the caller checked the room. */
-static void enqueue(pg_conn_t *pc, pl_stmt_t *st, bool prefetch)
+static void enqueue(pg_conn_t *pc, pl_stmt_t *st, bool prefetch, bool applied)
 {
     pg_stmt_t *ps = st->impl;
     pg_deferred_t *d = &pc->deferred[pc->ndeferred++];
     d->st = st;
     d->prefetch = prefetch;
-    d->applied = false;
+    d->applied = applied;
     d->values = pl_xcalloc((size_t)ps->nparams + 1, sizeof(char *));
     for (int k = 0; k < ps->nparams; k++) {
         d->values[k] = ps->values[k];
@@ -905,7 +905,7 @@ static void pq_prefetch(pl_stmt_t *st)
         if (pc->deferred[i].st == st)
             return; /* one prefetch per statement at a time */
     forget_pre(ps);
-    enqueue(pc, st, true);
+    enqueue(pc, st, true, false);
 }
 
 /* Queues st to run before the next statement that needs an answer;
@@ -939,8 +939,7 @@ static int defer(pl_stmt_t *st, bool applied)
         if (rc)
             return rc;
     }
-    enqueue(pc, st, false);
-    pc->deferred[pc->ndeferred - 1].applied = applied && pc->lazy;
+    enqueue(pc, st, false, applied && pc->lazy);
     if (pc->tx_sent && !ps->readonly)
         pc->wrote = true;
     return PL_OK;
