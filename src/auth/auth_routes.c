@@ -118,8 +118,6 @@ static int accepted(pl_req_t *req)
     return pl_resp_json(req, 202, json_pack("{s:s}", "status", "accepted"));
 }
 
-/* Declares db as the thread's connection, returning PL_EDB from the
- * handler when there is none. */
 /* ---- registration and sign-in ---- */
 
 static int register_account(pl_req_t *req)
